@@ -1,0 +1,1 @@
+"""Readers of recorded raw exchange captures (converted into replay files)."""

@@ -1,0 +1,219 @@
+"""Kafka plumbing: topic names and creation, the keyed producer, and bounded reads.
+
+Keys and partitions: every record is keyed by its canonical base asset (`BTC`) so one
+asset's records stay in order on one partition and reach one Bytewax worker. arbflow
+producers pick the partition explicitly instead of trusting the client's hash (which
+left partitions empty with a handful of keys): the asset's position in
+`universe.assets` modulo the partition count, so N configured assets spread over N
+partitions; other keys fall back to CRC-32 modulo the count. Consumers read every
+partition, so a foreign producer using another partitioner loses nothing.
+
+Errors: an unreachable broker raises `ServiceUnavailable` within the configured
+timeout; a message that is not acknowledged raises `DeliveryFailed` at `flush()` —
+a produce is never logged-and-forgotten.
+"""
+
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from model.config import Config
+from model.errors import DeliveryFailed, ServiceUnavailable
+
+
+def topic_name(config: Config, topic: str) -> str:
+    """The physical topic name: `kafka.topic_prefix` + logical name."""
+    return config.kafka.topic_prefix + topic
+
+
+class Partitioner:
+    """Deterministic key → partition (see the module docstring)."""
+
+    def __init__(self, assets: Sequence[str], partitions: int) -> None:
+        self.partitions = partitions
+        self._fixed = {asset.encode(): i % partitions for i, asset in enumerate(assets)}
+
+    def __call__(self, key: bytes | None) -> int:
+        if not key:
+            return 0
+        fixed = self._fixed.get(key)
+        return fixed if fixed is not None else zlib.crc32(key) % self.partitions
+
+
+def admin(bootstrap: str, timeout_s: float) -> AdminClient:
+    """An admin client after checking the broker answers within `timeout_s`."""
+    client = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": int(timeout_s * 1000)})
+    try:
+        client.list_topics(timeout=timeout_s)
+    except KafkaException as error:
+        raise ServiceUnavailable(f"Kafka at {bootstrap} did not answer within {timeout_s:g} s: {error}") from error
+    return client
+
+
+def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int, timeout_s: float) -> dict[str, int]:
+    """Create the missing topics with `partitions` partitions; returns name → partition
+    count of every requested topic (existing topics keep theirs)."""
+    client = admin(bootstrap, timeout_s)
+    wanted = list(dict.fromkeys(names))
+    existing = client.list_topics(timeout=timeout_s).topics
+    missing = [name for name in wanted if name not in existing]
+    if missing:
+        futures = client.create_topics([NewTopic(name, partitions, 1) for name in missing],
+                                       operation_timeout=timeout_s, request_timeout=timeout_s)
+        for name, future in futures.items():
+            try:
+                future.result(timeout=timeout_s)
+            except KafkaException as error:
+                if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise ServiceUnavailable(f"cannot create topic {name}: {error}") from error
+    metadata = client.list_topics(timeout=timeout_s).topics
+    return {name: len(metadata[name].partitions) for name in wanted if name in metadata}
+
+
+def partition_counts(bootstrap: str, names: Iterable[str], timeout_s: float) -> dict[str, int]:
+    """Partition count of each existing topic among `names`."""
+    metadata = admin(bootstrap, timeout_s).list_topics(timeout=timeout_s).topics
+    return {name: len(metadata[name].partitions) for name in names if name in metadata}
+
+
+@dataclass(slots=True)
+class Delivered:
+    """What a producer had acknowledged: counts per topic and offset ranges per partition.
+
+    `ranges[(topic, partition)] = (first, last)` offsets, inclusive; a bounded reader
+    uses them to read back exactly what this producer wrote.
+    """
+
+    counts: Counter[str] = field(default_factory=Counter)
+    ranges: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def on_delivery(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            self.errors.append(f"{message.topic()}: {error.str()}")
+            return
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        self.counts[topic] += 1
+        first_last = self.ranges.get((topic, partition))
+        if first_last is None:
+            self.ranges[(topic, partition)] = (offset, offset)
+        else:
+            self.ranges[(topic, partition)] = (min(first_last[0], offset), max(first_last[1], offset))
+
+
+class KeyedProducer:
+    """Idempotent producer keyed by base asset, with explicit partitions and checked
+    delivery. Use as a context manager or call `flush()`; both raise `DeliveryFailed`
+    if any message was not acknowledged."""
+
+    def __init__(self, bootstrap: str, partitioner: Partitioner | None, *, delivery_timeout_ms: int,
+                 partitions: dict[str, int] | None = None, linger_ms: int = 5) -> None:
+        self._producer = Producer({
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "linger.ms": linger_ms,
+            "delivery.timeout.ms": delivery_timeout_ms,
+            "queue.buffering.max.messages": 500_000,
+        })
+        self._partitioner = partitioner
+        self._partitions = partitions or {}
+        self._timeout_s = delivery_timeout_ms / 1000
+        self.delivered = Delivered()
+
+    def produce(self, topic: str, key: str | bytes | None, value: bytes) -> None:
+        """Queue one message; blocks briefly (serving callbacks) when the queue is full."""
+        key_bytes = key.encode() if isinstance(key, str) else key
+        kwargs = {}
+        if self._partitioner is not None:
+            count = self._partitions.get(topic, self._partitioner.partitions)
+            kwargs["partition"] = self._partitioner(key_bytes) % count
+        while True:
+            try:
+                self._producer.produce(topic, value, key_bytes, on_delivery=self.delivered.on_delivery, **kwargs)
+                break
+            except BufferError:
+                self._producer.poll(0.05)
+        self._producer.poll(0)
+
+    def flush(self) -> Delivered:
+        """Wait for every acknowledgement; raise `DeliveryFailed` on any loss."""
+        remaining = self._producer.flush(self._timeout_s)
+        if remaining:
+            raise DeliveryFailed(f"{remaining} messages were not acknowledged within {self._timeout_s:g} s")
+        if self.delivered.errors:
+            raise DeliveryFailed(f"{len(self.delivered.errors)} messages failed, first: {self.delivered.errors[0]}")
+        return self.delivered
+
+    def __enter__(self) -> "KeyedProducer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class Consumed:
+    """One message read from Kafka (picklable, so it can cross Bytewax workers)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+def consumer(bootstrap: str, *, eof: bool, extra: dict[str, object] | None = None) -> Consumer:
+    """An assign-based consumer (no group join: Tansu's join takes ~20 s)."""
+    config: dict[str, object] = {
+        "bootstrap.servers": bootstrap,
+        "group.id": "arbflow-assign",  # required by librdkafka, unused with assign()
+        "enable.auto.commit": False,
+        "enable.partition.eof": eof,
+        "socket.connection.setup.timeout.ms": 5000,
+    }
+    config.update(extra or {})
+    return Consumer(config)
+
+
+def read_topic(bootstrap: str, topic: str, *, timeout_s: float = 10.0,
+               ranges: dict[int, tuple[int, int]] | None = None) -> Iterator[Consumed]:
+    """Read a topic from the beginning to its end (or the inclusive offset `ranges` per
+    partition). Ends when every partition is exhausted; raises `ServiceUnavailable` if
+    nothing arrives for `timeout_s`."""
+    client = consumer(bootstrap, eof=True)
+    try:
+        metadata = client.list_topics(topic, timeout=timeout_s).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            return
+        parts = sorted(metadata.partitions) if ranges is None else sorted(ranges)
+        starts = {p: (OFFSET_BEGINNING if ranges is None else ranges[p][0]) for p in parts}
+        stops = None if ranges is None else {p: ranges[p][1] for p in parts}
+        client.assign([TopicPartition(topic, p, starts[p]) for p in parts])
+        pending = set(parts)
+        while pending:
+            batch = client.consume(1000, timeout_s)
+            if not batch:
+                raise ServiceUnavailable(f"no data from {topic} for {timeout_s:g} s (partitions {sorted(pending)})")
+            for message in batch:
+                error = message.error()
+                partition = message.partition()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        pending.discard(partition)
+                        continue
+                    raise ServiceUnavailable(f"reading {topic}: {error.str()}")
+                if partition not in pending:
+                    continue
+                offset = message.offset()
+                if stops is not None and offset > stops[partition]:
+                    pending.discard(partition)
+                    continue
+                yield Consumed(topic, partition, offset, message.key(), message.value())
+                if stops is not None and offset >= stops[partition]:
+                    pending.discard(partition)
+    finally:
+        client.close()

@@ -1,0 +1,2 @@
+"""Bytewax dataflow builders and the `arbflow` CLI: wiring only (connectors → operators →
+sinks). The only package allowed to import all the others."""

@@ -1,0 +1,282 @@
+"""The `arbflow` command line (click). Exit codes: 0 ok, 1 runtime failure (a service
+unreachable, a delivery lost), 2 usage or configuration error."""
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+from rich.console import Console
+
+from model.config import Config
+from model.errors import ArbflowError, ConfigError
+
+F = TypeVar("F", bound=Callable[..., Any])
+# Wide enough for the summary tables when output is piped (rich assumes 80 columns then).
+err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 120)
+out_console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+
+
+def _die(message: str, code: int) -> NoReturn:
+    err_console.print(f"[bold red]arbflow:[/bold red] {message}", soft_wrap=True)
+    sys.exit(code)
+
+
+def _config(ctx: click.Context) -> Config:
+    from flows.settings import load_config
+
+    try:
+        return load_config(ctx.obj["config_path"])
+    except ConfigError as error:
+        _die(f"config error: {error}", 2)
+
+
+def _guard(function: F) -> F:
+    """Translate our errors into one clear line and an exit code (never a traceback)."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except ConfigError as error:
+            _die(f"config error: {error}", 2)
+        except (ArbflowError, FileNotFoundError) as error:
+            _die(str(error), 1)
+        except KeyboardInterrupt:
+            _die("interrupted", 130)
+
+    wrapper.__name__ = function.__name__
+    wrapper.__doc__ = function.__doc__
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, envvar="ARBFLOW_CONFIG",
+              help="TOML configuration file (default: built-in defaults; env ARBFLOW_CONFIG). Environment "
+                   "variables ARBFLOW_<SECTION>__<KEY>, KAFKA_BOOTSTRAP and REDIS_URL override it.")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """arbflow — spot/perp and cross-venue crypto arbitrage on Kafka and Bytewax.
+
+    Market data flows through Kafka into Bytewax dataflows; signals land in Redis and
+    Kafka. Start with `arbflow infra up`, then `arbflow replay FILE`.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+
+
+# -- infra ------------------------------------------------------------------------------
+
+
+@main.group()
+def infra() -> None:
+    """Start, stop and inspect the embedded Kafka broker (Tansu) and redis-server.
+
+    With KAFKA_BOOTSTRAP / REDIS_URL set, the external services are used and only
+    checked. Embedded services keep pid files and logs in infra.state_dir (.arbflow).
+    """
+
+
+def _print_endpoints(endpoints: Any) -> None:
+    for service in (endpoints.kafka, endpoints.redis):
+        state = "[green]running[/green]" if service.running else "[red]not running[/red]"
+        pid = f" pid {service.pid}" if service.pid else ""
+        fresh = " (started now)" if service.started_now else ""
+        out_console.print(f"{service.name:6} {service.origin:8} {service.address:28} {state}{pid}{fresh}")
+
+
+@infra.command("up")
+@click.pass_context
+@_guard
+def infra_up(ctx: click.Context) -> None:
+    """Start what is not running yet and create every topic (idempotent)."""
+    from connectors import kafka
+    from connectors.infra import services
+    from model import topics
+
+    config = _config(ctx)
+    endpoints = services.up(config)
+    names = [kafka.topic_name(config, t) for t in topics.all_topics()]
+    created = kafka.ensure_topics(endpoints.kafka_bootstrap, names, config.kafka.partitions,
+                                  config.kafka.connect_timeout_s)
+    _print_endpoints(endpoints)
+    out_console.print(f"topics  {len(created)} present ({config.kafka.partitions} partitions for new ones)")
+
+
+@infra.command("down")
+@click.pass_context
+@_guard
+def infra_down(ctx: click.Context) -> None:
+    """Stop the embedded services this project started (never anything else)."""
+    from connectors.infra import services
+
+    stopped = services.down(_config(ctx))
+    out_console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing of ours was running")
+
+
+@infra.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.pass_context
+@_guard
+def infra_status(ctx: click.Context, as_json: bool) -> None:
+    """Show where Kafka and Redis are and whether they answer. Exit 1 if one does not."""
+    from connectors.infra import services
+
+    endpoints = services.status(_config(ctx))
+    if as_json:
+        click.echo(json.dumps({s.name: {"origin": s.origin, "address": s.address, "running": s.running,
+                                        "pid": s.pid} for s in (endpoints.kafka, endpoints.redis)}))
+    else:
+        _print_endpoints(endpoints)
+    if not (endpoints.kafka.running and endpoints.redis.running):
+        sys.exit(1)
+
+
+# -- replay -----------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--speed", type=click.FloatRange(min=0), default=None,
+              help="0 = as fast as possible (default), N = N × the recorded pace.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Bytewax worker threads (default 1).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write summary.json into this directory.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of tables.")
+@click.pass_context
+@_guard
+def replay(ctx: click.Context, files: tuple[Path, ...], speed: float | None, workers: int | None,
+           out_dir: Path | None, as_json: bool) -> None:
+    """Replay recorded FILES through Kafka and the dataflow, then summarise.
+
+    FILES are replay files (JSON Lines, .gz allowed; format in the README). They are
+    merged in event-time order and published to their topics; malformed lines go to
+    dlq.replay. The basis flow then runs over exactly the published md.ticker records:
+    invalid ones go to dlq.md.ticker with a reason, the basis goes to signal.basis and
+    Redis. Starts the embedded services if they are not running.
+    """
+    from flows.replay import run_replay
+
+    config = _config(ctx)
+
+    def progress(count: int, ts: int) -> None:
+        if not as_json:
+            at = datetime.fromtimestamp(ts / 1000, tz=UTC).strftime("%H:%M:%S")
+            err_console.print(f"  published {count:,} records (data time {at})", highlight=False)
+
+    if not as_json:
+        err_console.print(f"replaying {len(files)} file(s) …")
+    summary = run_replay(config, list(files), speed=speed, workers=workers, progress=progress)
+    document = summary.as_json()
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "summary.json").write_bytes(_json_bytes(document))
+    if as_json:
+        sys.stdout.buffer.write(_json_bytes(document) + b"\n")
+    else:
+        from flows.report import render_summary
+
+        render_summary(summary, out_console)
+
+
+def _json_bytes(document: dict[str, Any]) -> bytes:
+    from model import codec
+
+    return codec.dumps(document)
+
+
+# -- convert ----------------------------------------------------------------------------
+
+
+def _parse_time(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an ISO-8601 time, e.g. 2024-08-08T23:55:00Z") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+@main.group()
+def convert() -> None:
+    """Convert recorded raw exchange captures into replay files."""
+
+
+@convert.command("hftbacktest")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Replay file to write (.jsonl or .jsonl.gz).")
+@click.option("--streams", default="bookTicker,trade", show_default=True,
+              help="Comma-separated Binance streams to convert: bookTicker, trade.")
+@click.option("--since", default=None, help="Keep messages received at or after this UTC time (ISO-8601).")
+@click.option("--until", default=None, help="Keep messages received before this UTC time (ISO-8601).")
+@_guard
+def convert_hftbacktest(files: tuple[Path, ...], out: Path, streams: str, since: str | None,
+                        until: str | None) -> None:
+    """Binance captures in the hftbacktest format (`<ns> <json>` lines, .xz/.gz) →
+    one replay file merged by receive time. Spot (spot_*) and USD-M (usdm_*) files."""
+    from connectors.captures import hftbacktest
+
+    wanted = tuple(s.strip() for s in streams.split(",") if s.strip())
+    unknown = [s for s in wanted if s not in hftbacktest.STREAMS]
+    if unknown:
+        raise click.BadParameter(f"unknown stream(s) {', '.join(unknown)}; allowed: {', '.join(hftbacktest.STREAMS)}")
+    try:
+        counts = hftbacktest.convert(list(files), out, streams=wanted, since_ms=_parse_time(since) or 0,
+                                     until_ms=_parse_time(until))
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    for kind, count in sorted(counts.items()):
+        out_console.print(f"{kind:20} {count:>10,}")
+    out_console.print(f"wrote {out}")
+
+
+# -- schema and config -------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write one <topic>.schema.json per topic here instead of printing them.")
+def schema(out_dir: Path | None) -> None:
+    """JSON Schema of every topic's records (generated from model/)."""
+    from model.schema import topic_schemas
+
+    schemas = topic_schemas()
+    if out_dir is None:
+        click.echo(json.dumps(schemas, indent=2, ensure_ascii=False))
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for topic, document in schemas.items():
+        (out_dir / f"{topic.replace('<topic>', 'TOPIC')}.schema.json").write_text(
+            json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    click.echo(f"wrote {len(schemas)} schemas to {out_dir}")
+
+
+@main.command("config")
+@click.pass_context
+def show_config(ctx: click.Context) -> None:
+    """Print the effective configuration (defaults ← file ← environment) as JSON."""
+    import dataclasses
+
+    from model import codec
+
+    config = _config(ctx)
+
+    def plain(value: Any) -> Any:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+
+    sys.stdout.buffer.write(codec.dumps(plain(config)) + b"\n")
+
+
+if __name__ == "__main__":
+    main(prog_name=os.path.basename(sys.argv[0]))

@@ -1,0 +1,148 @@
+"""`arbflow replay`: publish replay files to Kafka in event-time order, run the dataflow
+over exactly what was published, and summarise what came out.
+
+Steps: (1) make sure Kafka and Redis are up and the topics exist; (2) publish every line
+(malformed ones to `dlq.replay`), as fast as possible or paced at ×`speed`; (3) run the
+basis flow bounded to the published offsets of md.ticker; (4) read back the dead letters
+the run produced and the latest basis from Redis.
+"""
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bytewax.run import cli_main
+
+from connectors import kafka
+from connectors.infra import services
+from connectors.replay import FileStats, ReplayLine, merge_files
+from flows.basis_flow import FlowEndpoints, build_basis_flow
+from model import codec, topics
+from model.config import Config
+from model.rejected import Rejected
+from model.signals import BasisPoint
+from sinks.redis_client import connect
+from sinks.redis_state import read_latest
+
+Progress = Callable[[int, int], None]  # (records published so far, event-time ms of the latest)
+
+
+@dataclass(slots=True, kw_only=True)
+class ReplaySummary:
+    """What a replay did, for the terminal and for `summary.json`."""
+
+    files: dict[str, FileStats]
+    published: Counter[str] = field(default_factory=Counter)
+    produced: Counter[str] = field(default_factory=Counter)
+    rejects: Counter[tuple[str, str]] = field(default_factory=Counter)
+    latest_basis: list[BasisPoint] = field(default_factory=list)
+    first_ts: int | None = None
+    last_ts: int | None = None
+    publish_s: float = 0.0
+    flow_s: float = 0.0
+    kafka: str = ""
+    redis: str = ""
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "files": {name: {"lines": s.lines, "rejected": s.rejected, "out_of_order": s.out_of_order}
+                      for name, s in self.files.items()},
+            "published": dict(self.published), "produced": dict(self.produced),
+            "rejects": [{"topic": t, "reason": r, "count": n} for (t, r), n in sorted(self.rejects.items())],
+            "latest_basis": [{"asset": p.asset, "venue": p.venue, "basis_bps": p.basis_bps, "ts": p.ts}
+                             for p in self.latest_basis],
+            "first_ts": self.first_ts, "last_ts": self.last_ts,
+            "publish_seconds": round(self.publish_s, 3), "flow_seconds": round(self.flow_s, 3),
+            "kafka": self.kafka, "redis": self.redis,
+        }
+
+
+def publish(config: Config, bootstrap: str, files: Sequence[Path], *, speed: float,
+            partitions: dict[str, int], summary: ReplaySummary, progress: Progress | None = None) -> kafka.Delivered:
+    """Publish the merged lines; returns what Kafka acknowledged (offset ranges included)."""
+    partitioner = kafka.Partitioner(config.universe.assets, config.kafka.partitions)
+    producer = kafka.KeyedProducer(bootstrap, partitioner, delivery_timeout_ms=config.kafka.delivery_timeout_ms,
+                                   partitions=partitions)
+    prefix = config.kafka.topic_prefix
+    started = time.monotonic()
+    first_ts: int | None = None
+    count = 0
+    for item in merge_files(files, summary.files):
+        if isinstance(item, Rejected):
+            producer.produce(prefix + topics.DLQ_REPLAY, None, codec.encode(item))
+            summary.rejects[(topics.DLQ_REPLAY, item.reason)] += 1
+            continue
+        line: ReplayLine = item
+        if first_ts is None:
+            first_ts = line.ts
+        if speed > 0:
+            delay = (line.ts - first_ts) / 1000 / speed - (time.monotonic() - started)
+            if delay > 0.001:
+                time.sleep(delay)
+        producer.produce(prefix + line.topic, line.key, line.value)
+        summary.published[line.topic] += 1
+        summary.last_ts = line.ts
+        count += 1
+        if progress is not None and count % 20_000 == 0:
+            progress(count, line.ts)
+    summary.first_ts = first_ts
+    delivered = producer.flush()
+    summary.publish_s = time.monotonic() - started
+    return delivered
+
+
+def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = None, workers: int | None = None,
+               progress: Progress | None = None) -> ReplaySummary:
+    """Publish `files`, run the basis flow over them, and return the summary."""
+    for path in files:
+        if not path.is_file():
+            raise FileNotFoundError(f"replay file {path} does not exist")
+    endpoints = services.up(config)
+    names = [kafka.topic_name(config, t) for t in topics.all_topics()]
+    partitions = kafka.ensure_topics(endpoints.kafka_bootstrap, names, config.kafka.partitions,
+                                     config.kafka.connect_timeout_s)
+    summary = ReplaySummary(files={}, kafka=endpoints.kafka_bootstrap, redis=endpoints.redis_url)
+    delivered = publish(config, endpoints.kafka_bootstrap, files,
+                        speed=config.replay.speed if speed is None else speed,
+                        partitions=partitions, summary=summary, progress=progress)
+    ticker_topic = kafka.topic_name(config, topics.MD_TICKER)
+    ranges = {key: span for key, span in delivered.ranges.items() if key[0] == ticker_topic}
+    producers: list[kafka.KeyedProducer] = []
+    started = time.monotonic()
+    if ranges:
+        flow = build_basis_flow(config, FlowEndpoints(kafka_bootstrap=endpoints.kafka_bootstrap,
+                                                      redis_url=endpoints.redis_url),
+                                ranges=ranges, on_producer=producers.append, partitions=partitions)
+        cli_main(flow, workers_per_process=workers or config.replay.workers)
+    summary.flow_s = time.monotonic() - started
+    _collect_outputs(config, endpoints.kafka_bootstrap, producers, delivered, summary)
+    client = connect(endpoints.redis_url, config.redis.connect_timeout_s)
+    try:
+        summary.latest_basis = read_latest(client, config.redis.key_prefix)
+    finally:
+        client.close()
+    return summary
+
+
+def _collect_outputs(config: Config, bootstrap: str, producers: list[kafka.KeyedProducer],
+                     delivered: kafka.Delivered, summary: ReplaySummary) -> None:
+    """Count flow output per topic and read this run's dead letters back from Kafka."""
+    prefix = config.kafka.topic_prefix
+    dlq_ranges: dict[str, dict[int, tuple[int, int]]] = {}
+    for producer in producers:
+        for topic, count in producer.delivered.counts.items():
+            summary.produced[topic.removeprefix(prefix)] += count
+        for (topic, partition), span in producer.delivered.ranges.items():
+            if topic.removeprefix(prefix).startswith(topics.DLQ_PREFIX):
+                held = dlq_ranges.setdefault(topic, {}).get(partition, span)
+                dlq_ranges[topic][partition] = (min(held[0], span[0]), max(held[1], span[1]))
+    for topic, ranges in dlq_ranges.items():
+        for message in kafka.read_topic(bootstrap, topic, ranges=ranges, timeout_s=config.kafka.connect_timeout_s):
+            rejected = codec.decode(Rejected, message.value, source=topic)
+            reason = rejected.reason if isinstance(rejected, Rejected) else "UNREADABLE_DEAD_LETTER"
+            summary.rejects[(topic.removeprefix(prefix), reason)] += 1
+    replay_dlq = prefix + topics.DLQ_REPLAY
+    if delivered.counts.get(replay_dlq):
+        summary.produced[topics.DLQ_REPLAY] += delivered.counts[replay_dlq]

@@ -1,0 +1,295 @@
+"""The one codec: records ⇄ JSON bytes with orjson (the only module that calls orjson).
+
+Wire rules (DESIGN.md §2, STYLE.md "Records"):
+- money (`Decimal`) is written with `str()` and read from strings only; NaN/Infinity are
+  refused both ways;
+- integers are JSON integers (never booleans or floats); floats (scores) must be finite;
+- every top-level record carries `schema_version`, which must equal the version this
+  code knows; optional fields may be `null` or absent; unknown fields are refused.
+
+`decode` never raises on bad input: it returns a `Rejected` with a reason code.
+`encode` raises `EncodeError` for a record that cannot be written faithfully (a
+non-finite Decimal or float), because that is a bug in our code, not bad input.
+"""
+
+import dataclasses
+import math
+import types
+import typing
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, Final
+
+import orjson
+
+from model import reasons
+from model.money import DecimalTextError, parse_decimal
+from model.rejected import MAX_RAW_CHARS, Rejected
+
+Converter = Callable[[Any, str], Any]
+_MISSING = dataclasses.MISSING
+_EVENT_TIME_FIELDS: Final = ("ts_local", "ts", "ts_exchange")
+
+
+class DecodeError(Exception):
+    """Internal: a field failed; carries the reason code and a one-line detail."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class EncodeError(ValueError):
+    """A record holds a value the wire format cannot carry exactly (a bug upstream)."""
+
+
+# -- decoding: one converter per field, compiled once per record type -------------------
+
+
+def _decimal(value: Any, path: str) -> Decimal:
+    if type(value) is not str:
+        raise DecodeError(reasons.WRONG_TYPE, f"{path}: money must be a decimal string, got {type(value).__name__}")
+    try:
+        return parse_decimal(value)
+    except DecimalTextError as error:
+        if error.non_finite:
+            raise DecodeError(reasons.NON_FINITE, f"{path}: {value!r} is not finite") from None
+        raise DecodeError(reasons.INVALID_NUMBER, f"{path}: {value!r} is not a decimal number") from None
+
+
+def _int(value: Any, path: str) -> int:
+    if type(value) is not int:
+        raise DecodeError(reasons.WRONG_TYPE, f"{path}: expected an integer, got {type(value).__name__}")
+    return value
+
+
+def _float(value: Any, path: str) -> float:
+    if type(value) is int:
+        return float(value)
+    if type(value) is not float:
+        raise DecodeError(reasons.WRONG_TYPE, f"{path}: expected a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise DecodeError(reasons.NON_FINITE, f"{path}: {value!r} is not finite")
+    return value
+
+
+def _str(value: Any, path: str) -> str:
+    if type(value) is not str:
+        raise DecodeError(reasons.WRONG_TYPE, f"{path}: expected a string, got {type(value).__name__}")
+    return value
+
+
+def _bool(value: Any, path: str) -> bool:
+    if type(value) is not bool:
+        raise DecodeError(reasons.WRONG_TYPE, f"{path}: expected true or false, got {type(value).__name__}")
+    return value
+
+
+_SCALARS: Final[dict[Any, Converter]] = {Decimal: _decimal, int: _int, float: _float, str: _str, bool: _bool}
+
+
+def _converter(tp: Any) -> Converter:
+    """Build the converter for one annotated type (see the module docstring for rules)."""
+    if tp in _SCALARS:
+        return _SCALARS[tp]
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is typing.Literal:
+        allowed = frozenset(args)
+        shown = ", ".join(map(str, args))
+
+        def literal(value: Any, path: str) -> Any:
+            if type(value) is not str or value not in allowed:
+                raise DecodeError(reasons.INVALID_VALUE, f"{path}: {value!r} is not one of {shown}")
+            return value
+
+        return literal
+    if origin in (types.UnionType, typing.Union) and len(args) == 2 and type(None) in args:
+        inner = _converter(next(a for a in args if a is not type(None)))
+        return lambda value, path: None if value is None else inner(value, path)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            item = _converter(args[0])
+
+            def sequence(value: Any, path: str) -> tuple[Any, ...]:
+                if type(value) is not list:
+                    raise DecodeError(reasons.WRONG_TYPE, f"{path}: expected a list")
+                return tuple(item(v, f"{path}[{i}]") for i, v in enumerate(value))
+
+            return sequence
+        items = [_converter(a) for a in args]
+
+        def fixed(value: Any, path: str) -> tuple[Any, ...]:
+            if type(value) is not list or len(value) != len(items):
+                raise DecodeError(reasons.WRONG_TYPE, f"{path}: expected a list of {len(items)}")
+            return tuple(conv(v, f"{path}[{i}]") for i, (conv, v) in enumerate(zip(items, value, strict=True)))
+
+        return fixed
+    if dataclasses.is_dataclass(tp):
+        return _RecordDecoder(tp, top_level=False).convert
+    raise TypeError(f"the codec cannot handle the annotation {tp!r}")
+
+
+class _RecordDecoder:
+    """Decoder of one dataclass: key checks, then one converter per field.
+
+    The per-class `convert` function is generated source (as attrs and cattrs do): one
+    straight-line constructor call instead of a loop over fields, about 3× faster on
+    the hot path, with the same checks.
+    """
+
+    def __init__(self, cls: type, *, top_level: bool) -> None:
+        hints = typing.get_type_hints(cls)
+        fields = dataclasses.fields(cls)
+        self.cls = cls
+        self.names = frozenset(f.name for f in fields)
+        self.required = frozenset(
+            f.name for f in fields
+            if (f.default is _MISSING and f.default_factory is _MISSING) or (top_level and f.name == "schema_version")
+        )
+        self.version = next((f.default for f in fields if f.name == "schema_version"), None)
+        namespace: dict[str, Any] = {"cls": cls, "check": self._check_keys, "p": _prefixed}
+        arguments = []
+        for f in fields:
+            namespace[f"c_{f.name}"] = _converter(hints[f.name])
+            call = f"c_{f.name}(obj[{f.name!r}], p(path, {f.name!r}))"
+            if f.name in self.required:
+                arguments.append(f"{f.name}={call}")
+            elif f.name != "schema_version":
+                arguments.append(f"{f.name}=({call} if {f.name!r} in obj else None)" if f.default is None
+                                 else f"**({{{f.name!r}: {call}}} if {f.name!r} in obj else {{}})")
+        source = (
+            "def convert(obj, path=''):\n"
+            "    check(obj, path)\n"
+            f"    return cls({', '.join(arguments)})\n"
+        )
+        exec(source, namespace)  # noqa: S102 - generated from our own dataclass fields only
+        self.convert: Converter = namespace["convert"]
+        self._top_level = top_level
+
+    def _check_keys(self, obj: Any, path: str) -> None:
+        if type(obj) is not dict:
+            raise DecodeError(reasons.WRONG_TYPE if path else reasons.MALFORMED_JSON,
+                              f"{path or 'record'}: expected a JSON object")
+        keys = obj.keys()
+        if not self.required <= keys:
+            missing = sorted(self.required - keys)
+            raise DecodeError(reasons.MISSING_FIELD, f"{_join(path, missing[0])}: required field is missing")
+        if not keys <= self.names:
+            extra = sorted(k for k in keys if k not in self.names)
+            raise DecodeError(reasons.UNEXPECTED_FIELD, f"{_join(path, extra[0])}: unknown field")
+        if self._top_level and obj["schema_version"] != self.version:
+            raise DecodeError(reasons.UNSUPPORTED_SCHEMA_VERSION,
+                              f"schema_version {obj['schema_version']!r} is not {self.version}")
+
+
+def _prefixed(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+_DECODERS: dict[type, _RecordDecoder] = {}
+
+
+def _decoder(cls: type) -> _RecordDecoder:
+    decoder = _DECODERS.get(cls)
+    if decoder is None:
+        decoder = _DECODERS[cls] = _RecordDecoder(cls, top_level=True)
+    return decoder
+
+
+def _raw_text(data: bytes | str) -> tuple[str, bool]:
+    text = data if isinstance(data, str) else data.decode("utf-8", errors="replace")
+    return (text[:MAX_RAW_CHARS], True) if len(text) > MAX_RAW_CHARS else (text, False)
+
+
+def _event_time(obj: Any) -> int | None:
+    if type(obj) is dict:
+        for name in _EVENT_TIME_FIELDS:
+            value = obj.get(name)
+            if type(value) is int:
+                return value
+    return None
+
+
+def reject(reason: str, detail: str, *, source: str, raw: bytes | str, ts: int | None = None) -> Rejected:
+    """Build a `Rejected` with the raw input kept (cut to `MAX_RAW_CHARS`)."""
+    text, truncated = _raw_text(raw)
+    return Rejected(reason=reason, detail=detail, source=source, raw=text, raw_truncated=truncated, ts=ts)
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse JSON text; raises `DecodeError(MALFORMED_JSON)` on anything orjson refuses."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        raise DecodeError(reasons.MALFORMED_JSON, f"not valid JSON: {error}") from None
+
+
+def decode_object(cls: type, obj: Any, *, source: str, raw: bytes | str) -> Any:
+    """Decode an already-parsed JSON value into `cls`, or a `Rejected`."""
+    try:
+        return _decoder(cls).convert(obj)
+    except DecodeError as error:
+        return reject(error.reason, error.detail, source=source, raw=raw, ts=_event_time(obj))
+
+
+def decode(cls: type, data: bytes | str, *, source: str) -> Any:
+    """Decode JSON bytes into a record of `cls`, or a `Rejected` saying why not."""
+    try:
+        obj = loads(data)
+    except DecodeError as error:
+        return reject(error.reason, error.detail, source=source, raw=data)
+    return decode_object(cls, obj, source=source, raw=data)
+
+
+# -- encoding ---------------------------------------------------------------------------
+
+
+def _default(value: Any) -> Any:
+    if type(value) is Decimal:
+        if value.is_finite():
+            return str(value)
+        raise EncodeError(f"non-finite Decimal {value!r} cannot be encoded")
+    raise EncodeError(f"the codec does not encode {type(value).__name__}")
+
+
+def _float_checks(cls: type) -> tuple[tuple[str, ...], ...]:
+    """Attribute paths of every float field (orjson writes NaN as null without a word)."""
+    paths: list[tuple[str, ...]] = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        args = typing.get_args(tp)
+        if tp is float or (float in args and type(None) in args):
+            paths.append((f.name,))
+        elif dataclasses.is_dataclass(tp):
+            paths.extend((f.name, *p) for p in _float_checks(tp))
+    return tuple(paths)
+
+
+_FLOAT_PATHS: dict[type, tuple[tuple[str, ...], ...]] = {}
+
+
+def encode(record: Any) -> bytes:
+    """Serialise a record to compact JSON bytes (field order = declaration order)."""
+    cls = type(record)
+    paths = _FLOAT_PATHS.get(cls)
+    if paths is None:
+        paths = _FLOAT_PATHS[cls] = _float_checks(cls)
+    for path in paths:
+        value = record
+        for name in path:
+            value = getattr(value, name)
+        if value is not None and not math.isfinite(value):
+            raise EncodeError(f"{'.'.join(path)} = {value!r} is not finite")
+    return orjson.dumps(record, default=_default)
+
+
+def dumps(value: Any) -> bytes:
+    """Serialise plain JSON data (dicts, lists, str, int, Decimal) with the same rules."""
+    return orjson.dumps(value, default=_default)

@@ -1,0 +1,36 @@
+"""Error types of arbflow. Third-party exceptions are translated into these once, at the
+boundary where they occur (`raise … from e`)."""
+
+
+class ArbflowError(Exception):
+    """Base of every error arbflow raises on purpose."""
+
+
+class ConfigError(ArbflowError):
+    """A configuration value is invalid. `key` is the dotted path (`kafka.partitions`)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.message = message
+
+
+class ServiceUnavailable(ArbflowError):
+    """Kafka or Redis could not be reached or started within its deadline."""
+
+
+class FeedUnavailable(ArbflowError):
+    """An exchange feed cannot deliver data (down, refused, or out of retries)."""
+
+
+class VenueRejected(ArbflowError):
+    """A venue refused an order or request; `reason` is our reason code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class DeliveryFailed(ArbflowError):
+    """A Kafka produce or Redis write was not acknowledged; nothing is dropped silently."""

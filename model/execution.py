@@ -1,0 +1,128 @@
+"""Execution records: the append-only ledger on exec.intent / exec.order / exec.fill /
+exec.trade (DESIGN.md §2, §3.7).
+
+Quantities are base units, prices quote per base, fees and PnL quote currency; every
+`ts` is stream time in integer ms UTC. `client_order_id` is the logical id
+(`entry_{symbol}_{ts}_{attempt}`, `unwind_{orig}`, `exit_…`, `hedge_…`);
+`venue_client_id` is what was sent to the venue, derived from it deterministically.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from model.market import Side
+
+OrderType = Literal["limit", "market", "ioc"]
+OrderStatus = Literal["new", "open", "partially_filled", "filled", "canceled", "rejected"]
+IntentKind = Literal["entry", "exit", "hedge", "unwind", "cancel", "rebalance"]
+Liquidity = Literal["maker", "taker"]
+TradeStatus = Literal["pending", "active", "exiting", "closed", "rejected"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderIntent:
+    """A decision to place or cancel one order; priority: 0 cancel, 1 de-risk, 2 entry."""
+
+    intent_id: str
+    trade_id: str
+    kind: IntentKind
+    venue: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    order_type: OrderType
+    limit_px: Decimal | None = None
+    priority: int
+    reason: str
+    ts: int
+    schema_version: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Order:
+    """State of one order after an event. `filled_qty` only grows; `avg_px` is the VWAP."""
+
+    client_order_id: str
+    venue_client_id: str
+    trade_id: str
+    venue: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    qty: Decimal
+    limit_px: Decimal | None = None
+    status: OrderStatus
+    filled_qty: Decimal
+    avg_px: Decimal | None = None
+    reason: str | None = None
+    ts: int
+    schema_version: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fill:
+    """One execution against an order. `fee` is positive when paid, negative as a rebate."""
+
+    fill_id: str
+    client_order_id: str
+    trade_id: str
+    venue: str
+    symbol: str
+    side: Side
+    px: Decimal
+    qty: Decimal
+    fee: Decimal
+    fee_currency: str
+    liquidity: Liquidity
+    ts: int
+    schema_version: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LegOut:
+    """A leg-out: one leg filled, the other did not within the timeout and was hedged."""
+
+    filled_leg: Literal["long", "short"]
+    ts_filled: int
+    hedge_px: Decimal | None = None
+    hedge_qty: Decimal
+    cost: Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PairTrade:
+    """A two-leg arbitrage trade (the seed's PaperTrade) after its latest event.
+
+    PnL decomposition in quote currency: `realised_pnl == basis_pnl + funding_pnl − fees −
+    slippage` where leg-out costs are inside basis/slippage and also reported in
+    `leg_out_cost`.
+    """
+
+    trade_id: str
+    asset: str
+    long_venue: str
+    long_symbol: str
+    short_venue: str
+    short_symbol: str
+    status: TradeStatus
+    notional: Decimal
+    qty: Decimal
+    entry_long_px: Decimal | None = None
+    entry_short_px: Decimal | None = None
+    entry_spread_bps: Decimal | None = None
+    projected_profit: Decimal
+    exit_long_px: Decimal | None = None
+    exit_short_px: Decimal | None = None
+    basis_pnl: Decimal = Decimal(0)
+    funding_pnl: Decimal = Decimal(0)
+    fees: Decimal = Decimal(0)
+    slippage: Decimal = Decimal(0)
+    realised_pnl: Decimal = Decimal(0)
+    leg_outs: tuple[LegOut, ...] = ()
+    leg_out_cost: Decimal = Decimal(0)
+    exit_reason: str | None = None
+    ts_entry: int
+    ts_exit: int | None = None
+    ts: int
+    schema_version: int = 1

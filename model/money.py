@@ -1,0 +1,98 @@
+"""Exact decimal helpers. Money is `Decimal` end to end; strings on the wire.
+
+All arithmetic that can be inexact (division) goes through `MONEY`, a fixed context with
+34 significant digits (IEEE decimal128) that traps invalid operations and division by
+zero, so results do not depend on a thread's ambient context. Rounding to a venue's tick
+and lot happens only at the venue boundary, through `round_to_tick` / `round_to_lot`.
+"""
+
+import re
+from decimal import (
+    ROUND_DOWN,
+    ROUND_HALF_EVEN,
+    ROUND_UP,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+)
+from typing import Literal
+
+MONEY = Context(prec=34, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
+ZERO = Decimal(0)
+ONE = Decimal(1)
+TWO = Decimal(2)
+BPS_PER_UNIT = Decimal(10_000)
+
+_DECIMAL_TEXT = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+
+
+class DecimalTextError(ValueError):
+    """A decimal string that is not a finite plain number. `non_finite` tells which."""
+
+    def __init__(self, text: str, *, non_finite: bool) -> None:
+        super().__init__(text)
+        self.non_finite = non_finite
+
+
+def parse_decimal(text: str) -> Decimal:
+    """Parse a wire decimal: optional minus, digits, optional fraction and exponent.
+
+    Stricter than `Decimal()`, which also takes whitespace, underscores, a leading `+`
+    and non-ASCII digits; NaN/Infinity raise `DecimalTextError(non_finite=True)`.
+    """
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise DecimalTextError(text, non_finite=False) from None
+    if not value.is_finite():
+        raise DecimalTextError(text, non_finite=True)
+    if not text.isascii() or "_" in text or text[0] == "+" or text != text.strip():
+        if _DECIMAL_TEXT.fullmatch(text) is None:
+            raise DecimalTextError(text, non_finite=False)
+    return value
+
+
+def mid(bid: Decimal, ask: Decimal) -> Decimal:
+    """Arithmetic mid price `(bid + ask) / 2`, exact for venue prices."""
+    return MONEY.divide(MONEY.add(bid, ask), TWO)
+
+
+def ratio(numerator: Decimal, denominator: Decimal) -> Decimal:
+    """`numerator / denominator` in the money context (34 digits, half-even)."""
+    return MONEY.divide(numerator, denominator)
+
+
+def to_bps(fraction: Decimal) -> Decimal:
+    """A fraction expressed in basis points (× 10⁴), exact."""
+    return MONEY.multiply(fraction, BPS_PER_UNIT)
+
+
+def round_to_tick(price: Decimal, tick: Decimal, side: Literal["buy", "sell"]) -> Decimal:
+    """Round a limit price to the venue tick, never to a worse price for us.
+
+    Buys round down, sells round up, so rounding never makes an order more aggressive.
+    """
+    steps = MONEY.divide_int(price, tick) if side == "buy" else -MONEY.divide_int(-price, tick)
+    return (steps * tick).quantize(tick, rounding=ROUND_DOWN if side == "buy" else ROUND_UP)
+
+
+def round_to_lot(qty: Decimal, lot: Decimal) -> Decimal:
+    """Round a quantity down to the venue lot (ROUND_DOWN: never trade more than asked)."""
+    return (MONEY.divide_int(qty, lot) * lot).quantize(lot, rounding=ROUND_DOWN)
+
+
+def is_dust(qty: Decimal, min_qty: Decimal) -> bool:
+    """Quantities below the venue's `min_qty` count as zero (DESIGN.md §3.1)."""
+    return abs(qty) < min_qty
+
+
+def venue_decimal(text: str) -> Decimal:
+    """A venue's decimal string without trailing fractional zeros (`"61837.63000000"` →
+    `61837.63`); the value is unchanged, only the written precision is dropped."""
+    value = parse_decimal(text)
+    if "." in text and "e" not in text and "E" not in text:
+        trimmed = text.rstrip("0").rstrip(".")
+        return Decimal(trimmed if trimmed not in ("", "-") else "0")
+    return value

@@ -1,0 +1,40 @@
+"""Reason codes carried by `Rejected` records and refusals.
+
+Every code is an UPPER_SNAKE string constant so it can travel on the wire and be used as
+a low-cardinality Prometheus label. `ALL_REASONS` lists every code for schema generation
+and tests.
+"""
+
+from typing import Final
+
+# -- decoding ---------------------------------------------------------------------------
+MALFORMED_JSON: Final = "MALFORMED_JSON"  # not JSON, or not a JSON object
+UNKNOWN_TOPIC: Final = "UNKNOWN_TOPIC"  # no record type is registered for the topic
+MISSING_FIELD: Final = "MISSING_FIELD"  # a required field is absent
+UNEXPECTED_FIELD: Final = "UNEXPECTED_FIELD"  # a field the schema does not know
+WRONG_TYPE: Final = "WRONG_TYPE"  # e.g. a number where a decimal string is required
+INVALID_NUMBER: Final = "INVALID_NUMBER"  # a decimal string that does not parse
+NON_FINITE: Final = "NON_FINITE"  # NaN or infinity
+INVALID_VALUE: Final = "INVALID_VALUE"  # a value outside its enumeration
+UNSUPPORTED_SCHEMA_VERSION: Final = "UNSUPPORTED_SCHEMA_VERSION"
+
+# -- semantic checks --------------------------------------------------------------------
+NON_POSITIVE_PRICE: Final = "NON_POSITIVE_PRICE"  # price <= 0
+NEGATIVE_SIZE: Final = "NEGATIVE_SIZE"  # quantity < 0
+ZERO_SIZE: Final = "ZERO_SIZE"  # a trade or liquidation of quantity 0
+CROSSED_BOOK: Final = "CROSSED_BOOK"  # best bid >= best ask
+UNSORTED_BOOK: Final = "UNSORTED_BOOK"  # bids not descending or asks not ascending
+TIMESTAMP_IN_SECONDS: Final = "TIMESTAMP_IN_SECONDS"
+TIMESTAMP_IN_MICROSECONDS: Final = "TIMESTAMP_IN_MICROSECONDS"
+TIMESTAMP_IN_NANOSECONDS: Final = "TIMESTAMP_IN_NANOSECONDS"
+TIMESTAMP_OUT_OF_RANGE: Final = "TIMESTAMP_OUT_OF_RANGE"
+UNKNOWN_VENUE: Final = "UNKNOWN_VENUE"
+UNKNOWN_SYMBOL: Final = "UNKNOWN_SYMBOL"
+MARKET_MISMATCH: Final = "MARKET_MISMATCH"  # market field disagrees with the symbol
+IMPOSSIBLE_INTERVAL: Final = "IMPOSSIBLE_INTERVAL"  # funding interval outside 1 min..24 h
+IMPOSSIBLE_RATE: Final = "IMPOSSIBLE_RATE"  # |funding rate| above the plausible cap
+INVALID_SENTINEL: Final = "INVALID_SENTINEL"  # spot funding that is not the 0/0 sentinel
+
+ALL_REASONS: Final = tuple(
+    value for name, value in sorted(globals().items()) if name.isupper() and isinstance(value, str)
+)

@@ -1,0 +1,80 @@
+"""Signal records computed by the dataflows: basis points and opportunities."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from model.market import Market
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BasisPoint:
+    """Spot–perp basis of one asset on one venue at stream time `ts` (DESIGN.md §3.3).
+
+    `basis = (perp_mid − spot_mid) / spot_mid` as a fraction; `basis_bps = basis × 10⁴`.
+    Both mids are the latest seen at `ts` (the `ts_local` of the triggering ticker).
+    """
+
+    asset: str
+    venue: str
+    spot_symbol: str
+    perp_symbol: str
+    spot_mid: Decimal
+    perp_mid: Decimal
+    basis: Decimal
+    basis_bps: Decimal
+    ts: int
+    schema_version: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfluenceComponents:
+    """The six soft sub-scores of DESIGN.md §3.5/§3.9, each in [0, 1]; None = no data.
+
+    A None component is scored as a neutral 0.5 and named in `Opportunity.flags`.
+    """
+
+    funding: float | None = None
+    imbalance: float | None = None
+    open_interest: float | None = None
+    vwap: float | None = None
+    volatility: float | None = None
+    liquidations: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Opportunity:
+    """A candidate pair: long `long_symbol` on `long_venue`, short on `short_venue`.
+
+    Spreads in bps per DESIGN.md §3.9; `carry_8h` is a fraction per 8h, `carry_apr` a
+    fraction per year; `notional` and `projected_profit` in quote currency (USD).
+    `accepted` is False with a `reason` code when a filter or hard constraint refused it.
+    """
+
+    opportunity_id: str
+    asset: str
+    long_venue: str
+    long_symbol: str
+    long_market: Market
+    short_venue: str
+    short_symbol: str
+    short_market: Market
+    long_px: Decimal
+    short_px: Decimal
+    entry_spread_bps: Decimal
+    close_spread_bps: Decimal
+    carry_8h: Decimal | None = None
+    carry_apr: Decimal | None = None
+    basis: Decimal | None = None
+    slippage_bps: Decimal
+    fees_bps: Decimal
+    notional: Decimal
+    projected_profit: Decimal
+    depth_long: Decimal
+    depth_short: Decimal
+    score: int
+    components: ConfluenceComponents
+    flags: tuple[str, ...] = ()
+    accepted: bool
+    reason: str | None = None
+    ts: int
+    schema_version: int = 1

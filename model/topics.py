@@ -1,0 +1,68 @@
+"""Kafka topics and the record type each one carries (DESIGN.md §2).
+
+Every topic carries exactly one record type, so a consumer knows the schema from the
+topic name alone. Dead letters for topic `t` go to `dlq.t` and carry `Rejected`.
+Deployments may prefix every topic (`KafkaConfig.topic_prefix`) to share a cluster.
+"""
+
+from typing import Final
+
+from model.execution import Fill, Order, OrderIntent, PairTrade
+from model.market import ClockTick, FundingRate, Liquidation, MarketTrade, OpenInterest, OrderBook, Ticker
+from model.portfolio import Alert, PortfolioState
+from model.rejected import Rejected
+from model.signals import BasisPoint, Opportunity
+
+MD_TICKER: Final = "md.ticker"
+MD_BOOK: Final = "md.book"
+MD_TRADE: Final = "md.trade"
+MD_FUNDING: Final = "md.funding"
+MD_OI: Final = "md.oi"
+MD_LIQUIDATION: Final = "md.liquidation"
+CLOCK_TICK: Final = "clock.tick"
+SIGNAL_BASIS: Final = "signal.basis"
+ARB_OPPORTUNITY: Final = "arb.opportunity"
+EXEC_INTENT: Final = "exec.intent"
+EXEC_ORDER: Final = "exec.order"
+EXEC_FILL: Final = "exec.fill"
+EXEC_TRADE: Final = "exec.trade"
+PORTFOLIO_STATE: Final = "portfolio.state"
+RISK_ALERT: Final = "risk.alert"
+DLQ_PREFIX: Final = "dlq."
+DLQ_REPLAY: Final = "dlq.replay"  # lines of a replay file whose topic cannot be read
+
+RECORD_TYPES: Final[dict[str, type]] = {
+    MD_TICKER: Ticker,
+    MD_BOOK: OrderBook,
+    MD_TRADE: MarketTrade,
+    MD_FUNDING: FundingRate,
+    MD_OI: OpenInterest,
+    MD_LIQUIDATION: Liquidation,
+    CLOCK_TICK: ClockTick,
+    SIGNAL_BASIS: BasisPoint,
+    ARB_OPPORTUNITY: Opportunity,
+    EXEC_INTENT: OrderIntent,
+    EXEC_ORDER: Order,
+    EXEC_FILL: Fill,
+    EXEC_TRADE: PairTrade,
+    PORTFOLIO_STATE: PortfolioState,
+    RISK_ALERT: Alert,
+}
+MARKET_DATA_TOPICS: Final = (MD_TICKER, MD_BOOK, MD_TRADE, MD_FUNDING, MD_OI, MD_LIQUIDATION)
+
+
+def dlq_topic(topic: str) -> str:
+    """The dead-letter topic of `topic`."""
+    return DLQ_PREFIX + topic
+
+
+def all_topics() -> tuple[str, ...]:
+    """Every topic arbflow creates: record topics, their dead-letter topics, dlq.replay."""
+    return (*RECORD_TYPES, *(dlq_topic(t) for t in RECORD_TYPES), DLQ_REPLAY)
+
+
+def record_type(topic: str) -> type:
+    """The record class of a topic; dead-letter topics carry `Rejected`. KeyError if none."""
+    if topic.startswith(DLQ_PREFIX):
+        return Rejected
+    return RECORD_TYPES[topic]

@@ -1,0 +1,69 @@
+"""Spot–perp basis per venue from tickers (DESIGN.md §3.3), the first signal of the
+pipeline. State is per base asset (the Bytewax key) and holds, per venue, the latest
+spot and perp mids; every ticker that completes a pair emits a `BasisPoint`.
+
+Rolling medians, Basis-at-Risk and percentiles build on this in the signal dataflow.
+"""
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from model.market import Ticker
+from model.money import mid, ratio, to_bps
+from model.signals import BasisPoint
+from model.symbols import base_asset
+
+
+@dataclass(frozen=True, slots=True)
+class Mid:
+    """The latest mid of one instrument and the stream time it was seen."""
+
+    symbol: str
+    mid: Decimal
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class BasisState:
+    """Latest spot and perp mid per venue for one asset; venue → Mid."""
+
+    spot: tuple[tuple[str, Mid], ...] = ()
+    perp: tuple[tuple[str, Mid], ...] = ()
+
+
+def _with(entries: tuple[tuple[str, Mid], ...], venue: str, value: Mid) -> tuple[tuple[str, Mid], ...]:
+    return tuple((v, m) for v, m in entries if v != venue) + ((venue, value),)
+
+
+def _find(entries: tuple[tuple[str, Mid], ...], venue: str) -> Mid | None:
+    return next((m for v, m in entries if v == venue), None)
+
+
+def basis_fraction(spot_mid: Decimal, perp_mid: Decimal) -> Decimal:
+    """`(perp_mid − spot_mid) / spot_mid` (DESIGN.md §3.3), a fraction (× 10⁴ for bps)."""
+    return ratio(perp_mid - spot_mid, spot_mid)
+
+
+def update_basis(state: BasisState | None, ticker: Ticker) -> tuple[BasisState, BasisPoint | None]:
+    """Fold one ticker into the state; emit the venue's basis once it has both legs.
+
+    Linear perps only (quote = settle = the spot's quote): an inverse perp's mid is in a
+    different unit of account and never pairs with spot here. Stream time is the
+    triggering ticker's `ts_local`.
+    """
+    state = state or BasisState()
+    venue_mid = Mid(symbol=ticker.symbol, mid=mid(ticker.bid, ticker.ask), ts=ticker.ts_local)
+    if ticker.market == "spot":
+        state = replace(state, spot=_with(state.spot, ticker.venue, venue_mid))
+        spot, perp = venue_mid, _find(state.perp, ticker.venue)
+    else:
+        if ticker.symbol.rsplit(":", 1)[-1] != ticker.symbol.split("/", 1)[1].split(":", 1)[0]:
+            return state, None  # inverse or cross-settled perp: no spot counterpart
+        state = replace(state, perp=_with(state.perp, ticker.venue, venue_mid))
+        spot, perp = _find(state.spot, ticker.venue), venue_mid
+    if spot is None or perp is None or spot.symbol != perp.symbol.split(":", 1)[0]:
+        return state, None
+    basis = basis_fraction(spot.mid, perp.mid)
+    return state, BasisPoint(asset=base_asset(ticker.symbol), venue=ticker.venue, spot_symbol=spot.symbol,
+                             perp_symbol=perp.symbol, spot_mid=spot.mid, perp_mid=perp.mid, basis=basis,
+                             basis_bps=to_bps(basis), ts=ticker.ts_local)

@@ -1,0 +1,17 @@
+"""Opening Redis with deadlines: a server that does not answer gives `ServiceUnavailable`
+within `connect_timeout_s`, never a hang."""
+
+import redis
+
+from model.errors import ServiceUnavailable
+
+
+def connect(url: str, timeout_s: float) -> redis.Redis:
+    """A client that has answered PING; `ServiceUnavailable` otherwise."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=max(timeout_s, 5.0))
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        client.close()
+        raise ServiceUnavailable(f"Redis at {url} did not answer within {timeout_s:g} s: {error}") from error
+    return client
