@@ -13,6 +13,7 @@ timeout; a message that is not acknowledged raises `DeliveryFailed` at `flush()`
 a produce is never logged-and-forgotten.
 """
 
+import time
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -194,10 +195,16 @@ def read_topic(bootstrap: str, topic: str, *, timeout_s: float = 10.0,
         stops = None if ranges is None else {p: ranges[p][1] for p in parts}
         client.assign([TopicPartition(topic, p, starts[p]) for p in parts])
         pending = set(parts)
+        deadline = time.monotonic() + timeout_s
         while pending:
-            batch = client.consume(1000, timeout_s)
+            # A short poll: consume() waits its whole timeout unless the batch fills up.
+            batch = client.consume(1000, 0.05)
             if not batch:
-                raise ServiceUnavailable(f"no data from {topic} for {timeout_s:g} s (partitions {sorted(pending)})")
+                if time.monotonic() > deadline:
+                    raise ServiceUnavailable(f"no data from {topic} for {timeout_s:g} s "
+                                             f"(partitions {sorted(pending)})")
+                continue
+            deadline = time.monotonic() + timeout_s
             for message in batch:
                 error = message.error()
                 partition = message.partition()

@@ -107,8 +107,8 @@ def merge_files(paths: Iterable[Path], stats: dict[str, FileStats] | None = None
     streams = []
     for index, path in enumerate(paths):
         file_stats = stats.setdefault(str(path), FileStats())
-        streams.append(((item[1] if isinstance(item, tuple) else item.ts, index, item)
-                        for item in read_file(path, file_stats)))
+        streams.append((item[1] if isinstance(item, tuple) else item.ts, index, item)
+                        for item in read_file(path, file_stats))
     for _, _, item in heapq.merge(*streams, key=lambda entry: (entry[0], entry[1])):
         yield item[0] if isinstance(item, tuple) else item
 

@@ -11,14 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import bytewax.operators as op
-from bytewax.dataflow import Dataflow
+from bytewax.dataflow import Dataflow, Stream
 
 from connectors.kafka import Consumed, KeyedProducer, Partitioner, topic_name
-from connectors.kafka_flow import KafkaInput, KafkaOutput, Start
+from connectors.kafka_flow import KafkaInput, KafkaOutput, OutputItem, Start
 from model import codec, topics
 from model.config import Config
 from model.market import Ticker
 from model.rejected import Rejected
+from model.signals import BasisPoint
 from model.symbols import base_asset
 from model.validation import Universe, parse_record
 from operators.basis import update_basis
@@ -44,19 +45,9 @@ def _decoder(universe: Universe) -> Callable[[Consumed], Ticker | Rejected]:
     return decode
 
 
-def build_basis_flow(config: Config, endpoints: FlowEndpoints, *, start: Start = "beginning",
-                     ranges: dict[tuple[str, int], tuple[int, int]] | None = None,
-                     on_producer: Callable[[KeyedProducer], None] | None = None,
-                     partitions: dict[str, int] | None = None) -> Dataflow:
-    """The basis dataflow. `ranges` bounds the input to exact offsets (replay); without
-    it the flow tails md.ticker from `start`. `on_producer` sees each Kafka producer the
-    flow builds, so a caller can read back what was delivered."""
-    universe = Universe.from_config(config)
-    partitioner = Partitioner(config.universe.assets, config.kafka.partitions)
-    flow = Dataflow("arbflow_basis")
-    source = KafkaInput(endpoints.kafka_bootstrap, [topic_name(config, topics.MD_TICKER)], start=start,
-                        ranges=ranges, timeout_s=config.kafka.connect_timeout_s)
-    messages = op.input("read_tickers", flow, source)
+def basis_steps(messages: Stream[Consumed], universe: Universe) -> tuple[Stream[BasisPoint], Stream[OutputItem]]:
+    """The transport-free core: Kafka messages in; basis points and Kafka output items
+    (`signal.basis` records and `dlq.md.ticker` dead letters) out."""
     decoded = op.map("decode_tickers", messages, _decoder(universe))
     split = op.branch("split_rejects", decoded, lambda r: type(r) is not Rejected)
     dead = op.map("to_dead_letter", split.falses, lambda r: dead_letter(topics.MD_TICKER, r))
@@ -65,9 +56,24 @@ def build_basis_flow(config: Config, endpoints: FlowEndpoints, *, start: Start =
                                  lambda point: point)
     basis = op.map("strip_keys", points, lambda kv: kv[1])
     encoded = op.map("encode_basis", basis, lambda p: (topics.SIGNAL_BASIS, p.asset, codec.encode(p)))
+    return basis, op.merge("merge_outputs", encoded, dead)
+
+
+def build_basis_flow(config: Config, endpoints: FlowEndpoints, *, start: Start = "beginning",
+                     ranges: dict[tuple[str, int], tuple[int, int]] | None = None,
+                     on_producer: Callable[[KeyedProducer], None] | None = None,
+                     partitions: dict[str, int] | None = None) -> Dataflow:
+    """The basis dataflow. `ranges` bounds the input to exact offsets (replay); without
+    it the flow tails md.ticker from `start`. `on_producer` sees each Kafka producer the
+    flow builds, so a caller can read back what was delivered."""
+    flow = Dataflow("arbflow_basis")
+    source = KafkaInput(endpoints.kafka_bootstrap, [topic_name(config, topics.MD_TICKER)], start=start,
+                        ranges=ranges, timeout_s=config.kafka.connect_timeout_s)
+    basis, outputs = basis_steps(op.input("read_tickers", flow, source), Universe.from_config(config))
     op.output("write_redis", basis, LatestBasisSink(endpoints.redis_url, key_prefix=config.redis.key_prefix,
                                                     timeout_s=config.redis.connect_timeout_s))
-    op.output("write_kafka", op.merge("merge_outputs", encoded, dead),
+    partitioner = Partitioner(config.universe.assets, config.kafka.partitions)
+    op.output("write_kafka", outputs,
               KafkaOutput(endpoints.kafka_bootstrap, topic_prefix=config.kafka.topic_prefix,
                           partitioner=partitioner, delivery_timeout_ms=config.kafka.delivery_timeout_ms,
                           partitions=partitions, on_build=on_producer))

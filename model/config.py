@@ -161,7 +161,8 @@ ENV_ALIASES = {"KAFKA_BOOTSTRAP": ("kafka", "bootstrap"), "REDIS_URL": ("redis",
 def env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
     """Nested overrides from `ARBFLOW_A__B=…` variables and the aliases."""
     tree: dict[str, Any] = {}
-    items = [(path, value) for name, path in ENV_ALIASES.items() if (value := env.get(name))]
+    items: list[tuple[tuple[str, ...], str]] = [
+        (path, value) for name, path in ENV_ALIASES.items() if (value := env.get(name))]
     items += [(tuple(p.lower() for p in name[len(ENV_PREFIX):].split("__")), value)
               for name, value in sorted(env.items()) if name.startswith(ENV_PREFIX)]
     for path, value in items:
@@ -241,10 +242,12 @@ def _parse_scalar(tp: Any, value: Any, key: str, from_env: bool) -> Any:
             return value
         raise _fail(key, value, "true or false")
     if tp is int:
-        if from_env and value.strip().lstrip("-").isdigit():
-            return int(value)
         if type(value) is int:
             return value
+        if from_env:
+            text = value.strip()
+            if text.isascii() and text.lstrip("-").isdigit() and text.count("-") <= 1:
+                return int(text)
         raise _fail(key, value, "an integer")
     if tp is float:
         try:

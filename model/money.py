@@ -8,9 +8,10 @@ and lot happens only at the venue boundary, through `round_to_tick` / `round_to_
 
 import re
 from decimal import (
+    ROUND_CEILING,
     ROUND_DOWN,
+    ROUND_FLOOR,
     ROUND_HALF_EVEN,
-    ROUND_UP,
     Context,
     Decimal,
     DivisionByZero,
@@ -48,9 +49,9 @@ def parse_decimal(text: str) -> Decimal:
         raise DecimalTextError(text, non_finite=False) from None
     if not value.is_finite():
         raise DecimalTextError(text, non_finite=True)
-    if not text.isascii() or "_" in text or text[0] == "+" or text != text.strip():
-        if _DECIMAL_TEXT.fullmatch(text) is None:
-            raise DecimalTextError(text, non_finite=False)
+    suspicious = not text.isascii() or "_" in text or text[0] == "+" or text != text.strip()
+    if suspicious and _DECIMAL_TEXT.fullmatch(text) is None:
+        raise DecimalTextError(text, non_finite=False)
     return value
 
 
@@ -74,8 +75,8 @@ def round_to_tick(price: Decimal, tick: Decimal, side: Literal["buy", "sell"]) -
 
     Buys round down, sells round up, so rounding never makes an order more aggressive.
     """
-    steps = MONEY.divide_int(price, tick) if side == "buy" else -MONEY.divide_int(-price, tick)
-    return (steps * tick).quantize(tick, rounding=ROUND_DOWN if side == "buy" else ROUND_UP)
+    steps = MONEY.divide(price, tick).to_integral_value(rounding=ROUND_FLOOR if side == "buy" else ROUND_CEILING)
+    return MONEY.multiply(steps, tick).quantize(tick)
 
 
 def round_to_lot(qty: Decimal, lot: Decimal) -> Decimal:

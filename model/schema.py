@@ -33,7 +33,7 @@ def _schema(tp: Any) -> dict[str, Any]:
             return {"type": "array", "items": _schema(args[0])}
         return {"type": "array", "prefixItems": [_schema(a) for a in args], "minItems": len(args),
                 "maxItems": len(args)}
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return record_schema(tp, top_level=False)
     raise TypeError(f"no JSON Schema for {tp!r}")
 

@@ -139,8 +139,8 @@ def _check_book(book: OrderBook) -> tuple[str, str] | None:
             previous = px
     if book.bids and book.asks and book.bids[0][0] >= book.asks[0][0]:
         return reasons.CROSSED_BOOK, f"best bid {book.bids[0][0]} >= best ask {book.asks[0][0]}"
-    if book.depth < 1:
-        return reasons.INVALID_VALUE, f"depth {book.depth} is not >= 1"
+    if book.depth < 1 or len(book.bids) > book.depth or len(book.asks) > book.depth:
+        return reasons.INVALID_VALUE, f"depth {book.depth} is < 1 or below the number of levels"
     return None
 
 

@@ -5,7 +5,7 @@ spot and perp mids; every ticker that completes a pair emits a `BasisPoint`.
 Rolling medians, Basis-at-Risk and percentiles build on this in the signal dataflow.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 
 from model.market import Ticker
@@ -31,8 +31,19 @@ class BasisState:
     perp: tuple[tuple[str, Mid], ...] = ()
 
 
+_EMPTY = BasisState()
+
+
+def _is_linear(symbol: str) -> bool:
+    """`BASE/QUOTE:SETTLE` with SETTLE == QUOTE."""
+    pair, _, settle = symbol.partition(":")
+    return pair.endswith("/" + settle)
+
+
 def _with(entries: tuple[tuple[str, Mid], ...], venue: str, value: Mid) -> tuple[tuple[str, Mid], ...]:
-    return tuple((v, m) for v, m in entries if v != venue) + ((venue, value),)
+    if len(entries) == 1 and entries[0][0] == venue:  # the common single-venue case
+        return ((venue, value),)
+    return (*((v, m) for v, m in entries if v != venue), (venue, value))
 
 
 def _find(entries: tuple[tuple[str, Mid], ...], venue: str) -> Mid | None:
@@ -51,15 +62,17 @@ def update_basis(state: BasisState | None, ticker: Ticker) -> tuple[BasisState, 
     different unit of account and never pairs with spot here. Stream time is the
     triggering ticker's `ts_local`.
     """
-    state = state or BasisState()
+    state = state or _EMPTY
+    spot: Mid | None
+    perp: Mid | None
     venue_mid = Mid(symbol=ticker.symbol, mid=mid(ticker.bid, ticker.ask), ts=ticker.ts_local)
     if ticker.market == "spot":
-        state = replace(state, spot=_with(state.spot, ticker.venue, venue_mid))
+        state = BasisState(spot=_with(state.spot, ticker.venue, venue_mid), perp=state.perp)
         spot, perp = venue_mid, _find(state.perp, ticker.venue)
     else:
-        if ticker.symbol.rsplit(":", 1)[-1] != ticker.symbol.split("/", 1)[1].split(":", 1)[0]:
+        if not _is_linear(ticker.symbol):
             return state, None  # inverse or cross-settled perp: no spot counterpart
-        state = replace(state, perp=_with(state.perp, ticker.venue, venue_mid))
+        state = BasisState(spot=state.spot, perp=_with(state.perp, ticker.venue, venue_mid))
         spot, perp = _find(state.spot, ticker.venue), venue_mid
     if spot is None or perp is None or spot.symbol != perp.symbol.split(":", 1)[0]:
         return state, None

@@ -19,6 +19,10 @@ import psutil
 
 from model.errors import ServiceUnavailable
 
+# Children started by this process, kept so they are reaped (and Popen does not warn)
+# when we stop them; a CLI that exits leaves them running, re-parented to init.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OwnedProcess:
@@ -78,6 +82,7 @@ def start(state_dir: Path, name: str, argv: list[str], port: int) -> OwnedProces
         raise ServiceUnavailable(f"cannot start {name} ({argv[0]}): {error}") from error
     finally:
         log.close()
+    _CHILDREN[child.pid] = child
     executable = psutil.Process(child.pid).exe()
     _pid_file(state_dir, name).write_text(f"{child.pid}\n{executable}\n{port}\n")
     return OwnedProcess(name=name, pid=child.pid, executable=executable, port=port)
@@ -99,8 +104,9 @@ def wait_until(ready: Callable[[], bool], *, timeout_s: float, what: str, owned:
     raise ServiceUnavailable(f"{what} did not become ready within {timeout_s:g} s{tail}")
 
 
-def stop(state_dir: Path, name: str, timeout_s: float = 10.0) -> bool:
-    """Stop our process `name` (SIGTERM, then SIGKILL); False when none of ours runs."""
+def stop(state_dir: Path, name: str, timeout_s: float = 10.0, grace_s: float | None = None) -> bool:
+    """Stop our process `name`: SIGTERM, then SIGKILL after `grace_s` (default
+    `timeout_s`); False when none of ours runs."""
     owned = read_owned(state_dir, name)
     if owned is None:
         return False
@@ -108,9 +114,12 @@ def stop(state_dir: Path, name: str, timeout_s: float = 10.0) -> bool:
         os.kill(owned.pid, signal.SIGTERM)
     with contextlib.suppress(psutil.Error):
         try:
-            psutil.Process(owned.pid).wait(timeout=timeout_s)
+            psutil.Process(owned.pid).wait(timeout=timeout_s if grace_s is None else grace_s)
         except psutil.TimeoutExpired:
             os.kill(owned.pid, signal.SIGKILL)
             psutil.Process(owned.pid).wait(timeout=timeout_s)
+    child = _CHILDREN.pop(owned.pid, None)
+    if child is not None:
+        child.wait(timeout=timeout_s)
     _pid_file(state_dir, name).unlink(missing_ok=True)
     return True

@@ -128,7 +128,9 @@ def status(config: Config) -> Endpoints:
 def down(config: Config) -> list[str]:
     """Stop the embedded services we started; returns the names of those stopped."""
     state = _state_dir(config)
-    return [name for name in (tansu.NAME, redis_server.NAME) if process.stop(state, name)]
+    # Tansu keeps memory only and waits for connected clients on SIGTERM: 2 s is plenty.
+    stopped = [tansu.NAME] if process.stop(state, tansu.NAME, grace_s=2.0) else []
+    return stopped + ([redis_server.NAME] if process.stop(state, redis_server.NAME) else [])
 
 
 def require(config: Config) -> Endpoints:

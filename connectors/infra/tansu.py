@@ -29,7 +29,7 @@ def answers_kafka(bootstrap: str, timeout_s: float = 1.0) -> bool:
     admin = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 1000})
     try:
         admin.list_topics(timeout=timeout_s)
-    except Exception:  # noqa: BLE001 - any failure means "not ready yet"
+    except Exception:
         return False
     return True
 

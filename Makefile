@@ -1,0 +1,51 @@
+# arbflow — the two commands a newcomer needs: `make run` and `make test`.
+# Everything installs into .venv from PyPI, pinned by requirements.lock.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+FIXTURE := fixtures/binance-btc-eth-spot-perp-bookticker-2024-08-08.jsonl.gz
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint bench infra-up infra-down clean
+
+help:  ## show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "arbflow needs Python >= 3.11, found " + sys.version.split()[0])'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing arbflow and its dependencies into $(VENV) …"
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install (done by run/test when needed)
+
+run: $(STAMP)  ## start Kafka (Tansu) + Redis, replay the bundled Binance capture, print the summary
+	@$(BIN)/arbflow infra up
+	@$(BIN)/arbflow replay $(FIXTURE) --out out/run
+
+test: $(STAMP)  ## import contracts + the whole test suite (unit, flow, integration)
+	@$(BIN)/lint-imports --no-cache
+	@$(BIN)/python -m pytest
+
+lint: $(STAMP)  ## ruff, import-linter and mypy (strict on model/ and operators/)
+	@$(BIN)/ruff check .
+	@$(BIN)/lint-imports --no-cache
+	@$(BIN)/mypy
+
+bench: $(STAMP)  ## replay throughput through Kafka → Bytewax → Redis vs a raw consumer
+	@$(BIN)/python -m bench.replay_throughput
+
+infra-up: $(STAMP)  ## start the embedded broker and redis-server (idempotent)
+	@$(BIN)/arbflow infra up
+
+infra-down: $(STAMP)  ## stop what infra-up started
+	@$(BIN)/arbflow infra down
+
+clean:  ## stop our services, remove .venv, state and outputs
+	@test ! -x $(BIN)/arbflow || $(BIN)/arbflow infra down || true
+	@rm -rf $(VENV) .arbflow out .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	@find . -name __pycache__ -type d -prune -exec rm -rf {} +

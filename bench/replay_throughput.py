@@ -1,0 +1,129 @@
+"""`make bench`: replay throughput through Kafka → Bytewax → Redis, next to the raw
+baseline (a plain confluent-kafka consumer with orjson decode) on the same topic, in the
+same run. Starts its own broker and redis-server on free ports; prints medians of
+`--repeat` runs (min/median/max) and the ratio. Not a test: numbers are noisy on shared
+machines, compare ratios within one run.
+"""
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+from bytewax.run import cli_main
+from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
+from connectors import kafka
+from connectors.infra import process, redis_server, tansu
+from flows.basis_flow import FlowEndpoints, build_basis_flow
+from flows.replay import ReplaySummary, publish
+from model import topics
+from model.config import Config, parse_config
+from model.validation import Universe, parse_record
+
+FIXTURE = (Path(__file__).resolve().parent.parent / "fixtures"
+           / "binance-btc-eth-spot-perp-bookticker-2024-08-08.jsonl.gz")
+
+
+def raw_consume(bootstrap: str, topic: str, expected: int) -> float:
+    """Seconds for assign() + consume(1000) + orjson.loads of `expected` messages."""
+    client = kafka.consumer(bootstrap, eof=False)
+    parts = sorted(client.list_topics(topic, timeout=10).topics[topic].partitions)
+    started = time.perf_counter()
+    client.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
+    seen = 0
+    while seen < expected:
+        for message in client.consume(1000, 0.05):
+            if message.error() is None:
+                orjson.loads(message.value())
+                seen += 1
+    elapsed = time.perf_counter() - started
+    client.close()
+    return elapsed
+
+
+def decode_only(bootstrap: str, topic: str, expected: int, universe: Universe) -> float:
+    """Seconds for the same read plus arbflow's full decode and validation."""
+    client = kafka.consumer(bootstrap, eof=False)
+    parts = sorted(client.list_topics(topic, timeout=10).topics[topic].partitions)
+    started = time.perf_counter()
+    client.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
+    seen = 0
+    while seen < expected:
+        for message in client.consume(1000, 0.05):
+            if message.error() is None:
+                parse_record(topics.MD_TICKER, message.value(), universe)
+                seen += 1
+    elapsed = time.perf_counter() - started
+    client.close()
+    return elapsed
+
+
+def flow_run(config: Config, endpoints: FlowEndpoints, ranges: dict[tuple[str, int], tuple[int, int]],
+             partitions: dict[str, int]) -> float:
+    """Seconds for the basis flow over the published offsets (Kafka → Bytewax → Kafka + Redis)."""
+    started = time.perf_counter()
+    cli_main(build_basis_flow(config, endpoints, ranges=ranges, partitions=partitions), workers_per_process=1)
+    return time.perf_counter() - started
+
+
+def _line(name: str, records: int, seconds: list[float]) -> str:
+    rates = sorted(records / s for s in seconds)
+    return (f"{name:44} median {statistics.median(rates):>9,.0f} rec/s   "
+            f"(min {rates[0]:,.0f}, max {rates[-1]:,.0f}; {len(rates)} runs)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (default 3)")
+    parser.add_argument("--fixture", type=Path, default=FIXTURE, help="replay file to publish")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="arbflow-bench-") as tmp:
+        state = Path(tmp)
+        kafka_port, redis_port = process.free_port(), process.free_port()
+        print(f"starting Tansu on :{kafka_port} and redis-server on :{redis_port} …", flush=True)
+        tansu.start(state, kafka_port, timeout_s=30)
+        redis_server.start(state, redis_port, timeout_s=30)
+        try:
+            _measure(args, f"127.0.0.1:{kafka_port}", f"redis://127.0.0.1:{redis_port}/0")
+        finally:
+            process.stop(state, tansu.NAME, grace_s=2.0)
+            process.stop(state, redis_server.NAME)
+
+
+def _measure(args: argparse.Namespace, bootstrap: str, redis_url: str) -> None:
+    config = parse_config({"kafka": {"topic_prefix": "bench."}}, {"KAFKA_BOOTSTRAP": bootstrap, "REDIS_URL": redis_url})
+    names = [kafka.topic_name(config, t) for t in topics.all_topics()]
+    partitions = kafka.ensure_topics(bootstrap, names, config.kafka.partitions, 10)
+    summary = ReplaySummary(files={})
+    delivered = publish(config, bootstrap, [args.fixture], speed=0, partitions=partitions, summary=summary)
+    records = summary.published[topics.MD_TICKER]
+    topic = kafka.topic_name(config, topics.MD_TICKER)
+    ranges = {key: span for key, span in delivered.ranges.items() if key[0] == topic}
+    print(f"published {records:,} md.ticker records in {summary.publish_s:.2f} s "
+          f"({records / summary.publish_s:,.0f} rec/s, replay reader + idempotent producer)\n", flush=True)
+    universe = Universe.from_config(config)
+    endpoints = FlowEndpoints(kafka_bootstrap=bootstrap, redis_url=redis_url)
+    measures: dict[str, Callable[[], float]] = {
+        "raw: confluent-kafka consume + orjson.loads": lambda: raw_consume(bootstrap, topic, records),
+        "consume + arbflow decode and validation": lambda: decode_only(bootstrap, topic, records, universe),
+        "flow: Kafka → Bytewax basis → Kafka + Redis": lambda: flow_run(config, endpoints, ranges, partitions),
+    }
+    results: dict[str, list[float]] = {name: [] for name in measures}
+    for run in range(args.repeat):
+        for name, measure in measures.items():  # interleaved, so drift hits all alike
+            results[name].append(measure())
+        print(f"run {run + 1}/{args.repeat} done", flush=True)
+    print()
+    for name, seconds in results.items():
+        print(_line(name, records, seconds))
+    raw = statistics.median(records / s for s in results["raw: confluent-kafka consume + orjson.loads"])
+    flow = statistics.median(records / s for s in results["flow: Kafka → Bytewax basis → Kafka + Redis"])
+    print(f"\nflow / raw = {flow / raw:.1%}  (medians; the flow includes Bytewax start-up of ~1 s per run)")
+
+
+if __name__ == "__main__":
+    main()

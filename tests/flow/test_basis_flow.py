@@ -1,0 +1,88 @@
+"""The basis dataflow's core under Bytewax's own test harness (no servers): real
+`run_main`, testing sources and sinks, Kafka messages in, basis and dead letters out."""
+
+from decimal import Decimal
+
+import bytewax.operators as op
+from bytewax.dataflow import Dataflow
+from bytewax.testing import TestingSink, TestingSource, run_main
+
+from connectors.kafka import Consumed
+from flows.basis_flow import basis_steps
+from model import codec, reasons
+from model.config import parse_config
+from model.rejected import Rejected
+from model.signals import BasisPoint
+from model.validation import Universe
+
+TICKER = ('{"venue":"binance","symbol":"%s","market":"%s","bid":"%s","ask":"%s","bid_qty":"1",'
+          '"ask_qty":"1","ts_local":%d,"schema_version":1}')
+
+
+def _message(offset: int, symbol: str, market: str, bid: str, ask: str, ts: int) -> Consumed:
+    return Consumed("md.ticker", 0, offset, symbol.split("/")[0].encode(),
+                    (TICKER % (symbol, market, bid, ask, ts)).encode())
+
+
+def _run(messages: list[Consumed]) -> tuple[list[BasisPoint], list[tuple[str, bytes | None, bytes]]]:
+    flow = Dataflow("test_basis")
+    basis, outputs = basis_steps(op.input("inp", flow, TestingSource(messages)),
+                                 Universe.from_config(parse_config({}, {})))
+    points: list[BasisPoint] = []
+    items: list[tuple[str, bytes | None, bytes]] = []
+    op.output("points", basis, TestingSink(points))
+    op.output("items", outputs, TestingSink(items))
+    run_main(flow)
+    return points, items
+
+
+def test_basis_is_emitted_only_when_both_legs_of_a_venue_are_known() -> None:
+    points, items = _run([
+        _message(0, "BTC/USDT", "spot", "100", "102", 1_723_161_255_000),  # spot mid 101
+        _message(1, "BTC/USDT:USDT", "perp", "100.9", "101.1", 1_723_161_255_010),  # perp mid 101
+        _message(2, "BTC/USDT:USDT", "perp", "101.9", "102.1", 1_723_161_255_020),  # perp mid 102
+    ])
+    q = Decimal("1E-30")
+    assert [(p.ts, p.basis.quantize(q)) for p in points] == [
+        (1_723_161_255_010, Decimal(0).quantize(q)),
+        (1_723_161_255_020, (Decimal(1) / Decimal(101)).quantize(q)),  # (102 - 101) / 101
+    ]
+    assert [topic for topic, _, _ in items] == ["signal.basis", "signal.basis"]
+    assert codec.decode(BasisPoint, items[1][2], source="t") == points[1]
+
+
+def test_assets_keep_separate_state_when_tickers_interleave() -> None:
+    points, _ = _run([
+        _message(0, "BTC/USDT", "spot", "60000", "60002", 1_723_161_255_000),
+        _message(1, "ETH/USDT", "spot", "2600", "2600.2", 1_723_161_255_001),
+        _message(2, "ETH/USDT:USDT", "perp", "2599", "2599.2", 1_723_161_255_002),
+        _message(3, "BTC/USDT:USDT", "perp", "60010", "60012", 1_723_161_255_003),
+    ])
+    assert [(p.asset, p.spot_mid, p.perp_mid) for p in points] == [
+        ("ETH", Decimal("2600.1"), Decimal("2599.1")),
+        ("BTC", Decimal("60001"), Decimal("60011")),
+    ]
+
+
+def test_an_inverse_perp_never_pairs_with_spot() -> None:
+    points, items = _run([
+        _message(0, "BTC/USDT", "spot", "60000", "60002", 1_723_161_255_000),
+        _message(1, "BTC/USD:BTC", "perp", "59990", "59991", 1_723_161_255_001),
+    ])
+    assert points == [] and items == []
+
+
+def test_bad_records_go_to_the_dead_letter_topic_and_the_flow_continues() -> None:
+    points, items = _run([
+        Consumed("md.ticker", 2, 7, b"BTC", b"{not json"),
+        _message(8, "BTC/USDT", "spot", "NaN", "60002", 1_723_161_255_000),
+        _message(9, "BTC/USDT", "spot", "60000", "60002", 1_723_161_255_000),
+        _message(10, "BTC/USDT:USDT", "perp", "60010", "60012", 1_723_161_255_001),
+    ])
+    assert len(points) == 1
+    dead = [(topic, codec.decode(Rejected, value, source="t")) for topic, _, value in items if topic != "signal.basis"]
+    assert [(topic, r.reason, r.source) for topic, r in dead] == [
+        ("dlq.md.ticker", reasons.MALFORMED_JSON, "md.ticker[2]@7"),
+        ("dlq.md.ticker", reasons.NON_FINITE, "md.ticker[0]@8"),
+    ]
+    assert dead[0][1].raw == "{not json"

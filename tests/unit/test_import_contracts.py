@@ -1,0 +1,47 @@
+"""The import rules of DESIGN.md §1 are enforced by import-linter (pyproject.toml); these
+tests prove the contracts bite, by breaking a copy of the code and running lint-imports."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+LINT_IMPORTS = str(Path(sys.executable).parent / "lint-imports")
+
+
+def _copy(tmp_path: Path) -> Path:
+    for package in ("model", "connectors", "operators", "sinks", "flows"):
+        shutil.copytree(REPO / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+def _lint(root: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return subprocess.run([LINT_IMPORTS, "--no-cache"], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def test_the_contracts_hold_on_the_code_as_it_is(tmp_path: Path) -> None:
+    result = _lint(_copy(tmp_path))
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize(("module", "line", "contract"), [
+    ("operators/basis.py", "import time", "operators are pure: model only, no clock, no I/O"),
+    ("operators/basis.py", "import sinks.redis_state", "operators are pure: model only, no clock, no I/O"),
+    ("model/codec.py", "import redis", "model uses only the standard library and orjson"),
+    ("connectors/replay.py", "import sinks.dead_letter", "connectors import model only"),
+    ("sinks/dead_letter.py", "import connectors.kafka", "sinks import model only"),
+])
+def test_a_forbidden_import_breaks_the_build(tmp_path: Path, module: str, line: str, contract: str) -> None:
+    root = _copy(tmp_path)
+    target = root / module
+    target.write_text(target.read_text() + f"\n{line}  # injected by the test\n")
+    result = _lint(root)
+    assert result.returncode != 0
+    assert f"{contract} BROKEN" in result.stdout
