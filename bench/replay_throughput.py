@@ -70,6 +70,28 @@ def flow_run(config: Config, endpoints: FlowEndpoints, ranges: dict[tuple[str, i
     return time.perf_counter() - started
 
 
+def first_message_s(bootstrap: str, topic: str, *, group: bool) -> float:
+    """Seconds from a new consumer to its first message: group join vs plain assign()."""
+    extra = {"group.id": f"bench-{time.monotonic_ns()}", "auto.offset.reset": "earliest",
+             "session.timeout.ms": 6000, "heartbeat.interval.ms": 500} if group else None
+    client = kafka.consumer(bootstrap, eof=False, extra=extra)
+    started = time.perf_counter()
+    if group:
+        client.subscribe([topic])
+    else:
+        client.list_topics(topic, timeout=10)
+        client.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    while True:
+        message = client.poll(0.05)
+        if message is not None and message.error() is None:
+            break
+        if time.perf_counter() - started > 60:
+            raise TimeoutError("no message within 60 s")
+    elapsed = time.perf_counter() - started
+    client.close()
+    return elapsed
+
+
 def _line(name: str, records: int, seconds: list[float]) -> str:
     rates = sorted(records / s for s in seconds)
     return (f"{name:44} median {statistics.median(rates):>9,.0f} rec/s   "
@@ -123,6 +145,10 @@ def _measure(args: argparse.Namespace, bootstrap: str, redis_url: str) -> None:
     raw = statistics.median(records / s for s in results["raw: confluent-kafka consume + orjson.loads"])
     flow = statistics.median(records / s for s in results["flow: Kafka → Bytewax basis → Kafka + Redis"])
     print(f"\nflow / raw = {flow / raw:.1%}  (medians; the flow includes Bytewax start-up of ~1 s per run)")
+    assign = first_message_s(bootstrap, topic, group=False)
+    joined = first_message_s(bootstrap, topic, group=True)
+    print(f"first message: assign() {assign:.2f} s, consumer-group join {joined:.2f} s "
+          "(session.timeout.ms 6000) — why arbflow reads with assign()")
 
 
 if __name__ == "__main__":

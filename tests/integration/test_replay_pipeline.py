@@ -114,3 +114,14 @@ def test_a_second_replay_reads_only_its_own_records_when_topics_already_hold_dat
     assert first.produced == second.produced
     assert first.latest_basis == second.latest_basis
     assert len(_read(config, topics.SIGNAL_BASIS)) == 2 * first.produced[topics.SIGNAL_BASIS]
+
+
+def test_speed_paces_publishing_at_the_recorded_rate(config: Config, tmp_path: Path) -> None:
+    # Two records 1.5 s apart in data time, replayed at ×1: publishing cannot finish sooner.
+    line = ('{"topic":"md.ticker","venue":"binance","symbol":"BTC/USDT","market":"spot","bid":"1","ask":"2",'
+            '"bid_qty":"1","ask_qty":"1","ts_local":%d,"schema_version":1}\n')
+    replay = tmp_path / "paced.jsonl"
+    replay.write_text(line % 1_723_161_255_000 + line % 1_723_161_256_500)
+    summary = run_replay(config, [replay], speed=1.0)
+    assert summary.publish_s >= 1.5
+    assert summary.published[topics.MD_TICKER] == 2
