@@ -56,8 +56,11 @@ def basis_fraction(spot_mid: Decimal, perp_mid: Decimal) -> Decimal:
 
 
 def update_basis(state: BasisState | None, ticker: Ticker) -> tuple[BasisState, BasisPoint | None]:
-    """Fold one ticker into the state; emit the venue's basis once it has both legs.
+    """Fold one ticker into the state; emit the venue's basis when it changes.
 
+    A point is emitted once both legs of a venue are known and then whenever either
+    leg's mid changes; a ticker that only changes quantities (most of a bookTicker
+    stream: 9,409 of the 172,198 in the bundled capture move a price) emits nothing.
     Linear perps only (quote = settle = the spot's quote): an inverse perp's mid is in a
     different unit of account and never pairs with spot here. Stream time is the
     triggering ticker's `ts_local`.
@@ -66,6 +69,9 @@ def update_basis(state: BasisState | None, ticker: Ticker) -> tuple[BasisState, 
     spot: Mid | None
     perp: Mid | None
     venue_mid = Mid(symbol=ticker.symbol, mid=mid(ticker.bid, ticker.ask), ts=ticker.ts_local)
+    held = _find(state.spot if ticker.market == "spot" else state.perp, ticker.venue)
+    if held is not None and held.mid == venue_mid.mid and held.symbol == venue_mid.symbol:
+        return state, None
     if ticker.market == "spot":
         state = BasisState(spot=_with(state.spot, ticker.venue, venue_mid), perp=state.perp)
         spot, perp = venue_mid, _find(state.perp, ticker.venue)

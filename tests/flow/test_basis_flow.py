@@ -86,3 +86,19 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_flow_continues() -> Non
         ("dlq.md.ticker", reasons.NON_FINITE, "md.ticker[0]@8"),
     ]
     assert dead[0][1].raw == "{not json"
+
+
+def test_a_ticker_that_only_changes_quantities_emits_nothing() -> None:
+    quantities = ('{"venue":"binance","symbol":"BTC/USDT","market":"spot","bid":"60000","ask":"60002",'
+                  '"bid_qty":"7","ask_qty":"9","ts_local":1723161255002,"schema_version":1}')
+    points, _ = _run([
+        _message(0, "BTC/USDT", "spot", "60000", "60002", 1_723_161_255_000),
+        _message(1, "BTC/USDT:USDT", "perp", "60010", "60012", 1_723_161_255_001),
+        Consumed("md.ticker", 0, 2, b"BTC", quantities.encode()),  # same prices, new sizes
+        _message(3, "BTC/USDT:USDT", "perp", "60010", "60012", 1_723_161_255_003),  # same perp mid
+        _message(4, "BTC/USDT", "spot", "60001", "60003", 1_723_161_255_004),  # spot mid moves
+    ])
+    assert [(p.ts, p.spot_mid, p.perp_mid) for p in points] == [
+        (1_723_161_255_001, Decimal("60001"), Decimal("60011")),
+        (1_723_161_255_004, Decimal("60002"), Decimal("60011")),
+    ]
