@@ -38,10 +38,16 @@ def render_summary(summary: ReplaySummary, console: Console) -> None:
     basis = Table(title="Latest spot–perp basis", title_justify="left")
     for column in ("asset", "venue", "spot mid", "perp mid", "basis (bps)", "at"):
         basis.add_column(column, justify="right" if column not in ("asset", "venue") else "left")
+    stale = False
     for point in summary.latest_basis:
+        newer = summary.last_ts is not None and point.ts > summary.last_ts
+        stale = stale or newer
         basis.add_row(point.asset, point.venue, str(point.spot_mid), str(point.perp_mid),
-                      str(point.basis_bps.quantize(Decimal("0.0001"))), _utc(point.ts))
+                      str(point.basis_bps.quantize(Decimal("0.0001"))), _utc(point.ts) + (" *" if newer else ""))
     console.print(basis)
+    if stale:
+        console.print("* newer than this replay's data: Redis keeps the latest value in stream time, so an "
+                      "earlier run's later data is not overwritten (set redis.key_prefix to separate runs)")
     total = sum(summary.published.values())
     rate = total / summary.publish_s if summary.publish_s else 0.0
     flow_rate = summary.published.get("md.ticker", 0) / summary.flow_s if summary.flow_s else 0.0
