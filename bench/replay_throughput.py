@@ -28,8 +28,9 @@ FIXTURE = (Path(__file__).resolve().parent.parent / "fixtures"
            / "binance-btc-eth-spot-perp-bookticker-2024-08-08.jsonl.gz")
 
 
-def raw_consume(bootstrap: str, topic: str, expected: int) -> float:
-    """Seconds for assign() + consume(1000) + orjson.loads of `expected` messages."""
+def consume_all(bootstrap: str, topic: str, expected: int, handle: Callable[[bytes], object]) -> float:
+    """Seconds for assign() + consume(1000) of `expected` messages, calling `handle` on
+    each value: `orjson.loads` for the raw baseline, arbflow's decode for the other."""
     client = kafka.consumer(bootstrap, eof=False)
     parts = sorted(client.list_topics(topic, timeout=10).topics[topic].partitions)
     started = time.perf_counter()
@@ -38,24 +39,7 @@ def raw_consume(bootstrap: str, topic: str, expected: int) -> float:
     while seen < expected:
         for message in client.consume(1000, 0.05):
             if message.error() is None:
-                orjson.loads(message.value())
-                seen += 1
-    elapsed = time.perf_counter() - started
-    client.close()
-    return elapsed
-
-
-def decode_only(bootstrap: str, topic: str, expected: int, universe: Universe) -> float:
-    """Seconds for the same read plus arbflow's full decode and validation."""
-    client = kafka.consumer(bootstrap, eof=False)
-    parts = sorted(client.list_topics(topic, timeout=10).topics[topic].partitions)
-    started = time.perf_counter()
-    client.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
-    seen = 0
-    while seen < expected:
-        for message in client.consume(1000, 0.05):
-            if message.error() is None:
-                parse_record(topics.MD_TICKER, message.value(), universe)
+                handle(message.value())
                 seen += 1
     elapsed = time.perf_counter() - started
     client.close()
@@ -130,8 +114,9 @@ def _measure(args: argparse.Namespace, bootstrap: str, redis_url: str) -> None:
     universe = Universe.from_config(config)
     endpoints = FlowEndpoints(kafka_bootstrap=bootstrap, redis_url=redis_url)
     measures: dict[str, Callable[[], float]] = {
-        "raw: confluent-kafka consume + orjson.loads": lambda: raw_consume(bootstrap, topic, records),
-        "consume + arbflow decode and validation": lambda: decode_only(bootstrap, topic, records, universe),
+        "raw: confluent-kafka consume + orjson.loads": lambda: consume_all(bootstrap, topic, records, orjson.loads),
+        "consume + arbflow decode and validation": lambda: consume_all(
+            bootstrap, topic, records, lambda value: parse_record(topics.MD_TICKER, value, universe)),
         "flow: Kafka → Bytewax basis → Kafka + Redis": lambda: flow_run(config, endpoints, ranges, partitions),
     }
     results: dict[str, list[float]] = {name: [] for name in measures}
