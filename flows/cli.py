@@ -212,15 +212,21 @@ def convert() -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Replay file to write (.jsonl or .jsonl.gz).")
-@click.option("--streams", default="bookTicker,trade", show_default=True,
-              help="Comma-separated Binance streams to convert: bookTicker, trade.")
+@click.option("--streams", default="bookTicker,trade,depth", show_default=True,
+              help="Comma-separated streams to convert: bookTicker (→ md.ticker), trade (→ md.trade), "
+                   "depth (snapshot + diffs → md.book, top --depth levels).")
+@click.option("--depth", type=click.IntRange(1, 1000), default=20, show_default=True,
+              help="Levels per side in each md.book record.")
 @click.option("--since", default=None, help="Keep messages received at or after this UTC time (ISO-8601).")
 @click.option("--until", default=None, help="Keep messages received before this UTC time (ISO-8601).")
 @_guard
-def convert_hftbacktest(files: tuple[Path, ...], out: Path, streams: str, since: str | None,
+def convert_hftbacktest(files: tuple[Path, ...], out: Path, streams: str, depth: int, since: str | None,
                         until: str | None) -> None:
-    """Binance captures in the hftbacktest format (`<ns> <json>` lines, .xz/.gz) →
-    one replay file merged by receive time. Spot (spot_*) and USD-M (usdm_*) files."""
+    """Captures in the hftbacktest format (`<ns> <json>` lines, .xz/.gz) → one replay
+    file merged by receive time. Binance spot_*, usdm_* (USDⓈ-M) and cm_*_perp_* (COIN-M,
+    quantities converted from contracts to coins) files, and hyperliquid_* files.
+    Books are rebuilt from the REST snapshot and the diffs with Binance's sequence rules;
+    gaps and crossed books are counted (book:gaps, book:crossed) and never published."""
     from connectors.captures import hftbacktest
 
     wanted = tuple(s.strip() for s in streams.split(",") if s.strip())
@@ -229,7 +235,7 @@ def convert_hftbacktest(files: tuple[Path, ...], out: Path, streams: str, since:
         raise click.BadParameter(f"unknown stream(s) {', '.join(unknown)}; allowed: {', '.join(hftbacktest.STREAMS)}")
     try:
         counts = hftbacktest.convert(list(files), out, streams=wanted, since_ms=_parse_time(since) or 0,
-                                     until_ms=_parse_time(until))
+                                     until_ms=_parse_time(until), depth=depth)
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
     for kind, count in sorted(counts.items()):

@@ -11,40 +11,58 @@ Sample trade (`m` = buyer is the maker, so the taker sold):
      "q":"0.02000000","T":1723161255342,"m":true,"M":true}
 """
 
+from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
+from connectors.book import L2Book
 from model import codec, reasons
-from model.market import Market, MarketTrade, Ticker
-from model.money import DecimalTextError, venue_decimal
+from model.market import Market, MarketTrade, OrderBook, Ticker
+from model.money import DecimalTextError, ratio, venue_decimal
 from model.rejected import Rejected
 from model.symbols import SymbolError, from_venue
 
 VENUE = "binance"
 
 
-class _Bad(Exception):
+class PayloadError(Exception):
+    """A payload that cannot become a record; `reason` is a code from model.reasons."""
+
     def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
         self.reason, self.detail = reason, detail
+
+
+QtyScale = Callable[[Decimal, Decimal], Decimal]
+
+
+def coin_m_scale(symbol: str) -> QtyScale:
+    """COIN-M quantities are contracts of a USD face value (BTC 100 USD, others 10 USD);
+    in coins: qty × face / price."""
+    face = Decimal(100) if symbol.startswith("BTC") else Decimal(10)
+    return lambda price, qty: ratio(qty * face, price)
 
 
 def _money(data: dict[str, Any], field: str) -> Any:
     text = data.get(field)
     if type(text) is not str:
-        raise _Bad(reasons.MISSING_FIELD if text is None else reasons.WRONG_TYPE, f"{field}: expected a decimal string")
+        reason = reasons.MISSING_FIELD if text is None else reasons.WRONG_TYPE
+        raise PayloadError(reason, f"{field}: expected a decimal string")
     try:
         return venue_decimal(text)
     except DecimalTextError as error:
-        raise _Bad(reasons.NON_FINITE if error.non_finite else reasons.INVALID_NUMBER, f"{field}: {text!r}") from None
+        reason = reasons.NON_FINITE if error.non_finite else reasons.INVALID_NUMBER
+        raise PayloadError(reason, f"{field}: {text!r}") from None
 
 
 def _symbol(data: dict[str, Any], market: Market) -> str:
     raw = data.get("s")
     if type(raw) is not str:
-        raise _Bad(reasons.MISSING_FIELD, "s: symbol missing")
+        raise PayloadError(reasons.MISSING_FIELD, "s: symbol missing")
     try:
         return from_venue(VENUE, raw, market).instrument.symbol
     except SymbolError as error:
-        raise _Bad(reasons.UNKNOWN_SYMBOL, str(error)) from None
+        raise PayloadError(reasons.UNKNOWN_SYMBOL, str(error)) from None
 
 
 def _event_ms(data: dict[str, Any]) -> int | None:
@@ -52,28 +70,163 @@ def _event_ms(data: dict[str, Any]) -> int | None:
     return value if type(value) is int else None
 
 
-def parse_book_ticker(data: Any, market: Market, ts_local: int, *, raw: bytes | str, source: str) -> Ticker | Rejected:
+def parse_book_ticker(data: Any, market: Market, ts_local: int, *, raw: bytes | str, source: str,
+                      qty_scale: QtyScale | None = None) -> Ticker | Rejected:
     """A bookTicker payload (the `data` of the combined stream) as a `Ticker`."""
     try:
         if type(data) is not dict:
-            raise _Bad(reasons.WRONG_TYPE, "bookTicker: expected an object")
-        return Ticker(venue=VENUE, symbol=_symbol(data, market), market=market, bid=_money(data, "b"),
-                      ask=_money(data, "a"), bid_qty=_money(data, "B"), ask_qty=_money(data, "A"),
-                      ts_exchange=_event_ms(data), ts_local=ts_local)
-    except _Bad as bad:
+            raise PayloadError(reasons.WRONG_TYPE, "bookTicker: expected an object")
+        bid, ask = _money(data, "b"), _money(data, "a")
+        bid_qty, ask_qty = _money(data, "B"), _money(data, "A")
+        if qty_scale is not None:
+            bid_qty, ask_qty = qty_scale(bid, bid_qty), qty_scale(ask, ask_qty)
+        return Ticker(venue=VENUE, symbol=_symbol(data, market), market=market, bid=bid, ask=ask,
+                      bid_qty=bid_qty, ask_qty=ask_qty, ts_exchange=_event_ms(data), ts_local=ts_local)
+    except PayloadError as bad:
         return codec.reject(bad.reason, bad.detail, source=source, raw=raw, ts=ts_local)
 
 
-def parse_trade(data: Any, market: Market, ts_local: int, *, raw: bytes | str, source: str) -> MarketTrade | Rejected:
+def parse_trade(data: Any, market: Market, ts_local: int, *, raw: bytes | str, source: str,
+                qty_scale: QtyScale | None = None) -> MarketTrade | Rejected:
     """A trade payload as a `MarketTrade`; the taker side is the opposite of the maker."""
     try:
         if type(data) is not dict:
-            raise _Bad(reasons.WRONG_TYPE, "trade: expected an object")
+            raise PayloadError(reasons.WRONG_TYPE, "trade: expected an object")
         maker_is_buyer = data.get("m")
         if type(maker_is_buyer) is not bool:
-            raise _Bad(reasons.MISSING_FIELD, "m: buyer-is-maker flag missing")
-        return MarketTrade(venue=VENUE, symbol=_symbol(data, market), market=market, px=_money(data, "p"),
-                           qty=_money(data, "q"), side="sell" if maker_is_buyer else "buy",
+            raise PayloadError(reasons.MISSING_FIELD, "m: buyer-is-maker flag missing")
+        px, qty = _money(data, "p"), _money(data, "q")
+        return MarketTrade(venue=VENUE, symbol=_symbol(data, market), market=market, px=px,
+                           qty=qty_scale(px, qty) if qty_scale is not None else qty,
+                           side="sell" if maker_is_buyer else "buy",
                            trade_id=str(data.get("t")), ts_exchange=_event_ms(data), ts_local=ts_local)
-    except _Bad as bad:
+    except PayloadError as bad:
         return codec.reject(bad.reason, bad.detail, source=source, raw=raw, ts=ts_local)
+
+
+# -- order books: REST snapshot + websocket depth diffs ---------------------------------
+#
+# Sample spot diff (`U` first and `u` last update id of the event):
+#     {"e":"depthUpdate","E":1723161255208,"s":"BTCUSDT","U":50093239189,"u":50093239202,
+#      "b":[["61737.63000000","0.00000000"]],"a":[["61837.64000000","1.54698000"]]}
+# USDⓈ-M / COIN-M diffs add `T` and `pu` (the previous event's `u`); snapshots are
+#     {"lastUpdateId":50093239218,"bids":[[px,qty],…],"asks":[…]}   (+ "E","T" on futures)
+# Binance's rules: buffer diffs, load the snapshot, drop diffs with u <= lastUpdateId
+# (futures: u < lastUpdateId), the first applied diff must straddle lastUpdateId, then
+# spot diffs chain by U == previous u + 1 and futures diffs by pu == previous u.
+
+
+def _levels(data: dict[str, Any], field: str, scale: QtyScale | None = None) -> tuple[tuple[Any, Any], ...]:
+    raw = data.get(field)
+    if type(raw) is not list:
+        raise PayloadError(reasons.MISSING_FIELD, f"{field}: expected a list of [price, quantity]")
+    levels = []
+    for i, level in enumerate(raw):
+        if type(level) is not list or len(level) < 2:
+            raise PayloadError(reasons.WRONG_TYPE, f"{field}[{i}]: expected [price, quantity]")
+        price = _money({"p": level[0]}, "p")
+        qty = _money({"q": level[1]}, "q")
+        levels.append((price, scale(price, qty) if scale is not None else qty))
+    return tuple(levels)
+
+
+class DepthSync:
+    """Sequencing of one Binance depth stream into an `L2Book`; emits `OrderBook` records.
+
+    `futures` selects the USDⓈ-M/COIN-M rule (`pu` chaining). `qty_scale(price, qty)`
+    converts venue quantities into base units (COIN-M contracts → coins). A gap or a
+    crossed book drops the book until the next snapshot (`resyncs` counts them; live
+    feeds fetch a new snapshot then, a capture has to wait for one).
+    """
+
+    MAX_BUFFER = 10_000
+
+    def __init__(self, *, symbol: str, market: Market, futures: bool, depth: int = 20,
+                 qty_scale: QtyScale | None = None) -> None:
+        self.symbol, self.market, self.futures, self.depth = symbol, market, futures, depth
+        self._scale = qty_scale
+        self._book = L2Book()
+        self._last_u: int | None = None
+        self._buffer: list[tuple[dict[str, Any], int]] = []
+        self._first = True
+        self.resyncs = 0
+        self.gaps = 0
+        self.crossed = 0
+        self.dropped = 0
+
+    @property
+    def synced(self) -> bool:
+        return self._last_u is not None
+
+    @property
+    def pending(self) -> int:
+        """Diffs buffered while waiting for a snapshot that has not come."""
+        return len(self._buffer)
+
+    def on_snapshot(self, data: dict[str, Any], ts_local: int) -> list[OrderBook]:
+        """Load a REST snapshot, then replay the buffered diffs that follow it; emits one
+        book stamped with the snapshot's receive time (when that state became known)."""
+        last_id = data.get("lastUpdateId")
+        if type(last_id) is not int:
+            raise PayloadError(reasons.MISSING_FIELD, "lastUpdateId: snapshot without an update id")
+        self._book.load(_levels(data, "bids", self._scale), _levels(data, "asks", self._scale))
+        self._last_u = last_id
+        self._first = True
+        buffered, self._buffer = self._buffer, []
+        for diff, _ in buffered:
+            if self._last_u is None:  # a gap inside the buffer: wait for the next snapshot
+                break
+            self._apply(diff)
+        if self._last_u is None:
+            return []
+        return [self._emit(data, ts_local)]
+
+    def on_diff(self, data: dict[str, Any], ts_local: int) -> list[OrderBook]:
+        """Apply one depth diff; returns the new top-N book (or nothing while unsynced)."""
+        first_id, last_id = data.get("U"), data.get("u")
+        if type(first_id) is not int or type(last_id) is not int:
+            raise PayloadError(reasons.MISSING_FIELD, "U/u: depth diff without update ids")
+        if self._last_u is None:
+            if len(self._buffer) < self.MAX_BUFFER:
+                self._buffer.append((data, ts_local))
+            else:
+                self.dropped += 1
+            return []
+        if self._first and (last_id < self._last_u if self.futures else last_id <= self._last_u):
+            return []  # older than the snapshot
+        if not self._apply(data):
+            return []
+        return [self._emit(data, ts_local)]
+
+    def _apply(self, data: dict[str, Any]) -> bool:
+        """Check the sequence, apply the diff; False (and a resync) on a gap or crossing."""
+        first_id, last_id, previous = data["U"], data["u"], self._last_u
+        assert previous is not None, "only called while synced"
+        if self._first:
+            if last_id < previous if self.futures else last_id <= previous:
+                return True  # older than the snapshot: skip
+            if not first_id <= previous + (0 if self.futures else 1) <= last_id:
+                return self._resync(gap=True)
+            self._first = False
+        elif (data.get("pu") != previous) if self.futures else (first_id != previous + 1):
+            return self._resync(gap=True)
+        self._book.apply(_levels(data, "b", self._scale), _levels(data, "a", self._scale))
+        self._last_u = last_id
+        if self._book.crossed():
+            return self._resync(gap=False)
+        return True
+
+    def _emit(self, data: dict[str, Any], ts_local: int) -> OrderBook:
+        bids, asks = self._book.top(self.depth)
+        return OrderBook(venue=VENUE, symbol=self.symbol, market=self.market, bids=bids, asks=asks,
+                         depth=self.depth, seq=self._last_u, ts_exchange=_event_ms(data), ts_local=ts_local)
+
+    def _resync(self, *, gap: bool) -> bool:
+        self.resyncs += 1
+        if gap:
+            self.gaps += 1
+        else:
+            self.crossed += 1
+        self._last_u = None
+        self._book.clear()
+        return False
