@@ -294,6 +294,33 @@ def convert_hftbacktest(files: tuple[Path, ...], out: Path, streams: str, depth:
     out_console.print(f"wrote {out}")
 
 
+@convert.command("funding")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Replay file to write (.jsonl or .jsonl.gz).")
+@click.pass_context
+@_guard
+def convert_funding(ctx: click.Context, files: tuple[Path, ...], out: Path) -> None:
+    """Funding and 8h-candle histories (fixtures/funding/: aha-hh 8h bars with funding,
+    Binance website funding exports, the supervik 7-venue funding history; the format is
+    recognised from the header) → md.funding and md.candle in one replay file.
+
+    No look-ahead: a rate settled at T is published at T as the estimate for the next
+    settlement; a bar is published when it closes. Intervals come from the previous
+    settlement (1, 2, 4 or 8 h), else the venue's configured interval (counted).
+    """
+    from connectors.captures import funding_history
+
+    config = _config(ctx)
+    try:
+        counts = funding_history.convert(list(files), out, venues=config.venues)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    for kind, count in sorted(counts.items()):
+        out_console.print(f"{kind:28} {count:>10,}")
+    out_console.print(f"wrote {out}")
+
+
 # -- schema and config -------------------------------------------------------------------
 
 

@@ -61,15 +61,22 @@ def _fees(maker: str, taker: str) -> FeeSchedule:
     return FeeSchedule(maker_bps=Decimal(maker), taker_bps=Decimal(taker))
 
 
-# Public VIP-0 fee schedules (venue fee pages, 2025); liquidity order from DESIGN.md §3.7.
+# Public VIP-0 fee schedules (venue fee pages, 2025); liquidity order from DESIGN.md §3.7, rank 1 = hardest:
+# DEXes (paradex < dydx < hyperliquid), then mexc < htx < bitget < gate < kucoin < okx < bybit < binance.
+# htx, mexc and dydx are data venues: their funding histories are replayed (connectors/captures/
+# funding_history.py), so their records must not be UNKNOWN_VENUE; they are not in the seeds' trading set.
 DEFAULT_VENUES: dict[str, VenueConfig] = {
-    "binance": VenueConfig(kind="cex", liquidity_rank=8, spot=_fees("10", "10"), perp=_fees("2", "5")),
-    "bybit": VenueConfig(kind="cex", liquidity_rank=7, spot=_fees("10", "10"), perp=_fees("2", "5.5")),
-    "okx": VenueConfig(kind="cex", liquidity_rank=6, spot=_fees("8", "10"), perp=_fees("2", "5")),
-    "kucoin": VenueConfig(kind="cex", liquidity_rank=5, spot=_fees("10", "10"), perp=_fees("2", "6")),
-    "gate": VenueConfig(kind="cex", liquidity_rank=4, spot=_fees("10", "10"), perp=_fees("2", "5")),
-    "bitget": VenueConfig(kind="cex", liquidity_rank=3, spot=_fees("10", "10"), perp=_fees("2", "6")),
-    "hyperliquid": VenueConfig(kind="dex", liquidity_rank=2, perp=_fees("1.5", "4.5"), funding_interval_ms=HOUR_MS),
+    "binance": VenueConfig(kind="cex", liquidity_rank=11, spot=_fees("10", "10"), perp=_fees("2", "5")),
+    "bybit": VenueConfig(kind="cex", liquidity_rank=10, spot=_fees("10", "10"), perp=_fees("2", "5.5")),
+    "okx": VenueConfig(kind="cex", liquidity_rank=9, spot=_fees("8", "10"), perp=_fees("2", "5")),
+    "kucoin": VenueConfig(kind="cex", liquidity_rank=8, spot=_fees("10", "10"), perp=_fees("2", "6")),
+    "gate": VenueConfig(kind="cex", liquidity_rank=7, spot=_fees("10", "10"), perp=_fees("2", "5")),
+    "bitget": VenueConfig(kind="cex", liquidity_rank=6, spot=_fees("10", "10"), perp=_fees("2", "6")),
+    "htx": VenueConfig(kind="cex", liquidity_rank=5, spot=_fees("20", "20"), perp=_fees("2", "6")),  # data venue
+    "mexc": VenueConfig(kind="cex", liquidity_rank=4, spot=_fees("0", "5"), perp=_fees("0", "2")),  # data venue
+    "hyperliquid": VenueConfig(kind="dex", liquidity_rank=3, perp=_fees("1.5", "4.5"), funding_interval_ms=HOUR_MS),
+    "dydx": VenueConfig(kind="dex", liquidity_rank=2, perp=_fees("1", "5"),  # data venue (v4 fees; v3 history)
+                        funding_interval_ms=HOUR_MS),
     "paradex": VenueConfig(kind="dex", liquidity_rank=1, perp=_fees("0", "2")),
 }
 

@@ -96,6 +96,34 @@ class FundingRate:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Candle:
+    """One closed OHLCV bar `[ts_open, ts_close)` of one instrument on one venue.
+
+    Invariants: `0 < low <= min(open, close)`, `high >= max(open, close)`, `volume >= 0`,
+    `interval_ms > 0`, `ts_close == ts_open + interval_ms`, and `ts_local >= ts_close`: a
+    bar is only known once it has closed, so publishing it at `ts_close` (as the history
+    converters do) carries no look-ahead. Prices are in the quote currency. `volume` is in
+    the venue's own unit as the venue (or ccxt) reports it — base units for spot and linear
+    perps, for inverse perps whatever the venue counts (contracts or base); it is not
+    converted, so compare volumes only within one venue and market.
+    """
+
+    venue: str
+    symbol: str
+    market: Market
+    interval_ms: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    ts_open: int
+    ts_close: int
+    ts_local: int
+    schema_version: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OpenInterest:
     """Open interest in base units; `value` is the quote-currency value when given."""
 

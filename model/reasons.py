@@ -34,6 +34,7 @@ MARKET_MISMATCH: Final = "MARKET_MISMATCH"  # market field disagrees with the sy
 IMPOSSIBLE_INTERVAL: Final = "IMPOSSIBLE_INTERVAL"  # funding interval outside 1 min..24 h
 IMPOSSIBLE_RATE: Final = "IMPOSSIBLE_RATE"  # |funding rate| above the plausible cap
 INVALID_SENTINEL: Final = "INVALID_SENTINEL"  # spot funding that is not the 0/0 sentinel
+INCONSISTENT_CANDLE: Final = "INCONSISTENT_CANDLE"  # high/low outside open/close, or bar times disagree
 
 ALL_REASONS: Final = tuple(
     value for name, value in sorted(globals().items()) if name.isupper() and isinstance(value, str)

@@ -8,7 +8,16 @@ Deployments may prefix every topic (`KafkaConfig.topic_prefix`) to share a clust
 from typing import Final
 
 from model.execution import Fill, Order, OrderIntent, PairTrade
-from model.market import ClockTick, FundingRate, Liquidation, MarketTrade, OpenInterest, OrderBook, Ticker
+from model.market import (
+    Candle,
+    ClockTick,
+    FundingRate,
+    Liquidation,
+    MarketTrade,
+    OpenInterest,
+    OrderBook,
+    Ticker,
+)
 from model.portfolio import Alert, PortfolioState
 from model.rejected import Rejected
 from model.signals import BasisPoint, Opportunity
@@ -19,6 +28,7 @@ MD_TRADE: Final = "md.trade"
 MD_FUNDING: Final = "md.funding"
 MD_OI: Final = "md.oi"
 MD_LIQUIDATION: Final = "md.liquidation"
+MD_CANDLE: Final = "md.candle"  # closed OHLCV bars, published at their close
 CLOCK_TICK: Final = "clock.tick"
 SIGNAL_BASIS: Final = "signal.basis"
 ARB_OPPORTUNITY: Final = "arb.opportunity"
@@ -38,6 +48,7 @@ RECORD_TYPES: Final[dict[str, type]] = {
     MD_FUNDING: FundingRate,
     MD_OI: OpenInterest,
     MD_LIQUIDATION: Liquidation,
+    MD_CANDLE: Candle,
     CLOCK_TICK: ClockTick,
     SIGNAL_BASIS: BasisPoint,
     ARB_OPPORTUNITY: Opportunity,
@@ -48,7 +59,7 @@ RECORD_TYPES: Final[dict[str, type]] = {
     PORTFOLIO_STATE: PortfolioState,
     RISK_ALERT: Alert,
 }
-MARKET_DATA_TOPICS: Final = (MD_TICKER, MD_BOOK, MD_TRADE, MD_FUNDING, MD_OI, MD_LIQUIDATION)
+MARKET_DATA_TOPICS: Final = (MD_TICKER, MD_BOOK, MD_TRADE, MD_FUNDING, MD_OI, MD_LIQUIDATION, MD_CANDLE)
 
 
 def dlq_topic(topic: str) -> str:

@@ -3,7 +3,8 @@
 `parse_record(topic, data, universe)` is the single entry used by every consumer of a
 topic: decode, then validate, returning the record or a `Rejected` with a reason code:
 non-positive prices, negative sizes, crossed or unsorted books, timestamps that are not
-milliseconds, unknown venues and symbols, impossible funding. Pure: no I/O, no clock.
+milliseconds, unknown venues and symbols, impossible funding, inconsistent candles (including
+a bar published before it closes). Pure: no I/O, no clock.
 """
 
 import dataclasses
@@ -14,7 +15,7 @@ from typing import Any, Final
 from model import codec, reasons
 from model.config import Config
 from model.execution import Fill, Order, OrderIntent, PairTrade
-from model.market import FundingRate, Liquidation, MarketTrade, OpenInterest, OrderBook, Ticker
+from model.market import Candle, FundingRate, Liquidation, MarketTrade, OpenInterest, OrderBook, Ticker
 from model.rejected import Rejected
 from model.signals import BasisPoint, Opportunity
 from model.symbols import SymbolError, parse_symbol
@@ -28,19 +29,19 @@ _ZERO: Final = Decimal(0)
 
 _PRICES: Final[dict[type, tuple[str, ...]]] = {
     Ticker: ("bid", "ask", "last", "mark", "index"),
-    MarketTrade: ("px",), Liquidation: ("px",), Fill: ("px",),
+    MarketTrade: ("px",), Liquidation: ("px",), Fill: ("px",), Candle: ("open", "high", "low", "close"),
     OrderIntent: ("limit_px",), Order: ("limit_px", "avg_px"),
     BasisPoint: ("spot_mid", "perp_mid"), Opportunity: ("long_px", "short_px"),
     PairTrade: ("entry_long_px", "entry_short_px", "exit_long_px", "exit_short_px"),
 }
 _SIZES: Final[dict[type, tuple[str, ...]]] = {
-    Ticker: ("bid_qty", "ask_qty"), OpenInterest: ("open_interest", "value"),
+    Ticker: ("bid_qty", "ask_qty"), OpenInterest: ("open_interest", "value"), Candle: ("volume",),
     OrderIntent: ("qty",), Order: ("qty", "filled_qty"), Fill: ("qty",),
     PairTrade: ("notional", "qty"), Opportunity: ("notional", "depth_long", "depth_short"),
 }
 _POSITIVE_SIZES: Final[dict[type, tuple[str, ...]]] = {MarketTrade: ("qty",), Liquidation: ("qty",)}
 _INSTRUMENT_TYPES: Final = frozenset({Ticker, OrderBook, MarketTrade, FundingRate, OpenInterest, Liquidation,
-                                      OrderIntent, Order, Fill})
+                                      Candle, OrderIntent, Order, Fill})
 
 
 class Universe:
@@ -123,6 +124,8 @@ def check(record: Any, universe: Universe) -> tuple[str, str] | None:
         return _check_book(record)
     if cls is FundingRate:
         return _check_funding(record)
+    if cls is Candle:
+        return _check_candle(record)
     return None
 
 
@@ -158,6 +161,19 @@ def _check_funding(funding: FundingRate) -> tuple[str, str] | None:
             return reasons.IMPOSSIBLE_RATE, f"{name} {value} exceeds ±{MAX_FUNDING_RATE} per interval"
     if funding.next_funding_time == 0:
         return reasons.INVALID_SENTINEL, "a perp needs next_funding_time (0 is the spot sentinel)"
+    return None
+
+
+def _check_candle(candle: Candle) -> tuple[str, str] | None:
+    if candle.high < max(candle.open, candle.close):
+        return reasons.INCONSISTENT_CANDLE, f"high {candle.high} is below open {candle.open} or close {candle.close}"
+    if candle.low > min(candle.open, candle.close):
+        return reasons.INCONSISTENT_CANDLE, f"low {candle.low} is above open {candle.open} or close {candle.close}"
+    if candle.interval_ms <= 0 or candle.ts_close != candle.ts_open + candle.interval_ms:
+        return reasons.INCONSISTENT_CANDLE, (f"ts_close {candle.ts_close} is not ts_open {candle.ts_open} + "
+                                             f"interval_ms {candle.interval_ms} (> 0)")
+    if candle.ts_local < candle.ts_close:
+        return reasons.INCONSISTENT_CANDLE, f"ts_local {candle.ts_local} is before the bar closes at {candle.ts_close}"
     return None
 
 

@@ -18,6 +18,7 @@ from model import reasons
 from model.config import DEFAULT_VENUES
 from model.execution import Fill, LegOut, Order, OrderIntent, PairTrade
 from model.market import (
+    Candle,
     ClockTick,
     FundingRate,
     Liquidation,
@@ -80,7 +81,7 @@ def optional(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 # -- instruments ------------------------------------------------------------------------
 
 VENUES = tuple(DEFAULT_VENUES)
-"""binance, bybit, okx, kucoin, gate, bitget, hyperliquid, paradex."""
+"""The seed venues (binance … paradex) and the data venues htx, mexc, dydx."""
 SPOT_VENUES = tuple(name for name, venue in DEFAULT_VENUES.items() if venue.spot is not None)
 SPOT_SYMBOLS = ("BTC/USDT", "ETH/USDT")
 PERP_SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT")
@@ -186,6 +187,24 @@ liquidations = _with_instrument(
     ts_exchange=optional_timestamps_ms, ts_local=timestamps_ms,
 )
 clock_ticks = st.builds(ClockTick, ts=timestamps_ms)
+
+CANDLE_INTERVALS_MS = (60_000, 3_600_000, 8 * 3_600_000, 86_400_000)
+
+
+@st.composite
+def candles(draw: st.DrawFn) -> Candle:
+    """0 < low <= min(open, close), high >= max(open, close), ts_close = ts_open +
+    interval_ms, ts_local >= ts_close (a bar is published once it has closed)."""
+    venue, symbol, market = draw(instruments())
+    low = draw(prices)
+    open_, close = low + draw(sizes), low + draw(sizes)
+    high = max(open_, close) + draw(sizes)
+    interval_ms = draw(st.sampled_from(CANDLE_INTERVALS_MS))
+    lag_ms = draw(st.integers(min_value=0, max_value=60_000))
+    ts_open = draw(st.integers(min_value=MS_MIN, max_value=MS_MAX - 1 - interval_ms - lag_ms))
+    return Candle(venue=venue, symbol=symbol, market=market, interval_ms=interval_ms, open=open_, high=high,
+                  low=low, close=close, volume=draw(sizes), ts_open=ts_open, ts_close=ts_open + interval_ms,
+                  ts_local=ts_open + interval_ms + lag_ms)
 
 # -- signals ----------------------------------------------------------------------------
 
@@ -301,6 +320,7 @@ RECORDS: dict[type, st.SearchStrategy[Any]] = {
     FundingRate: funding_rates_records,
     OpenInterest: open_interests,
     Liquidation: liquidations,
+    Candle: candles(),
     ClockTick: clock_ticks,
     BasisPoint: basis_points,
     Opportunity: opportunities,

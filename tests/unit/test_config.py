@@ -13,6 +13,12 @@ from model.errors import ConfigError
 
 HOUR_MS = 3_600_000
 SEED_VENUES = ("binance", "bybit", "okx", "bitget", "gate", "kucoin", "hyperliquid", "paradex")
+DATA_VENUES = ("htx", "mexc", "dydx")  # funding histories only (connectors/captures/funding_history.py)
+ALL_VENUES = SEED_VENUES + DATA_VENUES
+# DESIGN.md §3.7, hardest first (rank 1 = hardest): DEXes, then the CEXes from the thinnest to Binance.
+LIQUIDITY_ORDER = ("paradex", "dydx", "hyperliquid", "mexc", "htx", "bitget", "gate", "kucoin", "okx", "bybit",
+                   "binance")
+HOURLY_FUNDING = ("hyperliquid", "dydx")
 DEFAULTS = parse_config({}, {})
 
 # -- defaults ---------------------------------------------------------------------------
@@ -31,29 +37,29 @@ def test_parse_config_returns_defaults_when_nothing_is_given() -> None:
     assert config.replay.workers == 1
 
 
-def test_defaults_hold_every_seed_venue_when_parsed() -> None:
-    assert set(DEFAULTS.venues) == set(SEED_VENUES)
+def test_defaults_hold_every_seed_and_data_venue_when_parsed() -> None:
+    assert set(DEFAULTS.venues) == set(ALL_VENUES)
 
 
 def test_liquidity_rank_follows_design_order_when_defaults_are_parsed() -> None:
     # DESIGN.md §3.7: Bitget < Gate < KuCoin < OKX < Bybit < Binance; DEXes hardest; rank 1 = hardest.
+    # Only the order is fixed, not the numbers: a strict order over every venue, DEXes first.
     rank = {name: venue.liquidity_rank for name, venue in DEFAULTS.venues.items()}
-    cex_order = ["bitget", "gate", "kucoin", "okx", "bybit", "binance"]
-    assert [rank[v] for v in cex_order] == sorted(rank[v] for v in cex_order)
-    assert len({rank[v] for v in cex_order}) == len(cex_order)  # strictly increasing
+    assert sorted(rank, key=rank.__getitem__) == list(LIQUIDITY_ORDER)
+    assert len(set(rank.values())) == len(rank)  # strict: no two venues share a rank
     dex = [name for name, venue in DEFAULTS.venues.items() if venue.kind == "dex"]
-    assert sorted(dex) == ["hyperliquid", "paradex"]
-    assert max(rank[v] for v in dex) < min(rank[v] for v in cex_order)
+    assert sorted(dex) == ["dydx", "hyperliquid", "paradex"]
+    assert max(rank[v] for v in dex) < min(rank[v] for v in rank if v not in dex)
     assert min(rank.values()) == 1
 
 
-@pytest.mark.parametrize("venue", SEED_VENUES)
-def test_funding_interval_is_one_hour_only_when_venue_is_hyperliquid(venue: str) -> None:
-    expected = 1 * HOUR_MS if venue == "hyperliquid" else 8 * HOUR_MS
+@pytest.mark.parametrize("venue", ALL_VENUES)
+def test_funding_interval_is_one_hour_only_when_venue_is_hyperliquid_or_dydx(venue: str) -> None:
+    expected = 1 * HOUR_MS if venue in HOURLY_FUNDING else 8 * HOUR_MS
     assert DEFAULTS.venues[venue].funding_interval_ms == expected
 
 
-@pytest.mark.parametrize("venue", SEED_VENUES)
+@pytest.mark.parametrize("venue", ALL_VENUES)
 def test_fees_are_within_bounds_when_defaults_are_parsed(venue: str) -> None:
     config = DEFAULTS.venues[venue]
     schedules = [config.perp] + ([config.spot] if config.spot is not None else [])
@@ -64,6 +70,7 @@ def test_fees_are_within_bounds_when_defaults_are_parsed(venue: str) -> None:
 def test_dexes_have_no_spot_market_when_defaults_are_parsed() -> None:
     assert DEFAULTS.venues["hyperliquid"].spot is None
     assert DEFAULTS.venues["paradex"].spot is None
+    assert DEFAULTS.venues["dydx"].spot is None
 
 
 # -- environment ------------------------------------------------------------------------
@@ -146,7 +153,7 @@ def test_file_adds_a_venue_when_all_required_keys_are_given() -> None:
     assert lighter.kind == "dex"
     assert lighter.spot is None
     assert lighter.funding_interval_ms == 8 * HOUR_MS
-    assert set(config.venues) == {*SEED_VENUES, "lighter"}
+    assert set(config.venues) == {*ALL_VENUES, "lighter"}
 
 
 def test_file_sets_sections_when_several_are_given() -> None:

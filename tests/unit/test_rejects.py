@@ -12,7 +12,7 @@ import pytest
 
 from model import reasons
 from model.config import parse_config
-from model.market import FundingRate, MarketTrade, OrderBook, Ticker
+from model.market import Candle, FundingRate, MarketTrade, OrderBook, Ticker
 from model.rejected import MAX_RAW_CHARS, Rejected
 from model.validation import Universe, parse_record
 
@@ -45,7 +45,12 @@ SPOT_FUNDING: dict[str, Any] = {
     "venue": "binance", "symbol": "BTC/USDT", "market": "spot", "rate": "0", "interval_ms": 0,
     "next_funding_time": 0, "ts_local": T0, "schema_version": 1,
 }
-BASES = {"md.ticker": TICKER, "md.book": BOOK, "md.trade": TRADE, "md.funding": FUNDING}
+CANDLE: dict[str, Any] = {
+    "venue": "binance", "symbol": "BTC/USD:BTC", "market": "perp", "interval_ms": 8 * 3_600_000,
+    "open": "16531.2", "high": "16545.7", "low": "16486.6", "close": "16515.5", "volume": "4362.57949783",
+    "ts_open": T0, "ts_close": T0 + 8 * 3_600_000, "ts_local": T0 + 8 * 3_600_000, "schema_version": 1,
+}
+BASES = {"md.ticker": TICKER, "md.book": BOOK, "md.trade": TRADE, "md.funding": FUNDING, "md.candle": CANDLE}
 
 
 def _payload(base: dict[str, Any], **changes: Any) -> str:
@@ -76,6 +81,10 @@ def funding(**changes: Any) -> tuple[str, str]:
 
 def spot_funding(**changes: Any) -> tuple[str, str]:
     return "md.funding", _payload(SPOT_FUNDING, **changes)
+
+
+def candle(**changes: Any) -> tuple[str, str]:
+    return "md.candle", _payload(CANDLE, **changes)
 
 
 def row(reason: str, case: tuple[str, str], name: str) -> Any:
@@ -135,6 +144,8 @@ TABLE = [
     row(reasons.ZERO_SIZE, trade(qty="0"), "trade-qty-0"),
     row(reasons.ZERO_SIZE, trade(qty="0.00000000"), "trade-qty-0.00000000"),
     row(reasons.ZERO_SIZE, trade(qty="-0"), "trade-qty-minus-0"),
+    row(reasons.NON_POSITIVE_PRICE, candle(low="0"), "candle-zero-low"),
+    row(reasons.NEGATIVE_SIZE, candle(volume="-0.1"), "candle-volume"),
     # -- books ----------------------------------------------------------------------
     row(reasons.CROSSED_BOOK, ticker(bid="61837.7"), "ticker-bid-equals-ask"),
     row(reasons.CROSSED_BOOK, ticker(bid="61837.8"), "ticker-bid-above-ask"),
@@ -177,6 +188,17 @@ TABLE = [
     row(reasons.INVALID_SENTINEL, spot_funding(next_funding_time=T0 + 8 * 3_600_000), "spot-with-next"),
     row(reasons.INVALID_SENTINEL, spot_funding(predicted_rate="0"), "spot-with-predicted-0"),
     row(reasons.INVALID_SENTINEL, funding(next_funding_time=0), "perp-with-next-0"),
+    # -- candles --------------------------------------------------------------------
+    row(reasons.INCONSISTENT_CANDLE, candle(high="16515.4"), "high-below-close"),
+    row(reasons.INCONSISTENT_CANDLE, candle(high="16531.1", close="16500"), "high-below-open"),
+    row(reasons.INCONSISTENT_CANDLE, candle(low="16515.6"), "low-above-close"),
+    row(reasons.INCONSISTENT_CANDLE, candle(ts_close=T0 + 4 * 3_600_000), "close-not-open-plus-interval"),
+    row(reasons.INCONSISTENT_CANDLE, candle(interval_ms=0, ts_close=T0, ts_local=T0), "zero-interval"),
+    row(reasons.INCONSISTENT_CANDLE, candle(ts_local=T0 + 8 * 3_600_000 - 1), "published-before-close"),
+    row(reasons.UNKNOWN_VENUE, candle(venue="ftx"), "candle-ftx"),
+    row(reasons.MARKET_MISMATCH, candle(market="spot"), "candle-perp-symbol-says-spot"),
+    row(reasons.TIMESTAMP_IN_SECONDS, candle(ts_open=T0_S, ts_close=T0_S + 8 * 3600, ts_local=T0_S + 8 * 3600,
+                                             interval_ms=8 * 3600), "candle-seconds"),
     # -- routing --------------------------------------------------------------------
     row(reasons.UNKNOWN_TOPIC, ("md.tickers", ticker()[1]), "typo"),
     row(reasons.UNKNOWN_TOPIC, ("", ticker()[1]), "empty"),
@@ -239,6 +261,21 @@ def test_parse_record_returns_funding_when_base_funding_payload_is_valid() -> No
         venue="binance", symbol="BTC/USDT:USDT", market="perp", rate=Decimal("0.0001"),
         predicted_rate=Decimal("0.00012"), interval_ms=28_800_000, next_funding_time=T0 + 28_800_000,
         ts_exchange=T0, ts_local=T0 + 5)
+
+
+def test_parse_record_returns_candle_when_base_candle_payload_is_valid() -> None:
+    assert parse_record(*candle(), UNIVERSE) == Candle(
+        venue="binance", symbol="BTC/USD:BTC", market="perp", interval_ms=28_800_000, open=Decimal("16531.2"),
+        high=Decimal("16545.7"), low=Decimal("16486.6"), close=Decimal("16515.5"), volume=Decimal("4362.57949783"),
+        ts_open=T0, ts_close=T0 + 28_800_000, ts_local=T0 + 28_800_000)
+
+
+@pytest.mark.parametrize("changes", [
+    {"open": "16545.7", "close": "16486.6"}, {"high": "16531.2", "low": "16515.5"},
+    {"volume": "0"}, {"ts_local": T0 + 9 * 3_600_000},
+], ids=["open-at-high-close-at-low", "high-and-low-equal-to-open-and-close", "zero-volume", "published-late"])
+def test_parse_record_accepts_candle_when_value_is_on_the_boundary(changes: dict[str, Any]) -> None:
+    assert isinstance(parse_record(*candle(**changes), UNIVERSE), Candle)
 
 
 def test_parse_record_returns_funding_when_spot_sentinel_is_valid() -> None:

@@ -1,0 +1,297 @@
+"""Recorded funding and 8h-candle histories → replay files (see fixtures/funding/PROVENANCE.md).
+
+Three CSV formats are read — always the UTC-corrected derived files of the data sets, never the
+originals (whose times are local):
+
+- `convert_aha_hh`: `spot_perp_8h_binance_bybit_okx_utc.csv.gz` — binance, bybit, okx; BTC, ETH;
+  spot, linear and inverse perp; 8h bars 2023-01-01 → 2024-07-01 → `md.candle` for every row and
+  `md.funding` for every perp row (`BTC/USDT`, `BTC/USDT:USDT`, `BTC/USD:BTC`).
+- `convert_binance_website`: `binance_website_funding_*.utc.csv.gz` (the website's export) →
+  `md.funding` for BTCUSDT (`BTC/USDT:USDT`) or BTCUSD CM (`BTC/USD:BTC`).
+- `convert_supervik`: `funding_btc_eth_7venues_utc.csv.gz` — binance, bybit, gate, htx, kucoin,
+  mexc (8h, `BTC/USDT:USDT`) and dYdX v3 (1h, `BTC/USD:USDC`), 2020 → 2023 → `md.funding`.
+
+`convert(paths, out, venues=…)` recognises each file's format by its header and merges them.
+Every function takes `venues`, the configuration's venue table (`Config.venues`), for the default
+funding intervals, and returns a `Counter`: `md.candle`, `md.funding`, `interval:defaulted` and
+`interval:defaulted:<venue>`.
+
+Rules. No look-ahead: a record published at `ts_local` never holds information from after it.
+- Funding: a rate r settled at T (ms UTC) → `FundingRate(rate=r, ts_exchange=T, ts_local=T,
+  next_funding_time=T + interval_ms, predicted_rate=None)`: the last settled rate, standing as the
+  estimate of the next settlement. The histories hold no predictions, so `predicted_rate` is None
+  (never 0-as-unknown).
+- `interval_ms` is the backward difference T(i) − T(i−1) within one venue and symbol, rounded to
+  the nearest minute (Binance's settlement times jitter by +0…47 ms), when that is 1h, 2h, 4h or
+  8h; otherwise — the first settlement of a series, Gate's 752 h gap, HTX's off-schedule
+  settlements (3–24 h apart) — the venue's configured `funding_interval_ms` (dYdX: 1h), counted as
+  `interval:defaulted`. Never the forward difference: that would be look-ahead.
+- Spot rows give no funding record (the spot sentinel of DESIGN.md §3.2 is for live feeds).
+- Candles: the row at t is the 8h bar [t, t + 8h) → `Candle(ts_open=t, ts_close=t + 8h,
+  ts_local=t + 8h)`: a bar is known only once it has closed.
+- Numbers are copied exactly from the CSV strings (`model.money.venue_decimal`, which only drops
+  trailing fractional zeros; exponent forms like `-1.609e-05` are exact too); never float.
+- Output is in non-decreasing `ts_local`; ties keep input order (in aha-hh the bar closing at T
+  precedes the funding settled at T).
+
+Caveats carried over from the data sets:
+- OKX funding times in aha-hh may be off by one interval (±8 h: its PROVENANCE). Measured on the
+  same file, OKX's rate at T tracks Binance's rate at T − 8 h and OKX's own basis over
+  [T − 16 h, T − 8 h] — OKX's pre-2024 mechanism (the rate fixed one period ahead) — so publishing
+  it at T is late rather than early: no look-ahead, but do not read OKX−Binance spreads as
+  simultaneous.
+- Candle volume is as ccxt returned it: base units for spot and linear perps, the venue's own unit
+  for inverse perps; it is not converted.
+- The Binance website rates are the percent strings ÷ 100; they are truncated to 1e-8 (the API
+  gives up to 1e-8 more on some settlements).
+
+Failure modes: `ValueError` naming `file:line` for a missing column, an unknown market, pair or
+contract, a malformed number or time, a series whose settlements do not strictly increase, or a
+venue that needs a default interval but is not in `venues`.
+"""
+
+import csv
+import gzip
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal
+from operator import itemgetter
+from pathlib import Path
+from typing import IO, Any, Final
+
+from connectors.replay import ReplayWriter
+from model.config import HOUR_MS, VenueConfig
+from model.market import Candle, FundingRate
+from model.money import DecimalTextError, venue_decimal
+from model.symbols import SymbolError, canonical_asset, from_venue, parse_symbol, unified
+from model.topics import MD_CANDLE, MD_FUNDING
+
+MINUTE_MS: Final = 60_000
+CANDLE_INTERVAL_MS: Final = 8 * HOUR_MS
+KNOWN_INTERVALS_MS: Final = frozenset(hours * HOUR_MS for hours in (1, 2, 4, 8))
+DEFAULTED: Final = "interval:defaulted"
+
+Item = tuple[int, str, Any]  # (ts_local, topic, record)
+Venues = Mapping[str, VenueConfig]
+
+AHA_HH: Final = "aha-hh"
+BINANCE_WEBSITE: Final = "binance-website"
+SUPERVIK: Final = "supervik"
+COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    AHA_HH: ("ts_ms_utc", "exchange", "asset", "pair", "market", "open", "high", "low", "close", "volume",
+             "funding_rate"),
+    BINANCE_WEBSITE: ("funding_time_ms_utc", "contract", "funding_rate"),
+    SUPERVIK: ("asset", "venue", "funding_time_ms_utc", "funding_rate"),
+}
+
+
+def backward_interval_ms(previous_ms: int | None, ts_ms: int) -> int | None:
+    """`ts_ms − previous_ms` rounded to the nearest minute when it is 1h, 2h, 4h or 8h, else None
+    (also for the first settlement, `previous_ms` None). Uses only the past: no look-ahead."""
+    if previous_ms is None:
+        return None
+    rounded = (ts_ms - previous_ms + MINUTE_MS // 2) // MINUTE_MS * MINUTE_MS
+    return rounded if rounded in KNOWN_INTERVALS_MS else None
+
+
+class FundingSeries:
+    """Settled rates of many (venue, symbol) series → `FundingRate` records, one pass in time
+    order per series; remembers each series' previous settlement for the backward interval."""
+
+    def __init__(self, venues: Venues, counts: Counter[str]) -> None:
+        self._venues = venues
+        self._counts = counts
+        self._previous: dict[tuple[str, str], int] = {}
+
+    def settle(self, venue: str, symbol: str, rate: Decimal, ts_ms: int, where: str) -> FundingRate:
+        """The record of rate `rate` settled at `ts_ms`; ValueError if the series goes back in time."""
+        previous = self._previous.get((venue, symbol))
+        if previous is not None and ts_ms <= previous:
+            raise ValueError(f"{where}: {venue} {symbol} settlement {ts_ms} is not after {previous}")
+        self._previous[(venue, symbol)] = ts_ms
+        interval_ms = backward_interval_ms(previous, ts_ms)
+        if interval_ms is None:
+            config = self._venues.get(venue)
+            if config is None:
+                raise ValueError(f"{where}: venue {venue!r} is not configured, so its funding interval is unknown")
+            interval_ms = config.funding_interval_ms
+            self._counts[DEFAULTED] += 1
+            self._counts[f"{DEFAULTED}:{venue}"] += 1
+        self._counts[MD_FUNDING] += 1
+        return FundingRate(venue=venue, symbol=symbol, market="perp", rate=rate, predicted_rate=None,
+                           interval_ms=interval_ms, next_funding_time=ts_ms + interval_ms, ts_exchange=ts_ms,
+                           ts_local=ts_ms)
+
+
+# -- reading CSV ---------------------------------------------------------------------------
+
+
+def _open(path: Path) -> IO[str]:
+    """Text of a CSV file, un-gzipping `.gz`; a UTF-8 BOM (Binance's exports have one) is dropped."""
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def read_header(path: Path) -> list[str]:
+    """The column names of a CSV file (gzip when it ends in .gz)."""
+    with _open(path) as handle:
+        return next(csv.reader(handle), [])
+
+
+def detect_format(path: Path) -> str:
+    """`aha-hh`, `binance-website` or `supervik` from the header; ValueError for anything else."""
+    header = set(read_header(path))
+    for name, columns in COLUMNS.items():
+        if header >= set(columns):
+            return name
+    raise ValueError(f"{path.name}: not a known funding history (expected the *_utc.csv(.gz) derived files); "
+                     f"columns: {', '.join(sorted(header))}")
+
+
+def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[str, dict[str, str]]]:
+    """(`file:line`, row) for each data row; ValueError when a column is missing."""
+    with _open(path) as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in columns if c not in (reader.fieldnames or ())]
+        if missing:
+            raise ValueError(f"{path.name}: missing column(s) {', '.join(missing)}")
+        for row in reader:
+            yield f"{path.name}:{reader.line_num}", row
+
+
+def _decimal(row: dict[str, str], name: str, where: str) -> Decimal:
+    try:
+        return venue_decimal(row[name])
+    except DecimalTextError:
+        raise ValueError(f"{where}: {name} {row[name]!r} is not a decimal number") from None
+
+
+def _ms(row: dict[str, str], name: str, where: str) -> int:
+    text = row[name]
+    if not text.isascii() or not text.isdigit():
+        raise ValueError(f"{where}: {name} {text!r} is not integer milliseconds")
+    return int(text)
+
+
+def _asset(text: str, where: str) -> str:
+    try:
+        return canonical_asset(text)[0]
+    except SymbolError as error:
+        raise ValueError(f"{where}: {error}") from None
+
+
+# -- the three formats ---------------------------------------------------------------------
+
+
+def _aha_hh_symbol(asset: str, market: str, pair: str, where: str) -> str:
+    """spot `BTC/USDT` → `BTC/USDT`; perp_linear `BTCUSDT` → `BTC/USDT:USDT`; perp_inverse
+    `BTCUSDCM` (Binance BTCUSD_PERP, Bybit BTCUSD, OKX BTC-USD-SWAP) → `BTC/USD:BTC`."""
+    expected = {"spot": (f"{asset}/USDT", unified(asset, "USDT", "spot")),
+                "perp_linear": (f"{asset}USDT", unified(asset, "USDT", "perp")),
+                "perp_inverse": (f"{asset}USDCM", unified(asset, "USD", "perp", settle=asset))}.get(market)
+    if expected is None or expected[0] != pair:
+        raise ValueError(f"{where}: market {market!r} with pair {pair!r} is not a known aha-hh instrument")
+    return parse_symbol(expected[1]).symbol
+
+
+def read_aha_hh(path: Path, *, venues: Venues, counts: Counter[str]) -> Iterator[Item]:
+    """Items of the aha-hh 8h file in row order: a candle per row, a funding record per perp row."""
+    series = FundingSeries(venues, counts)
+    for where, row in _rows(path, COLUMNS[AHA_HH]):
+        ts_open, venue = _ms(row, "ts_ms_utc", where), row["exchange"]
+        symbol = _aha_hh_symbol(_asset(row["asset"], where), row["market"], row["pair"], where)
+        market = parse_symbol(symbol).market
+        if market == "perp":
+            if not row["funding_rate"]:
+                raise ValueError(f"{where}: perp row without funding_rate")
+            yield ts_open, MD_FUNDING, series.settle(venue, symbol, _decimal(row, "funding_rate", where),
+                                                     ts_open, where)
+        elif row["funding_rate"]:
+            raise ValueError(f"{where}: spot row with a funding_rate")
+        ts_close = ts_open + CANDLE_INTERVAL_MS
+        counts[MD_CANDLE] += 1
+        yield ts_close, MD_CANDLE, Candle(
+            venue=venue, symbol=symbol, market=market, interval_ms=CANDLE_INTERVAL_MS,
+            open=_decimal(row, "open", where), high=_decimal(row, "high", where), low=_decimal(row, "low", where),
+            close=_decimal(row, "close", where), volume=_decimal(row, "volume", where),
+            ts_open=ts_open, ts_close=ts_close, ts_local=ts_close)
+
+
+def _website_symbol(contract: str, where: str) -> str:
+    """`BTCUSDT Perpetual` → `BTC/USDT:USDT`; `BTCUSD CM Perpetual` (COIN-M) → `BTC/USD:BTC`."""
+    code = contract.removesuffix(" Perpetual")
+    code = code.removesuffix(" CM") + "_PERP" if code.endswith(" CM") else code
+    try:
+        return from_venue("binance", code, "perp").instrument.symbol
+    except SymbolError:
+        raise ValueError(f"{where}: contract {contract!r} is not a Binance perpetual") from None
+
+
+def read_binance_website(path: Path, *, venues: Venues, counts: Counter[str]) -> Iterator[Item]:
+    """Funding items of a Binance website export (derived `*.utc.csv`), from the exact
+    `funding_rate` column (the percent string ÷ 100), in row order."""
+    series = FundingSeries(venues, counts)
+    for where, row in _rows(path, COLUMNS[BINANCE_WEBSITE]):
+        ts = _ms(row, "funding_time_ms_utc", where)
+        symbol = _website_symbol(row["contract"], where)
+        yield ts, MD_FUNDING, series.settle("binance", symbol, _decimal(row, "funding_rate", where), ts, where)
+
+
+def read_supervik(path: Path, *, venues: Venues, counts: Counter[str]) -> Iterator[Item]:
+    """Funding items of the supervik 7-venue file in row order. Its `BTC-USDT` is a USDT linear
+    perp on every venue but dYdX v3, whose markets were `BTC-USD` settled in USDC."""
+    series = FundingSeries(venues, counts)
+    for where, row in _rows(path, COLUMNS[SUPERVIK]):
+        ts, venue, asset = _ms(row, "funding_time_ms_utc", where), row["venue"], _asset(row["asset"], where)
+        symbol = unified(asset, "USD", "perp", settle="USDC") if venue == "dydx" else unified(asset, "USDT", "perp")
+        yield ts, MD_FUNDING, series.settle(venue, symbol, _decimal(row, "funding_rate", where), ts, where)
+
+
+READERS: Final = {AHA_HH: read_aha_hh, BINANCE_WEBSITE: read_binance_website, SUPERVIK: read_supervik}
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+def _write(items: list[Item], out: Path) -> None:
+    """Write items in non-decreasing ts_local; the sort is stable, so ties keep input order."""
+    items.sort(key=itemgetter(0))
+    with ReplayWriter(out) as writer:
+        for _, topic, record in items:
+            writer.write(topic, record)
+
+
+def _convert_one(kind: str, path: Path, out: Path, venues: Venues) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    _write(list(READERS[kind](path, venues=venues, counts=counts)), out)
+    return counts
+
+
+def convert_aha_hh(path: Path, out: Path, *, venues: Venues) -> Counter[str]:
+    """aha-hh `spot_perp_8h_binance_bybit_okx_utc.csv(.gz)` → replay file `out` (.jsonl[.gz])."""
+    return _convert_one(AHA_HH, path, out, venues)
+
+
+def convert_binance_website(path: Path, out: Path, *, venues: Venues) -> Counter[str]:
+    """Binance website funding export `binance_website_funding_*.utc.csv(.gz)` → replay file `out`."""
+    return _convert_one(BINANCE_WEBSITE, path, out, venues)
+
+
+def convert_supervik(path: Path, out: Path, *, venues: Venues) -> Counter[str]:
+    """supervik `funding_btc_eth_7venues_utc.csv(.gz)` → replay file `out`."""
+    return _convert_one(SUPERVIK, path, out, venues)
+
+
+def convert(paths: Sequence[Path], out: Path, *, venues: Venues) -> Counter[str]:
+    """Any mix of the three formats (recognised by header) → one replay file merged by ts_local.
+
+    Each file is converted on its own (intervals never span files); files that cover the same
+    settlements (e.g. supervik and aha-hh Binance 2023) give one record per file.
+    """
+    counts: Counter[str] = Counter()
+    items: list[Item] = []
+    for path in paths:
+        items.extend(READERS[detect_format(path)](path, venues=venues, counts=counts))
+    _write(items, out)
+    return counts
