@@ -1,8 +1,9 @@
 """Reason codes carried by `Rejected` records and refusals.
 
 Every code is an UPPER_SNAKE string constant so it can travel on the wire and be used as
-a low-cardinality Prometheus label. `ALL_REASONS` lists every code for schema generation
-and tests.
+a low-cardinality Prometheus label. `INPUT_REASONS` are why an input record was refused
+(dead letters); `DECISION_REASONS` why the strategy refused to act on valid data;
+`ALL_REASONS` is both.
 """
 
 from typing import Final
@@ -36,6 +37,16 @@ IMPOSSIBLE_RATE: Final = "IMPOSSIBLE_RATE"  # |funding rate| above the plausible
 INVALID_SENTINEL: Final = "INVALID_SENTINEL"  # spot funding that is not the 0/0 sentinel
 INCONSISTENT_CANDLE: Final = "INCONSISTENT_CANDLE"  # high/low outside open/close, or bar times disagree
 
-ALL_REASONS: Final = tuple(
+INPUT_REASONS: Final = tuple(
     value for name, value in sorted(globals().items()) if name.isupper() and isinstance(value, str)
 )
+
+# -- decisions (refusals of opportunities and entries) ------------------------------------
+MISSING_FUNDING_LEG: Final = "MISSING_FUNDING_LEG"  # a perp leg has no funding rate yet
+STALE_FUNDING: Final = "STALE_FUNDING"  # settlement passed without a new rate, or the stream went silent
+
+ALL_REASONS: Final = tuple(
+    value for name, value in sorted(globals().items())
+    if name.isupper() and isinstance(value, str) and name not in ("INPUT_REASONS", "DECISION_REASONS")
+)
+DECISION_REASONS: Final = tuple(value for value in ALL_REASONS if value not in INPUT_REASONS)
