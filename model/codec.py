@@ -174,12 +174,47 @@ def _converter(tp: Any) -> Converter:
     raise TypeError(f"the codec cannot handle the annotation {tp!r}")
 
 
+class _Miss(Exception):
+    """Internal: the fast path met something it does not judge; the slow path will."""
+
+
+def _miss(*_: Any) -> Any:
+    raise _Miss
+
+
+def _fast_expression(f: dataclasses.Field[Any], tp: Any, required: bool, namespace: dict[str, Any]) -> str:
+    """A single expression converting `obj[name]` for the fast path: scalar checks are
+    inlined (no call per field); anything unusual calls `miss()`, which sends the record
+    to the slow path for an exact diagnosis."""
+    args = typing.get_args(tp)
+    optional = typing.get_origin(tp) in (types.UnionType, typing.Union) and type(None) in args
+    inner = next(a for a in args if a is not type(None)) if optional else tp
+    if inner is Decimal:
+        body = "(d if (d := D.get(v, miss)) is not miss else dec(v)) if type(v) is str else miss()"
+    elif inner in (str, int, bool):
+        body = f"v if type(v) is {inner.__name__} else miss()"
+    elif inner is float:
+        body = "float(v) if type(v) is int else v if type(v) is float and isfinite(v) else miss()"
+    elif typing.get_origin(inner) is typing.Literal:
+        namespace[f"A_{f.name}"] = frozenset(typing.get_args(inner))
+        body = f"v if type(v) is str and v in A_{f.name} else miss()"
+    else:
+        body = f"c_{f.name}(v)"
+    if required:  # a tuple evaluates left to right: bind v, then judge it
+        return f"((v := obj[{f.name!r}]), {body})[1]"
+    if f.default is None:  # optional: absent or null is None
+        return f"(None if (v := obj.get({f.name!r})) is None else ({body}))"
+    namespace[f"default_{f.name}"] = f.default  # absent takes the default; null is judged
+    return f"(default_{f.name} if (v := obj.get({f.name!r}, miss)) is miss else ({body}))"
+
+
 class _RecordDecoder:
     """Decoder of one dataclass: key checks, then one converter per field.
 
-    The per-class `convert` function is generated source (as attrs and cattrs do): one
-    straight-line constructor call instead of a loop over fields, with the same checks;
-    the failing field is named from the `field` local when a converter raises.
+    The per-class `convert` is generated source (as attrs and cattrs do): a fast path that
+    builds the record in one constructor call with the type checks inlined, and a slow
+    path — one converter per field — that runs only when the fast path meets anything
+    wrong, to name the failing field and reason exactly.
     """
 
     def __init__(self, cls: type, *, top_level: bool) -> None:
@@ -193,8 +228,11 @@ class _RecordDecoder:
         )
         self.version = next((f.default for f in fields if f.name == "schema_version"), None)
         self._top_level = top_level
-        namespace: dict[str, Any] = {"cls": cls, "check": self._check_keys, "DecodeError": DecodeError}
-        lines = ["def convert(obj):", "    check(obj)", "    kwargs = {}", "    field = ''", "    try:"]
+        namespace: dict[str, Any] = {"cls": cls, "check": self._check_keys, "DecodeError": DecodeError,
+                                     "D": _DECIMALS, "dec": _decimal, "isfinite": math.isfinite, "miss": _miss,
+                                     "Miss": _Miss}
+        lines = ["def slow(obj):", "    check(obj)", "    kwargs = {}", "    field = ''", "    try:"]
+        arguments = []
         for f in fields:
             if f.name == "schema_version":
                 continue
@@ -205,9 +243,16 @@ class _RecordDecoder:
                 lines.append(f"        kwargs[{f.name!r}] = {call}")
             else:
                 lines.append(f"        if {f.name!r} in obj: kwargs[{f.name!r}] = {call}")
+            arguments.append(f"{f.name}={_fast_expression(f, hints[f.name], f.name in self.required, namespace)}")
         lines += ["    except DecodeError as error:", "        raise error.within(field) from None",
-                  "    return cls(**kwargs)"]
-        exec("\n".join(lines) + "\n", namespace)
+                  "    return cls(**kwargs)", "",
+                  "def convert(obj):",
+                  "    check(obj)",
+                  "    try:",
+                  f"        return cls({', '.join(arguments)})",
+                  "    except (Miss, DecodeError, KeyError, TypeError):",
+                  "        return slow(obj)  # the careful path names the field and the reason"]
+        exec("\n".join(lines) + "\n", namespace)  # generated from our own dataclass fields only
         self.convert: Converter = namespace["convert"]
 
     def _check_keys(self, obj: Any) -> None:

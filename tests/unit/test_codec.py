@@ -284,3 +284,19 @@ def test_decode_returns_record_or_rejected_when_one_field_holds_any_json(cls: ty
 
 def test_strategies_cover_every_record_class_when_topics_are_registered() -> None:
     assert set(S.RECORDS) == {*RECORD_TYPES.values(), Rejected}
+
+
+# -- the generated fast path and the careful slow path agree --------------------------
+
+
+def test_a_field_with_a_non_none_default_takes_it_when_absent_and_refuses_null() -> None:
+    from model.execution import PairTrade
+
+    trade = PairTrade(trade_id="t", asset="BTC", long_venue="binance", long_symbol="BTC/USDT",
+                      short_venue="binance", short_symbol="BTC/USDT:USDT", status="active", notional=Decimal(100),
+                      qty=Decimal(1), projected_profit=Decimal(1), ts_entry=1_723_161_255_000, ts=1_723_161_255_000)
+    body = codec.encode(trade).replace(b',"basis_pnl":"0"', b"")
+    assert codec.decode(PairTrade, body, source="t") == trade
+    nulled = codec.encode(trade).replace(b'"basis_pnl":"0"', b'"basis_pnl":null')
+    result = codec.decode(PairTrade, nulled, source="t")
+    assert isinstance(result, Rejected) and result.reason == reasons.WRONG_TYPE and "basis_pnl" in result.detail
