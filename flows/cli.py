@@ -294,6 +294,34 @@ def convert_hftbacktest(files: tuple[Path, ...], out: Path, streams: str, depth:
     out_console.print(f"wrote {out}")
 
 
+@convert.command("cryptofeed")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Replay file to write (.jsonl or .jsonl.gz).")
+@click.option("--streams", default="ticker,trade,book,funding,oi", show_default=True,
+              help="Comma-separated kinds to convert: ticker, trade, book, funding, oi.")
+@click.option("--depth", type=click.IntRange(1, 1000), default=20, show_default=True,
+              help="Levels per side in each md.book record.")
+@_guard
+def convert_cryptofeed(files: tuple[Path, ...], out: Path, streams: str, depth: int) -> None:
+    """cryptofeed raw websocket captures (`<NAME>.ws.N.0[.xz]`) → one replay file merged
+    by receive time. OKX (books with CRC32 checksums), Bybit v2, Gate spot and futures
+    (incl. funding and open interest from the contract list), KuCoin, Bitget v1 and
+    Binance spot / USDⓈ-M / COIN-M. The sibling REST files (`<NAME>.0`, `.http.*`)
+    next to each capture provide snapshots and contract sizes. Book gaps, checksum
+    failures and crossed books are counted and never published."""
+    from connectors.captures import cryptofeed
+
+    wanted = tuple(s.strip() for s in streams.split(",") if s.strip())
+    try:
+        counts = cryptofeed.convert(list(files), out, streams=wanted, depth=depth)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    for kind, count in sorted(counts.items()):
+        out_console.print(f"{kind:28} {count:>10,}")
+    out_console.print(f"wrote {out}")
+
+
 @convert.command("funding")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),

@@ -11,12 +11,16 @@ Sample trade (`m` = buyer is the maker, so the taker sold):
      "q":"0.02000000","T":1723161255342,"m":true,"M":true}
 """
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
+from connectors import payload
 from connectors.book import L2Book
-from model import codec, reasons
+from model import codec, reasons, topics
 from model.market import Market, MarketTrade, OrderBook, Ticker
 from model.money import DecimalTextError, ratio, venue_decimal
 from model.rejected import Rejected
@@ -74,16 +78,21 @@ def parse_book_ticker(data: Any, market: Market, ts_local: int, *, raw: bytes | 
                       qty_scale: QtyScale | None = None) -> Ticker | Rejected:
     """A bookTicker payload (the `data` of the combined stream) as a `Ticker`."""
     try:
-        if type(data) is not dict:
-            raise PayloadError(reasons.WRONG_TYPE, "bookTicker: expected an object")
-        bid, ask = _money(data, "b"), _money(data, "a")
-        bid_qty, ask_qty = _money(data, "B"), _money(data, "A")
-        if qty_scale is not None:
-            bid_qty, ask_qty = qty_scale(bid, bid_qty), qty_scale(ask, ask_qty)
-        return Ticker(venue=VENUE, symbol=_symbol(data, market), market=market, bid=bid, ask=ask,
-                      bid_qty=bid_qty, ask_qty=ask_qty, ts_exchange=_event_ms(data), ts_local=ts_local)
+        return book_ticker(data, market, ts_local, qty_scale)
     except PayloadError as bad:
         return codec.reject(bad.reason, bad.detail, source=source, raw=raw, ts=ts_local)
+
+
+def book_ticker(data: Any, market: Market, ts_local: int, qty_scale: QtyScale | None = None) -> Ticker:
+    """`parse_book_ticker` without the dead-letter wrapping: raises `PayloadError`."""
+    if type(data) is not dict:
+        raise PayloadError(reasons.WRONG_TYPE, "bookTicker: expected an object")
+    bid, ask = _money(data, "b"), _money(data, "a")
+    bid_qty, ask_qty = _money(data, "B"), _money(data, "A")
+    if qty_scale is not None:
+        bid_qty, ask_qty = qty_scale(bid, bid_qty), qty_scale(ask, ask_qty)
+    return Ticker(venue=VENUE, symbol=_symbol(data, market), market=market, bid=bid, ask=ask,
+                  bid_qty=bid_qty, ask_qty=ask_qty, ts_exchange=_event_ms(data), ts_local=ts_local)
 
 
 def parse_trade(data: Any, market: Market, ts_local: int, *, raw: bytes | str, source: str,
@@ -100,6 +109,35 @@ def parse_trade(data: Any, market: Market, ts_local: int, *, raw: bytes | str, s
                            qty=qty_scale(px, qty) if qty_scale is not None else qty,
                            side="sell" if maker_is_buyer else "buy",
                            trade_id=str(data.get("t")), ts_exchange=_event_ms(data), ts_local=ts_local)
+    except PayloadError as bad:
+        return codec.reject(bad.reason, bad.detail, source=source, raw=raw, ts=ts_local)
+
+
+def agg_trade(data: Any, market: Market, ts_local: int, qty_scale: QtyScale | None = None) -> MarketTrade:
+    """An aggTrade payload as a `MarketTrade` (`a` = aggregate trade id, `m` = buyer is the
+    maker, so the taker sold); raises `PayloadError`. Sample:
+        {"e":"aggTrade","E":1626992742497,"a":57476592,"s":"SUSHIUSDT","p":"7.6110","q":"6",
+         "f":110823538,"l":110823538,"T":1626992742342,"m":true}
+    """
+    if type(data) is not dict:
+        raise PayloadError(reasons.WRONG_TYPE, "aggTrade: expected an object")
+    maker_is_buyer = data.get("m")
+    if type(maker_is_buyer) is not bool:
+        raise PayloadError(reasons.MISSING_FIELD, "m: buyer-is-maker flag missing")
+    if type(data.get("a")) is not int:
+        raise PayloadError(reasons.MISSING_FIELD, "a: aggregate trade id missing")
+    px, qty = _money(data, "p"), _money(data, "q")
+    return MarketTrade(venue=VENUE, symbol=_symbol(data, market), market=market, px=px,
+                       qty=qty_scale(px, qty) if qty_scale is not None else qty,
+                       side="sell" if maker_is_buyer else "buy", trade_id=str(data["a"]),
+                       ts_exchange=_event_ms(data), ts_local=ts_local)
+
+
+def parse_agg_trade(data: Any, market: Market, ts_local: int, *, raw: bytes | str, source: str,
+                    qty_scale: QtyScale | None = None) -> MarketTrade | Rejected:
+    """An aggTrade payload as a `MarketTrade`, or a `Rejected`."""
+    try:
+        return agg_trade(data, market, ts_local, qty_scale)
     except PayloadError as bad:
         return codec.reject(bad.reason, bad.detail, source=source, raw=raw, ts=ts_local)
 
@@ -230,3 +268,99 @@ class DepthSync:
         self._last_u = None
         self._book.clear()
         return False
+
+
+# -- cryptofeed captures: combined streams + REST depth snapshots + exchangeInfo --------
+#
+# Streams `<symbol>@bookTicker` → md.ticker, `<symbol>@aggTrade` → md.trade,
+# `<symbol>@depth@100ms` with the `.http` depth snapshots → md.book (DepthSync);
+# klines are skipped, dated COIN-M futures (`BTCUSD_211231`) too. COIN-M contract sizes
+# (USD per contract) come from the capture's exchangeInfo (`BINANCE_DELIVERY.0`):
+#     {"symbols":[{"symbol":"BCHUSD_PERP","pair":"BCHUSD","contractType":"PERPETUAL",…,"contractSize":10,…}]}
+# so base = qty × contractSize / price (BTC 100 USD, the others 10 USD in that capture).
+
+_MARKETS: dict[str, Market] = {"spot": "spot", "usdm": "perp", "coinm": "perp"}
+
+
+class Feed:
+    """A cryptofeed Binance recording: `kind` is spot, usdm (USDⓈ-M) or coinm (COIN-M).
+    Raises `connectors.payload.PayloadError` (the capture machinery's error type)."""
+
+    def __init__(self, *, kind: str, depth: int = 20) -> None:
+        self.kind, self.market, self.depth = kind, _MARKETS[kind], depth
+        self.counts: Counter[str] = Counter()
+        self._faces: dict[str, Decimal] = {}
+        self._syncs: dict[str, DepthSync] = {}
+
+    def scale(self, venue_symbol: str) -> QtyScale | None:
+        """COIN-M contracts → coins with the exchangeInfo contract size; None elsewhere."""
+        if self.kind != "coinm":
+            return None
+        face = self._faces.get(venue_symbol)
+        if face is None:
+            raise payload.PayloadError(reasons.UNKNOWN_SYMBOL, f"{venue_symbol}: no contractSize in exchangeInfo",
+                                       topics.MD_BOOK)
+        return lambda price, qty: ratio(qty * face, price)
+
+    def reference(self, url: str, body: Any, ts_local: int) -> list[Any]:
+        for item in (body.get("symbols") or []) if type(body) is dict else []:
+            if type(item) is dict and "contractSize" in item:
+                self._faces[str(item.get("symbol"))] = payload.money(item["contractSize"], "contractSize",
+                                                                     topics.MD_BOOK)
+        return []
+
+    def _sync(self, venue_symbol: str) -> DepthSync:
+        sync = self._syncs.get(venue_symbol)
+        if sync is None:
+            symbol = payload.symbol(VENUE, venue_symbol, self.market, topics.MD_BOOK).instrument.symbol
+            sync = self._syncs[venue_symbol] = DepthSync(symbol=symbol, market=self.market, futures=self.kind != "spot",
+                                                         depth=self.depth, qty_scale=self.scale(venue_symbol))
+        return sync
+
+    def snapshot(self, url: str, body: Any, ts_local: int) -> list[Any]:
+        venue_symbol = (parse_qs(urlparse(url).query).get("symbol") or [""])[0]
+        if _dated(venue_symbol):
+            self.counts["skipped:binance-dated-future"] += 1
+            return []
+        with _translated(topics.MD_BOOK):
+            return [(topics.MD_BOOK, b) for b in self._sync(venue_symbol).on_snapshot(body, ts_local)]
+
+    def message(self, message: Any, ts_local: int) -> list[Any]:
+        stream = message.get("stream") if type(message) is dict else None
+        data = message.get("data") if type(message) is dict else None
+        if type(stream) is not str or type(data) is not dict:
+            raise payload.PayloadError(reasons.WRONG_TYPE, "expected {stream, data}", payload.UNROUTED)
+        venue_symbol, _, channel = stream.upper().partition("@")
+        if _dated(venue_symbol):
+            self.counts["skipped:binance-dated-future"] += 1
+            return []
+        channel = channel.lower()
+        if channel == "bookticker":
+            with _translated(topics.MD_TICKER):
+                return [(topics.MD_TICKER, book_ticker(data, self.market, ts_local, self.scale(venue_symbol)))]
+        if channel == "aggtrade":
+            with _translated(topics.MD_TRADE):
+                return [(topics.MD_TRADE, agg_trade(data, self.market, ts_local, self.scale(venue_symbol)))]
+        if channel.startswith("depth"):
+            with _translated(topics.MD_BOOK):
+                return [(topics.MD_BOOK, b) for b in self._sync(venue_symbol).on_diff(data, ts_local)]
+        self.counts[f"skipped:binance-{channel}"] += 1
+        return []
+
+    def book_counts(self) -> Counter[str]:
+        syncs = self._syncs.values()
+        return Counter(gaps=sum(s.gaps for s in syncs), crossed=sum(s.crossed for s in syncs), checksum=0,
+                       unsynced=sum(s.dropped + s.pending for s in syncs))
+
+
+def _dated(venue_symbol: str) -> bool:
+    return "_" in venue_symbol and not venue_symbol.endswith("_PERP")
+
+
+@contextmanager
+def _translated(topic: str) -> Iterator[None]:
+    """This module's `PayloadError` → the capture machinery's, aimed at `dlq.<topic>`."""
+    try:
+        yield
+    except PayloadError as bad:
+        raise payload.PayloadError(bad.reason, bad.detail, topic) from None

@@ -80,7 +80,7 @@ def test_a_bad_config_value_exits_2_with_one_line_naming_the_key(user_env: dict[
 def test_every_command_explains_itself_in_help(user_env: dict[str, str]) -> None:
     for args in (["--help"], ["infra", "--help"], ["infra", "up", "--help"], ["infra", "status", "--help"],
                  ["infra", "down", "--help"], ["replay", "--help"], ["convert", "hftbacktest", "--help"],
-                 ["convert", "funding", "--help"],
+                 ["convert", "funding", "--help"], ["convert", "cryptofeed", "--help"],
                  ["schema", "--help"], ["config", "--help"], ["record", "--help"]):
         result = _run(args, user_env)
         assert result.returncode == 0 and "Usage: arbflow" in result.stdout, args
