@@ -33,9 +33,10 @@ class PayloadError(Exception):
     `topic` the topic the record was meant for (its dead letter goes to `dlq.<topic>`).
 
     Raised, it rejects the whole message; returned as `(topic, error)` among a feed's
-    outputs, it rejects one item of a list (`raw` is then that item's text)."""
+    outputs, it rejects one item of a list (`raw` is then that item's text). A parser
+    that cannot know the topic leaves it empty for its caller to fill in."""
 
-    def __init__(self, reason: str, detail: str, topic: str, raw: str | None = None) -> None:
+    def __init__(self, reason: str, detail: str, topic: str = "", raw: str | None = None) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason, self.detail, self.topic, self.raw = reason, detail, topic, raw
 

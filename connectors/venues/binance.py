@@ -29,14 +29,7 @@ from model.symbols import SymbolError, from_venue
 VENUE = "binance"
 
 
-class PayloadError(Exception):
-    """A payload that cannot become a record; `reason` is a code from model.reasons."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail = reason, detail
-
-
+PayloadError = payload.PayloadError
 QtyScale = Callable[[Decimal, Decimal], Decimal]
 
 
@@ -359,8 +352,9 @@ def _dated(venue_symbol: str) -> bool:
 
 @contextmanager
 def _translated(topic: str) -> Iterator[None]:
-    """This module's `PayloadError` → the capture machinery's, aimed at `dlq.<topic>`."""
+    """Aim a `PayloadError` raised without a topic at `dlq.<topic>`."""
     try:
         yield
     except PayloadError as bad:
-        raise payload.PayloadError(bad.reason, bad.detail, topic) from None
+        bad.topic = bad.topic or topic
+        raise

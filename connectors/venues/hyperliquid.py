@@ -15,6 +15,7 @@ md.ticker record from the book's top level.
 
 from typing import Any
 
+from connectors import payload
 from model import reasons
 from model.market import MarketTrade, OrderBook, Ticker
 from model.money import DecimalTextError, venue_decimal
@@ -23,12 +24,7 @@ from model.symbols import SymbolError, from_venue
 VENUE = "hyperliquid"
 
 
-class PayloadError(Exception):
-    """A payload that cannot become a record; `reason` is a code from model.reasons."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail = reason, detail
+PayloadError = payload.PayloadError  # raised without a topic; the caller knows which it was
 
 
 def _decimal(value: Any, where: str) -> Any:
