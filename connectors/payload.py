@@ -12,6 +12,7 @@ turns them into base units (contracts × size, or USD contracts ÷ price for inv
 """
 
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any, Literal
@@ -219,3 +220,13 @@ class SequencedBook:
             asks = tuple((px, scale(px, qty)) for px, qty in asks)
         return [OrderBook(venue=self.venue, symbol=self.symbol, market=self.market, bids=bids, asks=asks,
                           depth=self.depth, seq=self.seq, ts_exchange=ts_exchange, ts_local=ts_local)]
+
+
+def book_counts(books: Iterable[Any]) -> Counter[str]:
+    """Summed book counters of a feed; updates still buffered at the end (no snapshot
+    came) count as unsynced."""
+    books = list(books)
+    counts = Counter({name: sum(getattr(b, name) for b in books) for name in ("gaps", "checksum", "crossed",
+                                                                              "unsynced")})
+    counts["unsynced"] += sum(len(getattr(b, "buffer", ())) for b in books)  # only venues that buffer
+    return counts

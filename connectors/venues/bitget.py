@@ -94,8 +94,7 @@ class Feed:
         return parse_ticker(p.first(message.get("data"), "data", topics.MD_FUNDING), symbol, ts_local)
 
     def book_counts(self) -> Counter[str]:
-        return Counter({name: sum(getattr(b, name) for b in self._books.values())
-                        for name in ("gaps", "checksum", "crossed", "unsynced")})
+        return p.book_counts(self._books.values())
 
 
 def parse_trade(row: Any, symbol: str, market: Market, ts_local: int) -> MarketTrade:

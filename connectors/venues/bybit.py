@@ -76,8 +76,7 @@ class Feed:
         return []
 
     def book_counts(self) -> Counter[str]:
-        return Counter({name: sum(getattr(b, name) for b in self._books.values())
-                        for name in ("gaps", "checksum", "crossed", "unsynced")})
+        return p.book_counts(self._books.values())
 
 
 def _scale(venue_symbol: str) -> p.QtyScale | None:

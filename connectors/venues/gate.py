@@ -130,11 +130,7 @@ class Feed:
         return []
 
     def book_counts(self) -> Counter[str]:
-        """Book counters; updates still buffered at the end (no snapshot came) are unsynced."""
-        counts = Counter({name: sum(getattr(b, name) for b in self._books.values())
-                          for name in ("gaps", "checksum", "crossed", "unsynced")})
-        counts["unsynced"] += sum(len(b.buffer) for b in self._books.values())
-        return counts
+        return p.book_counts(self._books.values())
 
     def _ticker(self, data: dict[str, Any], ts_local: int) -> Ticker:
         topic = topics.MD_TICKER

@@ -85,10 +85,7 @@ class Feed:
         return []
 
     def book_counts(self) -> Counter[str]:
-        counts = Counter({name: sum(getattr(b, name) for b in self._books.values())
-                          for name in ("gaps", "checksum", "crossed", "unsynced")})
-        counts["unsynced"] += sum(len(b.buffer) for b in self._books.values())
-        return counts
+        return p.book_counts(self._books.values())
 
 
 def parse_ticker(data: dict[str, Any], name: str, ts_local: int) -> Ticker:

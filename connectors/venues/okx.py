@@ -118,8 +118,7 @@ class Feed:
                                             ts_local)]
 
     def book_counts(self) -> Counter[str]:
-        return Counter({name: sum(getattr(b, name) for b in self._books.values())
-                        for name in ("gaps", "checksum", "crossed", "unsynced")})
+        return p.book_counts(self._books.values())
 
 
 def _scaled(scale: QtyScale | None, px: Decimal, qty: Decimal) -> Decimal:
