@@ -44,6 +44,15 @@ INPUT_REASONS: Final = tuple(
 # -- decisions (refusals of opportunities and entries) ------------------------------------
 MISSING_FUNDING_LEG: Final = "MISSING_FUNDING_LEG"  # a perp leg has no funding rate yet
 STALE_FUNDING: Final = "STALE_FUNDING"  # settlement passed without a new rate, or the stream went silent
+DEPTH_TOO_THIN: Final = "DEPTH_TOO_THIN"  # hard: a leg's book holds less than 2 × the position
+VENUE_STALE: Final = "VENUE_STALE"  # hard: a leg's venue latency above 200 ms or silent
+FUNDING_DELTA_TOO_LOW: Final = "FUNDING_DELTA_TOO_LOW"  # hard: carry ≤ 0.01 % per 8 h
+SCORE_TOO_LOW: Final = "SCORE_TOO_LOW"  # confluence score below the entry threshold (70)
+SPREAD_BELOW_COSTS: Final = "SPREAD_BELOW_COSTS"  # spread ≤ fees + funding cost, or < 5 bps
+NOT_PROFITABLE: Final = "NOT_PROFITABLE"  # projected profit after slippage ≤ 0
+SHALLOW_BOOK: Final = "SHALLOW_BOOK"  # less than $50k within 2 bps of mid on a leg
+NO_BOOK: Final = "NO_BOOK"  # a leg has no price yet
+TOXIC_BASIS: Final = "TOXIC_BASIS"  # basis below its 1st percentile, or funding fading while basis < 0
 
 ALL_REASONS: Final = tuple(
     value for name, value in sorted(globals().items())
