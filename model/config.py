@@ -142,6 +142,28 @@ class ReplayConfig:
     workers: int = field(default=1, metadata=rule(lambda v: 1 <= v <= 64, "an integer from 1 to 64"))
 
 
+def _positive(v: Decimal) -> bool:
+    return v > 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScannerConfig:
+    """The opportunity scanner (DESIGN.md §3.6, §3.9). Money in quote currency (USD).
+
+    `notional` is the size each candidate is priced for; `horizon_intervals` the holding
+    horizon in 8 h funding intervals for projected profit; `quote_equivalents` lists quote
+    currencies that may be paired with each other (empty = a pair never mixes quotes)."""
+
+    notional: Decimal = field(default=Decimal(10_000), metadata=rule(_positive, "a decimal > 0 (USD)"))
+    min_spread_bps: Decimal = field(default=Decimal(5), metadata=rule(lambda v: v >= 0, "a decimal >= 0"))
+    min_score: int = field(default=70, metadata=rule(lambda v: 0 <= v <= 100, "an integer from 0 to 100"))
+    min_depth_usd: Decimal = field(default=Decimal(50_000), metadata=rule(lambda v: v >= 0, "a decimal >= 0"))
+    depth_band_bps: Decimal = field(default=Decimal(2), metadata=rule(_positive, "a decimal > 0"))
+    horizon_intervals: int = field(default=3, metadata=rule(lambda v: 1 <= v <= 1000, "an integer from 1 to 1000"))
+    top_n: int = field(default=20, metadata=rule(lambda v: 1 <= v <= 1000, "an integer from 1 to 1000"))
+    quote_equivalents: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """Everything arbflow needs to start; see each section's docstring."""
@@ -152,6 +174,7 @@ class Config:
     redis: RedisConfig = RedisConfig()
     infra: InfraConfig = InfraConfig()
     replay: ReplayConfig = ReplayConfig()
+    scanner: ScannerConfig = ScannerConfig()
 
 
 # -- parsing ----------------------------------------------------------------------------

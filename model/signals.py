@@ -47,7 +47,8 @@ class Opportunity:
 
     Spreads in bps per DESIGN.md §3.9; `carry_8h` is a fraction per 8h, `carry_apr` a
     fraction per year; `notional` and `projected_profit` in quote currency (USD).
-    `accepted` is False with a `reason` code when a filter or hard constraint refused it.
+    `accepted` is False with a `reason` code (and a human `detail`) when a filter or hard
+    constraint refused it; `flags` name the soft metrics that had no data.
     """
 
     opportunity_id: str
@@ -76,5 +77,6 @@ class Opportunity:
     flags: tuple[str, ...] = ()
     accepted: bool
     reason: str | None = None
+    detail: str | None = None
     ts: int
     schema_version: int = 1
