@@ -48,7 +48,12 @@ def imbalance_score(obi_long: float, obi_short: float) -> float:
 
 def open_interest_score(open_interest: Decimal, average_24h: Decimal) -> float:
     """`(OI / 24 h average − 0.9) / 0.2`: rising interest on the perp leg favours it."""
-    return _clamp((float(open_interest / average_24h) - 0.9) / 0.2)
+    return open_interest_ratio_score(float(open_interest / average_24h))
+
+
+def open_interest_ratio_score(ratio: float) -> float:
+    """The same from the ratio `OI / 24 h average` itself."""
+    return _clamp((ratio - 0.9) / 0.2)
 
 
 def vwap_score(z: float) -> float:

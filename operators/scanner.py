@@ -53,7 +53,7 @@ class LegStats:
     """Soft-metric inputs of one instrument; None = no data (neutral 0.5, flagged)."""
 
     obi: float | None = None
-    oi_ratio: Decimal | None = None
+    oi_ratio: float | None = None  # latest open interest / its 24 h average
     vwap_z: float | None = None
     atr_pct: float | None = None
     atr_falling: bool = False
@@ -192,7 +192,7 @@ def _components(view: MarketView, long: Quote, short: Quote,
         confluence.imbalance_score(long_stats.obi, short_stats.obi)
     return ConfluenceComponents(
         funding=confluence.funding_score(expected_8h), imbalance=imbalance,
-        open_interest=None if perp.oi_ratio is None else confluence.open_interest_score(perp.oi_ratio, Decimal(1)),
+        open_interest=None if perp.oi_ratio is None else confluence.open_interest_ratio_score(perp.oi_ratio),
         vwap=None if perp.vwap_z is None else confluence.vwap_score(perp.vwap_z),
         volatility=None if perp.atr_pct is None else confluence.volatility_score(perp.atr_pct, perp.atr_falling),
         liquidations=None if perp.liquidation_distance_pct is None else

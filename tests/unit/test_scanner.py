@@ -23,7 +23,7 @@ BYBIT_PERP = Quote(venue="bybit", symbol="BTC/USDT:USDT", market="perp", bids=((
 BINANCE_SPOT = Quote(venue="binance", symbol="BTC/USDT", market="spot", bids=((D(60_000), D(10)),),
                      asks=((D(60_001), D(10)),), is_book=True, ts=T)
 GOOD_STATS = {("binance", "BTC/USDT:USDT"): LegStats(obi=0.4),
-              ("bybit", "BTC/USDT:USDT"): LegStats(obi=-0.4, oi_ratio=D("1.1"), vwap_z=0.0, atr_pct=0.1,
+              ("bybit", "BTC/USDT:USDT"): LegStats(obi=-0.4, oi_ratio=1.1, vwap_z=0.0, atr_pct=0.1,
                                                    atr_falling=True, liquidation_distance_pct=5.0)}
 
 
