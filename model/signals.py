@@ -27,6 +27,22 @@ class BasisPoint:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LatencyReading:
+    """Latency of one venue at stream time `ts` (ms), DESIGN.md §3.4. `offset_ms` = local − venue clock;
+    `offset_source` is "poll" or "min"; `samples` = messages in the mean window."""
+
+    venue: str
+    raw_mean_ms: float
+    corrected_mean_ms: float
+    offset_ms: float
+    offset_source: str
+    samples: int
+    stale: bool
+    ts: int
+    schema_version: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ConfluenceComponents:
     """The six soft sub-scores of DESIGN.md §3.5/§3.9, each in [0, 1]; None = no data.
 

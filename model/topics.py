@@ -20,7 +20,7 @@ from model.market import (
 )
 from model.portfolio import Alert, PortfolioState
 from model.rejected import Rejected
-from model.signals import BasisPoint, Opportunity
+from model.signals import BasisPoint, LatencyReading, Opportunity
 
 MD_TICKER: Final = "md.ticker"
 MD_BOOK: Final = "md.book"
@@ -31,6 +31,7 @@ MD_LIQUIDATION: Final = "md.liquidation"
 MD_CANDLE: Final = "md.candle"  # closed OHLCV bars, published at their close
 CLOCK_TICK: Final = "clock.tick"
 SIGNAL_BASIS: Final = "signal.basis"
+SIGNAL_LATENCY: Final = "signal.latency"
 ARB_OPPORTUNITY: Final = "arb.opportunity"
 EXEC_INTENT: Final = "exec.intent"
 EXEC_ORDER: Final = "exec.order"
@@ -51,6 +52,7 @@ RECORD_TYPES: Final[dict[str, type]] = {
     MD_CANDLE: Candle,
     CLOCK_TICK: ClockTick,
     SIGNAL_BASIS: BasisPoint,
+    SIGNAL_LATENCY: LatencyReading,
     ARB_OPPORTUNITY: Opportunity,
     EXEC_INTENT: OrderIntent,
     EXEC_ORDER: Order,

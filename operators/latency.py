@@ -22,25 +22,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Final
 
+from model.signals import LatencyReading
+
 MEAN_WINDOW_MS: Final = 10_000
 OFFSET_WINDOW_MS: Final = 60_000
 POLL_VALID_MS: Final = 300_000
 STALE_MS: Final = 200
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LatencyReading:
-    """Latency of one venue at stream time `ts` (ms). `offset_ms` = local − venue clock;
-    `offset_source` is "poll" or "min"; `samples` = messages in the mean window."""
-
-    venue: str
-    raw_mean_ms: float
-    corrected_mean_ms: float
-    offset_ms: float
-    offset_source: str
-    samples: int
-    stale: bool
-    ts: int
 
 
 @dataclass(slots=True)

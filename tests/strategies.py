@@ -29,7 +29,7 @@ from model.market import (
 )
 from model.portfolio import Alert, PortfolioState
 from model.rejected import Rejected
-from model.signals import BasisPoint, ConfluenceComponents, Opportunity
+from model.signals import BasisPoint, ConfluenceComponents, LatencyReading, Opportunity
 from model.timestamps import MS_MAX, MS_MIN
 from model.topics import RECORD_TYPES
 
@@ -214,6 +214,12 @@ basis_points = st.builds(
     perp_symbol=st.sampled_from(PERP_SYMBOLS), spot_mid=prices, perp_mid=prices,
     basis=fractions, basis_bps=bps, ts=timestamps_ms,
 )
+latency_readings = st.builds(
+    LatencyReading,
+    venue=venues, raw_mean_ms=st.floats(-5_000, 5_000), corrected_mean_ms=st.floats(0, 5_000),
+    offset_ms=st.floats(-5_000, 5_000), offset_source=st.sampled_from(["poll", "min"]),
+    samples=st.integers(1, 100_000), stale=st.booleans(), ts=timestamps_ms,
+)
 confluence_components = st.builds(
     ConfluenceComponents,
     funding=optional(unit_floats), imbalance=optional(unit_floats), open_interest=optional(unit_floats),
@@ -231,7 +237,7 @@ def _opportunity(long: tuple[str, str, str], short: tuple[str, str, str]) -> st.
         slippage_bps=bps, fees_bps=bps, notional=sizes, projected_profit=signed_money,
         depth_long=sizes, depth_short=sizes, score=st.integers(min_value=0, max_value=100),
         components=confluence_components, flags=st.lists(free_text, max_size=4).map(tuple),
-        accepted=st.booleans(), reason=optional(codes), ts=timestamps_ms,
+        accepted=st.booleans(), reason=optional(codes), detail=optional(free_text), ts=timestamps_ms,
     )
 
 
@@ -323,6 +329,7 @@ RECORDS: dict[type, st.SearchStrategy[Any]] = {
     Candle: candles(),
     ClockTick: clock_ticks,
     BasisPoint: basis_points,
+    LatencyReading: latency_readings,
     Opportunity: opportunities,
     OrderIntent: order_intents,
     Order: orders,
