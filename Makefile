@@ -6,6 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 FIXTURE := fixtures/binance-btc-eth-spot-perp-bookticker-2024-08-08.jsonl.gz
+FUNDING := fixtures/funding/binance_website_funding_BTCUSDT_perp_2019-09-10_2024-08-09.utc.csv.gz
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test lint bench infra-up infra-down clean
@@ -23,9 +24,13 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)  ## create .venv and install (done by run/test when needed)
 
-run: $(STAMP)  ## start Kafka (Tansu) + Redis, replay the bundled Binance capture, print the summary
+# The funding file is a settlement history (one record per 8 h), so the "silent funding
+# stream" rule, meant for live streams, is off for this replay.
+run: $(STAMP)  ## start Kafka (Tansu) + Redis, replay real Binance tickers + funding, print the summary
 	@$(BIN)/arbflow infra up
-	@$(BIN)/arbflow replay $(FIXTURE) --out out/run
+	@$(BIN)/arbflow convert funding $(FUNDING) --out out/run/binance-btc-funding.jsonl.gz > /dev/null
+	@ARBFLOW_SIGNALS__FUNDING_SILENT_AFTER_S=0 $(BIN)/arbflow replay $(FIXTURE) \
+		out/run/binance-btc-funding.jsonl.gz --out out/run
 
 test: $(STAMP)  ## import contracts + the whole test suite (unit, flow, integration)
 	@$(BIN)/lint-imports --no-cache

@@ -18,14 +18,17 @@ from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
 from connectors import kafka
 from connectors.infra import process, redis_server, tansu
-from flows.basis_flow import FlowEndpoints, build_basis_flow
 from flows.replay import ReplaySummary, publish
+from flows.signal_flow import build_signal_flow
 from model import topics
 from model.config import Config, parse_config
 from model.validation import Universe, parse_record
 
 FIXTURE = (Path(__file__).resolve().parent.parent / "fixtures"
            / "binance-btc-eth-spot-perp-bookticker-2024-08-08.jsonl.gz")
+
+
+FLOW = "flow: Kafka → Bytewax signals → Kafka + Redis"
 
 
 def consume_all(bootstrap: str, topic: str, expected: int, handle: Callable[[bytes], object]) -> float:
@@ -46,11 +49,12 @@ def consume_all(bootstrap: str, topic: str, expected: int, handle: Callable[[byt
     return elapsed
 
 
-def flow_run(config: Config, endpoints: FlowEndpoints, ranges: dict[tuple[str, int], tuple[int, int]],
+def flow_run(config: Config, bootstrap: str, redis_url: str, ranges: dict[tuple[str, int], tuple[int, int]],
              partitions: dict[str, int]) -> float:
-    """Seconds for the basis flow over the published offsets (Kafka → Bytewax → Kafka + Redis)."""
+    """Seconds for the signal flow over the published offsets (Kafka → Bytewax → Kafka + Redis)."""
     started = time.perf_counter()
-    cli_main(build_basis_flow(config, endpoints, ranges=ranges, partitions=partitions), workers_per_process=1)
+    cli_main(build_signal_flow(config, bootstrap, redis_url, ranges=ranges, partitions=partitions),
+             workers_per_process=1)
     return time.perf_counter() - started
 
 
@@ -112,12 +116,11 @@ def _measure(args: argparse.Namespace, bootstrap: str, redis_url: str) -> None:
     print(f"published {records:,} md.ticker records in {summary.publish_s:.2f} s "
           f"({records / summary.publish_s:,.0f} rec/s, replay reader + idempotent producer)\n", flush=True)
     universe = Universe.from_config(config)
-    endpoints = FlowEndpoints(kafka_bootstrap=bootstrap, redis_url=redis_url)
     measures: dict[str, Callable[[], float]] = {
         "raw: confluent-kafka consume + orjson.loads": lambda: consume_all(bootstrap, topic, records, orjson.loads),
         "consume + arbflow decode and validation": lambda: consume_all(
             bootstrap, topic, records, lambda value: parse_record(topics.MD_TICKER, value, universe)),
-        "flow: Kafka → Bytewax basis → Kafka + Redis": lambda: flow_run(config, endpoints, ranges, partitions),
+        FLOW: lambda: flow_run(config, bootstrap, redis_url, ranges, partitions),
     }
     results: dict[str, list[float]] = {name: [] for name in measures}
     for run in range(args.repeat):
@@ -128,7 +131,7 @@ def _measure(args: argparse.Namespace, bootstrap: str, redis_url: str) -> None:
     for name, seconds in results.items():
         print(_line(name, records, seconds))
     raw = statistics.median(records / s for s in results["raw: confluent-kafka consume + orjson.loads"])
-    flow = statistics.median(records / s for s in results["flow: Kafka → Bytewax basis → Kafka + Redis"])
+    flow = statistics.median(records / s for s in results[FLOW])
     print(f"\nflow / raw = {flow / raw:.1%}  (medians; the flow includes Bytewax start-up of ~1 s per run)")
     assign = first_message_s(bootstrap, topic, group=False)
     joined = first_message_s(bootstrap, topic, group=True)

@@ -125,10 +125,15 @@ class KeyedProducer:
         self._timeout_s = delivery_timeout_ms / 1000
         self.delivered = Delivered()
 
-    def produce(self, topic: str, key: str | bytes | None, value: bytes) -> None:
-        """Queue one message; blocks briefly (serving callbacks) when the queue is full."""
+    def produce(self, topic: str, key: str | bytes | None, value: bytes, timestamp: int | None = None) -> None:
+        """Queue one message; blocks briefly (serving callbacks) when the queue is full.
+
+        `timestamp` (ms) becomes the Kafka message time: arbflow sets it to the record's
+        event time, which is what consumers merge partitions of several topics by."""
         key_bytes = key.encode() if isinstance(key, str) else key
-        kwargs = {}
+        kwargs: dict[str, int] = {}
+        if timestamp:
+            kwargs["timestamp"] = timestamp
         if self._partitioner is not None:
             count = self._partitions.get(topic, self._partitioner.partitions)
             kwargs["partition"] = self._partitioner(key_bytes) % count
@@ -165,6 +170,7 @@ class Consumed:
     offset: int
     key: bytes | None
     value: bytes
+    ts: int = 0  # the Kafka message time (ms): the event time when arbflow produced it
 
 
 def consumer(bootstrap: str, *, eof: bool, extra: dict[str, object] | None = None) -> Consumer:

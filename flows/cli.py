@@ -188,6 +188,77 @@ def _json_bytes(document: dict[str, Any]) -> bytes:
     return codec.dumps(document)
 
 
+# -- scan and scores -------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--from-beginning", is_flag=True, help="Process the retained md.* history first instead of new data.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Bytewax worker threads.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=9400, show_default=True,
+              help="Serve Prometheus metrics on this port (0 = off).")
+@click.pass_context
+@_guard
+def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: int) -> None:
+    """Run the signal dataflow on the live md.* topics until Ctrl-C.
+
+    Publishes basis (signal.basis), venue latency (signal.latency), every scanned
+    opportunity with its verdict (arb.opportunity) and alerts (risk.alert) to Kafka, and
+    the opportunity feed and latest values to Redis (keys in the README).
+    """
+    from bytewax.run import cli_main
+    from prometheus_client import start_http_server
+
+    from connectors import kafka
+    from connectors.infra import services
+    from flows.signal_flow import build_signal_flow
+    from model import topics
+
+    config = _config(ctx)
+    endpoints = services.require(config)
+    names = [kafka.topic_name(config, t) for t in topics.all_topics()]
+    partitions = kafka.ensure_topics(endpoints.kafka_bootstrap, names, config.kafka.partitions,
+                                     config.kafka.connect_timeout_s)
+    if metrics_port:
+        start_http_server(metrics_port)
+        err_console.print(f"metrics on http://0.0.0.0:{metrics_port}/metrics")
+    err_console.print(f"scanning md.* on {endpoints.kafka_bootstrap} → Redis {endpoints.redis_url} (Ctrl-C to stop)")
+    cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
+                               start="beginning" if from_beginning else "end", partitions=partitions),
+             workers_per_process=workers)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="JSON output (the agent tool get_market_scores).")
+@click.option("--asset", default=None, help="Only this base asset, e.g. BTC.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True,
+              help="At most this many accepted opportunities.")
+@click.pass_context
+@_guard
+def scores(ctx: click.Context, as_json: bool, asset: str | None, limit: int) -> None:
+    """The latest scored opportunities, basis and venue latency from Redis."""
+    from connectors.infra import services
+    from sinks.redis_client import connect
+    from sinks.redis_feed import read_scores
+
+    config = _config(ctx)
+    endpoints = services.require(config)
+    client = connect(endpoints.redis_url, config.redis.connect_timeout_s)
+    try:
+        document = read_scores(client, config.redis.key_prefix, asset=asset, limit=limit)
+    finally:
+        client.close()
+    if as_json:
+        sys.stdout.buffer.write(_json_bytes(document) + b"\n")
+        return
+    for o in document["opportunities"]:
+        spread, profit = float(o["entry_spread_bps"]), float(o["projected_profit"])
+        out_console.print(f"{o['score']:>3}  {o['asset']:5} long {o['long_venue']} {o['long_symbol']:16} "
+                          f"short {o['short_venue']} {o['short_symbol']:16} spread {spread:7.2f} bps  "
+                          f"profit {profit:9.2f}")
+    if not document["opportunities"]:
+        out_console.print("no accepted opportunity right now")
+
+
 # -- record -----------------------------------------------------------------------------
 
 

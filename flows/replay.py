@@ -3,8 +3,8 @@ over exactly what was published, and summarise what came out.
 
 Steps: (1) make sure Kafka and Redis are up and the topics exist; (2) publish every line
 (malformed ones to `dlq.replay`), as fast as possible or paced at ×`speed`; (3) run the
-basis flow bounded to the published offsets of md.ticker; (4) read back the dead letters
-the run produced and the latest basis from Redis.
+signal flow bounded to the published offsets of the md.* topics; (4) read back the dead
+letters and opportunities the run produced, and the latest basis from Redis.
 """
 
 import time
@@ -18,11 +18,11 @@ from bytewax.run import cli_main
 from connectors import kafka
 from connectors.infra import services
 from connectors.replay import FileStats, ReplayLine, merge_files
-from flows.basis_flow import FlowEndpoints, build_basis_flow
+from flows.signal_flow import INPUT_TOPICS, build_signal_flow
 from model import codec, topics
 from model.config import Config
 from model.rejected import Rejected
-from model.signals import BasisPoint
+from model.signals import BasisPoint, Opportunity
 from sinks.redis_client import connect
 from sinks.redis_state import read_latest
 
@@ -37,6 +37,7 @@ class ReplaySummary:
     published: Counter[str] = field(default_factory=Counter)
     produced: Counter[str] = field(default_factory=Counter)
     rejects: Counter[tuple[str, str]] = field(default_factory=Counter)
+    outcomes: Counter[str] = field(default_factory=Counter)
     latest_basis: list[BasisPoint] = field(default_factory=list)
     first_ts: int | None = None
     last_ts: int | None = None
@@ -51,6 +52,7 @@ class ReplaySummary:
                       for name, s in self.files.items()},
             "published": dict(self.published), "produced": dict(self.produced),
             "rejects": [{"topic": t, "reason": r, "count": n} for (t, r), n in sorted(self.rejects.items())],
+            "opportunities": dict(self.outcomes),
             "latest_basis": [{"asset": p.asset, "venue": p.venue, "basis_bps": p.basis_bps, "ts": p.ts}
                              for p in self.latest_basis],
             "first_ts": self.first_ts, "last_ts": self.last_ts,
@@ -81,7 +83,7 @@ def publish(config: Config, bootstrap: str, files: Sequence[Path], *, speed: flo
             delay = (line.ts - first_ts) / 1000 / speed - (time.monotonic() - started)
             if delay > 0.001:
                 time.sleep(delay)
-        producer.produce(prefix + line.topic, line.key, line.value)
+        producer.produce(prefix + line.topic, line.key, line.value, timestamp=line.ts)
         summary.published[line.topic] += 1
         summary.last_ts = line.ts
         count += 1
@@ -107,14 +109,13 @@ def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = N
     delivered = publish(config, endpoints.kafka_bootstrap, files,
                         speed=config.replay.speed if speed is None else speed,
                         partitions=partitions, summary=summary, progress=progress)
-    ticker_topic = kafka.topic_name(config, topics.MD_TICKER)
-    ranges = {key: span for key, span in delivered.ranges.items() if key[0] == ticker_topic}
+    inputs = {kafka.topic_name(config, t) for t in INPUT_TOPICS}
+    ranges = {key: span for key, span in delivered.ranges.items() if key[0] in inputs}
     producers: list[kafka.KeyedProducer] = []
     started = time.monotonic()
     if ranges:
-        flow = build_basis_flow(config, FlowEndpoints(kafka_bootstrap=endpoints.kafka_bootstrap,
-                                                      redis_url=endpoints.redis_url),
-                                ranges=ranges, on_producer=producers.append, partitions=partitions)
+        flow = build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url, ranges=ranges,
+                                 on_producer=producers.append, partitions=partitions)
         cli_main(flow, workers_per_process=workers or config.replay.workers)
     summary.flow_s = time.monotonic() - started
     _collect_outputs(config, endpoints.kafka_bootstrap, producers, delivered, summary)
@@ -128,21 +129,28 @@ def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = N
 
 def _collect_outputs(config: Config, bootstrap: str, producers: list[kafka.KeyedProducer],
                      delivered: kafka.Delivered, summary: ReplaySummary) -> None:
-    """Count flow output per topic and read this run's dead letters back from Kafka."""
+    """Count flow output per topic; read this run's dead letters and opportunities back."""
     prefix = config.kafka.topic_prefix
-    dlq_ranges: dict[str, dict[int, tuple[int, int]]] = {}
+    read_back: dict[str, dict[int, tuple[int, int]]] = {}
     for producer in producers:
         for topic, count in producer.delivered.counts.items():
             summary.produced[topic.removeprefix(prefix)] += count
         for (topic, partition), span in producer.delivered.ranges.items():
-            if topic.removeprefix(prefix).startswith(topics.DLQ_PREFIX):
-                held = dlq_ranges.setdefault(topic, {}).get(partition, span)
-                dlq_ranges[topic][partition] = (min(held[0], span[0]), max(held[1], span[1]))
-    for topic, ranges in dlq_ranges.items():
+            logical = topic.removeprefix(prefix)
+            if logical.startswith(topics.DLQ_PREFIX) or logical == topics.ARB_OPPORTUNITY:
+                held = read_back.setdefault(topic, {}).get(partition, span)
+                read_back[topic][partition] = (min(held[0], span[0]), max(held[1], span[1]))
+    for topic, ranges in read_back.items():
+        logical = topic.removeprefix(prefix)
         for message in kafka.read_topic(bootstrap, topic, ranges=ranges, timeout_s=config.kafka.connect_timeout_s):
+            if logical == topics.ARB_OPPORTUNITY:
+                opportunity = codec.decode(Opportunity, message.value, source=topic)
+                if isinstance(opportunity, Opportunity):
+                    summary.outcomes[opportunity.reason or "ACCEPTED"] += 1
+                continue
             rejected = codec.decode(Rejected, message.value, source=topic)
             reason = rejected.reason if isinstance(rejected, Rejected) else "UNREADABLE_DEAD_LETTER"
-            summary.rejects[(topic.removeprefix(prefix), reason)] += 1
+            summary.rejects[(logical, reason)] += 1
     replay_dlq = prefix + topics.DLQ_REPLAY
     if delivered.counts.get(replay_dlq):
         summary.produced[topics.DLQ_REPLAY] += delivered.counts[replay_dlq]

@@ -35,6 +35,14 @@ def render_summary(summary: ReplaySummary, console: Console) -> None:
     if not summary.rejects:
         rejects.add_row("-", "none", "0")
     console.print(rejects)
+    outcomes = Table(title="Opportunities by outcome (arb.opportunity)", title_justify="left")
+    outcomes.add_column("outcome")
+    outcomes.add_column("count", justify="right")
+    for reason, count in sorted(summary.outcomes.items(), key=lambda kv: (-kv[1], kv[0])):
+        outcomes.add_row(reason, f"{count:,}")
+    if not summary.outcomes:
+        outcomes.add_row("none scanned", "0")
+    console.print(outcomes)
     basis = Table(title="Latest spot–perp basis", title_justify="left")
     for column in ("asset", "venue", "spot mid", "perp mid", "basis (bps)", "at"):
         basis.add_column(column, justify="right" if column not in ("asset", "venue") else "left")

@@ -152,7 +152,9 @@ class ScannerConfig:
 
     `notional` is the size each candidate is priced for; `horizon_intervals` the holding
     horizon in 8 h funding intervals for projected profit; `quote_equivalents` lists quote
-    currencies that may be paired with each other (empty = a pair never mixes quotes)."""
+    currencies that may be paired with each other (empty = a pair never mixes quotes);
+    a leg whose last price is older than `quote_max_age_ms` is stale (DESIGN.md §3.9:
+    a venue silent > 5 s pauses entries there)."""
 
     notional: Decimal = field(default=Decimal(10_000), metadata=rule(_positive, "a decimal > 0 (USD)"))
     min_spread_bps: Decimal = field(default=Decimal(5), metadata=rule(lambda v: v >= 0, "a decimal >= 0"))
@@ -162,6 +164,18 @@ class ScannerConfig:
     horizon_intervals: int = field(default=3, metadata=rule(lambda v: 1 <= v <= 1000, "an integer from 1 to 1000"))
     top_n: int = field(default=20, metadata=rule(lambda v: 1 <= v <= 1000, "an integer from 1 to 1000"))
     quote_equivalents: tuple[str, ...] = ()
+    quote_max_age_ms: int = field(default=5_000, metadata=rule(lambda v: v >= 1, "an integer >= 1 (ms)"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignalsConfig:
+    """The signal step. `scan_interval_ms`: at most one scan per asset per this much
+    stream time. `funding_silent_after_s`: a funding stream silent this long mid-interval is
+    stale (DESIGN.md §3.9); 0 turns the rule off — for settlement-only histories, which
+    speak once per interval by nature."""
+
+    scan_interval_ms: int = field(default=1_000, metadata=rule(lambda v: 1 <= v <= 3_600_000, "1 ms to 1 hour"))
+    funding_silent_after_s: int = field(default=600, metadata=rule(lambda v: v >= 0, "seconds, 0 = off"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -175,6 +189,7 @@ class Config:
     infra: InfraConfig = InfraConfig()
     replay: ReplayConfig = ReplayConfig()
     scanner: ScannerConfig = ScannerConfig()
+    signals: SignalsConfig = SignalsConfig()
 
 
 # -- parsing ----------------------------------------------------------------------------

@@ -13,7 +13,8 @@ Formulas (one place each), for "long A, short B" and notional N (USD):
   N × exit_slippage_bps / 10⁴`, H = `horizon_intervals` 8 h intervals; entry slippage is
   already inside the VWAP entry prices, so it is reported (`slippage_bps`, mean of the
   legs) but not subtracted twice.
-Filters in order, the first failure is the reason: NO_BOOK, funding blocks, hard
+Filters in order, the first failure is the reason: VENUE_STALE (a leg's last price older
+than `quote_max_age_ms`), NO_BOOK, funding blocks, hard
 constraints (confluence), SHALLOW_BOOK (< min depth within the band on a leg),
 SPREAD_BELOW_COSTS, NOT_PROFITABLE, TOXIC_BASIS, SCORE_TOO_LOW.
 """
@@ -29,7 +30,7 @@ from model.market import Level, Market
 from model.money import BPS_PER_UNIT, MONEY, mid
 from model.signals import ConfluenceComponents, Opportunity
 from operators import confluence, slippage
-from operators.funding import Blocked, FundingMonitor, carry
+from operators.funding import SILENT_AFTER_MS, Blocked, FundingMonitor, carry
 
 _ZERO: Final = Decimal(0)
 
@@ -72,6 +73,7 @@ class MarketView:
     now: int
     stats: Mapping[tuple[str, str], LegStats] = field(default_factory=dict)
     toxic: Mapping[str, str] = field(default_factory=dict)
+    funding_silent_after_ms: int | None = SILENT_AFTER_MS
 
 
 def _quote_ccy(symbol: str) -> str:
@@ -129,6 +131,10 @@ def evaluate(view: MarketView, long: Quote, short: Quote, cfg: ScannerConfig,
         "opportunity_id": pair_id, "asset": view.asset, "ts": view.now, "notional": n,
         "long_venue": long.venue, "long_symbol": long.symbol, "long_market": long.market,
         "short_venue": short.venue, "short_symbol": short.symbol, "short_market": short.market}
+    for leg in (long, short):
+        age = view.now - leg.ts
+        if age > cfg.quote_max_age_ms:
+            return _rejected(base, reasons.VENUE_STALE, f"{leg.venue} {leg.symbol}: last price {age} ms old")
     entry_long, entry_short = _price(long, "buy", n), _price(short, "sell", n)
     exit_long, exit_short = _price(long, "sell", n), _price(short, "buy", n)
     hard_venue, easy_venue = sorted((long, short), key=lambda q: venues[q.venue].liquidity_rank)
@@ -144,7 +150,8 @@ def evaluate(view: MarketView, long: Quote, short: Quote, cfg: ScannerConfig,
     entry_slip, exit_slip = (entry_long[1] + entry_short[1]) / 2, exit_long[1] + exit_short[1]
     depth_long = sum((MONEY.multiply(p, q) for p, q in long.asks), _ZERO)
     depth_short = sum((MONEY.multiply(p, q) for p, q in short.bids), _ZERO)
-    funding = carry(view.funding, (long.venue, long.symbol), (short.venue, short.symbol), view.now)
+    funding = carry(view.funding, (long.venue, long.symbol), (short.venue, short.symbol), view.now,
+                    view.funding_silent_after_ms)
     priced: dict[str, Any] = {
         **base, "long_px": entry_long[0], "short_px": entry_short[0], "entry_spread_bps": entry_spread,
         "close_spread_bps": close_spread, "slippage_bps": entry_slip, "fees_bps": fees,

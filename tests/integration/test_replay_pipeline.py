@@ -74,7 +74,7 @@ def test_replay_of_the_bundled_capture_matches_the_recorded_basis(config: Config
         mine = [float(p.basis_bps) for p in values if p.asset == asset]
         assert len(mine) == count
         assert statistics.median(mine) == pytest.approx(median, abs=1e-4)
-    assert summary.produced == {topics.SIGNAL_BASIS: 4_669 + 4_672}
+    assert summary.produced[topics.SIGNAL_BASIS] == 4_669 + 4_672
     client = redis.Redis.from_url(config.redis.url or "")
     stored = client.hget(basis_key(config.redis.key_prefix, "BTC", "binance"), "record")
     client.close()
@@ -133,3 +133,23 @@ def test_speed_paces_publishing_at_the_recorded_rate(config: Config, tmp_path: P
     summary = run_replay(config, [replay], speed=1.0)
     assert summary.publish_s >= 1.5
     assert summary.published[topics.MD_TICKER] == 2
+
+
+def test_the_same_replay_gives_byte_identical_opportunities(config: Config, tmp_path: Path) -> None:
+    """The merged, event-time-ordered input makes the scan a function of the data: two
+    runs into fresh topics publish the same arb.opportunity bytes in the same order."""
+    from dataclasses import replace as with_
+
+    funding = tmp_path / "funding.jsonl"
+    funding.write_text(
+        '{"topic":"md.funding","venue":"binance","symbol":"BTC/USDT:USDT","market":"perp","rate":"0.0003",'
+        '"interval_ms":28800000,"next_funding_time":1723161600000,"ts_local":1723132800000,"schema_version":1}\n')
+    replay = slice_of_bundled(tmp_path / "head.jsonl", 3_000)
+    outputs = []
+    for run in ("a.", "b."):
+        cfg = with_(config, kafka=with_(config.kafka, topic_prefix=config.kafka.topic_prefix + run),
+                    signals=with_(config.signals, funding_silent_after_s=0))
+        summary = run_replay(cfg, [replay, funding])
+        outputs.append(_read(cfg, topics.ARB_OPPORTUNITY))
+        assert summary.outcomes
+    assert outputs[0] == outputs[1] and len(outputs[0]) > 5

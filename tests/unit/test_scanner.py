@@ -129,3 +129,9 @@ def test_a_failed_hard_constraint_always_means_score_zero_and_rejected(latency, 
     if o.reason in (reasons.DEPTH_TOO_THIN, reasons.VENUE_STALE, reasons.FUNDING_DELTA_TOO_LOW):
         assert o.score == 0 and not o.accepted
     assert 0 <= o.score <= 100
+
+
+def test_a_leg_whose_last_price_is_older_than_five_seconds_is_stale() -> None:
+    old = replace(BYBIT_PERP, ts=T - 5_001)
+    o = _only(_view(quotes=(BINANCE_PERP, old)))
+    assert (o.reason, o.detail) == (reasons.VENUE_STALE, "bybit BTC/USDT:USDT: last price 5001 ms old")

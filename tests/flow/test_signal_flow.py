@@ -1,5 +1,6 @@
-"""The basis dataflow's core under Bytewax's own test harness (no servers): real
-`run_main`, testing sources and sinks, Kafka messages in, basis and dead letters out."""
+"""The signal dataflow's core under Bytewax's own test harness (no servers): real
+`run_main`, testing sources and sinks, Kafka messages in; basis points, opportunities and
+dead letters out."""
 
 from decimal import Decimal
 
@@ -8,12 +9,11 @@ from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, TestingSource, run_main
 
 from connectors.kafka import Consumed
-from flows.basis_flow import basis_steps
+from flows.signal_flow import signal_steps
 from model import codec, reasons
 from model.config import parse_config
 from model.rejected import Rejected
-from model.signals import BasisPoint
-from model.validation import Universe
+from model.signals import BasisPoint, Opportunity
 
 TICKER = ('{"venue":"binance","symbol":"%s","market":"%s","bid":"%s","ask":"%s","bid_qty":"1",'
           '"ask_qty":"1","ts_local":%d,"schema_version":1}')
@@ -25,15 +25,17 @@ def _message(offset: int, symbol: str, market: str, bid: str, ask: str, ts: int)
 
 
 def _run(messages: list[Consumed]) -> tuple[list[BasisPoint], list[tuple[str, bytes | None, bytes]]]:
-    flow = Dataflow("test_basis")
-    basis, outputs = basis_steps(op.input("inp", flow, TestingSource(messages)),
-                                 Universe.from_config(parse_config({}, {})))
-    points: list[BasisPoint] = []
+    """Basis points from the Redis branch, and every Kafka output item except the
+    latency readings and opportunities (tested on their own)."""
+    flow = Dataflow("test_signals")
+    for_redis, outputs = signal_steps(op.input("inp", flow, TestingSource(messages)), parse_config({}, {}))
+    records: list[object] = []
     items: list[tuple[str, bytes | None, bytes]] = []
-    op.output("points", basis, TestingSink(points))
+    op.output("records", for_redis, TestingSink(records))
     op.output("items", outputs, TestingSink(items))
     run_main(flow)
-    return points, items
+    return ([r for r in records if isinstance(r, BasisPoint)],
+            [i for i in items if i[0] not in ("signal.latency", "arb.opportunity")])
 
 
 def test_basis_is_emitted_only_when_both_legs_of_a_venue_are_known() -> None:
@@ -102,3 +104,19 @@ def test_a_ticker_that_only_changes_quantities_emits_nothing() -> None:
         (1_723_161_255_001, Decimal("60001"), Decimal("60011")),
         (1_723_161_255_004, Decimal("60002"), Decimal("60011")),
     ]
+
+
+def test_every_scan_publishes_each_candidate_with_its_verdict() -> None:
+    flow = Dataflow("test_scan")
+    for_redis, outputs = signal_steps(op.input("inp", flow, TestingSource([
+        _message(0, "BTC/USDT", "spot", "60000", "60002", 1_723_161_255_000),
+        _message(1, "BTC/USDT:USDT", "perp", "60010", "60012", 1_723_161_256_000),
+    ])), parse_config({}, {}))
+    items: list[tuple[str, bytes | None, bytes]] = []
+    op.output("items", outputs, TestingSink(items))
+    op.output("records", for_redis, TestingSink([]))
+    run_main(flow)
+    opportunities = [codec.decode(Opportunity, v, source="t") for t, _, v in items if t == "arb.opportunity"]
+    # the second ticker (a price update, one second later) scans: long spot / short perp on binance
+    assert [(o.long_symbol, o.short_symbol, o.accepted, o.reason) for o in opportunities] == [
+        ("BTC/USDT", "BTC/USDT:USDT", False, reasons.MISSING_FUNDING_LEG)]

@@ -1,0 +1,138 @@
+"""A Bytewax input that reads the same partition number of several topics and merges
+them in event time — the reason a replay gives the same answer every time.
+
+Why: one asset's tickers, books, trades and funding sit on partition p of *different*
+topics (the asset partitioner maps an asset to the same number everywhere). Read side by
+side, those partitions interleave however the fetches happen to return, and a scan would
+see funding before or after a ticker at random. This input holds one queue per topic and
+always emits the message with the smallest event time (the Kafka message timestamp,
+which arbflow's producers set to the record's event time; ties by topic order, then
+offset), so processing order is a function of the data alone.
+
+Bounded (replay, `ranges` given): a message is emitted only when every topic that still
+has messages to come has one queued — exact. Tailing (live): a topic that is silent
+cannot hold the others back for more than `lateness_ms` of wall time; a message older
+than the newest seen by more than `lateness_ms` of event time goes at once. Resume state
+is the next offset per topic.
+"""
+
+import time
+from collections import deque
+from datetime import datetime
+
+from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaError, TopicPartition
+
+from connectors.kafka import Consumed, admin, consumer
+from connectors.kafka_flow import Start
+from model.errors import ServiceUnavailable
+
+
+class _MergedPartition(StatefulSourcePartition[Consumed, dict[str, int]]):
+    def __init__(self, bootstrap: str, topics: list[str], partition: int, starts: dict[str, int],
+                 stops: dict[str, int] | None, lateness_ms: int, batch_size: int) -> None:
+        self._topics, self._partition, self._stops = topics, partition, stops
+        self._order = {topic: i for i, topic in enumerate(topics)}
+        self._queues: dict[str, deque[tuple[Consumed, float]]] = {t: deque() for t in topics}
+        self._next = dict(starts)
+        self._done = {t: stops is not None and (t not in stops or starts[t] > stops[t]) for t in topics}
+        self._lateness_ms, self._batch_size = lateness_ms, batch_size
+        self._newest = 0
+        self._consumer = consumer(bootstrap, eof=False)
+        live = [t for t in topics if not self._done[t]]
+        if live:
+            self._consumer.list_topics(timeout=10)  # avoids a ~0.5 s wait on the first fetch
+            self._consumer.assign([TopicPartition(t, partition, starts[t]) for t in live])
+
+    def next_batch(self) -> list[Consumed]:
+        if all(self._done[t] and not self._queues[t] for t in self._topics):
+            raise StopIteration
+        now = time.monotonic()
+        for message in self._consumer.consume(self._batch_size, 0.05):
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    continue
+                raise ServiceUnavailable(f"reading {message.topic()}[{self._partition}]: {error.str()}")
+            topic, offset = message.topic(), message.offset()
+            if self._done[topic]:
+                continue
+            stop = self._stops.get(topic) if self._stops is not None else None
+            if stop is not None and offset > stop:
+                self._done[topic] = True
+                continue
+            ts = message.timestamp()[1]
+            self._queues[topic].append((Consumed(topic, self._partition, offset, message.key(), message.value(), ts),
+                                        now))
+            self._newest = max(self._newest, ts)
+            if stop is not None and offset >= stop:
+                self._done[topic] = True
+        return self._drain(now)
+
+    def _drain(self, now: float) -> list[Consumed]:
+        out = []
+        queues, order = self._queues, self._order
+        while True:
+            heads = [(q[0][0].ts, order[t], q[0][0].offset, t) for t, q in queues.items() if q]
+            if not heads:
+                return out
+            ts, _, _, topic = min(heads)
+            waiting = any(not q and not self._done[t] for t, q in queues.items())
+            if waiting:
+                if self._stops is not None:
+                    return out  # bounded: wait for every topic that still has data to come
+                arrived = queues[topic][0][1]
+                if ts > self._newest - self._lateness_ms and (now - arrived) * 1000 < self._lateness_ms:
+                    return out
+            message, _ = queues[topic].popleft()
+            self._next[topic] = message.offset + 1
+            out.append(message)
+
+    def next_awake(self) -> datetime | None:
+        return None
+
+    def snapshot(self) -> dict[str, int]:
+        return dict(self._next)
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+class MergedKafkaInput(FixedPartitionedSource[Consumed, dict[str, int]]):
+    """Partition p of every topic in `topics`, merged in event time (see the module
+    docstring). `ranges` (topic, partition) → (first, last) inclusive offsets bounds the
+    read; every topic must have the same partition count."""
+
+    def __init__(self, bootstrap: str, topics: list[str], *, start: Start = "beginning",
+                 ranges: dict[tuple[str, int], tuple[int, int]] | None = None, timeout_s: float = 5.0,
+                 lateness_ms: int = 200, batch_size: int = 1000) -> None:
+        self._bootstrap, self._topics, self._start, self._ranges = bootstrap, topics, start, ranges
+        self._timeout_s, self._lateness_ms, self._batch_size = timeout_s, lateness_ms, batch_size
+
+    def list_parts(self) -> list[str]:
+        if self._ranges is not None:
+            return [str(p) for p in sorted({p for t, p in self._ranges if t in self._topics})]
+        metadata = admin(self._bootstrap, self._timeout_s).list_topics(timeout=self._timeout_s).topics
+        counts = set()
+        for topic in self._topics:
+            if topic not in metadata:
+                raise ServiceUnavailable(f"topic {topic} does not exist (run `arbflow infra up`)")
+            counts.add(len(metadata[topic].partitions))
+        if len(counts) != 1:
+            raise ServiceUnavailable(f"topics {', '.join(self._topics)} must have the same partition count")
+        return [str(p) for p in range(counts.pop())]
+
+    def build_part(self, step_id: str, for_part: str, resume_state: dict[str, int] | None) -> _MergedPartition:
+        partition = int(for_part)
+        stops = None
+        if self._ranges is not None:
+            spans = {t: self._ranges[(t, partition)] for t in self._topics if (t, partition) in self._ranges}
+            starts = {t: spans[t][0] if t in spans else 0 for t in self._topics}
+            stops = {t: span[1] for t, span in spans.items()}
+        else:
+            offset = OFFSET_BEGINNING if self._start == "beginning" else OFFSET_END
+            starts = {t: offset for t in self._topics}
+        if resume_state is not None:
+            starts.update(resume_state)
+        return _MergedPartition(self._bootstrap, self._topics, partition, starts, stops, self._lateness_ms,
+                                self._batch_size)

@@ -1,0 +1,165 @@
+"""Everything the signal dataflow knows about one base asset, and the one update function
+the Bytewax step keyed by asset calls for every market-data record (DESIGN.md §3.2–§3.6).
+
+Per record: quotes (a book where there is one, else the ticker's touch), latency per
+venue (from streamed records only), the spot–perp basis change stream with its risk
+verdict per venue, funding legs, and the soft-metric windows. A price update (ticker or
+book) triggers a scan, at most every `scan_interval_ms` of stream time (the seed's
+scanner ran every second); a scan emits every candidate — accepted first, ranked — so
+consumers see rejections with reasons too. Alerts are emitted on transitions only:
+a venue going stale or recovering, a funding leg going stale, a basis-at-risk stop.
+
+Outputs (in stream order): `BasisPoint`, `LatencyReading` (at most every
+`latency_interval_ms` per venue), `Opportunity`, `Alert`.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from model import reasons
+from model.config import ScannerConfig, VenueConfig
+from model.market import FundingRate, Liquidation, MarketTrade, OpenInterest, OrderBook, Ticker
+from model.portfolio import Alert
+from model.signals import BasisPoint, LatencyReading
+from model.symbols import base_asset
+from operators import basis_risk, market_stats, scanner
+from operators import funding as funding_ops
+from operators import latency as latency_ops
+from operators.basis import BasisState, update_basis
+
+HOUR_MS: Final = 3_600_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignalSettings:
+    """Configuration of the step (from `Config`)."""
+
+    scanner: ScannerConfig
+    venues: Mapping[str, VenueConfig]
+    scan_interval_ms: int = 1_000
+    latency_interval_ms: int = 1_000
+    funding_silent_after_ms: int | None = funding_ops.SILENT_AFTER_MS
+
+
+@dataclass(slots=True)
+class AssetSignals:
+    """Mutable state of one asset, owned by its step (snapshots pickle it)."""
+
+    basis: BasisState | None = None
+    risk: dict[str, basis_risk.BasisRisk] = field(default_factory=dict)
+    verdicts: dict[str, basis_risk.BasisRiskReading] = field(default_factory=dict)
+    funding: funding_ops.FundingMonitor = field(default_factory=funding_ops.FundingMonitor)
+    latency: dict[str, latency_ops.VenueLatency] = field(default_factory=dict)
+    readings: dict[str, LatencyReading] = field(default_factory=dict)
+    quotes: dict[tuple[str, str], scanner.Quote] = field(default_factory=dict)
+    stats: dict[tuple[str, str], market_stats.InstrumentStats] = field(default_factory=dict)
+    last_scan: int = 0
+    last_latency: dict[str, int] = field(default_factory=dict)
+    alerted: set[tuple[str, ...]] = field(default_factory=set)
+
+
+def _stats(state: AssetSignals, venue: str, symbol: str) -> market_stats.InstrumentStats:
+    key = (venue, symbol)
+    found = state.stats.get(key)
+    if found is None:
+        found = state.stats[key] = market_stats.InstrumentStats()
+    return found
+
+
+def update(state: AssetSignals | None, record: Any, settings: SignalSettings) -> tuple[AssetSignals, list[Any]]:
+    """Fold one market-data record in; return the state and the records to publish."""
+    state = state or AssetSignals()
+    out: list[Any] = []
+    now = record.ts_local
+    # Funding is polled or settled, not streamed: its timestamps say nothing about latency.
+    if type(record) in (Ticker, OrderBook, MarketTrade) and record.ts_exchange is not None:
+        out += _observe_latency(state, record.venue, record.ts_exchange, now, settings)
+    if type(record) is Ticker:
+        key = (record.venue, record.symbol)
+        held = state.quotes.get(key)
+        if held is None or not held.is_book:
+            state.quotes[key] = scanner.Quote(venue=record.venue, symbol=record.symbol, market=record.market,
+                                              bids=((record.bid, record.bid_qty),),
+                                              asks=((record.ask, record.ask_qty),), is_book=False, ts=now)
+            _stats(state, *key).obi = market_stats.book_imbalance(state.quotes[key].bids, state.quotes[key].asks)
+        state.basis, point = update_basis(state.basis, record)
+        if point is not None:
+            out.append(point)
+            out += _judge_basis(state, point, settings)
+    elif type(record) is OrderBook:
+        key = (record.venue, record.symbol)
+        state.quotes[key] = scanner.Quote(venue=record.venue, symbol=record.symbol, market=record.market,
+                                          bids=record.bids, asks=record.asks, is_book=True, ts=now)
+        _stats(state, *key).obi = market_stats.book_imbalance(record.bids, record.asks)
+    elif type(record) is MarketTrade:
+        market_stats.observe_trade(_stats(state, record.venue, record.symbol), record)
+    elif type(record) is FundingRate:
+        state.funding, _ = funding_ops.observe(state.funding, record)
+    elif type(record) is OpenInterest:
+        market_stats.observe_open_interest(_stats(state, record.venue, record.symbol), record)
+    elif type(record) is Liquidation:
+        market_stats.observe_liquidation(_stats(state, record.venue, record.symbol), record)
+    out += _funding_alerts(state, now, settings)
+    if type(record) in (Ticker, OrderBook) and now - state.last_scan >= settings.scan_interval_ms:
+        state.last_scan = now
+        out += _scan(state, base_asset(record.symbol), now, settings)
+    return state, out
+
+
+def _observe_latency(state: AssetSignals, venue: str, ts_exchange: int, now: int,
+                     settings: SignalSettings) -> list[Any]:
+    state.latency[venue], reading = latency_ops.observe_message(state.latency.get(venue), venue, ts_exchange, now)
+    before = state.readings.get(venue)
+    state.readings[venue] = reading
+    out: list[Any] = []
+    if now - state.last_latency.get(venue, 0) >= settings.latency_interval_ms:
+        state.last_latency[venue] = now
+        out.append(reading)
+    if before is not None and before.stale != reading.stale:
+        out.append(Alert(code=reasons.VENUE_STALE, severity="warning" if reading.stale else "info",
+                         message=f"{venue} latency {reading.corrected_mean_ms:.0f} ms "
+                                 f"({'stale' if reading.stale else 'recovered'})",
+                         venue=venue, ts=now))
+    return out
+
+
+def _judge_basis(state: AssetSignals, point: BasisPoint, settings: SignalSettings) -> list[Any]:
+    leg = state.funding.legs.get((point.venue, point.perp_symbol))
+    interval = leg.interval_ms if leg else settings.venues[point.venue].funding_interval_ms
+    state.risk[point.venue], verdict = basis_risk.observe(
+        state.risk.get(point.venue), point.basis_bps, point.ts, interval,
+        rate_8h=leg.rate_8h if leg else None, predicted_8h=leg.predicted_rate_8h if leg else None)
+    before = state.verdicts.get(point.venue)
+    state.verdicts[point.venue] = verdict
+    if verdict.stop and (before is None or not before.stop):
+        return [Alert(code=reasons.TOXIC_BASIS, severity="critical", asset=point.asset, venue=point.venue,
+                      message=f"basis-at-risk stop: median below -5 bps for {verdict.negative_intervals} intervals",
+                      ts=point.ts)]
+    return []
+
+
+def _funding_alerts(state: AssetSignals, now: int, settings: SignalSettings) -> list[Any]:
+    out = []
+    for key, leg in state.funding.legs.items():
+        stale = funding_ops.staleness(leg, now, settings.funding_silent_after_ms)
+        marker = ("funding", *key)
+        if stale is not None and marker not in state.alerted:
+            state.alerted.add(marker)
+            out.append(Alert(code=reasons.STALE_FUNDING, severity="warning", message=stale, venue=key[0],
+                             asset=base_asset(key[1]), ts=now))
+        elif stale is None:
+            state.alerted.discard(marker)
+    return out
+
+
+def _scan(state: AssetSignals, asset: str, now: int, settings: SignalSettings) -> list[Any]:
+    quotes = tuple(state.quotes.values())
+    latency_ms: dict[str, float | None] = {q.venue: None for q in quotes}  # no exchange time seen: unknown
+    latency_ms |= {v: r.corrected_mean_ms for v, r in state.readings.items()}
+    view = scanner.MarketView(
+        asset=asset, quotes=quotes, funding=state.funding, latency_ms=latency_ms, now=now,
+        stats={key: market_stats.leg_stats(s) for key, s in state.stats.items()},
+        toxic={v: r.block for v, r in state.verdicts.items() if r.block is not None},
+        funding_silent_after_ms=settings.funding_silent_after_ms)
+    return list(scanner.scan(view, settings.scanner, settings.venues))

@@ -1,0 +1,139 @@
+"""The Redis side of the signal flow (DESIGN.md §3.6, README "Redis keys"):
+
+- `strategy:basis:{asset}:{venue}` — hash {ts, record}: the latest `BasisPoint`;
+- `strategy:latency:{venue}` — hash {ts, record}: the latest `LatencyReading`;
+- `strategy:opportunities:pair:{pair}` — hash {ts, record}: the latest verdict of a pair
+  (`pair` = `ASSET:long_venue:long_symbol>short_venue:short_symbol`);
+- `strategy:opportunities:latest` — sorted set pair → score of currently accepted pairs
+  (a pair leaves it when its latest verdict is a rejection);
+- `strategy:opportunities:{ts}` — string, JSON list of the top `top_n` accepted
+  opportunities of a write batch, expiring after 60 s (the seed's key);
+- `strategy:opportunities:stream` — Redis Stream of accepted opportunities (field
+  `record`), trimmed to about `stream_max_len` entries.
+
+Every "latest" write happens only when its `ts` is not older than the stored one (one Lua
+script), so re-emitted output after a recovery never moves state back. All keys carry
+`redis.key_prefix`; a failed write raises `DeliveryFailed`.
+"""
+
+from typing import Any
+
+import redis
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from prometheus_client import Counter
+
+from model import codec
+from model.errors import DeliveryFailed
+from model.signals import BasisPoint, LatencyReading, Opportunity
+from sinks.redis_client import connect
+
+OPPORTUNITIES = Counter("arbflow_opportunities", "Scanned opportunities by outcome (reason ACCEPTED when kept).",
+                        ["reason"])
+
+# KEYS[1] hash, KEYS[2] sorted set or ""; ARGV: ts, record, [score, member, accepted]
+_WRITE_IF_NEWER = """
+local current = redis.call('HGET', KEYS[1], 'ts')
+if current and tonumber(current) > tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'ts', ARGV[1], 'record', ARGV[2])
+if KEYS[2] ~= '' then
+  if ARGV[5] == '1' then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) else redis.call('ZREM', KEYS[2], ARGV[4]) end
+end
+return 1
+"""
+TTL_S = 60
+
+
+def pair_id(o: Opportunity) -> str:
+    """The stable identity of a pair across scans."""
+    return f"{o.asset}:{o.long_venue}:{o.long_symbol}>{o.short_venue}:{o.short_symbol}"
+
+
+class SignalWriter:
+    """Writes one batch of signal outputs in one pipeline (see the module docstring)."""
+
+    def __init__(self, client: redis.Redis, prefix: str, *, top_n: int = 20, stream_max_len: int = 10_000) -> None:
+        self._client, self._prefix, self._top_n, self._max_len = client, prefix, top_n, stream_max_len
+        self._script = client.register_script(_WRITE_IF_NEWER)
+
+    def write(self, items: list[Any]) -> None:
+        p = self._prefix
+        pipe = self._client.pipeline(transaction=False)
+        accepted: dict[str, Opportunity] = {}
+        for item in items:
+            kind = type(item)
+            if kind is BasisPoint:
+                self._script(keys=[f"{p}strategy:basis:{item.asset}:{item.venue}", ""],
+                             args=[item.ts, codec.encode(item)], client=pipe)
+            elif kind is LatencyReading:
+                self._script(keys=[f"{p}strategy:latency:{item.venue}", ""], args=[item.ts, codec.encode(item)],
+                             client=pipe)
+            elif kind is Opportunity:
+                pair = pair_id(item)
+                OPPORTUNITIES.labels(reason=item.reason or "ACCEPTED").inc()
+                body = codec.encode(item)
+                self._script(keys=[f"{p}strategy:opportunities:pair:{pair}", f"{p}strategy:opportunities:latest"],
+                             args=[item.ts, body, item.score, pair, "1" if item.accepted else "0"], client=pipe)
+                if item.accepted:
+                    accepted[pair] = item
+                    pipe.xadd(f"{p}strategy:opportunities:stream", {"record": body}, maxlen=self._max_len,
+                              approximate=True)
+                else:
+                    accepted.pop(pair, None)
+        if accepted:
+            top = sorted(accepted.values(), key=lambda o: (-o.score, -o.projected_profit, pair_id(o)))[: self._top_n]
+            newest = max(o.ts for o in top)
+            pipe.set(f"{p}strategy:opportunities:{newest}", codec.dumps([codec.loads(codec.encode(o)) for o in top]),
+                     ex=TTL_S)
+        try:
+            pipe.execute()
+        except redis.RedisError as error:
+            raise DeliveryFailed(f"Redis write of {len(items)} signal outputs failed: {error}") from error
+
+
+class _Partition(StatelessSinkPartition[Any]):
+    def __init__(self, writer: SignalWriter, client: redis.Redis) -> None:
+        self._writer, self._client = writer, client
+
+    def write_batch(self, items: list[Any]) -> None:
+        self._writer.write(items)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class SignalRedisSink(DynamicSink[Any]):
+    """Bytewax sink for `BasisPoint`, `LatencyReading` and `Opportunity` items."""
+
+    def __init__(self, url: str, *, key_prefix: str, timeout_s: float, top_n: int = 20) -> None:
+        self._url, self._prefix, self._timeout_s, self._top_n = url, key_prefix, timeout_s, top_n
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _Partition:
+        client = connect(self._url, self._timeout_s)
+        return _Partition(SignalWriter(client, self._prefix, top_n=self._top_n), client)
+
+
+def read_scores(client: redis.Redis, prefix: str, *, asset: str | None = None, limit: int = 20) -> dict[str, Any]:
+    """The agent tool `get_market_scores`: accepted opportunities by score (best first),
+    the latest basis per asset and venue, and the latency per venue — plain JSON data."""
+    members = client.zrange(f"{prefix}strategy:opportunities:latest", 0, -1, desc=True)
+    opportunities = []
+    for member in members:
+        pair = member.decode()
+        if asset is not None and not pair.startswith(f"{asset}:"):
+            continue
+        body = client.hget(f"{prefix}strategy:opportunities:pair:{pair}", "record")
+        if body is not None:
+            opportunities.append(codec.loads(body))
+        if len(opportunities) >= limit:
+            break
+    basis, latency = [], []
+    for key in sorted(client.scan_iter(match=f"{prefix}strategy:basis:*", count=500)):
+        if asset is None or key.decode().startswith(f"{prefix}strategy:basis:{asset}:"):
+            body = client.hget(key, "record")
+            if body is not None:
+                basis.append(codec.loads(body))
+    for key in sorted(client.scan_iter(match=f"{prefix}strategy:latency:*", count=500)):
+        body = client.hget(key, "record")
+        if body is not None:
+            latency.append(codec.loads(body))
+    return {"opportunities": opportunities, "basis": basis, "latency": latency}
