@@ -70,8 +70,16 @@ class _MergedPartition(StatefulSourcePartition[Consumed, dict[str, int]]):
         return self._drain(now)
 
     def _drain(self, now: float) -> list[Consumed]:
-        out = []
+        out: list[Consumed] = []
         queues, order = self._queues, self._order
+        active = [t for t, q in queues.items() if q or not self._done[t]]
+        if len(active) == 1:  # one stream left: nothing to merge, emit it as it is
+            queue = queues[active[0]]
+            out = [message for message, _ in queue]
+            queue.clear()
+            if out:
+                self._next[active[0]] = out[-1].offset + 1
+            return out
         while True:
             heads = [(q[0][0].ts, order[t], q[0][0].offset, t) for t, q in queues.items() if q]
             if not heads:

@@ -21,7 +21,7 @@ from model import reasons
 from model.config import ScannerConfig, VenueConfig
 from model.market import FundingRate, Liquidation, MarketTrade, OpenInterest, OrderBook, Ticker
 from model.portfolio import Alert
-from model.signals import BasisPoint, LatencyReading
+from model.signals import BasisPoint
 from model.symbols import base_asset
 from operators import basis_risk, market_stats, scanner
 from operators import funding as funding_ops
@@ -51,8 +51,8 @@ class AssetSignals:
     verdicts: dict[str, basis_risk.BasisRiskReading] = field(default_factory=dict)
     funding: funding_ops.FundingMonitor = field(default_factory=funding_ops.FundingMonitor)
     latency: dict[str, latency_ops.VenueLatency] = field(default_factory=dict)
-    readings: dict[str, LatencyReading] = field(default_factory=dict)
-    quotes: dict[tuple[str, str], scanner.Quote] = field(default_factory=dict)
+    stale: dict[str, bool] = field(default_factory=dict)
+    quotes: dict[tuple[str, str], Ticker | OrderBook] = field(default_factory=dict)
     stats: dict[tuple[str, str], market_stats.InstrumentStats] = field(default_factory=dict)
     last_scan: int = 0
     last_latency: dict[str, int] = field(default_factory=dict)
@@ -78,20 +78,14 @@ def update(state: AssetSignals | None, record: Any, settings: SignalSettings) ->
     if type(record) is Ticker:
         key = (record.venue, record.symbol)
         held = state.quotes.get(key)
-        if held is None or not held.is_book:
-            state.quotes[key] = scanner.Quote(venue=record.venue, symbol=record.symbol, market=record.market,
-                                              bids=((record.bid, record.bid_qty),),
-                                              asks=((record.ask, record.ask_qty),), is_book=False, ts=now)
-            _stats(state, *key).obi = market_stats.book_imbalance(state.quotes[key].bids, state.quotes[key].asks)
+        if held is None or type(held) is Ticker:  # a book, once there is one, is the better quote
+            state.quotes[key] = record
         state.basis, point = update_basis(state.basis, record)
         if point is not None:
             out.append(point)
             out += _judge_basis(state, point, settings)
     elif type(record) is OrderBook:
-        key = (record.venue, record.symbol)
-        state.quotes[key] = scanner.Quote(venue=record.venue, symbol=record.symbol, market=record.market,
-                                          bids=record.bids, asks=record.asks, is_book=True, ts=now)
-        _stats(state, *key).obi = market_stats.book_imbalance(record.bids, record.asks)
+        state.quotes[(record.venue, record.symbol)] = record
     elif type(record) is MarketTrade:
         market_stats.observe_trade(_stats(state, record.venue, record.symbol), record)
     elif type(record) is FundingRate:
@@ -109,17 +103,18 @@ def update(state: AssetSignals | None, record: Any, settings: SignalSettings) ->
 
 def _observe_latency(state: AssetSignals, venue: str, ts_exchange: int, now: int,
                      settings: SignalSettings) -> list[Any]:
-    state.latency[venue], reading = latency_ops.observe_message(state.latency.get(venue), venue, ts_exchange, now)
-    before = state.readings.get(venue)
-    state.readings[venue] = reading
+    venue_state = state.latency[venue] = latency_ops.observe(state.latency.get(venue), ts_exchange, now)
+    stale = latency_ops.corrected_mean(venue_state, now) > latency_ops.STALE_MS
+    was_stale = state.stale.get(venue)
+    state.stale[venue] = stale
     out: list[Any] = []
     if now - state.last_latency.get(venue, 0) >= settings.latency_interval_ms:
         state.last_latency[venue] = now
-        out.append(reading)
-    if before is not None and before.stale != reading.stale:
-        out.append(Alert(code=reasons.VENUE_STALE, severity="warning" if reading.stale else "info",
-                         message=f"{venue} latency {reading.corrected_mean_ms:.0f} ms "
-                                 f"({'stale' if reading.stale else 'recovered'})",
+        out.append(latency_ops.reading(venue_state, venue, now))
+    if was_stale is not None and was_stale != stale:
+        corrected = latency_ops.corrected_mean(venue_state, now)
+        out.append(Alert(code=reasons.VENUE_STALE, severity="warning" if stale else "info",
+                         message=f"{venue} latency {corrected:.0f} ms ({'stale' if stale else 'recovered'})",
                          venue=venue, ts=now))
     return out
 
@@ -153,10 +148,21 @@ def _funding_alerts(state: AssetSignals, now: int, settings: SignalSettings) -> 
     return out
 
 
+def _quote(record: Ticker | OrderBook) -> scanner.Quote:
+    if isinstance(record, Ticker):
+        return scanner.Quote(venue=record.venue, symbol=record.symbol, market=record.market,
+                             bids=((record.bid, record.bid_qty),), asks=((record.ask, record.ask_qty),), is_book=False,
+                             ts=record.ts_local)
+    return scanner.Quote(venue=record.venue, symbol=record.symbol, market=record.market, bids=record.bids,
+                         asks=record.asks, is_book=True, ts=record.ts_local)
+
+
 def _scan(state: AssetSignals, asset: str, now: int, settings: SignalSettings) -> list[Any]:
-    quotes = tuple(state.quotes.values())
+    quotes = tuple(_quote(record) for record in state.quotes.values())
+    for quote in quotes:  # imbalance is needed only when scanning: computed here, not per tick
+        _stats(state, quote.venue, quote.symbol).obi = market_stats.book_imbalance(quote.bids, quote.asks)
     latency_ms: dict[str, float | None] = {q.venue: None for q in quotes}  # no exchange time seen: unknown
-    latency_ms |= {v: r.corrected_mean_ms for v, r in state.readings.items()}
+    latency_ms |= {v: latency_ops.corrected_mean(s, now) for v, s in state.latency.items()}
     view = scanner.MarketView(
         asset=asset, quotes=quotes, funding=state.funding, latency_ms=latency_ms, now=now,
         stats={key: market_stats.leg_stats(s) for key, s in state.stats.items()},

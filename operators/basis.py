@@ -21,6 +21,8 @@ class Mid:
     symbol: str
     mid: Decimal
     ts: int
+    bid: Decimal
+    ask: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +70,12 @@ def update_basis(state: BasisState | None, ticker: Ticker) -> tuple[BasisState, 
     state = state or _EMPTY
     spot: Mid | None
     perp: Mid | None
-    venue_mid = Mid(symbol=ticker.symbol, mid=mid(ticker.bid, ticker.ask), ts=ticker.ts_local)
     held = _find(state.spot if ticker.market == "spot" else state.perp, ticker.venue)
-    if held is not None and held.mid == venue_mid.mid and held.symbol == venue_mid.symbol:
-        return state, None
+    if held is not None and held.bid == ticker.bid and held.ask == ticker.ask and held.symbol == ticker.symbol:
+        return state, None  # only quantities moved (the common case): no mid to compute
+    venue_mid = Mid(symbol=ticker.symbol, mid=mid(ticker.bid, ticker.ask), ts=ticker.ts_local, bid=ticker.bid,
+                    ask=ticker.ask)
+    unchanged = held is not None and held.mid == venue_mid.mid and held.symbol == venue_mid.symbol
     if ticker.market == "spot":
         state = BasisState(spot=_with(state.spot, ticker.venue, venue_mid), perp=state.perp)
         spot, perp = venue_mid, _find(state.perp, ticker.venue)
@@ -80,6 +84,8 @@ def update_basis(state: BasisState | None, ticker: Ticker) -> tuple[BasisState, 
             return state, None  # inverse or cross-settled perp: no spot counterpart
         state = BasisState(spot=state.spot, perp=_with(state.perp, ticker.venue, venue_mid))
         spot, perp = _find(state.spot, ticker.venue), venue_mid
+    if unchanged:  # bid and ask moved but not the mid: remember them, emit nothing
+        return state, None
     if spot is None or perp is None or spot.symbol != perp.symbol.split(":", 1)[0]:
         return state, None
     basis = basis_fraction(spot.mid, perp.mid)

@@ -55,6 +55,13 @@ def observe_message(state: VenueLatency | None, venue: str, ts_exchange: int, ts
                     mean_window_ms: int = MEAN_WINDOW_MS, offset_window_ms: int = OFFSET_WINDOW_MS,
                     stale_ms: int = STALE_MS) -> tuple[VenueLatency, LatencyReading]:
     """Fold one message's timestamps in; return the venue's reading at `ts_local`."""
+    state = observe(state, ts_exchange, ts_local, mean_window_ms=mean_window_ms, offset_window_ms=offset_window_ms)
+    return state, reading(state, venue, ts_local, stale_ms=stale_ms)
+
+
+def observe(state: VenueLatency | None, ts_exchange: int, ts_local: int, *, mean_window_ms: int = MEAN_WINDOW_MS,
+            offset_window_ms: int = OFFSET_WINDOW_MS) -> VenueLatency:
+    """Fold one message's timestamps in (the hot path: no record is built)."""
     state = state or VenueLatency()
     raw = ts_local - ts_exchange
     state.window.append((ts_local, raw))
@@ -66,12 +73,26 @@ def observe_message(state: VenueLatency | None, venue: str, ts_exchange: int, ts
     state.minima.append((ts_local, raw))
     while state.minima[0][0] <= ts_local - offset_window_ms:
         state.minima.popleft()
-    if state.poll_offset_ms is not None and ts_local - state.poll_ts <= POLL_VALID_MS:
-        offset, source = state.poll_offset_ms, "poll"
-    else:
-        offset, source = float(state.minima[0][1]), "min"
+    return state
+
+
+def offset(state: VenueLatency, now: int) -> tuple[float, str]:
+    """(local − venue clock in ms, "poll" or "min") at stream time `now`."""
+    if state.poll_offset_ms is not None and now - state.poll_ts <= POLL_VALID_MS:
+        return state.poll_offset_ms, "poll"
+    return float(state.minima[0][1]), "min"
+
+
+def corrected_mean(state: VenueLatency, now: int) -> float:
+    """The offset-corrected rolling mean (ms) — what staleness is judged on."""
+    return state.total / len(state.window) - offset(state, now)[0]
+
+
+def reading(state: VenueLatency, venue: str, now: int, *, stale_ms: int = STALE_MS) -> LatencyReading:
+    """The venue's `LatencyReading` at stream time `now` (after at least one message)."""
+    shift, source = offset(state, now)
     samples = len(state.window)
     raw_mean = state.total / samples
-    corrected = raw_mean - offset
-    return state, LatencyReading(venue=venue, raw_mean_ms=raw_mean, corrected_mean_ms=corrected, offset_ms=offset,
-                                 offset_source=source, samples=samples, stale=corrected > stale_ms, ts=ts_local)
+    corrected = raw_mean - shift
+    return LatencyReading(venue=venue, raw_mean_ms=raw_mean, corrected_mean_ms=corrected, offset_ms=shift,
+                          offset_source=source, samples=samples, stale=corrected > stale_ms, ts=now)
