@@ -29,6 +29,7 @@ from model.symbols import base_asset
 from model.validation import Universe, parse_record
 from operators.asset_signals import SignalSettings, update
 from sinks.dead_letter import dead_letter
+from sinks.metrics import count_records
 from sinks.redis_feed import SignalRedisSink
 
 INPUT_TOPICS = (topics.MD_TICKER, topics.MD_BOOK, topics.MD_TRADE, topics.MD_FUNDING, topics.MD_OI,
@@ -56,6 +57,7 @@ def _decoder(universe: Universe, prefix: str) -> Callable[[list[Consumed]], list
                 out.append((topic, replace(record, source=f"{message.topic}[{message.partition}]@{message.offset}")))
             else:
                 out.append((base_asset(record.symbol), record))
+        count_records(item[1].market for item in out if type(item[1]) is not Rejected)
         return out
 
     return decode

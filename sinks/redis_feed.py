@@ -25,6 +25,7 @@ from prometheus_client import Counter
 from model import codec
 from model.errors import DeliveryFailed
 from model.signals import BasisPoint, LatencyReading, Opportunity
+from sinks import metrics
 from sinks.redis_client import connect
 
 OPPORTUNITIES = Counter("arbflow_opportunities", "Scanned opportunities by outcome (reason ACCEPTED when kept).",
@@ -65,6 +66,7 @@ class SignalWriter:
                 self._script(keys=[f"{p}strategy:basis:{item.asset}:{item.venue}", ""],
                              args=[item.ts, codec.encode(item)], client=pipe)
             elif kind is LatencyReading:
+                metrics.observe_latency(item)
                 self._script(keys=[f"{p}strategy:latency:{item.venue}", ""], args=[item.ts, codec.encode(item)],
                              client=pipe)
             elif kind is Opportunity:
@@ -88,6 +90,8 @@ class SignalWriter:
             pipe.execute()
         except redis.RedisError as error:
             raise DeliveryFailed(f"Redis write of {len(items)} signal outputs failed: {error}") from error
+        if items:
+            metrics.observe_end_to_end(max(getattr(item, "ts", 0) for item in items))
 
 
 class _Partition(StatelessSinkPartition[Any]):
