@@ -10,10 +10,11 @@ which arbflow's producers set to the record's event time; ties by topic order, t
 offset), so processing order is a function of the data alone.
 
 Bounded (replay, `ranges` given): a message is emitted only when every topic that still
-has messages to come has one queued — exact. Tailing (live): a topic that is silent
-cannot hold the others back for more than `lateness_ms` of wall time; a message older
-than the newest seen by more than `lateness_ms` of event time goes at once. Resume state
-is the next offset per topic.
+has messages to come has one queued — exact. Tailing (live): what has arrived is emitted
+smallest event time first; a silent topic holds the others back for at most
+`lateness_ms` of wall time (default 0: live order is network order anyway, and waiting
+costs latency), and a message older than the newest seen by more than `lateness_ms` of
+event time goes at once. Resume state is the next offset per topic.
 """
 
 import time
@@ -113,7 +114,7 @@ class MergedKafkaInput(FixedPartitionedSource[Consumed, dict[str, int]]):
 
     def __init__(self, bootstrap: str, topics: list[str], *, start: Start = "beginning",
                  ranges: dict[tuple[str, int], tuple[int, int]] | None = None, timeout_s: float = 5.0,
-                 lateness_ms: int = 200, batch_size: int = 1000) -> None:
+                 lateness_ms: int = 0, batch_size: int = 1000) -> None:
         self._bootstrap, self._topics, self._start, self._ranges = bootstrap, topics, start, ranges
         self._timeout_s, self._lateness_ms, self._batch_size = timeout_s, lateness_ms, batch_size
 
