@@ -181,6 +181,9 @@ def consumer(bootstrap: str, *, eof: bool, extra: dict[str, object] | None = Non
         "enable.auto.commit": False,
         "enable.partition.eof": eof,
         "socket.connection.setup.timeout.ms": 5000,
+        # Tansu answers a fetch only when fetch.wait.max.ms (500 ms by default) expires
+        # unless data is already there; live latency needs a short wait.
+        "fetch.wait.max.ms": 10,
     }
     config.update(extra or {})
     return Consumer(config)
