@@ -37,7 +37,7 @@ class _Partition(StatefulSourcePartition[Consumed, int]):
         if self._done:
             raise StopIteration
         batch = []
-        for message in self._consumer.consume(self._batch_size, 0.05):
+        for message in self._consumer.consume(self._batch_size, 0.001):
             error = message.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:

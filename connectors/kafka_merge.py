@@ -49,7 +49,9 @@ class _MergedPartition(StatefulSourcePartition[Consumed, dict[str, int]]):
         if all(self._done[t] and not self._queues[t] for t in self._topics):
             raise StopIteration
         now = time.monotonic()
-        for message in self._consumer.consume(self._batch_size, 0.05):
+        # A 1 ms poll: longer blocking here adds directly to tick latency (measured: a
+        # 50 ms poll gave p50 ≈ 380 ms through Bytewax, 1 ms ≈ 23 ms; idle CPU ≈ 9 %).
+        for message in self._consumer.consume(self._batch_size, 0.001):
             error = message.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
