@@ -42,7 +42,8 @@ def settings_from(config: Config) -> SignalSettings:
     silent = config.signals.funding_silent_after_s
     return SignalSettings(scanner=config.scanner, venues=config.venues,
                           scan_interval_ms=config.signals.scan_interval_ms,
-                          funding_silent_after_ms=silent * 1000 if silent else None)
+                          funding_silent_after_ms=silent * 1000 if silent else None,
+                          late_tolerance_ms=config.signals.late_tolerance_ms)
 
 
 def _decoder(universe: Universe, prefix: str) -> Callable[[list[Consumed]], list[Any]]:
@@ -64,7 +65,13 @@ def _decoder(universe: Universe, prefix: str) -> Callable[[list[Consumed]], list
 
 
 def _encode(items: list[tuple[str, Any]]) -> list[OutputItem]:
-    return [(OUTPUT_TOPIC[type(record)], asset, codec.encode(record)) for asset, record in items]
+    out: list[OutputItem] = []
+    for asset, record in items:
+        if type(record) is Rejected:  # LATE_RECORD from the step: `source` is its topic
+            out.append(dead_letter(record.source, record, asset.encode()))
+        else:
+            out.append((OUTPUT_TOPIC[type(record)], asset, codec.encode(record)))
+    return out
 
 
 def signal_steps(messages: Stream[Consumed], config: Config) -> tuple[Stream[Any], Stream[OutputItem]]:
@@ -77,7 +84,7 @@ def signal_steps(messages: Stream[Consumed], config: Config) -> tuple[Stream[Any
     outputs = op.flat_map("flatten_outputs", fold("scan_markets", split.trues, step), lambda kv: kv[1])
     keyed = op.map("key_outputs", outputs, lambda record: (_asset(record), record))
     encoded = op.flat_map_batch("encode_outputs", keyed, _encode)
-    for_redis = op.filter("redis_outputs", outputs, lambda r: type(r) is not Alert)
+    for_redis = op.filter("redis_outputs", outputs, lambda r: type(r) not in (Alert, Rejected))
     return for_redis, op.merge("merge_outputs", encoded, dead)
 
 

@@ -172,10 +172,13 @@ class SignalsConfig:
     """The signal step. `scan_interval_ms`: at most one scan per asset per this much
     stream time. `funding_silent_after_s`: a funding stream silent this long mid-interval is
     stale (DESIGN.md §3.9); 0 turns the rule off — for settlement-only histories, which
-    speak once per interval by nature."""
+    speak once per interval by nature. A record whose event time is more than
+    `late_tolerance_ms` behind the newest of its asset goes to its dead-letter topic as
+    LATE_RECORD instead of rewinding the state."""
 
     scan_interval_ms: int = field(default=1_000, metadata=rule(lambda v: 1 <= v <= 3_600_000, "1 ms to 1 hour"))
     funding_silent_after_s: int = field(default=600, metadata=rule(lambda v: v >= 0, "seconds, 0 = off"))
+    late_tolerance_ms: int = field(default=5_000, metadata=rule(lambda v: v >= 0, "an integer >= 0 (ms)"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

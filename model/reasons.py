@@ -41,6 +41,9 @@ INPUT_REASONS: Final = tuple(
     value for name, value in sorted(globals().items()) if name.isupper() and isinstance(value, str)
 )
 
+# -- stream position (valid records refused where they arrive) ----------------------------
+LATE_RECORD: Final = "LATE_RECORD"  # event time further behind the asset's stream than the tolerance
+
 # -- decisions (refusals of opportunities and entries) ------------------------------------
 MISSING_FUNDING_LEG: Final = "MISSING_FUNDING_LEG"  # a perp leg has no funding rate yet
 STALE_FUNDING: Final = "STALE_FUNDING"  # settlement passed without a new rate, or the stream went silent

@@ -10,19 +10,22 @@ consumers see rejections with reasons too. Alerts are emitted on transitions onl
 a venue going stale or recovering, a funding leg going stale, a basis-at-risk stop.
 
 Outputs (in stream order): `BasisPoint`, `LatencyReading` (at most every
-`latency_interval_ms` per venue), `Opportunity`, `Alert`.
+`latency_interval_ms` per venue), `Opportunity`, `Alert`, and `Rejected` (LATE_RECORD,
+`source` = its topic) for a record more than `late_tolerance_ms` behind its asset.
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from model import reasons
+from model import codec, reasons
 from model.config import ScannerConfig, VenueConfig
 from model.market import FundingRate, Liquidation, MarketTrade, OpenInterest, OrderBook, Ticker
 from model.portfolio import Alert
+from model.rejected import Rejected
 from model.signals import BasisPoint
 from model.symbols import base_asset
+from model.topics import RECORD_TYPES
 from operators import basis_risk, market_stats, scanner
 from operators import funding as funding_ops
 from operators import latency as latency_ops
@@ -40,6 +43,7 @@ class SignalSettings:
     scan_interval_ms: int = 1_000
     latency_interval_ms: int = 1_000
     funding_silent_after_ms: int | None = funding_ops.SILENT_AFTER_MS
+    late_tolerance_ms: int = 5_000
 
 
 @dataclass(slots=True)
@@ -57,6 +61,7 @@ class AssetSignals:
     last_scan: int = 0
     last_latency: dict[str, int] = field(default_factory=dict)
     alerted: set[tuple[str, ...]] = field(default_factory=set)
+    watermark: int = 0
 
 
 def _stats(state: AssetSignals, venue: str, symbol: str) -> market_stats.InstrumentStats:
@@ -72,6 +77,9 @@ def update(state: AssetSignals | None, record: Any, settings: SignalSettings) ->
     state = state or AssetSignals()
     out: list[Any] = []
     now = record.ts_local
+    if now < state.watermark - settings.late_tolerance_ms:
+        return state, [_late(record, state.watermark)]
+    state.watermark = max(state.watermark, now)
     # Funding is polled or settled, not streamed: its timestamps say nothing about latency.
     if type(record) in (Ticker, OrderBook, MarketTrade) and record.ts_exchange is not None:
         out += _observe_latency(state, record.venue, record.ts_exchange, now, settings)
@@ -99,6 +107,14 @@ def update(state: AssetSignals | None, record: Any, settings: SignalSettings) ->
         state.last_scan = now
         out += _scan(state, base_asset(record.symbol), now, settings)
     return state, out
+
+
+def _late(record: Any, watermark: int) -> Rejected:
+    """A record too far behind its asset's stream, for its dead-letter topic (`source`)."""
+    topic = next(t for t, cls in RECORD_TYPES.items() if cls is type(record))
+    return codec.reject(reasons.LATE_RECORD, f"ts_local {record.ts_local} is {watermark - record.ts_local} ms "
+                        "behind the newest record of its asset", source=topic, raw=codec.encode(record),
+                        ts=record.ts_local)
 
 
 def _observe_latency(state: AssetSignals, venue: str, ts_exchange: int, now: int,

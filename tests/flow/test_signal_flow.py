@@ -120,3 +120,13 @@ def test_every_scan_publishes_each_candidate_with_its_verdict() -> None:
     # the second ticker (a price update, one second later) scans: long spot / short perp on binance
     assert [(o.long_symbol, o.short_symbol, o.accepted, o.reason) for o in opportunities] == [
         ("BTC/USDT", "BTC/USDT:USDT", False, reasons.MISSING_FUNDING_LEG)]
+
+
+def test_a_record_far_behind_its_asset_goes_to_the_dead_letter_topic() -> None:
+    _, items = _run([
+        _message(0, "BTC/USDT", "spot", "60000", "60002", 1_723_161_260_000),
+        _message(1, "BTC/USDT", "spot", "60001", "60003", 1_723_161_254_999),  # 5,001 ms behind
+        _message(2, "BTC/USDT", "spot", "60001", "60003", 1_723_161_255_000),  # 5,000 ms: tolerated
+    ])
+    dead = [codec.decode(Rejected, value, source="t") for topic, _, value in items if topic == "dlq.md.ticker"]
+    assert [(r.reason, r.ts, r.source) for r in dead] == [(reasons.LATE_RECORD, 1_723_161_254_999, "md.ticker")]

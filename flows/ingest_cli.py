@@ -1,0 +1,198 @@
+"""`arbflow ingest`: live market data from exchanges (ccxt.pro) into the md.* topics.
+
+Wiring only: `connectors.feeds` does the work (docs/ingest.md). Exit codes as every
+arbflow command: 0 ok; 1 a runtime failure (Kafka unreachable or a delivery lost, a
+venue's markets not loading, a stream stopped by a non-retryable venue error); 2 a usage
+error — an unknown venue, stream or symbol, with the closest matches.
+
+Register with `main.add_command(ingest)` in flows/cli.py; until then
+`python -m flows.ingest_cli ingest …` runs it under the same `arbflow` group.
+"""
+
+import asyncio
+import difflib
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from flows.cli import _config, _die, _guard, err_console, out_console
+
+STREAM_NAMES = ("ticker", "book", "trade", "funding")
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _choose(kind: str, wanted: list[str], allowed: tuple[str, ...]) -> list[str]:
+    for item in wanted:
+        if item not in allowed:
+            close = difflib.get_close_matches(item, allowed, n=3, cutoff=0.5)
+            hint = f"; closest: {', '.join(close)}" if close else ""
+            _die(f"unknown {kind} {item!r}{hint} (allowed: {', '.join(allowed)})", 2)
+    return list(dict.fromkeys(wanted))
+
+
+def _endpoints(path: Path | None) -> dict[str, dict[str, str]]:
+    if path is None:
+        return {}
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        _die(f"--endpoints {path}: {error}", 2)
+    if not isinstance(document, dict) or not all(isinstance(v, dict) for v in document.values()):
+        _die(f"--endpoints {path}: expected {{venue: {{ccxt url path: url}}}}", 2)
+    return document
+
+
+def _status_table(feeds: list[Any], emitter: Any) -> Table:
+    table = Table(title=f"ingest at {time.strftime('%H:%M:%S')} — published {sum(emitter.counts.values()):,}",
+                  title_justify="left")
+    for column in ("venue", "stream", "updates", "last update", "state"):
+        table.add_column(column, justify="right" if column in ("updates", "last update") else "left")
+    now = time.monotonic()
+    for feed in feeds:
+        for stream, state in feed.status.streams.items():
+            age = "never" if state.last_monotonic is None else f"{now - state.last_monotonic:.1f} s ago"
+            if state.failed:
+                verdict = f"[red]stopped: {state.failed}[/red]"
+            elif stream != "funding" and feed.status.stale:
+                verdict = "[yellow]stale[/yellow]"
+            elif state.messages:
+                verdict = "[green]flowing[/green]"
+            else:
+                verdict = "waiting"
+            if state.reconnects:
+                verdict += f" ({state.reconnects} reconnects)"
+            table.add_row(feed.venue, stream, f"{state.messages:,}", age, verdict)
+    return table
+
+
+@click.command()
+@click.option("--venues", required=True, help="Comma-separated venues: binance, bybit, okx, hyperliquid.")
+@click.option("--symbols", required=True,
+              help="Comma-separated base assets (BTC → the venue's USDT spot and USDT linear perp; USDC perp on "
+                   "Hyperliquid) or ccxt symbols (BTC/USDT:USDT).")
+@click.option("--streams", default=",".join(STREAM_NAMES), show_default=True,
+              help="Comma-separated streams: ticker (md.ticker), book (md.book), trade (md.trade), "
+                   "funding (md.funding, REST polling).")
+@click.option("--depth", type=click.IntRange(1, 1000), default=20, show_default=True,
+              help="Levels per side in each md.book record.")
+@click.option("--stale-after", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds without an update after which a venue is stale (alert on risk.alert, reconnect).")
+@click.option("--funding-poll", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              help="Seconds between funding polls.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=9401, show_default=True,
+              help="Serve Prometheus metrics on this port (0 = off; `arbflow scan` uses 9400).")
+@click.option("--duration", type=click.FloatRange(min=0.1), default=None,
+              help="Stop after this many seconds (default: run until Ctrl-C or SIGTERM).")
+@click.option("--status-every", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
+              help="Seconds between status tables on stderr.")
+@click.option("--endpoints", "endpoints_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="JSON file {venue: {ccxt url path: url}} replacing exchange endpoints (testnets, proxies, "
+                   "the stub servers of the tests), e.g. {\"okx\": {\"api.ws\": \"ws://127.0.0.1:8765/ws/v5\"}}.")
+@click.pass_context
+@_guard
+def ingest(ctx: click.Context, venues: str, symbols: str, streams: str, depth: int, stale_after: float,
+           funding_poll: float, metrics_port: int, duration: float | None, status_every: float,
+           endpoints_file: Path | None) -> None:
+    """Stream normalised tickers, books, trades and funding from exchanges into Kafka.
+
+    Prints every few seconds, per venue and stream, what is flowing and what is stale.
+    Reconnects with exponential backoff; a venue silent for --stale-after seconds is
+    flagged on risk.alert and reconnected. Invalid payloads go to dlq.<topic>. Ctrl-C
+    (or SIGTERM) stops cleanly after flushing Kafka.
+    """
+    from connectors.feeds.exchange import LIVE_VENUES
+
+    config = _config(ctx)
+    chosen = _choose("venue", _split(venues), LIVE_VENUES)
+    wanted = _split(symbols)
+    if not wanted:
+        _die("--symbols: name at least one asset", 2)
+    stream_list = _choose("stream", _split(streams), STREAM_NAMES)
+    asyncio.run(_ingest(config, chosen, wanted, stream_list, depth=depth, stale_after=stale_after,
+                        funding_poll=funding_poll, metrics_port=metrics_port, duration=duration,
+                        status_every=status_every, endpoints=_endpoints(endpoints_file)))
+
+
+async def _ingest(config: Any, venues: list[str], wanted: list[str], streams: list[str], *, depth: int,
+                  stale_after: float, funding_poll: float, metrics_port: int, duration: float | None,
+                  status_every: float, endpoints: dict[str, dict[str, str]]) -> None:
+    from prometheus_client import start_http_server
+
+    from connectors.feeds import runner
+    from connectors.feeds.exchange import UnknownSymbol
+    from connectors.feeds.metrics import FeedMetrics
+    from connectors.feeds.settings import FeedSettings
+    from connectors.infra import services
+    from model.errors import ServiceUnavailable
+
+    try:
+        prepared = await runner.prepare(venues, wanted, endpoints=endpoints)
+    except UnknownSymbol as error:
+        _die(str(error), 2)
+    feeds: list[Any] = []
+    try:
+        outside = sorted({m.key for p in prepared for m in p.markets} - set(config.universe.assets))
+        if outside:
+            _die(f"{', '.join(outside)} not in universe.assets ({', '.join(config.universe.assets)}): its records "
+                 "would be refused as UNKNOWN_SYMBOL; add it to the configuration", 2)
+        kafka = services.status(config).kafka
+        if not kafka.running:
+            raise ServiceUnavailable(f"Kafka is not reachable ({kafka.origin} {kafka.address}); "
+                                     "run `arbflow infra up` or set KAFKA_BOOTSTRAP")
+        producer = runner.kafka_producer(config, kafka.address)
+        emitter = runner.KafkaEmitter(producer, config.kafka.topic_prefix)
+        metrics = FeedMetrics()
+        settings = FeedSettings(streams=tuple(streams), depth=depth, stale_after_s=stale_after,
+                                funding_poll_s=funding_poll)
+        feeds = runner.build_feeds(prepared, config, settings, emit=emitter, clock=runner.wall_clock_ms,
+                                   metrics=metrics)
+    except BaseException:
+        await asyncio.gather(*(p.exchange.close() for p in prepared), return_exceptions=True)
+        raise
+    server = None
+    if metrics_port:
+        try:
+            server, _ = start_http_server(metrics_port, registry=metrics.registry)
+        except OSError as error:
+            await asyncio.gather(*(p.exchange.close() for p in prepared), return_exceptions=True)
+            raise ServiceUnavailable(f"--metrics-port {metrics_port}: {error}") from error
+        err_console.print(f"metrics on http://0.0.0.0:{server.server_port}/metrics")
+    for p in prepared:
+        err_console.print(f"{p.venue}: {', '.join(m.symbol for m in p.markets)} ({', '.join(streams)})")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, stop.set)
+    if duration is not None:
+        loop.call_later(duration, stop.set)
+    try:
+        await runner.run(feeds, emitter, stop=stop, check=emitter.check, status_every_s=status_every,
+                         status=lambda: err_console.print(_status_table(feeds, emitter)))
+    finally:
+        for number in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(number)
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        producer.flush()
+    err_console.print(_status_table(feeds, emitter))
+    for topic, count in sorted(emitter.counts.items()):
+        out_console.print(f"{topic:20} {count:>10,}")
+    failed = [f"{f.venue} {s}: {st.failed}" for f in feeds for s, st in f.status.streams.items() if st.failed]
+    if failed:
+        _die(f"streams stopped: {'; '.join(failed)}", 1)
+
+
+if __name__ == "__main__":
+    from flows.cli import main
+
+    main.add_command(ingest)
+    main(prog_name="arbflow")
