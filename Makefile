@@ -44,6 +44,7 @@ lint: $(STAMP)  ## ruff, import-linter and mypy (strict on model/ and operators/
 bench: $(STAMP)  ## replay throughput vs a raw consumer; tick-to-Redis latency at 5,000 msg/s and peak RSS
 	@$(BIN)/python -m bench.replay_throughput
 	@$(BIN)/python -m bench.tick_latency
+	@$(BIN)/python -m bench.normalise
 
 infra-up: $(STAMP)  ## start the embedded broker and redis-server (idempotent)
 	@$(BIN)/arbflow infra up
