@@ -28,7 +28,10 @@ def _bps(spot_mid: str, perp_mid: str) -> Decimal:
 
 
 def _read(config: Config, topic: str) -> list[bytes]:
-    return [m.value for m in kafka.read_topic(config.kafka.bootstrap or "", kafka.topic_name(config, topic))]
+    """Every message of a topic in (partition, offset) order: the consumer interleaves
+    partitions as fetches return, so arrival order is not a property of the data."""
+    messages = kafka.read_topic(config.kafka.bootstrap or "", kafka.topic_name(config, topic))
+    return [m.value for m in sorted(messages, key=lambda m: (m.partition, m.offset))]
 
 
 def test_first_basis_is_hand_computed_when_the_first_perp_ticker_arrives(config: Config, tmp_path: Path) -> None:
