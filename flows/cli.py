@@ -461,5 +461,10 @@ def show_config(ctx: click.Context) -> None:
     sys.stdout.buffer.write(codec.dumps(plain(config)) + b"\n")
 
 
+# Commands defined in their own modules (they import helpers from here, so they come last).
+from flows.ingest_cli import ingest  # noqa: E402
+
+main.add_command(ingest)
+
 if __name__ == "__main__":
     main(prog_name=os.path.basename(sys.argv[0]))

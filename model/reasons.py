@@ -44,6 +44,11 @@ INPUT_REASONS: Final = tuple(
 # -- stream position (valid records refused where they arrive) ----------------------------
 LATE_RECORD: Final = "LATE_RECORD"  # event time further behind the asset's stream than the tolerance
 
+# -- feed alerts (risk.alert codes of the live ingest) -----------------------------------
+STALE_FEED: Final = "STALE_FEED"  # warning: no streamed update for stale_after_s
+FEED_RECOVERED: Final = "FEED_RECOVERED"  # info: updates flow again after STALE_FEED
+FEED_FAILED: Final = "FEED_FAILED"  # critical: a stream stopped on a non-retryable venue error
+
 # -- decisions (refusals of opportunities and entries) ------------------------------------
 MISSING_FUNDING_LEG: Final = "MISSING_FUNDING_LEG"  # a perp leg has no funding rate yet
 STALE_FUNDING: Final = "STALE_FUNDING"  # settlement passed without a new rate, or the stream went silent
@@ -56,6 +61,38 @@ NOT_PROFITABLE: Final = "NOT_PROFITABLE"  # projected profit after slippage ≤ 
 SHALLOW_BOOK: Final = "SHALLOW_BOOK"  # less than $50k within 2 bps of mid on a leg
 NO_BOOK: Final = "NO_BOOK"  # a leg has no price yet
 TOXIC_BASIS: Final = "TOXIC_BASIS"  # basis below its 1st percentile, or funding fading while basis < 0
+
+# -- execution: entry refusals (operators.execution_entry) ----------------------------------
+ENTRY_IN_FLIGHT: Final = "ENTRY_IN_FLIGHT"  # an entry on the same instrument pair is still being placed
+EXIT_IN_FLIGHT: Final = "EXIT_IN_FLIGHT"  # the pair's position is being closed
+POSITION_OPEN: Final = "POSITION_OPEN"  # the pair already holds an open position (one trade per pair)
+INSUFFICIENT_CAPITAL: Final = "INSUFFICIENT_CAPITAL"  # available capital below the minimum trade size
+BELOW_MIN_SIZE: Final = "BELOW_MIN_SIZE"  # sized notional < $100, or a leg quantity below the venue's min_qty
+ENTRIES_PAUSED: Final = "ENTRIES_PAUSED"  # a failed hedge/unwind/exit paused new entries
+STALE_OPPORTUNITY: Final = "STALE_OPPORTUNITY"  # the opportunity is older than the entry age limit in stream time
+DUPLICATE_OPPORTUNITY: Final = "DUPLICATE_OPPORTUNITY"  # this opportunity already started a trade (replay)
+UNTRADABLE_VENUE: Final = "UNTRADABLE_VENUE"  # a leg's venue or market has no configured fee schedule
+# -- execution: why a trade or order ended --------------------------------------------------
+FIRST_LEG_TIMEOUT: Final = "FIRST_LEG_TIMEOUT"  # the harder leg did not fill within 500 ms: cancel, reject
+FIRST_LEG_REJECTED: Final = "FIRST_LEG_REJECTED"  # the venue refused the harder leg
+SECOND_LEG_REJECTED: Final = "SECOND_LEG_REJECTED"  # the second leg cannot be placed: unwind the first
+LEG_OUT: Final = "LEG_OUT"  # one leg filled, the other not in time: hedged with a marketable order
+IOC_REMAINDER: Final = "IOC_REMAINDER"  # the unfilled rest of an immediate-or-cancel order
+NO_LIQUIDITY: Final = "NO_LIQUIDITY"  # nothing to trade against (paper venue: no book for the instrument)
+ORDER_TIMEOUT: Final = "ORDER_TIMEOUT"  # an order was not done within 500 ms of stream time: canceled
+HEDGE_FAILED: Final = "HEDGE_FAILED"  # critical: hedges exhausted their retries; entries paused
+UNWIND_FAILED: Final = "UNWIND_FAILED"  # critical: unwinds exhausted their retries; a leg stays exposed
+EXIT_FAILED: Final = "EXIT_FAILED"  # critical: exit orders exhausted their retries; a leg stays exposed
+UNKNOWN_ORDER: Final = "UNKNOWN_ORDER"  # a venue event for a client order id this state never sent
+OVERFILL: Final = "OVERFILL"  # a venue reported more filled than the order's quantity
+DUPLICATE_CLIENT_ID: Final = "DUPLICATE_CLIENT_ID"  # refused to send a client order id a second time
+# -- execution: exit triggers (DESIGN.md §3.7) ---------------------------------------------
+EXIT_FUNDING_CONVERGED: Final = "EXIT_FUNDING_CONVERGED"  # soft: carry below 0.005 % per 8 h
+EXIT_PROFIT_TARGET: Final = "EXIT_PROFIT_TARGET"  # soft: 90 % of projected profit realised (incl. mark-to-close)
+EXIT_SPREAD_WIDENED: Final = "EXIT_SPREAD_WIDENED"  # soft: close spread > entry spread + 50 bps
+EXIT_STOP_LOSS: Final = "EXIT_STOP_LOSS"  # hard: close spread > entry spread + 100 bps
+EXIT_BASIS_STOP: Final = "EXIT_BASIS_STOP"  # hard: basis-at-risk stop on a leg's venue (§3.3)
+EXIT_REQUESTED: Final = "EXIT_REQUESTED"  # an exit asked for from outside (breaker, operator)
 
 ALL_REASONS: Final = tuple(
     value for name, value in sorted(globals().items())

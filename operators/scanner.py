@@ -102,8 +102,9 @@ def _fee(venue: VenueConfig, market: Market, maker: bool) -> Decimal | None:
     return schedule.maker_bps if maker else schedule.taker_bps
 
 
-def _price(quote: Quote, side: str, notional: Decimal) -> tuple[Decimal, Decimal] | None:
-    """(VWAP, slippage bps) to buy or sell `notional` on `quote`; None when unfillable."""
+def price(quote: Quote, side: str, notional: Decimal) -> tuple[Decimal, Decimal] | None:
+    """(VWAP, slippage bps) to buy or sell `notional` on `quote`; None when unfillable.
+    The execution stage prices its entries and exits with this too (operators.execution_pricing)."""
     if not quote.bids or not quote.asks:
         return None
     if quote.is_book:
@@ -122,6 +123,15 @@ def _bps(numerator: Decimal, denominator: Decimal) -> Decimal:
     return MONEY.divide(MONEY.multiply(numerator, BPS_PER_UNIT), denominator)
 
 
+def projected_profit(notional: Decimal, carry_8h: Decimal, horizon_intervals: int, entry_spread_bps: Decimal,
+                     fees_bps: Decimal, exit_slippage_bps: Decimal) -> Decimal:
+    """DESIGN.md §3.9, USD: `N × (carry_8h × H + entry_spread_bps / 10⁴) − N × fees_bps / 10⁴ −
+    N × exit_slippage_bps / 10⁴` (entry slippage is inside the VWAP entry prices)."""
+    n = notional
+    return n * (carry_8h * horizon_intervals + entry_spread_bps / BPS_PER_UNIT) \
+        - n * fees_bps / BPS_PER_UNIT - n * exit_slippage_bps / BPS_PER_UNIT
+
+
 def evaluate(view: MarketView, long: Quote, short: Quote, cfg: ScannerConfig,
              venues: Mapping[str, VenueConfig]) -> Opportunity:
     """Price, score and judge one pair (see the module docstring)."""
@@ -135,8 +145,8 @@ def evaluate(view: MarketView, long: Quote, short: Quote, cfg: ScannerConfig,
         age = view.now - leg.ts
         if age > cfg.quote_max_age_ms:
             return _rejected(base, reasons.VENUE_STALE, f"{leg.venue} {leg.symbol}: last price {age} ms old")
-    entry_long, entry_short = _price(long, "buy", n), _price(short, "sell", n)
-    exit_long, exit_short = _price(long, "sell", n), _price(short, "buy", n)
+    entry_long, entry_short = price(long, "buy", n), price(short, "sell", n)
+    exit_long, exit_short = price(long, "sell", n), price(short, "buy", n)
     hard_venue, easy_venue = sorted((long, short), key=lambda q: venues[q.venue].liquidity_rank)
     maker = _fee(venues[hard_venue.venue], hard_venue.market, maker=True)
     taker = _fee(venues[easy_venue.venue], easy_venue.market, maker=False)
@@ -158,8 +168,7 @@ def evaluate(view: MarketView, long: Quote, short: Quote, cfg: ScannerConfig,
         "depth_long": depth_long, "depth_short": depth_short}
     if isinstance(funding, Blocked):
         return _rejected(priced, funding.reason, funding.detail)
-    projected = n * (funding.carry_8h * cfg.horizon_intervals + entry_spread / BPS_PER_UNIT) \
-        - n * fees / BPS_PER_UNIT - n * exit_slip / BPS_PER_UNIT
+    projected = projected_profit(n, funding.carry_8h, cfg.horizon_intervals, entry_spread, fees, exit_slip)
     priced |= {"carry_8h": funding.carry_8h, "carry_apr": funding.carry_apr, "projected_profit": projected}
     components, flags = _components(view, long, short, funding.expected_8h)
     points, flags_missing = confluence.score(components, other_venue_stale=_others_stale(view, long, short))

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlparse
 
 from connectors import payload
 from connectors.book import L2Book
+from connectors.feeds.spec import LiveSpec, field_of, hours_ms
 from model import codec, reasons, topics
 from model.market import Market, MarketTrade, OrderBook, Ticker
 from model.money import DecimalTextError, ratio, venue_decimal
@@ -358,3 +359,29 @@ def _translated(topic: str) -> Iterator[None]:
     except PayloadError as bad:
         bad.topic = bad.topic or topic
         raise
+
+
+# -- live feeds through ccxt.pro (connectors/feeds) --------------------------------------
+#
+# md.ticker comes from `watch_bids_asks` (the bookTicker stream); ccxt keeps the raw
+# message as `info`, so prices and sizes are Binance's own strings (b/B/a/A). Trades come
+# from the `trade` stream (p/q); funding from REST premiumIndex (`lastFundingRate`), which
+# states no interval — `fundingIntervalHours` appears only in fundingInfo rows.
+
+
+def _live_ticker(info: Any) -> dict[str, Any]:
+    return {"bid": field_of(info, "b"), "ask": field_of(info, "a"), "bid_qty": field_of(info, "B"),
+            "ask_qty": field_of(info, "A")}
+
+
+def _live_trade(info: Any) -> dict[str, Any]:
+    return {"px": field_of(info, "p"), "qty": field_of(info, "q")}
+
+
+def _live_funding(info: Any) -> dict[str, Any]:
+    return {"rate": field_of(info, "lastFundingRate"), "interval_ms": hours_ms(field_of(info, "fundingIntervalHours"))}
+
+
+LIVE = LiveSpec(ccxt_id="binance", ccxt_options={"fetchMarkets": {"types": ["spot", "linear"]}},
+                ticker_source={"spot": "bids_asks", "perp": "bids_asks"}, ticker_fields=_live_ticker,
+                trade_fields=_live_trade, funding_fields=_live_funding)

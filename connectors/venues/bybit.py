@@ -34,6 +34,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors import payload as p
+from connectors.feeds.spec import LiveSpec, field_of, hours_ms
 from connectors.payload import Out, PayloadError, SequencedBook, TextLevel
 from model import reasons, topics
 from model.market import MarketTrade, Side
@@ -158,3 +159,35 @@ class IdBook(SequencedBook):
         if qty < 0:
             raise PayloadError(reasons.NEGATIVE_SIZE, f"size: {size}", topic)
         return side, (px, qty, px_text, p.text(size))
+
+
+# -- live feeds through ccxt.pro: Bybit v5 (connectors/feeds) ----------------------------
+#
+# The v5 API differs from the v2 capture above. Linear md.ticker from `watch_ticker`
+# (`tickers.<symbol>`: bid1Price/bid1Size/ask1Price/ask1Size/lastPrice/markPrice/indexPrice;
+# ccxt merges the deltas into `info`). Spot tickers carry no best bid/offer, and spot
+# md.ticker is the top of `watch_order_book` — not `watch_bids_asks`: ccxt keeps one book
+# per symbol, so the `orderbook.1` snapshots behind watch_bids_asks would reset the
+# `orderbook.50` book (a crossed or one-level book). Book levels are ccxt's numbers via
+# str(). Trades `publicTrade.<symbol>` (p/v). Funding from REST `/v5/market/tickers`
+# (`fundingRate`, `nextFundingTime`, `fundingIntervalHour`).
+
+
+def _live_ticker(info: Any) -> dict[str, Any]:
+    return {"bid": field_of(info, "bid1Price"), "ask": field_of(info, "ask1Price"),
+            "bid_qty": field_of(info, "bid1Size"), "ask_qty": field_of(info, "ask1Size"),
+            "last": field_of(info, "lastPrice"), "mark": field_of(info, "markPrice"),
+            "index": field_of(info, "indexPrice")}
+
+
+def _live_trade(info: Any) -> dict[str, Any]:
+    return {"px": field_of(info, "p"), "qty": field_of(info, "v")}
+
+
+def _live_funding(info: Any) -> dict[str, Any]:
+    return {"rate": field_of(info, "fundingRate"), "interval_ms": hours_ms(field_of(info, "fundingIntervalHour"))}
+
+
+LIVE = LiveSpec(ccxt_id="bybit", ccxt_options={"fetchMarkets": {"types": ["spot", "linear"]}},
+                ticker_source={"spot": "book", "perp": "ticker"}, ticker_fields=_live_ticker,
+                trade_fields=_live_trade, funding_fields=_live_funding)

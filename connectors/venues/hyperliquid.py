@@ -13,9 +13,11 @@ Hyperliquid has no best-bid/offer channel in this capture; `ticker_from_book` de
 md.ticker record from the book's top level.
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 from connectors import payload
+from connectors.feeds.spec import LiveSpec, field_of
 from model import reasons
 from model.market import MarketTrade, OrderBook, Ticker
 from model.money import DecimalTextError, venue_decimal
@@ -89,3 +91,29 @@ def parse_trades(data: Any, ts_local: int) -> list[MarketTrade]:
                                   side="buy" if item["side"] == "B" else "sell", trade_id=str(item.get("tid")),
                                   ts_exchange=_time(item.get("time")), ts_local=ts_local))
     return trades
+
+
+# -- live feeds through ccxt.pro (connectors/feeds) --------------------------------------
+#
+# Perps only (USDC-settled). ccxt's market id is an index; the coin name (`baseName`) is
+# the venue symbol. No best-bid/offer channel: md.ticker is the top of `watch_order_book`
+# (l2Book snapshots). Trades px/sz. Funding from REST `metaAndAssetCtxs` (`funding`, per
+# hour); the venue states no interval and no predicted rate (`premium` is not one), and
+# ccxt computes the next settlement as the next full hour of the local clock.
+
+
+def _live_venue_symbol(ccxt_market: Mapping[str, Any]) -> str:
+    return str(ccxt_market.get("baseName") or ccxt_market["base"])
+
+
+def _live_trade(info: Any) -> dict[str, Any]:
+    return {"px": field_of(info, "px"), "qty": field_of(info, "sz")}
+
+
+def _live_funding(info: Any) -> dict[str, Any]:
+    return {"rate": field_of(info, "funding")}
+
+
+LIVE = LiveSpec(ccxt_id="hyperliquid", ccxt_options={"fetchMarkets": {"types": ["swap"]}},
+                ticker_source={"perp": "book"}, spot_quotes=(), perp_settles=("USDC",),
+                venue_symbol=_live_venue_symbol, trade_fields=_live_trade, funding_fields=_live_funding)

@@ -37,6 +37,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors import payload as p
+from connectors.feeds.spec import LiveSpec, field_of
 from connectors.payload import Out, PayloadError, QtyScale, SequencedBook
 from model import reasons, topics
 from model.market import Market, MarketTrade, Ticker
@@ -175,3 +176,33 @@ def on_book(book: SequencedBook, action: Any, data: dict[str, Any], ts_local: in
         book.drop("checksum")
         return []
     return book.emit(p.ms(data.get("ts"), "ts", topic), ts_local)
+
+
+# -- live feeds through ccxt.pro (connectors/feeds) --------------------------------------
+#
+# md.ticker from `watch_ticker` (the `tickers` channel above: bidPx/bidSz/askPx/askSz/last,
+# swap sizes in contracts — the normaliser applies ccxt's `contractSize`, i.e. `ctVal`).
+# Funding from REST `public/funding-rate`: `fundingRate` for the settlement at
+# `fundingTime`, `nextFundingRate` (the forecast for the one after, "" when OKX gives none)
+# and `nextFundingTime`; the interval is OKX's own `nextFundingTime − fundingTime`.
+
+
+def _live_ticker(info: Any) -> dict[str, Any]:
+    return {"bid": field_of(info, "bidPx"), "ask": field_of(info, "askPx"), "bid_qty": field_of(info, "bidSz"),
+            "ask_qty": field_of(info, "askSz"), "last": field_of(info, "last")}
+
+
+def _live_trade(info: Any) -> dict[str, Any]:
+    return {"px": field_of(info, "px"), "qty": field_of(info, "sz")}
+
+
+def _live_funding(info: Any) -> dict[str, Any]:
+    this, after = str(field_of(info, "fundingTime") or ""), str(field_of(info, "nextFundingTime") or "")
+    interval = int(after) - int(this) if this.isdigit() and after.isdigit() and int(after) > int(this) else None
+    predicted = field_of(info, "nextFundingRate")
+    return {"rate": field_of(info, "fundingRate"), "predicted_rate": predicted or None, "interval_ms": interval}
+
+
+LIVE = LiveSpec(ccxt_id="okx", ccxt_options={"fetchMarkets": {"types": ["spot", "swap"]}},
+                ticker_source={"spot": "ticker", "perp": "ticker"}, ticker_fields=_live_ticker,
+                trade_fields=_live_trade, funding_fields=_live_funding)

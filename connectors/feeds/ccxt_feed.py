@@ -1,0 +1,332 @@
+"""One venue's live feed: per stream × market an async `watch_*` loop → normalised records.
+
+Streams: `ticker` (`watch_bids_asks` / `watch_ticker` / top of the book, per the venue
+spec) → md.ticker; `book` (`watch_order_book`: ccxt does snapshot + diff + sequence
+checks; arbflow publishes the top `depth` levels) → md.book; `trade` (`watch_trades`,
+de-duplicated by trade id) → md.trade; `funding` (REST `fetch_funding_rates`, or
+`fetch_funding_rate` per symbol, polled every `funding_poll_s`; spot markets get the
+sentinel) → md.funding. Records that fail normalisation or validation go to
+`dlq.<topic>` with their reason; nothing is dropped silently.
+
+ccxt resolves one waiter per burst of messages, so tickers and books are *conflated*: each
+loop publishes the latest state ccxt holds when it runs (a book always includes every
+applied diff; trades are never conflated — ccxt buffers them).
+
+Resilience:
+- reconnect: a `ccxt.NetworkError` ends the stream's session; if it had delivered data
+  the next session starts after `backoff_initial_s` + up to `backoff_jitter_s`, else after
+  tenacity's exponential backoff with jitter (`backoff_initial_s` doubling up to
+  `backoff_max_s`, + up to `backoff_jitter_s`), for ever; each retry counts
+  `reconnects{reason}`. Other ccxt errors (`AuthenticationError`, `BadSymbol`, …) are
+  not retried: the stream stops (`status.streams[…].failed` says why), a critical
+  `FEED_FAILED` alert goes out, and the venue's other streams go on.
+- resync: `ccxt.InvalidNonce`/`ChecksumError` (a sequence gap ccxt detected) → the book is
+  re-watched at once (ccxt resubscribes and loads a new snapshot), counted as
+  `resyncs{reason=SEQUENCE_GAP}`; a book stream's first book after a reconnect counts
+  `resyncs{reason=RECONNECT}`.
+- staleness: no streamed update from the venue for `stale_after_s` → a `STALE_FEED`
+  warning on risk.alert, the `stale` gauge set, and (by default) the venue's websockets
+  are failed with `StaleStream` so every stream reconnects; the first update afterwards
+  sends `FEED_RECOVERED`. Ages use the monotonic clock; records use the injected clock.
+"""
+
+import asyncio
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+import ccxt
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
+
+from connectors.feeds import normalise
+from connectors.feeds.exchange import with_retries
+from connectors.feeds.funding import FundingIntervals
+from connectors.feeds.metrics import FeedMetrics
+from connectors.feeds.normalise import FeedMarket
+from connectors.feeds.settings import (
+    FEED_FAILED,
+    FEED_RECOVERED,
+    STALE_FEED,
+    Clock,
+    Emit,
+    FeedSettings,
+    StaleStream,
+    StreamStatus,
+    VenueStatus,
+)
+from connectors.feeds.spec import LiveSpec
+from connectors.payload import PayloadError
+from model import reasons, topics
+from model.errors import FeedUnavailable
+from model.portfolio import Alert, Severity
+from model.rejected import Rejected
+from model.validation import Universe
+
+log = logging.getLogger(__name__)
+
+
+Loop = tuple[str, FeedMarket, Callable[[], Awaitable[Any]], Callable[[Any], None]]  # stream, market, fetch, handle
+
+
+class _Resync(Exception):
+    """Internal: ccxt reported a sequence gap; the book must be re-watched."""
+
+
+class _Dropped(Exception):
+    """Internal: a session that delivered data lost its connection; reconnect after a pause."""
+
+
+def _reason(error: BaseException | None) -> str:
+    if isinstance(error, StaleStream):
+        return "STALE"
+    return "TIMEOUT" if isinstance(error, ccxt.RequestTimeout) else "NETWORK_ERROR"
+
+
+class VenueFeed:
+    """The loops of one venue. `run()` runs until cancelled; `close()` closes ccxt."""
+
+    def __init__(self, venue: str, exchange: Any, spec: LiveSpec, markets: list[FeedMarket], settings: FeedSettings,
+                 *, universe: Universe, funding_interval_ms: int, clock: Clock, emit: Emit,
+                 metrics: FeedMetrics) -> None:
+        self.venue, self.exchange, self.spec, self.markets, self.settings = venue, exchange, spec, markets, settings
+        self.universe, self.clock, self.emit, self.metrics = universe, clock, emit, metrics
+        self.status = VenueStatus(venue, {s: StreamStatus() for s in settings.streams})
+        self._intervals = FundingIntervals(funding_interval_ms)
+        self._trade_ids: dict[str, tuple[deque[str], set[str]]] = {}
+        self._had_book: set[str] = set()
+
+    # -- publishing -----------------------------------------------------------------------
+
+    def _updated(self, stream: str, m: FeedMarket) -> None:
+        now = time.monotonic()
+        state = self.status.streams[stream]
+        state.messages += 1
+        state.last_monotonic = now
+        if stream != "funding":
+            self.status.last_monotonic = now
+        self.metrics.messages.labels(venue=self.venue, market=m.market).inc()
+
+    def _publish(self, topic: str, m: FeedMarket, build: Callable[[], Any], raw: Any) -> Any:
+        """Build a record (PayloadError → dead letter), validate it, emit it; the record or None."""
+        source = f"{self.venue}:{topic}:{m.ccxt_symbol}"
+        try:
+            out = normalise.finish(topic, build(), self.universe, source=source, raw=raw)
+        except PayloadError as error:
+            out = normalise.rejected(error, source=source, raw=raw, ts_local=self.clock())
+        if isinstance(out, Rejected):
+            self.metrics.rejects.labels(venue=self.venue, market=m.market, reason=out.reason).inc()
+            self.emit(topics.dlq_topic(topic), m.key, out)
+            return None
+        self.emit(topic, m.key, out)
+        return out
+
+    def _alert(self, code: str, severity: Severity, message: str, value: Decimal | None = None) -> None:
+        self.emit(topics.RISK_ALERT, None, Alert(code=code, severity=severity, message=message, venue=self.venue,
+                                                 value=value, ts=self.clock()))
+
+    # -- stream handlers ----------------------------------------------------------------
+
+    def _on_ticker(self, m: FeedMarket, t: Any) -> None:
+        self._updated("ticker", m)
+        info = t.get("info") if isinstance(t, dict) else None
+        self._publish(topics.MD_TICKER, m, lambda: normalise.ticker(m, t, self.spec.ticker_fields(info),
+                                                                     self.clock()), info)
+
+    def _on_book(self, m: FeedMarket, ob: Any, *, as_book: bool, as_ticker: bool) -> None:
+        if as_book:
+            self._updated("book", m)
+        if as_ticker:
+            self._updated("ticker", m)
+        depth = self.settings.depth
+        raw = {"bids": list(ob.get("bids", []))[:depth], "asks": list(ob.get("asks", []))[:depth],
+               "nonce": ob.get("nonce"), "timestamp": ob.get("timestamp")}
+        ts_local = self.clock()
+        if as_book:
+            self._publish(topics.MD_BOOK, m, lambda: normalise.book(m, ob, depth, ts_local), raw)
+        if as_ticker:
+            def top() -> Any:
+                derived = normalise.ticker_from_book(normalise.book(m, ob, 1, ts_local))
+                if derived is None:
+                    raise PayloadError(reasons.MISSING_FIELD, "book has an empty side", topics.MD_TICKER)
+                return derived
+            self._publish(topics.MD_TICKER, m, top, raw)
+
+    def _on_trades(self, m: FeedMarket, trades: Any) -> None:
+        self._updated("trade", m)
+        order, seen = self._trade_ids.setdefault(m.ccxt_symbol, (deque(), set()))
+        for tr in trades:
+            trade_id = str(tr.get("id"))
+            if trade_id in seen:
+                continue  # a venue replaying recent trades after a (re)subscribe
+            seen.add(trade_id)
+            order.append(trade_id)
+            if len(order) > 10_000:
+                seen.discard(order.popleft())
+            info = tr.get("info")
+            build = partial(normalise.trade, m, tr, self.spec.trade_fields(info), self.clock())
+            self._publish(topics.MD_TRADE, m, build, info)
+
+    # -- the watch loops ------------------------------------------------------------------
+
+    def _loops(self) -> list[Loop]:
+        ex, streams = self.exchange, self.settings.streams
+        loops: list[Loop] = []
+        for m in self.markets:
+            symbol = m.ccxt_symbol
+            source = self.spec.ticker_source.get(m.market, "ticker")
+            book_ticker = "ticker" in streams and source == "book"
+            if "book" in streams or book_ticker:
+                loops.append(("book" if "book" in streams else "ticker", m, partial(ex.watch_order_book, symbol),
+                              partial(self._on_book, m, as_book="book" in streams, as_ticker=book_ticker)))
+            if "ticker" in streams and source == "bids_asks":
+                async def bids_asks(symbol: str = symbol) -> Any:
+                    found = await ex.watch_bids_asks([symbol])
+                    return ex.bidsasks.get(symbol) or found[symbol]  # the latest state (conflated)
+                loops.append(("ticker", m, bids_asks, partial(self._on_ticker, m)))
+            elif "ticker" in streams and source == "ticker":
+                async def one_ticker(symbol: str = symbol) -> Any:
+                    found = await ex.watch_ticker(symbol)
+                    return ex.tickers.get(symbol) or found
+                loops.append(("ticker", m, one_ticker, partial(self._on_ticker, m)))
+            if "trade" in streams:
+                loops.append(("trade", m, partial(ex.watch_trades, symbol), partial(self._on_trades, m)))
+        return loops
+
+    async def _session(self, stream: str, m: FeedMarket, fetch: Callable[[], Awaitable[Any]],
+                       handle: Callable[[Any], None]) -> None:
+        delivered = False
+        try:
+            while True:
+                data = await fetch()
+                if not delivered and stream == "book" and m.ccxt_symbol in self._had_book:
+                    self.metrics.resyncs.labels(venue=self.venue, market=m.market, reason="RECONNECT").inc()
+                delivered = True
+                if stream == "book":
+                    self._had_book.add(m.ccxt_symbol)
+                handle(data)
+        except ccxt.InvalidNonce as error:  # before NetworkError: InvalidNonce subclasses it
+            raise _Resync(str(error)) from error
+        except ccxt.NetworkError as error:
+            if delivered:
+                raise _Dropped(str(error)) from error
+            raise
+
+    def _reconnecting(self, stream: str, m: FeedMarket, error: BaseException | None) -> None:
+        reason = _reason(error)
+        self.status.streams[stream].reconnects += 1
+        self.metrics.reconnects.labels(venue=self.venue, reason=reason).inc()
+        log.warning("%s %s %s: reconnecting (%s: %s)", self.venue, stream, m.symbol, reason, error)
+
+    def _before_sleep(self, stream: str, m: FeedMarket, state: RetryCallState) -> None:
+        self._reconnecting(stream, m, state.outcome.exception() if state.outcome else None)
+
+    async def _supervise(self, stream: str, m: FeedMarket, fetch: Callable[[], Awaitable[Any]],
+                         handle: Callable[[Any], None]) -> None:
+        s = self.settings
+        try:
+            while True:
+                backoff = wait_exponential_jitter(multiplier=s.backoff_initial_s, max=s.backoff_max_s,
+                                                  jitter=s.backoff_jitter_s)
+                retrying = AsyncRetrying(retry=retry_if_exception_type(ccxt.NetworkError), wait=backoff,
+                                         before_sleep=partial(self._before_sleep, stream, m), reraise=True)
+                try:
+                    await retrying(self._session, stream, m, fetch, handle)
+                except _Resync as gap:
+                    self.metrics.resyncs.labels(venue=self.venue, market=m.market, reason="SEQUENCE_GAP").inc()
+                    log.warning("%s %s %s: resync after %s", self.venue, stream, m.symbol, gap)
+                except _Dropped as dropped:
+                    self._reconnecting(stream, m, dropped.__cause__)
+                    # A short jittered pause: no herd of reconnects, and ccxt has finished
+                    # with the old client (it may report that close twice, by URL).
+                    await asyncio.sleep(s.backoff_initial_s + random.uniform(0, s.backoff_jitter_s))
+        except ccxt.BaseError as error:
+            self.status.streams[stream].failed = f"{type(error).__name__}: {error}"
+            self._alert(FEED_FAILED, "critical", f"{stream} {m.symbol} stopped: {type(error).__name__}: {error}")
+            log.error("%s %s %s stopped: %s", self.venue, stream, m.symbol, error)
+
+    # -- funding (REST polling) and staleness -------------------------------------------
+
+    async def _fetch_rates(self, perps: list[FeedMarket]) -> dict[str, Any]:
+        symbols = [m.ccxt_symbol for m in perps]
+        if self.exchange.has.get("fetchFundingRates"):
+            rates: dict[str, Any] = await self.exchange.fetch_funding_rates(symbols)
+            return rates
+        found = await asyncio.gather(*(self.exchange.fetch_funding_rate(s) for s in symbols))
+        return dict(zip(symbols, found, strict=True))
+
+    def _on_funding(self, m: FeedMarket, fr: Any) -> None:
+        self._updated("funding", m)
+        info = fr.get("info")
+        fields = self.spec.funding_fields(info)
+
+        def build() -> Any:
+            next_time = fr.get("fundingTimestamp")
+            interval_ms, _ = self._intervals.interval(m.symbol, next_time if type(next_time) is int else 0,
+                                                      fields.get("interval_ms"))
+            return normalise.funding(m, fr, fields, interval_ms, self.clock())
+        self._publish(topics.MD_FUNDING, m, build, info)
+
+    async def _poll_funding(self) -> None:
+        perps = [m for m in self.markets if m.market == "perp"]
+        while True:
+            for m in self.markets:
+                if m.market == "spot":
+                    self._updated("funding", m)
+                    self._publish(topics.MD_FUNDING, m, partial(normalise.spot_funding, m, self.clock()), None)
+            if perps:
+                try:
+                    rates = await with_retries(f"{self.venue} funding", partial(self._fetch_rates, perps),
+                                               attempts=self.settings.rest_attempts,
+                                               initial_s=self.settings.backoff_initial_s)
+                except FeedUnavailable as error:
+                    self.metrics.poll_failures.labels(venue=self.venue, reason=_reason(error.__cause__)).inc()
+                    log.warning("%s", error)
+                else:
+                    for m in perps:
+                        if isinstance(rates.get(m.ccxt_symbol), dict):
+                            self._on_funding(m, rates[m.ccxt_symbol])
+            await asyncio.sleep(self.settings.funding_poll_s)
+
+    def _fail_connections(self, age_s: float) -> None:
+        for client in list((self.exchange.clients or {}).values()):
+            client.on_error(StaleStream(f"{self.venue}: no message for {age_s:.1f} s"))
+
+    async def _watch_staleness(self) -> None:
+        s = self.settings
+        started = time.monotonic()
+        forced_at = 0.0
+        while True:
+            await asyncio.sleep(min(0.25, s.stale_after_s / 4))
+            now = time.monotonic()
+            age_s = now - (self.status.last_monotonic or started)
+            self.metrics.last_message_age.labels(venue=self.venue).set(age_s)
+            age = Decimal(int(age_s * 1000)) / 1000
+            if age_s >= s.stale_after_s:
+                if not self.status.stale:
+                    self.status.stale = True
+                    self.metrics.stale.labels(venue=self.venue).set(1)
+                    self._alert(STALE_FEED, "warning", f"no update for {age} s", age)
+                if s.reconnect_when_stale and now - forced_at >= s.stale_after_s:
+                    forced_at = now
+                    self._fail_connections(age_s)
+            elif self.status.stale:
+                self.status.stale = False
+                self.metrics.stale.labels(venue=self.venue).set(0)
+                self._alert(FEED_RECOVERED, "info", "updates flowing again")
+
+    async def run(self) -> None:
+        """All loops of the venue until cancelled (a failed stream does not stop the others)."""
+        loops = [self._supervise(*loop) for loop in self._loops()]
+        if loops:
+            loops.append(self._watch_staleness())
+        if "funding" in self.settings.streams:
+            loops.append(self._poll_funding())
+        await asyncio.gather(*loops)
+
+    async def close(self) -> None:
+        await self.exchange.close()

@@ -1,0 +1,154 @@
+"""OKX live path, offline: the real `ccxt.pro.okx` against the stub (the cryptofeed OKX
+capture of 2022-05-13: BTC-USDT tickers, trades, books; the same frames renamed
+BTC-USDT-SWAP for the swap, whose sizes are contracts of 0.01 BTC) → normaliser → Tansu →
+read back and compared by value with the frames the stub sent."""
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from model import reasons, topics
+from model.config import Config
+from model.market import FundingRate, MarketTrade, OrderBook, Ticker
+from tests.integration.ingest_support import (
+    CLOCK_MS,
+    Run,
+    apply_levels,
+    arbflow_cli,
+    dead_letters,
+    era_clock,
+    ingest,
+    subsequence,
+    top,
+)
+from tests.stubs.okx import Okx
+from tests.stubs.server import Drop, Malform, StubServer
+
+pytestmark = pytest.mark.integration
+SPOT, PERP = "BTC/USDT", "BTC/USDT:USDT"
+INST = {SPOT: "BTC-USDT", PERP: "BTC-USDT-SWAP"}
+CT_VAL = {SPOT: Decimal(1), PERP: Decimal("0.01")}  # instruments: BTC-USDT-SWAP ctVal "0.01" (BTC per contract)
+
+
+def market(symbol: str) -> Any:
+    return "spot" if symbol == SPOT else "perp"
+
+
+def expected_tickers(frames: list[Any], symbol: str) -> list[Ticker]:
+    rows = [f["data"][0] for f in frames]
+    size = CT_VAL[symbol]
+    return [Ticker(venue="okx", symbol=symbol, market=market(symbol), bid=Decimal(r["bidPx"]), ask=Decimal(r["askPx"]),
+                   bid_qty=Decimal(r["bidSz"]) * size, ask_qty=Decimal(r["askSz"]) * size, last=Decimal(r["last"]),
+                   ts_exchange=int(r["ts"]), ts_local=CLOCK_MS) for r in rows]
+
+
+def expected_trades(frames: list[Any], symbol: str) -> list[MarketTrade]:
+    return [MarketTrade(venue="okx", symbol=symbol, market=market(symbol), px=Decimal(r["px"]),
+                        qty=Decimal(r["sz"]) * CT_VAL[symbol], side=r["side"], trade_id=r["tradeId"],
+                        ts_exchange=int(r["ts"]), ts_local=CLOCK_MS) for f in frames for r in f["data"]]
+
+
+def book_states(frames: list[Any], symbol: str, ts_local: int = CLOCK_MS, depth: int = 20) -> list[OrderBook]:
+    """The book after each frame: `snapshot` loads, `update` sets levels (size "0" deletes)."""
+    bids: dict[Decimal, Decimal] = {}
+    asks: dict[Decimal, Decimal] = {}
+    states = []
+    for frame in frames:
+        data = frame["data"][0]
+        if frame["action"] == "snapshot":
+            bids, asks = {}, {}
+        apply_levels(bids, data["bids"], CT_VAL[symbol])
+        apply_levels(asks, data["asks"], CT_VAL[symbol])
+        states.append(OrderBook(venue="okx", symbol=symbol, market=market(symbol), bids=top(bids, depth, True),
+                                asks=top(asks, depth, False), depth=depth, seq=None, ts_exchange=int(data["ts"]),
+                                ts_local=ts_local))
+    return states
+
+
+def test_okx_spot_and_swap_records_equal_the_recorded_frames_the_stub_sent(config: Config) -> None:
+    venue = Okx(frames_per_channel=40)
+    final = {s: book_states(venue.recorded("books", INST[s]), s)[-1] for s in INST}
+    last_ticker = {s: expected_tickers(venue.recorded("tickers", INST[s]), s)[-1] for s in INST}
+    trades = sum(len(expected_trades(venue.recorded("trades", INST[s]), s)) for s in INST)
+
+    def done(run: Run) -> bool:
+        return (all(run.last(topics.MD_BOOK, s) == final[s] and run.last(topics.MD_TICKER, s) == last_ticker[s]
+                    for s in INST)
+                and run.emitter.counts[topics.MD_TRADE] == trades and run.emitter.counts[topics.MD_FUNDING] >= 2)
+
+    with StubServer(venue) as stub:
+        run = ingest(config, stub, ["BTC"], until=done)
+        sent = {(channel, s): stub.frames(f"{channel}:{INST[s]}") for channel in ("tickers", "trades") for s in INST}
+
+    tickers, trade_records, books = run.read(topics.MD_TICKER), run.read(topics.MD_TRADE), run.read(topics.MD_BOOK)
+    for symbol in INST:
+        mine = [t for t in tickers if t.symbol == symbol]
+        wanted = expected_tickers(sent[("tickers", symbol)], symbol)
+        assert mine and subsequence(mine, wanted) and mine[-1] == wanted[-1]
+        assert [t for t in trade_records if t.symbol == symbol] == expected_trades(sent[("trades", symbol)], symbol)
+        assert subsequence([b for b in books if b.symbol == symbol], book_states(venue.recorded("books", INST[symbol]),
+                                                                                 symbol))
+    # By hand from the first BTC-USDT ticker: bidPx 30228.6 × bidSz 0.23393; as the swap the same
+    # size is 0.23393 contracts × 0.01 BTC = 0.0023393 BTC.
+    assert expected_tickers(sent[("tickers", PERP)], PERP)[0].bid_qty == Decimal("0.0023393")
+    assert next(t for t in tickers if t.symbol == PERP).bid == Decimal("30228.6")
+    # ws_funding_rate row: fundingRate 0.0001 at fundingTime 1744590349506, nextFundingRate 0.0002,
+    # nextFundingTime 1744619149506 → OKX's own interval 28,800,000 ms.
+    assert FundingRate(venue="okx", symbol=PERP, market="perp", rate=Decimal("0.0001"),
+                       predicted_rate=Decimal("0.0002"), interval_ms=28_800_000, next_funding_time=1744590349506,
+                       ts_local=CLOCK_MS) in run.read(topics.MD_FUNDING)
+    assert not stub.unhandled
+
+
+def test_okx_reconnects_after_a_mid_stream_drop_and_rebuilds_the_book_from_the_new_snapshot(config: Config) -> None:
+    venue = Okx(frames_per_channel=40)
+    frames = venue.recorded("books", INST[PERP])
+    with StubServer(venue, drops=[Drop(f"books:{INST[PERP]}", 15)]) as stub:
+        final = book_states(frames, PERP, ts_local=CLOCK_MS + 2000)[-1]
+        trades = len(expected_trades(venue.recorded("trades", INST[PERP]), PERP))
+        run = ingest(config, stub, [PERP], streams=("book", "trade"), clock=era_clock(stub),
+                     until=lambda r: r.last(topics.MD_BOOK, PERP) == final
+                     and r.emitter.counts[topics.MD_TRADE] == trades)
+    books = run.read(topics.MD_BOOK)
+    before = [b for b in books if b.ts_local == CLOCK_MS + 1000]
+    after = [b for b in books if b.ts_local == CLOCK_MS + 2000]
+    assert before[-1] == book_states(frames[:15], PERP, ts_local=CLOCK_MS + 1000)[-1]
+    # Rebuilt from the new snapshot: every later book is the replay's state after some frame.
+    assert after and subsequence(after, book_states(frames, PERP, ts_local=CLOCK_MS + 2000))
+    assert after[-1] == final
+    # One connection carries every OKX channel: the trades replayed after the reconnect are
+    # de-duplicated by trade id, each published once.
+    trade_ids = [t.trade_id for t in run.read(topics.MD_TRADE)]
+    assert len(trade_ids) == len(set(trade_ids)) == trades
+    assert run.metric("arbflow_feed_reconnects_total", venue="okx", reason="NETWORK_ERROR") == 2  # book and trades
+    assert run.metric("arbflow_feed_resyncs_total", venue="okx", market="perp", reason="RECONNECT") == 1
+
+
+def test_okx_trade_with_a_negative_size_goes_to_the_dead_letter_topic(config: Config) -> None:
+    def negative(frame: Any) -> Any:
+        return {**frame, "data": [{**frame["data"][0], "sz": "-" + frame["data"][0]["sz"]}]}
+
+    venue = Okx(frames_per_channel=20)
+    with StubServer(venue, malforms=[Malform("trades:BTC-USDT", 4, negative)]) as stub:
+        run = ingest(config, stub, [SPOT], streams=("trade",),
+                     until=lambda r: r.emitter.counts[topics.MD_TRADE] == 19
+                     and r.emitter.counts[topics.dlq_topic(topics.MD_TRADE)] == 1)
+        sent = stub.frames("trades:BTC-USDT")
+    [rejected] = dead_letters(run, topics.MD_TRADE)
+    assert (rejected.reason, rejected.source) == (reasons.NEGATIVE_SIZE, f"okx:md.trade:{SPOT}")
+    assert rejected.detail == f"qty = {sent[4]['data'][0]['sz']} is negative"
+    assert json.loads(rejected.raw) == sent[4]["data"][0]
+    assert run.read(topics.MD_TRADE) == expected_trades(sent[:4] + sent[5:], SPOT)
+
+
+def test_okx_unknown_symbol_exits_2_with_the_closest_matches(tmp_path: Path, config: Config) -> None:
+    with StubServer(Okx(frames_per_channel=1)) as stub:
+        endpoints = tmp_path / "endpoints.json"
+        endpoints.write_text(json.dumps({"okx": stub.endpoints}))
+        result = arbflow_cli(["ingest", "--venues", "okx", "--symbols", "ETHH", "--endpoints", str(endpoints)],
+                             env={"KAFKA_BOOTSTRAP": config.kafka.bootstrap or ""})
+    assert result.returncode == 2, result.stderr
+    assert "okx has no market for ETHH; closest: ETH" in result.stderr
