@@ -175,3 +175,19 @@ def test_the_flow_exports_its_metrics(config: Config, tmp_path: Path) -> None:
     for name in ("arbflow_records_decoded_total", "arbflow_opportunities_total", "arbflow_venue_latency_ms",
                  "arbflow_end_to_end_seconds_bucket", "arbflow_dead_letters_total"):
         assert name in exposition
+
+
+def test_two_workers_give_the_same_outputs_as_one(config: Config, tmp_path: Path) -> None:
+    """Keyed by asset end to end: with 2 Bytewax workers each asset still lives on one
+    worker, so every partition of every output topic holds the same sequence."""
+    from dataclasses import replace as with_
+
+    replay = slice_of_bundled(tmp_path / "head.jsonl", 4_000)
+    outputs = []
+    for workers in (1, 2):
+        cfg = with_(config, kafka=with_(config.kafka, topic_prefix=f"{config.kafka.topic_prefix}w{workers}."))
+        run_replay(cfg, [replay], workers=workers)
+        outputs.append({topic: _read(cfg, topic) for topic in (topics.SIGNAL_BASIS, topics.ARB_OPPORTUNITY,
+                                                               topics.SIGNAL_LATENCY)})
+    assert outputs[0] == outputs[1]
+    assert all(outputs[0].values())
