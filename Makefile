@@ -9,7 +9,7 @@ FIXTURE := fixtures/binance-btc-eth-spot-perp-bookticker-2024-08-08.jsonl.gz
 FUNDING := fixtures/funding/binance_website_funding_BTCUSDT_perp_2019-09-10_2024-08-09.utc.csv.gz
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint bench infra-up infra-down clean
+.PHONY: help install run test lint bench infra-up infra-down clean report-screenshot
 
 help:  ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -45,6 +45,14 @@ bench: $(STAMP)  ## replay throughput vs a raw consumer; tick-to-Redis latency a
 	@$(BIN)/python -m bench.replay_throughput
 	@$(BIN)/python -m bench.tick_latency
 	@$(BIN)/python -m bench.normalise
+
+report-screenshot:  ## render out/run/report.html in headless Chromium to out/run/report.png (needs chromium)
+	@command -v chromium >/dev/null || { echo "needs Debian's chromium (apt-get install chromium)"; exit 1; }
+	@test -f out/run/report.html || { echo "run 'make run' first"; exit 1; }
+	@chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
+		--disable-component-update --disable-sync --user-data-dir=$$(mktemp -d) --window-size=1280,3200 \
+		--virtual-time-budget=8000 --screenshot=out/run/report.png file://$$(pwd)/out/run/report.html 2>/dev/null
+	@echo "wrote out/run/report.png"
 
 infra-up: $(STAMP)  ## start the embedded broker and redis-server (idempotent)
 	@$(BIN)/arbflow infra up

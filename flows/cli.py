@@ -144,7 +144,7 @@ def infra_status(ctx: click.Context, as_json: bool) -> None:
               help="0 = as fast as possible (default), N = N × the recorded pace.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Bytewax worker threads (default 1).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Also write summary.json into this directory.")
+              help="Also write summary.json and a self-contained report.html into this directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of tables.")
 @click.pass_context
 @_guard
@@ -171,15 +171,42 @@ def replay(ctx: click.Context, files: tuple[Path, ...], speed: float | None, wor
         err_console.print(f"replaying {len(files)} file(s) …")
     summary = run_replay(config, list(files), speed=speed, workers=workers, progress=progress)
     document = summary.as_json()
+    report = None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "summary.json").write_bytes(_json_bytes(document))
+        report = _write_report(out_dir, config, files, summary, document)
     if as_json:
         sys.stdout.buffer.write(_json_bytes(document) + b"\n")
     else:
         from flows.report import render_summary
 
         render_summary(summary, out_console)
+        if report is not None:
+            out_console.print(f"report: {report}")
+
+
+def _plain(value: Any) -> Any:
+    """A configuration (dataclasses, mappings) as plain JSON data."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _write_report(out_dir: Path, config: Config, files: tuple[Path, ...], summary: Any,
+                  document: dict[str, Any]) -> Path:
+    from model import topics
+    from sinks.report_html import ReportInputs, write_report
+
+    outputs = summary.outputs
+    return write_report(out_dir / "report.html", ReportInputs(
+        title="arbflow replay", files=[str(f) for f in files], summary=document, config=_plain(config),
+        basis=outputs.get(topics.SIGNAL_BASIS, []), latency=outputs.get(topics.SIGNAL_LATENCY, []),
+        opportunities=outputs.get(topics.ARB_OPPORTUNITY, []), alerts=outputs.get(topics.RISK_ALERT, [])))
 
 
 def _json_bytes(document: dict[str, Any]) -> bytes:
@@ -445,20 +472,10 @@ def schema(out_dir: Path | None) -> None:
 @click.pass_context
 def show_config(ctx: click.Context) -> None:
     """Print the effective configuration (defaults ← file ← environment) as JSON."""
-    import dataclasses
-
     from model import codec
 
     config = _config(ctx)
-
-    def plain(value: Any) -> Any:
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        return value
-
-    sys.stdout.buffer.write(codec.dumps(plain(config)) + b"\n")
+    sys.stdout.buffer.write(codec.dumps(_plain(config)) + b"\n")
 
 
 # Commands defined in their own modules (they import helpers from here, so they come last).

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bytewax.run import cli_main
 
@@ -38,6 +39,7 @@ class ReplaySummary:
     produced: Counter[str] = field(default_factory=Counter)
     rejects: Counter[tuple[str, str]] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
+    outputs: dict[str, list[Any]] = field(default_factory=dict)  # logical topic → records read back
     latest_basis: list[BasisPoint] = field(default_factory=list)
     first_ts: int | None = None
     last_ts: int | None = None
@@ -127,9 +129,14 @@ def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = N
     return summary
 
 
+READ_BACK = (topics.SIGNAL_BASIS, topics.SIGNAL_LATENCY, topics.ARB_OPPORTUNITY, topics.RISK_ALERT)
+
+
 def _collect_outputs(config: Config, bootstrap: str, producers: list[kafka.KeyedProducer],
                      delivered: kafka.Delivered, summary: ReplaySummary) -> None:
-    """Count flow output per topic; read this run's dead letters and opportunities back."""
+    """Count flow output per topic and read this run's outputs back from Kafka (exactly
+    the offsets its producers wrote): dead letters by reason, opportunities by outcome,
+    and every record for the report."""
     prefix = config.kafka.topic_prefix
     read_back: dict[str, dict[int, tuple[int, int]]] = {}
     for producer in producers:
@@ -137,20 +144,24 @@ def _collect_outputs(config: Config, bootstrap: str, producers: list[kafka.Keyed
             summary.produced[topic.removeprefix(prefix)] += count
         for (topic, partition), span in producer.delivered.ranges.items():
             logical = topic.removeprefix(prefix)
-            if logical.startswith(topics.DLQ_PREFIX) or logical == topics.ARB_OPPORTUNITY:
+            if logical.startswith(topics.DLQ_PREFIX) or logical in READ_BACK:
                 held = read_back.setdefault(topic, {}).get(partition, span)
                 read_back[topic][partition] = (min(held[0], span[0]), max(held[1], span[1]))
     for topic, ranges in read_back.items():
         logical = topic.removeprefix(prefix)
-        for message in kafka.read_topic(bootstrap, topic, ranges=ranges, timeout_s=config.kafka.connect_timeout_s):
-            if logical == topics.ARB_OPPORTUNITY:
-                opportunity = codec.decode(Opportunity, message.value, source=topic)
+        cls = topics.record_type(logical)
+        messages = sorted(kafka.read_topic(bootstrap, topic, ranges=ranges, timeout_s=config.kafka.connect_timeout_s),
+                          key=lambda m: (m.partition, m.offset))
+        records = [codec.decode(cls, m.value, source=topic) for m in messages]
+        summary.outputs[logical] = records
+        if logical == topics.ARB_OPPORTUNITY:
+            for opportunity in records:
                 if isinstance(opportunity, Opportunity):
                     summary.outcomes[opportunity.reason or "ACCEPTED"] += 1
-                continue
-            rejected = codec.decode(Rejected, message.value, source=topic)
-            reason = rejected.reason if isinstance(rejected, Rejected) else "UNREADABLE_DEAD_LETTER"
-            summary.rejects[(logical, reason)] += 1
+        elif logical.startswith(topics.DLQ_PREFIX):
+            for rejected in records:
+                reason = rejected.reason if isinstance(rejected, Rejected) else "UNREADABLE_DEAD_LETTER"
+                summary.rejects[(logical, reason)] += 1
     replay_dlq = prefix + topics.DLQ_REPLAY
     if delivered.counts.get(replay_dlq):
         summary.produced[topics.DLQ_REPLAY] += delivered.counts[replay_dlq]

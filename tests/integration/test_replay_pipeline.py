@@ -191,3 +191,24 @@ def test_two_workers_give_the_same_outputs_as_one(config: Config, tmp_path: Path
                                                                topics.SIGNAL_LATENCY)})
     assert outputs[0] == outputs[1]
     assert all(outputs[0].values())
+
+
+def test_the_report_is_self_contained_and_agrees_with_the_summary(config: Config, tmp_path: Path) -> None:
+    import json
+    import re
+
+    from flows.cli import _write_report
+
+    replay = slice_of_bundled(tmp_path / "head.jsonl", 2_000)
+    summary = run_replay(config, [replay])
+    document = json.loads(codec.dumps(summary.as_json()))
+    page = _write_report(tmp_path / "out", config, (replay,), summary, document).read_text()
+    for section in ("<h2>Records</h2>", "<h2>Opportunities by outcome</h2>", "<h2>Basis</h2>", "<h2>Latency</h2>",
+                    "<h2>Alerts</h2>", "<h2>Trading</h2>", "<h2>Configuration</h2>"):
+        assert section in page
+    assert "<script src=" not in page and "plotly" in page  # plotly.js inlined, nothing fetched
+    row = re.search(r"<td>md.ticker</td><td>(\d+)</td>", page)
+    assert row is not None and int(row.group(1)) == document["published"]["md.ticker"] == 2_000
+    for outcome, count in document["opportunities"].items():
+        assert f"<td>{outcome}</td><td>{count}</td>" in page
+    assert "no execution stage" in page
