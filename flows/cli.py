@@ -286,6 +286,24 @@ def scores(ctx: click.Context, as_json: bool, asset: str | None, limit: int) -> 
         out_console.print("no accepted opportunity right now")
 
 
+@main.command()
+@click.option("--refresh", type=click.FloatRange(min=0.5), default=5.0, show_default=True,
+              help="Seconds between refreshes.")
+@click.option("--once", is_flag=True, help="Print one frame and exit (for scripts).")
+@click.pass_context
+@_guard
+def dashboard(ctx: click.Context, refresh: float, once: bool) -> None:
+    """The state of everything in the terminal: portfolio, top opportunities, venue
+    latency and staleness, basis. Reads Redis; works over SSH; Ctrl-C to leave."""
+    from connectors.infra import services
+    from flows.dashboard import run
+
+    config = _config(ctx)
+    endpoints = services.status(config)
+    run(config, endpoints.redis.address if endpoints.redis.running else (config.redis.url or "redis://127.0.0.1:1/0"),
+        refresh_s=refresh, once=once, console=out_console)
+
+
 # -- record -----------------------------------------------------------------------------
 
 
