@@ -498,8 +498,10 @@ def show_config(ctx: click.Context) -> None:
 
 # Commands defined in their own modules (they import helpers from here, so they come last).
 from flows.ingest_cli import ingest  # noqa: E402
+from flows.study_cli import study  # noqa: E402
 
 main.add_command(ingest)
+main.add_command(study)
 
 if __name__ == "__main__":
     main(prog_name=os.path.basename(sys.argv[0]))
