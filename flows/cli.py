@@ -4,53 +4,16 @@ unreachable, a delivery lost), 2 usage or configuration error."""
 import json
 import os
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
 import click
-from rich.console import Console
 
+from flows.cli_support import err_console, out_console
+from flows.cli_support import guard as _guard
+from flows.cli_support import load as _config
 from model.config import Config
-from model.errors import ArbflowError, ConfigError
-
-F = TypeVar("F", bound=Callable[..., Any])
-# Wide enough for the summary tables when output is piped (rich assumes 80 columns then).
-err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 120)
-out_console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
-
-
-def _die(message: str, code: int) -> NoReturn:
-    err_console.print(f"[bold red]arbflow:[/bold red] {message}", soft_wrap=True)
-    sys.exit(code)
-
-
-def _config(ctx: click.Context) -> Config:
-    from flows.settings import load_config
-
-    try:
-        return load_config(ctx.obj["config_path"])
-    except ConfigError as error:
-        _die(f"config error: {error}", 2)
-
-
-def _guard(function: F) -> F:
-    """Translate our errors into one clear line and an exit code (never a traceback)."""
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except ConfigError as error:
-            _die(f"config error: {error}", 2)
-        except (ArbflowError, FileNotFoundError) as error:
-            _die(str(error), 1)
-        except KeyboardInterrupt:
-            _die("interrupted", 130)
-
-    wrapper.__name__ = function.__name__
-    wrapper.__doc__ = function.__doc__
-    return wrapper  # type: ignore[return-value]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -20,7 +20,10 @@ from typing import Any
 import click
 from rich.table import Table
 
-from flows.cli import _config, _die, _guard, err_console, out_console
+from flows.cli_support import die as _die
+from flows.cli_support import err_console, out_console
+from flows.cli_support import guard as _guard
+from flows.cli_support import load as _config
 
 STREAM_NAMES = ("ticker", "book", "trade", "funding")
 

@@ -18,7 +18,8 @@ import click
 from rich.console import Console
 
 from connectors.captures import funding_study_data
-from flows.cli import _die, _guard
+from flows.cli_support import die as _die
+from flows.cli_support import guard as _guard
 from flows.progress import ProgressReport
 from flows.study_report import Row, charts, csv_text, document, html_page, params_document, sort_rows, table
 from model import codec

@@ -1,0 +1,51 @@
+"""What every `arbflow` command shares: the consoles, exiting with one clear line, loading
+the configuration, and the error guard (exit codes: 1 runtime failure, 2 usage/config,
+130 interrupted). Command modules import these from here, never from `flows.cli`, so
+`flows.cli` can register them without an import cycle."""
+
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import click
+from rich.console import Console
+
+from model.config import Config
+from model.errors import ArbflowError, ConfigError
+
+F = TypeVar("F", bound=Callable[..., Any])
+# Wide enough for the summary tables when output is piped (rich assumes 80 columns then).
+err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 120)
+out_console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+
+
+def die(message: str, code: int) -> NoReturn:
+    err_console.print(f"[bold red]arbflow:[/bold red] {message}", soft_wrap=True)
+    sys.exit(code)
+
+
+def load(ctx: click.Context) -> Config:
+    from flows.settings import load_config
+
+    try:
+        return load_config(ctx.obj["config_path"])
+    except ConfigError as error:
+        die(f"config error: {error}", 2)
+
+
+def guard(function: F) -> F:
+    """Translate our errors into one clear line and an exit code (never a traceback)."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except ConfigError as error:
+            die(f"config error: {error}", 2)
+        except (ArbflowError, FileNotFoundError) as error:
+            die(str(error), 1)
+        except KeyboardInterrupt:
+            die("interrupted", 130)
+
+    wrapper.__name__ = function.__name__
+    wrapper.__doc__ = function.__doc__
+    return wrapper  # type: ignore[return-value]
