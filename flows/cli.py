@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from flows.cli_support import die as _die  # noqa: F401 - kept for command modules that import it from here
 from flows.cli_support import err_console, out_console
 from flows.cli_support import guard as _guard
 from flows.cli_support import load as _config

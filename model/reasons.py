@@ -84,6 +84,7 @@ HEDGE_FAILED: Final = "HEDGE_FAILED"  # critical: hedges exhausted their retries
 UNWIND_FAILED: Final = "UNWIND_FAILED"  # critical: unwinds exhausted their retries; a leg stays exposed
 EXIT_FAILED: Final = "EXIT_FAILED"  # critical: exit orders exhausted their retries; a leg stays exposed
 UNKNOWN_ORDER: Final = "UNKNOWN_ORDER"  # a venue event for a client order id this state never sent
+LATE_FILL: Final = "LATE_FILL"  # critical: a new fill for an order of a trade that already ended
 OVERFILL: Final = "OVERFILL"  # a venue reported more filled than the order's quantity
 DUPLICATE_CLIENT_ID: Final = "DUPLICATE_CLIENT_ID"  # refused to send a client order id a second time
 # -- execution: exit triggers (DESIGN.md §3.7) ---------------------------------------------
@@ -93,6 +94,35 @@ EXIT_SPREAD_WIDENED: Final = "EXIT_SPREAD_WIDENED"  # soft: close spread > entry
 EXIT_STOP_LOSS: Final = "EXIT_STOP_LOSS"  # hard: close spread > entry spread + 100 bps
 EXIT_BASIS_STOP: Final = "EXIT_BASIS_STOP"  # hard: basis-at-risk stop on a leg's venue (§3.3)
 EXIT_REQUESTED: Final = "EXIT_REQUESTED"  # an exit asked for from outside (breaker, operator)
+
+# -- portfolio risk: margin simulator and gates (operators.margin, operators.risk_gates) ----
+HEALTH_BELOW_ENTRY_MIN: Final = "HEALTH_BELOW_ENTRY_MIN"  # an entry would end with health below 0.8
+HEALTH_CRITICAL: Final = "HEALTH_CRITICAL"  # health below 0.6: pending entries abort, de-lever to 0.7
+MARGIN_USE_TOO_HIGH: Final = "MARGIN_USE_TOO_HIGH"  # TMM / adjusted equity above 65 %: reduce to 60 %
+LEVERAGE_CAP_EXCEEDED: Final = "LEVERAGE_CAP_EXCEEDED"  # Σ perp notional / adjusted equity above 3×
+LIQUIDATION_TOO_CLOSE: Final = "LIQUIDATION_TOO_CLOSE"  # a position's price move to health 0 is below 10 %
+EQUITY_NON_POSITIVE: Final = "EQUITY_NON_POSITIVE"  # adjusted equity <= 0 with margin due: metrics saturate
+INSUFFICIENT_COLLATERAL: Final = "INSUFFICIENT_COLLATERAL"  # a spot order needs more than the account holds
+MISSING_PRICE: Final = "MISSING_PRICE"  # a collateral asset without a price counts zero (conservative)
+UNKNOWN_HAIRCUT: Final = "UNKNOWN_HAIRCUT"  # no haircut table for a collateral asset: counts zero
+UNKNOWN_MAINTENANCE_TABLE: Final = "UNKNOWN_MAINTENANCE_TABLE"  # no tiers for a perp: its whole notional is due
+DUST_POSITION: Final = "DUST_POSITION"  # a position below the venue's min_qty counts as zero
+# -- portfolio risk: allocation (operators.allocator) ----------------------------------------
+CARRY_NOT_POSITIVE: Final = "CARRY_NOT_POSITIVE"  # excluded: current carry <= 0
+HISTORY_TOO_SHORT: Final = "HISTORY_TOO_SHORT"  # excluded: fewer carry points than the minimum in the window
+SHORT_HISTORY: Final = "SHORT_HISTORY"  # flag: less than the full window of carry history
+PAIR_LIMIT: Final = "PAIR_LIMIT"  # excluded: not among the best max_pairs by ratio
+SECTOR_CAPPED: Final = "SECTOR_CAPPED"  # the pair's sector reached its cap (15 % of equity): target cut
+UNMAPPED_SECTOR: Final = "UNMAPPED_SECTOR"  # flag: the asset has no sector; it shares the unmapped one
+CORRELATION_PRIOR: Final = "CORRELATION_PRIOR"  # flag: too little common history; correlation from the prior
+CORRELATED: Final = "CORRELATED"  # flag: the weight was cut for co-moving with other holdings
+WITHIN_BAND: Final = "WITHIN_BAND"  # hold: |target − current| within the 7 % band
+GAIN_BELOW_COSTS: Final = "GAIN_BELOW_COSTS"  # hold: expected gain <= 2.5 × round-trip costs
+CAPITAL_EXHAUSTED: Final = "CAPITAL_EXHAUSTED"  # an entry cut or held: no free capital until exits fill
+NO_CANDIDATES: Final = "NO_CANDIDATES"  # the candidate list was empty: nothing allocated
+REBALANCE_UP: Final = "REBALANCE_UP"  # adjustment: enter or increase towards the target
+REBALANCE_DOWN: Final = "REBALANCE_DOWN"  # adjustment: reduce towards the target
+CANCEL_PENDING: Final = "CANCEL_PENDING"  # adjustment: cancel open entry orders above the target
 
 ALL_REASONS: Final = tuple(
     value for name, value in sorted(globals().items())

@@ -28,10 +28,12 @@ class BasisPoint:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LatencyReading:
-    """Latency of one venue at stream time `ts` (ms), DESIGN.md §3.4. `offset_ms` = local − venue clock;
+    """Latency of one venue at stream time `ts` (ms), DESIGN.md §3.4, as measured on the
+    messages of one asset (the signal step is keyed by asset). `offset_ms` = local − venue clock;
     `offset_source` is "poll" or "min"; `samples` = messages in the mean window."""
 
     venue: str
+    asset: str = ""  # the asset whose stream measured it ("" = not tied to one)
     raw_mean_ms: float
     corrected_mean_ms: float
     offset_ms: float

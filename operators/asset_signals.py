@@ -62,6 +62,7 @@ class AssetSignals:
     last_latency: dict[str, int] = field(default_factory=dict)
     alerted: set[tuple[str, ...]] = field(default_factory=set)
     watermark: int = 0
+    asset: str = ""
 
 
 def _stats(state: AssetSignals, venue: str, symbol: str) -> market_stats.InstrumentStats:
@@ -80,6 +81,8 @@ def update(state: AssetSignals | None, record: Any, settings: SignalSettings) ->
     if now < state.watermark - settings.late_tolerance_ms:
         return state, [_late(record, state.watermark)]
     state.watermark = max(state.watermark, now)
+    if not state.asset:
+        state.asset = base_asset(record.symbol)
     # Funding is polled or settled, not streamed: its timestamps say nothing about latency.
     if type(record) in (Ticker, OrderBook, MarketTrade) and record.ts_exchange is not None:
         out += _observe_latency(state, record.venue, record.ts_exchange, now, settings)
@@ -126,7 +129,7 @@ def _observe_latency(state: AssetSignals, venue: str, ts_exchange: int, now: int
     out: list[Any] = []
     if now - state.last_latency.get(venue, 0) >= settings.latency_interval_ms:
         state.last_latency[venue] = now
-        out.append(latency_ops.reading(venue_state, venue, now))
+        out.append(latency_ops.reading(venue_state, venue, now, asset=state.asset))
     if was_stale is not None and was_stale != stale:
         corrected = latency_ops.corrected_mean(venue_state, now)
         out.append(Alert(code=reasons.VENUE_STALE, severity="warning" if stale else "info",

@@ -88,11 +88,11 @@ def corrected_mean(state: VenueLatency, now: int) -> float:
     return state.total / len(state.window) - offset(state, now)[0]
 
 
-def reading(state: VenueLatency, venue: str, now: int, *, stale_ms: int = STALE_MS) -> LatencyReading:
+def reading(state: VenueLatency, venue: str, now: int, *, stale_ms: int = STALE_MS, asset: str = "") -> LatencyReading:
     """The venue's `LatencyReading` at stream time `now` (after at least one message)."""
     shift, source = offset(state, now)
     samples = len(state.window)
     raw_mean = state.total / samples
     corrected = raw_mean - shift
-    return LatencyReading(venue=venue, raw_mean_ms=raw_mean, corrected_mean_ms=corrected, offset_ms=shift,
+    return LatencyReading(venue=venue, asset=asset, raw_mean_ms=raw_mean, corrected_mean_ms=corrected, offset_ms=shift,
                           offset_source=source, samples=samples, stale=corrected > stale_ms, ts=now)

@@ -216,7 +216,7 @@ basis_points = st.builds(
 )
 latency_readings = st.builds(
     LatencyReading,
-    venue=venues, raw_mean_ms=st.floats(-5_000, 5_000), corrected_mean_ms=st.floats(0, 5_000),
+    venue=venues, asset=assets, raw_mean_ms=st.floats(-5_000, 5_000), corrected_mean_ms=st.floats(0, 5_000),
     offset_ms=st.floats(-5_000, 5_000), offset_source=st.sampled_from(["poll", "min"]),
     samples=st.integers(1, 100_000), stale=st.booleans(), ts=timestamps_ms,
 )
