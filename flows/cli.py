@@ -110,10 +110,11 @@ def infra_status(ctx: click.Context, as_json: bool) -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write summary.json and a self-contained report.html into this directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of tables.")
+@click.option("--no-trade", is_flag=True, help="Signals only: do not run the paper execution desks.")
 @click.pass_context
 @_guard
 def replay(ctx: click.Context, files: tuple[Path, ...], speed: float | None, workers: int | None,
-           out_dir: Path | None, as_json: bool) -> None:
+           out_dir: Path | None, as_json: bool, no_trade: bool) -> None:
     """Replay recorded FILES through Kafka and the dataflow, then summarise.
 
     FILES are replay files (JSON Lines, .gz allowed; format in the README). They are
@@ -133,12 +134,13 @@ def replay(ctx: click.Context, files: tuple[Path, ...], speed: float | None, wor
 
     if not as_json:
         err_console.print(f"replaying {len(files)} file(s) …")
-    summary = run_replay(config, list(files), speed=speed, workers=workers, progress=progress)
+    summary = run_replay(config, list(files), speed=speed, workers=workers, progress=progress, trade=not no_trade)
     document = summary.as_json()
     report = None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "summary.json").write_bytes(_json_bytes(document))
+        _write_trading_files(out_dir, summary)
         report = _write_report(out_dir, config, files, summary, document)
     if as_json:
         sys.stdout.buffer.write(_json_bytes(document) + b"\n")
@@ -170,7 +172,23 @@ def _write_report(out_dir: Path, config: Config, files: tuple[Path, ...], summar
     return write_report(out_dir / "report.html", ReportInputs(
         title="arbflow replay", files=[str(f) for f in files], summary=document, config=_plain(config),
         basis=outputs.get(topics.SIGNAL_BASIS, []), latency=outputs.get(topics.SIGNAL_LATENCY, []),
-        opportunities=outputs.get(topics.ARB_OPPORTUNITY, []), alerts=outputs.get(topics.RISK_ALERT, [])))
+        opportunities=outputs.get(topics.ARB_OPPORTUNITY, []), alerts=outputs.get(topics.RISK_ALERT, []),
+        trades=summary.final_trades(), portfolio=outputs.get(topics.PORTFOLIO_STATE, []),
+        execution=bool(document.get("trading", {}).get("enabled"))))
+
+
+def _write_trading_files(out_dir: Path, summary: Any) -> None:
+    """trades.jsonl (the last state of each trade), orders.jsonl (every order event) and
+    portfolio.json (each desk's final ledger and the totals)."""
+    from model import codec, topics
+
+    trades = summary.final_trades()
+    (out_dir / "trades.jsonl").write_bytes(b"".join(codec.encode(t) + b"\n" for t in trades))
+    orders = summary.outputs.get(topics.EXEC_ORDER, [])
+    (out_dir / "orders.jsonl").write_bytes(b"".join(codec.encode(o) + b"\n" for o in orders))
+    portfolio = {"totals": summary.trading_json(), "desks": [codec.loads(codec.encode(d))
+                                                             for d in summary.final_portfolios()]}
+    (out_dir / "portfolio.json").write_bytes(codec.dumps(portfolio))
 
 
 def _json_bytes(document: dict[str, Any]) -> bytes:

@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from connectors.replay import FileStats, ReplayLine, merge_files
 from flows.signal_flow import INPUT_TOPICS, build_signal_flow
 from model import codec, topics
 from model.config import Config
+from model.execution import Order, PairTrade
+from model.portfolio import PortfolioState
 from model.rejected import Rejected
 from model.signals import BasisPoint, Opportunity
 from sinks.redis_client import connect
@@ -40,6 +43,7 @@ class ReplaySummary:
     rejects: Counter[tuple[str, str]] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
     outputs: dict[str, list[Any]] = field(default_factory=dict)  # logical topic → records read back
+    traded: bool = False  # the paper execution desks ran
     latest_basis: list[BasisPoint] = field(default_factory=list)
     first_ts: int | None = None
     last_ts: int | None = None
@@ -47,6 +51,37 @@ class ReplaySummary:
     flow_s: float = 0.0
     kafka: str = ""
     redis: str = ""
+
+    def final_trades(self) -> list[PairTrade]:
+        """The last state of every trade the run published, by trade id."""
+        latest: dict[str, PairTrade] = {}
+        for trade in self.outputs.get(topics.EXEC_TRADE, []):
+            if isinstance(trade, PairTrade):
+                latest[trade.trade_id] = trade
+        return list(latest.values())
+
+    def final_portfolios(self) -> list[PortfolioState]:
+        """The last ledger state of every desk."""
+        latest: dict[str, PortfolioState] = {}
+        for state in self.outputs.get(topics.PORTFOLIO_STATE, []):
+            if isinstance(state, PortfolioState):
+                latest[state.asset or ""] = state
+        return [latest[k] for k in sorted(latest)]
+
+    def trading_json(self) -> dict[str, object]:
+        """Trades, orders and the summed ledger of the desks (exact Decimals as strings)."""
+        trades, desks = self.final_trades(), self.final_portfolios()
+        closed = [t for t in trades if t.status == "closed"]
+        return {
+            "orders": sum(1 for o in self.outputs.get(topics.EXEC_ORDER, []) if isinstance(o, Order)),
+            "trades": len(trades), "closed": len(closed),
+            "leg_outs": sum(len(t.leg_outs) for t in trades),
+            "realised_pnl": str(sum((d.realised_pnl for d in desks), Decimal(0))),
+            "cumulative_pnl": str(sum((d.cumulative_pnl for d in desks), Decimal(0))),
+            "available": str(sum((d.available for d in desks), Decimal(0))),
+            "open_notional": str(sum((d.open_notional for d in desks), Decimal(0))),
+            "desks": len(desks), "enabled": self.traded,
+        }
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -58,6 +93,7 @@ class ReplaySummary:
             "latest_basis": [{"asset": p.asset, "venue": p.venue, "basis_bps": p.basis_bps, "ts": p.ts}
                              for p in self.latest_basis],
             "first_ts": self.first_ts, "last_ts": self.last_ts,
+            "trading": self.trading_json(),
             "publish_seconds": round(self.publish_s, 3), "flow_seconds": round(self.flow_s, 3),
             "kafka": self.kafka, "redis": self.redis,
         }
@@ -98,8 +134,9 @@ def publish(config: Config, bootstrap: str, files: Sequence[Path], *, speed: flo
 
 
 def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = None, workers: int | None = None,
-               progress: Progress | None = None) -> ReplaySummary:
-    """Publish `files`, run the basis flow over them, and return the summary."""
+               progress: Progress | None = None, trade: bool = True) -> ReplaySummary:
+    """Publish `files`, run the signal flow over them (with the paper execution desks
+    unless `trade` is False), and return the summary."""
     for path in files:
         if not path.is_file():
             raise FileNotFoundError(f"replay file {path} does not exist")
@@ -107,7 +144,7 @@ def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = N
     names = [kafka.topic_name(config, t) for t in topics.all_topics()]
     partitions = kafka.ensure_topics(endpoints.kafka_bootstrap, names, config.kafka.partitions,
                                      config.kafka.connect_timeout_s)
-    summary = ReplaySummary(files={}, kafka=endpoints.kafka_bootstrap, redis=endpoints.redis_url)
+    summary = ReplaySummary(files={}, kafka=endpoints.kafka_bootstrap, redis=endpoints.redis_url, traded=trade)
     delivered = publish(config, endpoints.kafka_bootstrap, files,
                         speed=config.replay.speed if speed is None else speed,
                         partitions=partitions, summary=summary, progress=progress)
@@ -117,7 +154,7 @@ def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = N
     started = time.monotonic()
     if ranges:
         flow = build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url, ranges=ranges,
-                                 on_producer=producers.append, partitions=partitions)
+                                 on_producer=producers.append, partitions=partitions, trade=trade)
         cli_main(flow, workers_per_process=workers or config.replay.workers)
     summary.flow_s = time.monotonic() - started
     _collect_outputs(config, endpoints.kafka_bootstrap, producers, delivered, summary)
@@ -129,7 +166,8 @@ def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = N
     return summary
 
 
-READ_BACK = (topics.SIGNAL_BASIS, topics.SIGNAL_LATENCY, topics.ARB_OPPORTUNITY, topics.RISK_ALERT)
+READ_BACK = (topics.SIGNAL_BASIS, topics.SIGNAL_LATENCY, topics.ARB_OPPORTUNITY, topics.RISK_ALERT,
+             topics.EXEC_ORDER, topics.EXEC_TRADE, topics.PORTFOLIO_STATE)
 
 
 def _collect_outputs(config: Config, bootstrap: str, producers: list[kafka.KeyedProducer],

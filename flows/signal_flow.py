@@ -1,7 +1,8 @@
-"""The signal dataflow (`arbflow scan`, and what `arbflow replay` runs): market data from
+"""The signal and trading dataflow (`arbflow scan`, `arbflow replay`): market data from
 Kafka → decode and validate (rejects to `dlq.<topic>`) → one stateful step per base asset
-(`operators.asset_signals`) → basis, latency, opportunities and alerts on Kafka, the
-opportunity feed and latest values in Redis.
+(`operators.asset_desk`: signals, and with trading on the paper/live execution desk) →
+basis, latency, opportunities, alerts and the execution ledger (exec.*, portfolio.state)
+on Kafka, the opportunity feed, trades and portfolio state in Redis.
 
     read_market_data ─ decode_records ─┬─ scan_markets ─┬─ write_redis (basis, latency, opportunities)
                                        │                └─ encode_outputs ─┐
@@ -10,6 +11,7 @@ opportunity feed and latest values in Redis.
 
 from collections.abc import Callable
 from dataclasses import replace
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -22,20 +24,28 @@ from connectors.kafka_merge import MergedKafkaInput
 from flows.stateful import fold
 from model import codec, topics
 from model.config import Config
-from model.portfolio import Alert
+from model.execution import Fill, Order, OrderIntent, PairTrade
+from model.portfolio import Alert, PortfolioState
 from model.rejected import Rejected
 from model.signals import BasisPoint, LatencyReading, Opportunity
 from model.symbols import base_asset
 from model.validation import Universe, parse_record
-from operators.asset_signals import SignalSettings, update
+from operators.asset_desk import update
+from operators.asset_signals import SignalSettings
+from operators.execution_pricing import ExecutionSettings
+from operators.execution_state import EntryDenied
 from sinks.dead_letter import dead_letter
-from sinks.metrics import count_records
+from sinks.metrics import ENTRIES_DENIED, count_records
 from sinks.redis_feed import SignalRedisSink
 
+DEFAULT_STARTING_CAPITAL = Decimal(20_000)  # the seed's paper portfolio, split equally over the desks
 INPUT_TOPICS = (topics.MD_TICKER, topics.MD_BOOK, topics.MD_TRADE, topics.MD_FUNDING, topics.MD_OI,
                 topics.MD_LIQUIDATION)
 OUTPUT_TOPIC = {BasisPoint: topics.SIGNAL_BASIS, LatencyReading: topics.SIGNAL_LATENCY,
-                Opportunity: topics.ARB_OPPORTUNITY, Alert: topics.RISK_ALERT}
+                Opportunity: topics.ARB_OPPORTUNITY, Alert: topics.RISK_ALERT, OrderIntent: topics.EXEC_INTENT,
+                Order: topics.EXEC_ORDER, Fill: topics.EXEC_FILL, PairTrade: topics.EXEC_TRADE,
+                PortfolioState: topics.PORTFOLIO_STATE}
+REDIS_TYPES = (BasisPoint, LatencyReading, Opportunity, PairTrade, PortfolioState)
 
 
 def settings_from(config: Config) -> SignalSettings:
@@ -74,33 +84,58 @@ def _encode(items: list[tuple[str, Any]]) -> list[OutputItem]:
     return out
 
 
-def signal_steps(messages: Stream[Consumed], config: Config) -> tuple[Stream[Any], Stream[OutputItem]]:
-    """The transport-free core: messages in; Redis items and Kafka output items out."""
+def trading_settings(config: Config) -> ExecutionSettings:
+    """Paper execution, each desk with an equal share of the starting capital."""
+    share = DEFAULT_STARTING_CAPITAL / len(config.universe.assets)
+    return ExecutionSettings(venues=config.venues, mode="paper", starting_capital=share,
+                             min_score=config.scanner.min_score, horizon_intervals=config.scanner.horizon_intervals,
+                             funding_silent_after_ms=settings_from(config).funding_silent_after_ms)
+
+
+def signal_steps(messages: Stream[Consumed], config: Config, *, trade: bool = False
+                 ) -> tuple[Stream[Any], Stream[OutputItem]]:
+    """The transport-free core: messages in; Redis items and Kafka output items out.
+    With `trade`, each asset's desk also runs the paper execution stage."""
     decoded = op.flat_map_batch("decode_records", messages,
                                 _decoder(Universe.from_config(config), config.kafka.topic_prefix))
     split = op.branch("split_rejects", decoded, lambda item: type(item[1]) is not Rejected)
     dead = op.map("to_dead_letter", split.falses, lambda item: dead_letter(item[0], item[1]))
-    step = partial(_update_many, settings=settings_from(config))
+    step = partial(_update_many, signals=settings_from(config), trading=trading_settings(config) if trade else None)
     outputs = op.flat_map("flatten_outputs", fold("scan_markets", split.trues, step), lambda kv: kv[1])
+    outputs = op.filter("count_denied_entries", outputs, _not_denied)
     keyed = op.map("key_outputs", outputs, lambda record: (_asset(record), record))
     encoded = op.flat_map_batch("encode_outputs", keyed, _encode)
-    for_redis = op.filter("redis_outputs", outputs, lambda r: type(r) not in (Alert, Rejected))
+    for_redis = op.filter("redis_outputs", outputs, lambda r: type(r) in REDIS_TYPES)
     return for_redis, op.merge("merge_outputs", encoded, dead)
 
 
-def _update_many(state: Any, record: Any, *, settings: SignalSettings) -> tuple[Any, list[Any] | None]:
-    state, out = update(state, record, settings)
+def _update_many(state: Any, record: Any, *, signals: SignalSettings,
+                 trading: ExecutionSettings | None) -> tuple[Any, list[Any] | None]:
+    state, out = update(state, record, signals, trading)
     return state, out or None
 
 
+def _not_denied(record: Any) -> bool:
+    """Entries the desk refused are counted by reason, not published."""
+    if type(record) is EntryDenied:
+        ENTRIES_DENIED.labels(reason=record.reason).inc()
+        return False
+    return True
+
+
 def _asset(record: Any) -> str:
-    return getattr(record, "asset", None) or getattr(record, "venue", None) or ""
+    """The Kafka key: the record's base asset (latency readings and alerts carry it too)."""
+    asset = getattr(record, "asset", None)
+    if asset:
+        return str(asset)
+    symbol = getattr(record, "symbol", None)
+    return base_asset(symbol) if symbol else getattr(record, "venue", None) or ""
 
 
 def build_signal_flow(config: Config, kafka_bootstrap: str, redis_url: str, *, start: Start = "beginning",
                       ranges: dict[tuple[str, int], tuple[int, int]] | None = None,
                       on_producer: Callable[[KeyedProducer], None] | None = None,
-                      partitions: dict[str, int] | None = None) -> Dataflow:
+                      partitions: dict[str, int] | None = None, trade: bool = False) -> Dataflow:
     """The signal dataflow over Kafka and Redis. `ranges` bounds the input to exact offsets
     (replay); without it the flow tails the md.* topics from `start`."""
     flow = Dataflow("arbflow_signals")
@@ -109,7 +144,7 @@ def build_signal_flow(config: Config, kafka_bootstrap: str, redis_url: str, *, s
         ranges = {key: span for key, span in ranges.items() if key[0] in names}
     source = MergedKafkaInput(kafka_bootstrap, names, start=start, ranges=ranges,
                               timeout_s=config.kafka.connect_timeout_s)
-    for_redis, outputs = signal_steps(op.input("read_market_data", flow, source), config)
+    for_redis, outputs = signal_steps(op.input("read_market_data", flow, source), config, trade=trade)
     op.output("write_redis", for_redis, SignalRedisSink(redis_url, key_prefix=config.redis.key_prefix,
                                                         timeout_s=config.redis.connect_timeout_s,
                                                         top_n=config.scanner.top_n))

@@ -13,7 +13,9 @@ class PortfolioState:
 
     Invariants: `available + open_notional == starting_capital + realised_pnl` and
     `cumulative_pnl == Σ closed trade PnL` (leg-out losses included, and also in
-    `leg_out_loss`). `margin_health` is None until a margin model is attached.
+    `leg_out_loss`). `margin_health` is None until a margin model is attached. With one
+    desk per asset (the default dataflow), `asset` names the desk and the portfolio is the
+    sum of the desks' latest states.
     """
 
     starting_capital: Decimal
@@ -29,6 +31,7 @@ class PortfolioState:
     leg_out_count: int
     leg_out_loss: Decimal
     margin_health: Decimal | None = None
+    asset: str | None = None  # the desk (base asset) this ledger belongs to; None = the whole portfolio
     ts: int
     schema_version: int = 1
 

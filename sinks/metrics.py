@@ -10,6 +10,7 @@
 | `arbflow_venue_clock_offset_ms` | gauge | venue | local − venue clock |
 | `arbflow_venue_stale` | gauge | venue | 1 when the corrected latency is above 200 ms |
 | `arbflow_end_to_end_seconds` | histogram | – | receipt (`ts_local`) to the Redis write, live data only |
+| `arbflow_entries_denied_total` | counter | reason | accepted opportunities the execution desk refused |
 """
 
 import time
@@ -20,6 +21,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from model.signals import LatencyReading
 
+ENTRIES_DENIED = Counter("arbflow_entries_denied", "Accepted opportunities the execution desk refused, by reason.",
+                         ["reason"])
 RECORDS = Counter("arbflow_records_decoded", "Market-data records accepted by the signal flow.", ["market"])
 LATENCY = Gauge("arbflow_venue_latency_ms", "Offset-corrected 10 s mean latency per venue (ms).", ["venue"])
 OFFSET = Gauge("arbflow_venue_clock_offset_ms", "Local minus venue clock (ms).", ["venue"])

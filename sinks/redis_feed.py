@@ -9,13 +9,19 @@
 - `strategy:opportunities:{ts}` — string, JSON list of the top `top_n` accepted
   opportunities of a write batch, expiring after 60 s (the seed's key);
 - `strategy:opportunities:stream` — Redis Stream of accepted opportunities (field
-  `record`), trimmed to about `stream_max_len` entries.
+  `record`), trimmed to about `stream_max_len` entries;
+- `strategy:trades:active:{trade_id}` / `strategy:trades:closed:{trade_id}` — hashes {ts,
+  record} of `PairTrade`s (a trade moves from active to closed when it ends);
+- `strategy:leg_out_events` — hash `{trade_id}:{n}` → the leg-out's JSON;
+- `strategy:portfolio:state:{asset}` — hash {ts, record}: each desk's latest
+  `PortfolioState`; `strategy:portfolio:state` — JSON of their sum (the portfolio).
 
 Every "latest" write happens only when its `ts` is not older than the stored one (one Lua
 script), so re-emitted output after a recovery never moves state back. All keys carry
 `redis.key_prefix`; a failed write raises `DeliveryFailed`.
 """
 
+from decimal import Decimal
 from typing import Any
 
 import redis
@@ -24,6 +30,8 @@ from prometheus_client import Counter
 
 from model import codec
 from model.errors import DeliveryFailed
+from model.execution import PairTrade
+from model.portfolio import PortfolioState
 from model.signals import BasisPoint, LatencyReading, Opportunity
 from sinks import metrics
 from sinks.redis_client import connect
@@ -42,6 +50,9 @@ end
 return 1
 """
 TTL_S = 60
+_MONEY_FIELDS = ("starting_capital", "available", "open_notional", "realised_pnl", "unrealised_pnl", "cumulative_pnl",
+                 "leg_out_loss")
+_COUNT_FIELDS = ("open_positions", "closed_trades", "win_count", "loss_count", "leg_out_count")
 
 
 def pair_id(o: Opportunity) -> str:
@@ -60,6 +71,7 @@ class SignalWriter:
         p = self._prefix
         pipe = self._client.pipeline(transaction=False)
         accepted: dict[str, Opportunity] = {}
+        desks: set[str] = set()
         for item in items:
             kind = type(item)
             if kind is BasisPoint:
@@ -69,6 +81,12 @@ class SignalWriter:
                 metrics.observe_latency(item)
                 self._script(keys=[f"{p}strategy:latency:{item.venue}", ""], args=[item.ts, codec.encode(item)],
                              client=pipe)
+            elif kind is PairTrade:
+                self._write_trade(pipe, item)
+            elif kind is PortfolioState:
+                desks.add(item.asset or "")
+                self._script(keys=[f"{p}strategy:portfolio:state:{item.asset or 'all'}", ""],
+                             args=[item.ts, codec.encode(item)], client=pipe)
             elif kind is Opportunity:
                 pair = pair_id(item)
                 OPPORTUNITIES.labels(reason=item.reason or "ACCEPTED").inc()
@@ -92,6 +110,39 @@ class SignalWriter:
             raise DeliveryFailed(f"Redis write of {len(items)} signal outputs failed: {error}") from error
         if items:
             metrics.observe_end_to_end(max(getattr(item, "ts", 0) for item in items))
+        if desks:
+            self._write_portfolio_total()
+
+    def _write_trade(self, pipe: Any, trade: PairTrade) -> None:
+        """Active trades under `:active:`, ended ones under `:closed:`; leg-outs by id."""
+        p = self._prefix
+        body = codec.encode(trade)
+        if trade.status in ("closed", "rejected"):
+            self._script(keys=[f"{p}strategy:trades:closed:{trade.trade_id}", ""], args=[trade.ts, body], client=pipe)
+            pipe.delete(f"{p}strategy:trades:active:{trade.trade_id}")
+        else:
+            self._script(keys=[f"{p}strategy:trades:active:{trade.trade_id}", ""], args=[trade.ts, body], client=pipe)
+        for index, leg_out in enumerate(trade.leg_outs):
+            pipe.hset(f"{p}strategy:leg_out_events", f"{trade.trade_id}:{index}", codec.dumps(leg_out))
+
+    def _write_portfolio_total(self) -> None:
+        """`strategy:portfolio:state`: the sum of every desk's latest state (JSON)."""
+        p = self._prefix
+        states = []
+        for key in self._client.scan_iter(match=f"{p}strategy:portfolio:state:*", count=100):
+            body = self._client.hget(key, "record")
+            if body is not None:
+                states.append(codec.decode(PortfolioState, body, source=key.decode()))
+        states = [s for s in states if isinstance(s, PortfolioState)]
+        if not states:
+            return
+        total = {name: sum((getattr(s, name) for s in states), Decimal(0)) for name in _MONEY_FIELDS}
+        total |= {name: sum(getattr(s, name) for s in states) for name in _COUNT_FIELDS}
+        total |= {"desks": len(states), "ts": max(s.ts for s in states)}
+        try:
+            self._client.set(f"{p}strategy:portfolio:state", codec.dumps(total))
+        except redis.RedisError as error:
+            raise DeliveryFailed(f"Redis write of the portfolio total failed: {error}") from error
 
 
 class _Partition(StatelessSinkPartition[Any]):

@@ -16,13 +16,15 @@ from collections import Counter, defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
 
 from model import codec
-from model.portfolio import Alert
+from model.execution import PairTrade
+from model.portfolio import Alert, PortfolioState
 from model.signals import BasisPoint, LatencyReading, Opportunity
 
 MEDIAN_WINDOW_MS = 300_000
@@ -41,7 +43,8 @@ class ReportInputs:
     latency: list[LatencyReading] = field(default_factory=list)
     opportunities: list[Opportunity] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
-    trades: list[Any] = field(default_factory=list)
+    trades: list[PairTrade] = field(default_factory=list)
+    portfolio: list[PortfolioState] = field(default_factory=list)
     execution: bool = False
 
 
@@ -116,6 +119,49 @@ def _latency_figure(readings: list[LatencyReading]) -> go.Figure:
     return figure
 
 
+def _equity_figure(states: list[PortfolioState]) -> go.Figure:
+    figure = _figure("Equity: realised PnL summed over the desks (USD)", "USD")
+    latest: dict[str, Decimal] = {}
+    times, totals = [], []
+    for state in sorted(states, key=lambda s: s.ts):
+        latest[state.asset or ""] = state.realised_pnl
+        times.append(_time(state.ts))
+        totals.append(float(sum(latest.values(), Decimal(0))))
+    figure.add_trace(go.Scatter(x=times, y=totals, mode="lines", name="realised PnL", line_shape="hv"))
+    peak, drawdown = float("-inf"), []
+    for total in totals:
+        peak = max(peak, total)
+        drawdown.append(total - peak)
+    figure.add_trace(go.Scatter(x=times, y=drawdown, mode="lines", name="drawdown", line_shape="hv"))
+    return figure
+
+
+def _trading(inputs: ReportInputs, script_included: bool) -> str:
+    trades = sorted(inputs.trades, key=lambda t: t.ts_entry)
+    closed = [t for t in trades if t.status == "closed"]
+    wins = sum(1 for t in closed if t.realised_pnl > 0)
+    total = sum((t.realised_pnl for t in trades), Decimal(0))
+    metrics = [("trades", len(trades)), ("closed", len(closed)),
+               ("win rate", f"{wins / len(closed):.0%}" if closed else "-"), ("realised PnL (USD)", f"{total:.2f}"),
+               ("leg-outs", sum(len(t.leg_outs) for t in trades)),
+               ("leg-out cost (USD)", f"{sum((t.leg_out_cost for t in trades), Decimal(0)):.2f}")]
+    decomposition = [(f"{t.asset} {t.long_venue}→{t.short_venue}", t.trade_id, f"{t.basis_pnl:.4f}",
+                      f"{t.funding_pnl:.4f}", f"{-t.fees:.4f}", f"{-t.slippage:.4f}", f"{-t.leg_out_cost:.4f}",
+                      f"{t.realised_pnl:.4f}") for t in trades]
+    rows = [(t.trade_id, t.status, _time(t.ts_entry).isoformat(), "" if t.ts_exit is None else
+             _time(t.ts_exit).isoformat(), t.exit_reason or "", f"{t.notional:.2f}",
+             "" if t.entry_spread_bps is None else f"{t.entry_spread_bps:.2f}", len(t.leg_outs),
+             f"{t.realised_pnl:.4f}") for t in trades]
+    html_parts = ["<h2>Trading</h2>", _table(metrics, ("metric", "value")),
+                  _equity_figure(inputs.portfolio).to_html(include_plotlyjs=not script_included, full_html=False),
+                  "<h3>PnL decomposition per trade (USD)</h3>",
+                  _table(decomposition, ("pair", "trade", "basis", "funding", "fees", "slippage", "leg-out", "total")),
+                  "<h3>Trades</h3>",
+                  _table(rows, ("trade", "status", "entry", "exit", "exit reason", "notional", "entry spread bps",
+                                "leg-outs", "PnL"))]
+    return "".join(html_parts)
+
+
 def _table(rows: Iterable[tuple[Any, ...]], header: tuple[str, ...]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
@@ -160,7 +206,11 @@ def render(inputs: ReportInputs) -> str:
         parts.append("<h2>Trading</h2><p>This run had no execution stage: no equity curve, PnL decomposition or "
                      "trade table to show.</p>")
     elif not inputs.trades:
-        parts.append("<h2>Trading</h2><p>The execution stage ran and entered no trade.</p>")
+        parts.append("<h2>Trading</h2><p>The paper execution desks ran and entered no trade: every candidate was "
+                     "refused by the scanner (see the outcomes above) or by the desk (counted by reason in "
+                     "<code>arbflow_entries_denied_total</code>).</p>")
+    else:
+        parts.append(_trading(inputs, script_included))
     pretty = json.dumps(codec.loads(codec.dumps(inputs.config)), indent=2)
     parts.append("<h2>Configuration</h2><pre>" + html.escape(pretty) + "</pre>")
     style = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;"

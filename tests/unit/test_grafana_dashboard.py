@@ -6,8 +6,8 @@ from pathlib import Path
 
 from prometheus_client import REGISTRY, generate_latest
 
-import sinks.dead_letter  # noqa: F401 - registers arbflow_dead_letters
-import sinks.metrics  # noqa: F401 - registers the signal-flow metrics
+import sinks.dead_letter  # registers arbflow_dead_letters
+import sinks.metrics  # registers the signal-flow metrics
 import sinks.redis_feed  # noqa: F401 - registers arbflow_opportunities
 from connectors.feeds.metrics import FeedMetrics
 

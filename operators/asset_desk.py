@@ -1,0 +1,61 @@
+"""One asset's desk: the signal state and the execution state side by side, updated by one
+function per market-data record — the per-asset step of the trading dataflow.
+
+Why per asset: every input of a trade on BTC (its quotes, trades, funding, the scanner's
+verdicts) is keyed by BTC, so keeping execution in the same keyed step makes a replay a
+pure function of the data (no cross-partition ordering to reconcile) and lets the flow
+scale out by asset (issue 9). The price: capital is split across assets — each desk
+trades its share of the starting capital (`ExecutionSettings.starting_capital` is the
+desk's share) — and the portfolio view is the sum of the desks' ledgers.
+
+Order of work for a record: the signal step first (quotes, basis, funding, the scan),
+then the execution step sees the record itself and, after it, every accepted
+opportunity the scan just produced; a basis-at-risk stop turning on or off on a venue is
+passed to execution as it happens.
+"""
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from model.market import FundingRate, MarketTrade, OrderBook, Ticker
+from model.portfolio import PortfolioState
+from model.signals import Opportunity
+from operators import asset_signals, execution
+from operators.asset_signals import AssetSignals, SignalSettings
+from operators.execution_pricing import ExecutionSettings
+from operators.execution_state import ExecutionState
+
+_MARKET = (Ticker, OrderBook, MarketTrade, FundingRate)
+
+
+@dataclass(slots=True)
+class AssetDesk:
+    """Mutable state of one asset's desk, owned by its step."""
+
+    signals: AssetSignals | None = None
+    execution: ExecutionState | None = None
+
+
+def update(state: AssetDesk | None, record: Any, signals: SignalSettings,
+           trading: ExecutionSettings | None) -> tuple[AssetDesk, list[Any]]:
+    """Fold one record through signals and (when `trading` is given) execution."""
+    state = state or AssetDesk()
+    stops_before = _stops(state.signals)
+    state.signals, out = asset_signals.update(state.signals, record, signals)
+    if trading is None or type(record) not in _MARKET:
+        return state, out
+    desk = state.execution = state.execution or execution.new_state(trading)
+    state.execution, produced = execution.update(desk, record, trading)
+    out += produced
+    for venue, stop in _stops(state.signals).items():
+        if stop != stops_before.get(venue, False):
+            out += execution.on_basis_stop(desk, venue, record.symbol.split("/", 1)[0], stop, record.ts_local, trading)
+    for item in list(out):
+        if type(item) is Opportunity and item.accepted:
+            out += execution.update(desk, item, trading)[1]
+    asset = record.symbol.split("/", 1)[0]
+    return state, [replace(item, asset=asset) if type(item) is PortfolioState else item for item in out]
+
+
+def _stops(signals: AssetSignals | None) -> dict[str, bool]:
+    return {} if signals is None else {venue: verdict.stop for venue, verdict in signals.verdicts.items()}
