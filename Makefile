@@ -45,6 +45,7 @@ bench: $(STAMP)  ## replay throughput vs a raw consumer; tick-to-Redis latency a
 	@$(BIN)/python -m bench.replay_throughput
 	@$(BIN)/python -m bench.tick_latency
 	@$(BIN)/python -m bench.normalise
+	@$(BIN)/python -m bench.allocation
 
 report-screenshot:  ## render out/run/report.html in headless Chromium to out/run/report.png (needs chromium)
 	@command -v chromium >/dev/null || { echo "needs Debian's chromium (apt-get install chromium)"; exit 1; }

@@ -10,7 +10,6 @@ from typing import Any
 
 import click
 
-from flows.cli_support import die as _die  # noqa: F401 - kept for command modules that import it from here
 from flows.cli_support import err_console, out_console
 from flows.cli_support import guard as _guard
 from flows.cli_support import load as _config
@@ -480,10 +479,11 @@ def show_config(ctx: click.Context) -> None:
 
 # Commands defined in their own modules (they import helpers from here, so they come last).
 from flows.ingest_cli import ingest  # noqa: E402
+from flows.risk_cli import allocate, simulate_margin  # noqa: E402
 from flows.study_cli import study  # noqa: E402
 
-main.add_command(ingest)
-main.add_command(study)
+for command in (ingest, study, simulate_margin, allocate):
+    main.add_command(command)
 
 if __name__ == "__main__":
     main(prog_name=os.path.basename(sys.argv[0]))

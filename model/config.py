@@ -9,6 +9,7 @@ what is allowed.
 """
 
 import dataclasses
+import itertools
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -181,6 +182,198 @@ class SignalsConfig:
     late_tolerance_ms: int = field(default=5_000, metadata=rule(lambda v: v >= 0, "an integer >= 0 (ms)"))
 
 
+# -- margin (DESIGN.md §3.8, §3.9 Margin) -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tier:
+    """One row of a tiered table, in USD. Progressive tables (haircuts, and maintenance
+    with `maintenance_method = "progressive"`) apply `rate` to the slice of the value above
+    `floor` up to the next tier's floor; "whole" applies the rate of the highest tier whose
+    floor the value exceeds to the whole value."""
+
+    floor: Decimal = field(metadata=rule(lambda v: v >= 0, "a decimal >= 0 (USD)"))
+    rate: Decimal = field(metadata=rule(lambda v: 0 <= v <= 1, "a decimal from 0 to 1"))
+
+
+def _tiers_ok(tiers: tuple[Tier, ...]) -> bool:
+    """First floor 0, floors strictly increasing, rates non-decreasing (a bigger position
+    never needs less margin, a bigger balance is never discounted less)."""
+    return (len(tiers) > 0 and tiers[0].floor == 0
+            and all(a.floor < b.floor and a.rate <= b.rate for a, b in itertools.pairwise(tiers)))
+
+
+def _tables(v: Mapping[str, tuple[Tier, ...]]) -> bool:
+    return all(_tiers_ok(t) for t in v.values())
+
+
+_TABLES_ALLOWED = ("tables of tiers (a list of {floor, rate}): the first floor 0, floors increasing, "
+                   "rates not decreasing")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VenueMarginConfig:
+    """Unified-account tables of one venue. `haircuts`: collateral asset → haircut tiers by
+    the balance's USD value (haircut = 1 − the venue's collateral ratio / discount rate);
+    `maintenance`: base asset of a USDT-linear perp → maintenance-margin-rate tiers by
+    notional; the key "*" is the table for any asset not listed. An asset with no entry and
+    no "*" counts as worthless collateral (haircut 100 %), and a perp with no table needs
+    its whole notional as maintenance — conservative, and flagged by the simulator."""
+
+    haircuts: Mapping[str, tuple[Tier, ...]] = field(metadata=rule(_tables, _TABLES_ALLOWED))
+    maintenance: Mapping[str, tuple[Tier, ...]] = field(metadata=rule(_tables, _TABLES_ALLOWED))
+    maintenance_method: Literal["progressive", "whole"] = "progressive"
+
+
+def _t(*rows: tuple[str, str]) -> tuple[Tier, ...]:
+    return tuple(Tier(floor=Decimal(floor), rate=Decimal(rate)) for floor, rate in rows)
+
+
+# DEFAULTS TO BE CHECKED AGAINST THE VENUE (written 2026-11-28 from the sources named; venues
+# change these tables without notice — load the live tables before trading real money).
+# Haircut = 1 − collateral ratio. Above $10M of one asset the defaults know no tier, so
+# such balances count zero (conservative); stablecoins are taken at face value below that.
+_FLAT = _t(("0", "0"), ("10000000", "1"))
+_MAJOR = _t(("0", "0.05"), ("10000000", "1"))
+DEFAULT_MARGIN_VENUES: dict[str, VenueMarginConfig] = {
+    # Binance Portfolio Margin. Collateral: BTC 0.95 (FAQ "Binance Portfolio Margin Program
+    # Supported Collateral and Rates", 2022-04-18: "3 BTC × 0.95"); assets not in its table
+    # 0.1 (same FAQ) → "*" haircut 0.9; ETH 0.95 assumed equal to BTC; USDT/USDC 1 assumed.
+    # Since 2024-09-11 the ratios are tiered (FAQ update) — only the first tier is here.
+    # Maintenance: BTCUSDT tiers of the announcement "Updates to Leverage and Margin Tiers of
+    # Binance Futures Contracts (2021-03-18)"; MM = notional × rate − maintenance amount, i.e.
+    # progressive. The 2025-08-19 update widened tier 1 to 300,000 at 0.40 %, so this table
+    # is conservative between 50,000 and 300,000. "*" (ETH and the rest): the 50× table of the
+    # same 2021 announcement (1 % … 50 %), conservative for ETH.
+    "binance": VenueMarginConfig(
+        haircuts={"USDT": _FLAT, "USDC": _FLAT, "BTC": _MAJOR, "ETH": _MAJOR, "*": _t(("0", "0.9"))},
+        maintenance={
+            "BTC": _t(("0", "0.004"), ("50000", "0.005"), ("250000", "0.01"), ("1000000", "0.025"),
+                      ("10000000", "0.05"), ("20000000", "0.10"), ("50000000", "0.125"), ("100000000", "0.15"),
+                      ("200000000", "0.25"), ("300000000", "0.5")),
+            "*": _t(("0", "0.01"), ("5000", "0.025"), ("25000", "0.05"), ("100000", "0.10"), ("250000", "0.125"),
+                    ("1000000", "0.5")),
+        },
+        maintenance_method="progressive"),
+    # Bybit Unified Trading Account. Collateral value ratios are published per coin in its
+    # Margin Specification (help article "Understanding Collateral Value Ratios in Unified
+    # Trading Account", 2025-09-18; tiers by coin quantity). BTC/ETH 0.95 is an ASSUMPTION
+    # (not read from Bybit's table); USDT 1 per the same article's example.
+    # Maintenance: help article "Maintenance Margin (USDT Contract)": BTCUSDT 0.5 % up to
+    # 2,000,000 USDT, the excess of each tier at the next tier's rate (progressive). Above
+    # 2,000,000 an assumed 10 %; ETH 1 % ("maintenance margin base rate … 1 % for ETH", Bybit
+    # risk-limit article) up to 1,000,000 (assumed), then 10 %; "*" the Binance 50× table.
+    "bybit": VenueMarginConfig(
+        haircuts={"USDT": _FLAT, "USDC": _FLAT, "BTC": _MAJOR, "ETH": _MAJOR},
+        maintenance={
+            "BTC": _t(("0", "0.005"), ("2000000", "0.10")),
+            "ETH": _t(("0", "0.01"), ("1000000", "0.10")),
+            "*": _t(("0", "0.01"), ("5000", "0.025"), ("25000", "0.05"), ("100000", "0.10"), ("250000", "0.125"),
+                    ("1000000", "0.5")),
+        },
+        maintenance_method="progressive"),
+    # OKX multi-currency / portfolio margin. Discount rates are tiered by USD value
+    # (announcements "OKX to adjust discount rate tiers for multiple tokens", 2025); BTC/ETH
+    # 0.95 and USDT/USDC 1 here are ASSUMPTIONS for the first tier. Position tiers (quoted in
+    # contracts by OKX, converted here to USD) apply the tier's rate to the whole position:
+    # method "whole". BTC 0.40 % and ETH 0.50 % for tier 1 are ASSUMED (check the
+    # BTC-USDT-SWAP / ETH-USDT-SWAP position tiers), then +0.5 % per tier as OKX's tables
+    # step (announcement "OKX to adjust position tiers of perpetual swaps", 2023-05-15).
+    "okx": VenueMarginConfig(
+        haircuts={"USDT": _FLAT, "USDC": _FLAT, "BTC": _MAJOR, "ETH": _MAJOR},
+        maintenance={
+            "BTC": _t(("0", "0.004"), ("500000", "0.009"), ("2000000", "0.014"), ("10000000", "0.10")),
+            "ETH": _t(("0", "0.005"), ("500000", "0.01"), ("2000000", "0.015"), ("10000000", "0.10")),
+            "*": _t(("0", "0.01"), ("5000", "0.025"), ("25000", "0.05"), ("100000", "0.10"), ("250000", "0.125"),
+                    ("1000000", "0.5")),
+        },
+        maintenance_method="whole"),
+}
+
+
+def _fraction(v: Decimal) -> bool:
+    return Decimal(0) < v <= Decimal(1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarginConfig:
+    """The unified-margin simulator and its gates (DESIGN.md §3.8, §3.9 Margin).
+
+    `health = 1 − TMM × (1 + shadow_buffer) / adjusted equity`. An entry that would end below
+    `entry_min_health` is refused; below `critical_health` every pending entry aborts and
+    positions are reduced, lowest quality first, until `deleverage_target_health`; margin
+    use (TMM / adjusted equity) above `max_margin_use` → reduction until `margin_use_target`.
+    `max_leverage`: Σ perp notional / adjusted equity. `min_liquidation_distance`: a position
+    whose price move to health 0 is smaller is flagged (the breakers act on it).
+    Required: critical_health < deleverage_target_health ≤ entry_min_health ≤ 1 and
+    margin_use_target < max_margin_use."""
+
+    shadow_buffer: Decimal = field(default=Decimal("0.20"),
+                                   metadata=rule(lambda v: 0 <= v <= 10, "a decimal from 0 to 10"))
+    entry_min_health: Decimal = field(default=Decimal("0.8"), metadata=rule(_fraction, "a decimal in (0, 1]"))
+    critical_health: Decimal = field(default=Decimal("0.6"), metadata=rule(_fraction, "a decimal in (0, 1]"))
+    deleverage_target_health: Decimal = field(default=Decimal("0.7"), metadata=rule(_fraction, "a decimal in (0, 1]"))
+    max_margin_use: Decimal = field(default=Decimal("0.65"), metadata=rule(_fraction, "a decimal in (0, 1]"))
+    margin_use_target: Decimal = field(default=Decimal("0.60"), metadata=rule(_fraction, "a decimal in (0, 1]"))
+    max_leverage: Decimal = field(default=Decimal(3), metadata=rule(lambda v: 0 < v <= 125, "a decimal in (0, 125]"))
+    min_liquidation_distance: Decimal = field(default=Decimal("0.10"),
+                                              metadata=rule(_fraction, "a decimal in (0, 1] (fraction of price)"))
+    venues: Mapping[str, VenueMarginConfig] = field(default_factory=lambda: dict(DEFAULT_MARGIN_VENUES))
+
+    def __post_init__(self) -> None:
+        if not self.critical_health < self.deleverage_target_health <= self.entry_min_health:
+            raise ConfigError("margin.deleverage_target_health",
+                              "need critical_health < deleverage_target_health <= entry_min_health")
+        if not self.margin_use_target < self.max_margin_use:
+            raise ConfigError("margin.margin_use_target", "need margin_use_target < max_margin_use")
+
+
+# -- allocation (DESIGN.md §3.8, §3.9 Allocation) -----------------------------------------
+
+# Narrative sectors; an asset not listed falls into `unmapped_sector`, which all such assets
+# share (conservative: unknown assets are capped together).
+DEFAULT_SECTORS: dict[str, str] = {
+    "BTC": "bitcoin", "ETH": "smart-contract-l1", "SOL": "smart-contract-l1", "AVAX": "smart-contract-l1",
+    "SUI": "smart-contract-l1", "APT": "smart-contract-l1", "ARB": "ethereum-l2", "OP": "ethereum-l2",
+    "DOGE": "meme", "PEPE": "meme", "WIF": "meme", "FET": "ai", "RENDER": "ai", "TAO": "ai",
+    "BNB": "exchange", "OKB": "exchange", "XRP": "payments", "LTC": "payments", "LINK": "oracle",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AllocationConfig:
+    """The allocator (DESIGN.md §3.9 Allocation; docs/risk.md has the formulas).
+
+    Ratio = mean / std of a pair's 8 h carry over `history_days` (fewer points are flagged;
+    under `min_history_points` the pair is excluded); weights = softmax(ratio / temperature)
+    over the best `max_pairs` (the std never below `min_carry_std`, so a flat history does
+    not look riskless); each weight shrinks by `correlation_penalty` × the weight of
+    the others it co-moves with (exponentially weighted correlation, decay `ewma_lambda` per
+    observation, needing `min_overlap_points` common timestamps); a sector holds at most
+    `sector_cap` × equity. A pair is rebalanced only when the change exceeds `rebalance_band`
+    of its current notional and the expected gain over `gain_horizon_intervals` 8 h intervals
+    exceeds `gain_cost_multiple` × its round-trip cost."""
+
+    temperature: float = field(default=1.0, metadata=rule(lambda v: 0 < v <= 100, "a number in (0, 100]"))
+    history_days: int = field(default=30, metadata=rule(lambda v: 1 <= v <= 3650, "1 to 3650 days"))
+    min_history_points: int = field(default=3, metadata=rule(lambda v: 2 <= v <= 10_000, "an integer from 2"))
+    max_pairs: int = field(default=20, metadata=rule(lambda v: 1 <= v <= 1000, "an integer from 1 to 1000"))
+    sector_cap: Decimal = field(default=Decimal("0.15"), metadata=rule(_fraction, "a decimal in (0, 1]"))
+    rebalance_band: Decimal = field(default=Decimal("0.07"),
+                                    metadata=rule(lambda v: 0 <= v < 1, "a decimal in [0, 1)"))
+    gain_cost_multiple: Decimal = field(default=Decimal("2.5"),
+                                        metadata=rule(lambda v: 0 <= v <= 100, "a decimal from 0 to 100"))
+    gain_horizon_intervals: int = field(default=90, metadata=rule(lambda v: 1 <= v <= 100_000,
+                                                                  "an integer >= 1 (8 h intervals)"))
+    ewma_lambda: float = field(default=0.94, metadata=rule(lambda v: 0 < v < 1, "a number in (0, 1)"))
+    correlation_penalty: float = field(default=0.5, metadata=rule(lambda v: 0 <= v <= 1, "a number in [0, 1]"))
+    min_overlap_points: int = field(default=10, metadata=rule(lambda v: v >= 3, "an integer >= 3"))
+    min_carry_std: Decimal = field(default=Decimal("0.00005"),
+                                   metadata=rule(_positive, "a decimal > 0 (fraction per 8 h)"))
+    sectors: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SECTORS))
+    unmapped_sector: str = "unmapped"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """Everything arbflow needs to start; see each section's docstring."""
@@ -193,6 +386,8 @@ class Config:
     replay: ReplayConfig = ReplayConfig()
     scanner: ScannerConfig = ScannerConfig()
     signals: SignalsConfig = SignalsConfig()
+    margin: MarginConfig = field(default_factory=MarginConfig)
+    allocation: AllocationConfig = field(default_factory=AllocationConfig)
 
 
 # -- parsing ----------------------------------------------------------------------------
@@ -232,7 +427,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, tuple):
-        return list(value)
+        return [_plain(v) for v in value]
     return value
 
 
@@ -270,6 +465,10 @@ def _parse(tp: Any, value: Any, key: str) -> Any:
         if not isinstance(value, Mapping):
             raise _fail(key, value, "a table of named entries")
         return {name: _parse(args[1], item, f"{key}.{name}") for name, item in value.items()}
+    if origin is tuple and dataclasses.is_dataclass(args[0]):
+        if from_env or not isinstance(value, (list, tuple)):
+            raise _fail(key, value, "a list of tables (set it in the config file)")
+        return tuple(_parse(args[0], item, f"{key}[{index}]") for index, item in enumerate(value))
     if origin is tuple:
         items = [s.strip() for s in value.split(",") if s.strip()] if from_env else value
         if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):

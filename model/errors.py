@@ -34,3 +34,14 @@ class VenueRejected(ArbflowError):
 
 class DeliveryFailed(ArbflowError):
     """A Kafka produce or Redis write was not acknowledged; nothing is dropped silently."""
+
+
+class RiskInputError(ArbflowError):
+    """Input the margin simulator or the allocator cannot judge safely (a negative balance,
+    a non-positive price, a position on another venue, a duplicate id). `field` is the
+    path of the offending value (`account.collateral[1].balance`)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message

@@ -83,7 +83,8 @@ def test_every_command_explains_itself_in_help(user_env: dict[str, str]) -> None
                  ["convert", "funding", "--help"], ["convert", "cryptofeed", "--help"],
                  ["schema", "--help"], ["config", "--help"], ["record", "--help"],
                  ["scan", "--help"], ["scores", "--help"], ["ingest", "--help"],
-                 ["dashboard", "--help"], ["study", "funding", "--help"]):
+                 ["dashboard", "--help"], ["study", "funding", "--help"],
+                 ["simulate-margin", "--help"], ["allocate", "--help"]):
         result = _run(args, user_env)
         assert result.returncode == 0 and "Usage: arbflow" in result.stdout, args
     replay_help = _run(["replay", "--help"], user_env).stdout
