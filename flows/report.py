@@ -56,6 +56,13 @@ def render_summary(summary: ReplaySummary, console: Console) -> None:
     if stale:
         console.print("* newer than this replay's data: Redis keeps the latest value in stream time, so an "
                       "earlier run's later data is not overwritten (set redis.key_prefix to separate runs)")
+    trading = summary.trading_json()
+    if trading["enabled"] and not trading["trades"]:
+        console.print("paper trading: no trade — no opportunity passed the scanner and the desks")
+    elif trading["enabled"]:
+        console.print(f"paper trading: {trading['trades']} trades ({trading['closed']} closed), "
+                      f"{trading['orders']} order events, {trading['leg_outs']} leg-outs, "
+                      f"realised PnL {trading['realised_pnl']} USD, open notional {trading['open_notional']} USD")
     total = sum(summary.published.values())
     rate = total / summary.publish_s if summary.publish_s else 0.0
     flow_rate = summary.published.get("md.ticker", 0) / summary.flow_s if summary.flow_s else 0.0
