@@ -29,6 +29,7 @@ FIXTURE = (Path(__file__).resolve().parent.parent / "fixtures"
 
 
 FLOW = "flow: Kafka → Bytewax signals → Kafka + Redis"
+TRADE = "flow with the paper execution desks"
 
 
 def consume_all(bootstrap: str, topic: str, expected: int, handle: Callable[[bytes], object]) -> float:
@@ -50,10 +51,10 @@ def consume_all(bootstrap: str, topic: str, expected: int, handle: Callable[[byt
 
 
 def flow_run(config: Config, bootstrap: str, redis_url: str, ranges: dict[tuple[str, int], tuple[int, int]],
-             partitions: dict[str, int]) -> float:
+             partitions: dict[str, int], trade: bool = False) -> float:
     """Seconds for the signal flow over the published offsets (Kafka → Bytewax → Kafka + Redis)."""
     started = time.perf_counter()
-    cli_main(build_signal_flow(config, bootstrap, redis_url, ranges=ranges, partitions=partitions),
+    cli_main(build_signal_flow(config, bootstrap, redis_url, ranges=ranges, partitions=partitions, trade=trade),
              workers_per_process=1)
     return time.perf_counter() - started
 
@@ -121,6 +122,7 @@ def _measure(args: argparse.Namespace, bootstrap: str, redis_url: str) -> None:
         "consume + arbflow decode and validation": lambda: consume_all(
             bootstrap, topic, records, lambda value: parse_record(topics.MD_TICKER, value, universe)),
         FLOW: lambda: flow_run(config, bootstrap, redis_url, ranges, partitions),
+        TRADE: lambda: flow_run(config, bootstrap, redis_url, ranges, partitions, trade=True),
     }
     results: dict[str, list[float]] = {name: [] for name in measures}
     for run in range(args.repeat):
@@ -132,7 +134,9 @@ def _measure(args: argparse.Namespace, bootstrap: str, redis_url: str) -> None:
         print(_line(name, records, seconds))
     raw = statistics.median(records / s for s in results["raw: confluent-kafka consume + orjson.loads"])
     flow = statistics.median(records / s for s in results[FLOW])
-    print(f"\nflow / raw = {flow / raw:.1%}  (medians; the flow includes Bytewax start-up of ~1 s per run)")
+    trade = statistics.median(records / s for s in results[TRADE])
+    print(f"\nflow / raw = {flow / raw:.1%}, with execution / signals only = {trade / flow:.1%}  "
+          "(medians; each flow run includes Bytewax start-up of ~1 s)")
     assign = first_message_s(bootstrap, topic, group=False)
     joined = first_message_s(bootstrap, topic, group=True)
     print(f"first message: assign() {assign:.2f} s, consumer-group join {joined:.2f} s "
