@@ -1,5 +1,5 @@
 """Execution records: the append-only ledger on exec.intent / exec.order / exec.fill /
-exec.trade (DESIGN.md §2, §3.7).
+exec.trade, and the venues' answers on exec.venue (DESIGN.md §2, §3.7).
 
 Quantities are base units, prices quote per base, fees and PnL quote currency; every
 `ts` is stream time in integer ms UTC. `client_order_id` is the logical id
@@ -18,6 +18,8 @@ OrderStatus = Literal["new", "open", "partially_filled", "filled", "canceled", "
 IntentKind = Literal["entry", "exit", "hedge", "unwind", "cancel", "rebalance"]
 Liquidity = Literal["maker", "taker"]
 TradeStatus = Literal["pending", "active", "exiting", "closed", "rejected"]
+VenueEventKind = Literal["accepted", "fill", "canceled", "rejected"]
+_ZERO = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,4 +127,33 @@ class PairTrade:
     ts_entry: int
     ts_exit: int | None = None
     ts: int
+    schema_version: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VenueEvent:
+    """A venue's answer about order `client_order_id` (the logical id), on `exec.venue`.
+
+    - "accepted": the order is live on the book (or being matched);
+    - "fill": one execution of `qty` at `px` (`fill_id` unique per order, used to drop
+      duplicates), `fee` in `fee_currency` (positive = paid, negative = rebate), `liquidity`;
+    - "canceled": the order is done; what was not filled will never fill (`reason` says why,
+      e.g. IOC_REMAINDER, ORDER_TIMEOUT);
+    - "rejected": the venue refused the order; nothing filled (`reason` a code or the venue's).
+
+    The paper venue produces them in process; a live venue gateway publishes them and the
+    execution desk folds them in (duplicates dropped by `fill_id` / terminal state).
+    """
+
+    kind: VenueEventKind
+    client_order_id: str
+    venue: str
+    ts: int
+    fill_id: str | None = None
+    px: Decimal | None = None
+    qty: Decimal = _ZERO
+    fee: Decimal = _ZERO
+    fee_currency: str = ""
+    liquidity: Liquidity | None = None
+    reason: str | None = None
     schema_version: int = 1

@@ -7,7 +7,7 @@ Deployments may prefix every topic (`KafkaConfig.topic_prefix`) to share a clust
 
 from typing import Final
 
-from model.execution import Fill, Order, OrderIntent, PairTrade
+from model.execution import Fill, Order, OrderIntent, PairTrade, VenueEvent
 from model.market import (
     Candle,
     ClockTick,
@@ -37,6 +37,7 @@ EXEC_INTENT: Final = "exec.intent"
 EXEC_ORDER: Final = "exec.order"
 EXEC_FILL: Final = "exec.fill"
 EXEC_TRADE: Final = "exec.trade"
+EXEC_VENUE: Final = "exec.venue"  # venue answers (acks, fills, cancels, rejects) from a live gateway
 PORTFOLIO_STATE: Final = "portfolio.state"
 RISK_ALERT: Final = "risk.alert"
 DLQ_PREFIX: Final = "dlq."
@@ -58,6 +59,7 @@ RECORD_TYPES: Final[dict[str, type]] = {
     EXEC_ORDER: Order,
     EXEC_FILL: Fill,
     EXEC_TRADE: PairTrade,
+    EXEC_VENUE: VenueEvent,
     PORTFOLIO_STATE: PortfolioState,
     RISK_ALERT: Alert,
 }

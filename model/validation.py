@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from model import codec, reasons
 from model.config import Config
-from model.execution import Fill, Order, OrderIntent, PairTrade
+from model.execution import Fill, Order, OrderIntent, PairTrade, VenueEvent
 from model.market import Candle, FundingRate, Liquidation, MarketTrade, OpenInterest, OrderBook, Ticker
 from model.rejected import Rejected
 from model.signals import BasisPoint, Opportunity
@@ -29,14 +29,14 @@ _ZERO: Final = Decimal(0)
 
 _PRICES: Final[dict[type, tuple[str, ...]]] = {
     Ticker: ("bid", "ask", "last", "mark", "index"),
-    MarketTrade: ("px",), Liquidation: ("px",), Fill: ("px",), Candle: ("open", "high", "low", "close"),
-    OrderIntent: ("limit_px",), Order: ("limit_px", "avg_px"),
+    MarketTrade: ("px",), Liquidation: ("px",), Fill: ("px",), VenueEvent: ("px",),
+    Candle: ("open", "high", "low", "close"), OrderIntent: ("limit_px",), Order: ("limit_px", "avg_px"),
     BasisPoint: ("spot_mid", "perp_mid"), Opportunity: ("long_px", "short_px"),
     PairTrade: ("entry_long_px", "entry_short_px", "exit_long_px", "exit_short_px"),
 }
 _SIZES: Final[dict[type, tuple[str, ...]]] = {
     Ticker: ("bid_qty", "ask_qty"), OpenInterest: ("open_interest", "value"), Candle: ("volume",),
-    OrderIntent: ("qty",), Order: ("qty", "filled_qty"), Fill: ("qty",),
+    OrderIntent: ("qty",), Order: ("qty", "filled_qty"), Fill: ("qty",), VenueEvent: ("qty",),
     PairTrade: ("notional", "qty"), Opportunity: ("notional", "depth_long", "depth_short"),
 }
 _POSITIVE_SIZES: Final[dict[type, tuple[str, ...]]] = {MarketTrade: ("qty",), Liquidation: ("qty",)}

@@ -6,19 +6,16 @@ produces them in process; a live venue sink would publish them for `execution.on
 Units: quantities in base units, prices quote per base, fees in `fee_currency` (positive =
 paid, negative = rebate); `ts` stream time in ms.
 
-Proposal: `VenueEvent` belongs in `model/execution.py` (with a topic, e.g. `exec.venue`) once a
-live sink publishes it — sinks may not import operators.
+`VenueEvent` itself is a model record (`model.execution`, topic `exec.venue`), re-exported here.
 """
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
 
-from model.execution import Liquidity, OrderType
+from model.execution import OrderType, VenueEvent, VenueEventKind
 from model.market import Market, Side
 
-VenueEventKind = Literal["accepted", "fill", "canceled", "rejected"]
-_ZERO = Decimal(0)
+__all__ = ["OrderRequest", "VenueEvent", "VenueEventKind"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,28 +32,3 @@ class OrderRequest:
     qty: Decimal
     limit_px: Decimal | None = None
     ts: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VenueEvent:
-    """A venue's answer about order `client_order_id` (the logical id).
-
-    - "accepted": the order is live on the book (or being matched);
-    - "fill": one execution of `qty` at `px` (`fill_id` unique per order, used to drop
-      duplicates), `fee`, `liquidity`;
-    - "canceled": the order is done; what was not filled will never fill (`reason` says why,
-      e.g. IOC_REMAINDER, ORDER_TIMEOUT);
-    - "rejected": the venue refused the order; nothing filled (`reason` a code or the venue's).
-    """
-
-    kind: VenueEventKind
-    client_order_id: str
-    venue: str
-    ts: int
-    fill_id: str | None = None
-    px: Decimal | None = None
-    qty: Decimal = _ZERO
-    fee: Decimal = _ZERO
-    fee_currency: str = ""
-    liquidity: Liquidity | None = None
-    reason: str | None = None

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from model import reasons
 from model.config import DEFAULT_VENUES
-from model.execution import Fill, LegOut, Order, OrderIntent, PairTrade
+from model.execution import Fill, LegOut, Order, OrderIntent, PairTrade, VenueEvent
 from model.market import (
     Candle,
     ClockTick,
@@ -270,6 +270,13 @@ fills = st.builds(
     fee_currency=st.sampled_from(["USDT", "USDC", "BNB", "BTC"]),
     liquidity=st.sampled_from(["maker", "taker"]), ts=timestamps_ms,
 )
+venue_events = st.builds(
+    VenueEvent,
+    kind=st.sampled_from(["accepted", "fill", "canceled", "rejected"]), client_order_id=identifiers, venue=venues,
+    ts=timestamps_ms, fill_id=optional(identifiers), px=optional(prices), qty=sizes, fee=signed_money,
+    fee_currency=st.sampled_from(["", "USDT", "BNB"]), liquidity=optional(st.sampled_from(["maker", "taker"])),
+    reason=optional(codes),
+)
 leg_outs = st.builds(
     LegOut,
     filled_leg=st.sampled_from(["long", "short"]), ts_filled=timestamps_ms,
@@ -336,6 +343,7 @@ RECORDS: dict[type, st.SearchStrategy[Any]] = {
     Order: orders,
     Fill: fills,
     PairTrade: pair_trades,
+    VenueEvent: venue_events,
     PortfolioState: portfolio_states,
     Alert: alerts,
     Rejected: rejecteds,
