@@ -141,6 +141,7 @@ class VenueEvent:
       e.g. IOC_REMAINDER, ORDER_TIMEOUT);
     - "rejected": the venue refused the order; nothing filled (`reason` a code or the venue's).
 
+    `symbol` is the order's canonical symbol (it keys the event to its asset's desk).
     The paper venue produces them in process; a live venue gateway publishes them and the
     execution desk folds them in (duplicates dropped by `fill_id` / terminal state).
     """
@@ -148,6 +149,7 @@ class VenueEvent:
     kind: VenueEventKind
     client_order_id: str
     venue: str
+    symbol: str
     ts: int
     fill_id: str | None = None
     px: Decimal | None = None

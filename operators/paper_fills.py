@@ -261,7 +261,8 @@ def _fill(order: PaperOrder, px: Decimal, qty: Decimal, liquidity: Liquidity, ts
     order.filled += qty
     order.fills += 1
     request = order.request
-    return VenueEvent(kind="fill", client_order_id=request.client_order_id, venue=request.venue, ts=ts,
+    return VenueEvent(kind="fill", client_order_id=request.client_order_id, venue=request.venue,
+                      symbol=request.symbol, ts=ts,
                       fill_id=f"{request.client_order_id}#{order.fills}", px=px, qty=qty,
                       fee=fee(settings, request, px, qty, liquidity), fee_currency=settle_currency(request.symbol),
                       liquidity=liquidity)
@@ -269,4 +270,5 @@ def _fill(order: PaperOrder, px: Decimal, qty: Decimal, liquidity: Liquidity, ts
 
 def _event(order: PaperOrder, kind: VenueEventKind, ts: int, reason: str | None = None) -> VenueEvent:
     request = order.request
-    return VenueEvent(kind=kind, client_order_id=request.client_order_id, venue=request.venue, ts=ts, reason=reason)
+    return VenueEvent(kind=kind, client_order_id=request.client_order_id, venue=request.venue,
+                      symbol=request.symbol, ts=ts, reason=reason)

@@ -273,7 +273,7 @@ fills = st.builds(
 venue_events = st.builds(
     VenueEvent,
     kind=st.sampled_from(["accepted", "fill", "canceled", "rejected"]), client_order_id=identifiers, venue=venues,
-    ts=timestamps_ms, fill_id=optional(identifiers), px=optional(prices), qty=sizes, fee=signed_money,
+    symbol=symbols, ts=timestamps_ms, fill_id=optional(identifiers), px=optional(prices), qty=sizes, fee=signed_money,
     fee_currency=st.sampled_from(["", "USDT", "BNB"]), liquidity=optional(st.sampled_from(["maker", "taker"])),
     reason=optional(codes),
 )

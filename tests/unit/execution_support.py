@@ -111,16 +111,21 @@ class Driver:
         return self.of(execution.EntryDenied, produced)
 
 
+SYMBOL_OF_EVENTS = "BTC/USDT:USDT"  # the desk matches events by client id; the symbol only keys them
+
+
 def ack(client_order_id: str, venue_name: str, ts: int) -> VenueEvent:
-    return VenueEvent(kind="accepted", client_order_id=client_order_id, venue=venue_name, ts=ts)
+    return VenueEvent(kind="accepted", client_order_id=client_order_id, venue=venue_name, symbol=SYMBOL_OF_EVENTS,
+                      ts=ts)
 
 
 def fill(client_order_id: str, venue_name: str, px: str, qty: str, fee: str, ts: int, n: int = 1,
          liquidity: str = "taker") -> VenueEvent:
-    return VenueEvent(kind="fill", client_order_id=client_order_id, venue=venue_name, ts=ts,
+    return VenueEvent(kind="fill", client_order_id=client_order_id, venue=venue_name, symbol=SYMBOL_OF_EVENTS, ts=ts,
                       fill_id=f"{client_order_id}#{n}", px=D(px), qty=D(qty), fee=D(fee), fee_currency="USDT",
                       liquidity=liquidity)  # type: ignore[arg-type]
 
 
 def done(kind: str, client_order_id: str, venue_name: str, ts: int, reason: str = "VENUE") -> VenueEvent:
-    return VenueEvent(kind=kind, client_order_id=client_order_id, venue=venue_name, ts=ts, reason=reason)  # type: ignore[arg-type]
+    return VenueEvent(kind=kind, client_order_id=client_order_id, venue=venue_name,  # type: ignore[arg-type]
+                      symbol=SYMBOL_OF_EVENTS, ts=ts, reason=reason)

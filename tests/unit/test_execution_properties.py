@@ -73,6 +73,11 @@ _timeline = st.lists(_chunk, min_size=3, max_size=40).map(lambda chunks: [s for 
 BASE = {"okx": D(60000), "binance": D(60150)}
 
 
+def _event(intent: OrderIntent, kind: str, client_order_id: str, **fields: Any) -> VenueEvent:
+    return VenueEvent(kind=kind, client_order_id=client_order_id, venue=intent.venue,  # type: ignore[arg-type]
+                      symbol=intent.symbol, **fields)
+
+
 @dataclass
 class World:
     """The generated market and what the checks remember between events."""
@@ -261,7 +266,7 @@ class SimulatedVenue:
     def _fill(self, intent: OrderIntent, qty: D, at: int, n: int) -> None:
         px = intent.limit_px or D(60000)
         fee = (px * qty / 10_000).quantize(D("1e-8"))  # 1 bps
-        event = VenueEvent(kind="fill", client_order_id=intent.intent_id, venue=intent.venue, ts=at,
+        event = _event(intent, "fill", intent.intent_id, ts=at,
                            fill_id=f"{intent.intent_id}#{n}", px=px, qty=qty, fee=fee, fee_currency="USDT",
                            liquidity="taker")
         self.pending += [(at, event), (at, event)]
@@ -273,7 +278,7 @@ class SimulatedVenue:
             target = intent.intent_id.removeprefix("cancel:")
             if target in self.open:
                 placed = self.open.pop(target)
-                self.pending.append((at, VenueEvent(kind="canceled", client_order_id=target, venue=intent.venue, ts=at,
+                self.pending.append((at, _event(intent, "canceled", target, ts=at,
                                                     reason="CANCELED")))
                 part = (placed.qty / 2).quantize(LOT, rounding=ROUND_DOWN)
                 if target in self.late and part > 0:
@@ -281,22 +286,18 @@ class SimulatedVenue:
             return
         behaviour = self.behaviours[self.used % len(self.behaviours)]
         self.used += 1
-        self.pending.append((at, VenueEvent(kind="accepted", client_order_id=intent.intent_id, venue=intent.venue,
-                                            ts=at)))
+        self.pending.append((at, _event(intent, "accepted", intent.intent_id, ts=at)))
         if behaviour == "fill":
             self._fill(intent, intent.qty, at, 1)
         elif behaviour == "partial":
             part = (intent.qty / 2).quantize(LOT, rounding=ROUND_DOWN)
             if part > 0:
                 self._fill(intent, part, at, 1)
-            self.pending.append((at, VenueEvent(kind="canceled", client_order_id=intent.intent_id, venue=intent.venue,
-                                                ts=at, reason=reasons.IOC_REMAINDER)))
+            self.pending.append((at, _event(intent, "canceled", intent.intent_id, ts=at, reason=reasons.IOC_REMAINDER)))
         elif behaviour == "reject":
-            self.pending[-1] = (at, VenueEvent(kind="rejected", client_order_id=intent.intent_id, venue=intent.venue,
-                                               ts=at, reason="VENUE_REJECTED"))
+            self.pending[-1] = (at, _event(intent, "rejected", intent.intent_id, ts=at, reason="VENUE_REJECTED"))
         elif behaviour == "nothing":
-            self.pending.append((at, VenueEvent(kind="canceled", client_order_id=intent.intent_id, venue=intent.venue,
-                                                ts=at, reason=reasons.IOC_REMAINDER)))
+            self.pending.append((at, _event(intent, "canceled", intent.intent_id, ts=at, reason=reasons.IOC_REMAINDER)))
         else:
             self.open[intent.intent_id] = intent
             if behaviour == "late":
