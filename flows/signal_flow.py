@@ -25,17 +25,19 @@ from flows.stateful import fold
 from model import codec, topics
 from model.config import Config
 from model.execution import Fill, Order, OrderIntent, PairTrade
+from model.market import FundingRate
 from model.portfolio import Alert, PortfolioState
 from model.rejected import Rejected
 from model.signals import BasisPoint, LatencyReading, Opportunity
 from model.symbols import base_asset
 from model.validation import Universe, parse_record
+from operators import funding
 from operators.asset_desk import update
 from operators.asset_signals import SignalSettings
 from operators.execution_pricing import ExecutionSettings
 from operators.execution_state import EntryDenied
 from sinks.dead_letter import dead_letter
-from sinks.metrics import ENTRIES_DENIED, count_records
+from sinks.metrics import ENTRIES_DENIED, count_records, count_stage, observe_funding
 from sinks.redis_feed import SignalRedisSink
 
 DEFAULT_STARTING_CAPITAL = Decimal(20_000)  # the seed's paper portfolio, split equally over the desks
@@ -69,18 +71,25 @@ def _decoder(universe: Universe, prefix: str) -> Callable[[list[Consumed]], list
             else:
                 out.append((base_asset(record.symbol), record))
         count_records(item[1].market for item in out if type(item[1]) is not Rejected)
+        count_stage("decode", len(messages))
+        for _, record in out:
+            if type(record) is FundingRate and record.interval_ms > 0:
+                observe_funding(record.venue, record.symbol, funding.rate_8h(record.rate, record.interval_ms),
+                                funding.apr(record.rate, record.interval_ms))
         return out
 
     return decode
 
 
 def _encode(items: list[tuple[str, Any]]) -> list[OutputItem]:
+    count_stage("desk", len(items))
     out: list[OutputItem] = []
     for asset, record in items:
         if type(record) is Rejected:  # LATE_RECORD from the step: `source` is its topic
             out.append(dead_letter(record.source, record, asset.encode()))
         else:
             out.append((OUTPUT_TOPIC[type(record)], asset, codec.encode(record)))
+    count_stage("kafka", len(out))
     return out
 
 
@@ -99,7 +108,7 @@ def signal_steps(messages: Stream[Consumed], config: Config, *, trade: bool = Fa
     decoded = op.flat_map_batch("decode_records", messages,
                                 _decoder(Universe.from_config(config), config.kafka.topic_prefix))
     split = op.branch("split_rejects", decoded, lambda item: type(item[1]) is not Rejected)
-    dead = op.map("to_dead_letter", split.falses, lambda item: dead_letter(item[0], item[1]))
+    dead = op.map("to_dead_letter", split.falses, _to_dead_letter)
     step = partial(_update_many, signals=settings_from(config), trading=trading_settings(config) if trade else None)
     outputs = op.flat_map("flatten_outputs", fold("scan_markets", split.trues, step), lambda kv: kv[1])
     outputs = op.filter("count_denied_entries", outputs, _not_denied)
@@ -107,6 +116,11 @@ def signal_steps(messages: Stream[Consumed], config: Config, *, trade: bool = Fa
     encoded = op.flat_map_batch("encode_outputs", keyed, _encode)
     for_redis = op.filter("redis_outputs", outputs, lambda r: type(r) in REDIS_TYPES)
     return for_redis, op.merge("merge_outputs", encoded, dead)
+
+
+def _to_dead_letter(item: tuple[str, Rejected]) -> OutputItem:
+    count_stage("kafka", 1)
+    return dead_letter(item[0], item[1])
 
 
 def _update_many(state: Any, record: Any, *, signals: SignalSettings,

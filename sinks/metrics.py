@@ -1,5 +1,9 @@
-"""Prometheus metrics of the signal flow (DESIGN.md §4). Labels are only `venue`,
-`market` and `reason` (low cardinality); per-asset detail lives in Kafka and Redis.
+"""Prometheus metrics of the signal and trading flow (DESIGN.md §4).
+
+Labels are low-cardinality by construction: `venue`, `market` (spot / perp), `reason`
+(a fixed code list), `stage` (the four flow stages below) and, on the funding gauges only,
+`symbol` / `asset` — bounded by the configured universe (venues × assets; 11 × 2 by
+default), never by the data. Per-pair and per-trade detail lives in Kafka and Redis.
 
 | metric | type | labels | meaning |
 |---|---|---|---|
@@ -11,15 +15,26 @@
 | `arbflow_venue_stale` | gauge | venue | 1 when the corrected latency is above 200 ms |
 | `arbflow_end_to_end_seconds` | histogram | – | receipt (`ts_local`) to the Redis write, live data only |
 | `arbflow_entries_denied_total` | counter | reason | accepted opportunities the execution desk refused |
+| `arbflow_stage_events_total` | counter | stage | records through each stage (below); `rate()` = events/s |
+| `arbflow_funding_rate_8h` | gauge | venue, symbol | the latest funding rate of a perp as a fraction per 8 h |
+| `arbflow_funding_apr` | gauge | venue, symbol | the same rate annualised (fraction per year) |
+| `arbflow_funding_carry_bps` | gauge | asset | widest funding carry of the asset's latest scan, bps/8 h |
+| `arbflow_funding_carry_apr` | gauge | asset | that carry annualised (fraction per year) |
+| `arbflow_portfolio_{available,open_notional,cumulative_pnl}_usd` | gauge | – | the portfolio ledger |
+| `arbflow_portfolio_open_positions` / `_leg_outs` | gauge | – | open trades; leg-out events so far |
+
+Stages: `decode` (md.* messages in), `desk` (records the asset desks emitted), `redis`
+(records written to Redis), `kafka` (records handed to the Kafka producer, dead letters included).
 """
 
 import time
 from collections import Counter as Tally
 from collections.abc import Iterable
+from decimal import Decimal
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from model.signals import LatencyReading
+from model.signals import LatencyReading, Opportunity
 
 ENTRIES_DENIED = Counter("arbflow_entries_denied", "Accepted opportunities the execution desk refused, by reason.",
                          ["reason"])
@@ -29,6 +44,22 @@ OFFSET = Gauge("arbflow_venue_clock_offset_ms", "Local minus venue clock (ms).",
 STALE = Gauge("arbflow_venue_stale", "1 when the venue's corrected latency is above 200 ms.", ["venue"])
 END_TO_END = Histogram("arbflow_end_to_end_seconds", "From receipt (ts_local) to the Redis write.",
                        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
+STAGE_EVENTS = Counter("arbflow_stage_events", "Records through each flow stage (decode, desk, redis, kafka).",
+                       ["stage"])
+FUNDING_RATE_8H = Gauge("arbflow_funding_rate_8h", "Latest funding rate of a perp, fraction per 8 h.",
+                        ["venue", "symbol"])
+FUNDING_APR = Gauge("arbflow_funding_apr", "Latest funding rate of a perp, annualised fraction.", ["venue", "symbol"])
+FUNDING_CARRY_BPS = Gauge("arbflow_funding_carry_bps", "Widest funding carry of the asset's latest scan, bps per 8 h.",
+                          ["asset"])
+FUNDING_CARRY_APR = Gauge("arbflow_funding_carry_apr", "Widest funding carry of the asset's latest scan, annualised.",
+                          ["asset"])
+PORTFOLIO = {name: Gauge(f"arbflow_portfolio_{name}", text) for name, text in (
+    ("available_usd", "Capital not committed to open trades (USD)."),
+    ("open_notional_usd", "Notional of the open trades (USD)."),
+    ("cumulative_pnl_usd", "Realised PnL of the closed trades (USD)."),
+    ("open_positions", "Open pair trades."),
+    ("leg_outs", "Leg-out events so far."),
+)}
 LIVE_WINDOW_MS = 3_600_000  # older event times are a replay: no end-to-end latency to speak of
 
 
@@ -49,3 +80,38 @@ def observe_end_to_end(ts_local: int) -> None:
     age_ms = time.time() * 1000 - ts_local
     if 0 <= age_ms < LIVE_WINDOW_MS:
         END_TO_END.observe(age_ms / 1000)
+
+
+def count_stage(stage: str, count: int) -> None:
+    """`count` records passed `stage` (one call per batch)."""
+    if count:
+        STAGE_EVENTS.labels(stage=stage).inc(count)
+
+
+def observe_funding(venue: str, symbol: str, rate_8h: Decimal, apr: Decimal) -> None:
+    FUNDING_RATE_8H.labels(venue=venue, symbol=symbol).set(float(rate_8h))
+    FUNDING_APR.labels(venue=venue, symbol=symbol).set(float(apr))
+
+
+def observe_carry(opportunities: Iterable[Opportunity]) -> None:
+    """Per asset, the widest carry among the candidates of its latest scan time."""
+    latest: dict[str, tuple[int, Decimal, Decimal]] = {}
+    for o in opportunities:
+        if o.carry_8h is None or o.carry_apr is None:
+            continue
+        seen = latest.get(o.asset)
+        if seen is None or o.ts > seen[0] or (o.ts == seen[0] and o.carry_8h > seen[1]):
+            latest[o.asset] = (o.ts, o.carry_8h, o.carry_apr)
+    for asset, (_, carry_8h, carry_apr) in latest.items():
+        FUNDING_CARRY_BPS.labels(asset=asset).set(float(carry_8h * 10_000))
+        FUNDING_CARRY_APR.labels(asset=asset).set(float(carry_apr))
+
+
+def observe_portfolio(total: dict[str, object]) -> None:
+    """The portfolio total as written to `strategy:portfolio:state` (Decimal / int values)."""
+    for name, field in (("available_usd", "available"), ("open_notional_usd", "open_notional"),
+                        ("cumulative_pnl_usd", "cumulative_pnl"), ("open_positions", "open_positions"),
+                        ("leg_outs", "leg_out_count")):
+        value = total.get(field)
+        if isinstance(value, (Decimal, int)):
+            PORTFOLIO[name].set(float(value))

@@ -14,13 +14,16 @@
   record} of `PairTrade`s (a trade moves from active to closed when it ends);
 - `strategy:leg_out_events` — hash `{trade_id}:{n}` → the leg-out's JSON;
 - `strategy:portfolio:state:{asset}` — hash {ts, record}: each desk's latest
-  `PortfolioState`; `strategy:portfolio:state` — JSON of their sum (the portfolio).
+  `PortfolioState`; `strategy:portfolio:state` — JSON of their sum (the portfolio);
+- `strategy:metrics:daily` — hash `YYYY-MM-DD` (UTC, stream time) → JSON of that day's
+  latest portfolio figures (PnL, trades, win rate, utilisation, leg-outs).
 
 Every "latest" write happens only when its `ts` is not older than the stored one (one Lua
 script), so re-emitted output after a recovery never moves state back. All keys carry
 `redis.key_prefix`; a failed write raises `DeliveryFailed`.
 """
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -71,6 +74,7 @@ class SignalWriter:
         p = self._prefix
         pipe = self._client.pipeline(transaction=False)
         accepted: dict[str, Opportunity] = {}
+        scanned: list[Opportunity] = []
         desks: set[str] = set()
         for item in items:
             kind = type(item)
@@ -89,6 +93,7 @@ class SignalWriter:
                              args=[item.ts, codec.encode(item)], client=pipe)
             elif kind is Opportunity:
                 pair = pair_id(item)
+                scanned.append(item)
                 OPPORTUNITIES.labels(reason=item.reason or "ACCEPTED").inc()
                 body = codec.encode(item)
                 self._script(keys=[f"{p}strategy:opportunities:pair:{pair}", f"{p}strategy:opportunities:latest"],
@@ -109,7 +114,10 @@ class SignalWriter:
         except redis.RedisError as error:
             raise DeliveryFailed(f"Redis write of {len(items)} signal outputs failed: {error}") from error
         if items:
+            metrics.count_stage("redis", len(items))
             metrics.observe_end_to_end(max(getattr(item, "ts", 0) for item in items))
+        if scanned:
+            metrics.observe_carry(scanned)
         if desks:
             self._write_portfolio_total()
 
@@ -139,10 +147,27 @@ class SignalWriter:
         total = {name: sum((getattr(s, name) for s in states), Decimal(0)) for name in _MONEY_FIELDS}
         total |= {name: sum(getattr(s, name) for s in states) for name in _COUNT_FIELDS}
         total |= {"desks": len(states), "ts": max(s.ts for s in states)}
+        metrics.observe_portfolio(total)
+        day = datetime.fromtimestamp(total["ts"] / 1000, tz=UTC).date().isoformat()
         try:
-            self._client.set(f"{p}strategy:portfolio:state", codec.dumps(total))
+            pipe = self._client.pipeline(transaction=False)
+            pipe.set(f"{p}strategy:portfolio:state", codec.dumps(total))
+            pipe.hset(f"{p}strategy:metrics:daily", day, codec.dumps(daily_metrics(total)))
+            pipe.execute()
         except redis.RedisError as error:
             raise DeliveryFailed(f"Redis write of the portfolio total failed: {error}") from error
+
+
+def daily_metrics(total: dict[str, Any]) -> dict[str, Any]:
+    """The day's portfolio figures for `strategy:metrics:daily` (the latest state of that UTC
+    day wins): PnL, trades, win rate and utilisation (open notional / starting capital)."""
+    closed, capital = total["closed_trades"], total["starting_capital"]
+    return {"ts": total["ts"], "cumulative_pnl": total["cumulative_pnl"], "realised_pnl": total["realised_pnl"],
+            "unrealised_pnl": total["unrealised_pnl"], "closed_trades": closed,
+            "open_positions": total["open_positions"],
+            "win_rate": None if not closed else str(round(Decimal(total["win_count"]) / closed, 4)),
+            "utilisation": None if not capital else str(round(total["open_notional"] / capital, 4)),
+            "leg_out_count": total["leg_out_count"], "leg_out_loss": total["leg_out_loss"]}
 
 
 class _Partition(StatelessSinkPartition[Any]):

@@ -68,3 +68,32 @@ def test_scores_reads_the_feed_as_json_data(config: Config, redis_url: str) -> N
     assert [(o["long_venue"], o["score"]) for o in document["opportunities"]] == [("okx", 90), ("binance", 85)]
     assert read_scores(client, config.redis.key_prefix, asset="ETH")["opportunities"] == []
     client.close()
+
+
+def test_the_portfolio_total_and_the_daily_figures_are_written_per_utc_day(config: Config, redis_url: str) -> None:
+    from model.portfolio import PortfolioState
+
+    client = connect(redis_url, 2)
+    prefix = config.redis.key_prefix
+    day_one, day_two = 1_723_161_600_000, 1_723_161_600_000 + 86_400_000  # 2024-08-09 00:00 UTC, then 08-10
+
+    def desk(asset: str, ts: int, pnl: str, closed: int, wins: int, open_notional: str) -> PortfolioState:
+        capital = D(10_000)
+        return PortfolioState(starting_capital=capital, available=capital + D(pnl) - D(open_notional),
+                              open_notional=D(open_notional), realised_pnl=D(pnl), unrealised_pnl=D(0),
+                              cumulative_pnl=D(pnl), open_positions=1 if D(open_notional) else 0,
+                              closed_trades=closed, win_count=wins, loss_count=closed - wins, leg_out_count=0,
+                              leg_out_loss=D(0), asset=asset, ts=ts)
+
+    writer = SignalWriter(client, prefix)
+    writer.write([desk("BTC", day_one, "12.5", 2, 1, "0"), desk("ETH", day_one, "-2.5", 1, 0, "5000")])
+    writer.write([desk("BTC", day_two, "20", 4, 3, "0")])
+    total = codec.loads(client.get(f"{prefix}strategy:portfolio:state"))
+    assert (total["cumulative_pnl"], total["closed_trades"], total["desks"]) == ("17.5", 5, 2)  # 20 + (-2.5)
+    daily = {day.decode(): codec.loads(body) for day, body in client.hgetall(f"{prefix}strategy:metrics:daily").items()}
+    assert set(daily) == {"2024-08-09", "2024-08-10"}
+    first = daily["2024-08-09"]
+    # 1 win of 3 closed; 5,000 open of 20,000 starting capital
+    assert (first["cumulative_pnl"], first["win_rate"], first["utilisation"]) == ("10.0", "0.3333", "0.2500")
+    assert (daily["2024-08-10"]["closed_trades"], daily["2024-08-10"]["win_rate"]) == (5, "0.6000")
+    client.close()

@@ -159,21 +159,41 @@ def test_the_same_replay_gives_byte_identical_opportunities(config: Config, tmp_
 
 
 def test_the_flow_exports_its_metrics(config: Config, tmp_path: Path) -> None:
+    from dataclasses import replace as with_
+
     from prometheus_client import REGISTRY, generate_latest
 
     def sample(name: str, **labels: str) -> float:
         return REGISTRY.get_sample_value(name, labels) or 0.0
 
-    before = sample("arbflow_records_decoded_total", market="perp")
-    run_replay(config, [slice_of_bundled(tmp_path / "head.jsonl", 1_000)])
-    assert sample("arbflow_records_decoded_total", market="perp") - before > 0
+    stages = ("decode", "desk", "redis", "kafka")
+    before = {"perp": sample("arbflow_records_decoded_total", market="perp")}
+    before |= {stage: sample("arbflow_stage_events_total", stage=stage) for stage in stages}
+    funding = tmp_path / "funding.jsonl"  # 0.03 % per 8 h: 3 bps, APR 0.0003 × 3 × 365 = 0.3285
+    funding.write_text(
+        '{"topic":"md.funding","venue":"binance","symbol":"BTC/USDT:USDT","market":"perp","rate":"0.0003",'
+        '"interval_ms":28800000,"next_funding_time":1723161600000,"ts_local":1723132800000,"schema_version":1}\n')
+    cfg = with_(config, signals=with_(config.signals, funding_silent_after_s=0))
+    summary = run_replay(cfg, [slice_of_bundled(tmp_path / "head.jsonl", 1_000), funding])
+    assert sample("arbflow_records_decoded_total", market="perp") - before["perp"] > 0
     # the capture's recorder clock is ~1.2–1.3 s behind Binance (the first perp line:
     # local 1723161255088 vs E 1723161256313, -1,225 ms)
     assert -1_300 < sample("arbflow_venue_clock_offset_ms", venue="binance") < -1_200
     assert sample("arbflow_venue_stale", venue="binance") == 0
+    assert sample("arbflow_funding_rate_8h", venue="binance", symbol="BTC/USDT:USDT") == 0.0003
+    assert sample("arbflow_funding_apr", venue="binance", symbol="BTC/USDT:USDT") == 0.3285
+    # long spot / short perp receives the whole perp rate: the widest BTC carry is 3 bps per 8 h
+    assert sample("arbflow_funding_carry_bps", asset="BTC") == 3.0
+    assert sample("arbflow_funding_carry_apr", asset="BTC") == 0.3285
+    moved = {stage: sample("arbflow_stage_events_total", stage=stage) - before[stage] for stage in stages}
+    assert moved["decode"] == 1_001  # every md.* message in, the funding record included
+    produced = sum(summary.produced.values())
+    assert moved["kafka"] == produced > 0 and moved["desk"] == produced  # no dead letters in this slice
+    assert 0 < moved["redis"] <= moved["desk"]
     exposition = generate_latest(REGISTRY).decode()
     for name in ("arbflow_records_decoded_total", "arbflow_opportunities_total", "arbflow_venue_latency_ms",
-                 "arbflow_end_to_end_seconds_bucket", "arbflow_dead_letters_total"):
+                 "arbflow_end_to_end_seconds_bucket", "arbflow_dead_letters_total", "arbflow_stage_events_total",
+                 "arbflow_funding_rate_8h", "arbflow_funding_carry_bps", "arbflow_portfolio_available_usd"):
         assert name in exposition
 
 
