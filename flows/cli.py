@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from flows.cli_support import err_console, out_console
+from flows.cli_support import err_console, graceful_stop, out_console
 from flows.cli_support import guard as _guard
 from flows.cli_support import load as _config
 from model.config import Config
@@ -110,10 +110,13 @@ def infra_status(ctx: click.Context, as_json: bool) -> None:
               help="Also write summary.json and a self-contained report.html into this directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of tables.")
 @click.option("--no-trade", is_flag=True, help="Signals only: do not run the paper execution desks.")
+@click.option("--publish-only", is_flag=True,
+              help="Only publish FILES to their topics (paced by --speed) and stop: a live source for a running "
+                   "`arbflow scan` or `arbflow trade`.")
 @click.pass_context
 @_guard
 def replay(ctx: click.Context, files: tuple[Path, ...], speed: float | None, workers: int | None,
-           out_dir: Path | None, as_json: bool, no_trade: bool) -> None:
+           out_dir: Path | None, as_json: bool, no_trade: bool, publish_only: bool) -> None:
     """Replay recorded FILES through Kafka and the dataflow, then summarise.
 
     FILES are replay files (JSON Lines, .gz allowed; format in the README). They are
@@ -133,7 +136,13 @@ def replay(ctx: click.Context, files: tuple[Path, ...], speed: float | None, wor
 
     if not as_json:
         err_console.print(f"replaying {len(files)} file(s) …")
-    summary = run_replay(config, list(files), speed=speed, workers=workers, progress=progress, trade=not no_trade)
+    summary = run_replay(config, list(files), speed=speed, workers=workers, progress=progress, trade=not no_trade,
+                         publish_only=publish_only)
+    if publish_only:
+        published = ", ".join(f"{topic} {count:,}" for topic, count in sorted(summary.published.items()))
+        rejected = sum(summary.rejects.values())
+        err_console.print(f"published {published} in {summary.publish_s:.1f} s; {rejected} lines to dlq.replay")
+        return
     document = summary.as_json()
     report = None
     if out_dir is not None:
@@ -230,9 +239,58 @@ def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: i
         start_http_server(metrics_port)
         err_console.print(f"metrics on http://0.0.0.0:{metrics_port}/metrics")
     err_console.print(f"scanning md.* on {endpoints.kafka_bootstrap} → Redis {endpoints.redis_url} (Ctrl-C to stop)")
-    cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
-                               start="beginning" if from_beginning else "end", partitions=partitions),
-             workers_per_process=workers)
+    with graceful_stop(err_console.print) as stop:
+        cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
+                                   start="beginning" if from_beginning else "end", partitions=partitions, stop=stop),
+                 workers_per_process=workers)
+    err_console.print("stopped")
+
+
+@main.command()
+@click.option("--mode", type=click.Choice(["paper", "live"]), default="paper", show_default=True,
+              help="paper: the venue is simulated in process (queue-position fills); live: real orders.")
+@click.option("--from-beginning", is_flag=True, help="Process the retained md.* history first instead of new data.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Bytewax worker threads.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=9400, show_default=True,
+              help="Serve Prometheus metrics on this port (0 = off).")
+@click.pass_context
+@_guard
+def trade(ctx: click.Context, mode: str, from_beginning: bool, workers: int, metrics_port: int) -> None:
+    """Trade the live md.* topics until Ctrl-C: signals plus the execution desks.
+
+    Everything `arbflow scan` publishes, and each asset's desk turns accepted
+    opportunities into two-leg trades (docs/execution.md): orders and fills on exec.*,
+    the ledger on portfolio.state, trades and portfolio state in Redis (what `arbflow
+    dashboard` shows). clock.tick moves stream time on a quiet book. Feed it with
+    `arbflow ingest`, or with recorded data: `arbflow replay FILE --publish-only --speed 10`.
+    """
+    from bytewax.run import cli_main
+    from prometheus_client import start_http_server
+
+    from connectors import kafka
+    from connectors.infra import services
+    from flows.signal_flow import build_signal_flow
+    from model import topics
+
+    if mode == "live":
+        raise click.UsageError("--mode live needs the live venue gateway, which is not wired into `trade` yet; "
+                               "use --mode paper")
+    config = _config(ctx)
+    endpoints = services.require(config)
+    names = [kafka.topic_name(config, t) for t in topics.all_topics()]
+    partitions = kafka.ensure_topics(endpoints.kafka_bootstrap, names, config.kafka.partitions,
+                                     config.kafka.connect_timeout_s)
+    if metrics_port:
+        start_http_server(metrics_port)
+        err_console.print(f"metrics on http://0.0.0.0:{metrics_port}/metrics")
+    err_console.print(f"paper trading md.* on {endpoints.kafka_bootstrap} → Redis {endpoints.redis_url} "
+                      "(Ctrl-C to stop)")
+    with graceful_stop(err_console.print) as stop:
+        cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
+                                   start="beginning" if from_beginning else "end", partitions=partitions,
+                                   trade=True, mode="paper", stop=stop),
+                 workers_per_process=workers)
+    err_console.print("stopped")
 
 
 @main.command()

@@ -3,8 +3,11 @@ the configuration, and the error guard (exit codes: 1 runtime failure, 2 usage/c
 130 interrupted). Command modules import these from here, never from `flows.cli`, so
 `flows.cli` can register them without an import cycle."""
 
+import contextlib
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -49,3 +52,24 @@ def guard(function: F) -> F:
     wrapper.__name__ = function.__name__
     wrapper.__doc__ = function.__doc__
     return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def graceful_stop(announce: Callable[[str], None]) -> Iterator[threading.Event]:
+    """SIGINT/SIGTERM set the returned event (a tailing flow then drains and exits 0); a
+    second SIGINT interrupts at once. The previous handlers come back on exit."""
+    stop = threading.Event()
+
+    def request(signum: int, _frame: object) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+        announce(f"{signal.Signals(signum).name}: finishing the records in hand, then stopping "
+                 "(Ctrl-C again to abort)")
+
+    previous = {sig: signal.signal(sig, request) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

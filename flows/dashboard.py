@@ -6,6 +6,7 @@ failing, and recovers when Redis returns.
 
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import redis
@@ -63,18 +64,56 @@ def _basis(document: dict[str, Any], now_ms: int) -> Panel:
     return Panel(table if document["basis"] else Text("no basis data", style="dim"), title="Basis")
 
 
+def _money(value: Any) -> str:
+    return "-" if value is None else f"{Decimal(str(value)):,.2f}"
+
+
 def _portfolio(state: dict[str, Any] | None) -> Panel:
     if state is None:
         return Panel(Text("no portfolio state (no execution stage running)", style="dim"), title="Portfolio")
+    closed, capital = int(state.get("closed_trades", 0)), Decimal(str(state.get("starting_capital", 0)))
+    wins = int(state.get("win_count", 0))
+    win_rate = f"{wins / closed:.0%} of {closed}" if closed else "- (no closed trade)"
+    used = Decimal(str(state.get("open_notional", 0)))
+    utilisation = f"{used / capital:.1%}" if capital else "-"
+    health = state.get("margin_health")
     table = Table.grid(padding=(0, 2))
-    for key in ("available", "open_notional", "open_positions", "realised_pnl", "cumulative_pnl", "win_count",
-                "loss_count", "leg_out_count", "margin_health"):
-        table.add_row(key.replace("_", " "), str(state.get(key, "-")))
+    for label, value in (
+            ("available $", _money(state.get("available"))), ("open notional $", _money(state.get("open_notional"))),
+            ("utilisation", utilisation), ("realised PnL $", _money(state.get("realised_pnl"))),
+            ("unrealised PnL $", _money(state.get("unrealised_pnl"))),
+            ("closed-trade PnL $", _money(state.get("cumulative_pnl"))), ("win rate", win_rate),
+            ("leg-outs", f"{state.get('leg_out_count', 0)} (cost $ {_money(state.get('leg_out_loss'))})"),
+            ("margin health", "-" if health is None else f"{float(health):.2f}")):
+        table.add_row(label, value)
     return Panel(table, title="Portfolio")
 
 
+def _active_trades(client: redis.Redis, prefix: str, now_ms: int) -> Panel:
+    """Open pair trades (count, notional, PnL so far) from `strategy:trades:active:*`."""
+    trades = []
+    for key in client.scan_iter(match=f"{prefix}strategy:trades:active:*", count=200):
+        body = client.hget(key, "record")
+        if body is not None:
+            trades.append(codec.loads(body))
+    if not trades:
+        return Panel(Text("no active position", style="dim"), title="Active positions")
+    trades.sort(key=lambda t: t["ts_entry"])
+    table = Table(expand=True)
+    for column in ("asset", "long", "short", "status", "qty", "notional $", "entry bps", "PnL so far $", "opened"):
+        table.add_column(column, justify="left" if column in ("asset", "long", "short", "status") else "right")
+    for t in trades[:10]:
+        pnl = sum(Decimal(str(t.get(k, 0))) for k in ("basis_pnl", "funding_pnl")) - sum(
+            Decimal(str(t.get(k, 0))) for k in ("fees", "slippage"))
+        spread = t.get("entry_spread_bps")
+        table.add_row(t["asset"], t["long_venue"], t["short_venue"], t["status"], str(t["qty"]),
+                      _money(t["notional"]), "-" if spread is None else f"{float(spread):.2f}", _money(pnl),
+                      _age(t["ts_entry"], now_ms))
+    return Panel(table, title=f"Active positions ({len(trades)})")
+
+
 def frame(client: redis.Redis | None, config: Config, now_ms: int, error: str | None = None) -> Group:
-    """One screen: header, portfolio, opportunities, venues, basis."""
+    """One screen: header, portfolio, active positions, opportunities, venues, basis."""
     header = Text(f"arbflow dashboard · {datetime.fromtimestamp(now_ms / 1000, tz=UTC):%Y-%m-%d %H:%M:%S} UTC",
                   style="bold")
     if client is None or error is not None:
@@ -83,8 +122,8 @@ def frame(client: redis.Redis | None, config: Config, now_ms: int, error: str | 
     document = read_scores(client, prefix, limit=5)
     raw_state = client.get(f"{prefix}strategy:portfolio:state")
     state = codec.loads(raw_state) if raw_state else None
-    return Group(header, _portfolio(state), _opportunities(document), _venues(document, now_ms),
-                 _basis(document, now_ms))
+    return Group(header, _portfolio(state), _active_trades(client, prefix, now_ms), _opportunities(document),
+                 _venues(document, now_ms), _basis(document, now_ms))
 
 
 def run(config: Config, redis_url: str, *, refresh_s: float, once: bool, console: Console) -> None:

@@ -134,9 +134,10 @@ def publish(config: Config, bootstrap: str, files: Sequence[Path], *, speed: flo
 
 
 def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = None, workers: int | None = None,
-               progress: Progress | None = None, trade: bool = True) -> ReplaySummary:
+               progress: Progress | None = None, trade: bool = True, publish_only: bool = False) -> ReplaySummary:
     """Publish `files`, run the signal flow over them (with the paper execution desks
-    unless `trade` is False), and return the summary."""
+    unless `trade` is False), and return the summary. With `publish_only` the files are a
+    live source: published (paced by `speed`) for a running `arbflow scan` / `trade`, no flow."""
     for path in files:
         if not path.is_file():
             raise FileNotFoundError(f"replay file {path} does not exist")
@@ -148,6 +149,8 @@ def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = N
     delivered = publish(config, endpoints.kafka_bootstrap, files,
                         speed=config.replay.speed if speed is None else speed,
                         partitions=partitions, summary=summary, progress=progress)
+    if publish_only:
+        return summary
     inputs = {kafka.topic_name(config, t) for t in INPUT_TOPICS}
     ranges = {key: span for key, span in delivered.ranges.items() if key[0] in inputs}
     producers: list[kafka.KeyedProducer] = []

@@ -9,11 +9,12 @@ on Kafka, the opportunity feed, trades and portfolio state in Redis.
                                        └─ to_dead_letter ──────────────────┴─ write_kafka
 """
 
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
@@ -24,8 +25,8 @@ from connectors.kafka_merge import MergedKafkaInput
 from flows.stateful import fold
 from model import codec, topics
 from model.config import Config
-from model.execution import Fill, Order, OrderIntent, PairTrade
-from model.market import FundingRate
+from model.execution import Fill, Order, OrderIntent, PairTrade, VenueEvent
+from model.market import ClockTick, FundingRate
 from model.portfolio import Alert, PortfolioState
 from model.rejected import Rejected
 from model.signals import BasisPoint, LatencyReading, Opportunity
@@ -40,6 +41,7 @@ from sinks.dead_letter import dead_letter
 from sinks.metrics import ENTRIES_DENIED, count_records, count_stage, observe_funding
 from sinks.redis_feed import SignalRedisSink
 
+TradeMode = Literal["paper", "live"]
 DEFAULT_STARTING_CAPITAL = Decimal(20_000)  # the seed's paper portfolio, split equally over the desks
 INPUT_TOPICS = (topics.MD_TICKER, topics.MD_BOOK, topics.MD_TRADE, topics.MD_FUNDING, topics.MD_OI,
                 topics.MD_LIQUIDATION)
@@ -47,6 +49,8 @@ OUTPUT_TOPIC = {BasisPoint: topics.SIGNAL_BASIS, LatencyReading: topics.SIGNAL_L
                 Opportunity: topics.ARB_OPPORTUNITY, Alert: topics.RISK_ALERT, OrderIntent: topics.EXEC_INTENT,
                 Order: topics.EXEC_ORDER, Fill: topics.EXEC_FILL, PairTrade: topics.EXEC_TRADE,
                 PortfolioState: topics.PORTFOLIO_STATE}
+TRADING_INPUT_TOPICS = (topics.CLOCK_TICK, topics.EXEC_VENUE)  # read too when the desks trade
+_UNMARKETED = (Rejected, ClockTick, VenueEvent)
 REDIS_TYPES = (BasisPoint, LatencyReading, Opportunity, PairTrade, PortfolioState)
 
 
@@ -58,19 +62,23 @@ def settings_from(config: Config) -> SignalSettings:
                           late_tolerance_ms=config.signals.late_tolerance_ms)
 
 
-def _decoder(universe: Universe, prefix: str) -> Callable[[list[Consumed]], list[Any]]:
-    """Batch decode: `(asset, record)` or `(topic, Rejected)` with source topic[p]@offset."""
+def _decoder(universe: Universe, prefix: str, assets: tuple[str, ...]) -> Callable[[list[Consumed]], list[Any]]:
+    """Batch decode: `(asset, record)` or `(topic, Rejected)` with source topic[p]@offset.
+    A `ClockTick` (one partition, no key) goes to every asset's desk."""
 
     def decode(messages: list[Consumed]) -> list[Any]:
         out: list[Any] = []
         for message in messages:
             topic = message.topic.removeprefix(prefix)
             record = parse_record(topic, message.value, universe)
-            if type(record) is Rejected:
+            kind = type(record)
+            if kind is Rejected:
                 out.append((topic, replace(record, source=f"{message.topic}[{message.partition}]@{message.offset}")))
+            elif kind is ClockTick:
+                out += [(asset, record) for asset in assets]
             else:
                 out.append((base_asset(record.symbol), record))
-        count_records(item[1].market for item in out if type(item[1]) is not Rejected)
+        count_records(item[1].market for item in out if type(item[1]) not in _UNMARKETED)
         count_stage("decode", len(messages))
         for _, record in out:
             if type(record) is FundingRate and record.interval_ms > 0:
@@ -93,23 +101,26 @@ def _encode(items: list[tuple[str, Any]]) -> list[OutputItem]:
     return out
 
 
-def trading_settings(config: Config) -> ExecutionSettings:
-    """Paper execution, each desk with an equal share of the starting capital."""
+def trading_settings(config: Config, mode: TradeMode = "paper") -> ExecutionSettings:
+    """Paper (answers in process) or live (answers from exec.venue) execution, each desk with
+    an equal share of the starting capital."""
     share = DEFAULT_STARTING_CAPITAL / len(config.universe.assets)
-    return ExecutionSettings(venues=config.venues, mode="paper", starting_capital=share,
+    return ExecutionSettings(venues=config.venues, mode=mode, starting_capital=share,
                              min_score=config.scanner.min_score, horizon_intervals=config.scanner.horizon_intervals,
                              funding_silent_after_ms=settings_from(config).funding_silent_after_ms)
 
 
-def signal_steps(messages: Stream[Consumed], config: Config, *, trade: bool = False
+def signal_steps(messages: Stream[Consumed], config: Config, *, trade: bool = False, mode: TradeMode = "paper"
                  ) -> tuple[Stream[Any], Stream[OutputItem]]:
     """The transport-free core: messages in; Redis items and Kafka output items out.
-    With `trade`, each asset's desk also runs the paper execution stage."""
+    With `trade`, each asset's desk also runs the execution stage (`mode` paper or live)."""
     decoded = op.flat_map_batch("decode_records", messages,
-                                _decoder(Universe.from_config(config), config.kafka.topic_prefix))
+                                _decoder(Universe.from_config(config), config.kafka.topic_prefix,
+                                         config.universe.assets))
     split = op.branch("split_rejects", decoded, lambda item: type(item[1]) is not Rejected)
     dead = op.map("to_dead_letter", split.falses, _to_dead_letter)
-    step = partial(_update_many, signals=settings_from(config), trading=trading_settings(config) if trade else None)
+    trading = trading_settings(config, mode) if trade else None
+    step = partial(_update_many, signals=settings_from(config), trading=trading)
     outputs = op.flat_map("flatten_outputs", fold("scan_markets", split.trues, step), lambda kv: kv[1])
     outputs = op.filter("count_denied_entries", outputs, _not_denied)
     keyed = op.map("key_outputs", outputs, lambda record: (_asset(record), record))
@@ -149,16 +160,19 @@ def _asset(record: Any) -> str:
 def build_signal_flow(config: Config, kafka_bootstrap: str, redis_url: str, *, start: Start = "beginning",
                       ranges: dict[tuple[str, int], tuple[int, int]] | None = None,
                       on_producer: Callable[[KeyedProducer], None] | None = None,
-                      partitions: dict[str, int] | None = None, trade: bool = False) -> Dataflow:
+                      partitions: dict[str, int] | None = None, trade: bool = False,
+                      mode: TradeMode = "paper", stop: threading.Event | None = None) -> Dataflow:
     """The signal dataflow over Kafka and Redis. `ranges` bounds the input to exact offsets
-    (replay); without it the flow tails the md.* topics from `start`."""
+    (replay); without it the flow tails the md.* topics from `start`. With `trade` the desks
+    execute (`mode`), and clock.tick and exec.venue are read as well. Setting `stop` ends a
+    tailing flow cleanly (queued input processed, sinks flushed)."""
     flow = Dataflow("arbflow_signals")
-    names = [topic_name(config, t) for t in INPUT_TOPICS]
+    names = [topic_name(config, t) for t in INPUT_TOPICS + (TRADING_INPUT_TOPICS if trade else ())]
     if ranges is not None:
         ranges = {key: span for key, span in ranges.items() if key[0] in names}
     source = MergedKafkaInput(kafka_bootstrap, names, start=start, ranges=ranges,
-                              timeout_s=config.kafka.connect_timeout_s)
-    for_redis, outputs = signal_steps(op.input("read_market_data", flow, source), config, trade=trade)
+                              timeout_s=config.kafka.connect_timeout_s, stop=stop)
+    for_redis, outputs = signal_steps(op.input("read_market_data", flow, source), config, trade=trade, mode=mode)
     op.output("write_redis", for_redis, SignalRedisSink(redis_url, key_prefix=config.redis.key_prefix,
                                                         timeout_s=config.redis.connect_timeout_s,
                                                         top_n=config.scanner.top_n))

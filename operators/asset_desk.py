@@ -12,12 +12,16 @@ Order of work for a record: the signal step first (quotes, basis, funding, the s
 then the execution step sees the record itself and, after it, every accepted
 opportunity the scan just produced; a basis-at-risk stop turning on or off on a venue is
 passed to execution as it happens.
+
+`ClockTick`s (stream time without data: timeouts fire on a quiet book) and `VenueEvent`s
+(a live venue's answers) go to execution only; without trading they are ignored.
 """
 
 from dataclasses import dataclass, replace
 from typing import Any
 
-from model.market import FundingRate, MarketTrade, OrderBook, Ticker
+from model.execution import VenueEvent
+from model.market import ClockTick, FundingRate, MarketTrade, OrderBook, Ticker
 from model.portfolio import PortfolioState
 from model.signals import Opportunity
 from operators import asset_signals, execution
@@ -40,6 +44,8 @@ def update(state: AssetDesk | None, record: Any, signals: SignalSettings,
            trading: ExecutionSettings | None) -> tuple[AssetDesk, list[Any]]:
     """Fold one record through signals and (when `trading` is given) execution."""
     state = state or AssetDesk()
+    if type(record) in (ClockTick, VenueEvent):
+        return state, _execute_only(state, record, trading)
     stops_before = _stops(state.signals)
     state.signals, out = asset_signals.update(state.signals, record, signals)
     if trading is None or type(record) not in _MARKET:
@@ -55,6 +61,20 @@ def update(state: AssetDesk | None, record: Any, signals: SignalSettings,
             out += execution.update(desk, item, trading)[1]
     asset = record.symbol.split("/", 1)[0]
     return state, [replace(item, asset=asset) if type(item) is PortfolioState else item for item in out]
+
+
+def _execute_only(state: AssetDesk, record: ClockTick | VenueEvent, trading: ExecutionSettings | None) -> list[Any]:
+    if trading is None:
+        return []
+    if type(record) is ClockTick and state.execution is None:
+        return []  # nothing to time out on a desk that never traded
+    desk = state.execution = state.execution or execution.new_state(trading)
+    state.execution, out = execution.update(desk, record, trading)
+    if type(record) is VenueEvent:
+        asset: str | None = record.symbol.split("/", 1)[0]
+    else:
+        asset = state.signals.asset if state.signals is not None else None
+    return [replace(item, asset=asset) if type(item) is PortfolioState else item for item in out]
 
 
 def _stops(signals: AssetSignals | None) -> dict[str, bool]:

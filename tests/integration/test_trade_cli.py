@@ -1,0 +1,66 @@
+"""`arbflow trade --mode paper` as a user runs it: a long-running process tailing md.*,
+fed by `arbflow replay --publish-only`, watched with `arbflow dashboard --once`."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from model.config import Config
+from tests.integration.test_paper_trading import _market
+
+pytestmark = pytest.mark.integration
+ARBFLOW = str(Path(sys.executable).parent / "arbflow")
+
+
+def _env(config: Config, kafka_bootstrap: str, redis_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARBFLOW_")}
+    return {**env, "KAFKA_BOOTSTRAP": kafka_bootstrap, "REDIS_URL": redis_url, "COLUMNS": "160",
+            "ARBFLOW_KAFKA__TOPIC_PREFIX": config.kafka.topic_prefix + "trade.",
+            "ARBFLOW_REDIS__KEY_PREFIX": config.redis.key_prefix + "trade.",
+            # a ticker-only market: the soft metrics score a neutral 0.5, so the gate is lowered
+            "ARBFLOW_SCANNER__MIN_SCORE": "0", "ARBFLOW_SIGNALS__FUNDING_SILENT_AFTER_S": "0"}
+
+
+def _dashboard(env: dict[str, str]) -> str:
+    result = subprocess.run([ARBFLOW, "dashboard", "--once"], env=env, capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_paper_trading_a_replayed_market_shows_on_the_dashboard(config: Config, kafka_bootstrap: str,
+                                                                 redis_url: str, tmp_path: Path) -> None:
+    env = _env(config, kafka_bootstrap, redis_url)
+    assert "no portfolio state" in _dashboard(env)
+    log = tmp_path / "trade.log"
+    with log.open("w") as sink:
+        trader = subprocess.Popen([ARBFLOW, "trade", "--mode", "paper", "--from-beginning", "--metrics-port", "0"],
+                                  env=env, stdout=sink, stderr=subprocess.STDOUT, text=True)
+    try:
+        published = subprocess.run([ARBFLOW, "replay", str(_market(tmp_path / "market.jsonl")), "--publish-only"],
+                                   env=env, capture_output=True, text=True, timeout=120, check=False)
+        assert published.returncode == 0, published.stderr
+        assert "md.ticker 80" in published.stderr and "md.funding 2" in published.stderr
+        deadline, screen = time.monotonic() + 90, ""
+        while time.monotonic() < deadline and trader.poll() is None:
+            screen = _dashboard(env)
+            if "Active positions (1)" in screen:
+                break
+            time.sleep(1)
+        assert trader.poll() is None, log.read_text()
+        assert "no portfolio state" not in screen, screen
+        assert "Active positions (1)" in screen and "no active position" not in screen, screen
+        assert "open notional $" in screen and "paper trading md.*" in log.read_text()
+    finally:
+        trader.send_signal(signal.SIGINT)
+        try:
+            trader.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            trader.kill()
+            trader.wait()
+    assert trader.returncode == 0 and "stopped" in log.read_text(), log.read_text()  # a clean stop on SIGINT
