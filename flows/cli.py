@@ -1,9 +1,11 @@
 """The `arbflow` command line (click). Exit codes: 0 ok, 1 runtime failure (a service
 unreachable, a delivery lost), 2 usage or configuration error."""
 
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -123,21 +125,36 @@ def replay(ctx: click.Context, files: tuple[Path, ...], speed: float | None, wor
     merged in event-time order and published to their topics; malformed lines go to
     dlq.replay. The basis flow then runs over exactly the published md.ticker records:
     invalid ones go to dlq.md.ticker with a reason, the basis goes to signal.basis and
-    Redis. Starts the embedded services if they are not running.
+    Redis. Starts the embedded services if they are not running. Publishing shows a
+    progress bar (records/s, ETA) on a terminal, plain lines otherwise.
     """
+    from connectors.replay import count_lines
+    from flows.progress import ProgressReport
     from flows.replay import run_replay
 
     config = _config(ctx)
-
-    def progress(count: int, ts: int) -> None:
-        if not as_json:
-            at = datetime.fromtimestamp(ts / 1000, tz=UTC).strftime("%H:%M:%S")
-            err_console.print(f"  published {count:,} records (data time {at})", highlight=False)
-
+    total = sum(count_lines(path) for path in files)
     if not as_json:
-        err_console.print(f"replaying {len(files)} file(s) …")
-    summary = run_replay(config, list(files), speed=speed, workers=workers, progress=progress, trade=not no_trade,
-                         publish_only=publish_only)
+        err_console.print(f"replaying {len(files)} file(s), {total:,} lines …")
+    with contextlib.ExitStack() as publishing:
+        advance: Callable[[int], None] = lambda n: None  # noqa: E731
+        if not as_json:
+            report = publishing.enter_context(ProgressReport(err_console))
+            advance = publishing.enter_context(report.phase("publishing", total))
+        done = 0
+
+        def progress(count: int, ts: int) -> None:
+            nonlocal done
+            advance(count - done)
+            done = count
+
+        def announce(line: str) -> None:
+            publishing.close()  # the publishing phase ends (its figures print) before the flow starts
+            err_console.print(line)
+
+        summary = run_replay(config, list(files), speed=speed, workers=workers, progress=progress,
+                             trade=not no_trade, publish_only=publish_only,
+                             announce=None if as_json else announce)
     if publish_only:
         published = ", ".join(f"{topic} {count:,}" for topic, count in sorted(summary.published.items()))
         rejected = sum(summary.rejects.values())

@@ -125,19 +125,23 @@ def publish(config: Config, bootstrap: str, files: Sequence[Path], *, speed: flo
         summary.published[line.topic] += 1
         summary.last_ts = line.ts
         count += 1
-        if progress is not None and count % 20_000 == 0:
+        if progress is not None and count % 2_000 == 0:
             progress(count, line.ts)
     summary.first_ts = first_ts
+    if progress is not None and summary.last_ts is not None:
+        progress(count, summary.last_ts)
     delivered = producer.flush()
     summary.publish_s = time.monotonic() - started
     return delivered
 
 
 def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = None, workers: int | None = None,
-               progress: Progress | None = None, trade: bool = True, publish_only: bool = False) -> ReplaySummary:
+               progress: Progress | None = None, trade: bool = True, publish_only: bool = False,
+               announce: Callable[[str], None] | None = None) -> ReplaySummary:
     """Publish `files`, run the signal flow over them (with the paper execution desks
     unless `trade` is False), and return the summary. With `publish_only` the files are a
-    live source: published (paced by `speed`) for a running `arbflow scan` / `trade`, no flow."""
+    live source: published (paced by `speed`) for a running `arbflow scan` / `trade`, no flow.
+    `progress(count, data_ts)` runs every 2,000 published lines; `announce` gets phase lines."""
     for path in files:
         if not path.is_file():
             raise FileNotFoundError(f"replay file {path} does not exist")
@@ -156,6 +160,8 @@ def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = N
     producers: list[kafka.KeyedProducer] = []
     started = time.monotonic()
     if ranges:
+        if announce is not None:
+            announce(f"running the dataflow over {sum(summary.published.values()):,} records …")
         flow = build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url, ranges=ranges,
                                  on_producer=producers.append, partitions=partitions, trade=trade)
         cli_main(flow, workers_per_process=workers or config.replay.workers)

@@ -64,3 +64,16 @@ def test_paper_trading_a_replayed_market_shows_on_the_dashboard(config: Config, 
             trader.kill()
             trader.wait()
     assert trader.returncode == 0 and "stopped" in log.read_text(), log.read_text()  # a clean stop on SIGINT
+
+
+def test_replay_reports_its_progress_in_plain_lines_when_not_a_terminal(config: Config, kafka_bootstrap: str,
+                                                                       redis_url: str, tmp_path: Path) -> None:
+    env = _env(config, kafka_bootstrap, redis_url)
+    result = subprocess.run([ARBFLOW, "replay", str(_market(tmp_path / "market.jsonl")), "--no-trade"], env=env,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert "replaying 1 file(s), 85 lines …" in lines and "publishing: 85 records to go" in lines
+    done = next(i for i, line in enumerate(lines) if line.startswith("publishing: done, 85 records in"))
+    assert lines[done + 1] == "running the dataflow over 85 records …"  # the phase ends before the flow runs
+    assert "\r" not in result.stderr and "\x1b[" not in result.stderr  # no bar, no escape codes in a log
