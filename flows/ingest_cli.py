@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 from flows.cli_support import die as _die
 from flows.cli_support import err_console, out_console
@@ -77,17 +79,32 @@ def _status_table(feeds: list[Any], emitter: Any) -> Table:
 
 
 @click.command()
-@click.option("--venues", required=True, help="Comma-separated venues: binance, bybit, okx, hyperliquid.")
-@click.option("--symbols", required=True,
+@click.option("--venues", default=None,
+              help="Comma-separated venues: binance, bybit, okx, hyperliquid (required); with --from-redis any of "
+                   "binance, bybit, kucoin, okx, bitget, gate, hyperliquid, paradex (default: all eight).")
+@click.option("--symbols", default=None,
               help="Comma-separated base assets (BTC → the venue's USDT spot and USDT linear perp; USDC perp on "
-                   "Hyperliquid) or ccxt symbols (BTC/USDT:USDT).")
+                   "Hyperliquid) or ccxt symbols (BTC/USDT:USDT); required. With --from-redis: base assets to keep "
+                   "(default: universe.assets).")
+@click.option("--from-redis", "from_redis", is_flag=False, flag_value="", default=None, metavar="[REDIS_URL]",
+              help="Compatibility source: instead of the exchanges, poll the ticker keys the earlier collectors "
+                   "write to Redis (binance:linear:tickers:{symbol}, okx:swap:tickers:{symbol}, …) into md.ticker. "
+                   "Without a URL: the configured REDIS_URL (or the embedded redis-server). Uses --venues, "
+                   "--symbols, --stale-after, --duration, --status-every, --poll, --discover-every, --key-prefix.")
+@click.option("--poll", "poll_s", type=click.FloatRange(min=0.01), default=0.5, show_default=True,
+              help="With --from-redis: seconds between reads of every tracked key (one pipelined GET/HGETALL).")
+@click.option("--discover-every", "discover_s", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
+              help="With --from-redis: seconds between SCANs for new or removed keys.")
+@click.option("--key-prefix", default="", show_default=False,
+              help="With --from-redis: a prefix in front of every collector key (default: none).")
 @click.option("--streams", default=",".join(STREAM_NAMES), show_default=True,
               help="Comma-separated streams: ticker (md.ticker), book (md.book), trade (md.trade), "
                    "funding (md.funding, REST polling).")
 @click.option("--depth", type=click.IntRange(1, 1000), default=20, show_default=True,
               help="Levels per side in each md.book record.")
 @click.option("--stale-after", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
-              help="Seconds without an update after which a venue is stale (alert on risk.alert, reconnect).")
+              help="Seconds without an update after which a venue is stale (alert on risk.alert, reconnect); "
+                   "with --from-redis, a key whose value has not changed for this long (shown in the status).")
 @click.option("--funding-poll", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
               help="Seconds between funding polls.")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=9401, show_default=True,
@@ -101,7 +118,8 @@ def _status_table(feeds: list[Any], emitter: Any) -> Table:
                    "the stub servers of the tests), e.g. {\"okx\": {\"api.ws\": \"ws://127.0.0.1:8765/ws/v5\"}}.")
 @click.pass_context
 @_guard
-def ingest(ctx: click.Context, venues: str, symbols: str, streams: str, depth: int, stale_after: float,
+def ingest(ctx: click.Context, venues: str | None, symbols: str | None, from_redis: str | None, poll_s: float,
+           discover_s: float, key_prefix: str, streams: str, depth: int, stale_after: float,
            funding_poll: float, metrics_port: int, duration: float | None, status_every: float,
            endpoints_file: Path | None) -> None:
     """Stream normalised tickers, books, trades and funding from exchanges into Kafka.
@@ -110,10 +128,26 @@ def ingest(ctx: click.Context, venues: str, symbols: str, streams: str, depth: i
     Reconnects with exponential backoff; a venue silent for --stale-after seconds is
     flagged on risk.alert and reconnected. Invalid payloads go to dlq.<topic>. Ctrl-C
     (or SIGTERM) stops cleanly after flushing Kafka.
+
+    With --from-redis [REDIS_URL]: read the tickers existing collectors keep in Redis
+    (the seed's {venue}:{market}:tickers:{symbol} keys, JSON strings or hashes) into
+    md.ticker instead — changed values only, malformed ones to dlq.md.ticker, a status
+    line per venue with records and stale keys (docs/ingest.md, "Compatibility source").
     """
     from connectors.feeds.exchange import LIVE_VENUES
 
     config = _config(ctx)
+    if from_redis is not None:
+        ccxt_only = [f"--{name.replace('_', '-')}" for name in ("streams", "depth", "funding_poll", "metrics_port",
+                                                                 "endpoints_file")
+                     if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
+        if ccxt_only:
+            _die(f"{', '.join(o.replace('-file', '') for o in ccxt_only)} cannot be used with --from-redis", 2)
+        _from_redis(config, from_redis, venues, symbols, poll_s=poll_s, discover_s=discover_s,
+                    key_prefix=key_prefix, stale_after=stale_after, duration=duration, status_every=status_every)
+        return
+    if venues is None or symbols is None:
+        _die(f"missing option {'--venues' if venues is None else '--symbols'} (or use --from-redis)", 2)
     chosen = _choose("venue", _split(venues), LIVE_VENUES)
     wanted = _split(symbols)
     if not wanted:
@@ -192,6 +226,85 @@ async def _ingest(config: Any, venues: list[str], wanted: list[str], streams: li
     failed = [f"{f.venue} {s}: {st.failed}" for f in feeds for s, st in f.status.streams.items() if st.failed]
     if failed:
         _die(f"streams stopped: {'; '.join(failed)}", 1)
+
+
+def _from_redis(config: Any, url: str, venues: str | None, symbols: str | None, *, poll_s: float,
+                discover_s: float, key_prefix: str, stale_after: float, duration: float | None,
+                status_every: float) -> None:
+    from connectors.feeds import compat_tickers, redis_compat, runner
+    from connectors.infra import services
+    from model.errors import ServiceUnavailable
+    from model.validation import Universe
+
+    chosen = _choose("venue", _split(venues), compat_tickers.COMPAT_VENUES) if venues else \
+        list(compat_tickers.COMPAT_VENUES)
+    assets = [s.split("/", 1)[0].upper() for s in _split(symbols or "")]
+    outside = sorted(set(assets) - set(config.universe.assets))
+    if outside:
+        _die(f"{', '.join(outside)} not in universe.assets ({', '.join(config.universe.assets)}): its records "
+             "would be refused as UNKNOWN_SYMBOL; add it to the configuration", 2)
+    endpoints = services.status(config)
+    if not url:
+        if not endpoints.redis.running:
+            raise ServiceUnavailable(f"Redis is not reachable ({endpoints.redis.origin} {endpoints.redis.address}); "
+                                     "run `arbflow infra up`, set REDIS_URL or pass --from-redis REDIS_URL")
+        url = endpoints.redis.address
+    if not endpoints.kafka.running:
+        raise ServiceUnavailable(f"Kafka is not reachable ({endpoints.kafka.origin} {endpoints.kafka.address}); "
+                                 "run `arbflow infra up` or set KAFKA_BOOTSTRAP")
+    client = redis_compat.connect(url, config.redis.connect_timeout_s)
+    producer = runner.kafka_producer(config, endpoints.kafka.address)
+    emitter = redis_compat.TimestampedEmitter(producer, config.kafka.topic_prefix)
+    settings = redis_compat.CompatSettings(poll_s=poll_s, discover_s=discover_s, stale_after_s=stale_after,
+                                           key_prefix=key_prefix)
+    source = redis_compat.RedisTickerSource(client, venues=chosen, assets=assets, universe=Universe.from_config(config),
+                                            emit=emitter, settings=settings)
+    err_console.print(f"from redis {url}: {', '.join(chosen)} "
+                      f"({', '.join(sorted(source.assets))}), poll every {poll_s:g} s")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(number, stop.set)
+        if duration is not None:
+            loop.call_later(duration, stop.set)
+        try:
+            await source.run(stop, check=emitter.check, status_every_s=status_every,
+                             status=lambda: err_console.print(_compat_status(source, emitter)))
+        finally:
+            for number in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(number)
+
+    try:
+        asyncio.run(main())
+    finally:
+        client.close()
+        producer.flush()
+    err_console.print(_compat_status(source, emitter))
+    for topic, count in sorted(emitter.counts.items()):
+        out_console.print(f"{topic:20} {count:>10,}")
+
+
+def _compat_status(source: Any, emitter: Any) -> Group:
+    title = f"ingest --from-redis at {time.strftime('%H:%M:%S')} — published {sum(emitter.counts.values()):,}"
+    ignored = ", ".join(f"{reason} {len(keys)}" for reason, keys in sorted(source.ignored.items()))
+    if ignored:
+        title += f"; keys ignored: {ignored}"
+    if source.redis_errors:
+        title += f"; redis errors {source.redis_errors} (last: {source.last_error})"
+    table = Table()
+    for column in ("venue", "keys", "records", "unchanged", "dead letters", "stale"):
+        table.add_column(column, justify="left" if column in ("venue", "stale") else "right")
+    stale = source.stale_keys()
+    for venue, counts in source.counts.items():
+        old = stale[venue]
+        verdict = "[green]no[/green]" if not old else \
+            f"[yellow]{len(old)}: " + ", ".join(f"{key} {age:.0f} s" for key, age in old[:3]) + \
+            (" …" if len(old) > 3 else "") + "[/yellow]"
+        table.add_row(venue, f"{counts.keys:,}", f"{counts.records:,}", f"{counts.unchanged:,}",
+                      f"{counts.rejected:,}", verdict if counts.keys else "no keys")
+    return Group(Text(title), table)
 
 
 if __name__ == "__main__":
