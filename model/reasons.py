@@ -124,6 +124,17 @@ REBALANCE_UP: Final = "REBALANCE_UP"  # adjustment: enter or increase towards th
 REBALANCE_DOWN: Final = "REBALANCE_DOWN"  # adjustment: reduce towards the target
 CANCEL_PENDING: Final = "CANCEL_PENDING"  # adjustment: cancel open entry orders above the target
 
+# -- live venue gateway (sinks.live_venue) --------------------------------------------------
+NOTIONAL_CAP: Final = "NOTIONAL_CAP"  # refused before sending: qty × limit above the per-order notional cap
+VENUE_NOTIONAL_CAP: Final = "VENUE_NOTIONAL_CAP"  # refused before sending: the entry would take the venue above its cap
+UNBOUNDED_NOTIONAL: Final = "UNBOUNDED_NOTIONAL"  # refused before sending: a market order without a limit price
+INSUFFICIENT_FUNDS: Final = "INSUFFICIENT_FUNDS"  # the venue refused: balance or margin too low
+INVALID_ORDER: Final = "INVALID_ORDER"  # the venue refused the order's parameters
+VENUE_ERROR: Final = "VENUE_ERROR"  # the venue refused for another reason (its message follows the code)
+ORDER_NOT_PLACED: Final = "ORDER_NOT_PLACED"  # retries exhausted and the venue confirms it holds no such order
+ORDER_NOT_FOUND: Final = "ORDER_NOT_FOUND"  # a working order the venue no longer knows (reconciliation)
+CANCELED_BY_VENUE: Final = "CANCELED_BY_VENUE"  # the venue ended a resting order we did not cancel (expiry, STP, ADL)
+
 ALL_REASONS: Final = tuple(
     value for name, value in sorted(globals().items())
     if name.isupper() and isinstance(value, str) and name not in ("INPUT_REASONS", "DECISION_REASONS")

@@ -23,6 +23,7 @@ recording from the start and the previous replay stops (what a venue does on res
 
 import asyncio
 import contextlib
+import inspect
 import threading
 import time
 from collections import Counter
@@ -155,6 +156,8 @@ class StubServer:
         async def serve(request: web.Request) -> web.StreamResponse:
             self.rest_hits[path] += 1
             result = handler(request, await request.read())
+            if inspect.isawaitable(result):  # an async handler (slow answers, dropped connections)
+                result = await result
             if isinstance(result, web.StreamResponse):
                 return result
             return web.Response(body=orjson.dumps(result), content_type="application/json")

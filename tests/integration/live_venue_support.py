@@ -1,0 +1,93 @@
+"""Driving `sinks.live_venue.LiveVenue` (the real ccxt exchange class) against the trading
+stubs of tests/stubs/trading.py — shared by tests/integration/test_live_venue*.py.
+
+`gateway(stub, body)` starts a stub-pointed gateway, runs `body(venue, started)` in a fresh event loop
+and closes ccxt. Time: event stamps come from a fixed `CLOCK_MS`; the gateway's monotonic
+clock and sleeps (rate bucket, retry backoff) from a `ManualTimer` that advances only when
+slept on, so waits are exact and cost no wall time. ccxt's own request timeout stays real
+(`TIMEOUT_MS`): it is what the timeout fault trips.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from model.execution import Order, OrderIntent, OrderType, VenueEvent
+from model.market import Side
+from operators.execution_ids import venue_client_id
+from sinks.live_credentials import Credentials, make_exchange
+from sinks.live_limits import LiveLimits, Timer
+from sinks.live_venue import LiveVenue, RetryPolicy
+from tests.stubs.server import StubServer
+
+CLOCK_MS = 1_723_161_300_000
+TIMEOUT_MS = 300
+BTC_PERP = "BTC/USDT:USDT"
+LIMITS = LiveLimits(max_order_notional=Decimal(5_000), max_venue_notional=Decimal(20_000),
+                    orders_per_s=Decimal(10), exit_reserve=2)
+T = TypeVar("T")
+
+
+class ManualTimer:
+    """Monotonic seconds that move only when someone sleeps; every sleep is recorded."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.t += seconds
+        await asyncio.sleep(0)
+
+
+def order(logical: str, *, venue: str = "binance", side: Side = "buy", qty: str = "0.010", px: str | None = "50000.0",
+          order_type: OrderType = "limit", symbol: str = BTC_PERP, status: str = "new",
+          filled: str = "0") -> Order:
+    """An `Order` as the desk emits it (venue client id derived by operators.execution_ids)."""
+    return Order(client_order_id=logical, venue_client_id=venue_client_id(logical, venue), trade_id="BTC_1_0",
+                 venue=venue, symbol=symbol, side=side, order_type=order_type, qty=Decimal(qty),
+                 limit_px=None if px is None else Decimal(px), status=status,  # type: ignore[arg-type]
+                 filled_qty=Decimal(filled), ts=CLOCK_MS)
+
+
+def cancel(target: Order, reason: str = "ORDER_TIMEOUT") -> OrderIntent:
+    """The desk's cancel intent for `target` (priority 0)."""
+    return OrderIntent(intent_id=f"cancel:{target.client_order_id}", trade_id=target.trade_id, kind="cancel",
+                       venue=target.venue, symbol=target.symbol, side=target.side, qty=target.qty,
+                       order_type=target.order_type, limit_px=target.limit_px, priority=0, reason=reason,
+                       ts=CLOCK_MS)
+
+
+def gateway(stub: StubServer, body: Callable[[LiveVenue, list[VenueEvent]], Awaitable[T]], *,
+            limits: LiveLimits = LIMITS, timer: ManualTimer | None = None, credentials: Credentials,
+            known: list[Order] | None = None, attempts: int = 4) -> T:
+    """Run `body(venue, events of start())` on a gateway reconciled against `known`, then close it."""
+    manual = timer or ManualTimer()
+
+    async def main() -> T:
+        exchange = make_exchange(stub.venue.name, credentials, stub.endpoints)
+        exchange.timeout = TIMEOUT_MS
+        # ccxt's request-weight throttle models the real venue's limits (an open-order sweep
+        # without a symbol weighs 40 × 50 ms); the stub has none, and the gateway's own order
+        # bucket is what these tests exercise.
+        exchange.enableRateLimit = False
+        venue = LiveVenue(stub.venue.name, exchange, limits, clock_ms=lambda: CLOCK_MS,
+                          timer=Timer(now=manual.now, sleep=manual.sleep),
+                          retry=RetryPolicy(attempts=attempts, initial_s=0.05, max_s=0.2))
+        try:
+            started = await venue.start(known or [])
+            return await body(venue, started)
+        finally:
+            await venue.close()
+
+    return asyncio.run(main())
+
+
+def posts(stub: StubServer, path: str) -> list[dict[str, Any]]:
+    """Parameters of every POST to `path` the stub saw, in order."""
+    return [params for method, p, params in stub.venue.requests if method == "POST" and p == path]
