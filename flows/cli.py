@@ -202,13 +202,33 @@ def _write_report(out_dir: Path, config: Config, files: tuple[Path, ...], summar
         execution=bool(document.get("trading", {}).get("enabled"))))
 
 
+TRADE_COLUMNS = ("trade_id", "asset", "status", "long_venue", "long_symbol", "short_venue", "short_symbol", "qty",
+                 "notional", "entry_time", "entry_long_px", "entry_short_px", "entry_spread_bps", "exit_time",
+                 "exit_long_px", "exit_short_px", "exit_reason", "basis_pnl", "funding_pnl", "fees", "slippage",
+                 "leg_outs", "leg_out_cost", "realised_pnl", "projected_profit")
+
+
 def _write_trading_files(out_dir: Path, summary: Any) -> None:
-    """trades.jsonl (the last state of each trade), orders.jsonl (every order event) and
-    portfolio.json (each desk's final ledger and the totals)."""
+    """trades.jsonl and trades.csv (the last state of each trade; CSV money as exact decimal
+    strings, times ISO-8601 UTC), orders.jsonl (every order event) and portfolio.json (each
+    desk's final ledger and the totals)."""
+    import csv
+
     from model import codec, topics
 
     trades = summary.final_trades()
     (out_dir / "trades.jsonl").write_bytes(b"".join(codec.encode(t) + b"\n" for t in trades))
+
+    def iso(ts: int | None) -> str:
+        return "" if ts is None else datetime.fromtimestamp(ts / 1000, tz=UTC).isoformat(timespec="milliseconds")
+
+    with (out_dir / "trades.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=TRADE_COLUMNS)
+        writer.writeheader()
+        for t in trades:
+            row = {name: getattr(t, name, None) for name in TRADE_COLUMNS}
+            row |= {"entry_time": iso(t.ts_entry), "exit_time": iso(t.ts_exit), "leg_outs": len(t.leg_outs)}
+            writer.writerow({k: "" if v is None else str(v) for k, v in row.items()})
     orders = summary.outputs.get(topics.EXEC_ORDER, [])
     (out_dir / "orders.jsonl").write_bytes(b"".join(codec.encode(o) + b"\n" for o in orders))
     portfolio = {"totals": summary.trading_json(), "desks": [codec.loads(codec.encode(d))

@@ -112,3 +112,10 @@ def test_the_report_shows_the_trades(config: Config, tmp_path: Path) -> None:
     portfolio = json.loads((out / "portfolio.json").read_text())
     assert portfolio["totals"]["trades"] == len(lines) and portfolio["desks"]
     assert (out / "orders.jsonl").read_bytes().count(b"\n") == document["trading"]["orders"]
+    import csv
+
+    with (out / "trades.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["trade_id"] for row in rows] == [t.trade_id for t in summary.final_trades()]
+    assert rows[0]["realised_pnl"] == str(trade.realised_pnl) and rows[0]["qty"] == str(trade.qty)
+    assert rows[0]["entry_time"].startswith("2024-08-09T01:00") and rows[0]["entry_time"].endswith("+00:00")
