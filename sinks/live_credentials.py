@@ -9,12 +9,14 @@ values: its repr masks them, and `redact(text)` replaces each of them (and reque
 signatures) in any text before it reaches a log line, an exception or a record.
 
 `make_exchange(venue, credentials, urls_override)` builds the ccxt.pro exchange (its REST
-methods are ccxt's async ones) with ccxt's own rate limiter on, `urls_override` mapping
+methods are ccxt's async ones) with ccxt's own rate limiter on and its logger redacting
+(ccxt logs every request's headers, API key included, at DEBUG), `urls_override` mapping
 dotted paths in `exchange.urls` to replacement URLs (testnets, the tests' stub servers); an
 unknown path is a `ConfigError`, so a typo never reaches the real venue.
 """
 
 import copy
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -91,6 +93,26 @@ def _set_url(urls: dict[str, Any], path: str, url: str, venue: str) -> None:
     node[leaf] = url
 
 
+class _Redact(logging.Filter):
+    """Rewrites each record of ccxt's logger with the credentials redacted."""
+
+    def __init__(self, creds: Credentials) -> None:
+        super().__init__()
+        self.creds = creds
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self.creds.redact(record.getMessage()), None
+        return True
+
+
+def _redacting_logger(venue: str, creds: Credentials) -> logging.Logger:
+    logger = logging.getLogger(f"arbflow.live_venue.ccxt.{venue}")
+    for old in [f for f in logger.filters if isinstance(f, _Redact)]:
+        logger.removeFilter(old)
+    logger.addFilter(_Redact(creds))
+    return logger
+
+
 def make_exchange(venue: str, creds: Credentials, urls_override: Mapping[str, str] | None = None) -> Any:
     """A ccxt.pro exchange for `venue` signed with `creds`; opens nothing until first used.
     The caller owns it (`LiveVenue.close()` closes it)."""
@@ -104,6 +126,7 @@ def make_exchange(venue: str, creds: Credentials, urls_override: Mapping[str, st
         config.update(apiKey=creds.api_key, secret=creds.secret)
     if creds.password is not None:
         config["password"] = creds.password
+    config["logger"] = _redacting_logger(venue, creds)  # ccxt logs request headers (the key) at DEBUG
     exchange = getattr(ccxt.pro, ccxt_id)(config)
     for path, url in (urls_override or {}).items():
         _set_url(exchange.urls, path, url, venue)

@@ -16,6 +16,8 @@ every call into it runs inside `decimal.localcontext()` so ours stays untouched.
 """
 
 import decimal
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -45,6 +47,7 @@ OPEN_ORDER_SWEEPS: Mapping[str, tuple[Mapping[str, str], ...]] = {
     "okx": ({"instType": "SPOT"}, {"instType": "SWAP"}),
 }
 WORKING = ("new", "open", "partially_filled")
+_CODE = re.compile(r'"(?:code|sCode|retCode)"\s*:\s*"?(-?\d+)')
 _ERRORS: tuple[tuple[type[Exception], str], ...] = (
     (ccxt.InsufficientFunds, reasons.INSUFFICIENT_FUNDS), (ccxt.OrderNotFound, reasons.ORDER_NOT_FOUND),
     (ccxt.InvalidOrder, reasons.INVALID_ORDER))
@@ -126,24 +129,41 @@ def order_request(order: Order, rounded: Rounded) -> dict[str, Any]:
             "side": order.side, "amount": rounded.amount, "price": rounded.price, "params": params}
 
 
-def error_reason(error: Exception) -> str:
-    """Our reason code for a ccxt error that refused an order."""
-    return next((code for kind, code in _ERRORS if isinstance(error, kind)), reasons.VENUE_ERROR)
+def _exact_table(exchange: Any, market: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    """ccxt's exact error-code tables for `market`: its market type's first (Binance keeps one
+    per API and picks it by hostname, which a proxy or stub URL hides), then the venue's own."""
+    kind = None if market is None else next((k for k in ("spot", "linear", "inverse", "option") if market.get(k)),
+                                            None)
+    tables = [exchange.exceptions.get(kind, {}).get("exact", {})] if kind else []
+    return [*tables, exchange.exceptions.get("exact", {})]
 
 
-def item_error(exchange: Any, info: Any) -> Exception | None:
+def error_class(exchange: Any, code: str, market: Mapping[str, Any] | None) -> type[Exception]:
+    """The ccxt error class of venue error `code` on `market` (ExchangeError when unknown)."""
+    return next((t[code] for t in _exact_table(exchange, market) if code in t), ccxt.ExchangeError)  # type: ignore[no-any-return]
+
+
+def error_reason(exchange: Any, error: Exception, market: Mapping[str, Any] | None) -> str:
+    """Our reason code for a ccxt error that refused an order; a generic ccxt class is
+    refined by the venue's error code in the message (`"code":-2019` → INSUFFICIENT_FUNDS)."""
+    found = next((code for kind, code in _ERRORS if isinstance(error, kind)), None)
+    match = _CODE.search(str(error)) if found is None else None
+    if match is not None:
+        refined = error_class(exchange, match[1], market)
+        found = next((code for kind, code in _ERRORS if issubclass(refined, kind)), None)
+    return found or reasons.VENUE_ERROR
+
+
+def item_error(exchange: Any, info: Any, market: Mapping[str, Any] | None) -> Exception | None:
     """The ccxt error a failed item of a batch answer stands for (Binance `{"code":-2019,…}`,
-    OKX `sCode` ≠ "0", Bybit `code` ≠ 0), or None when the item is an order."""
+    OKX `sCode` ≠ "0"), or None when the item is an order."""
     if not isinstance(info, Mapping) or info.get("orderId"):
         return None
     code = next((str(info[k]) for k in ("code", "sCode") if k in info), None)
     if code is None or code == "0":
         return None
-    message = f"{exchange.id} {info.get('msg') or info.get('sMsg') or info}"
-    tables = [exchange.exceptions.get("exact", {})] + [v.get("exact", {}) for v in exchange.exceptions.values()
-                                                       if isinstance(v, Mapping) and "exact" in v]
-    kind = next((t[code] for t in tables if code in t), ccxt.ExchangeError)
-    return kind(message)  # type: ignore[no-any-return]
+    text = json.dumps({k: info[k] for k in info if k in ("code", "msg", "sCode", "sMsg")} or dict(info))
+    return error_class(exchange, code, market)(f"{exchange.id} {text}")
 
 
 def event(kind: str, order: Order, ts: int, **fields: Any) -> VenueEvent:

@@ -35,7 +35,7 @@ from decimal import Decimal
 from typing import Any
 
 import ccxt
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from model import reasons
 from model.execution import Order, OrderIntent, VenueEvent
@@ -276,7 +276,7 @@ class LiveVenue:
                 events += await self._refused(w, error)
             return events
         for w, result in zip(pending, results, strict=True):
-            problem = lo.item_error(self.exchange, result.get("info"))
+            problem = lo.item_error(self.exchange, result.get("info"), self.exchange.market(w.order.symbol))
             if problem is not None:
                 events += await self._refused(w, problem)
                 continue
@@ -307,7 +307,8 @@ class LiveVenue:
             snap = await self._safe_lookup(w)
             if snap is not None:
                 return await self._absorb(w, snap)
-        text = f"{lo.error_reason(error)}: {self._text(error)}"[:300]
+        reason = lo.error_reason(self.exchange, error, self.exchange.market(w.order.symbol))
+        text = f"{reason}: {self._text(error)}"[:300]
         log.warning("%s: %s refused: %s", self.venue, w.order.client_order_id, text)
         return [self._end(w, "rejected", text)]
 
@@ -448,7 +449,12 @@ class LiveVenue:
         return AsyncRetrying(retry=retry_if_exception_type(RETRYABLE), stop=stop_after_attempt(self.retry.attempts),
                              wait=wait_exponential_jitter(multiplier=self.retry.initial_s, max=self.retry.max_s,
                                                           jitter=self.retry.initial_s),
-                             sleep=self.timer.sleep, reraise=True)
+                             sleep=self.timer.sleep, before_sleep=self._log_retry, reraise=True)
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        log.warning("%s: attempt %d failed with %s, retrying: %s", self.venue, state.attempt_number,
+                    type(error).__name__, self._text(error))
 
     async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """`await fn(*args)`, retrying network-level failures (safe: reads and cancels only)."""

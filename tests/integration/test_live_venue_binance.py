@@ -10,8 +10,9 @@ import pytest
 from model import reasons
 from model.execution import VenueEvent
 from sinks.live_credentials import Credentials
+from sinks.live_limits import LiveLimits
 from sinks.live_venue import LiveVenue
-from tests.integration.live_venue_support import BTC_PERP, CLOCK_MS, cancel, gateway, order, posts
+from tests.integration.live_venue_support import BTC_PERP, CLOCK_MS, ManualTimer, cancel, gateway, order, posts
 from tests.stubs.server import StubServer
 from tests.stubs.trading import API_KEY, SECRET, BinanceFutures
 
@@ -217,3 +218,23 @@ def test_start_reconciles_known_orders_and_reports_orphans_without_touching_them
         (orphan_id, BTC_PERP, "sell", Decimal("0.02"), Decimal("52000"))]
     assert stub.venue.orders[orphan_id].status == "NEW"
     assert not [r for r in stub.venue.requests if r[0] in ("POST", "DELETE")]
+
+
+def test_rate_bucket_lets_the_exit_use_the_reserve_while_the_entry_waits(stub: StubServer) -> None:
+    # 2 orders/s, reserve 1 (capacity 2): the first entry leaves 1 token; the exit takes it at
+    # once; the second entry needs 1 + 1 tokens from 0 and waits 2 / 2 = 1 s of the gateway's clock.
+    limits = LiveLimits(max_order_notional=Decimal(5_000), max_venue_notional=Decimal(20_000),
+                        orders_per_s=Decimal(2), exit_reserve=1)
+    manual = ManualTimer()
+    first, second = order("entry_BTC_14_0_long", px="49000.0"), order("entry_BTC_15_0_long", px="49100.0")
+    exit_order = order("exit_BTC_1_0_short_0", px="51000.0", order_type="ioc")
+
+    async def body(venue: LiveVenue, started: list[VenueEvent]) -> None:
+        await venue.submit([first])
+        assert manual.sleeps == []
+        await venue.submit([second, exit_order])
+
+    gateway(stub, body, credentials=KEYS, limits=limits, timer=manual)
+    assert manual.sleeps == [1.0]
+    assert [p["newClientOrderId"] for p in posts(stub, "/fapi/v1/order")] == [
+        first.venue_client_id, exit_order.venue_client_id, second.venue_client_id]

@@ -15,7 +15,8 @@ Every signed request must carry the stub's API key header and a `signature`, or 
 Binance's -2014 answer. Faults (`faults`, consumed in order by create requests, single or
 batch): "timeout" (the order is created, the answer comes after `slow_s`), "drop" (created,
 then the TCP connection is aborted without an answer), "429" (HTTP 429 with -1003, nothing
-created), "margin" (HTTP 400 -2019 "Margin is insufficient.", nothing created). A second
+created), "margin" (HTTP 400 -2019 "Margin is insufficient.", nothing created), "echo" (HTTP 400
+-1102 quoting the request headers back — API key included — as some gateways do). A second
 create with a client id the stub holds is refused with -4116 — as Binance does — so a test
 also sees a double placement as an error.
 """
@@ -153,6 +154,9 @@ class BinanceFutures:
             return _error("-1003", 429)
         if fault == "margin":
             return _error("-2019")
+        if fault == "echo":  # a refusal that quotes the request back, API key header included
+            quoted = {"code": -1102, "msg": f"Mandatory parameter malformed; request headers: {dict(request.headers)}"}
+            return web.Response(status=400, body=json.dumps(quoted), content_type="application/json")
         answers: list[Any] = []
         for item in items:
             if item["newClientOrderId"] in self.orders:
