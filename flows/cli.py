@@ -199,6 +199,7 @@ def _write_report(out_dir: Path, config: Config, files: tuple[Path, ...], summar
         basis=outputs.get(topics.SIGNAL_BASIS, []), latency=outputs.get(topics.SIGNAL_LATENCY, []),
         opportunities=outputs.get(topics.ARB_OPPORTUNITY, []), alerts=outputs.get(topics.RISK_ALERT, []),
         trades=summary.final_trades(), portfolio=outputs.get(topics.PORTFOLIO_STATE, []),
+        funding=outputs.get(topics.MD_FUNDING, []),
         execution=bool(document.get("trading", {}).get("enabled"))))
 
 

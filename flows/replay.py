@@ -20,13 +20,14 @@ from bytewax.run import cli_main
 from connectors import kafka
 from connectors.infra import services
 from connectors.replay import FileStats, ReplayLine, merge_files
-from flows.signal_flow import INPUT_TOPICS, build_signal_flow
+from flows.signal_flow import DEFAULT_STARTING_CAPITAL, INPUT_TOPICS, build_signal_flow
 from model import codec, topics
 from model.config import Config
 from model.execution import Order, PairTrade
 from model.portfolio import PortfolioState
 from model.rejected import Rejected
 from model.signals import BasisPoint, Opportunity
+from operators.performance import performance
 from sinks.redis_client import connect
 from sinks.redis_state import read_latest
 
@@ -81,6 +82,9 @@ class ReplaySummary:
             "available": str(sum((d.available for d in desks), Decimal(0))),
             "open_notional": str(sum((d.open_notional for d in desks), Decimal(0))),
             "desks": len(desks), "enabled": self.traded,
+            "performance": performance(
+                [s for s in self.outputs.get(topics.PORTFOLIO_STATE, []) if isinstance(s, PortfolioState)],
+                trades, self.first_ts, self.last_ts, DEFAULT_STARTING_CAPITAL).as_json(),
         }
 
     def as_json(self) -> dict[str, object]:
@@ -194,6 +198,9 @@ def _collect_outputs(config: Config, bootstrap: str, producers: list[kafka.Keyed
             if logical.startswith(topics.DLQ_PREFIX) or logical in READ_BACK:
                 held = read_back.setdefault(topic, {}).get(partition, span)
                 read_back[topic][partition] = (min(held[0], span[0]), max(held[1], span[1]))
+    for (topic, partition), span in delivered.ranges.items():  # the run's funding input, for the report
+        if topic == prefix + topics.MD_FUNDING:
+            read_back.setdefault(topic, {})[partition] = span
     for topic, ranges in read_back.items():
         logical = topic.removeprefix(prefix)
         cls = topics.record_type(logical)

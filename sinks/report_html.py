@@ -2,9 +2,10 @@
 offline) answering what a replay found, from the records the run published.
 
 Sections: the run (data, period, configuration), records and rejects, opportunities over
-time by outcome, basis with its 5-minute median and the Basis-at-Risk / 1st-percentile
-lines, venue latency (raw and clock-corrected), alerts, and the trading sections (equity,
-PnL decomposition, trades) — which say plainly when the run had no execution stage or no
+time by outcome, funding APR per venue over time, basis with its 5-minute median and the
+Basis-at-Risk / 1st-percentile lines, venue latency (raw and clock-corrected), alerts, and
+the trading sections (summary metrics exactly as in summary.json, equity and drawdown, PnL
+decomposition, trades) — which say plainly when the run had no execution stage or no
 trades, instead of drawing empty charts.
 """
 
@@ -24,10 +25,12 @@ import plotly.graph_objects as go
 
 from model import codec
 from model.execution import PairTrade
+from model.market import FundingRate
 from model.portfolio import Alert, PortfolioState
 from model.signals import BasisPoint, LatencyReading, Opportunity
 
 MEDIAN_WINDOW_MS = 300_000
+YEAR_MS = 365 * 86_400_000
 STOP_BPS = -5.0
 
 
@@ -45,6 +48,7 @@ class ReportInputs:
     alerts: list[Alert] = field(default_factory=list)
     trades: list[PairTrade] = field(default_factory=list)
     portfolio: list[PortfolioState] = field(default_factory=list)
+    funding: list[FundingRate] = field(default_factory=list)
     execution: bool = False
 
 
@@ -119,15 +123,29 @@ def _latency_figure(readings: list[LatencyReading]) -> go.Figure:
     return figure
 
 
+def _funding_figure(records: list[FundingRate]) -> go.Figure:
+    figure = _figure("Funding APR per venue and perp (rate × year ÷ interval, %)", "% per year")
+    by_leg: dict[tuple[str, str], list[FundingRate]] = defaultdict(list)
+    for record in records:
+        if record.interval_ms > 0:
+            by_leg[(record.venue, record.symbol)].append(record)
+    for (venue, symbol), rows in sorted(by_leg.items()):
+        rows.sort(key=lambda r: r.ts_local)
+        figure.add_trace(go.Scatter(x=[_time(r.ts_local) for r in rows],
+                                    y=[float(r.rate) * YEAR_MS / r.interval_ms * 100 for r in rows],
+                                    mode="lines", name=f"{venue} {symbol}", line_shape="hv"))
+    return figure
+
+
 def _equity_figure(states: list[PortfolioState]) -> go.Figure:
-    figure = _figure("Equity: realised PnL summed over the desks (USD)", "USD")
+    figure = _figure("Equity: realised + unrealised PnL summed over the desks (USD), and its drawdown", "USD")
     latest: dict[str, Decimal] = {}
     times, totals = [], []
     for state in sorted(states, key=lambda s: s.ts):
-        latest[state.asset or ""] = state.realised_pnl
+        latest[state.asset or ""] = state.realised_pnl + state.unrealised_pnl
         times.append(_time(state.ts))
         totals.append(float(sum(latest.values(), Decimal(0))))
-    figure.add_trace(go.Scatter(x=times, y=totals, mode="lines", name="realised PnL", line_shape="hv"))
+    figure.add_trace(go.Scatter(x=times, y=totals, mode="lines", name="equity", line_shape="hv"))
     peak, drawdown = float("-inf"), []
     for total in totals:
         peak = max(peak, total)
@@ -136,15 +154,32 @@ def _equity_figure(states: list[PortfolioState]) -> go.Figure:
     return figure
 
 
+def _pct(value: str | None, places: int = 2) -> str:
+    return "-" if value is None else f"{Decimal(value) * 100:.{places}f} %"
+
+
+def _performance_rows(perf: dict[str, Any]) -> list[tuple[str, str]]:
+    """The summary metrics, exactly the figures of summary.json's trading.performance."""
+    def usd(value: str | None) -> str:
+        return "-" if value is None else f"{Decimal(value):,.2f}"
+
+    days = perf["period_ms"] / 86_400_000
+    sharpe = perf["sharpe"]
+    return [("period", f"{days:.2f} days"), ("starting capital (USD)", usd(perf["starting_capital"])),
+            ("final equity (USD)", usd(perf["final_equity"])), ("return", _pct(perf["total_return"], 3)),
+            ("APR", _pct(perf["apr"]) if perf["apr"] is not None else "- (period under one day)"),
+            ("Sharpe (daily, annualised)", "- (under three days)" if sharpe is None else f"{sharpe:.2f}"),
+            ("max drawdown", f"{usd(perf['max_drawdown'])} USD ({_pct(perf['max_drawdown_frac'], 3)})"),
+            ("utilisation (time-weighted)", _pct(perf["utilisation"])),
+            ("trades / closed", f"{perf['trades']} / {perf['closed']}"), ("win rate", _pct(perf["win_rate"], 0)),
+            ("average profit per closed trade (USD)", usd(perf["average_profit"])),
+            ("leg-out rate (trades with a leg-out)", _pct(perf["leg_out_rate"], 0)),
+            ("leg-out cost (USD)", usd(perf["leg_out_cost"]))]
+
+
 def _trading(inputs: ReportInputs, script_included: bool) -> str:
     trades = sorted(inputs.trades, key=lambda t: t.ts_entry)
-    closed = [t for t in trades if t.status == "closed"]
-    wins = sum(1 for t in closed if t.realised_pnl > 0)
-    total = sum((t.realised_pnl for t in trades), Decimal(0))
-    metrics = [("trades", len(trades)), ("closed", len(closed)),
-               ("win rate", f"{wins / len(closed):.0%}" if closed else "-"), ("realised PnL (USD)", f"{total:.2f}"),
-               ("leg-outs", sum(len(t.leg_outs) for t in trades)),
-               ("leg-out cost (USD)", f"{sum((t.leg_out_cost for t in trades), Decimal(0)):.2f}")]
+    metrics = _performance_rows(inputs.summary["trading"]["performance"])
     decomposition = [(f"{t.asset} {t.long_venue}→{t.short_venue}", t.trade_id, f"{t.basis_pnl:.4f}",
                       f"{t.funding_pnl:.4f}", f"{-t.fees:.4f}", f"{-t.slippage:.4f}", f"{-t.leg_out_cost:.4f}",
                       f"{t.realised_pnl:.4f}") for t in trades]
@@ -172,6 +207,7 @@ def render(inputs: ReportInputs) -> str:
     """The whole page as one HTML string (plotly.js inlined once)."""
     parts: list[str] = []
     charts = [("Opportunities", _outcome_figure(inputs.opportunities), bool(inputs.opportunities)),
+              ("Funding", _funding_figure(inputs.funding), any(r.interval_ms > 0 for r in inputs.funding)),
               ("Basis", _basis_figure(inputs.basis), bool(inputs.basis)),
               ("Latency", _latency_figure(inputs.latency), bool(inputs.latency))]
     script_included = False
