@@ -34,7 +34,10 @@ from model.errors import ConfigError
 CCXT: Mapping[str, tuple[str, Mapping[str, Any]]] = {
     "binance": ("binance", {"fetchMarkets": {"types": ["spot", "linear"]}, "fetchCurrencies": False,
                             "fetchMargins": False, "warnOnFetchOpenOrdersWithoutSymbol": False}),
-    "bybit": ("bybit", {"fetchMarkets": {"types": ["spot", "linear"]}, "fetchCurrencies": False}),
+    # Bybit: ccxt refuses fetchOrder (only the last 500 orders are queryable) unless acknowledged;
+    # the gateway looks up its own recent orders by client id, which is what that window holds.
+    "bybit": ("bybit", {"fetchMarkets": {"types": ["spot", "linear"]}, "fetchCurrencies": False,
+                        "fetchOrder": {"acknowledged": True}}),
     "okx": ("okx", {"fetchMarkets": {"types": ["spot", "swap"]}, "fetchCurrencies": False}),
     "hyperliquid": ("hyperliquid", {}),
 }
