@@ -287,13 +287,22 @@ def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: i
 @main.command()
 @click.option("--mode", type=click.Choice(["paper", "live"]), default="paper", show_default=True,
               help="paper: the venue is simulated in process (queue-position fills); live: real orders.")
+@click.option("--venues", "live_venues", default=None,
+              help="live: the venues to trade for real, e.g. binance,okx (keys from ARBFLOW_<VENUE>_API_KEY / "
+                   "_SECRET / _PASSWORD or their *_FILE variants). Orders for other venues are refused.")
+@click.option("--confirm-live", is_flag=True,
+              help="live: confirm that real orders with real money may be sent (asked interactively otherwise).")
+@click.option("--endpoint", "endpoints_override", multiple=True, metavar="VENUE.PATH=URL",
+              help="live: point a ccxt URL elsewhere (a testnet or a local stub), e.g. "
+                   "binance.api.fapiPrivate=https://testnet.binancefuture.com/fapi/v1. Repeatable.")
 @click.option("--from-beginning", is_flag=True, help="Process the retained md.* history first instead of new data.")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Bytewax worker threads.")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=9400, show_default=True,
               help="Serve Prometheus metrics on this port (0 = off).")
 @click.pass_context
 @_guard
-def trade(ctx: click.Context, mode: str, from_beginning: bool, workers: int, metrics_port: int) -> None:
+def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: bool,
+          endpoints_override: tuple[str, ...], from_beginning: bool, workers: int, metrics_port: int) -> None:
     """Trade the live md.* topics until Ctrl-C: signals plus the execution desks.
 
     Everything `arbflow scan` publishes, and each asset's desk turns accepted
@@ -301,6 +310,10 @@ def trade(ctx: click.Context, mode: str, from_beginning: bool, workers: int, met
     the ledger on portfolio.state, trades and portfolio state in Redis (what `arbflow
     dashboard` shows). clock.tick moves stream time on a quiet book. Feed it with
     `arbflow ingest`, or with recorded data: `arbflow replay FILE --publish-only --speed 10`.
+
+    Live mode also runs the venue gateway: exec.order → ccxt → exec.venue, reconciled with
+    each venue at start, under the [execution] caps (per-order and per-venue notional,
+    orders per second with a reserve for exits). Nothing is sent twice, across restarts too.
     """
     from bytewax.run import cli_main
     from prometheus_client import start_http_server
@@ -310,10 +323,8 @@ def trade(ctx: click.Context, mode: str, from_beginning: bool, workers: int, met
     from flows.signal_flow import build_signal_flow
     from model import topics
 
-    if mode == "live":
-        raise click.UsageError("--mode live needs the live venue gateway, which is not wired into `trade` yet; "
-                               "use --mode paper")
     config = _config(ctx)
+    gateway = _live_gateway(config, live_venues, confirm_live, endpoints_override) if mode == "live" else None
     endpoints = services.require(config)
     names = [kafka.topic_name(config, t) for t in topics.all_topics()]
     partitions = kafka.ensure_topics(endpoints.kafka_bootstrap, names, config.kafka.partitions,
@@ -321,14 +332,55 @@ def trade(ctx: click.Context, mode: str, from_beginning: bool, workers: int, met
     if metrics_port:
         start_http_server(metrics_port)
         err_console.print(f"metrics on http://0.0.0.0:{metrics_port}/metrics")
-    err_console.print(f"paper trading md.* on {endpoints.kafka_bootstrap} → Redis {endpoints.redis_url} "
-                      "(Ctrl-C to stop)")
     with graceful_stop(err_console.print) as stop:
-        cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
-                                   start="beginning" if from_beginning else "end", partitions=partitions,
-                                   trade=True, mode="paper", stop=stop),
-                 workers_per_process=workers)
+        worker = None
+        if gateway is not None:
+            worker = gateway(endpoints.kafka_bootstrap, partitions, stop)
+            err_console.print(f"LIVE trading on {', '.join(sorted(worker.venues))}: gateway reconciled")
+        else:
+            err_console.print(f"paper trading md.* on {endpoints.kafka_bootstrap} → Redis {endpoints.redis_url} "
+                              "(Ctrl-C to stop)")
+        try:
+            cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
+                                       start="beginning" if from_beginning else "end", partitions=partitions,
+                                       trade=True, mode="live" if gateway is not None else "paper", stop=stop),
+                     workers_per_process=workers)
+        finally:
+            stop.set()
+            if worker is not None:
+                worker.join()
     err_console.print("stopped")
+
+
+def _live_gateway(config: Config, live_venues: str | None, confirm: bool,
+                  overrides: tuple[str, ...]) -> Callable[..., Any]:
+    """Check everything live mode needs before anything starts (venues, keys, confirmation);
+    return a starter for the gateway thread."""
+    from flows.live_gateway import start_gateway
+    from sinks.live_credentials import CCXT, credentials
+
+    if not live_venues:
+        raise click.UsageError("--mode live needs --venues (the venues to trade for real)")
+    venues = [v.strip() for v in live_venues.split(",") if v.strip()]
+    unknown = [v for v in venues if v not in CCXT]
+    if unknown:
+        raise click.UsageError(f"no live gateway for {', '.join(unknown)}; available: {', '.join(CCXT)}")
+    urls: dict[str, dict[str, str]] = {v: {} for v in venues}
+    for item in overrides:
+        target, _, url = item.partition("=")
+        venue, _, path = target.partition(".")
+        if not url or not path or venue not in urls:
+            raise click.UsageError(f"--endpoint {item!r}: expected VENUE.PATH=URL for one of {', '.join(venues)}")
+        urls[venue][path] = url
+    keys = {v: credentials(v) for v in venues}  # a missing key is a config error (exit 2), named
+    if not confirm:
+        if not sys.stdin.isatty():
+            raise click.UsageError("--mode live sends real orders: pass --confirm-live (no terminal to ask on)")
+        answer = click.prompt(f"Real orders on {', '.join(venues)} with real money. Type LIVE to continue",
+                              default="", show_default=False)
+        if answer.strip() != "LIVE":
+            raise click.UsageError("live trading not confirmed")
+    return lambda bootstrap, partitions, stop: start_gateway(config, bootstrap, keys, urls, partitions, stop)
 
 
 @main.command()

@@ -20,7 +20,7 @@ from bytewax.run import cli_main
 from connectors import kafka
 from connectors.infra import services
 from connectors.replay import FileStats, ReplayLine, merge_files
-from flows.signal_flow import DEFAULT_STARTING_CAPITAL, INPUT_TOPICS, build_signal_flow
+from flows.signal_flow import INPUT_TOPICS, build_signal_flow
 from model import codec, topics
 from model.config import Config
 from model.execution import Order, PairTrade
@@ -45,6 +45,7 @@ class ReplaySummary:
     outcomes: Counter[str] = field(default_factory=Counter)
     outputs: dict[str, list[Any]] = field(default_factory=dict)  # logical topic → records read back
     traded: bool = False  # the paper execution desks ran
+    starting_capital: Decimal = Decimal(20_000)  # the whole portfolio's (config execution.starting_capital)
     latest_basis: list[BasisPoint] = field(default_factory=list)
     first_ts: int | None = None
     last_ts: int | None = None
@@ -84,7 +85,7 @@ class ReplaySummary:
             "desks": len(desks), "enabled": self.traded,
             "performance": performance(
                 [s for s in self.outputs.get(topics.PORTFOLIO_STATE, []) if isinstance(s, PortfolioState)],
-                trades, self.first_ts, self.last_ts, DEFAULT_STARTING_CAPITAL).as_json(),
+                trades, self.first_ts, self.last_ts, self.starting_capital).as_json(),
         }
 
     def as_json(self) -> dict[str, object]:
@@ -153,7 +154,8 @@ def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = N
     names = [kafka.topic_name(config, t) for t in topics.all_topics()]
     partitions = kafka.ensure_topics(endpoints.kafka_bootstrap, names, config.kafka.partitions,
                                      config.kafka.connect_timeout_s)
-    summary = ReplaySummary(files={}, kafka=endpoints.kafka_bootstrap, redis=endpoints.redis_url, traded=trade)
+    summary = ReplaySummary(files={}, kafka=endpoints.kafka_bootstrap, redis=endpoints.redis_url, traded=trade,
+                            starting_capital=config.execution.starting_capital)
     delivered = publish(config, endpoints.kafka_bootstrap, files,
                         speed=config.replay.speed if speed is None else speed,
                         partitions=partitions, summary=summary, progress=progress)

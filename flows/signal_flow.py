@@ -12,7 +12,6 @@ on Kafka, the opportunity feed, trades and portfolio state in Redis.
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from decimal import Decimal
 from functools import partial
 from typing import Any, Literal
 
@@ -42,7 +41,6 @@ from sinks.metrics import ENTRIES_DENIED, count_records, count_stage, observe_fu
 from sinks.redis_feed import SignalRedisSink
 
 TradeMode = Literal["paper", "live"]
-DEFAULT_STARTING_CAPITAL = Decimal(20_000)  # the seed's paper portfolio, split equally over the desks
 INPUT_TOPICS = (topics.MD_TICKER, topics.MD_BOOK, topics.MD_TRADE, topics.MD_FUNDING, topics.MD_OI,
                 topics.MD_LIQUIDATION)
 OUTPUT_TOPIC = {BasisPoint: topics.SIGNAL_BASIS, LatencyReading: topics.SIGNAL_LATENCY,
@@ -104,7 +102,7 @@ def _encode(items: list[tuple[str, Any]]) -> list[OutputItem]:
 def trading_settings(config: Config, mode: TradeMode = "paper") -> ExecutionSettings:
     """Paper (answers in process) or live (answers from exec.venue) execution, each desk with
     an equal share of the starting capital."""
-    share = DEFAULT_STARTING_CAPITAL / len(config.universe.assets)
+    share = config.execution.starting_capital / len(config.universe.assets)
     return ExecutionSettings(venues=config.venues, mode=mode, starting_capital=share,
                              min_score=config.scanner.min_score, horizon_intervals=config.scanner.horizon_intervals,
                              funding_silent_after_ms=settings_from(config).funding_silent_after_ms)

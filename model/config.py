@@ -10,6 +10,7 @@ what is allowed.
 
 import dataclasses
 import itertools
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -374,6 +375,25 @@ class AllocationConfig:
     unmapped_sector: str = "unmapped"
 
 
+# -- execution (DESIGN.md §3.7; docs/execution.md) -----------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionConfig:
+    """The execution stage. `starting_capital` (USD) is split equally over the asset desks.
+    Live gateway caps per venue: an order above `max_order_notional` or an entry that would
+    take the venue's exposure above `max_venue_notional` (USD) is refused before it leaves;
+    at most `orders_per_s` orders and cancels per second, the last `exit_reserve` of them kept
+    for de-risking orders; resting live orders are polled every `poll_interval_s`."""
+
+    starting_capital: Decimal = field(default=Decimal(20_000), metadata=rule(_positive, "a decimal > 0 (USD)"))
+    max_order_notional: Decimal = field(default=Decimal(5_000), metadata=rule(_positive, "a decimal > 0 (USD)"))
+    max_venue_notional: Decimal = field(default=Decimal(20_000), metadata=rule(_positive, "a decimal > 0 (USD)"))
+    orders_per_s: Decimal = field(default=Decimal(5), metadata=rule(_positive, "a decimal > 0"))
+    exit_reserve: int = field(default=2, metadata=rule(lambda v: 0 <= v <= 100, "an integer from 0 to 100"))
+    poll_interval_s: float = field(default=0.5, metadata=rule(lambda v: 0.05 <= v <= 60, "0.05 to 60 seconds"))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """Everything arbflow needs to start; see each section's docstring."""
@@ -388,6 +408,7 @@ class Config:
     signals: SignalsConfig = SignalsConfig()
     margin: MarginConfig = field(default_factory=MarginConfig)
     allocation: AllocationConfig = field(default_factory=AllocationConfig)
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
 
 # -- parsing ----------------------------------------------------------------------------
@@ -399,6 +420,8 @@ class EnvText(str):
 
 ENV_PREFIX = "ARBFLOW_"
 ENV_ALIASES = {"KAFKA_BOOTSTRAP": ("kafka", "bootstrap"), "REDIS_URL": ("redis", "url")}
+# Live API credentials (sinks/live_credentials.py), not configuration: never parsed, never echoed.
+CREDENTIAL_ENV = re.compile(r"ARBFLOW_[A-Z0-9]+_(API_KEY|SECRET|PASSWORD)(_FILE)?")
 
 
 def env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
@@ -407,7 +430,8 @@ def env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
     items: list[tuple[tuple[str, ...], str]] = [
         (path, value) for name, path in ENV_ALIASES.items() if (value := env.get(name))]
     items += [(tuple(p.lower() for p in name[len(ENV_PREFIX):].split("__")), value)
-              for name, value in sorted(env.items()) if name.startswith(ENV_PREFIX)]
+              for name, value in sorted(env.items())
+              if name.startswith(ENV_PREFIX) and not CREDENTIAL_ENV.fullmatch(name)]
     for path, value in items:
         node = tree
         for part in path[:-1]:

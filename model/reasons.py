@@ -134,6 +134,7 @@ VENUE_ERROR: Final = "VENUE_ERROR"  # the venue refused for another reason (its 
 ORDER_NOT_PLACED: Final = "ORDER_NOT_PLACED"  # retries exhausted and the venue confirms it holds no such order
 ORDER_NOT_FOUND: Final = "ORDER_NOT_FOUND"  # a working order the venue no longer knows (reconciliation)
 CANCELED_BY_VENUE: Final = "CANCELED_BY_VENUE"  # the venue ended a resting order we did not cancel (expiry, STP, ADL)
+VENUE_NOT_LIVE: Final = "VENUE_NOT_LIVE"  # the gateway trades no live account on this venue: the order never left
 
 ALL_REASONS: Final = tuple(
     value for name, value in sorted(globals().items())

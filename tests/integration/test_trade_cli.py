@@ -77,3 +77,57 @@ def test_replay_reports_its_progress_in_plain_lines_when_not_a_terminal(config: 
     done = next(i for i, line in enumerate(lines) if line.startswith("publishing: done, 85 records in"))
     assert lines[done + 1] == "running the dataflow over 85 records …"  # the phase ends before the flow runs
     assert "\r" not in result.stderr and "\x1b[" not in result.stderr  # no bar, no escape codes in a log
+
+
+def test_live_mode_refuses_to_start_without_venues_keys_or_confirmation(config: Config, kafka_bootstrap: str,
+                                                                        redis_url: str) -> None:
+    env = _env(config, kafka_bootstrap, redis_url)
+
+    def run(*args: str, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([ARBFLOW, "trade", "--mode", "live", "--metrics-port", "0", *args],
+                              env={**env, **(extra or {})}, capture_output=True, text=True, timeout=60, check=False,
+                              stdin=subprocess.DEVNULL)
+
+    no_venues = run()
+    assert no_venues.returncode == 2 and "--venues" in no_venues.stderr
+    unknown = run("--venues", "binance,nasdaq")
+    assert unknown.returncode == 2 and "no live gateway for nasdaq" in unknown.stderr
+    no_keys = run("--venues", "binance")
+    assert no_keys.returncode == 2 and "ARBFLOW_BINANCE_API_KEY" in no_keys.stderr
+    keys = {"ARBFLOW_BINANCE_API_KEY": "k-not-shown", "ARBFLOW_BINANCE_SECRET": "s-not-shown"}
+    unconfirmed = run("--venues", "binance", extra=keys)
+    assert unconfirmed.returncode == 2 and "--confirm-live" in unconfirmed.stderr
+    assert "k-not-shown" not in unconfirmed.stderr + no_keys.stderr and "s-not-shown" not in unconfirmed.stderr
+
+
+def test_live_mode_reconciles_with_the_venue_trades_and_stops_cleanly(config: Config, kafka_bootstrap: str,
+                                                                      redis_url: str, tmp_path: Path) -> None:
+    from tests.stubs.server import StubServer
+    from tests.stubs.trading import API_KEY, SECRET, BinanceFutures
+
+    env = {**_env(config, kafka_bootstrap, redis_url), "ARBFLOW_BINANCE_API_KEY": API_KEY,
+           "ARBFLOW_BINANCE_SECRET": SECRET}
+    log = tmp_path / "live.log"
+    with StubServer(BinanceFutures()) as stub:
+        overrides = [f"--endpoint=binance.{path}={url}" for path, url in stub.endpoints.items()]
+        with log.open("w") as sink:
+            trader = subprocess.Popen([ARBFLOW, "trade", "--mode", "live", "--venues", "binance", "--confirm-live",
+                                       "--metrics-port", "0", *overrides], env=env, stdout=sink,
+                                      stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and trader.poll() is None and "gateway reconciled" not in log.read_text():
+                time.sleep(0.3)
+            assert "LIVE trading on binance: gateway reconciled" in log.read_text(), log.read_text()
+            # reconciliation swept the venue's open orders (signed with the key) before any order
+            assert ("GET", "/fapi/v1/openOrders") in {(m, path) for m, path, _ in stub.venue.requests}
+        finally:
+            trader.send_signal(signal.SIGINT)
+            try:
+                trader.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                trader.kill()
+                trader.wait()
+    text = log.read_text()
+    assert trader.returncode == 0 and "stopped" in text, text
+    assert SECRET not in text

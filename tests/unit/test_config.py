@@ -319,3 +319,12 @@ def test_load_config_raises_with_dotted_key_when_a_toml_value_is_bad(tmp_path: P
     with pytest.raises(ConfigError) as raised:
         load_config(path, env={})
     assert raised.value.key == key
+
+
+def test_live_credentials_in_the_environment_are_not_configuration() -> None:
+    env = {"ARBFLOW_BINANCE_API_KEY": "key-7f3a", "ARBFLOW_OKX_SECRET_FILE": "/run/secrets/okx",
+           "ARBFLOW_OKX_PASSWORD": "pass-9c2e",
+           "ARBFLOW_EXECUTION__MAX_ORDER_NOTIONAL": "750"}
+    config = parse_config({}, env)
+    assert config.execution.max_order_notional == Decimal(750)
+    assert all(secret not in repr(config) for secret in ("key-7f3a", "pass-9c2e", "/run/secrets/okx"))

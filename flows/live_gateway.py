@@ -1,0 +1,189 @@
+"""The live gateway loop of `arbflow trade --mode live`: the desks' orders on Kafka become
+real venue orders, and the venues' answers go back on exec.venue for the desks.
+
+    exec.order (status "new") ─┐
+    exec.intent (kind cancel) ─┴─ LiveVenue per venue (sinks.live_venue) ─ exec.venue (VenueEvent)
+
+Start-up, before any new order: exec.order is read from the beginning; the latest state of
+every order is what the gateway "knows". Each `LiveVenue.start(known)` reconciles those with
+the venue (fills and cancels that happened while nothing ran come back as events) and the
+client ids already on Kafka are never placed again — a desk that re-emits its orders after
+a restart (it rebuilds its state from Kafka) sends nothing twice. Tailing then starts at the
+offset after the history read, so nothing produced in between is missed. An order still
+"new" on Kafka that the venue does not hold was never placed: it is answered "rejected"
+(ORDER_NOT_PLACED) and the desk unwinds — never sent late.
+
+An order for a venue that is not live (not in `--venues`, or no keys) is answered with a
+"rejected" event (`VENUE_NOT_LIVE`), so the desk unwinds instead of waiting. Resting orders
+are polled every `poll_s`. The loop ends when `stop` is set; what is in hand is finished,
+the producer flushed and the exchanges closed.
+"""
+
+import asyncio
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
+from connectors import kafka
+from model import codec, reasons, topics
+from model.config import Config
+from model.errors import ServiceUnavailable
+from model.execution import Order, OrderIntent, VenueEvent
+from model.symbols import base_asset
+from sinks.live_credentials import Credentials, make_exchange
+from sinks.live_limits import LiveLimits
+from sinks.live_venue import LiveVenue, wall_clock_ms
+
+log = logging.getLogger("arbflow.live_gateway")
+
+
+def _latest_orders(config: Config, bootstrap: str) -> tuple[dict[str, Order], dict[tuple[str, int], int]]:
+    """The latest state of every order on exec.order, and where each partition of exec.order
+    and exec.intent ends (the next offset to read)."""
+    known: dict[str, Order] = {}
+    next_offsets: dict[tuple[str, int], int] = {}
+    for logical in (topics.EXEC_ORDER, topics.EXEC_INTENT):
+        name = kafka.topic_name(config, logical)
+        for message in kafka.read_topic(bootstrap, name, timeout_s=config.kafka.connect_timeout_s):
+            next_offsets[(name, message.partition)] = message.offset + 1
+            if logical == topics.EXEC_ORDER:
+                order = codec.decode(Order, message.value, source=name)
+                if isinstance(order, Order):
+                    known[order.client_order_id] = order
+    return known, next_offsets
+
+
+class Gateway:
+    """One gateway over several venues; `run()` until `stop` is set (see the module docstring)."""
+
+    def __init__(self, config: Config, bootstrap: str, venues: dict[str, LiveVenue], *, stop: threading.Event,
+                 partitions: dict[str, int], poll_s: float = 0.2,
+                 clock_ms: Callable[[], int] | None = None) -> None:
+        self.config, self.bootstrap, self.venues, self.stop = config, bootstrap, venues, stop
+        self.poll_s = poll_s
+        self.clock_ms = clock_ms or wall_clock_ms
+        self.producer = kafka.KeyedProducer(bootstrap, kafka.Partitioner(config.universe.assets,
+                                                                         config.kafka.partitions),
+                                            delivery_timeout_ms=config.kafka.delivery_timeout_ms,
+                                            partitions=partitions)
+        self.topic_venue = kafka.topic_name(config, topics.EXEC_VENUE)
+        self.ready = threading.Event()  # set once reconciled and tailing
+        self.sent: set[str] = set()  # logical ids ever seen as "new" on exec.order: never placed again
+        self.published = 0
+
+    def publish(self, events: list[VenueEvent]) -> None:
+        """Publish and wait for the acknowledgement: a venue's answer is never only in memory
+        (if the process dies before, the next start's reconciliation asks the venue again)."""
+        for event in events:
+            self.producer.produce(self.topic_venue, base_asset(event.symbol), codec.encode(event), timestamp=event.ts)
+        if events:
+            self.producer.flush()
+            self.published += len(events)
+
+    async def run(self) -> None:
+        known, starts = _latest_orders(self.config, self.bootstrap)
+        self.sent = set(known)
+        for venue, live in self.venues.items():
+            self.publish(await live.start([o for o in known.values() if o.venue == venue]))
+            if live.orphans:
+                log.warning("%s: %d open orders with our prefix are unknown to Kafka; left untouched",
+                            venue, len(live.orphans))
+        consumer = kafka.consumer(self.bootstrap, eof=False)
+        names = [kafka.topic_name(self.config, t) for t in (topics.EXEC_ORDER, topics.EXEC_INTENT)]
+        counts = kafka.partition_counts(self.bootstrap, names, self.config.kafka.connect_timeout_s)
+        consumer.assign([TopicPartition(name, p, starts.get((name, p), OFFSET_BEGINNING))
+                         for name in names for p in range(counts[name])])
+        loop = asyncio.get_running_loop()
+        self.ready.set()
+        next_poll = loop.time() + self.poll_s
+        try:
+            while not self.stop.is_set():
+                messages = await loop.run_in_executor(None, consumer.consume, 500, 0.05)
+                batch = self._decode(messages)
+                for venue, items in batch.items():
+                    self.publish(await self._submit(venue, items))
+                if loop.time() >= next_poll:
+                    for live in self.venues.values():
+                        self.publish(await live.poll())
+                    next_poll = loop.time() + self.poll_s
+        finally:
+            consumer.close()
+            self.producer.flush()
+            for live in self.venues.values():
+                await live.close()
+
+    def _decode(self, messages: list[Any]) -> dict[str, list[Order | OrderIntent]]:
+        order_topic = kafka.topic_name(self.config, topics.EXEC_ORDER)
+        batch: dict[str, list[Order | OrderIntent]] = defaultdict(list)
+        for message in messages:
+            if message.error() is not None:
+                log.warning("reading %s: %s", message.topic(), message.error().str())
+                continue
+            if message.topic() == order_topic:
+                order = codec.decode(Order, message.value(), source=message.topic())
+                if isinstance(order, Order) and order.status == "new" and order.client_order_id not in self.sent:
+                    self.sent.add(order.client_order_id)
+                    batch[order.venue].append(order)
+            else:
+                intent = codec.decode(OrderIntent, message.value(), source=message.topic())
+                if isinstance(intent, OrderIntent) and intent.kind == "cancel":
+                    batch[intent.venue].append(intent)
+        return batch
+
+    async def _submit(self, venue: str, items: list[Order | OrderIntent]) -> list[VenueEvent]:
+        live = self.venues.get(venue)
+        if live is not None:
+            return await live.submit(items)
+        ts = self.clock_ms()
+        return [VenueEvent(kind="rejected", client_order_id=o.client_order_id, venue=venue, symbol=o.symbol, ts=ts,
+                           reason=f"{reasons.VENUE_NOT_LIVE}: {venue} is not traded live")
+                for o in items if isinstance(o, Order)]
+
+
+class GatewayThread(threading.Thread):
+    """The gateway's own event loop in a thread; `join()` re-raises what stopped it."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        super().__init__(name="arbflow-live-gateway", daemon=True)
+        self.gateway = gateway
+        self.venues = gateway.venues
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            asyncio.run(self.gateway.run())
+        except BaseException as error:
+            self.error = error
+            self.gateway.stop.set()  # the flow stops too: no trading without a gateway
+
+    def join(self, timeout: float | None = None) -> None:
+        super().join(timeout)
+        if self.error is not None:
+            raise self.error
+
+
+def start_gateway(config: Config, bootstrap: str, keys: dict[str, Credentials], urls: dict[str, dict[str, str]],
+                  partitions: dict[str, int], stop: threading.Event, *, ready_timeout_s: float = 60) -> GatewayThread:
+    """Build one `LiveVenue` per venue under the [execution] caps, start the gateway thread and
+    wait until it has reconciled every venue and tails exec.order."""
+    limits = LiveLimits(max_order_notional=config.execution.max_order_notional,
+                        max_venue_notional=config.execution.max_venue_notional,
+                        orders_per_s=config.execution.orders_per_s, exit_reserve=config.execution.exit_reserve)
+    venues = {venue: LiveVenue(venue, make_exchange(venue, creds, urls.get(venue)), limits)
+              for venue, creds in keys.items()}
+    thread = GatewayThread(Gateway(config, bootstrap, venues, stop=stop, partitions=partitions,
+                                   poll_s=config.execution.poll_interval_s))
+    thread.start()
+    waited = 0.0
+    while not thread.gateway.ready.wait(0.2):
+        if not thread.is_alive():
+            thread.join()  # raises what stopped it
+        waited += 0.2
+        if waited >= ready_timeout_s:
+            stop.set()
+            raise ServiceUnavailable(f"the live gateway did not reconcile with its venues within {ready_timeout_s:g} s")
+    return thread
