@@ -39,7 +39,9 @@ years; max drawdown of N + cumulative P&L (marked each step); turnover = notiona
 (all fills) / N / years; time in market as a fraction of the period.
 
 `operators.carry_study_steps` turns the records into decision points (`Step`); `plan` and
-`run_job` pick and run the rows of one data set (the CLI drives them for its progress).
+`run_job` pick and run the rows of one data set (the CLI drives them for its progress). Given
+a `trace` list, the simulations also append one `PathPoint` per step (the position after
+the step: what `operators.portfolio_eval` scales and margins).
 """
 
 import dataclasses
@@ -132,6 +134,25 @@ class StrategyResult:
     curve: tuple[tuple[int, Decimal], ...]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PathPoint:
+    """One simulation after a step, on `params.notional`: `direction` held (0 flat; +1 long
+    leg 0 / short leg 1), `qty` per leg (base units; 0 when flat or carry-only), `entry` the
+    legs' marks at entry, `marks` the legs' latest marks (None before any), `signal_8h` the
+    step's leg 1 − leg 0 carry per 8 h (the signal window's mean; None = a leg stale), and
+    the cumulative `pnl` (net of fees, marked), `fees` and `traded` notional, in USD."""
+
+    ts_ms: int
+    direction: int
+    qty: Decimal
+    entry: tuple[Decimal, Decimal]
+    marks: tuple[Decimal, Decimal] | None
+    signal_8h: Decimal | None
+    pnl: Decimal
+    fees: Decimal
+    traded: Decimal
+
+
 # -- the simulation -------------------------------------------------------------------------
 
 
@@ -152,7 +173,7 @@ class _Run:
 
 
 def _simulate(steps: Sequence[Step], *, fees_bps: tuple[Decimal, Decimal], directions: tuple[int, ...],
-             priced: bool, params: StudyParams
+             priced: bool, params: StudyParams, trace: list[PathPoint] | None = None
              ) -> tuple[_Run, list[Decision], list[tuple[int, Decimal]], int]:
     """Walk the steps: settle funding for the position held into each step, update the basis
     streak, decide, mark. Returns the accumulators, decisions, the P&L curve and the number
@@ -223,6 +244,10 @@ def _simulate(steps: Sequence[Step], *, fees_bps: tuple[Decimal, Decimal], direc
         if index == len(steps) - 1 and run.direction:
             close(step, END_OF_DATA, None if carry is None else carry[run.direction])
         curve.append((step.ts_ms, run.funding + run.basis + unrealised() - run.fees))
+        if trace is not None:
+            trace.append(PathPoint(ts_ms=step.ts_ms, direction=run.direction, qty=run.qty, entry=run.entry,
+                                   marks=marks, signal_8h=None if carry is None else carry[1], pnl=curve[-1][1],
+                                   fees=run.fees, traded=run.traded))
     return run, decisions, curve, undecided
 
 
@@ -271,7 +296,8 @@ def naive_apr(series: Sequence[FundingRate]) -> Decimal:
 
 
 def carry_trade(perp: Sequence[FundingRate], *, venue: VenueConfig, spot_candles: Sequence[Candle] = (),
-                perp_candles: Sequence[Candle] = (), params: StudyParams = StudyParams()) -> StrategyResult:
+                perp_candles: Sequence[Candle] = (), params: StudyParams = StudyParams(),
+                trace: list[PathPoint] | None = None) -> StrategyResult:
     """Cash-and-carry on one venue: long spot, short `perp` (settlements in time order).
     ValueError when the venue has no spot market (`venue.spot` None) or the series is empty
     or out of order."""
@@ -282,7 +308,7 @@ def carry_trade(perp: Sequence[FundingRate], *, venue: VenueConfig, spot_candles
         priced = any(s.prices is not None for s in steps)
         flags = [] if priced else ["carry only: no spot and perp bars, so no basis P&L and no basis stop"]
         simulated = _simulate(steps, fees_bps=(venue.spot.taker_bps, venue.perp.taker_bps), directions=(1,),
-                             priced=priced, params=params)
+                             priced=priced, params=params, trace=trace)
         symbol = perp[0].symbol
         return _result(CARRY, symbol.split("/", 1)[0], (perp[0].venue,), (symbol.split(":", 1)[0], symbol),
                        steps, naive_apr(perp), params, flags, simulated)
@@ -290,7 +316,8 @@ def carry_trade(perp: Sequence[FundingRate], *, venue: VenueConfig, spot_candles
 
 def funding_spread(a: Sequence[FundingRate], b: Sequence[FundingRate], *, venue_a: VenueConfig,
                    venue_b: VenueConfig, perp_candles_a: Sequence[Candle] = (), perp_candles_b: Sequence[Candle] = (),
-                   params: StudyParams = StudyParams()) -> StrategyResult | None:
+                   params: StudyParams = StudyParams(), trace: list[PathPoint] | None = None
+                   ) -> StrategyResult | None:
     """Cross-venue funding spread between perps `a` and `b` of one asset; None when the two
     series share no 8h bucket."""
     with localcontext(MONEY):
@@ -309,7 +336,7 @@ def funding_spread(a: Sequence[FundingRate], b: Sequence[FundingRate], *, venue_
         both = [(s.signals[1] or ZERO) - (s.signals[0] or ZERO) for s in steps if None not in s.signals]
         naive = sum((abs(x) for x in both), ZERO) / Decimal(len(both)) * PERIODS_PER_YEAR if both else ZERO
         simulated = _simulate(steps, fees_bps=(venue_a.perp.taker_bps, venue_b.perp.taker_bps), directions=(1, -1),
-                             priced=priced, params=params)
+                             priced=priced, params=params, trace=trace)
         return _result(SPREAD, a[0].symbol.split("/", 1)[0], (a[0].venue, b[0].venue), (a[0].symbol, b[0].symbol),
                        steps, naive, params, flags, simulated)
 
@@ -380,14 +407,16 @@ def plan(funding: FundingSeries, candles: CandleSeries, venues: Mapping[str, Ven
 
 
 def run_job(job: Job, funding: FundingSeries, candles: CandleSeries, venues: Mapping[str, VenueConfig],
-            params: StudyParams) -> StrategyResult | None:
-    """Compute one planned row (None: a pair whose series never overlap)."""
+            params: StudyParams, trace: list[PathPoint] | None = None) -> StrategyResult | None:
+    """Compute one planned row (None: a pair whose series never overlap); `trace` collects
+    the traded rows' `PathPoint`s."""
     if job.strategy == NAIVE:
         return naive_only(funding[job.keys[0]], job.reason)
     if job.strategy == CARRY:
         key = job.keys[0]
         return carry_trade(funding[key], venue=venues[key[0]], spot_candles=candles.get(_spot_key(key), ()),
-                           perp_candles=candles.get(key, ()), params=params)
+                           perp_candles=candles.get(key, ()), params=params, trace=trace)
     a, b = job.keys
     return funding_spread(funding[a], funding[b], venue_a=venues[a[0]], venue_b=venues[b[0]],
-                          perp_candles_a=candles.get(a, ()), perp_candles_b=candles.get(b, ()), params=params)
+                          perp_candles_a=candles.get(a, ()), perp_candles_b=candles.get(b, ()), params=params,
+                          trace=trace)
