@@ -41,11 +41,12 @@ lint: $(STAMP)  ## ruff, import-linter and mypy (strict on model/ and operators/
 	@$(BIN)/lint-imports --no-cache
 	@$(BIN)/mypy
 
-bench: $(STAMP)  ## replay throughput vs a raw consumer; tick-to-Redis latency at 5,000 msg/s and peak RSS
+bench: $(STAMP)  ## replay throughput vs a raw consumer; tick-to-Redis latency at 5,000 msg/s and peak RSS; portfolio vs best single pair
 	@$(BIN)/python -m bench.replay_throughput
 	@$(BIN)/python -m bench.tick_latency
 	@$(BIN)/python -m bench.normalise
 	@$(BIN)/python -m bench.allocation
+	@$(BIN)/python -m bench.portfolio_eval
 
 report-screenshot:  ## render out/run/report.html in headless Chromium to out/run/report.png (needs chromium)
 	@command -v chromium >/dev/null || { echo "needs Debian's chromium (apt-get install chromium)"; exit 1; }

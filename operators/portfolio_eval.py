@@ -32,7 +32,7 @@ import bisect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
-from typing import Final
+from typing import Final, TypeVar
 
 from model.config import AllocationConfig, MarginConfig, VenueConfig
 from model.market import Candle, FundingRate
@@ -46,6 +46,7 @@ from operators.portfolio_margin import Exposure, PairSpec, check, gate_increase
 from operators.portfolio_metrics import annualised, daily_sharpe, max_drawdown, years_between
 
 ALLOCATOR: Final = "allocator"
+_Record = TypeVar("_Record", FundingRate, Candle)
 TWO: Final = Decimal(2)
 
 
@@ -350,6 +351,16 @@ def _result(policy: str, pairs: tuple[str, ...], book: _Book, curve: list[tuple[
 
 
 # -- the whole evaluation ---------------------------------------------------------------------
+
+
+def between(series: Mapping[tuple[str, str], Sequence[_Record]], start_ms: int | None,
+            end_ms: int | None) -> dict[tuple[str, str], tuple[_Record, ...]]:
+    """The records published in `[start_ms, end_ms)` (`ts_local`; None = open), empty series dropped."""
+    lo = start_ms if start_ms is not None else -(2**63)
+    hi = end_ms if end_ms is not None else 2**63
+    kept = {key: tuple(r for r in records if lo <= r.ts_local < hi) for key, records in series.items()}
+    return {key: records for key, records in kept.items() if records}
+
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
