@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from flows.cli_support import err_console, graceful_stop, out_console
+from flows.cli_support import err_console, graceful_stop, out_console, recovery
 from flows.cli_support import guard as _guard
 from flows.cli_support import load as _config
 from model.config import Config
@@ -251,9 +251,10 @@ def _json_bytes(document: dict[str, Any]) -> bytes:
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Bytewax worker threads.")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=9400, show_default=True,
               help="Serve Prometheus metrics on this port (0 = off).")
+@click.option("--no-recovery", is_flag=True, help="Do not snapshot state or resume from a previous run.")
 @click.pass_context
 @_guard
-def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: int) -> None:
+def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: int, no_recovery: bool) -> None:
     """Run the signal dataflow on the live md.* topics until Ctrl-C.
 
     Publishes basis (signal.basis), venue latency (signal.latency), every scanned
@@ -280,7 +281,7 @@ def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: i
     with graceful_stop(err_console.print) as stop:
         cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
                                    start="beginning" if from_beginning else "end", partitions=partitions, stop=stop),
-                 workers_per_process=workers)
+                 workers_per_process=workers, **recovery(config, "scan", not no_recovery))
     err_console.print("stopped")
 
 
@@ -299,10 +300,12 @@ def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: i
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Bytewax worker threads.")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=9400, show_default=True,
               help="Serve Prometheus metrics on this port (0 = off).")
+@click.option("--no-recovery", is_flag=True, help="Do not snapshot state or resume from a previous run.")
 @click.pass_context
 @_guard
 def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: bool,
-          endpoints_override: tuple[str, ...], from_beginning: bool, workers: int, metrics_port: int) -> None:
+          endpoints_override: tuple[str, ...], from_beginning: bool, workers: int, metrics_port: int,
+          no_recovery: bool) -> None:
     """Trade the live md.* topics until Ctrl-C: signals plus the execution desks.
 
     Everything `arbflow scan` publishes, and each asset's desk turns accepted
@@ -344,7 +347,7 @@ def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: 
             cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
                                        start="beginning" if from_beginning else "end", partitions=partitions,
                                        trade=True, mode="live" if gateway is not None else "paper", stop=stop),
-                     workers_per_process=workers)
+                     workers_per_process=workers, **recovery(config, f"trade-{mode}", not no_recovery))
         finally:
             stop.set()
             if worker is not None:

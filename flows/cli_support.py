@@ -73,3 +73,26 @@ def graceful_stop(announce: Callable[[str], None]) -> Iterator[threading.Event]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def recovery(config: Config, command: str, enabled: bool) -> dict[str, Any]:
+    """`cli_main` keyword arguments for Bytewax recovery of `command` (none when off): the
+    SQLite partition is created on first use under `recovery.dir/<command>[-<topic prefix>]`.
+    The state belongs to one Kafka cluster: after the embedded broker restarts (memory
+    storage: its topics are gone) delete the directory."""
+    from datetime import timedelta
+    from pathlib import Path
+
+    from bytewax.recovery import RecoveryConfig, init_db_dir
+
+    if not (enabled and config.recovery.enabled):
+        return {}
+    prefix = config.kafka.topic_prefix.strip(".")
+    directory = Path(config.recovery.dir) / (f"{command}-{prefix}" if prefix else command)
+    directory.mkdir(parents=True, exist_ok=True)
+    if not any(directory.glob("part-*.sqlite3")):
+        init_db_dir(directory, 1)
+    err_console.print(f"recovery: snapshots every {config.recovery.snapshot_interval_s:g} s in {directory} "
+                      "(resumes where it stopped; delete the directory to start over)")
+    return {"recovery_config": RecoveryConfig(directory),
+            "epoch_interval": timedelta(seconds=config.recovery.snapshot_interval_s)}

@@ -395,6 +395,19 @@ class ExecutionConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RecoveryConfig:
+    """Bytewax recovery of the long-running flows (`scan`, `trade`): state snapshots every
+    `snapshot_interval_s` into `dir/<command>` (SQLite files), resumed with the Kafka input
+    offsets after a crash or restart. Output re-emitted after a resume is idempotent (Redis
+    writes only move forward in stream time; orders keep their client ids)."""
+
+    enabled: bool = True
+    dir: str = ".arbflow/recovery"
+    snapshot_interval_s: float = field(default=10.0, metadata=rule(lambda v: 0.01 <= v <= 3600,
+                                                                   "0.01 to 3600 seconds"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """Everything arbflow needs to start; see each section's docstring."""
 
@@ -409,6 +422,7 @@ class Config:
     margin: MarginConfig = field(default_factory=MarginConfig)
     allocation: AllocationConfig = field(default_factory=AllocationConfig)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+    recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
 
 
 # -- parsing ----------------------------------------------------------------------------
