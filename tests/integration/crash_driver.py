@@ -3,6 +3,9 @@ so a test can SIGKILL it at a chosen point and start it again (tests/integration
 
     python -m tests.integration.crash_driver SPEC.json
 
+(Also used to run the same flow as a Bytewax cluster of several processes: SPEC's
+`process_id`, `addresses` and `workers`.)
+
 SPEC holds the config overrides (topic/key prefixes, bootstrap, Redis URL), the exact input
 offset ranges, the recovery directory and `kill_after`: the process kills itself with
 SIGKILL when that many input messages have reached the flow (0 = run to the end), or with
@@ -90,8 +93,9 @@ def build(spec: dict[str, Any]) -> Dataflow:
 def main() -> None:
     spec = json.loads(Path(sys.argv[1]).read_text())
     recovery = RecoveryConfig(spec["recovery_dir"]) if spec.get("recovery_dir") else None
-    cli_main(build(spec), workers_per_process=1, epoch_interval=timedelta(milliseconds=spec.get("epoch_ms", 5)),
-             recovery_config=recovery)
+    cluster = {"process_id": spec["process_id"], "addresses": spec["addresses"]} if spec.get("addresses") else {}
+    cli_main(build(spec), workers_per_process=spec.get("workers", 1),
+             epoch_interval=timedelta(milliseconds=spec.get("epoch_ms", 5)), recovery_config=recovery, **cluster)
 
 
 if __name__ == "__main__":
