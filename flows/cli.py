@@ -252,9 +252,14 @@ def _json_bytes(document: dict[str, Any]) -> bytes:
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=9400, show_default=True,
               help="Serve Prometheus metrics on this port (0 = off).")
 @click.option("--no-recovery", is_flag=True, help="Do not snapshot state or resume from a previous run.")
+@click.option("--process-id", "process_id", type=click.IntRange(0, 1023), default=None,
+              help="Cluster: this process's index in --addresses (one process per host).")
+@click.option("--addresses", default=None, metavar="HOST:PORT;HOST:PORT…",
+              help="Cluster: every process's address, the same list on each host (Bytewax cluster execution).")
 @click.pass_context
 @_guard
-def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: int, no_recovery: bool) -> None:
+def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: int, no_recovery: bool,
+         process_id: int | None, addresses: str | None) -> None:
     """Run the signal dataflow on the live md.* topics until Ctrl-C.
 
     Publishes basis (signal.basis), venue latency (signal.latency), every scanned
@@ -281,7 +286,8 @@ def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: i
     with graceful_stop(err_console.print) as stop:
         cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
                                    start="beginning" if from_beginning else "end", partitions=partitions, stop=stop),
-                 workers_per_process=workers, **recovery(config, "scan", not no_recovery))
+                 workers_per_process=workers, **recovery(config, "scan", not no_recovery),
+                 **_cluster(process_id, addresses))
     err_console.print("stopped")
 
 
@@ -301,11 +307,15 @@ def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: i
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=9400, show_default=True,
               help="Serve Prometheus metrics on this port (0 = off).")
 @click.option("--no-recovery", is_flag=True, help="Do not snapshot state or resume from a previous run.")
+@click.option("--process-id", "process_id", type=click.IntRange(0, 1023), default=None,
+              help="Cluster: this process's index in --addresses (one process per host).")
+@click.option("--addresses", default=None, metavar="HOST:PORT;HOST:PORT…",
+              help="Cluster: every process's address, the same list on each host (Bytewax cluster execution).")
 @click.pass_context
 @_guard
 def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: bool,
           endpoints_override: tuple[str, ...], from_beginning: bool, workers: int, metrics_port: int,
-          no_recovery: bool) -> None:
+          no_recovery: bool, process_id: int | None, addresses: str | None) -> None:
     """Trade the live md.* topics until Ctrl-C: signals plus the execution desks.
 
     Everything `arbflow scan` publishes, and each asset's desk turns accepted
@@ -328,6 +338,8 @@ def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: 
 
     config = _config(ctx)
     gateway = _live_gateway(config, live_venues, confirm_live, endpoints_override) if mode == "live" else None
+    if gateway is not None and process_id:  # one gateway per cluster: process 0 places every order
+        gateway = None
     endpoints = services.require(config)
     names = [kafka.topic_name(config, t) for t in topics.all_topics()]
     partitions = kafka.ensure_topics(endpoints.kafka_bootstrap, names, config.kafka.partitions,
@@ -340,19 +352,35 @@ def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: 
         if gateway is not None:
             worker = gateway(endpoints.kafka_bootstrap, partitions, stop)
             err_console.print(f"LIVE trading on {', '.join(sorted(worker.venues))}: gateway reconciled")
+        elif mode == "live":
+            err_console.print(f"LIVE trading (cluster process {process_id}; the gateway runs in process 0)")
         else:
             err_console.print(f"paper trading md.* on {endpoints.kafka_bootstrap} → Redis {endpoints.redis_url} "
                               "(Ctrl-C to stop)")
         try:
             cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
                                        start="beginning" if from_beginning else "end", partitions=partitions,
-                                       trade=True, mode="live" if gateway is not None else "paper", stop=stop),
-                     workers_per_process=workers, **recovery(config, f"trade-{mode}", not no_recovery))
+                                       trade=True, mode="live" if mode == "live" else "paper", stop=stop),
+                     workers_per_process=workers, **recovery(config, f"trade-{mode}", not no_recovery),
+                     **_cluster(process_id, addresses))
         finally:
             stop.set()
             if worker is not None:
                 worker.join()
     err_console.print("stopped")
+
+
+def _cluster(process_id: int | None, addresses: str | None) -> dict[str, Any]:
+    """Bytewax cluster arguments: all processes run the same command with the same
+    `--addresses` and their own `--process-id`; Kafka partitions are spread over all workers."""
+    if (process_id is None) != (addresses is None):
+        raise click.UsageError("--process-id and --addresses go together")
+    if addresses is None:
+        return {}
+    listed = [a.strip() for a in addresses.split(";") if a.strip()]
+    if process_id is not None and process_id >= len(listed):
+        raise click.UsageError(f"--process-id {process_id} is not an index of the {len(listed)} --addresses")
+    return {"process_id": process_id, "addresses": listed}
 
 
 def _live_gateway(config: Config, live_venues: str | None, confirm: bool,
