@@ -6,7 +6,11 @@ machines, compare ratios within one run.
 """
 
 import argparse
+import json
+import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,6 +34,9 @@ FIXTURE = (Path(__file__).resolve().parent.parent / "fixtures"
 
 FLOW = "flow: Kafka → Bytewax signals → Kafka + Redis"
 TRADE = "flow with the paper execution desks"
+FLOW_2W = "flow, 2 workers in one process"
+TRADE_2W = "flow with execution, 2 workers"
+RAW = "raw: confluent-kafka consume + orjson.loads"
 
 
 def consume_all(bootstrap: str, topic: str, expected: int, handle: Callable[[bytes], object]) -> float:
@@ -51,12 +58,37 @@ def consume_all(bootstrap: str, topic: str, expected: int, handle: Callable[[byt
 
 
 def flow_run(config: Config, bootstrap: str, redis_url: str, ranges: dict[tuple[str, int], tuple[int, int]],
-             partitions: dict[str, int], trade: bool = False) -> float:
+             partitions: dict[str, int], trade: bool = False, workers: int = 1) -> float:
     """Seconds for the signal flow over the published offsets (Kafka → Bytewax → Kafka + Redis)."""
     started = time.perf_counter()
     cli_main(build_signal_flow(config, bootstrap, redis_url, ranges=ranges, partitions=partitions, trade=trade),
-             workers_per_process=1)
+             workers_per_process=workers)
     return time.perf_counter() - started
+
+
+def cpu_per_record(config: Config, ranges: dict[tuple[str, int], tuple[int, int]], partitions: dict[str, int],
+                   records: int, processes: int, tmp: Path) -> tuple[float, float]:
+    """(CPU µs per record summed over all processes, wall seconds) of the trading flow run as
+    `processes` Bytewax processes of one worker each (bench.cluster_run children)."""
+    spec = {"config": {"kafka": {"bootstrap": config.kafka.bootstrap, "topic_prefix": config.kafka.topic_prefix},
+                       "redis": {"url": config.redis.url, "key_prefix": config.redis.key_prefix}},
+            "ranges": [[t, p, list(span)] for (t, p), span in ranges.items()], "partitions": partitions,
+            "trade": True}
+    addresses = [f"127.0.0.1:{process.free_port()}" for _ in range(processes)] if processes > 1 else None
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    children = []
+    for pid in range(processes):
+        path = tmp / f"cluster-{processes}-{pid}.json"
+        path.write_text(json.dumps(spec | ({"process_id": pid, "addresses": addresses} if addresses else {})))
+        children.append(subprocess.Popen([sys.executable, "-m", "bench.cluster_run", str(path)]))
+    for child in children:
+        if child.wait() != 0:
+            raise RuntimeError(f"bench.cluster_run exited {child.returncode}")
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return cpu / records * 1e6, wall
 
 
 def first_message_s(bootstrap: str, topic: str, *, group: bool) -> float:
@@ -99,13 +131,13 @@ def main() -> None:
         tansu.start(state, kafka_port, timeout_s=30)
         redis_server.start(state, redis_port, timeout_s=30)
         try:
-            _measure(args, f"127.0.0.1:{kafka_port}", f"redis://127.0.0.1:{redis_port}/0")
+            _measure(args, f"127.0.0.1:{kafka_port}", f"redis://127.0.0.1:{redis_port}/0", state)
         finally:
             process.stop(state, tansu.NAME, grace_s=2.0)
             process.stop(state, redis_server.NAME)
 
 
-def _measure(args: argparse.Namespace, bootstrap: str, redis_url: str) -> None:
+def _measure(args: argparse.Namespace, bootstrap: str, redis_url: str, tmp: Path) -> None:
     config = parse_config({"kafka": {"topic_prefix": "bench."}}, {"KAFKA_BOOTSTRAP": bootstrap, "REDIS_URL": redis_url})
     names = [kafka.topic_name(config, t) for t in topics.all_topics()]
     partitions = kafka.ensure_topics(bootstrap, names, config.kafka.partitions, 10)
@@ -118,25 +150,40 @@ def _measure(args: argparse.Namespace, bootstrap: str, redis_url: str) -> None:
           f"({records / summary.publish_s:,.0f} rec/s, replay reader + idempotent producer)\n", flush=True)
     universe = Universe.from_config(config)
     measures: dict[str, Callable[[], float]] = {
-        "raw: confluent-kafka consume + orjson.loads": lambda: consume_all(bootstrap, topic, records, orjson.loads),
+        RAW: lambda: consume_all(bootstrap, topic, records, orjson.loads),
         "consume + arbflow decode and validation": lambda: consume_all(
             bootstrap, topic, records, lambda value: parse_record(topics.MD_TICKER, value, universe)),
         FLOW: lambda: flow_run(config, bootstrap, redis_url, ranges, partitions),
         TRADE: lambda: flow_run(config, bootstrap, redis_url, ranges, partitions, trade=True),
+        FLOW_2W: lambda: flow_run(config, bootstrap, redis_url, ranges, partitions, workers=2),
+        TRADE_2W: lambda: flow_run(config, bootstrap, redis_url, ranges, partitions, trade=True, workers=2),
     }
     results: dict[str, list[float]] = {name: [] for name in measures}
     for run in range(args.repeat):
         for name, measure in measures.items():  # interleaved, so drift hits all alike
             results[name].append(measure())
         print(f"run {run + 1}/{args.repeat} done", flush=True)
-    print()
+    raw = statistics.median(records / s for s in results[RAW])
+    print(f"\n{'measure':44} {'median rec/s':>13} {'of raw':>7}   (min–max, {args.repeat} runs)")
     for name, seconds in results.items():
-        print(_line(name, records, seconds))
-    raw = statistics.median(records / s for s in results["raw: confluent-kafka consume + orjson.loads"])
+        rates = sorted(records / s for s in seconds)
+        print(f"{name:44} {statistics.median(rates):>13,.0f} {statistics.median(rates) / raw:>7.1%}   "
+              f"({rates[0]:,.0f}–{rates[-1]:,.0f})")
     flow = statistics.median(records / s for s in results[FLOW])
     trade = statistics.median(records / s for s in results[TRADE])
-    print(f"\nflow / raw = {flow / raw:.1%}, with execution / signals only = {trade / flow:.1%}  "
-          "(medians; each flow run includes Bytewax start-up of ~1 s)")
+    print(f"with execution / signals only = {trade / flow:.1%}  (each flow run includes Bytewax start-up of ~1 s)")
+    # Start-up (interpreter, imports, Bytewax, Kafka clients) is measured on a one-record-per-
+    # partition run and taken off, so what remains is the per-record cost a long run pays.
+    first = {key: (span[0], span[0]) for key, span in ranges.items()}
+    cpu: dict[int, list[float]] = {1: [], 2: []}
+    for _ in range(args.repeat):
+        for processes in (1, 2):
+            total = cpu_per_record(config, ranges, partitions, records, processes, tmp)[0] * records
+            startup = cpu_per_record(config, first, partitions, len(first), processes, tmp)[0] * len(first)
+            cpu[processes].append((total - startup) / (records - len(first)))
+    one, two = statistics.median(cpu[1]), statistics.median(cpu[2])
+    print(f"CPU per record, trading flow, summed over processes, start-up taken off: 1 process {one:.1f} µs, "
+          f"2 processes {two:.1f} µs ({two / one - 1:+.1%}; medians of {args.repeat})")
     assign = first_message_s(bootstrap, topic, group=False)
     joined = first_message_s(bootstrap, topic, group=True)
     print(f"first message: assign() {assign:.2f} s, consumer-group join {joined:.2f} s "

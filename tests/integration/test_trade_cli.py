@@ -177,3 +177,12 @@ def test_a_restarted_trader_resumes_from_its_snapshot_instead_of_trading_the_his
     # the check bites: without recovery the same command trades the history again
     _trade_until(env, tmp_path / "3.log", lambda: _orders(config, kafka_bootstrap) > orders, "--no-recovery")
     assert _orders(config, kafka_bootstrap) > orders
+
+
+def test_cluster_options_go_together(config: Config, kafka_bootstrap: str, redis_url: str) -> None:
+    env = _env(config, kafka_bootstrap, redis_url)
+    for args, message in ((["--process-id", "0"], "go together"),
+                          (["--process-id", "2", "--addresses", "a:1;b:1"], "not an index")):
+        result = subprocess.run([ARBFLOW, "scan", "--metrics-port", "0", *args], env=env, capture_output=True,
+                                text=True, timeout=60, check=False)
+        assert result.returncode == 2 and message in result.stderr, result.stderr
