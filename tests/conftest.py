@@ -1,6 +1,7 @@
 """Shared fixtures: a real Tansu broker and a real redis-server on free ports for the
 session, and per-test configurations with unique topic and key prefixes."""
 
+import decimal
 import gzip
 import uuid
 from collections.abc import Iterator
@@ -15,6 +16,16 @@ from model.config import Config, parse_config
 
 REPO = Path(__file__).resolve().parent.parent
 BUNDLED = REPO / "fixtures" / "binance-btc-eth-spot-perp-bookticker-2024-08-08.jsonl.gz"
+
+
+@pytest.fixture(autouse=True)
+def fresh_decimal_context() -> Iterator[None]:
+    """Each test starts with Python's default decimal context. ccxt's `decimal_to_precision`
+    changes the calling thread's context for good (ROUND_HALF_UP, an Underflow trap); after a
+    test that ran ccxt in this thread, exact expectations of later tests would otherwise
+    depend on the test order. (The dataflow steps fix their own context: flows/stateful.py.)"""
+    decimal.setcontext(decimal.Context())
+    yield
 
 
 @pytest.fixture(scope="session")
