@@ -42,21 +42,36 @@ class PayloadError(Exception):
         self.reason, self.detail, self.topic, self.raw = reason, detail, topic, raw
 
 
+MAX_EXPONENT = 30  # no venue sends |x| >= 1e31 or a non-zero |x| < 1e-30 (see `in_range`)
+MAX_INT = 2**63 - 1  # what the codec (orjson) can write
+
+
+def in_range(value: Decimal, where: str, topic: str) -> Decimal:
+    """`value` unless its magnitude is absurd: `|x| >= 1e31`, or non-zero `|x| < 1e-30`.
+    Such numbers are no price or size, and arithmetic on them overflows the decimal
+    context (`qty × contract size`) or, turned into an int, takes minutes
+    (`int(Decimal("1e999999999"))`); refused with INVALID_NUMBER."""
+    if value and not -MAX_EXPONENT <= value.adjusted() <= MAX_EXPONENT:
+        raise PayloadError(reasons.INVALID_NUMBER, f"{where}: {value} is out of range", topic)
+    return value
+
+
 def money(value: Any, where: str, topic: str) -> Decimal:
     """A decimal string, a JSON integer or a JSON number decoded as Decimal → `Decimal`.
-    Booleans, floats and anything else are refused (never `Decimal(a_float)`)."""
+    Booleans, floats and anything else are refused (never `Decimal(a_float)`); so are
+    magnitudes outside `in_range`."""
     if type(value) is str:
         try:
-            return venue_decimal(value)
+            return in_range(venue_decimal(value), where, topic)
         except DecimalTextError as error:
             reason = reasons.NON_FINITE if error.non_finite else reasons.INVALID_NUMBER
             raise PayloadError(reason, f"{where}: {value!r}", topic) from None
     if type(value) is int:
-        return Decimal(value)
+        return in_range(Decimal(value), where, topic)
     if type(value) is Decimal:
         if not value.is_finite():
             raise PayloadError(reasons.NON_FINITE, f"{where}: {value}", topic)
-        return value
+        return in_range(value, where, topic)
     reason = reasons.MISSING_FIELD if value is None else reasons.WRONG_TYPE
     raise PayloadError(reason, f"{where}: expected a decimal, got {type(value).__name__}", topic)
 
@@ -67,11 +82,13 @@ def text(value: Any) -> str:
 
 
 def integer(value: Any, where: str, topic: str) -> int:
-    """An integer sent as a JSON integer or a decimal-digit string."""
+    """An integer sent as a JSON integer or a decimal-digit string, within 64 bits."""
+    if type(value) is str and value.isascii() and value.isdigit() and len(value) <= 19:
+        value = int(value)
     if type(value) is int:
+        if not -MAX_INT <= value <= MAX_INT:
+            raise PayloadError(reasons.INVALID_NUMBER, f"{where}: {value} is out of the 64-bit range", topic)
         return value
-    if type(value) is str and value.isdigit():
-        return int(value)
     reason = reasons.MISSING_FIELD if value is None else reasons.WRONG_TYPE
     raise PayloadError(reason, f"{where}: expected an integer, got {value!r}", topic)
 
@@ -88,8 +105,14 @@ def ms(value: Any, where: str, topic: str, unit: str = "ms") -> int:
         exact = value
     else:
         exact = Decimal(integer(value, where, topic))
+    if not exact.is_finite():
+        raise PayloadError(reasons.NON_FINITE, f"{where}: {value!r}", topic)
+    in_range(exact, where, topic)
     scale = {"s": Decimal(1000), "ms": Decimal(1), "us": Decimal("0.001"), "ns": Decimal("0.000001")}[unit]
-    return int(exact * scale)
+    result = int(exact * scale)
+    if not -MAX_INT <= result <= MAX_INT:
+        raise PayloadError(reasons.INVALID_NUMBER, f"{where}: {value!r} is out of the 64-bit range", topic)
+    return result
 
 
 def obj(value: Any, where: str, topic: str) -> dict[str, Any]:
@@ -137,8 +160,15 @@ def contracts(size: Decimal) -> QtyScale:
 
 
 def usd_contracts(face: Decimal) -> QtyScale:
-    """Inverse contracts of `face` quote units each: base = qty × face / price."""
-    return lambda price, qty: ratio(qty * face, price)
+    """Inverse contracts of `face` quote units each: base = qty × face / price. A price
+    that is not > 0 has no base quantity: PayloadError(NON_POSITIVE_PRICE)."""
+
+    def scale(price: Decimal, qty: Decimal) -> Decimal:
+        if price <= 0:
+            raise PayloadError(reasons.NON_POSITIVE_PRICE, f"price {price}: no base quantity for inverse contracts")
+        return ratio(qty * face, price)
+
+    return scale
 
 
 def interleaved_crc32(bids: Sequence[tuple[str, str]], asks: Sequence[tuple[str, str]]) -> int:

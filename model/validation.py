@@ -157,7 +157,8 @@ def _check_funding(funding: FundingRate) -> tuple[str, str] | None:
         return reasons.IMPOSSIBLE_INTERVAL, f"interval_ms {funding.interval_ms} is outside 1 min .. 24 h"
     for name in ("rate", "predicted_rate"):
         value = getattr(funding, name)
-        if value is not None and abs(value) > MAX_FUNDING_RATE:
+        # compared, not abs(): abs() rounds to the context and overflows on 1e999999999
+        if value is not None and not -MAX_FUNDING_RATE <= value <= MAX_FUNDING_RATE:
             return reasons.IMPOSSIBLE_RATE, f"{name} {value} exceeds ±{MAX_FUNDING_RATE} per interval"
     if funding.next_funding_time == 0:
         return reasons.INVALID_SENTINEL, "a perp needs next_funding_time (0 is the spot sentinel)"

@@ -104,8 +104,14 @@ def siblings(path: Path) -> dict[str, list[Path]]:
     return found
 
 
+class _TimeOutOfRange(ValueError):
+    """A receive time past 64-bit milliseconds: no record could carry it."""
+
+
 def _ms(seconds: str) -> int:
-    return int(Decimal(seconds) * 1000)
+    if len(seconds) > 30 or (value := int(Decimal(seconds) * 1000)) >= 2**63:
+        raise _TimeOutOfRange(seconds[:40])
+    return value
 
 
 def read_lines(path: Path) -> Iterator[Line]:
@@ -113,26 +119,34 @@ def read_lines(path: Path) -> Iterator[Line]:
     _, origin = describe(path)
     opener = lzma.open if path.suffix == ".xz" else open
     last = 0  # lines without a time of their own keep the previous line's, so merges stay ordered
-    with opener(path, "rt", encoding="utf-8") as handle:
+    # errors="replace": one corrupt byte makes one bad line (a dead letter), not a failed conversion
+    with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
         for number, raw in enumerate(handle, start=1):
             line = raw.rstrip("\n")
             source = f"{path.name}:{number}"
-            if match := _RECEIVED.match(line):
-                last = _ms(match[1])
-                yield Line("received", origin, "", last, match[2], source)
-            elif match := _REST.match(line):
-                last = _ms(match[2])
-                yield Line("rest", origin, match[1], last, match[3], source)
-            elif match := _SENT.match(line):
-                last = _ms(match[2])
-                yield Line("sent", origin, match[1], last, match[3], source)
-            elif match := _OPENED.match(line):
-                last = _ms(match[2])
-                yield Line("opened", origin, match[1], last, "", source)
-            elif line.startswith("configuration: "):
-                yield Line("configuration", origin, "", last, line.removeprefix("configuration: "), source)
-            elif line.strip():
-                yield Line("malformed", origin, "", last, line, source)
+            try:
+                classified = _classify(line, origin, last, source)
+            except _TimeOutOfRange:
+                classified = Line("malformed", origin, "", last, line, source)
+            if classified is not None:
+                last = classified.ts_local
+                yield classified
+
+
+def _classify(line: str, origin: str, last: int, source: str) -> Line | None:
+    if match := _RECEIVED.match(line):
+        return Line("received", origin, "", _ms(match[1]), match[2], source)
+    if match := _REST.match(line):
+        return Line("rest", origin, match[1], _ms(match[2]), match[3], source)
+    if match := _SENT.match(line):
+        return Line("sent", origin, match[1], _ms(match[2]), match[3], source)
+    if match := _OPENED.match(line):
+        return Line("opened", origin, match[1], _ms(match[2]), "", source)
+    if line.startswith("configuration: "):
+        return Line("configuration", origin, "", last, line.removeprefix("configuration: "), source)
+    if line.strip():
+        return Line("malformed", origin, "", last, line, source)
+    return None
 
 
 def _refuse_constant(name: str) -> Any:
@@ -140,7 +154,12 @@ def _refuse_constant(name: str) -> Any:
 
 
 def _loads(payload: str) -> Any:
-    return json.loads(payload, parse_float=Decimal, parse_constant=_refuse_constant)
+    """JSON with exact decimals; ValueError for anything that is not (nesting too deep for
+    the decoder's recursion included)."""
+    try:
+        return json.loads(payload, parse_float=Decimal, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def read_capture(path: Path, *, streams: tuple[str, ...] = STREAMS, counts: Counter[str] | None = None,

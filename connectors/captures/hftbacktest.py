@@ -86,6 +86,8 @@ def read_capture(path: Path, *, streams: tuple[str, ...] = STREAMS, since_ms: in
             source = f"{path.name}:{number}"
             try:
                 ts_local = int(stamp) // 1_000_000
+                if not 0 <= ts_local < 2**63:  # a record must stay writable (64-bit integers)
+                    raise ValueError(f"receive time {stamp[:40]!r} is out of range")
                 message = codec.loads(payload)
             except (ValueError, codec.DecodeError) as error:
                 counts["rejected"] += 1
@@ -99,7 +101,8 @@ def read_capture(path: Path, *, streams: tuple[str, ...] = STREAMS, since_ms: in
             if type(message) is dict and "lastUpdateId" in message:
                 kind, data = "snapshot", message
             else:
-                stream = message.get("stream", "") if type(message) is dict else ""
+                stream = message.get("stream") if type(message) is dict else ""
+                stream = stream if type(stream) is str else ""
                 kind = stream.split("@")[1] if "@" in stream else "unknown"  # btcusdt@depth@100ms → depth
                 data = message.get("data") if type(message) is dict else None
             if kind not in streams and not (kind == "snapshot" and "depth" in streams):

@@ -175,7 +175,7 @@ def decode(value: bytes | dict[bytes, bytes]) -> dict[str, Any]:
         return {k.decode("utf-8", "replace"): v.decode("utf-8", "replace") for k, v in value.items()}
     try:
         obj = json.loads(value, parse_float=Decimal, parse_constant=_refuse_constant)
-    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
+    except (ValueError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError, nesting too deep
         raise PayloadError(reasons.MALFORMED_JSON, f"not JSON: {error}", topics.MD_TICKER) from None
     if not isinstance(obj, dict):
         raise PayloadError(reasons.MALFORMED_JSON, f"a JSON {type(obj).__name__}, not an object", topics.MD_TICKER)
@@ -223,7 +223,7 @@ def _timestamp(row: Mapping[str, Any], envelope: Mapping[str, Any], shape: _Shap
     if found is None:
         return None
     name, value = found
-    if type(value) is str and value.isdigit():
+    if type(value) is str and value.isascii() and value.isdigit():
         value = int(value)
     if type(value) is not int:
         raise PayloadError(reasons.WRONG_TYPE, f"{name}: expected integer ms, got {value!r}", topics.MD_TICKER)

@@ -23,7 +23,7 @@ from connectors.book import L2Book
 from connectors.feeds.spec import LiveSpec, field_of, hours_ms
 from model import codec, reasons, topics
 from model.market import Market, MarketTrade, OrderBook, Ticker
-from model.money import DecimalTextError, ratio, venue_decimal
+from model.money import DecimalTextError, venue_decimal
 from model.rejected import Rejected
 from model.symbols import SymbolError, from_venue
 
@@ -36,9 +36,8 @@ QtyScale = Callable[[Decimal, Decimal], Decimal]
 
 def coin_m_scale(symbol: str) -> QtyScale:
     """COIN-M quantities are contracts of a USD face value (BTC 100 USD, others 10 USD);
-    in coins: qty × face / price."""
-    face = Decimal(100) if symbol.startswith("BTC") else Decimal(10)
-    return lambda price, qty: ratio(qty * face, price)
+    in coins: qty × face / price (a price that is not > 0 raises NON_POSITIVE_PRICE)."""
+    return payload.usd_contracts(Decimal(100) if symbol.startswith("BTC") else Decimal(10))
 
 
 def _money(data: dict[str, Any], field: str) -> Any:
@@ -47,7 +46,7 @@ def _money(data: dict[str, Any], field: str) -> Any:
         reason = reasons.MISSING_FIELD if text is None else reasons.WRONG_TYPE
         raise PayloadError(reason, f"{field}: expected a decimal string")
     try:
-        return venue_decimal(text)
+        return payload.in_range(venue_decimal(text), field, "")
     except DecimalTextError as error:
         reason = reasons.NON_FINITE if error.non_finite else reasons.INVALID_NUMBER
         raise PayloadError(reason, f"{field}: {text!r}") from None
@@ -64,8 +63,13 @@ def _symbol(data: dict[str, Any], market: Market) -> str:
 
 
 def _event_ms(data: dict[str, Any]) -> int | None:
+    """`E` when it is an integer the codec can write (validation judges its unit later)."""
     value = data.get("E")
-    return value if type(value) is int else None
+    return value if type(value) is int and 0 <= value <= payload.MAX_INT else None
+
+
+def _update_id(value: Any) -> bool:
+    return type(value) is int and 0 <= value <= payload.MAX_INT
 
 
 def parse_book_ticker(data: Any, market: Market, ts_local: int, *, raw: bytes | str, source: str,
@@ -198,8 +202,10 @@ class DepthSync:
     def on_snapshot(self, data: dict[str, Any], ts_local: int) -> list[OrderBook]:
         """Load a REST snapshot, then replay the buffered diffs that follow it; emits one
         book stamped with the snapshot's receive time (when that state became known)."""
+        if type(data) is not dict:
+            raise PayloadError(reasons.WRONG_TYPE, "snapshot: expected an object")
         last_id = data.get("lastUpdateId")
-        if type(last_id) is not int:
+        if not _update_id(last_id):
             raise PayloadError(reasons.MISSING_FIELD, "lastUpdateId: snapshot without an update id")
         self._book.load(_levels(data, "bids", self._scale), _levels(data, "asks", self._scale))
         self._last_u = last_id
@@ -215,8 +221,10 @@ class DepthSync:
 
     def on_diff(self, data: dict[str, Any], ts_local: int) -> list[OrderBook]:
         """Apply one depth diff; returns the new top-N book (or nothing while unsynced)."""
+        if type(data) is not dict:
+            raise PayloadError(reasons.WRONG_TYPE, "depth diff: expected an object")
         first_id, last_id = data.get("U"), data.get("u")
-        if type(first_id) is not int or type(last_id) is not int:
+        if not _update_id(first_id) or not _update_id(last_id):
             raise PayloadError(reasons.MISSING_FIELD, "U/u: depth diff without update ids")
         if self._last_u is None:
             if len(self._buffer) < self.MAX_BUFFER:
@@ -294,7 +302,7 @@ class Feed:
         if face is None:
             raise payload.PayloadError(reasons.UNKNOWN_SYMBOL, f"{venue_symbol}: no contractSize in exchangeInfo",
                                        topics.MD_BOOK)
-        return lambda price, qty: ratio(qty * face, price)
+        return payload.usd_contracts(face)
 
     def reference(self, url: str, body: Any, ts_local: int) -> list[Any]:
         for item in (body.get("symbols") or []) if type(body) is dict else []:

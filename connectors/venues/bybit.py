@@ -100,6 +100,16 @@ def parse_trade(data: dict[str, Any], ts_local: int) -> MarketTrade:
                        ts_exchange=p.ms(data.get("trade_time_ms"), "trade_time_ms", topic), ts_local=ts_local)
 
 
+def _rows(data: dict[str, Any], name: str) -> list[Any]:
+    """The `delete`/`update`/`insert` rows of a delta (absent or null: none)."""
+    rows = data.get(name)
+    if rows is None:
+        return []
+    if type(rows) is not list:
+        raise PayloadError(reasons.WRONG_TYPE, f"data.{name}: expected a list of levels", topics.MD_BOOK)
+    return rows
+
+
 class IdBook(SequencedBook):
     """A `SequencedBook` addressed by Bybit level id (id → (side, price, price text))."""
 
@@ -130,9 +140,9 @@ class IdBook(SequencedBook):
             self.drop("gap")
             return []
         try:
-            changes = [self._level(p.obj(r, "level", topic), delete=True) for r in data.get("delete") or []]
-            changes += [self._level(p.obj(r, "level", topic)) for r in data.get("update") or []]
-            changes += [self._level(p.obj(r, "level", topic), insert=True) for r in data.get("insert") or []]
+            changes = [self._level(p.obj(r, "level", topic), delete=True) for r in _rows(data, "delete")]
+            changes += [self._level(p.obj(r, "level", topic)) for r in _rows(data, "update")]
+            changes += [self._level(p.obj(r, "level", topic), insert=True) for r in _rows(data, "insert")]
         except KeyError:  # an id the book does not hold: a delta was lost
             self.drop("gap")
             return []
@@ -146,7 +156,7 @@ class IdBook(SequencedBook):
         level_id = str(row.get("id"))
         if insert:
             side = row.get("side")
-            if side not in _SIDES:
+            if type(side) is not str or side not in _SIDES:
                 raise PayloadError(reasons.INVALID_VALUE, f"side: {side!r}", topic)
             px_raw = row.get("price")
             self._ids[level_id] = (str(side), p.money(px_raw, "price", topic), p.text(px_raw))

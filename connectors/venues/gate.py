@@ -77,6 +77,8 @@ class Feed:
         return p.contracts(self._multipliers[name])
 
     def _book(self, name: Any, topic: str) -> "UpdateIdBook":
+        if type(name) is not str:
+            raise PayloadError(reasons.MISSING_FIELD, f"s: expected a contract name, got {name!r:.40}", topic)
         book = self._books.get(name)
         if book is None:
             symbol = p.symbol(VENUE, name, self.market, topic).instrument.symbol

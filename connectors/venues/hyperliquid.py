@@ -33,7 +33,7 @@ def _decimal(value: Any, where: str) -> Any:
     if type(value) is not str:
         raise PayloadError(reasons.WRONG_TYPE, f"{where}: expected a decimal string")
     try:
-        return venue_decimal(value)
+        return payload.in_range(venue_decimal(value), where, "")
     except DecimalTextError as error:
         raise PayloadError(reasons.NON_FINITE if error.non_finite else reasons.INVALID_NUMBER,
                            f"{where}: {value!r}") from None
@@ -49,7 +49,7 @@ def _symbol(coin: Any) -> str:
 
 
 def _time(value: Any) -> int:
-    if type(value) is not int:
+    if type(value) is not int or not 0 <= value <= payload.MAX_INT:
         raise PayloadError(reasons.MISSING_FIELD, "time: missing exchange time")
     return value
 

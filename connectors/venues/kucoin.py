@@ -146,7 +146,10 @@ class SequenceBook(SequencedBook):
         changes = p.obj(update.get("changes"), "changes", topic)
         rows = []
         for side in ("bids", "asks"):
-            for row in changes.get(side) or []:
+            side_rows = changes.get(side) or []
+            if type(side_rows) is not list:
+                raise PayloadError(reasons.WRONG_TYPE, f"changes.{side}: expected a list", topic)
+            for row in side_rows:
                 if type(row) is not list or len(row) != 3:
                     raise PayloadError(reasons.WRONG_TYPE, f"{side}: expected [price, size, sequence]", topic)
                 rows.append((p.integer(row[2], f"{side}.sequence", topic), side, row))
