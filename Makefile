@@ -9,7 +9,7 @@ FIXTURE := fixtures/binance-btc-eth-spot-perp-bookticker-2024-08-08.jsonl.gz
 FUNDING := fixtures/funding/binance_website_funding_BTCUSDT_perp_2019-09-10_2024-08-09.utc.csv.gz
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint bench infra-up infra-down clean report-screenshot
+.PHONY: help install run test lint bench fuzz soak infra-up infra-down clean report-screenshot
 
 help:  ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -47,6 +47,15 @@ bench: $(STAMP)  ## replay throughput vs a raw consumer; tick-to-Redis latency a
 	@$(BIN)/python -m bench.normalise
 	@$(BIN)/python -m bench.allocation
 	@$(BIN)/python -m bench.portfolio_eval
+
+# Not part of `make test` (a miniature of each is: tests/unit/test_fuzz_smoke.py,
+# tests/integration/test_soak_smoke.py). FUZZ_ARGS / SOAK_ARGS pass options, e.g.
+# `make fuzz FUZZ_ARGS="--count 10000 --seed 7"`, `make soak SOAK_ARGS="--minutes 3"`.
+fuzz: $(STAMP)  ## mutation-fuzz the codec and every normaliser (100,000 msgs each; out/fuzz/ reproducers)
+	@$(BIN)/python -m bench.fuzz $(FUZZ_ARGS)
+
+soak: $(STAMP)  ## replay the bundled capture through the full pipeline for 10 min; RSS must stay flat
+	@$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 report-screenshot:  ## render out/run/report.html in headless Chromium to out/run/report.png (needs chromium)
 	@command -v chromium >/dev/null || { echo "needs Debian's chromium (apt-get install chromium)"; exit 1; }
