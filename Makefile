@@ -45,6 +45,7 @@ bench: $(STAMP)  ## replay throughput vs a raw consumer; tick-to-Redis latency a
 	@$(BIN)/python -m bench.replay_throughput
 	@$(BIN)/python -m bench.tick_latency
 	@$(BIN)/python -m bench.normalise
+	@$(BIN)/python -m bench.execution
 	@$(BIN)/python -m bench.allocation
 	@$(BIN)/python -m bench.portfolio_eval
 
