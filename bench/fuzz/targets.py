@@ -213,9 +213,9 @@ class FeedTarget(Target):
     def run(self, data: bytes) -> str:
         head, _, payload = data.partition(b"\n")
         kind, *rest = head.decode().split(" ")
-        try:  # the capture reader's job; see capture-cryptofeed for the reader itself
-            body = _load_exact(payload.decode("utf-8", "replace"))
-        except (ValueError, RecursionError):
+        try:  # the capture reader's loader (its own target is capture-cryptofeed)
+            body = cryptofeed._loads(payload.decode("utf-8", "replace"))
+        except ValueError:
             return "rejected:MALFORMED_JSON"
         try:
             return _outcome(self._call(kind, rest[0] if kind != "message" else "", int(rest[-1]), body))

@@ -155,11 +155,17 @@ def _refuse_constant(name: str) -> Any:
 
 def _loads(payload: str) -> Any:
     """JSON with exact decimals; ValueError for anything that is not (nesting too deep for
-    the decoder's recursion included)."""
+    the decoder's recursion, and lone UTF-16 surrogate escapes, included)."""
     try:
-        return json.loads(payload, parse_float=Decimal, parse_constant=_refuse_constant)
+        value = json.loads(payload, parse_float=Decimal, parse_constant=_refuse_constant)
     except RecursionError:
         raise ValueError("nested too deeply") from None
+    if "\\ud" in payload.lower():  # a \uD800-\uDFFF escape: is it a lone surrogate?
+        try:
+            json.dumps(value, ensure_ascii=False, default=str).encode("utf-8")
+        except UnicodeEncodeError:  # no record holding it could be written
+            raise ValueError("a lone surrogate escape (not Unicode text)") from None
+    return value
 
 
 def read_capture(path: Path, *, streams: tuple[str, ...] = STREAMS, counts: Counter[str] | None = None,

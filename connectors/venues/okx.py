@@ -76,7 +76,10 @@ class Feed:
 
     def reference(self, url: str, body: Any, ts_local: int) -> list[Out]:
         """An instruments list: remember each swap's contract conversion (emits nothing)."""
-        for instrument in p.obj(body, "instruments", topics.MD_BOOK).get("data") or []:
+        instruments = p.obj(body, "instruments", topics.MD_BOOK).get("data") or []
+        if type(instruments) is not list:
+            raise PayloadError(reasons.WRONG_TYPE, "data: expected a list of instruments", topics.MD_BOOK)
+        for instrument in instruments:
             if type(instrument) is dict and instrument.get("instType") in ("SPOT", "SWAP"):
                 self._scales[str(instrument.get("instId"))] = contract_scale(instrument)
         return []

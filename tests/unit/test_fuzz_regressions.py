@@ -13,7 +13,7 @@ from connectors import payload
 from connectors.captures import cryptofeed, hftbacktest
 from connectors.feeds import compat_tickers
 from connectors.payload import PayloadError
-from connectors.venues import binance, bybit, gate, hyperliquid, kucoin
+from connectors.venues import binance, bybit, gate, hyperliquid, kucoin, okx
 from model import codec, reasons, topics
 
 
@@ -220,3 +220,20 @@ def test_kucoin_book_changes_that_are_not_lists_are_rejected() -> None:
                       "subject": "trade.l2update",
                       "topic": "/market/level2:SNX-BTC", "type": "message"}, 1619378326664)
     assert bad.value.reason == reasons.WRONG_TYPE
+
+
+def test_okx_instrument_list_that_is_not_a_list_is_rejected() -> None:
+    # reproducer: {"code":"0","data":1.5,"msg":""} raised TypeError: 'decimal.Decimal' object is not iterable
+    with pytest.raises(PayloadError) as bad:
+        okx.Feed().reference("https://www.okx.com/api/v5/public/instruments?instType=SWAP",
+                             {"code": "0", "data": Decimal("1.5"), "msg": ""}, 1652459033160)
+    assert bad.value.reason == reasons.WRONG_TYPE
+
+
+def test_cryptofeed_line_with_a_lone_surrogate_escape_is_a_dead_letter(tmp_path: Path) -> None:
+    # reproducer (bybit): "trade_id":"f4\ud8009c1f99-…" made a MarketTrade the replay writer could not write
+    path = tmp_path / "BYBIT.ws.25.0"
+    path.write_text('1618677792.255: {"topic":"trade.BTCUSDT","data":[{"trade_time_ms":1618677792092,'
+                    '"symbol":"BTCUSDT","side":"Buy","size":1,"price":"60623","trade_id":"f4\\ud8009c"}]}\n')
+    (item,) = list(cryptofeed.read_capture(path))
+    assert (item[0], item[1].reason) == (topics.DLQ_REPLAY, reasons.MALFORMED_JSON)
