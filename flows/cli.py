@@ -414,6 +414,42 @@ def _live_gateway(config: Config, live_venues: str | None, confirm: bool,
     return lambda bootstrap, partitions, stop: start_gateway(config, bootstrap, keys, urls, partitions, stop)
 
 
+@main.command("rebuild-redis")
+@click.pass_context
+@_guard
+def rebuild_redis(ctx: click.Context) -> None:
+    """Rewrite Redis's latest values from the Kafka topics (after Redis restarted empty).
+
+    Reads signal.basis, signal.latency, arb.opportunity, exec.trade and portfolio.state from
+    the beginning and writes what the flows keep in Redis (keys in the README) — only where
+    Redis holds nothing newer, so it is safe while `scan` or `trade` run. The opportunity
+    stream and the 60 s snapshots are not replayed.
+    """
+    from connectors import kafka
+    from connectors.infra import services
+    from model import codec, topics
+    from sinks.redis_client import connect
+    from sinks.redis_feed import rebuild
+
+    config = _config(ctx)
+    endpoints = services.require(config)
+    client = connect(endpoints.redis_url, config.redis.connect_timeout_s)
+
+    def records() -> Any:
+        for logical in (topics.SIGNAL_BASIS, topics.SIGNAL_LATENCY, topics.ARB_OPPORTUNITY, topics.EXEC_TRADE,
+                        topics.PORTFOLIO_STATE):
+            name, cls = kafka.topic_name(config, logical), topics.record_type(logical)
+            messages = kafka.read_topic(endpoints.kafka_bootstrap, name, timeout_s=config.kafka.connect_timeout_s)
+            for message in sorted(messages, key=lambda m: (m.partition, m.offset)):
+                yield codec.decode(cls, message.value, source=name)
+
+    try:
+        written = rebuild(client, config.redis.key_prefix, records())
+    finally:
+        client.close()
+    err_console.print(f"rewrote Redis from Kafka: {written:,} records applied (newer values kept)")
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="JSON output (the agent tool get_market_scores).")
 @click.option("--asset", default=None, help="Only this base asset, e.g. BTC.")

@@ -30,6 +30,7 @@ from typing import Any
 import redis
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from prometheus_client import Counter
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
 from model import codec
 from model.errors import DeliveryFailed
@@ -58,19 +59,42 @@ _MONEY_FIELDS = ("starting_capital", "available", "open_notional", "realised_pnl
 _COUNT_FIELDS = ("open_positions", "closed_trades", "win_count", "loss_count", "leg_out_count")
 
 
+class _Unavailable(Exception):
+    """Redis did not answer (connection refused or reset, timeout): worth retrying."""
+
+
 def pair_id(o: Opportunity) -> str:
     """The stable identity of a pair across scans."""
     return f"{o.asset}:{o.long_venue}:{o.long_symbol}>{o.short_venue}:{o.short_symbol}"
 
 
 class SignalWriter:
-    """Writes one batch of signal outputs in one pipeline (see the module docstring)."""
+    """Writes one batch of signal outputs in one pipeline (see the module docstring).
 
-    def __init__(self, client: redis.Redis, prefix: str, *, top_n: int = 20, stream_max_len: int = 10_000) -> None:
+    A Redis that goes away (a restart, a failover) is waited for: the batch is retried with
+    backoff for up to `retry_s` seconds — every write is idempotent except the stream's
+    XADD, which may then hold an entry twice — before `DeliveryFailed` stops the flow. A
+    restarted Redis without persistence is empty: the flow refills it as data moves, and
+    `arbflow rebuild-redis` rewrites the latest values from the Kafka topics at once."""
+
+    def __init__(self, client: redis.Redis, prefix: str, *, top_n: int = 20, stream_max_len: int = 10_000,
+                 retry_s: float = 30.0, live: bool = True) -> None:
         self._client, self._prefix, self._top_n, self._max_len = client, prefix, top_n, stream_max_len
         self._script = client.register_script(_WRITE_IF_NEWER)
+        self._retry_s, self._live = retry_s, live  # not live (a rebuild): no stream entries, no 60 s snapshots
 
     def write(self, items: list[Any]) -> None:
+        retrying = Retrying(retry=retry_if_exception_type(_Unavailable), stop=stop_after_delay(self._retry_s),
+                            wait=wait_exponential_jitter(multiplier=0.1, max=2.0, jitter=0.1), reraise=True)
+        try:
+            for attempt in retrying:
+                with attempt:
+                    self._write(items)
+        except _Unavailable as error:
+            raise DeliveryFailed(f"Redis write of {len(items)} signal outputs failed for {self._retry_s:g} s: "
+                                 f"{error.__cause__}") from error
+
+    def _write(self, items: list[Any]) -> None:
         p = self._prefix
         pipe = self._client.pipeline(transaction=False)
         accepted: dict[str, Opportunity] = {}
@@ -98,7 +122,7 @@ class SignalWriter:
                 body = codec.encode(item)
                 self._script(keys=[f"{p}strategy:opportunities:pair:{pair}", f"{p}strategy:opportunities:latest"],
                              args=[item.ts, body, item.score, pair, "1" if item.accepted else "0"], client=pipe)
-                if item.accepted:
+                if item.accepted and self._live:
                     accepted[pair] = item
                     pipe.xadd(f"{p}strategy:opportunities:stream", {"record": body}, maxlen=self._max_len,
                               approximate=True)
@@ -111,6 +135,8 @@ class SignalWriter:
                      ex=TTL_S)
         try:
             pipe.execute()
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            raise _Unavailable() from error
         except redis.RedisError as error:
             raise DeliveryFailed(f"Redis write of {len(items)} signal outputs failed: {error}") from error
         if items:
@@ -137,10 +163,13 @@ class SignalWriter:
         """`strategy:portfolio:state`: the sum of every desk's latest state (JSON)."""
         p = self._prefix
         states = []
-        for key in self._client.scan_iter(match=f"{p}strategy:portfolio:state:*", count=100):
-            body = self._client.hget(key, "record")
-            if body is not None:
-                states.append(codec.decode(PortfolioState, body, source=key.decode()))
+        try:
+            for key in self._client.scan_iter(match=f"{p}strategy:portfolio:state:*", count=100):
+                body = self._client.hget(key, "record")
+                if body is not None:
+                    states.append(codec.decode(PortfolioState, body, source=key.decode()))
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            raise _Unavailable() from error
         states = [s for s in states if isinstance(s, PortfolioState)]
         if not states:
             return
@@ -154,6 +183,8 @@ class SignalWriter:
             pipe.set(f"{p}strategy:portfolio:state", codec.dumps(total))
             pipe.hset(f"{p}strategy:metrics:daily", day, codec.dumps(daily_metrics(total)))
             pipe.execute()
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            raise _Unavailable() from error
         except redis.RedisError as error:
             raise DeliveryFailed(f"Redis write of the portfolio total failed: {error}") from error
 
@@ -217,3 +248,25 @@ def read_scores(client: redis.Redis, prefix: str, *, asset: str | None = None, l
         if body is not None:
             latency.append(codec.loads(body))
     return {"opportunities": opportunities, "basis": basis, "latency": latency}
+
+
+REBUILT_TYPES = (BasisPoint, LatencyReading, Opportunity, PairTrade, PortfolioState)
+
+
+def rebuild(client: redis.Redis, prefix: str, records: Any, *, batch: int = 1_000) -> int:
+    """Rewrite the latest values (basis, latency, pair verdicts and the accepted set, trades,
+    desks and the portfolio total) from `records` read back from Kafka in order — after a
+    Redis restart without persistence. Idempotent: a value already newer in Redis stays."""
+    writer = SignalWriter(client, prefix, live=False)
+    pending: list[Any] = []
+    written = 0
+    for record in records:
+        if type(record) in REBUILT_TYPES:
+            pending.append(record)
+        if len(pending) >= batch:
+            writer.write(pending)
+            written, pending = written + len(pending), []
+    if pending:
+        writer.write(pending)
+        written += len(pending)
+    return written
