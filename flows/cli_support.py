@@ -36,6 +36,18 @@ def load(ctx: click.Context) -> Config:
         die(f"config error: {error}", 2)
 
 
+def _arbflow_cause(error: BaseException) -> ArbflowError | None:
+    """Our own error inside a chain of wrapping exceptions, if any."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ArbflowError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def guard(function: F) -> F:
     """Translate our errors into one clear line and an exit code (never a traceback)."""
 
@@ -48,6 +60,11 @@ def guard(function: F) -> F:
             die(str(error), 1)
         except KeyboardInterrupt:
             die("interrupted", 130)
+        except Exception as error:  # a dataflow wraps what stopped it (BytewaxRuntimeError)
+            cause = _arbflow_cause(error)
+            if cause is None:
+                raise
+            die(str(cause), 1)
 
     wrapper.__name__ = function.__name__
     wrapper.__doc__ = function.__doc__
