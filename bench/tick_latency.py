@@ -68,7 +68,7 @@ def main() -> None:
         redis_server.start(state, redis_port, timeout_s=30)
         bootstrap, redis_url = f"127.0.0.1:{kafka_port}", f"redis://127.0.0.1:{redis_port}/0"
         env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "REDIS_URL": redis_url,
-               "ARBFLOW_INFRA__STATE_DIR": str(state / "cli")}
+               "ARBFLOW_INFRA__STATE_DIR": str(state / "cli"), "ARBFLOW_RECOVERY__DIR": str(state / "recovery")}
         config = parse_config({}, {"KAFKA_BOOTSTRAP": bootstrap})
         partitions = kafka.ensure_topics(bootstrap, [kafka.topic_name(config, t) for t in topics.all_topics()],
                                          config.kafka.partitions, 10)

@@ -286,7 +286,7 @@ def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: i
     with graceful_stop(err_console.print) as stop:
         cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
                                    start="beginning" if from_beginning else "end", partitions=partitions, stop=stop),
-                 workers_per_process=workers, **recovery(config, "scan", not no_recovery),
+                 workers_per_process=workers, **recovery(config, "scan", not no_recovery, endpoints.kafka),
                  **_cluster(process_id, addresses))
     err_console.print("stopped")
 
@@ -361,7 +361,7 @@ def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: 
             cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
                                        start="beginning" if from_beginning else "end", partitions=partitions,
                                        trade=True, mode="live" if mode == "live" else "paper", stop=stop),
-                     workers_per_process=workers, **recovery(config, f"trade-{mode}", not no_recovery),
+                     workers_per_process=workers, **recovery(config, f"trade-{mode}", not no_recovery, endpoints.kafka),
                      **_cluster(process_id, addresses))
         finally:
             stop.set()

@@ -92,23 +92,43 @@ def graceful_stop(announce: Callable[[str], None]) -> Iterator[threading.Event]:
             signal.signal(sig, handler)
 
 
-def recovery(config: Config, command: str, enabled: bool) -> dict[str, Any]:
+def recovery(config: Config, command: str, enabled: bool, kafka: Any) -> dict[str, Any]:
     """`cli_main` keyword arguments for Bytewax recovery of `command` (none when off): the
     SQLite partition is created on first use under `recovery.dir/<command>[-<topic prefix>]`.
-    The state belongs to one Kafka cluster: after the embedded broker restarts (memory
-    storage: its topics are gone) delete the directory."""
+
+    Snapshots hold Kafka offsets, so they belong to one broker's data. The directory records
+    which broker it was (`kafka`, a `connectors.infra.services.Service`: its address and, for
+    the embedded broker, the process and its start time — memory storage loses every topic
+    when it restarts). A snapshot from another broker is set aside (renamed `*.stale-<time>`)
+    and the command starts fresh, saying so: resuming it would read nothing, silently."""
+    import json
+    import time
     from datetime import timedelta
     from pathlib import Path
 
+    import psutil
     from bytewax.recovery import RecoveryConfig, init_db_dir
 
     if not (enabled and config.recovery.enabled):
         return {}
     prefix = config.kafka.topic_prefix.strip(".")
     directory = Path(config.recovery.dir) / (f"{command}-{prefix}" if prefix else command)
+    identity: dict[str, Any] = {"kafka": kafka.address, "origin": kafka.origin}
+    if kafka.origin == "embedded" and kafka.pid:
+        try:
+            identity |= {"pid": kafka.pid, "started": psutil.Process(kafka.pid).create_time()}
+        except psutil.Error:
+            identity |= {"pid": kafka.pid}
+    marker = directory / "broker.json"
+    if directory.exists() and marker.exists() and json.loads(marker.read_text()) != identity:
+        stale = directory.with_name(f"{directory.name}.stale-{int(time.time())}")
+        directory.rename(stale)
+        err_console.print(f"recovery: the snapshots in {directory} belong to another broker (its data is gone); "
+                          f"set aside as {stale.name}, starting fresh")
     directory.mkdir(parents=True, exist_ok=True)
     if not any(directory.glob("part-*.sqlite3")):
         init_db_dir(directory, 1)
+    marker.write_text(json.dumps(identity))
     err_console.print(f"recovery: snapshots every {config.recovery.snapshot_interval_s:g} s in {directory} "
                       "(resumes where it stopped; delete the directory to start over)")
     return {"recovery_config": RecoveryConfig(directory),
