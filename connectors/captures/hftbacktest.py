@@ -162,6 +162,7 @@ def _hyperliquid(message: Any, ts_local: int, payload: bytes, source: str, count
                  streams: tuple[str, ...], depth: int) -> Iterator[tuple[str, Any]]:
     """l2Book → md.book (+ md.ticker from its top level); trades → md.trade."""
     channel = message.get("channel") if type(message) is dict else None
+    channel = channel if type(channel) is str else None
     kind = {"l2Book": "depth", "trades": "trade"}.get(channel or "", str(channel))
     if kind not in streams and not (kind == "depth" and "bookTicker" in streams):
         counts[f"skipped:{channel}"] += 1

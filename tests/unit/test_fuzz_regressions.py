@@ -237,3 +237,12 @@ def test_cryptofeed_line_with_a_lone_surrogate_escape_is_a_dead_letter(tmp_path:
                     '"symbol":"BTCUSDT","side":"Buy","size":1,"price":"60623","trade_id":"f4\\ud8009c"}]}\n')
     (item,) = list(cryptofeed.read_capture(path))
     assert (item[0], item[1].reason) == (topics.DLQ_REPLAY, reasons.MALFORMED_JSON)
+
+
+def test_hyperliquid_capture_channel_that_is_not_a_string_is_skipped(tmp_path: Path) -> None:
+    # reproducer: {"channel":["l2Book"],…} raised TypeError: unhashable type: 'list'
+    path = tmp_path / "hyperliquid_btcusd_fuzz"
+    path.write_bytes(b'1737918850346993000 {"channel":["l2Book"],"data":{"coin":"BTC","levels":[[],[]]}}\n')
+    counts: Counter[str] = Counter()
+    assert list(hftbacktest.read_capture(path, counts=counts)) == []
+    assert counts["skipped:None"] == 1
