@@ -21,6 +21,8 @@ UNSUPPORTED_SCHEMA_VERSION: Final = "UNSUPPORTED_SCHEMA_VERSION"
 
 # -- semantic checks --------------------------------------------------------------------
 NON_POSITIVE_PRICE: Final = "NON_POSITIVE_PRICE"  # price <= 0
+# a price or size above 1e15: no market has one, and money arithmetic on it would overflow
+VALUE_OUT_OF_RANGE: Final = "VALUE_OUT_OF_RANGE"
 NEGATIVE_SIZE: Final = "NEGATIVE_SIZE"  # quantity < 0
 ZERO_SIZE: Final = "ZERO_SIZE"  # a trade or liquidation of quantity 0
 CROSSED_BOOK: Final = "CROSSED_BOOK"  # best bid >= best ask

@@ -26,6 +26,7 @@ MAX_FUNDING_RATE: Final = Decimal("0.1")  # per interval; venue caps are ≤ 4 %
 MIN_FUNDING_INTERVAL_MS: Final = 60_000
 MAX_FUNDING_INTERVAL_MS: Final = 86_400_000
 _ZERO: Final = Decimal(0)
+MAX_MAGNITUDE: Final = Decimal("1e15")  # prices, sizes and notionals; beyond it the record is not a market's
 
 _PRICES: Final[dict[type, tuple[str, ...]]] = {
     Ticker: ("bid", "ask", "last", "mark", "index"),
@@ -99,12 +100,18 @@ def check(record: Any, universe: Universe) -> tuple[str, str] | None:
         value = getattr(record, name)
         if value is not None and value <= _ZERO:
             return reasons.NON_POSITIVE_PRICE, f"{name} = {value} is not > 0"
+        if value is not None and value > MAX_MAGNITUDE:
+            return reasons.VALUE_OUT_OF_RANGE, f"{name} = {value} is above {MAX_MAGNITUDE:f}"
     for name in _SIZES.get(cls, ()):
         value = getattr(record, name)
         if value is not None and value < _ZERO:
             return reasons.NEGATIVE_SIZE, f"{name} = {value} is negative"
+        if value is not None and value > MAX_MAGNITUDE:
+            return reasons.VALUE_OUT_OF_RANGE, f"{name} = {value} is above {MAX_MAGNITUDE:f}"
     for name in _POSITIVE_SIZES.get(cls, ()):
         value = getattr(record, name)
+        if value > MAX_MAGNITUDE:
+            return reasons.VALUE_OUT_OF_RANGE, f"{name} = {value} is above {MAX_MAGNITUDE:f}"
         if value < _ZERO:
             return reasons.NEGATIVE_SIZE, f"{name} = {value} is negative"
         if value == _ZERO:
@@ -135,6 +142,8 @@ def _check_book(book: OrderBook) -> tuple[str, str] | None:
         for i, (px, qty) in enumerate(levels):
             if px <= _ZERO:
                 return reasons.NON_POSITIVE_PRICE, f"{side}[{i}] price {px} is not > 0"
+            if px > MAX_MAGNITUDE or qty > MAX_MAGNITUDE:
+                return reasons.VALUE_OUT_OF_RANGE, f"{side}[{i}] {px} × {qty} is above {MAX_MAGNITUDE:f}"
             if qty < _ZERO:
                 return reasons.NEGATIVE_SIZE, f"{side}[{i}] quantity {qty} is negative"
             if previous is not None and (px >= previous if descending else px <= previous):

@@ -132,6 +132,9 @@ TABLE = [
     row(reasons.UNSUPPORTED_SCHEMA_VERSION, book(schema_version=0), "version-0"),
     row(reasons.UNSUPPORTED_SCHEMA_VERSION, trade(schema_version="1"), "version-as-string"),
     # -- prices and sizes -----------------------------------------------------------
+    row(reasons.VALUE_OUT_OF_RANGE, ticker(ask="1E+999999"), "ticker-absurd-ask"),
+    row(reasons.VALUE_OUT_OF_RANGE, ticker(bid_qty="1000000000000001"), "ticker-absurd-size"),
+    row(reasons.VALUE_OUT_OF_RANGE, book(asks=[["1E+40", "1.5"]]), "book-absurd-price"),
     row(reasons.NON_POSITIVE_PRICE, ticker(bid="0"), "ticker-zero-bid"),
     row(reasons.NON_POSITIVE_PRICE, ticker(bid="-61837.6"), "ticker-negative-bid"),
     row(reasons.NON_POSITIVE_PRICE, ticker(last="0E-8"), "ticker-zero-last"),
