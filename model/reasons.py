@@ -135,6 +135,8 @@ INVALID_ORDER: Final = "INVALID_ORDER"  # the venue refused the order's paramete
 VENUE_ERROR: Final = "VENUE_ERROR"  # the venue refused for another reason (its message follows the code)
 ORDER_NOT_PLACED: Final = "ORDER_NOT_PLACED"  # retries exhausted and the venue confirms it holds no such order
 ORDER_NOT_FOUND: Final = "ORDER_NOT_FOUND"  # a working order the venue no longer knows (reconciliation)
+VENUE_BREAKER: Final = "VENUE_BREAKER"  # entry refused: the venue's order-failure breaker has paused it
+BREAKER_ORDER_FAILURES: Final = "BREAKER_ORDER_FAILURES"  # alert: > 20 % of a venue's last 20 orders refused
 CANCELED_BY_VENUE: Final = "CANCELED_BY_VENUE"  # the venue ended a resting order we did not cancel (expiry, STP, ADL)
 VENUE_NOT_LIVE: Final = "VENUE_NOT_LIVE"  # the gateway trades no live account on this venue: the order never left
 

@@ -33,6 +33,7 @@ ended is a critical LATE_FILL (entries pause: the venue must be reconciled).
 """
 
 import functools
+from collections import deque
 from collections.abc import Callable
 from decimal import Decimal, localcontext
 from typing import Any, Final, ParamSpec
@@ -232,6 +233,10 @@ def _refusal(run: Run, opp: Opportunity) -> pricing.Refusal | None:
         return pricing.Refusal(reasons.STALE_OPPORTUNITY, f"{run.now - opp.ts} ms old")
     if state.paused is not None:
         return pricing.Refusal(reasons.ENTRIES_PAUSED, state.paused)
+    for venue in (opp.long_venue, opp.short_venue):
+        until = state.venue_paused_until.get(venue, 0)
+        if run.now < until:
+            return pricing.Refusal(reasons.VENUE_BREAKER, f"{venue} paused until {until} (order failures)")
     if busy is not None:
         code = reasons.POSITION_OPEN if busy.phase == "active" else reasons.EXIT_IN_FLIGHT \
             if busy.status == "exiting" else reasons.ENTRY_IN_FLIGHT
@@ -323,13 +328,35 @@ def _apply_event(run: Run, event: VenueEvent) -> None:
     elif event.kind == "accepted":
         if order.status != "new":
             return
+        _order_outcome(run, order.venue, failed=False)
         order.status = "open"
         run.out.append(order_record(order, event.ts))
     else:
+        if event.kind == "rejected":
+            _order_outcome(run, order.venue, failed=True)
         order.status = "canceled" if event.kind == "canceled" else "rejected"
         order.reason = event.reason
         run.out.append(order_record(order, event.ts))
     _progress(run, trade)
+
+
+def _order_outcome(run: Run, venue: str, *, failed: bool) -> None:
+    """The order-failure breaker: when more than `breaker_failure_rate` of the last
+    `breaker_window` orders on `venue` were refused, entries there pause for
+    `breaker_pause_ms` of stream time (a warning alert records the trigger) and the count
+    starts over. Exits, hedges and unwinds are never paused."""
+    settings = run.settings
+    window = run.state.outcomes.setdefault(venue, deque(maxlen=settings.breaker_window))
+    window.append(failed)
+    if len(window) < settings.breaker_window:
+        return
+    rate = Decimal(sum(window)) / len(window)
+    if rate > settings.breaker_failure_rate:
+        until = run.now + settings.breaker_pause_ms
+        run.state.venue_paused_until[venue] = until
+        window.clear()
+        alert(run, reasons.BREAKER_ORDER_FAILURES, "warning", f"{venue}: {rate:.0%} of the last "
+              f"{settings.breaker_window} orders refused; no entries there until {until}", venue=venue, value=rate)
 
 
 def _progress(run: Run, trade: Trade) -> None:

@@ -49,6 +49,10 @@ class ExecutionSettings:
     stop_loss_bps: Decimal = Decimal(100)
     max_soft_exit_rounds: int = 3
     max_opportunity_age_ms: int = 1_000
+    # breaker (DESIGN.md §3.9): > 20 % of the last 20 orders on a venue refused → no entries there for 60 s
+    breaker_window: int = 20
+    breaker_failure_rate: Decimal = Decimal("0.2")
+    breaker_pause_ms: int = 60_000
     funding_silent_after_ms: int | None = 600_000
     paper_latency_ms: int = 0
     queue_fill_fraction: Decimal = QUEUE_FILL_FRACTION

@@ -78,6 +78,9 @@ class ExecutionState:
     started: dict[str, tuple[str, int]] = field(default_factory=dict)
     trade_counts: dict[tuple[str, int], int] = field(default_factory=dict)
     paused: str | None = None  # why entries are paused (None = not paused)
+    # the order-failure breaker: each venue's last outcomes (True = refused) and its pause end
+    outcomes: dict[str, deque[bool]] = field(default_factory=dict)
+    venue_paused_until: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

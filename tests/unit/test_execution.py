@@ -305,3 +305,31 @@ def test_fills_after_a_cancel_are_unwound_and_fills_after_the_end_raise_a_critic
     assert driver.feed(late) == []  # a repeat of a fill already booked
     [alert] = driver.alerts(driver.feed(fill(FIRST, "okx", "60000", "0.01", "0.12", T0 + 600, n=3)))
     assert (alert.code, alert.severity) == (reasons.LATE_FILL, "critical") and driver.state.paused is not None
+
+
+def test_a_venue_refusing_more_than_a_fifth_of_its_last_20_orders_is_paused_for_entries_for_60_s() -> None:
+    """Live: 20 entries whose harder leg (okx) is answered — 5 refused (25 % > 20 %). The
+    breaker trips on the 20th answer: a warning alert, and the next opportunity is refused
+    VENUE_BREAKER; 60 s of stream time later entries go again."""
+    driver = Driver(settings(mode="live"))
+    ts = T0
+    for n in range(20):
+        ts += 2_000
+        _market(driver, ts)
+        produced = driver.feed(opportunity(ts + 1))
+        [first] = [i for i in driver.intents(produced) if i.kind == "entry"]
+        refused = done("rejected", first.intent_id, "okx", ts + 5, reason="INVALID_ORDER")
+        answer = refused if n % 4 == 0 else ack(first.intent_id, "okx", ts + 5)
+        produced = driver.feed(answer)
+        if n % 4:  # cancel the resting leg so the pair is free for the next opportunity
+            driver.tick(ts + 600)
+            driver.feed(done("canceled", first.intent_id, "okx", ts + 601, reason="ORDER_TIMEOUT"))
+    [alert] = [a for a in driver.alerts() if a.code == reasons.BREAKER_ORDER_FAILURES]
+    assert (alert.severity, alert.venue, alert.value) == ("warning", "okx", D("0.25"))
+    ts += 2_000
+    _market(driver, ts)
+    [denied] = driver.denied(driver.feed(opportunity(ts + 1)))
+    assert denied.reason == reasons.VENUE_BREAKER
+    ts += 60_000
+    _market(driver, ts)
+    assert [i.kind for i in driver.intents(driver.feed(opportunity(ts + 1)))] == ["entry"]
