@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 
@@ -246,16 +246,46 @@ def _json_bytes(document: dict[str, Any]) -> bytes:
 # -- scan and scores -------------------------------------------------------------------
 
 
+def _tailing_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every long-running flow command shares (scan, trade)."""
+    for option in reversed((
+        click.option("--from-beginning", is_flag=True,
+                     help="Process the retained md.* history first instead of new data."),
+        click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+                     help="Bytewax worker threads."),
+        click.option("--metrics-port", type=click.IntRange(0, 65535), default=9400, show_default=True,
+                     help="Serve Prometheus metrics on this port (0 = off)."),
+        click.option("--no-recovery", is_flag=True, help="Do not snapshot state or resume from a previous run."),
+        click.option("--process-id", "process_id", type=click.IntRange(0, 1023), default=None,
+                     help="Cluster: this process's index in --addresses (one process per host)."),
+        click.option("--addresses", default=None, metavar="HOST:PORT;HOST:PORT…",
+                     help="Cluster: every process's address, the same list on each host (Bytewax cluster "
+                          "execution)."),
+    )):
+        command = option(command)
+    return command
+
+
+def _tailing_setup(config: Config, metrics_port: int) -> tuple[Any, dict[str, int]]:
+    """Services answering, every topic present, metrics served: (endpoints, partition counts)."""
+    from prometheus_client import start_http_server
+
+    from connectors import kafka
+    from connectors.infra import services
+    from model import topics
+
+    endpoints = services.require(config)
+    names = [kafka.topic_name(config, t) for t in topics.all_topics()]
+    partitions = kafka.ensure_topics(endpoints.kafka_bootstrap, names, config.kafka.partitions,
+                                     config.kafka.connect_timeout_s)
+    if metrics_port:
+        start_http_server(metrics_port)
+        err_console.print(f"metrics on http://0.0.0.0:{metrics_port}/metrics")
+    return endpoints, partitions
+
+
 @main.command()
-@click.option("--from-beginning", is_flag=True, help="Process the retained md.* history first instead of new data.")
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Bytewax worker threads.")
-@click.option("--metrics-port", type=click.IntRange(0, 65535), default=9400, show_default=True,
-              help="Serve Prometheus metrics on this port (0 = off).")
-@click.option("--no-recovery", is_flag=True, help="Do not snapshot state or resume from a previous run.")
-@click.option("--process-id", "process_id", type=click.IntRange(0, 1023), default=None,
-              help="Cluster: this process's index in --addresses (one process per host).")
-@click.option("--addresses", default=None, metavar="HOST:PORT;HOST:PORT…",
-              help="Cluster: every process's address, the same list on each host (Bytewax cluster execution).")
+@_tailing_options
 @click.pass_context
 @_guard
 def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: int, no_recovery: bool,
@@ -267,21 +297,11 @@ def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: i
     the opportunity feed and latest values to Redis (keys in the README).
     """
     from bytewax.run import cli_main
-    from prometheus_client import start_http_server
 
-    from connectors import kafka
-    from connectors.infra import services
     from flows.signal_flow import build_signal_flow
-    from model import topics
 
     config = _config(ctx)
-    endpoints = services.require(config)
-    names = [kafka.topic_name(config, t) for t in topics.all_topics()]
-    partitions = kafka.ensure_topics(endpoints.kafka_bootstrap, names, config.kafka.partitions,
-                                     config.kafka.connect_timeout_s)
-    if metrics_port:
-        start_http_server(metrics_port)
-        err_console.print(f"metrics on http://0.0.0.0:{metrics_port}/metrics")
+    endpoints, partitions = _tailing_setup(config, metrics_port)
     err_console.print(f"scanning md.* on {endpoints.kafka_bootstrap} → Redis {endpoints.redis_url} (Ctrl-C to stop)")
     with graceful_stop(err_console.print) as stop:
         cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
@@ -302,15 +322,7 @@ def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: i
 @click.option("--endpoint", "endpoints_override", multiple=True, metavar="VENUE.PATH=URL",
               help="live: point a ccxt URL elsewhere (a testnet or a local stub), e.g. "
                    "binance.api.fapiPrivate=https://testnet.binancefuture.com/fapi/v1. Repeatable.")
-@click.option("--from-beginning", is_flag=True, help="Process the retained md.* history first instead of new data.")
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Bytewax worker threads.")
-@click.option("--metrics-port", type=click.IntRange(0, 65535), default=9400, show_default=True,
-              help="Serve Prometheus metrics on this port (0 = off).")
-@click.option("--no-recovery", is_flag=True, help="Do not snapshot state or resume from a previous run.")
-@click.option("--process-id", "process_id", type=click.IntRange(0, 1023), default=None,
-              help="Cluster: this process's index in --addresses (one process per host).")
-@click.option("--addresses", default=None, metavar="HOST:PORT;HOST:PORT…",
-              help="Cluster: every process's address, the same list on each host (Bytewax cluster execution).")
+@_tailing_options
 @click.pass_context
 @_guard
 def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: bool,
@@ -329,24 +341,14 @@ def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: 
     orders per second with a reserve for exits). Nothing is sent twice, across restarts too.
     """
     from bytewax.run import cli_main
-    from prometheus_client import start_http_server
 
-    from connectors import kafka
-    from connectors.infra import services
-    from flows.signal_flow import build_signal_flow
-    from model import topics
+    from flows.signal_flow import TradeMode, build_signal_flow
 
     config = _config(ctx)
     gateway = _live_gateway(config, live_venues, confirm_live, endpoints_override) if mode == "live" else None
     if gateway is not None and process_id:  # one gateway per cluster: process 0 places every order
         gateway = None
-    endpoints = services.require(config)
-    names = [kafka.topic_name(config, t) for t in topics.all_topics()]
-    partitions = kafka.ensure_topics(endpoints.kafka_bootstrap, names, config.kafka.partitions,
-                                     config.kafka.connect_timeout_s)
-    if metrics_port:
-        start_http_server(metrics_port)
-        err_console.print(f"metrics on http://0.0.0.0:{metrics_port}/metrics")
+    endpoints, partitions = _tailing_setup(config, metrics_port)
     with graceful_stop(err_console.print) as stop:
         worker = None
         if gateway is not None:
@@ -360,7 +362,7 @@ def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: 
         try:
             cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
                                        start="beginning" if from_beginning else "end", partitions=partitions,
-                                       trade=True, mode="live" if mode == "live" else "paper", stop=stop),
+                                       trade=True, mode=cast(TradeMode, mode), stop=stop),
                      workers_per_process=workers, **recovery(config, f"trade-{mode}", not no_recovery, endpoints.kafka),
                      **_cluster(process_id, addresses))
         finally:

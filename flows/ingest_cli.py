@@ -10,10 +10,12 @@ Register with `main.add_command(ingest)` in flows/cli.py; until then
 """
 
 import asyncio
+import contextlib
 import difflib
 import json
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,23 @@ def _endpoints(path: Path | None) -> dict[str, dict[str, str]]:
     if not isinstance(document, dict) or not all(isinstance(v, dict) for v in document.values()):
         _die(f"--endpoints {path}: expected {{venue: {{ccxt url path: url}}}}", 2)
     return document
+
+
+@contextlib.contextmanager
+def _stop_on_signals(duration: float | None) -> Iterator[asyncio.Event]:
+    """An event set by SIGINT/SIGTERM (or after `duration` seconds) on the running loop;
+    the handlers are removed again on exit."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, stop.set)
+    if duration is not None:
+        loop.call_later(duration, stop.set)
+    try:
+        yield stop
+    finally:
+        for number in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(number)
 
 
 def _status_table(feeds: list[Any], emitter: Any) -> Table:
@@ -204,18 +223,11 @@ async def _ingest(config: Any, venues: list[str], wanted: list[str], streams: li
         err_console.print(f"metrics on http://0.0.0.0:{server.server_port}/metrics")
     for p in prepared:
         err_console.print(f"{p.venue}: {', '.join(m.symbol for m in p.markets)} ({', '.join(streams)})")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for number in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(number, stop.set)
-    if duration is not None:
-        loop.call_later(duration, stop.set)
     try:
-        await runner.run(feeds, emitter, stop=stop, check=emitter.check, status_every_s=status_every,
-                         status=lambda: err_console.print(_status_table(feeds, emitter)))
+        with _stop_on_signals(duration) as stop:
+            await runner.run(feeds, emitter, stop=stop, check=emitter.check, status_every_s=status_every,
+                             status=lambda: err_console.print(_status_table(feeds, emitter)))
     finally:
-        for number in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(number)
         if server is not None:
             server.shutdown()
             server.server_close()
@@ -263,18 +275,9 @@ def _from_redis(config: Any, url: str, venues: str | None, symbols: str | None, 
                       f"({', '.join(sorted(source.assets))}), poll every {poll_s:g} s")
 
     async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for number in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(number, stop.set)
-        if duration is not None:
-            loop.call_later(duration, stop.set)
-        try:
+        with _stop_on_signals(duration) as stop:
             await source.run(stop, check=emitter.check, status_every_s=status_every,
                              status=lambda: err_console.print(_compat_status(source, emitter)))
-        finally:
-            for number in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(number)
 
     try:
         asyncio.run(main())

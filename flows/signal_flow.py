@@ -76,12 +76,11 @@ def _decoder(universe: Universe, prefix: str, assets: tuple[str, ...]) -> Callab
                 out += [(asset, record) for asset in assets]
             else:
                 out.append((base_asset(record.symbol), record))
+                if kind is FundingRate and record.interval_ms > 0:
+                    observe_funding(record.venue, record.symbol, funding.rate_8h(record.rate, record.interval_ms),
+                                    funding.apr(record.rate, record.interval_ms))
         count_records(item[1].market for item in out if type(item[1]) not in _UNMARKETED)
         count_stage("decode", len(messages))
-        for _, record in out:
-            if type(record) is FundingRate and record.interval_ms > 0:
-                observe_funding(record.venue, record.symbol, funding.rate_8h(record.rate, record.interval_ms),
-                                funding.apr(record.rate, record.interval_ms))
         return out
 
     return decode

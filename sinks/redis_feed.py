@@ -84,6 +84,11 @@ class SignalWriter:
         self._retry_s, self._live = retry_s, live  # not live (a rebuild): no stream entries, no 60 s snapshots
 
     def write(self, items: list[Any]) -> None:
+        try:
+            self._write(items)  # the common case: no retry machinery on the hot path
+            return
+        except _Unavailable:
+            pass
         retrying = Retrying(retry=retry_if_exception_type(_Unavailable), stop=stop_after_delay(self._retry_s),
                             wait=wait_exponential_jitter(multiplier=0.1, max=2.0, jitter=0.1), reraise=True)
         try:

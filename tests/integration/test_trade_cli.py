@@ -29,6 +29,16 @@ def _env(config: Config, kafka_bootstrap: str, redis_url: str) -> dict[str, str]
             "ARBFLOW_SCANNER__MIN_SCORE": "0", "ARBFLOW_SIGNALS__FUNDING_SILENT_AFTER_S": "0"}
 
 
+def _interrupt(trader: subprocess.Popen[str]) -> None:
+    """Ctrl-C as a user would; killed only if it does not stop within 30 s."""
+    trader.send_signal(signal.SIGINT)
+    try:
+        trader.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        trader.kill()
+        trader.wait()
+
+
 def _dashboard(env: dict[str, str]) -> str:
     result = subprocess.run([ARBFLOW, "dashboard", "--once"], env=env, capture_output=True, text=True, timeout=60,
                             check=False)
@@ -60,12 +70,7 @@ def test_paper_trading_a_replayed_market_shows_on_the_dashboard(config: Config, 
         assert "Active positions (1)" in screen and "no active position" not in screen, screen
         assert "open notional $" in screen and "paper trading md.*" in log.read_text()
     finally:
-        trader.send_signal(signal.SIGINT)
-        try:
-            trader.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            trader.kill()
-            trader.wait()
+        _interrupt(trader)
     assert trader.returncode == 0 and "stopped" in log.read_text(), log.read_text()  # a clean stop on SIGINT
 
 
@@ -125,12 +130,7 @@ def test_live_mode_reconciles_with_the_venue_trades_and_stops_cleanly(config: Co
             # reconciliation swept the venue's open orders (signed with the key) before any order
             assert ("GET", "/fapi/v1/openOrders") in {(m, path) for m, path, _ in stub.venue.requests}
         finally:
-            trader.send_signal(signal.SIGINT)
-            try:
-                trader.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                trader.kill()
-                trader.wait()
+            _interrupt(trader)
     text = log.read_text()
     assert trader.returncode == 0 and "stopped" in text, text
     assert SECRET not in text
@@ -153,8 +153,7 @@ def _trade_until(env: dict[str, str], log: Path, done: Callable[[], bool], *args
             time.sleep(0.5)
         time.sleep(2)  # past a snapshot (interval 0.5 s below)
     finally:
-        trader.send_signal(signal.SIGINT)
-        trader.wait(timeout=30)
+        _interrupt(trader)
     assert trader.returncode == 0, log.read_text()
     return log.read_text()
 
