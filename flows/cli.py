@@ -446,10 +446,11 @@ def rebuild_redis(ctx: click.Context) -> None:
                 yield codec.decode(cls, message.value, source=name)
 
     try:
-        written = rebuild(client, config.redis.key_prefix, records())
+        written, skipped = rebuild(client, config.redis.key_prefix, records())
     finally:
         client.close()
-    err_console.print(f"rewrote Redis from Kafka: {written:,} records applied (newer values kept)")
+    err_console.print(f"rewrote Redis from Kafka: {written:,} records applied (newer values kept)"
+                      + (f"; {skipped:,} messages could not be decoded and were skipped" if skipped else ""))
 
 
 @main.command()

@@ -123,15 +123,17 @@ class Gateway:
             if message.error() is not None:
                 log.warning("reading %s: %s", message.topic(), message.error().str())
                 continue
-            if message.topic() == order_topic:
-                order = codec.decode(Order, message.value(), source=message.topic())
-                if isinstance(order, Order) and order.status == "new" and order.client_order_id not in self.sent:
-                    self.sent.add(order.client_order_id)
-                    batch[order.venue].append(order)
-            else:
-                intent = codec.decode(OrderIntent, message.value(), source=message.topic())
-                if isinstance(intent, OrderIntent) and intent.kind == "cancel":
-                    batch[intent.venue].append(intent)
+            cls = Order if message.topic() == order_topic else OrderIntent
+            record = codec.decode(cls, message.value(), source=f"{message.topic()}[{message.partition()}]"
+                                                                f"@{message.offset()}")
+            if not isinstance(record, cls):  # never guess at an order: say so and leave it
+                log.error("undecodable %s at %s: %s — not sent", cls.__name__, record.source, record.detail)
+            elif isinstance(record, Order):
+                if record.status == "new" and record.client_order_id not in self.sent:
+                    self.sent.add(record.client_order_id)
+                    batch[record.venue].append(record)
+            elif record.kind == "cancel":
+                batch[record.venue].append(record)
         return batch
 
     async def _submit(self, venue: str, items: list[Order | OrderIntent]) -> list[VenueEvent]:

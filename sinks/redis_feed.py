@@ -258,20 +258,23 @@ def read_scores(client: redis.Redis, prefix: str, *, asset: str | None = None, l
 REBUILT_TYPES = (BasisPoint, LatencyReading, Opportunity, PairTrade, PortfolioState)
 
 
-def rebuild(client: redis.Redis, prefix: str, records: Any, *, batch: int = 1_000) -> int:
+def rebuild(client: redis.Redis, prefix: str, records: Any, *, batch: int = 1_000) -> tuple[int, int]:
     """Rewrite the latest values (basis, latency, pair verdicts and the accepted set, trades,
     desks and the portfolio total) from `records` read back from Kafka in order — after a
-    Redis restart without persistence. Idempotent: a value already newer in Redis stays."""
+    Redis restart without persistence. Idempotent: a value already newer in Redis stays.
+    Returns (records applied, records skipped because they could not be decoded)."""
     writer = SignalWriter(client, prefix, live=False)
     pending: list[Any] = []
-    written = 0
+    written = skipped = 0
     for record in records:
         if type(record) in REBUILT_TYPES:
             pending.append(record)
+        else:
+            skipped += 1
         if len(pending) >= batch:
             writer.write(pending)
             written, pending = written + len(pending), []
     if pending:
         writer.write(pending)
         written += len(pending)
-    return written
+    return written, skipped
