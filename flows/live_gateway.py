@@ -37,6 +37,7 @@ from model.symbols import base_asset
 from sinks.live_credentials import Credentials, make_exchange
 from sinks.live_limits import LiveLimits
 from sinks.live_venue import LiveVenue, wall_clock_ms
+from sinks.metrics import count_venue_events, observe_venue
 
 log = logging.getLogger("arbflow.live_gateway")
 
@@ -83,6 +84,9 @@ class Gateway:
         if events:
             self.producer.flush()
             self.published += len(events)
+            count_venue_events(events)
+        for venue, live in self.venues.items():
+            observe_venue(venue, live.unconfirmed(), live.exposure())
 
     async def run(self) -> None:
         known, starts = _latest_orders(self.config, self.bootstrap)

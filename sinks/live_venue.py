@@ -16,9 +16,12 @@ One `LiveVenue` per venue, owned by one event loop:
 - `poll()` reports what happened to resting orders since the last call.
 
 Never twice: an order is sent with the same venue client id on every attempt, and only
-network-level failures (ccxt `NetworkError`: timeouts, 429/DDoS protection, dropped
-connections) are retried — each retry first asks the venue for the client id and re-sends
-only when the venue answers that it holds no such order. When even that question cannot be
+answers that leave the outcome unknown are retried — ccxt `OperationFailed`: its
+`NetworkError`s (timeouts, 429/DDoS protection, dropped connections, 5xx pages) and the
+venues' own "status unknown" codes (Binance -1000/-1001/-1006 "internal error", which ccxt
+maps to `OperationFailed` even though the order may exist; `BadResponse`). Each retry first
+asks the venue for the client id and re-sends only when the venue answers that it holds
+no such order. When even that question cannot be
 answered, the order stays "unconfirmed" and `poll()` asks again; it is never re-sent then.
 A logical id the gateway has seen is never placed again (replays are idempotent).
 
@@ -40,11 +43,14 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from model import reasons
 from model.execution import Order, OrderIntent, VenueEvent
 from sinks import live_orders as lo
+from sinks import metrics
 from sinks.live_credentials import Credentials
 from sinks.live_limits import LiveLimits, OrderBucket, Timer
 
 log = logging.getLogger("arbflow.live_venue")
-RETRYABLE = (ccxt.NetworkError,)  # RequestTimeout, DDoSProtection ⊃ RateLimitExceeded, ExchangeNotAvailable
+# Outcome unknown: NetworkError (RequestTimeout, DDoSProtection ⊃ RateLimitExceeded, ExchangeNotAvailable)
+# and the rest of OperationFailed (a venue's internal error or an unreadable answer, e.g. Binance 503 -1001).
+RETRYABLE = (ccxt.OperationFailed,)
 _ZERO = Decimal(0)
 _DONE = ("closed", "canceled", "expired")
 
@@ -185,6 +191,10 @@ class LiveVenue:
         symbol |net filled qty| × last fill price."""
         working = sum(((w.qty - w.filled) * (w.px or _ZERO) for w in self._working.values() if not w.ended), _ZERO)
         return working + sum((abs(q) * px for q, px in self._positions.values()), _ZERO)
+
+    def unconfirmed(self) -> int:
+        """Orders sent whose placement the venue has confirmed neither way yet."""
+        return sum(1 for w in self._working.values() if w.unconfirmed and not w.ended)
 
     async def close(self) -> None:
         await self.exchange.close()
@@ -453,6 +463,8 @@ class LiveVenue:
 
     def _log_retry(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome is not None else None
+        metrics.count_venue_retry(self.venue, type(error).__name__ if isinstance(error, ccxt.BaseError)
+                                  else metrics.OTHER)
         log.warning("%s: attempt %d failed with %s, retrying: %s", self.venue, state.attempt_number,
                     type(error).__name__, self._text(error))
 

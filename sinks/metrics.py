@@ -22,6 +22,11 @@ default), never by the data. Per-pair and per-trade detail lives in Kafka and Re
 | `arbflow_funding_carry_apr` | gauge | asset | that carry annualised (fraction per year) |
 | `arbflow_portfolio_{available,open_notional,cumulative_pnl}_usd` | gauge | – | the portfolio ledger |
 | `arbflow_portfolio_open_positions` / `_leg_outs` | gauge | – | open trades; leg-out events so far |
+| `arbflow_venue_order_events_total` | counter | venue, kind | live gateway answers (accepted/fill/canceled/rejected) |
+| `arbflow_venue_errors_total` | counter | venue, reason | refused orders by reason code (unknown codes: `OTHER`) |
+| `arbflow_venue_retries_total` | counter | venue, error | requests retried, by ccxt error class (429: DDoSProtection) |
+| `arbflow_venue_unconfirmed_orders` | gauge | venue | orders the venue confirmed neither way yet (poll() asks) |
+| `arbflow_venue_exposure_usd` | gauge | venue | the gateway's notional at risk (working orders + net fills) |
 
 Stages: `decode` (md.* messages in), `desk` (records the asset desks emitted), `redis`
 (records written to Redis), `kafka` (records handed to the Kafka producer, dead letters included).
@@ -34,6 +39,8 @@ from decimal import Decimal
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from model import reasons
+from model.execution import VenueEvent
 from model.signals import LatencyReading, Opportunity
 
 ENTRIES_DENIED = Counter("arbflow_entries_denied", "Accepted opportunities the execution desk refused, by reason.",
@@ -60,6 +67,17 @@ PORTFOLIO = {name: Gauge(f"arbflow_portfolio_{name}", text) for name, text in (
     ("open_positions", "Open pair trades."),
     ("leg_outs", "Leg-out events so far."),
 )}
+VENUE_EVENTS = Counter("arbflow_venue_order_events", "Live gateway answers published on exec.venue, by kind.",
+                       ["venue", "kind"])
+VENUE_ERRORS = Counter("arbflow_venue_errors", "Orders refused (by the venue or the gateway), by reason code.",
+                       ["venue", "reason"])
+VENUE_RETRIES = Counter("arbflow_venue_retries", "Venue requests retried after an unknown outcome, by error class.",
+                        ["venue", "error"])
+VENUE_UNCONFIRMED = Gauge("arbflow_venue_unconfirmed_orders", "Orders the venue has not confirmed either way.",
+                          ["venue"])
+VENUE_EXPOSURE = Gauge("arbflow_venue_exposure_usd", "The live gateway's notional at risk on the venue (USD).",
+                       ["venue"])
+OTHER = "OTHER"  # a label value outside the known set
 LIVE_WINDOW_MS = 3_600_000  # older event times are a replay: no end-to-end latency to speak of
 
 
@@ -115,3 +133,28 @@ def observe_portfolio(total: dict[str, object]) -> None:
         value = total.get(field)
         if isinstance(value, (Decimal, int)):
             PORTFOLIO[name].set(float(value))
+
+
+def reason_code(reason: str | None) -> str:
+    """The code of a reason text ("INSUFFICIENT_FUNDS: binance {…}" → "INSUFFICIENT_FUNDS"),
+    `OTHER` unless it is one of model.reasons' codes (the label stays bounded)."""
+    code = (reason or "").split(":", 1)[0].strip()
+    return code if code in reasons.ALL_REASONS else OTHER
+
+
+def count_venue_events(events: Iterable[VenueEvent]) -> None:
+    """Count the gateway's published answers by venue and kind, refusals also by reason code."""
+    for event in events:
+        VENUE_EVENTS.labels(venue=event.venue, kind=event.kind).inc()
+        if event.kind == "rejected":
+            VENUE_ERRORS.labels(venue=event.venue, reason=reason_code(event.reason)).inc()
+
+
+def count_venue_retry(venue: str, error: str) -> None:
+    """One retried venue request; `error` is a ccxt error class name (a fixed set)."""
+    VENUE_RETRIES.labels(venue=venue, error=error).inc()
+
+
+def observe_venue(venue: str, unconfirmed: int, exposure: Decimal) -> None:
+    VENUE_UNCONFIRMED.labels(venue=venue).set(unconfirmed)
+    VENUE_EXPOSURE.labels(venue=venue).set(float(exposure))

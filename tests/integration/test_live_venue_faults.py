@@ -1,6 +1,7 @@
 """Faults between the live venue gateway and Binance USDⓈ-M (the trading stub injects them):
-venue refusal, timeout after the order was created, 429, dropped connection, partial IOC —
-and no key ever in a log line or a reason."""
+venue refusal, timeout after the order was created, 429 (once and on every attempt), dropped
+connection, connection reset, 502/503 (before and after the order exists), a venue that
+stalls, partial IOC — and no key ever in a log line or a reason."""
 
 import json
 import logging
@@ -8,6 +9,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from prometheus_client import REGISTRY
 
 from model.execution import VenueEvent
 from sinks.live_credentials import Credentials
@@ -114,3 +116,63 @@ def test_keys_never_appear_in_logs_or_reasons_on_error_paths(stub: StubServer,
     assert any("DDoSProtection" in m for m in retries) and any("RequestTimeout" in m for m in retries)
     texts = caplog.text + json.dumps([e.reason for e in events])
     assert API_KEY not in texts and SECRET not in texts
+
+
+# -- a venue that stalls, resets connections and answers 5xx / repeated 429 (issue #9) ---------
+
+
+def test_503_after_the_venue_created_the_order_is_an_unknown_outcome_found_by_client_id(stub: StubServer) -> None:
+    """Binance documents a 503 as "execution status UNKNOWN": ccxt raises OperationFailed for its
+    -1000 body, which is no refusal — the order is looked up, found, and never sent again."""
+    stub.venue.faults.append("503-created")
+    entry = order("entry_BTC_30_0_long")
+    assert [(e.kind, e.client_order_id) for e in place(stub, entry)] == [("accepted", entry.client_order_id)]
+    assert stub.venue.creates == stub.venue.created == {entry.venue_client_id: 1}
+    assert lookups(stub, entry.venue_client_id) == 1
+
+
+@pytest.mark.parametrize("fault", ["503", "502", "reset"])
+def test_5xx_and_connection_reset_before_the_order_exists_are_retried_once_it_is_known_absent(
+        stub: StubServer, fault: str) -> None:
+    """503 -1001 (an internal error), the front proxy's 502 page and a connection reset: nothing
+    was created; the venue is asked, answers -2013, and the same client id goes again — once."""
+    stub.venue.faults.append(fault)
+    entry = order(f"entry_BTC_31_{fault}_long")
+    assert [(e.kind, e.client_order_id) for e in place(stub, entry)] == [("accepted", entry.client_order_id)]
+    assert stub.venue.creates == {entry.venue_client_id: 2} and stub.venue.created == {entry.venue_client_id: 1}
+    assert lookups(stub, entry.venue_client_id) == 1
+
+
+def test_a_venue_that_stalls_every_request_leaves_the_order_unconfirmed_then_rejected_never_resent(
+        stub: StubServer) -> None:
+    """The create and the three lookups after it get no answer within ccxt's timeout: the
+    order is unconfirmed (no event, the gauge says 1); the next poll finds it absent →
+    rejected ORDER_NOT_PLACED. It was sent once and never again."""
+    entry = order("entry_BTC_32_0_long")
+    stub.venue.plan[entry.venue_client_id] = ["stall"] * 4
+
+    async def body(venue: LiveVenue, started: list[VenueEvent]) -> tuple[list[VenueEvent], int, list[VenueEvent]]:
+        placed = await venue.submit([entry])
+        return placed, venue.unconfirmed(), await venue.poll()
+
+    placed, unconfirmed, polled = gateway(stub, body, credentials=KEYS)
+    assert (placed, unconfirmed) == ([], 1)
+    assert [(e.kind, e.reason) for e in polled] == [("rejected", "ORDER_NOT_PLACED: not on binance")]
+    assert stub.venue.creates == {entry.venue_client_id: 1} and stub.venue.created == {}
+    assert stub.venue.plan[entry.venue_client_id] == []
+
+
+def test_429_on_every_attempt_ends_rejected_with_a_reason_and_counts_the_retries(stub: StubServer) -> None:
+    before = REGISTRY.get_sample_value("arbflow_venue_retries_total",
+                                       {"venue": "binance", "error": "DDoSProtection"}) or 0.0
+    stub.venue.faults += ["429"] * 4  # every create attempt; the lookups between them answer -2013
+    entry = order("entry_BTC_33_0_long")
+
+    async def body(venue: LiveVenue, started: list[VenueEvent]) -> list[VenueEvent]:
+        return await venue.submit([entry]) + await venue.poll()
+
+    [event] = gateway(stub, body, credentials=KEYS)
+    assert (event.kind, event.reason) == ("rejected", "ORDER_NOT_PLACED: not on binance")
+    assert stub.venue.creates == {entry.venue_client_id: 4} and stub.venue.created == {}
+    after = REGISTRY.get_sample_value("arbflow_venue_retries_total", {"venue": "binance", "error": "DDoSProtection"})
+    assert after == before + 3  # 4 attempts: 3 retries

@@ -13,12 +13,21 @@ Fees: 0.04 % taker, 0.02 % maker (the recorded trade: 13.89175 USDT × 0.0004 = 
 
 Every signed request must carry the stub's API key header and a `signature`, or it gets
 Binance's -2014 answer. Faults (`faults`, consumed in order by create requests, single or
-batch): "timeout" (the order is created, the answer comes after `slow_s`), "drop" (created,
-then the TCP connection is aborted without an answer), "429" (HTTP 429 with -1003, nothing
-created), "margin" (HTTP 400 -2019 "Margin is insufficient.", nothing created), "echo" (HTTP 400
--1102 quoting the request headers back — API key included — as some gateways do). A second
-create with a client id the stub holds is refused with -4116 — as Binance does — so a test
-also sees a double placement as an error.
+batch; `plan[client id]`, consumed first, by every request naming that client id — creates,
+lookups and cancels — so a test can script one order's fate whatever else is in flight):
+- after the order was created: "timeout" (the answer comes after `slow_s`), "drop" (the TCP
+  connection is aborted without an answer), "503-created" (HTTP 503 -1000 "An unknown error
+  occured…": Binance documents a 503 as "execution status UNKNOWN, could have been a success");
+- nothing created: "stall" (no answer for `slow_s`, longer than the client's timeout, then
+  HTTP 408 -1007), "reset" (the connection is aborted at once: connection reset), "502" (the
+  front proxy's HTML page), "503" (HTTP 503 -1001 "Internal error; unable to process your
+  request."), "429" (HTTP 429 with -1003), "margin" (HTTP 400 -2019 "Margin is insufficient."),
+  "echo" (HTTP 400 -1102 quoting the request headers back — API key included — as some
+  gateways do).
+On a lookup or cancel, "stall", "reset", "502", "503" and "429" answer the same way, and the
+request is not served. A second create with a client id the stub holds is refused with -4116
+— as Binance does — so a test also sees a double placement as an error; `created` counts the
+orders actually created per client id (never above 1 when nothing is placed twice).
 """
 
 import asyncio
@@ -65,14 +74,44 @@ def _error(code: str, status: int = 400) -> web.Response:
     return web.Response(status=status, body=json.dumps(errors[code]), content_type="application/json")
 
 
+# Faults answered before the request is served (nothing created, nothing canceled).
+BEFORE = ("stall", "reset", "502", "503", "429", "margin", "echo")
+
+
+async def _refuse(request: web.Request, fault: str, slow_s: float) -> web.Response:
+    """The answer of a `BEFORE` fault."""
+    if fault == "stall":  # the client gives up first; what comes after its timeout is never read
+        await asyncio.sleep(slow_s)
+        return _error("-1007", 408)
+    if fault == "reset":
+        assert request.transport is not None
+        request.transport.abort()
+        await asyncio.sleep(0.05)
+        return web.Response(status=500)
+    if fault == "502":
+        page = load(STUB / "binance/trading/errors.json")["502"]
+        return web.Response(status=502, text=page, content_type="text/html")
+    if fault == "503":
+        return _error("-1001", 503)
+    if fault == "429":
+        return _error("-1003", 429)
+    if fault == "margin":
+        return _error("-2019")
+    # "echo": a refusal that quotes the request back, API key header included
+    quoted = {"code": -1102, "msg": f"Mandatory parameter malformed; request headers: {dict(request.headers)}"}
+    return web.Response(status=400, body=json.dumps(quoted), content_type="application/json")
+
+
 class BinanceFutures:
     name = "binance"
 
     def __init__(self, *, slow_s: float = 1.0) -> None:
         self.orders: dict[str, StubOrder] = {}  # by client id
         self.faults: list[str] = []
+        self.plan: dict[str, list[str]] = {}  # client id → faults of the requests naming it, in order
         self.ioc_fills: dict[str, list[Decimal]] = {}
         self.creates: Counter[str] = Counter()  # create requests seen per client id (faulted ones too)
+        self.created: Counter[str] = Counter()  # orders actually created per client id
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # (method, path, params)
         self.slow_s = slow_s
         self._next_id = 8_389_765_000
@@ -101,6 +140,7 @@ class BinanceFutures:
                           price=Decimal(params["price"]), qty=Decimal(params["quantity"]), time=self._tick())
         self._next_id += 1
         self.orders[order.client_id] = order
+        self.created[order.client_id] += 1
         if order.tif == "IOC":
             for qty in self.ioc_fills.get(order.client_id, [order.qty]):
                 self._trade(order, qty, maker=False)
@@ -146,17 +186,19 @@ class BinanceFutures:
             return self.orders.get(params["origClientOrderId"])
         return next((o for o in self.orders.values() if str(o.order_id) == params.get("orderId")), None)
 
+    def _fault(self, client_id: str | None, *, create: bool) -> str | None:
+        """The next fault for a request naming `client_id` (its plan first; creates then `faults`)."""
+        planned = self.plan.get(client_id or "")
+        if planned:
+            return planned.pop(0)
+        return self.faults.pop(0) if create and self.faults else None
+
     async def _place(self, request: web.Request, items: list[dict[str, str]], ack: bool) -> Any:
-        fault = self.faults.pop(0) if self.faults else None
+        fault = self._fault(items[0]["newClientOrderId"], create=True)
         for item in items:
             self.creates[item["newClientOrderId"]] += 1
-        if fault == "429":
-            return _error("-1003", 429)
-        if fault == "margin":
-            return _error("-2019")
-        if fault == "echo":  # a refusal that quotes the request back, API key header included
-            quoted = {"code": -1102, "msg": f"Mandatory parameter malformed; request headers: {dict(request.headers)}"}
-            return web.Response(status=400, body=json.dumps(quoted), content_type="application/json")
+        if fault in BEFORE:
+            return await _refuse(request, fault, self.slow_s)
         answers: list[Any] = []
         for item in items:
             if item["newClientOrderId"] in self.orders:
@@ -169,6 +211,8 @@ class BinanceFutures:
             assert request.transport is not None
             request.transport.abort()
             await asyncio.sleep(0.05)
+        if fault == "503-created":
+            return _error("-1000", 503)
         return answers
 
     def routes(self) -> dict[tuple[str, str], Handler]:
@@ -183,6 +227,9 @@ class BinanceFutures:
                 if "orderId" not in answers[0]:  # the single endpoint answers an error with HTTP 400
                     return web.Response(status=400, body=json.dumps(answers[0]), content_type="application/json")
                 return answers[0]
+            fault = self._fault(params.get("origClientOrderId"), create=False)
+            if fault in BEFORE:
+                return await _refuse(request, fault, self.slow_s)
             found = self._find(params)
             if found is None:
                 return _error("-2013")
