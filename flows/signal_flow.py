@@ -34,10 +34,11 @@ from model.validation import Universe, parse_record
 from operators import funding
 from operators.asset_desk import update
 from operators.asset_signals import SignalSettings
+from operators.desk_risk import RiskSettings, with_fallback_tables
 from operators.execution_pricing import ExecutionSettings
 from operators.execution_state import EntryDenied
 from sinks.dead_letter import dead_letter
-from sinks.metrics import ENTRIES_DENIED, count_records, count_stage, observe_funding
+from sinks.metrics import ENTRIES_DENIED, count_alerts, count_records, count_stage, observe_funding
 from sinks.redis_feed import SignalRedisSink
 
 TradeMode = Literal["paper", "live"]
@@ -93,6 +94,8 @@ def _encode(items: list[tuple[str, Any]]) -> list[OutputItem]:
         if type(record) is Rejected:  # LATE_RECORD from the step: `source` is its topic
             out.append(dead_letter(record.source, record, asset.encode()))
         else:
+            if type(record) is Alert:
+                count_alerts((record.code,))
             out.append((OUTPUT_TOPIC[type(record)], asset, codec.encode(record)))
     count_stage("kafka", len(out))
     return out
@@ -102,9 +105,10 @@ def trading_settings(config: Config, mode: TradeMode = "paper") -> ExecutionSett
     """Paper (answers in process) or live (answers from exec.venue) execution, each desk with
     an equal share of the starting capital."""
     share = config.execution.starting_capital / len(config.universe.assets)
+    risk = RiskSettings(margin=with_fallback_tables(config.margin, config.venues))
     return ExecutionSettings(venues=config.venues, mode=mode, starting_capital=share,
                              min_score=config.scanner.min_score, horizon_intervals=config.scanner.horizon_intervals,
-                             funding_silent_after_ms=settings_from(config).funding_silent_after_ms)
+                             funding_silent_after_ms=settings_from(config).funding_silent_after_ms, risk=risk)
 
 
 def signal_steps(messages: Stream[Consumed], config: Config, *, trade: bool = False, mode: TradeMode = "paper"

@@ -38,7 +38,8 @@ class PortfolioState:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Alert:
-    """A risk alert. `code` is an UPPER_SNAKE reason; `value` the measured quantity."""
+    """A risk alert. `code` is an UPPER_SNAKE reason; `value` the measured quantity and
+    `threshold` the limit it crossed (same unit; None where the rule has no single number)."""
 
     code: str
     severity: Severity
@@ -46,5 +47,6 @@ class Alert:
     venue: str | None = None
     asset: str | None = None
     value: Decimal | None = None
+    threshold: Decimal | None = None
     ts: int
     schema_version: int = 1

@@ -109,6 +109,7 @@ MISSING_PRICE: Final = "MISSING_PRICE"  # a collateral asset without a price cou
 UNKNOWN_HAIRCUT: Final = "UNKNOWN_HAIRCUT"  # no haircut table for a collateral asset: counts zero
 UNKNOWN_MAINTENANCE_TABLE: Final = "UNKNOWN_MAINTENANCE_TABLE"  # no tiers for a perp: its whole notional is due
 DUST_POSITION: Final = "DUST_POSITION"  # a position below the venue's min_qty counts as zero
+MARGIN_UNMODELLED: Final = "MARGIN_UNMODELLED"  # the simulator cannot model a leg (a short spot leg): entry refused
 # -- portfolio risk: allocation (operators.allocator) ----------------------------------------
 CARRY_NOT_POSITIVE: Final = "CARRY_NOT_POSITIVE"  # excluded: current carry <= 0
 HISTORY_TOO_SHORT: Final = "HISTORY_TOO_SHORT"  # excluded: fewer carry points than the minimum in the window
@@ -137,6 +138,10 @@ ORDER_NOT_PLACED: Final = "ORDER_NOT_PLACED"  # retries exhausted and the venue 
 ORDER_NOT_FOUND: Final = "ORDER_NOT_FOUND"  # a working order the venue no longer knows (reconciliation)
 VENUE_BREAKER: Final = "VENUE_BREAKER"  # entry refused: the venue's order-failure breaker has paused it
 BREAKER_ORDER_FAILURES: Final = "BREAKER_ORDER_FAILURES"  # alert: > 20 % of a venue's last 20 orders refused
+HEALTH_LOW: Final = "HEALTH_LOW"  # alert (warning): a venue account's margin health below 0.8
+DELTA_LEAKAGE: Final = "DELTA_LEAKAGE"  # alert: |long qty − short qty| × price above max($100, 1 %) for 30 s
+BASIS_NEGATIVE: Final = "BASIS_NEGATIVE"  # alert: a venue's 5-minute median basis below 0 for more than 1 h
+REBALANCE: Final = "REBALANCE"  # exit: the portfolio controller's target for the pair is zero
 CANCELED_BY_VENUE: Final = "CANCELED_BY_VENUE"  # the venue ended a resting order we did not cancel (expiry, STP, ADL)
 VENUE_NOT_LIVE: Final = "VENUE_NOT_LIVE"  # the gateway trades no live account on this venue: the order never left
 

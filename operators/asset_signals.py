@@ -16,6 +16,7 @@ Outputs (in stream order): `BasisPoint`, `LatencyReading` (at most every
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Final
 
 from model import codec, reasons
@@ -44,6 +45,7 @@ class SignalSettings:
     latency_interval_ms: int = 1_000
     funding_silent_after_ms: int | None = funding_ops.SILENT_AFTER_MS
     late_tolerance_ms: int = 5_000
+    basis_negative_alert_ms: int = 3_600_000  # BASIS_NEGATIVE after the median basis is < 0 this long
 
 
 @dataclass(slots=True)
@@ -61,6 +63,8 @@ class AssetSignals:
     last_scan: int = 0
     last_latency: dict[str, int] = field(default_factory=dict)
     alerted: set[tuple[str, ...]] = field(default_factory=set)
+    negative_since: dict[str, int] = field(default_factory=dict)  # venue → since when its median basis < 0
+    negative_median: dict[str, float] = field(default_factory=dict)  # venue → that median (bps), latest
     watermark: int = 0
     asset: str = ""
 
@@ -106,6 +110,8 @@ def update(state: AssetSignals | None, record: Any, settings: SignalSettings) ->
     elif type(record) is Liquidation:
         market_stats.observe_liquidation(_stats(state, record.venue, record.symbol), record)
     out += _funding_alerts(state, now, settings)
+    if state.negative_since:
+        out += _basis_negative_alerts(state, now, settings.basis_negative_alert_ms)
     if type(record) in (Ticker, OrderBook) and now - state.last_scan >= settings.scan_interval_ms:
         state.last_scan = now
         out += _scan(state, base_asset(record.symbol), now, settings)
@@ -146,11 +152,42 @@ def _judge_basis(state: AssetSignals, point: BasisPoint, settings: SignalSetting
         rate_8h=leg.rate_8h if leg else None, predicted_8h=leg.predicted_rate_8h if leg else None)
     before = state.verdicts.get(point.venue)
     state.verdicts[point.venue] = verdict
+    out: list[Any] = []
+    _track_negative_basis(state, point.venue, verdict.median_bps, point.ts)
     if verdict.stop and (before is None or not before.stop):
-        return [Alert(code=reasons.TOXIC_BASIS, severity="critical", asset=point.asset, venue=point.venue,
-                      message=f"basis-at-risk stop: median below -5 bps for {verdict.negative_intervals} intervals",
-                      ts=point.ts)]
-    return []
+        out.append(Alert(code=reasons.TOXIC_BASIS, severity="critical", asset=point.asset, venue=point.venue,
+                         message=f"basis-at-risk stop: median below -5 bps for {verdict.negative_intervals} intervals",
+                         ts=point.ts))
+    return out
+
+
+def _track_negative_basis(state: AssetSignals, venue: str, median_bps: float, ts: int) -> None:
+    """Remember since when the venue's 5-minute median basis is below 0 (the basis is a
+    change stream: a steady basis produces no new points, so the alert is judged on every
+    record by `_basis_negative_alerts`)."""
+    if median_bps >= 0:
+        state.negative_since.pop(venue, None)
+        state.negative_median.pop(venue, None)
+        state.alerted.discard(("basis_negative", venue))
+    else:
+        state.negative_since.setdefault(venue, ts)
+        state.negative_median[venue] = median_bps
+
+
+def _basis_negative_alerts(state: AssetSignals, now: int, after_ms: int) -> list[Any]:
+    """BASIS_NEGATIVE (warning) once a venue's median basis has stayed below 0 for more than
+    `after_ms` of stream time; once per episode (re-armed when the median is ≥ 0 again)."""
+    out: list[Any] = []
+    for venue, since in state.negative_since.items():
+        marker = ("basis_negative", venue)
+        if now - since <= after_ms or marker in state.alerted:
+            continue
+        state.alerted.add(marker)
+        median = Decimal(repr(state.negative_median[venue])).quantize(Decimal("0.0001"))
+        out.append(Alert(code=reasons.BASIS_NEGATIVE, severity="warning", asset=state.asset, venue=venue,
+                         message=f"{venue} {state.asset} median basis {median} bps has been negative for "
+                                 f"{(now - since) // 60_000} min", value=median, threshold=Decimal(0), ts=now))
+    return out
 
 
 def _funding_alerts(state: AssetSignals, now: int, settings: SignalSettings) -> list[Any]:

@@ -42,13 +42,13 @@ from model import reasons
 from model.market import ClockTick, FundingRate, MarketTrade, OrderBook, Ticker
 from model.money import MONEY, mid
 from model.signals import Opportunity
+from operators import desk_risk, paper_fills
 from operators import execution_exits as exits
 from operators import execution_ids as ids
 from operators import execution_legs as legs
 from operators import execution_pricing as pricing
 from operators import funding as funding_ops
 from operators import ledger as ledger_ops
-from operators import paper_fills
 from operators.execution_book import LegBook, Trade, apply_fill, fill_record, order_record, trade_record
 from operators.execution_pricing import ExecutionSettings
 from operators.execution_state import (
@@ -57,6 +57,7 @@ from operators.execution_state import (
     Output,
     Run,
     alert,
+    cancel,
     new_state,
     send,
     set_phase,
@@ -203,10 +204,7 @@ def on_opportunity(state: ExecutionState, opp: Opportunity, settings: ExecutionS
         plan = pricing.plan_entry(opp, state.quotes.get((opp.long_venue, opp.long_symbol)),
                                   state.quotes.get((opp.short_venue, opp.short_symbol)), state.ledger.available,
                                   settings)
-        if isinstance(plan, pricing.Refusal):
-            refusal = plan
-        else:
-            _start_entry(run, opp, key, plan)
+        refusal = plan if isinstance(plan, pricing.Refusal) else _start_entry(run, opp, key, plan)
     if refusal is not None:
         run.out.append(EntryDenied(opportunity_id=opp.opportunity_id, asset=opp.asset, reason=refusal.reason,
                                    detail=refusal.detail, ts=run.now))
@@ -245,10 +243,10 @@ def _refusal(run: Run, opp: Opportunity) -> pricing.Refusal | None:
 
 
 def _start_entry(run: Run, opp: Opportunity, key: tuple[tuple[str, str], tuple[str, str]],
-                 plan: pricing.EntryPlan) -> None:
+                 plan: pricing.EntryPlan) -> pricing.Refusal | None:
+    """Open the trade and send its first leg — unless the margin gate refuses it."""
     state, venues = run.state, run.settings.venues
     n = state.trade_counts.get((opp.asset, opp.ts), 0)
-    state.trade_counts[(opp.asset, opp.ts)] = n + 1
     trade_id = ids.trade_id(opp.asset, opp.ts, n)
     hard, easy = (venues[opp.long_venue], opp.long_market), (venues[opp.short_venue], opp.short_market)
     if plan.first == "short":
@@ -264,6 +262,11 @@ def _start_entry(run: Run, opp: Opportunity, key: tuple[tuple[str, str], tuple[s
         first=plan.first, phase="first", status="pending", notional=plan.notional, qty=plan.first_qty,
         projected_profit=plan.projected_profit, planned_spread_bps=plan.entry_spread_bps,
         exit_fees_bps=maker + taker, ts_entry=run.now)
+    gate = desk_risk.entry_refusal(state.trades.values(), state.marks, state.quotes, trade,
+                                   _entry_prices(run, trade, plan), state.risk, run.settings.risk, venues)
+    if gate is not None:
+        return pricing.Refusal(*gate)
+    state.trade_counts[(opp.asset, opp.ts)] = n + 1
     ledger_ops.reserve(state.ledger, trade_id, plan.notional)
     state.trades[trade_id], state.pairs[key] = trade, trade_id
     state.started[opp.opportunity_id] = (trade_id, opp.ts)
@@ -271,6 +274,17 @@ def _start_entry(run: Run, opp: Opportunity, key: tuple[tuple[str, str], tuple[s
     leg = trade.leg(plan.first)
     send(run, trade, leg, "entry", ids.entry_id(trade_id, leg.name), leg.open_side, plan.first_qty, "limit",
          plan.first_px, plan.first_px, "entry", 2, "FIRST_LEG")
+    return None
+
+
+def _entry_prices(run: Run, trade: Trade, plan: pricing.EntryPlan) -> tuple[Decimal, Decimal]:
+    """The long and short legs' expected prices: the first leg's limit, the other's touch."""
+    out = []
+    for leg in (trade.long, trade.short):
+        quote = run.state.quotes.get((leg.venue, leg.symbol))
+        px = plan.first_px if leg.name == plan.first else None if quote is None else pricing.touch(quote, leg.open_side)
+        out.append(px if px is not None else plan.first_px)
+    return out[0], out[1]
 
 
 def _begin(state: ExecutionState, ts: int, settings: ExecutionSettings) -> Run:
@@ -291,7 +305,56 @@ def _begin(state: ExecutionState, ts: int, settings: ExecutionSettings) -> Run:
 
 def _finish(run: Run) -> list[Output]:
     _drain(run)
+    _check_risk(run)
+    _drain(run)
     return run.out
+
+
+def _check_risk(run: Run) -> None:
+    """The desk's margin and leakage checks (operators.desk_risk), at most once per
+    `risk_check_ms` of stream time while it holds trades or a health, alert or pause is
+    standing (so they clear once the trades are gone)."""
+    state, risk = run.state, run.settings.risk
+    watch = state.risk
+    standing = state.trades or watch.active or watch.paused or watch.health is not None
+    if run.now - watch.last_check < risk.risk_check_ms or not standing:
+        return
+    watch.last_check = run.now
+    verdict = desk_risk.check(state.trades, state.marks, state.quotes, run.now, watch, risk, run.settings.venues,
+                              lambda trade: _leg_price(run, trade))
+    changed = watch.health != verdict.health
+    watch.health = verdict.health
+    asset = next((t.asset for t in state.trades.values()), None)
+    for finding in desk_risk.new_findings(watch, verdict.findings, run.now):
+        alert(run, finding.code, finding.severity, finding.message, venue=finding.venue, value=finding.value,
+              threshold=finding.threshold, asset=asset)
+    watch.paused = verdict.pause
+    for pending in list(state.trades.values()):
+        order = pending.leg(pending.first).order
+        if verdict.abort_pending and pending.phase == "first" and order is not None:
+            cancel(run, order, reasons.HEALTH_CRITICAL)
+    for trade_id, reason in verdict.close:
+        if (trade := state.trades.get(trade_id)) is None:
+            continue
+        if trade.phase == "active":
+            exits.start_exit(run, trade, reason, True)
+        elif trade.phase == "exit_passive" and not trade.hard_exit:
+            trade.hard_exit, trade.reason = True, reason
+        _progress(run, trade)
+    if changed:
+        run.out.append(snapshot(run))
+
+
+def _leg_price(run: Run, trade: Trade) -> Decimal | None:
+    """A price for the trade's asset: the long leg's mark or mid, else its entry VWAP."""
+    leg = trade.long
+    mark = run.state.marks.get((leg.venue, leg.symbol))
+    if mark is not None:
+        return mark
+    quote = run.state.quotes.get((leg.venue, leg.symbol))
+    if quote is not None and quote.bids and quote.asks:
+        return mid(quote.bids[0][0], quote.asks[0][0])
+    return leg.entry_vwap() or trade.short.entry_vwap()
 
 
 def _drain(run: Run) -> None:

@@ -9,7 +9,7 @@ the entry recheck is the scanner's judgement on the book as it is now, for the s
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Final, Literal
 
@@ -19,6 +19,7 @@ from model.market import Market, OrderBook, Side, Ticker
 from model.money import BPS_PER_UNIT, MONEY, mid, round_to_lot, round_to_tick
 from model.signals import Opportunity
 from operators import scanner, slippage
+from operators.desk_risk import RiskSettings
 from operators.paper_fills import QUEUE_FILL_FRACTION
 
 _ZERO: Final = Decimal(0)
@@ -56,6 +57,8 @@ class ExecutionSettings:
     funding_silent_after_ms: int | None = 600_000
     paper_latency_ms: int = 0
     queue_fill_fraction: Decimal = QUEUE_FILL_FRACTION
+    # margin gates, breakers and alerts of the desk (operators.desk_risk)
+    risk: RiskSettings = field(default_factory=RiskSettings)
 
 
 def fee_bps(venue: VenueConfig, market: Market, maker: bool) -> Decimal | None:

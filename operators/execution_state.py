@@ -22,6 +22,7 @@ from operators import execution_pricing as pricing
 from operators import funding as funding_ops
 from operators import ledger as ledger_ops
 from operators import paper_fills, scanner
+from operators.desk_risk import RiskWatch
 from operators.execution_book import (
     LegBook,
     LegOutBook,
@@ -81,6 +82,7 @@ class ExecutionState:
     # the order-failure breaker: each venue's last outcomes (True = refused) and its pause end
     outcomes: dict[str, deque[bool]] = field(default_factory=dict)
     venue_paused_until: dict[str, int] = field(default_factory=dict)
+    risk: RiskWatch = field(default_factory=RiskWatch)  # margin gates and alerts (operators.desk_risk)
 
 
 @dataclass(slots=True)
@@ -227,13 +229,13 @@ def _unrealised(run: Run) -> Decimal:
 
 def snapshot(run: Run) -> PortfolioState:
     """The portfolio now, unrealised PnL marked to close on the tracked books."""
-    return ledger_ops.snapshot(run.state.ledger, run.now, _unrealised(run))
+    return ledger_ops.snapshot(run.state.ledger, run.now, _unrealised(run), run.state.risk.health)
 
 
 def alert(run: Run, code: str, severity: str, message: str, trade: Trade | None = None, venue: str | None = None,
-          value: Decimal | None = None) -> None:
+          value: Decimal | None = None, threshold: Decimal | None = None, asset: str | None = None) -> None:
     run.out.append(Alert(code=code, severity=severity, message=message, venue=venue,  # type: ignore[arg-type]
-                         asset=None if trade is None else trade.asset, value=value, ts=run.now))
+                         asset=asset if trade is None else trade.asset, value=value, threshold=threshold, ts=run.now))
 
 
 def critical(run: Run, trade: Trade, code: str, message: str) -> None:

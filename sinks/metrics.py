@@ -66,7 +66,9 @@ PORTFOLIO = {name: Gauge(f"arbflow_portfolio_{name}", text) for name, text in (
     ("cumulative_pnl_usd", "Realised PnL of the closed trades (USD)."),
     ("open_positions", "Open pair trades."),
     ("leg_outs", "Leg-out events so far."),
+    ("margin_health", "Lowest margin health of the desks' venue accounts (1 = no margin used; absent: no positions)."),
 )}
+ALERTS = Counter("arbflow_risk_alerts", "Alerts published on risk.alert, by code.", ["reason"])
 VENUE_EVENTS = Counter("arbflow_venue_order_events", "Live gateway answers published on exec.venue, by kind.",
                        ["venue", "kind"])
 VENUE_ERRORS = Counter("arbflow_venue_errors", "Orders refused (by the venue or the gateway), by reason code.",
@@ -129,10 +131,12 @@ def observe_portfolio(total: dict[str, object]) -> None:
     """The portfolio total as written to `strategy:portfolio:state` (Decimal / int values)."""
     for name, field in (("available_usd", "available"), ("open_notional_usd", "open_notional"),
                         ("cumulative_pnl_usd", "cumulative_pnl"), ("open_positions", "open_positions"),
-                        ("leg_outs", "leg_out_count")):
+                        ("leg_outs", "leg_out_count"), ("margin_health", "margin_health")):
         value = total.get(field)
         if isinstance(value, (Decimal, int)):
             PORTFOLIO[name].set(float(value))
+        elif name == "margin_health":
+            PORTFOLIO[name].set(1.0)  # no positions: no margin used
 
 
 def reason_code(reason: str | None) -> str:
@@ -158,3 +162,9 @@ def count_venue_retry(venue: str, error: str) -> None:
 def observe_venue(venue: str, unconfirmed: int, exposure: Decimal) -> None:
     VENUE_UNCONFIRMED.labels(venue=venue).set(unconfirmed)
     VENUE_EXPOSURE.labels(venue=venue).set(float(exposure))
+
+
+def count_alerts(codes: Iterable[str]) -> None:
+    """Alerts as they are published (the code is bounded: model.reasons)."""
+    for code in codes:
+        ALERTS.labels(reason=reason_code(code)).inc()

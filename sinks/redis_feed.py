@@ -181,6 +181,8 @@ class SignalWriter:
         total = {name: sum((getattr(s, name) for s in states), Decimal(0)) for name in _MONEY_FIELDS}
         total |= {name: sum(getattr(s, name) for s in states) for name in _COUNT_FIELDS}
         total |= {"desks": len(states), "ts": max(s.ts for s in states)}
+        healths = [s.margin_health for s in states if s.margin_health is not None]
+        total["margin_health"] = min(healths) if healths else None  # the weakest desk's account
         metrics.observe_portfolio(total)
         day = datetime.fromtimestamp(total["ts"] / 1000, tz=UTC).date().isoformat()
         try:

@@ -109,3 +109,43 @@ def test_the_rolling_median_on_the_binance_capture_matches_an_independent_comput
     assert reading is not None and reading.ts == last_ts
     assert reading.median_bps == pytest.approx(expected, abs=1e-9)
     assert -4.3 < expected < -3.5  # the capture's basis sits around -3.7 … -4.2 bps
+
+
+def _tickers(ts: int, spot_mid: str, perp_mid: str) -> list:
+    from model.market import Ticker
+    half = D("0.05")
+    return [Ticker(venue="binance", symbol=symbol, market=market, bid=D(m) - half, ask=D(m) + half, bid_qty=D(1),
+                   ask_qty=D(1), ts_local=ts)
+            for symbol, market, m in (("BTC/USDT", "spot", spot_mid), ("BTC/USDT:USDT", "perp", perp_mid))]
+
+
+def test_a_median_basis_below_zero_for_more_than_an_hour_raises_one_alert_per_episode() -> None:
+    """The perp 4 bps under the spot (60000 vs 59976: −4.0 bps) every minute: BASIS_NEGATIVE
+    once the 5-minute median has been negative for more than 1 h, not again while it stays
+    negative; back above 0 for a while and negative for another hour → a second alert."""
+    from model.config import Config
+    from model.portfolio import Alert
+    from operators import asset_signals
+    from operators.asset_signals import SignalSettings
+
+    config = Config()
+    settings = SignalSettings(scanner=config.scanner, venues=config.venues, funding_silent_after_ms=None)
+    state, alerts = None, []
+    for minute in range(0, 130):
+        for ticker in _tickers(T + minute * 60_000, "60000", "59976"):
+            state, out = asset_signals.update(state, ticker, settings)
+            alerts += [(minute, a) for a in out if type(a) is Alert and a.code == "BASIS_NEGATIVE"]
+    [(minute, alert)] = alerts
+    assert minute == 61  # negative since minute 0; "more than 1 h" first holds at 61 min
+    assert (alert.venue, alert.asset, alert.value, alert.threshold, alert.severity) == (
+        "binance", "BTC", D("-4.0000"), D(0), "warning")
+    for minute in range(130, 150):  # the median back above 0
+        for ticker in _tickers(T + minute * 60_000, "60000", "60010"):
+            state, _ = asset_signals.update(state, ticker, settings)
+    for minute in range(150, 215):
+        for ticker in _tickers(T + minute * 60_000, "60000", "59976"):
+            state, out = asset_signals.update(state, ticker, settings)
+            alerts += [(minute, a) for a in out if type(a) is Alert and a.code == "BASIS_NEGATIVE"]
+    # the basis is a change stream: the last positive point (minute 130) has left the 5-minute
+    # window by minute 150, so the median is negative at once and the second hour ends at 211
+    assert [m for m, _ in alerts] == [61, 150 + 61]
