@@ -102,11 +102,15 @@ class Gateway:
         consumer.assign([TopicPartition(name, p, starts.get((name, p), OFFSET_BEGINNING))
                          for name in names for p in range(counts[name])])
         loop = asyncio.get_running_loop()
+        # the first consume connects and starts fetching (~0.5–1 s on the embedded broker):
+        # "ready" means tailing, so an order published right after it is not late
+        first = await loop.run_in_executor(None, consumer.consume, 500, 1.0)
         self.ready.set()
         next_poll = loop.time() + self.poll_s
         try:
             while not self.stop.is_set():
-                messages = await loop.run_in_executor(None, consumer.consume, 500, 0.05)
+                messages = first or await loop.run_in_executor(None, consumer.consume, 500, 0.05)
+                first = []
                 batch = self._decode(messages)
                 for venue, items in batch.items():
                     self.publish(await self._submit(venue, items))

@@ -10,7 +10,10 @@ One `LiveVenue` per venue, owned by one event loop:
   (logged, returned in `self.orphans`, never touched).
 - `submit(batch)` places `Order`s with status "new" and cancels (`OrderIntent` kind "cancel",
   id `cancel:{client_order_id}`), in priority order cancel > de-risk (hedge_/unwind_/exit_)
-  > entry; several orders go through the native `create_orders` where the venue has one.
+  > entry; a cancel that arrives before its order (orders and cancels travel on two topics,
+  and a batch cancels first) keeps that order from ever being sent: it is answered
+  "canceled" with the cancel's reason when it comes. Several orders go through the native
+  `create_orders` where the venue has one.
   Before anything leaves: rounding to tick and lot, the notional caps and the rate bucket
   (`sinks.live_limits`). Refusals are "rejected" events with a reason code.
 - `poll()` reports what happened to resting orders since the last call.
@@ -120,6 +123,7 @@ class LiveVenue:
         self.orphans: list[Orphan] = []
         self._working: dict[str, Working] = {}
         self._positions: dict[str, tuple[Decimal, Decimal]] = {}  # symbol → (net base qty, last fill px)
+        self._canceled_unsent: dict[str, str] = {}  # logical id → cancel reason, for cancels ahead of their order
         secret = str(exchange.secret or getattr(exchange, "privateKey", "") or "")
         self._creds = Credentials(str(exchange.apiKey or ""), secret, exchange.password or None)
         self._started = False
@@ -232,6 +236,10 @@ class LiveVenue:
             if order.venue != self.venue:
                 log.warning("%s: order %s is for %s; ignored", self.venue, order.client_order_id, order.venue)
                 continue
+            if order.client_order_id in self._canceled_unsent:
+                w = self._track(order, order.qty, order.limit_px)
+                events.append(self._end(w, "canceled", self._canceled_unsent.pop(order.client_order_id)))
+                continue
             rounded, refusal = self._screen(order, reserved)
             w = self._track(order, rounded.qty if rounded else order.qty, rounded.px if rounded else order.limit_px)
             w.rounded = rounded
@@ -327,8 +335,9 @@ class LiveVenue:
     async def _cancel(self, intent: OrderIntent) -> list[VenueEvent]:
         logical = intent.intent_id.removeprefix("cancel:")
         w = self._working.get(logical)
-        if w is None:
-            log.warning("%s: cancel for unknown order %s ignored", self.venue, logical)
+        if w is None:  # its order comes later (another topic, or later in this batch): never send it
+            log.warning("%s: cancel of %s before its order; the order will not be sent", self.venue, logical)
+            self._canceled_unsent[logical] = intent.reason or reasons.ORDER_TIMEOUT
             return []
         if w.ended:
             return []

@@ -238,3 +238,18 @@ def test_rate_bucket_lets_the_exit_use_the_reserve_while_the_entry_waits(stub: S
     assert manual.sleeps == [1.0]
     assert [p["newClientOrderId"] for p in posts(stub, "/fapi/v1/order")] == [
         first.venue_client_id, exit_order.venue_client_id, second.venue_client_id]
+
+
+def test_a_cancel_that_arrives_before_its_order_keeps_the_order_from_being_sent(stub: StubServer) -> None:
+    """Orders and cancels travel on two topics: the desk's timeout cancel can reach the gateway
+    first, or in the same batch (where cancels go first). The order is then never sent."""
+    late, same_batch = order("entry_BTC_16_0_long", px="49000.0"), order("entry_BTC_17_0_long", px="49100.0")
+
+    async def body(venue: LiveVenue, started: list[VenueEvent]) -> list[VenueEvent]:
+        early = await venue.submit([cancel(late)])
+        return early + await venue.submit([late]) + await venue.submit([same_batch, cancel(same_batch)])
+
+    events = gateway(stub, body, credentials=KEYS)
+    assert [(e.kind, e.client_order_id, e.reason) for e in events] == [
+        ("canceled", late.client_order_id, "ORDER_TIMEOUT"), ("canceled", same_batch.client_order_id, "ORDER_TIMEOUT")]
+    assert stub.venue.creates == {}
