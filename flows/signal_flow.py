@@ -10,6 +10,7 @@ on Kafka, the opportunity feed, trades and portfolio state in Redis.
 """
 
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
@@ -34,6 +35,7 @@ from model.validation import Universe, parse_record
 from operators import funding
 from operators.asset_desk import update
 from operators.asset_signals import SignalSettings
+from operators.desk_controller import ControllerSettings, sector_of
 from operators.desk_risk import RiskSettings, with_fallback_tables
 from operators.execution_pricing import ExecutionSettings
 from operators.execution_state import EntryDenied
@@ -103,12 +105,17 @@ def _encode(items: list[tuple[str, Any]]) -> list[OutputItem]:
 
 def trading_settings(config: Config, mode: TradeMode = "paper") -> ExecutionSettings:
     """Paper (answers in process) or live (answers from exec.venue) execution, each desk with
-    an equal share of the starting capital."""
+    an equal share of the starting capital, its margin checks and its portfolio controller."""
     share = config.execution.starting_capital / len(config.universe.assets)
     risk = RiskSettings(margin=with_fallback_tables(config.margin, config.venues))
+    allocation = config.allocation
+    sectors = Counter(sector_of(allocation, asset) for asset in config.universe.assets)
+    controller = ControllerSettings(allocation=allocation, portfolio_capital=config.execution.starting_capital,
+                                    sector_assets=dict(sectors), interval_ms=allocation.rebalance_interval_s * 1000)
     return ExecutionSettings(venues=config.venues, mode=mode, starting_capital=share,
                              min_score=config.scanner.min_score, horizon_intervals=config.scanner.horizon_intervals,
-                             funding_silent_after_ms=settings_from(config).funding_silent_after_ms, risk=risk)
+                             funding_silent_after_ms=settings_from(config).funding_silent_after_ms, risk=risk,
+                             controller=controller)
 
 
 def signal_steps(messages: Stream[Consumed], config: Config, *, trade: bool = False, mode: TradeMode = "paper"

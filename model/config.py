@@ -373,6 +373,9 @@ class AllocationConfig:
                                    metadata=rule(_positive, "a decimal > 0 (fraction per 8 h)"))
     sectors: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SECTORS))
     unmapped_sector: str = "unmapped"
+    # the desks' portfolio controller reconciles target − current this often (stream time)
+    rebalance_interval_s: int = field(default=300, metadata=rule(lambda v: 1 <= v <= 86_400,
+                                                                 "an integer from 1 to 86400 (seconds)"))
 
 
 # -- execution (DESIGN.md §3.7; docs/execution.md) -----------------------------------------

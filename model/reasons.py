@@ -142,6 +142,7 @@ HEALTH_LOW: Final = "HEALTH_LOW"  # alert (warning): a venue account's margin he
 DELTA_LEAKAGE: Final = "DELTA_LEAKAGE"  # alert: |long qty − short qty| × price above max($100, 1 %) for 30 s
 BASIS_NEGATIVE: Final = "BASIS_NEGATIVE"  # alert: a venue's 5-minute median basis below 0 for more than 1 h
 REBALANCE: Final = "REBALANCE"  # exit: the portfolio controller's target for the pair is zero
+ALLOCATION_CAP: Final = "ALLOCATION_CAP"  # entry refused: the controller's cap for the pair is below min_notional
 CANCELED_BY_VENUE: Final = "CANCELED_BY_VENUE"  # the venue ended a resting order we did not cancel (expiry, STP, ADL)
 VENUE_NOT_LIVE: Final = "VENUE_NOT_LIVE"  # the gateway trades no live account on this venue: the order never left
 

@@ -56,8 +56,8 @@ def update(state: AssetDesk | None, record: Any, signals: SignalSettings,
     for venue, stop in _stops(state.signals).items():
         if stop != stops_before.get(venue, False):
             out += execution.on_basis_stop(desk, venue, record.symbol.split("/", 1)[0], stop, record.ts_local, trading)
-    for item in list(out):
-        if type(item) is Opportunity and item.accepted:
+    for item in list(out):  # accepted ones may start entries; every one feeds the controller
+        if type(item) is Opportunity and (item.accepted or trading.controller is not None):
             out += execution.update(desk, item, trading)[1]
     asset = record.symbol.split("/", 1)[0]
     return state, [replace(item, asset=asset) if type(item) is PortfolioState else item for item in out]

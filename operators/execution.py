@@ -42,6 +42,7 @@ from model import reasons
 from model.market import ClockTick, FundingRate, MarketTrade, OrderBook, Ticker
 from model.money import MONEY, mid
 from model.signals import Opportunity
+from operators import desk_controller as controller
 from operators import desk_risk, paper_fills
 from operators import execution_exits as exits
 from operators import execution_ids as ids
@@ -195,15 +196,20 @@ def on_opportunity(state: ExecutionState, opp: Opportunity, settings: ExecutionS
     """Decide on an opportunity (DESIGN.md §3.7). Not accepted by the scanner: ignored (it
     already carries its reason). Otherwise an entry starts, or an `EntryDenied` says why not."""
     run = _begin(state, opp.ts, settings)
+    if settings.controller is not None:
+        controller.observe(state.controller, opp, settings.controller)
     if not opp.accepted:
         return _finish(run)
     _forget_old_opportunities(state, run.now - settings.max_opportunity_age_ms)
     refusal = _refusal(run, opp)
     if refusal is None:
         key = _pair_key(opp)
+        cap = None if settings.controller is None else controller.entry_cap(
+            state.controller, controller.pair_id(opp.opportunity_id), opp.asset,
+            sum((t.notional for t in state.trades.values()), _ZERO), settings.controller)
         plan = pricing.plan_entry(opp, state.quotes.get((opp.long_venue, opp.long_symbol)),
                                   state.quotes.get((opp.short_venue, opp.short_symbol)), state.ledger.available,
-                                  settings)
+                                  settings, cap)
         refusal = plan if isinstance(plan, pricing.Refusal) else _start_entry(run, opp, key, plan)
     if refusal is not None:
         run.out.append(EntryDenied(opportunity_id=opp.opportunity_id, asset=opp.asset, reason=refusal.reason,
@@ -307,7 +313,25 @@ def _finish(run: Run) -> list[Output]:
     _drain(run)
     _check_risk(run)
     _drain(run)
+    _reconcile(run)
+    _drain(run)
     return run.out
+
+
+def _reconcile(run: Run) -> None:
+    """The portfolio controller's turn (operators.desk_controller), every `interval_ms`."""
+    state, settings = run.state, run.settings.controller
+    if settings is None or not controller.due(state.controller, run.now, settings):
+        return
+    capital = state.ledger.starting_capital + state.ledger.realised_pnl
+    for adjustment in controller.reconcile(state.controller, run.now, state.trades.values(), capital, settings):
+        for trade in [t for t in state.trades.values() if controller.pair_id(t.opportunity_id) == adjustment.pair_id]:
+            order = trade.leg(trade.first).order
+            if adjustment.kind == "cancel" and trade.phase == "first" and order is not None:
+                cancel(run, order, reasons.REBALANCE)
+            elif adjustment.kind == "exit" and trade.phase == "active":
+                exits.start_exit(run, trade, reasons.REBALANCE, False)
+                _progress(run, trade)
 
 
 def _check_risk(run: Run) -> None:

@@ -19,6 +19,7 @@ from model.market import Market, OrderBook, Side, Ticker
 from model.money import BPS_PER_UNIT, MONEY, mid, round_to_lot, round_to_tick
 from model.signals import Opportunity
 from operators import scanner, slippage
+from operators.desk_controller import ControllerSettings
 from operators.desk_risk import RiskSettings
 from operators.paper_fills import QUEUE_FILL_FRACTION
 
@@ -59,6 +60,8 @@ class ExecutionSettings:
     queue_fill_fraction: Decimal = QUEUE_FILL_FRACTION
     # margin gates, breakers and alerts of the desk (operators.desk_risk)
     risk: RiskSettings = field(default_factory=RiskSettings)
+    # the portfolio controller (operators.desk_controller); None = entries sized by the rules alone
+    controller: ControllerSettings | None = None
 
 
 def fee_bps(venue: VenueConfig, market: Market, maker: bool) -> Decimal | None:
@@ -149,8 +152,9 @@ def size_notional(opp: Opportunity, available: Decimal, settings: ExecutionSetti
 
 
 def plan_entry(opp: Opportunity, long: scanner.Quote | None, short: scanner.Quote | None, available: Decimal,
-               settings: ExecutionSettings) -> EntryPlan | Refusal:
-    """Size an accepted opportunity and recheck it on the current quotes (module docstring)."""
+               settings: ExecutionSettings, cap: Decimal | None = None) -> EntryPlan | Refusal:
+    """Size an accepted opportunity and recheck it on the current quotes (module docstring);
+    `cap` (USD) is the portfolio controller's limit for the pair (None = none)."""
     venues = settings.venues
     legs = ((opp.long_venue, opp.long_market), (opp.short_venue, opp.short_market))
     if any(v not in venues or fee_bps(venues[v], m, maker=True) is None for v, m in legs):
@@ -169,6 +173,10 @@ def plan_entry(opp: Opportunity, long: scanner.Quote | None, short: scanner.Quot
     levels = second_quote.asks if second_side == "buy" else second_quote.bids
     depth = slippage.depth_within(levels, second_touch, settings.max_hedge_slippage_bps)
     notional = min(sized, depth).quantize(_CENT, rounding=ROUND_DOWN)
+    if cap is not None and cap < notional:
+        notional = cap.quantize(_CENT, rounding=ROUND_DOWN)
+        if notional < settings.min_notional:
+            return Refusal(reasons.ALLOCATION_CAP, f"the controller allows {notional} USD on the pair")
     if notional < settings.min_notional:
         return Refusal(reasons.BELOW_MIN_SIZE, f"sized {notional} USD (book within the hedge cap: {depth:.2f})")
     prices = [scanner.price(long, "buy", notional), scanner.price(short, "sell", notional),

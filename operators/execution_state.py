@@ -22,6 +22,7 @@ from operators import execution_pricing as pricing
 from operators import funding as funding_ops
 from operators import ledger as ledger_ops
 from operators import paper_fills, scanner
+from operators.desk_controller import DeskController
 from operators.desk_risk import RiskWatch
 from operators.execution_book import (
     LegBook,
@@ -83,6 +84,7 @@ class ExecutionState:
     outcomes: dict[str, deque[bool]] = field(default_factory=dict)
     venue_paused_until: dict[str, int] = field(default_factory=dict)
     risk: RiskWatch = field(default_factory=RiskWatch)  # margin gates and alerts (operators.desk_risk)
+    controller: DeskController = field(default_factory=DeskController)  # operators.desk_controller
 
 
 @dataclass(slots=True)
