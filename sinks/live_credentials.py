@@ -131,6 +131,8 @@ def make_exchange(venue: str, creds: Credentials, urls_override: Mapping[str, st
         config["password"] = creds.password
     config["logger"] = _redacting_logger(venue, creds)  # ccxt logs request headers (the key) at DEBUG
     exchange = getattr(ccxt.pro, ccxt_id)(config)
+    if options.get("fetchCurrencies") is False:  # OKX ignores the option and, once keyed, asks its private
+        exchange.has = {**exchange.has, "fetchCurrencies": False}  # asset/currencies (a funding-read permission)
     for path, url in (urls_override or {}).items():
         _set_url(exchange.urls, path, url, venue)
     return exchange
