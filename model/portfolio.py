@@ -31,6 +31,7 @@ class PortfolioState:
     leg_out_count: int
     leg_out_loss: Decimal
     margin_health: Decimal | None = None
+    liquidation_distance: Decimal | None = None  # smallest price move (fraction) to health 0; None: none
     asset: str | None = None  # the desk (base asset) this ledger belongs to; None = the whole portfolio
     ts: int
     schema_version: int = 1

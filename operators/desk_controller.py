@@ -1,7 +1,8 @@
 """The portfolio controller inside an asset's execution step (DESIGN.md §3.8, §3.9 Allocation;
 issue 7 item 4) — pure, stream time only.
 
-Every `interval_ms` of stream time [5 min] the desk reconciles `target − current =
+Every `interval_ms` of stream time [5 min], and at once after a large change (a pair's carry
+crossing 0 or moving by more than half its size), the desk reconciles `target − current =
 adjustments` with `operators.allocator.allocate` over the pairs it has seen:
 - a pair is what an opportunity names (`asset:long_venue:long_symbol>short_venue:short_symbol`,
   the opportunity id without its `@ts`); its current carry and round-trip cost (the four
@@ -84,6 +85,7 @@ class DeskController:
     caps: dict[str, Decimal] = field(default_factory=dict)  # pair → target notional of the last allocation
     excluded: dict[str, str] = field(default_factory=dict)  # pair → the allocator's exclusion reason
     last: Allocation | None = None
+    urgent: bool = False  # a pair's carry changed sign or by half since the last run: reconcile now
 
 
 def pair_id(opportunity_id: str) -> str:
@@ -99,6 +101,8 @@ def observe(ctrl: DeskController, opp: Opportunity, settings: ControllerSettings
     view = ctrl.pairs.get(key)
     if view is None:
         view = ctrl.pairs[key] = PairView(asset=opp.asset, carry_8h=opp.carry_8h, cost_bps=_ZERO)
+    if ctrl.last_run is not None and _large_change(view.carry_8h, opp.carry_8h):
+        ctrl.urgent = True
     view.carry_8h, view.cost_bps = opp.carry_8h, opp.fees_bps + opp.slippage_bps
     if not view.history or opp.ts - view.history[-1].ts >= settings.sample_ms:
         view.history.append(CarryPoint(ts=opp.ts, carry_8h=opp.carry_8h))
@@ -107,8 +111,13 @@ def observe(ctrl: DeskController, opp: Opportunity, settings: ControllerSettings
         view.history.popleft()
 
 
+def _large_change(before: Decimal, after: Decimal) -> bool:
+    """The carry crossed 0 (either way) or moved by more than half of its size."""
+    return (before > 0) != (after > 0) or abs(after - before) > abs(before) / 2
+
+
 def due(ctrl: DeskController, now: int, settings: ControllerSettings) -> bool:
-    return bool(ctrl.pairs) and (ctrl.last_run is None or now - ctrl.last_run >= settings.interval_ms)
+    return bool(ctrl.pairs) and (ctrl.urgent or ctrl.last_run is None or now - ctrl.last_run >= settings.interval_ms)
 
 
 def _held(trades: Iterable[Trade]) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
@@ -125,7 +134,7 @@ def reconcile(ctrl: DeskController, now: int, trades: Iterable[Trade], capital: 
               settings: ControllerSettings) -> tuple[Adjustment, ...]:
     """Run the allocator now; remember targets and exclusions; return the adjustments in the
     order they are to be carried out (cancel > de-risk > entry)."""
-    ctrl.last_run = now
+    ctrl.last_run, ctrl.urgent = now, False
     current, pending = _held(trades)
     asset = next(iter(ctrl.pairs.values())).asset
     candidates = tuple(

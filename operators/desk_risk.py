@@ -77,6 +77,7 @@ class RiskWatch:
     active: dict[str, int] = field(default_factory=dict)  # alert key → since when it holds
     leak_since: dict[str, int] = field(default_factory=dict)  # trade id → leakage start
     health: Decimal | None = None  # the lowest account health at the last check
+    distance: Decimal | None = None  # the smallest liquidation distance (fraction of price) at the last check
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +96,11 @@ class Finding:
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """What a check found: the lowest health, the alerts, the trades to close hard (with their
-    reason), whether pending entries abort, and the margin pause to set (None = lift)."""
+    reason), whether pending entries abort, and the margin pause to set (None = lift);
+    `distance` is the smallest liquidation distance of any position (None: none can be)."""
 
     health: Decimal | None
+    distance: Decimal | None
     findings: tuple[Finding, ...]
     close: tuple[tuple[str, str], ...]
     abort_pending: bool
@@ -235,6 +238,7 @@ def check(trades: Mapping[str, Trade], marks: Mapping[tuple[str, str], Decimal],
     findings: list[Finding] = []
     close: dict[str, str] = {}
     lowest: Decimal | None = None
+    nearest: Decimal | None = None
     critical = False
     try:
         built = accounts(trades.values(), marks, quotes)
@@ -263,6 +267,8 @@ def check(trades: Mapping[str, Trade], marks: Mapping[tuple[str, str], Decimal],
                                     f"to {margin.margin_use_target}", name, shown_ratio(use), margin.max_margin_use))
         for position in book.state().positions:
             move = position.asset_liquidation_move
+            if move is not None:
+                nearest = abs(move) if nearest is None else min(nearest, abs(move))
             if move is None or abs(move) >= margin.min_liquidation_distance:
                 continue
             findings.append(Finding(f"liq:{name}:{position.symbol}", reasons.LIQUIDATION_TOO_CLOSE, "warning",
@@ -281,7 +287,7 @@ def check(trades: Mapping[str, Trade], marks: Mapping[tuple[str, str], Decimal],
         pause = watch.paused
     else:
         pause = None
-    return Verdict(health=lowest, findings=tuple(findings),
+    return Verdict(health=lowest, distance=nearest, findings=tuple(findings),
                    close=tuple((t, r) for t, r in close.items() if t in trades), abort_pending=critical, pause=pause)
 
 

@@ -346,8 +346,8 @@ def _check_risk(run: Run) -> None:
     watch.last_check = run.now
     verdict = desk_risk.check(state.trades, state.marks, state.quotes, run.now, watch, risk, run.settings.venues,
                               lambda trade: _leg_price(run, trade))
-    changed = watch.health != verdict.health
-    watch.health = verdict.health
+    changed = (watch.health, watch.distance) != (verdict.health, verdict.distance)
+    watch.health, watch.distance = verdict.health, verdict.distance
     asset = next((t.asset for t in state.trades.values()), None)
     for finding in desk_risk.new_findings(watch, verdict.findings, run.now):
         alert(run, finding.code, finding.severity, finding.message, venue=finding.venue, value=finding.value,

@@ -231,7 +231,8 @@ def _unrealised(run: Run) -> Decimal:
 
 def snapshot(run: Run) -> PortfolioState:
     """The portfolio now, unrealised PnL marked to close on the tracked books."""
-    return ledger_ops.snapshot(run.state.ledger, run.now, _unrealised(run), run.state.risk.health)
+    risk = run.state.risk
+    return ledger_ops.snapshot(run.state.ledger, run.now, _unrealised(run), risk.health, risk.distance)
 
 
 def alert(run: Run, code: str, severity: str, message: str, trade: Trade | None = None, venue: str | None = None,

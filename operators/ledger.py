@@ -171,16 +171,17 @@ def violations(ledger: Ledger) -> list[str]:
     return found
 
 
-def snapshot(ledger: Ledger, ts: int, unrealised_pnl: Decimal = _ZERO,
-             margin_health: Decimal | None = None) -> PortfolioState:
+def snapshot(ledger: Ledger, ts: int, unrealised_pnl: Decimal = _ZERO, margin_health: Decimal | None = None,
+             liquidation_distance: Decimal | None = None) -> PortfolioState:
     """The `portfolio.state` record at stream time `ts` (`margin_health`: the lowest of the
-    desk's venue accounts at the last risk check, None before one or without positions)."""
+    desk's venue accounts at the last risk check, None before one or without positions;
+    `liquidation_distance`: the smallest price move, as a fraction, that takes one to 0)."""
     return PortfolioState(
         starting_capital=ledger.starting_capital, available=ledger.available, open_notional=open_notional(ledger),
         realised_pnl=ledger.realised_pnl, unrealised_pnl=unrealised_pnl, cumulative_pnl=ledger.cumulative_pnl,
         open_positions=len(ledger.open), closed_trades=len(ledger.closed), win_count=ledger.win_count,
         loss_count=ledger.loss_count, leg_out_count=ledger.leg_out_count, leg_out_loss=ledger.leg_out_loss,
-        margin_health=margin_health, ts=ts)
+        margin_health=margin_health, liquidation_distance=liquidation_distance, ts=ts)
 
 
 def metrics(ledger: Ledger, ts: int) -> LedgerMetrics:

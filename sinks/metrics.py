@@ -67,6 +67,7 @@ PORTFOLIO = {name: Gauge(f"arbflow_portfolio_{name}", text) for name, text in (
     ("open_positions", "Open pair trades."),
     ("leg_outs", "Leg-out events so far."),
     ("margin_health", "Lowest margin health of the desks' venue accounts (1 = no margin used; absent: no positions)."),
+    ("liquidation_distance", "Smallest price move (fraction) that takes a desk's venue account to health 0."),
 )}
 ALERTS = Counter("arbflow_risk_alerts", "Alerts published on risk.alert, by code.", ["reason"])
 VENUE_EVENTS = Counter("arbflow_venue_order_events", "Live gateway answers published on exec.venue, by kind.",
@@ -131,12 +132,15 @@ def observe_portfolio(total: dict[str, object]) -> None:
     """The portfolio total as written to `strategy:portfolio:state` (Decimal / int values)."""
     for name, field in (("available_usd", "available"), ("open_notional_usd", "open_notional"),
                         ("cumulative_pnl_usd", "cumulative_pnl"), ("open_positions", "open_positions"),
-                        ("leg_outs", "leg_out_count"), ("margin_health", "margin_health")):
+                        ("leg_outs", "leg_out_count"), ("margin_health", "margin_health"),
+                        ("liquidation_distance", "liquidation_distance")):
         value = total.get(field)
         if isinstance(value, (Decimal, int)):
             PORTFOLIO[name].set(float(value))
         elif name == "margin_health":
             PORTFOLIO[name].set(1.0)  # no positions: no margin used
+        elif name == "liquidation_distance":
+            PORTFOLIO[name].set(float("nan"))  # no position can be liquidated
 
 
 def reason_code(reason: str | None) -> str:

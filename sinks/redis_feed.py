@@ -183,6 +183,8 @@ class SignalWriter:
         total |= {"desks": len(states), "ts": max(s.ts for s in states)}
         healths = [s.margin_health for s in states if s.margin_health is not None]
         total["margin_health"] = min(healths) if healths else None  # the weakest desk's account
+        distances = [s.liquidation_distance for s in states if s.liquidation_distance is not None]
+        total["liquidation_distance"] = min(distances) if distances else None
         metrics.observe_portfolio(total)
         day = datetime.fromtimestamp(total["ts"] / 1000, tz=UTC).date().isoformat()
         try:

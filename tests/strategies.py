@@ -306,7 +306,8 @@ portfolio_states = st.builds(
     starting_capital=sizes, available=signed_money, open_notional=sizes, realised_pnl=signed_money,
     unrealised_pnl=signed_money, cumulative_pnl=signed_money, open_positions=counts,
     closed_trades=counts, win_count=counts, loss_count=counts, leg_out_count=counts,
-    leg_out_loss=signed_money, margin_health=optional(decimals("-10", "10")), asset=optional(assets),
+    leg_out_loss=signed_money, margin_health=optional(decimals("-10", "10")),
+    liquidation_distance=optional(decimals("0", "10")), asset=optional(assets),
     ts=timestamps_ms,
 )
 alerts = st.builds(

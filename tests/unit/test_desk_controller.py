@@ -76,11 +76,11 @@ def test_a_pair_whose_carry_turns_negative_is_closed_by_the_controller_and_refus
     assert {(i.venue, i.side, i.order_type, i.reason) for i in exits} == {
         ("okx", "sell", "limit", reasons.REBALANCE), ("binance", "buy", "limit", reasons.REBALANCE)}
     assert driver.state.controller.excluded == {PAIR: reasons.CARRY_NOT_POSITIVE}
-    [denied] = driver.denied(driver.feed(opportunity(T0 + 5 * MINUTE + 40)))
-    assert denied.reason == reasons.EXIT_IN_FLIGHT  # the pair is busy closing
     controller = driver.settings.controller
-    assert controller is not None  # and once it has closed, the pair's cap is 0: entries refused ALLOCATION_CAP
+    assert controller is not None  # while excluded, the pair's cap is 0: entries are refused ALLOCATION_CAP
     assert entry_cap(driver.state.controller, PAIR, "BTC", D(0), controller) == 0
+    [denied] = driver.denied(driver.feed(opportunity(T0 + 5 * MINUTE + 40, carry="-0.0001")))
+    assert denied.reason == reasons.EXIT_IN_FLIGHT  # (the pair is still busy closing: that reason comes first)
 
 
 def test_a_cap_below_the_minimum_notional_refuses_the_entry_with_allocation_cap() -> None:
@@ -89,3 +89,14 @@ def test_a_cap_below_the_minimum_notional_refuses_the_entry_with_allocation_cap(
     driver.state.controller.last_run = T0  # no reconciliation before the entry
     [denied] = driver.denied(driver.feed(opportunity(T0 + 10)))
     assert (denied.reason, denied.detail) == (reasons.ALLOCATION_CAP, "the controller allows 99.99 USD on the pair")
+
+
+def test_a_carry_turning_negative_is_a_large_change_that_reconciles_at_once() -> None:
+    driver = _driver()
+    driver.feed(opportunity(T0 + 10))
+    driver.feed(trade("okx", "sell", "60000", "1.1", T0 + 30))
+    assert driver.trades()[-1].status == "active"
+    produced = driver.feed(opportunity(T0 + MINUTE, carry="-0.0001", accepted=False))  # 1 min, not 5
+    assert {(i.venue, i.reason) for i in driver.intents(produced) if i.kind == "exit"} == {
+        ("okx", reasons.REBALANCE), ("binance", reasons.REBALANCE)}
+    assert driver.state.controller.last_run == T0 + MINUTE and not driver.state.controller.urgent
