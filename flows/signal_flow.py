@@ -9,6 +9,7 @@ on Kafka, the opportunity feed, trades and portfolio state in Redis.
                                        └─ to_dead_letter ──────────────────┴─ write_kafka
 """
 
+import logging
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -44,6 +45,8 @@ from sinks.metrics import ENTRIES_DENIED, count_alerts, count_records, count_sta
 from sinks.redis_feed import SignalRedisSink
 
 TradeMode = Literal["paper", "live"]
+_LOG = logging.getLogger("arbflow.alerts")
+_LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "critical": logging.CRITICAL}
 INPUT_TOPICS = (topics.MD_TICKER, topics.MD_BOOK, topics.MD_TRADE, topics.MD_FUNDING, topics.MD_OI,
                 topics.MD_LIQUIDATION)
 OUTPUT_TOPIC = {BasisPoint: topics.SIGNAL_BASIS, LatencyReading: topics.SIGNAL_LATENCY,
@@ -98,6 +101,9 @@ def _encode(items: list[tuple[str, Any]]) -> list[OutputItem]:
         else:
             if type(record) is Alert:
                 count_alerts((record.code,))
+                _LOG.log(_LEVELS.get(record.severity, logging.INFO), "alert %s [%s] %s %s: %s (value %s, threshold %s)",
+                         record.code, record.severity, record.asset or "-", record.venue or "-", record.message,
+                         record.value, record.threshold)
             out.append((OUTPUT_TOPIC[type(record)], asset, codec.encode(record)))
     count_stage("kafka", len(out))
     return out
