@@ -14,7 +14,8 @@ import gzip
 import heapq
 import lzma
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -67,20 +68,22 @@ def _open(path: Path) -> IO[bytes]:
 
 def read_capture(path: Path, *, streams: tuple[str, ...] = STREAMS, since_ms: int = 0,
                  until_ms: int | None = None, counts: Counter[str] | None = None,
-                 depth: int = 20, sync: binance.DepthSync | None = None) -> Iterator[tuple[str, Any]]:
+                 depth: int = 20, sync: binance.DepthSync | None = None,
+                 lines: Iterable[bytes] | None = None) -> Iterator[tuple[str, Any]]:
     """(topic, record-or-Rejected) for each wanted message with since ≤ ts_local < until.
 
     `counts` receives tallies per converted stream, `skipped:<stream>`, `rejected`, and
     for books `book:gaps`, `book:crossed`, `book:unsynced` (diffs before a snapshot or
     after a gap that no later snapshot repaired). Consecutive files of one stream (a
-    day boundary) pass the same `sync` so the book carries over.
+    day boundary) pass the same `sync` so the book carries over. `lines`, when given, are
+    the file's lines already read (its name still says what they are).
     """
     file = describe(path)
     counts = counts if counts is not None else Counter()
     scale = binance.coin_m_scale(file.venue_symbol) if file.coin_margined else None
     if sync is None:
         sync = new_sync(path, depth)
-    with _open(path) as handle:
+    with _open(path) if lines is None else nullcontext(lines) as handle:
         for number, line in enumerate(handle, start=1):
             stamp, _, payload = line.rstrip(b"\n").partition(b" ")
             source = f"{path.name}:{number}"
