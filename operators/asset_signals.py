@@ -110,8 +110,8 @@ def update(state: AssetSignals | None, record: Any, settings: SignalSettings) ->
     elif type(record) is Liquidation:
         market_stats.observe_liquidation(_stats(state, record.venue, record.symbol), record)
     out += _funding_alerts(state, now, settings)
-    if state.negative_since:
-        out += _basis_negative_alerts(state, now, settings.basis_negative_alert_ms)
+    if type(record) is Ticker and record.venue in state.negative_since:
+        out += _basis_negative_alert(state, record.venue, now, settings.basis_negative_alert_ms)
     if type(record) in (Ticker, OrderBook) and now - state.last_scan >= settings.scan_interval_ms:
         state.last_scan = now
         out += _scan(state, base_asset(record.symbol), now, settings)
@@ -164,7 +164,7 @@ def _judge_basis(state: AssetSignals, point: BasisPoint, settings: SignalSetting
 def _track_negative_basis(state: AssetSignals, venue: str, median_bps: float, ts: int) -> None:
     """Remember since when the venue's 5-minute median basis is below 0 (the basis is a
     change stream: a steady basis produces no new points, so the alert is judged on every
-    record by `_basis_negative_alerts`)."""
+    record by `_basis_negative_alert`)."""
     if median_bps >= 0:
         state.negative_since.pop(venue, None)
         state.negative_median.pop(venue, None)
@@ -174,20 +174,20 @@ def _track_negative_basis(state: AssetSignals, venue: str, median_bps: float, ts
         state.negative_median[venue] = median_bps
 
 
-def _basis_negative_alerts(state: AssetSignals, now: int, after_ms: int) -> list[Any]:
-    """BASIS_NEGATIVE (warning) once a venue's median basis has stayed below 0 for more than
-    `after_ms` of stream time; once per episode (re-armed when the median is ≥ 0 again)."""
-    out: list[Any] = []
-    for venue, since in state.negative_since.items():
-        marker = ("basis_negative", venue)
-        if now - since <= after_ms or marker in state.alerted:
-            continue
-        state.alerted.add(marker)
-        median = Decimal(repr(state.negative_median[venue])).quantize(Decimal("0.0001"))
-        out.append(Alert(code=reasons.BASIS_NEGATIVE, severity="warning", asset=state.asset, venue=venue,
-                         message=f"{venue} {state.asset} median basis {median} bps has been negative for "
-                                 f"{(now - since) // 60_000} min", value=median, threshold=Decimal(0), ts=now))
-    return out
+def _basis_negative_alert(state: AssetSignals, venue: str, now: int, after_ms: int) -> list[Any]:
+    """BASIS_NEGATIVE (warning) once the venue's median basis has stayed below 0 for more
+    than `after_ms` of stream time, judged on the venue's own tickers (other records — a
+    funding history running past the quotes — do not make a stale median older); once per
+    episode (re-armed when the median is ≥ 0 again)."""
+    since = state.negative_since[venue]
+    marker = ("basis_negative", venue)
+    if now - since <= after_ms or marker in state.alerted:
+        return []
+    state.alerted.add(marker)
+    median = Decimal(repr(state.negative_median[venue])).quantize(Decimal("0.0001"))
+    return [Alert(code=reasons.BASIS_NEGATIVE, severity="warning", asset=state.asset, venue=venue,
+                  message=f"{venue} {state.asset} median basis {median} bps has been negative for "
+                          f"{(now - since) // 60_000} min", value=median, threshold=Decimal(0), ts=now)]
 
 
 def _funding_alerts(state: AssetSignals, now: int, settings: SignalSettings) -> list[Any]:

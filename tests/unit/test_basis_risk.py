@@ -149,3 +149,23 @@ def test_a_median_basis_below_zero_for_more_than_an_hour_raises_one_alert_per_ep
     # the basis is a change stream: the last positive point (minute 130) has left the 5-minute
     # window by minute 150, so the median is negative at once and the second hour ends at 211
     assert [m for m, _ in alerts] == [61, 150 + 61]
+
+
+def test_records_other_than_the_venues_tickers_do_not_age_a_negative_median() -> None:
+    """A funding history running 8 h past the last quotes (as `make run` replays) is no
+    evidence that the basis stayed negative: no alert without the venue's own tickers."""
+    from model.config import Config
+    from model.market import FundingRate
+    from operators import asset_signals
+    from operators.asset_signals import SignalSettings
+
+    config = Config()
+    settings = SignalSettings(scanner=config.scanner, venues=config.venues, funding_silent_after_ms=None)
+    state = None
+    for minute in range(0, 10):
+        for ticker in _tickers(T + minute * 60_000, "60000", "59976"):
+            state, _ = asset_signals.update(state, ticker, settings)
+    funding = FundingRate(venue="binance", symbol="BTC/USDT:USDT", market="perp", rate=D("0.0001"),
+                          interval_ms=8 * H, next_funding_time=T + 16 * H, ts_local=T + 8 * H)
+    state, out = asset_signals.update(state, funding, settings)
+    assert [a for a in out if getattr(a, "code", "") == "BASIS_NEGATIVE"] == []
