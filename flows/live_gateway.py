@@ -1,22 +1,35 @@
 """The live gateway loop of `arbflow trade --mode live`: the desks' orders on Kafka become
 real venue orders, and the venues' answers go back on exec.venue for the desks.
 
-    exec.order (status "new") ─┐
-    exec.intent (kind cancel) ─┴─ LiveVenue per venue (sinks.live_venue) ─ exec.venue (VenueEvent)
+    exec.order (status "new") ─┐                ┌─ lane binance: LiveVenue ─┐
+    exec.intent (kind cancel) ─┴─ read, decode ─┼─ lane okx:     LiveVenue ─┼─ exec.venue (VenueEvent)
+                                                └─ …                        ┘
+
+One asyncio task ("lane", `_Lane`) per venue owns that venue's `LiveVenue` (sinks.live_venue):
+it reconciles, places and cancels what the reader hands it, and polls resting orders every
+`poll_s`. The reader never waits on a venue, so a venue that stalls (every request running
+into ccxt's `timeout`, `[execution] request_timeout_ms`, and retried) holds up only its own
+lane: orders, cancels and polls of every other venue go on. Within a lane everything keeps
+its order — reconciliation before the first new order, the venue's answers published in the
+order it gave them; what queued while the venue was busy goes out as one batch, cancels
+first, then de-risking orders, then entries (`LiveVenue.submit`).
 
 Start-up, before any new order: exec.order is read from the beginning; the latest state of
-every order is what the gateway "knows". Each `LiveVenue.start(known)` reconciles those with
-the venue (fills and cancels that happened while nothing ran come back as events) and the
-client ids already on Kafka are never placed again — a desk that re-emits its orders after
-a restart (it rebuilds its state from Kafka) sends nothing twice. Tailing then starts at the
-offset after the history read, so nothing produced in between is missed. An order still
-"new" on Kafka that the venue does not hold was never placed: it is answered "rejected"
-(ORDER_NOT_PLACED) and the desk unwinds — never sent late.
+every order is what the gateway "knows". Each lane's `LiveVenue.start(known)` reconciles those
+with its venue (fills and cancels that happened while nothing ran come back as events) and
+the client ids already on Kafka are never placed again — a desk that re-emits its orders
+after a restart (it rebuilds its state from Kafka) sends nothing twice. Tailing starts at the
+offset after the history read, so nothing produced in between is missed; orders read before
+their lane has reconciled wait in its queue. An order still "new" on Kafka that the venue does
+not hold was never placed: it is answered "rejected" (ORDER_NOT_PLACED) and the desk unwinds
+— never sent late. `ready` is set once every lane has reconciled and the reader tails.
 
 An order for a venue that is not live (not in `--venues`, or no keys) is answered with a
-"rejected" event (`VENUE_NOT_LIVE`), so the desk unwinds instead of waiting. Resting orders
-are polled every `poll_s`. The loop ends when `stop` is set; what is in hand is finished,
-the producer flushed and the exchanges closed.
+"rejected" event (`VENUE_NOT_LIVE`), so the desk unwinds instead of waiting. A lane that
+fails (its venue cannot even load its markets) stops the gateway. The loop ends when `stop`
+is set; every lane finishes what it holds, then the producer is flushed and the exchanges
+closed. Publishing waits for the broker's acknowledgement on the event loop (milliseconds);
+it is the one step the lanes share.
 """
 
 import asyncio
@@ -72,7 +85,7 @@ class Gateway:
                                             delivery_timeout_ms=config.kafka.delivery_timeout_ms,
                                             partitions=partitions)
         self.topic_venue = kafka.topic_name(config, topics.EXEC_VENUE)
-        self.ready = threading.Event()  # set once reconciled and tailing
+        self.ready = threading.Event()  # set once every venue is reconciled and exec.order is tailed
         self.sent: set[str] = set()  # logical ids ever seen as "new" on exec.order: never placed again
         self.published = 0
 
@@ -91,38 +104,40 @@ class Gateway:
     async def run(self) -> None:
         known, starts = _latest_orders(self.config, self.bootstrap)
         self.sent = set(known)
-        for venue, live in self.venues.items():
-            self.publish(await live.start([o for o in known.values() if o.venue == venue]))
-            if live.orphans:
-                log.warning("%s: %d open orders with our prefix are unknown to Kafka; left untouched",
-                            venue, len(live.orphans))
+        lanes = {venue: _Lane(self, venue, live, [o for o in known.values() if o.venue == venue])
+                 for venue, live in self.venues.items()}
         consumer = kafka.consumer(self.bootstrap, eof=False)
-        names = [kafka.topic_name(self.config, t) for t in (topics.EXEC_ORDER, topics.EXEC_INTENT)]
-        counts = kafka.partition_counts(self.bootstrap, names, self.config.kafka.connect_timeout_s)
-        consumer.assign([TopicPartition(name, p, starts.get((name, p), OFFSET_BEGINNING))
-                         for name in names for p in range(counts[name])])
-        loop = asyncio.get_running_loop()
-        # the first consume connects and starts fetching (~0.5–1 s on the embedded broker):
-        # "ready" means tailing, so an order published right after it is not late
-        first = await loop.run_in_executor(None, consumer.consume, 500, 1.0)
-        self.ready.set()
-        next_poll = loop.time() + self.poll_s
         try:
+            names = [kafka.topic_name(self.config, t) for t in (topics.EXEC_ORDER, topics.EXEC_INTENT)]
+            counts = kafka.partition_counts(self.bootstrap, names, self.config.kafka.connect_timeout_s)
+            consumer.assign([TopicPartition(name, p, starts.get((name, p), OFFSET_BEGINNING))
+                             for name in names for p in range(counts[name])])
+            loop = asyncio.get_running_loop()
+            # the first consume connects and starts fetching (~0.5–1 s on the embedded broker):
+            # "ready" means tailing, so an order published right after it is not late
+            messages = await loop.run_in_executor(None, consumer.consume, 500, 1.0)
             while not self.stop.is_set():
-                messages = first or await loop.run_in_executor(None, consumer.consume, 500, 0.05)
-                first = []
-                batch = self._decode(messages)
-                for venue, items in batch.items():
-                    self.publish(await self._submit(venue, items))
-                if loop.time() >= next_poll:
-                    for live in self.venues.values():
-                        self.publish(await live.poll())
-                    next_poll = loop.time() + self.poll_s
+                for venue, items in self._decode(messages).items():
+                    lane = lanes.get(venue)
+                    if lane is not None:
+                        lane.queue.put_nowait(items)  # its own task places them; nothing here waits on a venue
+                    else:
+                        self.publish(self._not_live(venue, items))
+                for lane in lanes.values():
+                    lane.check()  # a venue task that failed stops the gateway
+                if not self.ready.is_set() and all(lane.reconciled.is_set() for lane in lanes.values()):
+                    self.ready.set()
+                messages = await loop.run_in_executor(None, consumer.consume, 500, 0.05)
         finally:
             consumer.close()
+            for lane in lanes.values():
+                lane.queue.put_nowait(None)  # finish what is in hand, then end
+            await asyncio.gather(*(lane.task for lane in lanes.values()), return_exceptions=True)
             self.producer.flush()
             for live in self.venues.values():
                 await live.close()
+        for lane in lanes.values():
+            lane.check()
 
     def _decode(self, messages: list[Any]) -> dict[str, list[Order | OrderIntent]]:
         order_topic = kafka.topic_name(self.config, topics.EXEC_ORDER)
@@ -144,14 +159,65 @@ class Gateway:
                 batch[record.venue].append(record)
         return batch
 
-    async def _submit(self, venue: str, items: list[Order | OrderIntent]) -> list[VenueEvent]:
-        live = self.venues.get(venue)
-        if live is not None:
-            return await live.submit(items)
+    def _not_live(self, venue: str, items: list[Order | OrderIntent]) -> list[VenueEvent]:
         ts = self.clock_ms()
         return [VenueEvent(kind="rejected", client_order_id=o.client_order_id, venue=venue, symbol=o.symbol, ts=ts,
                            reason=f"{reasons.VENUE_NOT_LIVE}: {venue} is not traded live")
                 for o in items if isinstance(o, Order)]
+
+
+class _Lane:
+    """One venue's task: reconcile (`LiveVenue.start`), then submit what arrives on `queue`
+    (lists of orders and cancels; None ends the lane once everything before it is done) and
+    poll every `poll_s`. Every venue call of this venue happens here and nowhere else, so a
+    venue that stalls holds up only its own lane; its events are published in the order the
+    venue answered. What queued up while the venue was busy goes out as one batch (cancels
+    first, then de-risking orders, then entries)."""
+
+    def __init__(self, gateway: Gateway, venue: str, live: LiveVenue, known: list[Order]) -> None:
+        self.gateway, self.venue, self.live = gateway, venue, live
+        self.queue: asyncio.Queue[list[Order | OrderIntent] | None] = asyncio.Queue()
+        self.reconciled = asyncio.Event()
+        self.task = asyncio.create_task(self._run(known), name=f"live-gateway-{venue}")
+
+    def check(self) -> None:
+        """Re-raise what ended the lane, if it failed."""
+        error = self.task.exception() if self.task.done() and not self.task.cancelled() else None
+        if error is not None:
+            raise error
+
+    async def _run(self, known: list[Order]) -> None:
+        live, publish = self.live, self.gateway.publish
+        publish(await live.start(known))
+        if live.orphans:
+            log.warning("%s: %d open orders with our prefix are unknown to Kafka; left untouched",
+                        self.venue, len(live.orphans))
+        self.reconciled.set()
+        loop = asyncio.get_running_loop()
+        next_poll = loop.time() + self.gateway.poll_s
+        ending = False
+        while not ending:
+            items: list[Order | OrderIntent] = []
+            try:
+                first = await asyncio.wait_for(self.queue.get(), max(0.0, next_poll - loop.time()))
+            except TimeoutError:
+                first = []
+            for got in [first, *self._drain()]:
+                if got is None:
+                    ending = True
+                else:
+                    items += got
+            if items:
+                publish(await live.submit(items))
+            if not ending and loop.time() >= next_poll:
+                publish(await live.poll())
+                next_poll = loop.time() + self.gateway.poll_s
+
+    def _drain(self) -> list[list[Order | OrderIntent] | None]:
+        waiting = []
+        while not self.queue.empty():
+            waiting.append(self.queue.get_nowait())
+        return waiting
 
 
 class GatewayThread(threading.Thread):
@@ -183,7 +249,8 @@ def start_gateway(config: Config, bootstrap: str, keys: dict[str, Credentials], 
     limits = LiveLimits(max_order_notional=config.execution.max_order_notional,
                         max_venue_notional=config.execution.max_venue_notional,
                         orders_per_s=config.execution.orders_per_s, exit_reserve=config.execution.exit_reserve)
-    venues = {venue: LiveVenue(venue, make_exchange(venue, creds, urls.get(venue)), limits)
+    timeout_ms = config.execution.request_timeout_ms
+    venues = {venue: LiveVenue(venue, make_exchange(venue, creds, urls.get(venue), timeout_ms=timeout_ms), limits)
               for venue, creds in keys.items()}
     thread = GatewayThread(Gateway(config, bootstrap, venues, stop=stop, partitions=partitions,
                                    poll_s=config.execution.poll_interval_s))

@@ -116,13 +116,17 @@ def _redacting_logger(venue: str, creds: Credentials) -> logging.Logger:
     return logger
 
 
-def make_exchange(venue: str, creds: Credentials, urls_override: Mapping[str, str] | None = None) -> Any:
+def make_exchange(venue: str, creds: Credentials, urls_override: Mapping[str, str] | None = None, *,
+                  timeout_ms: int | None = None) -> Any:
     """A ccxt.pro exchange for `venue` signed with `creds`; opens nothing until first used.
+    `timeout_ms`: each request's timeout (ccxt's `timeout`, ms; its default 10 000 when None).
     The caller owns it (`LiveVenue.close()` closes it)."""
     if venue not in CCXT:
         raise ConfigError("venue", f"no live gateway for {venue!r}; available: {', '.join(CCXT)}")
     ccxt_id, options = CCXT[venue]
     config: dict[str, Any] = {"enableRateLimit": True, "options": copy.deepcopy(dict(options))}
+    if timeout_ms is not None:
+        config["timeout"] = timeout_ms
     if venue == "hyperliquid":  # a wallet: the key is its address, the secret its private key
         config.update(walletAddress=creds.api_key, privateKey=creds.secret)
     else:

@@ -25,13 +25,16 @@ lookups and cancels — so a test can script one order's fate whatever else is i
   "echo" (HTTP 400 -1102 quoting the request headers back — API key included — as some
   gateways do).
 On a lookup or cancel, "stall", "reset", "502", "503" and "429" answer the same way, and the
-request is not served. A second create with a client id the stub holds is refused with -4116
+request is not served. `holding = True` makes the whole venue slow instead: every request
+(public ones too) waits until the test sets it back to False, then is served as usual;
+`held` counts the requests waiting. A second create with a client id the stub holds is refused with -4116
 — as Binance does — so a test also sees a double placement as an error; `created` counts the
 orders actually created per client id (never above 1 when nothing is placed twice).
 """
 
 import asyncio
 import copy
+import inspect
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -114,6 +117,8 @@ class BinanceFutures:
         self.created: Counter[str] = Counter()  # orders actually created per client id
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # (method, path, params)
         self.slow_s = slow_s
+        self.holding = False  # True: every request waits until it is False again, then is served
+        self.held = 0  # requests waiting now
         self._next_id = 8_389_765_000
         self._next_trade = 82_357_626
         self._clock = T0
@@ -265,12 +270,26 @@ class BinanceFutures:
             params = self._params(request, body)
             return params if isinstance(params, web.Response) else []
 
-        return {("GET", "/api/v3/exchangeInfo"): lambda r, b: load(STUB / "binance/api_v3_exchangeInfo.json"),
-                ("GET", "/fapi/v1/exchangeInfo"): lambda r, b: load(STUB / "binance/fapi_v1_exchangeInfo.json"),
-                ("POST", "/fapi/v1/order"): order, ("GET", "/fapi/v1/order"): order,
-                ("DELETE", "/fapi/v1/order"): order, ("POST", "/fapi/v1/batchOrders"): batch,
-                ("GET", "/fapi/v1/openOrders"): open_orders, ("GET", "/fapi/v1/userTrades"): user_trades,
-                ("GET", "/api/v3/openOrders"): spot_open_orders}
+        routes: dict[tuple[str, str], Handler] = {
+            ("GET", "/api/v3/exchangeInfo"): lambda r, b: load(STUB / "binance/api_v3_exchangeInfo.json"),
+            ("GET", "/fapi/v1/exchangeInfo"): lambda r, b: load(STUB / "binance/fapi_v1_exchangeInfo.json"),
+            ("POST", "/fapi/v1/order"): order, ("GET", "/fapi/v1/order"): order,
+            ("DELETE", "/fapi/v1/order"): order, ("POST", "/fapi/v1/batchOrders"): batch,
+            ("GET", "/fapi/v1/openOrders"): open_orders, ("GET", "/fapi/v1/userTrades"): user_trades,
+            ("GET", "/api/v3/openOrders"): spot_open_orders}
+        return {route: self._holdable(handler) for route, handler in routes.items()}
+
+    def _holdable(self, handler: Handler) -> Handler:
+        """`handler`, first waiting while `holding` is set."""
+        async def serve(request: web.Request, body: bytes) -> Any:
+            if self.holding:
+                self.held += 1
+                while self.holding:
+                    await asyncio.sleep(0.01)
+                self.held -= 1
+            result = handler(request, body)
+            return await result if inspect.isawaitable(result) else result
+        return serve
 
     def on_text(self, path: str, text: str) -> list[Reply]:
         return []

@@ -312,6 +312,7 @@ def test_load_config_returns_defaults_when_no_file_and_no_env() -> None:
     ("[replay]\nspeed = nan\n", "replay.speed"),
     ("[kafka]\nbootstrap = true\n", "kafka.bootstrap"),
     ("[venues.binance]\nfast = true\n", "venues.binance.fast"),
+    ("[execution]\nrequest_timeout_ms = 50\n", "execution.request_timeout_ms"),
 ], ids=lambda v: v if "\n" not in v else None)
 def test_load_config_raises_with_dotted_key_when_a_toml_value_is_bad(tmp_path: Path, text: str, key: str) -> None:
     path = tmp_path / "arbflow.toml"
