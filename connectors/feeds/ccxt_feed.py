@@ -21,7 +21,7 @@ Resilience:
   not retried: the stream stops (`status.streams[…].failed` says why), a critical
   `FEED_FAILED` alert goes out, and the venue's other streams go on.
 - resync: `ccxt.InvalidNonce`/`ChecksumError` (a sequence gap ccxt detected) → the book is
-  re-watched at once (ccxt resubscribes and loads a new snapshot), counted as
+  re-watched after `backoff_initial_s` (ccxt resubscribes and loads a new snapshot), counted as
   `resyncs{reason=SEQUENCE_GAP}`; a book stream's first book after a reconnect counts
   `resyncs{reason=RECONNECT}`.
 - staleness: no streamed update from the venue for `stale_after_s` → a `STALE_FEED`
@@ -239,6 +239,10 @@ class VenueFeed:
                 except _Resync as gap:
                     self.metrics.resyncs.labels(venue=self.venue, market=m.market, reason="SEQUENCE_GAP").inc()
                     log.warning("%s %s %s: resync after %s", self.venue, stream, m.symbol, gap)
+                    # Yield before re-watching: ccxt may hold the rejection of a gap it
+                    # found while nobody was waiting, and awaiting a finished future never
+                    # yields — a venue failing every check would otherwise starve the loop.
+                    await asyncio.sleep(s.backoff_initial_s)
                 except _Dropped as dropped:
                     self._reconnecting(stream, m, dropped.__cause__)
                     # A short jittered pause: no herd of reconnects, and ccxt has finished

@@ -28,7 +28,7 @@ from connectors.payload import PayloadError
 from model.errors import ArbflowError, ConfigError, FeedUnavailable
 
 ExchangeFactory = Callable[[str, dict[str, Any]], Any]  # (ccxt id, ccxt config) → ccxt.pro exchange
-LIVE_VENUES = ("binance", "bybit", "okx", "hyperliquid")  # venues with a `LIVE` spec
+LIVE_VENUES = ("binance", "bybit", "okx", "gate", "hyperliquid")  # venues with a `LIVE` spec
 
 
 class UnknownSymbol(ArbflowError):
@@ -68,8 +68,10 @@ def create_exchange(venue: str, spec: LiveSpec, *, urls: Mapping[str, str] | Non
                     factory: ExchangeFactory | None = None) -> Any:
     """A ccxt.pro exchange for `venue` with the spec's options and `urls` applied. Nothing
     is opened until the first call; the caller must `await exchange.close()`."""
-    exchange = (factory or _default_factory)(spec.ccxt_id, {"enableRateLimit": True,
-                                                           "options": copy.deepcopy(dict(spec.ccxt_options))})
+    config: dict[str, Any] = {"enableRateLimit": True, "options": copy.deepcopy(dict(spec.ccxt_options))}
+    if spec.ccxt_has:
+        config["has"] = dict(spec.ccxt_has)  # ccxt deep-merges it into its own flags
+    exchange = (factory or _default_factory)(spec.ccxt_id, config)
     for path, url in (urls or {}).items():
         set_url(exchange.urls, path, url, venue=venue)
     return exchange

@@ -53,10 +53,14 @@ class LiveSpec:
     md.ticker: `bids_asks` (`watch_bids_asks`), `ticker` (`watch_ticker`) or `book` (the
     top of `watch_order_book`, for venues without a best-bid/offer channel).
     `spot_quotes` / `perp_settles` are the currencies tried, in order, when `--symbols`
-    names a base asset; no spot quotes = the venue trades no spot."""
+    names a base asset; no spot quotes = the venue trades no spot. `ccxt_has` overrides
+    ccxt's capability flags, e.g. `{"fetchCurrencies": False}`: a feed needs no currency
+    list, and skipping it saves a REST call at start-up (ccxt then derives the currencies
+    from the markets)."""
 
     ccxt_id: str
     ccxt_options: Mapping[str, Any] = field(default_factory=dict)
+    ccxt_has: Mapping[str, bool] = field(default_factory=dict)
     ticker_source: Mapping[Market, TickerSource]
     spot_quotes: tuple[str, ...] = ("USDT",)
     perp_settles: tuple[str, ...] = ("USDT",)

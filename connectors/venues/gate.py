@@ -49,6 +49,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from connectors import payload as p
+from connectors.feeds.spec import LiveSpec, field_of
 from connectors.payload import Out, PayloadError, QtyScale, SequencedBook
 from model import reasons, topics
 from model.market import FundingRate, Market, MarketTrade, OpenInterest, Side, Ticker
@@ -249,3 +250,46 @@ class UpdateIdBook(SequencedBook):
             self.drop("crossed")
             return False
         return True
+
+
+# -- live feeds through ccxt.pro (connectors/feeds) --------------------------------------
+#
+# md.ticker from `watch_bids_asks` (`spot.book_ticker` / `futures.book_ticker`: b/B best
+# bid and size, a/A best ask and size, `t` ms; futures sizes in contracts — the normaliser
+# applies ccxt's `contractSize`, i.e. `quanto_multiplier`). Books from `watch_order_book`
+# (futures: `futures.order_book_update` + the REST snapshot, ccxt checks `U`/`u`; spot:
+# ccxt's `spot.obu` order book v2). Trades `spot.trades` (price/amount, `side`) and
+# `futures.trades` (`size` signed: negative = the taker sold; ccxt gives the side).
+# Funding from REST `/futures/usdt/contracts`: `funding_rate` settles at
+# `funding_next_apply`, `funding_rate_indicative` is Gate's estimate of the next one,
+# `funding_interval` is in seconds. ccxt's currency list (`/spot/currencies`) is not loaded.
+
+
+def _unsigned(size: Any) -> Any:
+    """A futures trade size without its sign (the side carries it); None when odd."""
+    if type(size) is str:
+        return size.removeprefix("-")
+    return abs(size) if type(size) is int else None
+
+
+def _live_ticker(info: Any) -> dict[str, Any]:
+    return {"bid": field_of(info, "b"), "ask": field_of(info, "a"), "bid_qty": field_of(info, "B"),
+            "ask_qty": field_of(info, "A")}
+
+
+def _live_trade(info: Any) -> dict[str, Any]:
+    amount = field_of(info, "amount")
+    return {"px": field_of(info, "price"), "qty": amount if amount is not None else _unsigned(field_of(info, "size"))}
+
+
+def _live_funding(info: Any) -> dict[str, Any]:
+    interval_s = field_of(info, "funding_interval")
+    predicted = field_of(info, "funding_rate_indicative")
+    return {"rate": field_of(info, "funding_rate"), "predicted_rate": predicted or None,
+            "interval_ms": interval_s * 1000 if type(interval_s) is int and interval_s > 0 else None}
+
+
+LIVE = LiveSpec(ccxt_id="gate", ccxt_options={"fetchMarkets": {"types": ["spot", "swap"]},
+                                              "swap": {"fetchMarkets": {"settlementCurrencies": ["usdt"]}}},
+                ccxt_has={"fetchCurrencies": False}, ticker_source={"spot": "bids_asks", "perp": "bids_asks"},
+                ticker_fields=_live_ticker, trade_fields=_live_trade, funding_fields=_live_funding)
