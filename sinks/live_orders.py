@@ -40,6 +40,9 @@ DERISK_PREFIXES = ("hedge_", "unwind_", "exit_")
 BATCH_LIMIT: Mapping[str, int] = {"binance": 5, "okx": 20, "bybit": 20, "hyperliquid": 20}
 # The request parameter that filters an account's trades by venue order id.
 TRADES_BY_ORDER: Mapping[str, str] = {"binance": "orderId", "bybit": "orderId", "okx": "ordId"}
+# The venue's own name of the client id where ccxt passes its unified `clientOrderId` through
+# unmapped (Bybit cancel and fetch_order send it as is; the venue reads `orderLinkId`).
+CLIENT_ID_PARAM: Mapping[str, str] = {"bybit": "orderLinkId"}
 # Open-order sweeps of reconciliation: one fetch_open_orders(None, params) per market type.
 OPEN_ORDER_SWEEPS: Mapping[str, tuple[Mapping[str, str], ...]] = {
     "binance": ({"type": "spot"}, {"type": "swap", "subType": "linear"}),

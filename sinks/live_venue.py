@@ -343,7 +343,7 @@ class LiveVenue:
             return []
         w.cancel_reason = intent.reason
         await self.bucket.take(reserved=True)
-        params = {"clientOrderId": w.order.venue_client_id}
+        params = self._client_id(w)
         try:
             snap = await self._call(self.exchange.cancel_order, w.venue_id, w.order.symbol, params)
         except ccxt.OrderNotFound:  # done already (filled or ended), or never placed
@@ -421,12 +421,32 @@ class LiveVenue:
 
     async def _lookup(self, w: Working) -> dict[str, Any] | None:
         """The venue's state of `w` by client id; None when the venue holds no such order."""
+        if self.venue == "bybit":
+            return await self._lookup_bybit(w)
         try:
-            found: dict[str, Any] = await self.exchange.fetch_order(w.venue_id, w.order.symbol,
-                                                                    {"clientOrderId": w.order.venue_client_id})
+            found: dict[str, Any] = await self.exchange.fetch_order(w.venue_id, w.order.symbol, self._client_id(w))
         except ccxt.OrderNotFound:
             return None
         return found
+
+    async def _lookup_bybit(self, w: Working) -> dict[str, Any] | None:
+        """Bybit by `orderLinkId` alone: ccxt's fetch_order always sends `orderId` (the text
+        "None" when there is none yet, e.g. after a failed send) and its `clientOrderId`
+        unmapped, so it cannot ask by client id. `/v5/order/realtime` with an `orderLinkId`
+        answers that order in any state among the account's last 500."""
+        market = self.exchange.market(w.order.symbol)
+        category = "spot" if market.get("spot") else "linear" if market.get("linear") else "inverse"
+        response = await self.exchange.privateGetV5OrderRealtime({"category": category, "symbol": market["id"],
+                                                                  "orderLinkId": w.order.venue_client_id})
+        rows = (response.get("result") or {}).get("list") or []
+        if not rows:
+            return None
+        found: dict[str, Any] = self.exchange.parse_order(rows[0], market)
+        return found
+
+    def _client_id(self, w: Working) -> dict[str, str]:
+        """Request parameters naming `w` by its venue client id."""
+        return {lo.CLIENT_ID_PARAM.get(self.venue, "clientOrderId"): w.order.venue_client_id}
 
     async def _safe_lookup(self, w: Working) -> dict[str, Any] | None:
         try:
