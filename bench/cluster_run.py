@@ -1,7 +1,7 @@
-"""One process of the bounded signal/trading flow, for the scaling benchmark: `python -m
-bench.cluster_run SPEC.json` (SPEC: config overrides, exact input offset ranges, partition
-counts, `trade`, and for a Bytewax cluster `process_id` + `addresses`). The parent sums the
-CPU time of its children (`resource.RUSAGE_CHILDREN`)."""
+"""One process of the bounded signal/trading flow, for the scaling benchmark (`bench.scaling`):
+`python -m bench.cluster_run SPEC.json` (SPEC: config overrides, exact input offset ranges,
+partition counts, `trade`, and for a Bytewax cluster `process_id` + `addresses`). The parent
+sums the CPU time of its children (`resource.RUSAGE_CHILDREN`)."""
 
 import json
 import sys

@@ -6,11 +6,7 @@ machines, compare ratios within one run.
 """
 
 import argparse
-import json
-import resource
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -20,6 +16,7 @@ import orjson
 from bytewax.run import cli_main
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
+from bench import scaling
 from connectors import kafka
 from connectors.infra import process, redis_server, tansu
 from flows.replay import ReplaySummary, publish
@@ -64,31 +61,6 @@ def flow_run(config: Config, bootstrap: str, redis_url: str, ranges: dict[tuple[
     cli_main(build_signal_flow(config, bootstrap, redis_url, ranges=ranges, partitions=partitions, trade=trade),
              workers_per_process=workers)
     return time.perf_counter() - started
-
-
-def cpu_per_record(config: Config, ranges: dict[tuple[str, int], tuple[int, int]], partitions: dict[str, int],
-                   records: int, processes: int, tmp: Path) -> tuple[float, float]:
-    """(CPU µs per record summed over all processes, wall seconds) of the trading flow run as
-    `processes` Bytewax processes of one worker each (bench.cluster_run children)."""
-    spec = {"config": {"kafka": {"bootstrap": config.kafka.bootstrap, "topic_prefix": config.kafka.topic_prefix},
-                       "redis": {"url": config.redis.url, "key_prefix": config.redis.key_prefix}},
-            "ranges": [[t, p, list(span)] for (t, p), span in ranges.items()], "partitions": partitions,
-            "trade": True}
-    addresses = [f"127.0.0.1:{process.free_port()}" for _ in range(processes)] if processes > 1 else None
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    children = []
-    for pid in range(processes):
-        path = tmp / f"cluster-{processes}-{pid}.json"
-        path.write_text(json.dumps(spec | ({"process_id": pid, "addresses": addresses} if addresses else {})))
-        children.append(subprocess.Popen([sys.executable, "-m", "bench.cluster_run", str(path)]))
-    for child in children:
-        if child.wait() != 0:
-            raise RuntimeError(f"bench.cluster_run exited {child.returncode}")
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return cpu / records * 1e6, wall
 
 
 def first_message_s(bootstrap: str, topic: str, *, group: bool) -> float:
@@ -172,18 +144,7 @@ def _measure(args: argparse.Namespace, bootstrap: str, redis_url: str, tmp: Path
     flow = statistics.median(records / s for s in results[FLOW])
     trade = statistics.median(records / s for s in results[TRADE])
     print(f"with execution / signals only = {trade / flow:.1%}  (each flow run includes Bytewax start-up of ~1 s)")
-    # Start-up (interpreter, imports, Bytewax, Kafka clients) is measured on a one-record-per-
-    # partition run and taken off, so what remains is the per-record cost a long run pays.
-    first = {key: (span[0], span[0]) for key, span in ranges.items()}
-    cpu: dict[int, list[float]] = {1: [], 2: []}
-    for _ in range(args.repeat):
-        for processes in (1, 2):
-            total = cpu_per_record(config, ranges, partitions, records, processes, tmp)[0] * records
-            startup = cpu_per_record(config, first, partitions, len(first), processes, tmp)[0] * len(first)
-            cpu[processes].append((total - startup) / (records - len(first)))
-    one, two = statistics.median(cpu[1]), statistics.median(cpu[2])
-    print(f"CPU per record, trading flow, summed over processes, start-up taken off: 1 process {one:.1f} µs, "
-          f"2 processes {two:.1f} µs ({two / one - 1:+.1%}; medians of {args.repeat})")
+    print("\n".join(scaling.measure(config, ranges, partitions, args.repeat, tmp)))
     assign = first_message_s(bootstrap, topic, group=False)
     joined = first_message_s(bootstrap, topic, group=True)
     print(f"first message: assign() {assign:.2f} s, consumer-group join {joined:.2f} s "
