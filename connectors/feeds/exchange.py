@@ -28,7 +28,7 @@ from connectors.payload import PayloadError
 from model.errors import ArbflowError, ConfigError, FeedUnavailable
 
 ExchangeFactory = Callable[[str, dict[str, Any]], Any]  # (ccxt id, ccxt config) → ccxt.pro exchange
-LIVE_VENUES = ("binance", "bybit", "okx", "gate", "hyperliquid")  # venues with a `LIVE` spec
+LIVE_VENUES = ("binance", "bybit", "okx", "gate", "kucoin", "hyperliquid")  # venues with a `LIVE` spec
 
 
 class UnknownSymbol(ArbflowError):

@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from connectors import payload as p
+from connectors.feeds.spec import LiveSpec, field_of
 from connectors.payload import Out, PayloadError, SequencedBook
 from model import reasons, topics
 from model.market import MarketTrade, Ticker
@@ -168,3 +169,35 @@ class SequenceBook(SequencedBook):
             self.drop("crossed")
             return False
         return True
+
+
+# -- live feeds through ccxt.pro (connectors/feeds) --------------------------------------
+#
+# Spot md.ticker from `watch_ticker` on the `/market/ticker` topic (bestBid/bestBidSize/
+# bestAsk/bestAskSize/price, `time` ms — the sample above; ccxt's default topic
+# `/market/snapshot` carries no sizes). Books from `watch_order_book` (`/market/level2`
+# changes + the REST level-2 snapshot; ccxt orders them by `sequence`). Trades
+# `/market/match` (price/size). Perps (USDT-margined `XBTUSDTM`) come through the same
+# ccxt class from KuCoin's futures API (`/contractMarket/tickerV2` best bid/offer,
+# `/contractMarket/level2`) with funding from ccxt's `fetch_funding_rates`; no recording of
+# that API exists in our data, so the perp path is untested and its raw fields are not
+# mapped (the normaliser uses ccxt's numbers). ccxt's currency list and its per-symbol
+# fee lookup (all tickers) are not loaded.
+
+
+def _live_ticker(info: Any) -> dict[str, Any]:
+    data = field_of(info, "data") if isinstance(field_of(info, "data"), dict) else info
+    return {"bid": field_of(data, "bestBid") or field_of(data, "bestBidPrice"),
+            "ask": field_of(data, "bestAsk") or field_of(data, "bestAskPrice"),
+            "bid_qty": field_of(data, "bestBidSize"), "ask_qty": field_of(data, "bestAskSize"),
+            "last": field_of(data, "price")}
+
+
+def _live_trade(info: Any) -> dict[str, Any]:
+    return {"px": field_of(info, "price"), "qty": field_of(info, "size")}
+
+
+LIVE = LiveSpec(ccxt_id="kucoin", ccxt_options={"fetchMarkets": {"types": ["spot", "swap"], "fetchTickersFees": False},
+                                                "watchTicker": {"spotMethod": "/market/ticker"}},
+                ccxt_has={"fetchCurrencies": False}, ticker_source={"spot": "ticker", "perp": "bids_asks"},
+                ticker_fields=_live_ticker, trade_fields=_live_trade)
