@@ -28,7 +28,8 @@ from connectors.payload import PayloadError
 from model.errors import ArbflowError, ConfigError, FeedUnavailable
 
 ExchangeFactory = Callable[[str, dict[str, Any]], Any]  # (ccxt id, ccxt config) → ccxt.pro exchange
-LIVE_VENUES = ("binance", "bybit", "okx", "gate", "kucoin", "hyperliquid")  # venues with a `LIVE` spec
+# venues with a `LIVE` spec (connectors/venues/<venue>.py)
+LIVE_VENUES = ("binance", "bybit", "okx", "bitget", "gate", "kucoin", "hyperliquid", "paradex")
 
 
 class UnknownSymbol(ArbflowError):
@@ -111,7 +112,8 @@ def resolve(venue: str, spec: LiveSpec, markets: Mapping[str, Any], wanted: list
             pool = sorted(markets)
         else:
             spot = next((f"{item}/{q}" for q in spec.spot_quotes if f"{item}/{q}" in markets), None)
-            perp = next((f"{item}/{s}:{s}" for s in spec.perp_settles if f"{item}/{s}:{s}" in markets), None)
+            perps = (f"{item}/{q}:{s}" for s in spec.perp_settles for q in (spec.perp_quotes or (s,)))
+            perp = next((name for name in perps if name in markets), None)
             names = [n for n in (spot, perp) if n is not None]
             pool = _bases(markets)
         if not names:

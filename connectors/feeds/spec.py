@@ -53,7 +53,9 @@ class LiveSpec:
     md.ticker: `bids_asks` (`watch_bids_asks`), `ticker` (`watch_ticker`) or `book` (the
     top of `watch_order_book`, for venues without a best-bid/offer channel).
     `spot_quotes` / `perp_settles` are the currencies tried, in order, when `--symbols`
-    names a base asset; no spot quotes = the venue trades no spot. `ccxt_has` overrides
+    names a base asset; no spot quotes = the venue trades no spot. `perp_quotes`: the
+    quote currencies of perps quoted in another currency than they settle in (Paradex
+    `BTC/USD:USDC`); empty = quoted in the settle currency. `ccxt_has` overrides
     ccxt's capability flags, e.g. `{"fetchCurrencies": False}`: a feed needs no currency
     list, and skipping it saves a REST call at start-up (ccxt then derives the currencies
     from the markets)."""
@@ -64,6 +66,7 @@ class LiveSpec:
     ticker_source: Mapping[Market, TickerSource]
     spot_quotes: tuple[str, ...] = ("USDT",)
     perp_settles: tuple[str, ...] = ("USDT",)
+    perp_quotes: tuple[str, ...] = ()
     venue_symbol: Callable[[Mapping[str, Any]], str] = market_id
     ticker_fields: Fields = no_fields
     trade_fields: Fields = no_fields

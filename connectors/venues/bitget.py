@@ -34,6 +34,7 @@ from collections import Counter
 from typing import Any
 
 from connectors import payload as p
+from connectors.feeds.spec import LiveSpec, field_of, hours_ms
 from connectors.payload import Out, PayloadError, SequencedBook
 from model import reasons, topics
 from model.market import FundingRate, Market, MarketTrade, OpenInterest
@@ -145,3 +146,31 @@ def on_book(book: SequencedBook, action: Any, data: dict[str, Any], ts_local: in
     return book.emit(p.ms(data.get("ts"), "ts", topic), ts_local)
 
 
+
+
+# -- live feeds through ccxt.pro: Bitget v2 (connectors/feeds) ---------------------------
+#
+# The v2 API differs from the v1 capture above (ccxt speaks v2 only). md.ticker from
+# `watch_bids_asks` (`books1`: bidPr/bidSz/askPr/askSz; USDT-M sizes in base coin), books
+# from `watch_order_book` (`books`, snapshot + updates, CRC32 checked by ccxt), trades
+# `trade` (price/size). Funding from REST `/api/v2/mix/market/tickers`: `fundingRate` for
+# the settlement at `nextFundingTime`, `fundingRateInterval` in hours. No recorded v2
+# payload is available to the tests: this path is untested (see the README).
+
+
+def _live_ticker(info: Any) -> dict[str, Any]:
+    return {"bid": field_of(info, "bidPr"), "ask": field_of(info, "askPr"), "bid_qty": field_of(info, "bidSz"),
+            "ask_qty": field_of(info, "askSz")}
+
+
+def _live_trade(info: Any) -> dict[str, Any]:
+    return {"px": field_of(info, "price"), "qty": field_of(info, "size")}
+
+
+def _live_funding(info: Any) -> dict[str, Any]:
+    return {"rate": field_of(info, "fundingRate"), "interval_ms": hours_ms(field_of(info, "fundingRateInterval"))}
+
+
+LIVE = LiveSpec(ccxt_id="bitget", ccxt_options={"fetchMarkets": {"types": ["spot", "swap"]}},
+                ccxt_has={"fetchCurrencies": False}, ticker_source={"spot": "bids_asks", "perp": "bids_asks"},
+                ticker_fields=_live_ticker, trade_fields=_live_trade, funding_fields=_live_funding)
