@@ -7,7 +7,8 @@ real venue orders, and the venues' answers go back on exec.venue for the desks.
 
 One asyncio task ("lane", `_Lane`) per venue owns that venue's `LiveVenue` (sinks.live_venue):
 it reconciles, places and cancels what the reader hands it, and polls resting orders every
-`poll_s`. The reader never waits on a venue, so a venue that stalls (every request running
+`poll_s`; where the venue streams its trades (`LiveVenue(stream=True)`), the lane wakes on
+them and publishes their fills at once. The reader never waits on a venue, so a venue that stalls (every request running
 into ccxt's `timeout`, `[execution] request_timeout_ms`, and retried) holds up only its own
 lane: orders, cancels and polls of every other venue go on. Within a lane everything keeps
 its order — reconciliation before the first new order, the venue's answers published in the
@@ -178,6 +179,7 @@ class _Lane:
         self.gateway, self.venue, self.live = gateway, venue, live
         self.queue: asyncio.Queue[list[Order | OrderIntent] | None] = asyncio.Queue()
         self.reconciled = asyncio.Event()
+        self._front: list[list[Order | OrderIntent] | None] = []  # taken off the queue by `_peek`
         self.task = asyncio.create_task(self._run(known), name=f"live-gateway-{venue}")
 
     def check(self) -> None:
@@ -198,23 +200,36 @@ class _Lane:
         ending = False
         while not ending:
             items: list[Order | OrderIntent] = []
-            try:
-                first = await asyncio.wait_for(self.queue.get(), max(0.0, next_poll - loop.time()))
-            except TimeoutError:
-                first = []
-            for got in [first, *self._drain()]:
+            await self._wait(max(0.0, next_poll - loop.time()))
+            for got in self._drain():
                 if got is None:
                     ending = True
                 else:
                     items += got
             if items:
                 publish(await live.submit(items))
+            publish(live.streamed())
             if not ending and loop.time() >= next_poll:
                 publish(await live.poll())
                 next_poll = loop.time() + self.gateway.poll_s
 
+    async def _wait(self, timeout_s: float) -> None:
+        """Until something is queued, the venue's trade stream brought trades, or `timeout_s`."""
+        if not self.queue.empty() or self.live.stream_event.is_set():
+            return
+        waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(self.live.stream_event.wait()),
+                                              asyncio.ensure_future(self._peek())]
+        _, pending = await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in pending:
+            waiter.cancel()
+
+    async def _peek(self) -> None:
+        """Wait until the queue holds something, leaving it there."""
+        item = await self.queue.get()
+        self._front.append(item)
+
     def _drain(self) -> list[list[Order | OrderIntent] | None]:
-        waiting = []
+        waiting, self._front = self._front, []
         while not self.queue.empty():
             waiting.append(self.queue.get_nowait())
         return waiting
@@ -250,7 +265,8 @@ def start_gateway(config: Config, bootstrap: str, keys: dict[str, Credentials], 
                         max_venue_notional=config.execution.max_venue_notional,
                         orders_per_s=config.execution.orders_per_s, exit_reserve=config.execution.exit_reserve)
     timeout_ms = config.execution.request_timeout_ms
-    venues = {venue: LiveVenue(venue, make_exchange(venue, creds, urls.get(venue), timeout_ms=timeout_ms), limits)
+    venues = {venue: LiveVenue(venue, make_exchange(venue, creds, urls.get(venue), timeout_ms=timeout_ms), limits,
+                               stream=True)
               for venue, creds in keys.items()}
     thread = GatewayThread(Gateway(config, bootstrap, venues, stop=stop, partitions=partitions,
                                    poll_s=config.execution.poll_interval_s))

@@ -32,8 +32,10 @@ from model.errors import ConfigError
 # (unified symbols pick the API); no currency list or margin pairs (private endpoints once a key is set) and
 # open-order sweeps without a symbol allowed (reconciliation needs them).
 CCXT: Mapping[str, tuple[str, Mapping[str, Any]]] = {
+    # watch_my_trades would also fetch a positions snapshot (leverage brackets: another private read).
     "binance": ("binance", {"fetchMarkets": {"types": ["spot", "linear"]}, "fetchCurrencies": False,
-                            "fetchMargins": False, "warnOnFetchOpenOrdersWithoutSymbol": False}),
+                            "fetchMargins": False, "warnOnFetchOpenOrdersWithoutSymbol": False,
+                            "watchPositions": {"fetchPositionsSnapshot": False}}),
     # Bybit: ccxt refuses fetchOrder (only the last 500 orders are queryable) unless acknowledged;
     # the gateway looks up its own recent orders by client id, which is what that window holds.
     "bybit": ("bybit", {"fetchMarkets": {"types": ["spot", "linear"]}, "fetchCurrencies": False,

@@ -43,6 +43,10 @@ TRADES_BY_ORDER: Mapping[str, str] = {"binance": "orderId", "bybit": "orderId", 
 # The venue's own name of the client id where ccxt passes its unified `clientOrderId` through
 # unmapped (Bybit cancel and fetch_order send it as is; the venue reads `orderLinkId`).
 CLIENT_ID_PARAM: Mapping[str, str] = {"bybit": "orderLinkId"}
+# Venues whose trades the gateway also watches over ccxt.pro's private websocket
+# (`watch_my_trades`, one stream per parameter set), next to REST polling: Binance USDⓈ-M's
+# user-data stream (a listenKey from REST, ORDER_TRADE_UPDATE frames).
+ORDER_STREAMS: Mapping[str, tuple[Mapping[str, str], ...]] = {"binance": ({"type": "swap", "subType": "linear"},)}
 # Open-order sweeps of reconciliation: one fetch_open_orders(None, params) per market type.
 OPEN_ORDER_SWEEPS: Mapping[str, tuple[Mapping[str, str], ...]] = {
     "binance": ({"type": "spot"}, {"type": "swap", "subType": "linear"}),

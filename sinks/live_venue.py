@@ -17,6 +17,14 @@ One `LiveVenue` per venue, owned by one event loop:
   Before anything leaves: rounding to tick and lot, the notional caps and the rate bucket
   (`sinks.live_limits`). Refusals are "rejected" events with a reason code.
 - `poll()` reports what happened to resting orders since the last call.
+- With `stream=True`, on venues in `live_orders.ORDER_STREAMS` (Binance USDⓈ-M), `start()`
+  also watches the account's trades over ccxt.pro's websocket (`watch_my_trades`): a
+  background task only collects them and sets `stream_event`; `streamed()` turns them into
+  events (an order's first trade before its acceptance is seen answers "accepted" first). So
+  every event is made by whoever calls submit/poll/streamed, one after another, and each
+  order's events keep their order. A fill comes once whichever way it is seen first: by trade
+  id (`Working.fill_ids`), shared by the stream and REST. REST polling stays: it finds ends
+  (IOC remainders, cancels), covers a stream that is down or late, and reconciles at start.
 
 Never twice: an order is sent with the same venue client id on every attempt, and only
 answers that leave the outcome unknown are retried — ccxt `OperationFailed`: its
@@ -32,6 +40,8 @@ Every text that leaves (log lines, reasons) passes `Credentials.redact`: API key
 request signatures never appear. Event `ts` is `clock_ms()` at receipt (integer ms UTC).
 """
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -115,7 +125,7 @@ class LiveVenue:
     `timer` and `retry` are seams for tests (monotonic clock and sleep, backoff)."""
 
     def __init__(self, venue: str, exchange: Any, limits: LiveLimits, *, clock_ms: Callable[[], int] = wall_clock_ms,
-                 timer: Timer | None = None, retry: RetryPolicy | None = None) -> None:
+                 timer: Timer | None = None, retry: RetryPolicy | None = None, stream: bool = False) -> None:
         self.venue, self.exchange, self.limits, self.clock_ms = venue, exchange, limits, clock_ms
         self.timer = timer or Timer()
         self.bucket = OrderBucket(limits, self.timer)
@@ -127,6 +137,10 @@ class LiveVenue:
         secret = str(exchange.secret or getattr(exchange, "privateKey", "") or "")
         self._creds = Credentials(str(exchange.apiKey or ""), secret, exchange.password or None)
         self._started = False
+        self.stream = stream and venue in lo.ORDER_STREAMS and bool(exchange.has.get("watchMyTrades"))
+        self.stream_event = asyncio.Event()  # set when streamed trades wait for `streamed()`
+        self._trades: list[dict[str, Any]] = []  # streamed ccxt trades not turned into events yet
+        self._watchers: list[asyncio.Task[None]] = []
 
     # -- public ------------------------------------------------------------------------------
 
@@ -152,6 +166,9 @@ class LiveVenue:
                 events.append(self._end(w, "canceled", reasons.ORDER_NOT_FOUND))
         await self._sweep()
         self._started = True
+        if self.stream:
+            self._watchers = [asyncio.create_task(self._watch(dict(params)), name=f"{self.venue}-trades")
+                              for params in lo.ORDER_STREAMS[self.venue]]
         return events
 
     async def submit(self, batch: Sequence[Order | OrderIntent]) -> list[VenueEvent]:
@@ -168,8 +185,9 @@ class LiveVenue:
         return events
 
     async def poll(self) -> list[VenueEvent]:
-        """Fills and ends of working orders since the last call (fills deduplicated by id)."""
-        events: list[VenueEvent] = []
+        """Fills and ends of working orders since the last call (fills deduplicated by id),
+        the streamed ones first."""
+        events: list[VenueEvent] = self.streamed()
         by_symbol: dict[str, list[Working]] = defaultdict(list)
         for w in self._working.values():
             if not w.ended:
@@ -190,6 +208,45 @@ class LiveVenue:
                 log.warning("%s: poll of %s failed, next poll retries: %s", self.venue, symbol, self._text(error))
         return events
 
+    def streamed(self) -> list[VenueEvent]:
+        """Events of the trades the websocket brought since the last call: fills not reported
+        yet (by trade id), "accepted" first for an order not yet seen accepted."""
+        trades, self._trades = self._trades, []
+        self.stream_event.clear()
+        by_client = {w.order.venue_client_id: w for w in self._working.values()}
+        by_id = {w.venue_id: w for w in self._working.values() if w.venue_id is not None}
+        events: list[VenueEvent] = []
+        for trade in sorted(trades, key=lambda t: (t.get("timestamp") or 0, str(t.get("id")))):
+            info = trade.get("info") or {}
+            w = by_client.get(str(trade.get("clientOrderId") or info.get("c"))) or by_id.get(str(trade.get("order")))
+            if w is None or w.ended or str(trade.get("id")) in w.fill_ids:
+                continue  # not ours, or reported already (REST saw it first)
+            w.unconfirmed = False
+            if not w.accepted:
+                w.accepted = True
+                events.append(lo.event("accepted", w.order, self.clock_ms()))
+            fill = lo.fill_event(w.order, trade, w.size, self.clock_ms())
+            w.fill_ids.add(str(trade["id"]))
+            w.filled += fill.qty
+            w.venue_filled = max(w.venue_filled, w.filled)
+            self._add_position(w.order.symbol, w.order.side, fill.qty, fill.px)
+            events.append(fill)
+        return events
+
+    async def _watch(self, params: dict[str, Any]) -> None:
+        """Collect the account's trades from the websocket until cancelled; a failed watch is
+        logged and retried after `retry.max_s` seconds (ccxt reconnects)."""
+        while True:
+            try:
+                trades = await self.exchange.watch_my_trades(None, None, None, params)
+            except ccxt.BaseError as error:
+                log.warning("%s: trade stream failed, REST polling covers it; retrying: %s", self.venue,
+                            self._text(error))
+                await asyncio.sleep(self.retry.max_s)
+                continue
+            self._trades += list(trades)
+            self.stream_event.set()
+
     def exposure(self) -> Decimal:
         """Notional at risk (quote): working orders' unfilled part at their limit, plus per
         symbol |net filled qty| × last fill price."""
@@ -201,6 +258,11 @@ class LiveVenue:
         return sum(1 for w in self._working.values() if w.unconfirmed and not w.ended)
 
     async def close(self) -> None:
+        for task in self._watchers:
+            task.cancel()
+        for task in self._watchers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self.exchange.close()
 
     # -- placing -------------------------------------------------------------------------

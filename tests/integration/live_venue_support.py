@@ -65,7 +65,7 @@ def cancel(target: Order, reason: str = "ORDER_TIMEOUT") -> OrderIntent:
 
 def gateway(stub: StubServer, body: Callable[[LiveVenue, list[VenueEvent]], Awaitable[T]], *,
             limits: LiveLimits = LIMITS, timer: ManualTimer | None = None, credentials: Credentials,
-            known: list[Order] | None = None, attempts: int = 4) -> T:
+            known: list[Order] | None = None, attempts: int = 4, stream: bool = False) -> T:
     """Run `body(venue, events of start())` on a gateway reconciled against `known`, then close it."""
     manual = timer or ManualTimer()
 
@@ -78,7 +78,7 @@ def gateway(stub: StubServer, body: Callable[[LiveVenue, list[VenueEvent]], Awai
         exchange.enableRateLimit = False
         venue = LiveVenue(stub.venue.name, exchange, limits, clock_ms=lambda: CLOCK_MS,
                           timer=Timer(now=manual.now, sleep=manual.sleep),
-                          retry=RetryPolicy(attempts=attempts, initial_s=0.05, max_s=0.2))
+                          retry=RetryPolicy(attempts=attempts, initial_s=0.05, max_s=0.2), stream=stream)
         try:
             started = await venue.start(known or [])
             return await body(venue, started)

@@ -95,6 +95,7 @@ def test_a_stalled_venue_delays_no_order_cancel_or_poll_on_another(config: Confi
     try:
         assert {v: live.exchange.timeout for v, live in thread.venues.items()} == {"binance": TIMEOUT_MS,
                                                                                    "okx": TIMEOUT_MS}
+        _wait(lambda: slow.streaming == 1, "the Binance user-data stream")  # its set-up is not held below
         slow.holding = True
         _publish(config, partitions, [short])
         _wait(lambda: slow.held == 1, "the Binance create to be in flight")

@@ -24,6 +24,12 @@ lookups and cancels — so a test can script one order's fate whatever else is i
   request."), "429" (HTTP 429 with -1003), "margin" (HTTP 400 -2019 "Margin is insufficient."),
   "echo" (HTTP 400 -1102 quoting the request headers back — API key included — as some
   gateways do).
+The user-data stream: POST `/fapi/v1/listenKey` answers a listen key (PUT keeps it alive),
+and the websocket `/private/ws?listenKey=…` (ccxt.pro's USDⓈ-M private URL) pushes an
+`ORDER_TRADE_UPDATE` (the recorded frame, fixtures/stub/binance/trading/) for every trade as
+it happens, with the order's state after it. `stream_held = True` keeps the frames back
+(a slow stream) until it is set False again; `pushed` logs every frame actually written.
+
 On a lookup or cancel, "stall", "reset", "502", "503" and "429" answer the same way, and the
 request is not served. `holding = True` makes the whole venue slow instead: every request
 (public ones too) waits until the test sets it back to False, then is served as usual;
@@ -50,6 +56,7 @@ from tests.stubs.server import Handler, Reply
 T0 = 1_723_161_300_000  # stub venue time of the first order (ms)
 API_KEY = "stub-api-key-7Hq2"
 SECRET = "stub-secret-do-not-log-9Xk4PzR"
+LISTEN_KEY = "pqia91ma19a5s61cv6a81va65sdf19v8a65a1a5s61cv6a81va65sdf19v8a65a1"
 TAKER, MAKER = Decimal("0.0004"), Decimal("0.0002")
 
 
@@ -118,6 +125,11 @@ class BinanceFutures:
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # (method, path, params)
         self.slow_s = slow_s
         self.holding = False  # True: every request waits until it is False again, then is served
+        self.stream_held = False  # True: user-data frames wait until it is False again
+        self.pushed: list[dict[str, Any]] = []  # user-data frames written, in order
+        self._sockets: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict[str, Any]]]] = []
+        self._unsent: list[dict[str, Any]] = []  # frames held back by `stream_held`
+        self._traded: tuple[StubOrder, dict[str, Any]] | None = None  # the last trade
         self.held = 0  # requests waiting now
         self._next_id = 8_389_765_000
         self._next_trade = 82_357_626
@@ -138,6 +150,37 @@ class BinanceFutures:
                    commission=str((quote * (MAKER if maker else TAKER)).normalize()), commissionAsset="USDT",
                    time=self._tick(), buyer=order.side == "BUY", maker=maker, realizedPnl="0")
         order.trades.append(row)
+        self._traded = (order, row)
+
+    def _push_trade(self) -> None:
+        """The `ORDER_TRADE_UPDATE` of the last trade (after the order's status is set)."""
+        assert self._traded is not None
+        order, row = self._traded
+        frame = copy.deepcopy(load(STUB / "binance/trading/ws_order_trade_update.json"))
+        quote = sum((Decimal(t["quoteQty"]) for t in order.trades), Decimal(0))
+        frame.update(T=row["time"], E=row["time"])
+        frame["o"].update(s=order.symbol, c=order.client_id, S=order.side, o=order.kind, f=order.tif,
+                          q=str(order.qty), p=str(order.price), ap=str((quote / order.executed).normalize()),
+                          x="TRADE", X=order.status, i=order.order_id, l=row["qty"], z=str(order.executed),
+                          L=row["price"], N=row["commissionAsset"], n=row["commission"], T=row["time"],
+                          t=row["id"], m=row["maker"], ot=order.kind, ps="BOTH", rp="0")
+        self._unsent.append(frame)
+        self.flush_stream()
+
+    @property
+    def streaming(self) -> int:
+        """User-data websockets open now."""
+        return len(self._sockets)
+
+    def flush_stream(self) -> None:
+        """Write the frames held back, unless `stream_held` (any thread)."""
+        if self.stream_held:
+            return
+        frames, self._unsent = self._unsent, []
+        for frame in frames:
+            self.pushed.append(frame)
+            for loop, queue in self._sockets:
+                loop.call_soon_threadsafe(queue.put_nowait, frame)
 
     def create(self, params: dict[str, str]) -> StubOrder:
         order = StubOrder(order_id=self._next_id, client_id=params["newClientOrderId"], symbol=params["symbol"],
@@ -149,6 +192,8 @@ class BinanceFutures:
         if order.tif == "IOC":
             for qty in self.ioc_fills.get(order.client_id, [order.qty]):
                 self._trade(order, qty, maker=False)
+                order.status = "FILLED" if order.executed == order.qty else "PARTIALLY_FILLED"
+                self._push_trade()
             order.status = "FILLED" if order.executed == order.qty else "EXPIRED"
         return order
 
@@ -157,6 +202,7 @@ class BinanceFutures:
         order = self.orders[client_id]
         self._trade(order, qty, maker=True)
         order.status = "FILLED" if order.executed == order.qty else "PARTIALLY_FILLED"
+        self._push_trade()
 
     def seed(self, *, client_id: str, symbol: str, side: str, price: str, qty: str) -> StubOrder:
         """An order placed on the venue before the test (by an earlier run)."""
@@ -270,7 +316,37 @@ class BinanceFutures:
             params = self._params(request, body)
             return params if isinstance(params, web.Response) else []
 
+        def listen_key(request: web.Request, body: bytes) -> Any:
+            self.requests.append((request.method, request.path, dict(request.query)))
+            if request.headers.get("X-MBX-APIKEY") != API_KEY:  # the key only: listenKey calls are not signed
+                return _error("-2014", 401)
+            return {"listenKey": LISTEN_KEY} if request.method == "POST" else {}
+
+        async def user_stream(request: web.Request, body: bytes) -> web.StreamResponse:
+            if request.query.get("listenKey") != LISTEN_KEY:
+                return _error("-1125")
+            ws = web.WebSocketResponse(autoping=True)
+            await ws.prepare(request)
+            queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+            entry = (asyncio.get_running_loop(), queue)
+            self._sockets.append(entry)
+
+            async def write() -> None:
+                while True:
+                    await ws.send_str(json.dumps(await queue.get()))
+
+            writer = asyncio.create_task(write())
+            try:
+                async for _ in ws:  # the client sends nothing but pongs; this ends when it closes
+                    pass
+            finally:
+                writer.cancel()
+                self._sockets.remove(entry)
+            return ws
+
         routes: dict[tuple[str, str], Handler] = {
+            ("POST", "/fapi/v1/listenKey"): listen_key, ("PUT", "/fapi/v1/listenKey"): listen_key,
+            ("GET", "/private/ws"): user_stream,
             ("GET", "/api/v3/exchangeInfo"): lambda r, b: load(STUB / "binance/api_v3_exchangeInfo.json"),
             ("GET", "/fapi/v1/exchangeInfo"): lambda r, b: load(STUB / "binance/fapi_v1_exchangeInfo.json"),
             ("POST", "/fapi/v1/order"): order, ("GET", "/fapi/v1/order"): order,
@@ -296,4 +372,5 @@ class BinanceFutures:
 
     def endpoints(self, http: str, ws: str) -> dict[str, str]:
         return {"api.public": f"{http}/api/v3", "api.private": f"{http}/api/v3",
-                "api.fapiPublic": f"{http}/fapi/v1", "api.fapiPrivate": f"{http}/fapi/v1"}
+                "api.fapiPublic": f"{http}/fapi/v1", "api.fapiPrivate": f"{http}/fapi/v1",
+                "api.ws.linear": f"{ws}/ws"}  # ccxt.pro's USDⓈ-M private stream: {ws}/private/ws?listenKey=…
