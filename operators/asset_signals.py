@@ -197,8 +197,14 @@ def _funding_alerts(state: AssetSignals, now: int, settings: SignalSettings) -> 
         marker = ("funding", *key)
         if stale is not None and marker not in state.alerted:
             state.alerted.add(marker)
+            # value: seconds past the settlement, or since the last update; threshold: the limit
+            if now > leg.next_funding_time + funding_ops.SETTLEMENT_GRACE_MS and leg.ts < leg.next_funding_time:
+                value, limit = now - leg.next_funding_time, funding_ops.SETTLEMENT_GRACE_MS
+            else:
+                value, limit = now - leg.ts, settings.funding_silent_after_ms or 0
             out.append(Alert(code=reasons.STALE_FUNDING, severity="warning", message=stale, venue=key[0],
-                             asset=base_asset(key[1]), ts=now))
+                             asset=base_asset(key[1]), value=Decimal(value) / 1000,
+                             threshold=Decimal(limit) / 1000, ts=now))
         elif stale is None:
             state.alerted.discard(marker)
     return out

@@ -93,3 +93,23 @@ def test_swapping_the_legs_flips_the_carry(rate_a: Decimal, rate_b: Decimal, hou
     b_a = funding.carry(state, ("bybit", "BTC/USDT:USDT"), ("binance", "BTC/USDT:USDT"), T)
     assert isinstance(a_b, funding.Carry) and isinstance(b_a, funding.Carry)
     assert a_b.carry_8h == -b_a.carry_8h and a_b.carry_apr == -b_a.carry_apr
+
+
+def test_the_stale_funding_alert_carries_its_value_threshold_and_time() -> None:
+    """Settled at T + 8 h with no new rate: at T + 8 h + 90 s the leg is 90 s past its
+    settlement, over the 60 s grace → STALE_FUNDING with value 90 (s) and threshold 60 (s)."""
+    from model.config import Config
+    from model.market import Ticker
+    from model.portfolio import Alert
+    from operators import asset_signals
+
+    config = Config()
+    settings = asset_signals.SignalSettings(scanner=config.scanner, venues=config.venues,
+                                            funding_silent_after_ms=None)
+    state, _ = asset_signals.update(None, _rate("binance", "BTC/USDT:USDT", "0.0001", 8, T + 8 * H, T), settings)
+    tick = Ticker(venue="binance", symbol="BTC/USDT:USDT", market="perp", bid=Decimal(60_000), ask=Decimal(60_001),
+                  bid_qty=Decimal(1), ask_qty=Decimal(1), ts_local=T + 8 * H + 90_000)
+    state, out = asset_signals.update(state, tick, settings)
+    [alert] = [a for a in out if type(a) is Alert and a.code == reasons.STALE_FUNDING]
+    assert (alert.value, alert.threshold, alert.ts, alert.venue, alert.asset) == (
+        Decimal(90), Decimal(60), T + 8 * H + 90_000, "binance", "BTC")
