@@ -93,6 +93,8 @@ def _status_table(feeds: list[Any], emitter: Any) -> Table:
                 verdict = "waiting"
             if state.reconnects:
                 verdict += f" ({state.reconnects} reconnects)"
+            if state.resyncs:
+                verdict += f" ({state.resyncs} resyncs)"
             table.add_row(feed.venue, stream, f"{state.messages:,}", age, verdict)
     return table
 

@@ -21,9 +21,14 @@ Resilience:
   not retried: the stream stops (`status.streams[…].failed` says why), a critical
   `FEED_FAILED` alert goes out, and the venue's other streams go on.
 - resync: `ccxt.InvalidNonce`/`ChecksumError` (a sequence gap ccxt detected) → the book is
-  re-watched after `backoff_initial_s` (ccxt resubscribes and loads a new snapshot), counted as
-  `resyncs{reason=SEQUENCE_GAP}`; a book stream's first book after a reconnect counts
-  `resyncs{reason=RECONNECT}`.
+  re-watched (ccxt resubscribes and loads a new snapshot), counted as
+  `resyncs{reason=SEQUENCE_GAP}`; a snapshot sync ccxt gave up on (`ExchangeError` "nonce is
+  behind the cache after N tries", "orderbook is not initiated": ccxt then closes that
+  websocket) is retried the same way, counted as `resyncs{reason=SNAPSHOT_SYNC}`. The pause
+  before re-watching is `backoff_initial_s` after a book was delivered and doubles (to
+  `backoff_max_s`, + up to `backoff_jitter_s`) with each resync in a row that delivered
+  none; `status.streams[…].resyncs` counts them. A book stream's first book after a
+  reconnect counts `resyncs{reason=RECONNECT}`.
 - staleness: no streamed update from the venue for `stale_after_s` → a `STALE_FEED`
   warning on risk.alert, the `stale` gauge set, and (by default) the venue's websockets
   are failed with `StaleStream` so every stream reconnects; the first update afterwards
@@ -73,8 +78,24 @@ log = logging.getLogger(__name__)
 Loop = tuple[str, FeedMarket, Callable[[], Awaitable[Any]], Callable[[Any], None]]  # stream, market, fetch, handle
 
 
+# ccxt's own messages when its REST-snapshot sync of a websocket book gives up
+# (ccxt/async_support/base/exchange.py `load_order_book`, an `ExchangeError`): the venue
+# is fine, the book is not — re-watching resubscribes and loads a fresh snapshot.
+BOOK_SYNC_ERRORS = ("nonce is behind the cache", "orderbook is not initiated")
+
+
 class _Resync(Exception):
-    """Internal: ccxt reported a sequence gap; the book must be re-watched."""
+    """Internal: the book must be re-watched; `reason` is the resyncs metric's label."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+def book_sync_error(error: BaseException) -> bool:
+    """True for the ccxt errors that mean "this book lost its snapshot sync" (retryable):
+    an `ExchangeError` carrying one of `BOOK_SYNC_ERRORS`."""
+    return isinstance(error, ccxt.ExchangeError) and any(text in str(error) for text in BOOK_SYNC_ERRORS)
 
 
 class _Dropped(Exception):
@@ -99,6 +120,7 @@ class VenueFeed:
         self._intervals = FundingIntervals(funding_interval_ms)
         self._trade_ids: dict[str, tuple[deque[str], set[str]]] = {}
         self._had_book: set[str] = set()
+        self._resync_streak: dict[tuple[str, str], int] = {}  # (stream, symbol) → resyncs without data
 
     # -- publishing -----------------------------------------------------------------------
 
@@ -206,15 +228,30 @@ class VenueFeed:
                 if not delivered and stream == "book" and m.ccxt_symbol in self._had_book:
                     self.metrics.resyncs.labels(venue=self.venue, market=m.market, reason="RECONNECT").inc()
                 delivered = True
+                self._resync_streak.pop((stream, m.ccxt_symbol), None)
                 if stream == "book":
                     self._had_book.add(m.ccxt_symbol)
                 handle(data)
         except ccxt.InvalidNonce as error:  # before NetworkError: InvalidNonce subclasses it
-            raise _Resync(str(error)) from error
+            raise _Resync("SEQUENCE_GAP", str(error)) from error
         except ccxt.NetworkError as error:
             if delivered:
                 raise _Dropped(str(error)) from error
             raise
+        except ccxt.ExchangeError as error:
+            if stream in ("book", "ticker") and book_sync_error(error):
+                raise _Resync("SNAPSHOT_SYNC", str(error)) from error
+            raise
+
+    def _resync_pause(self, stream: str, m: FeedMarket) -> float:
+        """Seconds before re-watching a book: `backoff_initial_s` doubling per resync in a
+        row without a delivered book, capped at `backoff_max_s`, plus jitter after the first."""
+        s = self.settings
+        key = (stream, m.ccxt_symbol)
+        streak = self._resync_streak[key] = self._resync_streak.get(key, 0) + 1
+        if streak == 1:
+            return s.backoff_initial_s
+        return min(s.backoff_initial_s * 2 ** (streak - 1), s.backoff_max_s) + random.uniform(0, s.backoff_jitter_s)
 
     def _reconnecting(self, stream: str, m: FeedMarket, error: BaseException | None) -> None:
         reason = _reason(error)
@@ -237,12 +274,15 @@ class VenueFeed:
                 try:
                     await retrying(self._session, stream, m, fetch, handle)
                 except _Resync as gap:
-                    self.metrics.resyncs.labels(venue=self.venue, market=m.market, reason="SEQUENCE_GAP").inc()
-                    log.warning("%s %s %s: resync after %s", self.venue, stream, m.symbol, gap)
+                    self.status.streams[stream].resyncs += 1
+                    self.metrics.resyncs.labels(venue=self.venue, market=m.market, reason=gap.reason).inc()
+                    pause = self._resync_pause(stream, m)
+                    log.warning("%s %s %s: resync in %.2f s after %s: %s", self.venue, stream, m.symbol, pause,
+                                gap.reason, gap)
                     # Yield before re-watching: ccxt may hold the rejection of a gap it
                     # found while nobody was waiting, and awaiting a finished future never
                     # yields — a venue failing every check would otherwise starve the loop.
-                    await asyncio.sleep(s.backoff_initial_s)
+                    await asyncio.sleep(pause)
                 except _Dropped as dropped:
                     self._reconnecting(stream, m, dropped.__cause__)
                     # A short jittered pause: no herd of reconnects, and ccxt has finished

@@ -5,7 +5,8 @@
 - `arbflow_feed_reconnects_total{venue, reason}`: stream reconnections (`NETWORK_ERROR`,
   `TIMEOUT`, `STALE`);
 - `arbflow_feed_resyncs_total{venue, market, reason}`: books rebuilt from a new snapshot
-  (`SEQUENCE_GAP` reported by ccxt, `RECONNECT`);
+  (`SEQUENCE_GAP` reported by ccxt, `SNAPSHOT_SYNC` ccxt's snapshot sync gave up,
+  `RECONNECT`);
 - `arbflow_feed_rejects_total{venue, market, reason}`: payloads sent to a dead-letter
   topic, by `model.reasons` code;
 - `arbflow_feed_poll_failures_total{venue, reason}`: funding polls failed after retries;

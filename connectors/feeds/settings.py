@@ -47,11 +47,13 @@ class FeedSettings:
 
 @dataclass(slots=True)
 class StreamStatus:
-    """What one stream of a venue has done: updates, reconnects, the last update's
-    monotonic time, and why it stopped (None while it runs)."""
+    """What one stream of a venue has done: updates, reconnects, books re-watched for a
+    new snapshot (`resyncs`), the last update's monotonic time, and why it stopped (None
+    while it runs)."""
 
     messages: int = 0
     reconnects: int = 0
+    resyncs: int = 0
     last_monotonic: float | None = None
     failed: str | None = None
 

@@ -10,11 +10,15 @@ global spot books on `spot.obu` (order book v2) and best bid/offer on `spot.book
 neither channel is in the capture, and the capture's 2021 spot REST snapshots lack the
 `current` field current ccxt requires.
 
-Not tested here: a sequence gap. ccxt's gate handler, after a gap, loads a snapshot both
-for the stale updates still arriving and for the resubscription; with the stub's one
-recorded snapshot the later load rewinds the book, the next update is a gap again, and
-after three tries ccxt gives up ("nonce is behind the cache", an ExchangeError the feed
-treats as fatal). A live venue serves a fresh snapshot each time."""
+A snapshot sync ccxt gives up on ("nonce is behind the cache after 3 tries", an
+ExchangeError) is tested: the stub starts the first replay 5 updates past the recorded
+snapshot, the feed re-watches, and the new connection's replay syncs on the same snapshot.
+
+Not tested here: recovery from a mid-stream sequence gap. ccxt's gate handler, after a gap,
+loads a snapshot both for the stale updates still arriving and for the resubscription; with
+the stub's one recorded snapshot the later load rewinds the book and the next update is a
+gap again, so the feed resyncs every ~0.2 s without stopping (it never recovers, because
+the stub never serves a newer snapshot). A live venue serves a fresh snapshot each time."""
 
 import dataclasses
 import json
@@ -24,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from model import topics
+from model import reasons, topics
 from model.config import Config
 from model.market import FundingRate, MarketTrade, OrderBook, Ticker
 from tests.integration.ingest_support import (
@@ -39,7 +43,7 @@ from tests.integration.ingest_support import (
     top,
 )
 from tests.stubs.gate import Gate
-from tests.stubs.server import Drop, StubServer
+from tests.stubs.server import Drop, Skip, StubServer
 
 pytestmark = pytest.mark.integration
 PHB, QUICK = "PHB/USDT:USDT", "QUICK/USDT:USDT"
@@ -166,6 +170,30 @@ def test_gate_reconnects_after_a_mid_stream_drop_and_rebuilds_the_book_from_a_ne
     assert after[-1] == final and snapshots_served == 2
     assert run.metric("arbflow_feed_reconnects_total", venue="gate", reason="NETWORK_ERROR") == 1
     assert run.metric("arbflow_feed_resyncs_total", venue="gate", market="perp", reason="RECONNECT") == 1
+
+
+def test_gate_snapshot_sync_given_up_by_ccxt_resyncs_and_the_book_stream_recovers(gate_config: Config) -> None:
+    venue = Gate()
+    snapshot, frames = venue.books["futures"]["PHB_USDT"], venue.recorded(BOOK, "PHB_USDT")
+    # The recorded snapshot's id 6159978 is frame 3's `u`; frame 5 starts at U 6159980, so a
+    # replay from frame 5 leaves the snapshot behind ccxt's cache on each of its 3 tries.
+    assert snapshot["id"] == frames[3]["result"]["u"] and frames[5]["result"]["U"] > snapshot["id"] + 1
+    with StubServer(venue, skips=[Skip(f"{BOOK}:PHB_USDT", 5)]) as stub:
+        final = book_states(snapshot, frames, PHB, ts_local=CLOCK_MS + 2000)[-1]
+        run = ingest(gate_config, stub, [PHB], streams=("book",), clock=era_clock(stub),
+                     until=lambda r: r.last(topics.MD_BOOK, PHB) == final)
+        snapshots_served = stub.rest_hits["/api/v4/futures/usdt/order_book"]
+        connections = stub.connections
+    books = run.read(topics.MD_BOOK)
+    # Nothing from the first connection (never synced); every book after is a state of the
+    # replay from the recorded snapshot, ending on the last recorded update.
+    assert books and all(b.ts_local == CLOCK_MS + 2000 for b in books)
+    assert subsequence(books, book_states(snapshot, frames, PHB, ts_local=CLOCK_MS + 2000)) and books[-1] == final
+    assert (snapshots_served, connections) == (3 + 1, 2)  # ccxt's 3 tries, then one on the new connection
+    assert run.metric("arbflow_feed_resyncs_total", venue="gate", market="perp", reason="SNAPSHOT_SYNC") == 1
+    status = run.feed.status.streams["book"]
+    assert status.failed is None and status.resyncs == 1
+    assert not [a for a in run.read(topics.RISK_ALERT) if a.code == reasons.FEED_FAILED]
 
 
 def test_gate_unknown_symbol_exits_2_with_the_closest_matches(tmp_path: Path, config: Config) -> None:

@@ -17,6 +17,9 @@ restart", so every frame before it arrives: deterministic), or with `abort=True`
 aborting the TCP transport (a network drop; frames still buffered are lost).
 `Malform(channel, index, change)` replaces the `index`-th data frame of that replay by
 `change(frame)` (a dict, or a raw string frame; None = the frame is lost: a sequence gap).
+`Skip(channel, count)` starts that replay after its first `count` data frames — updates the
+venue published before the client subscribed, so a REST snapshot taken at the recording's
+start is behind the stream (ccxt: "nonce is behind the cache").
 A client that subscribes again to a channel its connection is already receiving gets the
 recording from the start and the previous replay stops (what a venue does on resubscribe).
 """
@@ -73,6 +76,12 @@ class Malform:
     change: Callable[[Any], Frame]
 
 
+@dataclass(frozen=True, slots=True)
+class Skip:
+    channel: str
+    count: int
+
+
 @dataclass(slots=True)
 class Sent:
     connection: int
@@ -89,6 +98,7 @@ class StubServer:
     venue: Venue
     drops: list[Drop] = field(default_factory=list)
     malforms: list[Malform] = field(default_factory=list)
+    skips: list[Skip] = field(default_factory=list)
     gap_s: float = 0.002
     sent: list[Sent] = field(default_factory=list)
     rest_hits: Counter[str] = field(default_factory=Counter)
@@ -233,9 +243,12 @@ class StubServer:
         replay = self._replays
         drops = self._mine("drop", self.drops, reply.channel, replay)
         malforms = {f.index: f.change for f in self._mine("malform", self.malforms, reply.channel, replay)}
+        skipped = sum(f.count for f in self._mine("skip", self.skips, reply.channel, replay))
         if reply.gate is not None:
             await reply.gate()
         for index, frame in enumerate(reply.data):
+            if index < skipped:
+                continue
             drop = next((d for d in drops if index >= d.after), None)
             if drop is not None:
                 queue.put_nowait(drop)

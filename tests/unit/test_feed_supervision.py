@@ -13,7 +13,7 @@ import pytest
 from connectors.feeds.ccxt_feed import VenueFeed
 from connectors.feeds.metrics import FeedMetrics
 from connectors.feeds.normalise import FeedMarket
-from connectors.feeds.settings import FEED_FAILED, FeedSettings
+from connectors.feeds.settings import FEED_FAILED, FEED_RECOVERED, STALE_FEED, FeedSettings
 from connectors.venues import binance
 from model import topics
 from model.config import parse_config
@@ -48,9 +48,11 @@ class ScriptedExchange:
         return None
 
 
-def run_until(script: list[Any], done: Callable[[VenueFeed, list[Any]], bool]) -> tuple[VenueFeed, list[Any]]:
+def run_until(script: list[Any], done: Callable[[VenueFeed, list[Any]], bool],
+              **knobs: Any) -> tuple[VenueFeed, list[Any]]:
     out: list[Any] = []
-    settings = FeedSettings(streams=("book",), backoff_initial_s=0.001, backoff_jitter_s=0.001, stale_after_s=60)
+    settings = FeedSettings(**{"streams": ("book",), "backoff_initial_s": 0.001, "backoff_jitter_s": 0.001,
+                               "stale_after_s": 60, **knobs})
     feed = VenueFeed("binance", ScriptedExchange(script), binance.LIVE, [PERP], settings,
                      universe=Universe.from_config(parse_config({}, {})), funding_interval_ms=28_800_000,
                      clock=lambda: 1_723_161_300_000, emit=lambda *item: out.append(item), metrics=FeedMetrics())
@@ -88,6 +90,36 @@ def test_a_sequence_gap_reported_by_ccxt_resyncs_without_a_reconnect() -> None:
     value = feed.metrics.value
     assert value("arbflow_feed_resyncs_total", venue="binance", market="perp", reason="SEQUENCE_GAP") == 1
     assert value("arbflow_feed_reconnects_total", venue="binance", reason="NETWORK_ERROR") == 0
+
+
+def test_a_snapshot_sync_ccxt_gave_up_on_is_retried_with_backoff_and_the_stream_recovers() -> None:
+    behind = ccxt.ExchangeError("gate nonce is behind the cache after 3 tries.")
+    uninitiated = ccxt.ExchangeError("gate loadOrderBook() orderbook is not initiated")
+    # Pauses 0.02, 0.04 + jitter, 0.08 + jitter: the venue goes stale (0.1 s) on the way.
+    feed, out = run_until([behind, uninitiated, behind, book(7)], lambda f, o: books(o) == [7]
+                          and any(r.code == FEED_RECOVERED for t, _, r in o if t == topics.RISK_ALERT),
+                          backoff_initial_s=0.02, stale_after_s=0.1, reconnect_when_stale=False)
+    value = feed.metrics.value
+    assert value("arbflow_feed_resyncs_total", venue="binance", market="perp", reason="SNAPSHOT_SYNC") == 3
+    assert value("arbflow_feed_reconnects_total", venue="binance", reason="NETWORK_ERROR") == 0
+    status = feed.status.streams["book"]
+    assert (status.resyncs, status.failed, feed.exchange.calls) == (3, None, 5)  # the 5th waits for more
+    alerts = [r.code for t, _, r in out if t == topics.RISK_ALERT]
+    assert alerts == [STALE_FEED, FEED_RECOVERED]
+
+
+def test_resync_pauses_double_while_no_book_arrives_and_reset_after_one() -> None:
+    feed, _ = run_until([], lambda f, o: True, backoff_initial_s=0.5, backoff_max_s=3, backoff_jitter_s=0)
+    pauses = [feed._resync_pause("book", PERP) for _ in range(5)]
+    assert pauses == [0.5, 1.0, 2.0, 3.0, 3.0]
+    feed._resync_streak.clear()  # what a delivered book does
+    assert feed._resync_pause("book", PERP) == 0.5
+
+
+def test_other_exchange_errors_of_a_book_still_stop_it() -> None:
+    feed, _ = run_until([ccxt.ExchangeError("gate watchOrderBook limit argument must be None, 25 or 100")],
+                        lambda f, o: f.status.streams["book"].failed is not None)
+    assert feed.status.streams["book"].resyncs == 0
 
 
 @pytest.mark.parametrize("error", [ccxt.BadSymbol("no such market"), ccxt.AuthenticationError("bad key")])
