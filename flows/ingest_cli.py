@@ -29,7 +29,8 @@ from flows.cli_support import err_console, out_console
 from flows.cli_support import guard as _guard
 from flows.cli_support import load as _config
 
-STREAM_NAMES = ("ticker", "book", "trade", "funding")
+STREAM_NAMES = ("ticker", "book", "trade", "funding", "oi", "liquidation")
+DEFAULT_STREAMS = ("ticker", "book", "trade", "funding")
 
 
 def _split(text: str) -> list[str]:
@@ -85,7 +86,7 @@ def _status_table(feeds: list[Any], emitter: Any) -> Table:
             age = "never" if state.last_monotonic is None else f"{now - state.last_monotonic:.1f} s ago"
             if state.failed:
                 verdict = f"[red]stopped: {state.failed}[/red]"
-            elif stream != "funding" and feed.status.stale:
+            elif stream not in ("funding", "oi", "liquidation") and feed.status.stale:
                 verdict = "[yellow]stale[/yellow]"
             elif state.messages:
                 verdict = "[green]flowing[/green]"
@@ -118,9 +119,10 @@ def _status_table(feeds: list[Any], emitter: Any) -> Table:
               help="With --from-redis: seconds between SCANs for new or removed keys.")
 @click.option("--key-prefix", default="", show_default=False,
               help="With --from-redis: a prefix in front of every collector key (default: none).")
-@click.option("--streams", default=",".join(STREAM_NAMES), show_default=True,
+@click.option("--streams", default=",".join(DEFAULT_STREAMS), show_default=True,
               help="Comma-separated streams: ticker (md.ticker), book (md.book), trade (md.trade), "
-                   "funding (md.funding, REST polling).")
+                   "funding (md.funding, REST polling), oi (md.oi, REST polling of perps' open interest), "
+                   "liquidation (md.liquidation, perps' liquidation prints where ccxt.pro offers them).")
 @click.option("--depth", type=click.IntRange(1, 1000), default=20, show_default=True,
               help="Levels per side in each md.book record.")
 @click.option("--stale-after", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
@@ -128,6 +130,8 @@ def _status_table(feeds: list[Any], emitter: Any) -> Table:
                    "with --from-redis, a key whose value has not changed for this long (shown in the status).")
 @click.option("--funding-poll", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
               help="Seconds between funding polls.")
+@click.option("--oi-poll", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              help="Seconds between open-interest polls (with --streams …,oi).")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=9401, show_default=True,
               help="Serve Prometheus metrics on this port (0 = off; `arbflow scan` uses 9400).")
 @click.option("--duration", type=click.FloatRange(min=0.1), default=None,
@@ -141,7 +145,7 @@ def _status_table(feeds: list[Any], emitter: Any) -> Table:
 @_guard
 def ingest(ctx: click.Context, venues: str | None, symbols: str | None, from_redis: str | None, poll_s: float,
            discover_s: float, key_prefix: str, streams: str, depth: int, stale_after: float,
-           funding_poll: float, metrics_port: int, duration: float | None, status_every: float,
+           funding_poll: float, oi_poll: float, metrics_port: int, duration: float | None, status_every: float,
            endpoints_file: Path | None) -> None:
     """Stream normalised tickers, books, trades and funding from exchanges into Kafka.
 
@@ -159,8 +163,8 @@ def ingest(ctx: click.Context, venues: str | None, symbols: str | None, from_red
 
     config = _config(ctx)
     if from_redis is not None:
-        ccxt_only = [f"--{name.replace('_', '-')}" for name in ("streams", "depth", "funding_poll", "metrics_port",
-                                                                 "endpoints_file")
+        ccxt_only = [f"--{name.replace('_', '-')}" for name in ("streams", "depth", "funding_poll", "oi_poll",
+                                                                 "metrics_port", "endpoints_file")
                      if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
         if ccxt_only:
             _die(f"{', '.join(o.replace('-file', '') for o in ccxt_only)} cannot be used with --from-redis", 2)
@@ -175,12 +179,12 @@ def ingest(ctx: click.Context, venues: str | None, symbols: str | None, from_red
         _die("--symbols: name at least one asset", 2)
     stream_list = _choose("stream", _split(streams), STREAM_NAMES)
     asyncio.run(_ingest(config, chosen, wanted, stream_list, depth=depth, stale_after=stale_after,
-                        funding_poll=funding_poll, metrics_port=metrics_port, duration=duration,
+                        funding_poll=funding_poll, oi_poll=oi_poll, metrics_port=metrics_port, duration=duration,
                         status_every=status_every, endpoints=_endpoints(endpoints_file)))
 
 
 async def _ingest(config: Any, venues: list[str], wanted: list[str], streams: list[str], *, depth: int,
-                  stale_after: float, funding_poll: float, metrics_port: int, duration: float | None,
+                  stale_after: float, funding_poll: float, oi_poll: float, metrics_port: int, duration: float | None,
                   status_every: float, endpoints: dict[str, dict[str, str]]) -> None:
     from prometheus_client import start_http_server
 
@@ -209,7 +213,7 @@ async def _ingest(config: Any, venues: list[str], wanted: list[str], streams: li
         emitter = runner.KafkaEmitter(producer, config.kafka.topic_prefix)
         metrics = FeedMetrics()
         settings = FeedSettings(streams=tuple(streams), depth=depth, stale_after_s=stale_after,
-                                funding_poll_s=funding_poll)
+                                funding_poll_s=funding_poll, oi_poll_s=oi_poll)
         feeds = runner.build_feeds(prepared, config, settings, emit=emitter, clock=runner.wall_clock_ms,
                                    metrics=metrics)
     except BaseException:

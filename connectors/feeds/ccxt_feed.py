@@ -5,7 +5,9 @@ spec) → md.ticker; `book` (`watch_order_book`: ccxt does snapshot + diff + seq
 checks; arbflow publishes the top `depth` levels) → md.book; `trade` (`watch_trades`,
 de-duplicated by trade id) → md.trade; `funding` (REST `fetch_funding_rates`, or
 `fetch_funding_rate` per symbol, polled every `funding_poll_s`; spot markets get the
-sentinel) → md.funding. Records that fail normalisation or validation go to
+sentinel) → md.funding. Opt-in: `oi` (REST `fetch_open_interests`, or `fetch_open_interest`
+per perp, every `oi_poll_s`) → md.oi; `liquidation` (`watch_liquidations` per perp, where
+`exchange.has` offers it) → md.liquidation. Records that fail normalisation or validation go to
 `dlq.<topic>` with their reason; nothing is dropped silently.
 
 ccxt resolves one waiter per burst of messages, so tickers and books are *conflated*: each
@@ -56,6 +58,7 @@ from connectors.feeds.normalise import FeedMarket
 from connectors.feeds.settings import (
     FEED_FAILED,
     FEED_RECOVERED,
+    QUIET_STREAMS,
     STALE_FEED,
     Clock,
     Emit,
@@ -129,7 +132,7 @@ class VenueFeed:
         state = self.status.streams[stream]
         state.messages += 1
         state.last_monotonic = now
-        if stream != "funding":
+        if stream not in QUIET_STREAMS:
             self.status.last_monotonic = now
         self.metrics.messages.labels(venue=self.venue, market=m.market).inc()
 
@@ -193,6 +196,13 @@ class VenueFeed:
             build = partial(normalise.trade, m, tr, self.spec.trade_fields(info), self.clock())
             self._publish(topics.MD_TRADE, m, build, info)
 
+    def _on_liquidations(self, m: FeedMarket, liquidations: Any) -> None:
+        self._updated("liquidation", m)
+        for liq in liquidations:
+            info = liq.get("info")
+            build = partial(normalise.liquidation, m, liq, self.spec.liquidation_fields(info), self.clock())
+            self._publish(topics.MD_LIQUIDATION, m, build, info)
+
     # -- the watch loops ------------------------------------------------------------------
 
     def _loops(self) -> list[Loop]:
@@ -217,6 +227,9 @@ class VenueFeed:
                 loops.append(("ticker", m, one_ticker, partial(self._on_ticker, m)))
             if "trade" in streams:
                 loops.append(("trade", m, partial(ex.watch_trades, symbol), partial(self._on_trades, m)))
+            if "liquidation" in streams and m.market == "perp" and ex.has.get("watchLiquidations"):
+                loops.append(("liquidation", m, partial(ex.watch_liquidations, symbol),
+                              partial(self._on_liquidations, m)))
         return loops
 
     async def _session(self, stream: str, m: FeedMarket, fetch: Callable[[], Awaitable[Any]],
@@ -336,6 +349,46 @@ class VenueFeed:
                             self._on_funding(m, rates[m.ccxt_symbol])
             await asyncio.sleep(self.settings.funding_poll_s)
 
+    # -- open interest (REST polling) --------------------------------------------------
+
+    async def _fetch_open_interest(self, perps: list[FeedMarket]) -> dict[str, Any]:
+        symbols = [m.ccxt_symbol for m in perps]
+        if self.exchange.has.get("fetchOpenInterests"):
+            found: dict[str, Any] = await self.exchange.fetch_open_interests(symbols)
+            return found
+        rows = await asyncio.gather(*(self.exchange.fetch_open_interest(s) for s in symbols))
+        return dict(zip(symbols, rows, strict=True))
+
+    def _on_open_interest(self, m: FeedMarket, oi: Any) -> None:
+        self._updated("oi", m)
+        info = oi.get("info")
+        build = partial(normalise.open_interest, m, oi, self.spec.oi_fields(info), self.clock())
+        self._publish(topics.MD_OI, m, build, info)
+
+    async def _poll_open_interest(self) -> None:
+        """md.oi for every perp every `oi_poll_s`; a venue without ccxt's
+        `fetchOpenInterest` is counted once (`UNSUPPORTED`) and not polled."""
+        perps = [m for m in self.markets if m.market == "perp"]
+        if not perps:
+            return
+        if not (self.exchange.has.get("fetchOpenInterests") or self.exchange.has.get("fetchOpenInterest")):
+            self.metrics.oi_poll_failures.labels(venue=self.venue, reason="UNSUPPORTED").inc()
+            log.warning("%s: ccxt has no fetchOpenInterest; no md.oi", self.venue)
+            return
+        while True:
+            try:
+                found = await with_retries(f"{self.venue} open interest", partial(self._fetch_open_interest, perps),
+                                           attempts=self.settings.rest_attempts,
+                                           initial_s=self.settings.backoff_initial_s)
+            except FeedUnavailable as error:
+                self.metrics.oi_poll_failures.labels(venue=self.venue, reason=_reason(error.__cause__)).inc()
+                log.warning("%s", error)
+            else:
+                for m in perps:
+                    if isinstance(found.get(m.ccxt_symbol), dict):
+                        self._on_open_interest(m, found[m.ccxt_symbol])
+            await asyncio.sleep(self.settings.oi_poll_s)
+
     def _fail_connections(self, age_s: float) -> None:
         for client in list((self.exchange.clients or {}).values()):
             client.on_error(StaleStream(f"{self.venue}: no message for {age_s:.1f} s"))
@@ -365,11 +418,14 @@ class VenueFeed:
 
     async def run(self) -> None:
         """All loops of the venue until cancelled (a failed stream does not stop the others)."""
-        loops = [self._supervise(*loop) for loop in self._loops()]
-        if loops:
+        watched = self._loops()
+        loops = [self._supervise(*loop) for loop in watched]
+        if any(stream not in QUIET_STREAMS for stream, *_ in watched):
             loops.append(self._watch_staleness())
         if "funding" in self.settings.streams:
             loops.append(self._poll_funding())
+        if "oi" in self.settings.streams:
+            loops.append(self._poll_open_interest())
         await asyncio.gather(*loops)
 
     async def close(self) -> None:

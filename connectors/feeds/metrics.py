@@ -10,6 +10,9 @@
 - `arbflow_feed_rejects_total{venue, market, reason}`: payloads sent to a dead-letter
   topic, by `model.reasons` code;
 - `arbflow_feed_poll_failures_total{venue, reason}`: funding polls failed after retries;
+- `arbflow_feed_oi_poll_failures_total{venue, reason}`: open-interest polls failed after
+  retries (`NETWORK_ERROR`, `TIMEOUT`, or `UNSUPPORTED` when ccxt has no
+  `fetchOpenInterest` for the venue);
 - `arbflow_feed_last_message_age_seconds{venue}` (gauge): seconds since the venue's last
   streamed update;
 - `arbflow_feed_stale{venue}` (gauge): 1 while the venue is stale.
@@ -37,6 +40,8 @@ class FeedMetrics:
                                ["venue", "market", "reason"], registry=r)
         self.poll_failures = Counter("arbflow_feed_poll_failures", "Funding polls failed after retries.",
                                      ["venue", "reason"], registry=r)
+        self.oi_poll_failures = Counter("arbflow_feed_oi_poll_failures", "Open-interest polls failed after retries.",
+                                        ["venue", "reason"], registry=r)
         self.last_message_age = Gauge("arbflow_feed_last_message_age_seconds", "Seconds since the last update.",
                                       ["venue"], registry=r)
         self.stale = Gauge("arbflow_feed_stale", "1 while the venue sends nothing for stale_after_s.", ["venue"],

@@ -3,8 +3,10 @@
 Inputs are what ccxt returns: tickers (`bid`, `ask`, `bidVolume`, `askVolume`, `last`,
 `markPrice`, `indexPrice`, `timestamp`, `info`), order books (`bids`/`asks` as
 `[[price, amount], …]`, `nonce`, `timestamp`), trades (`id`, `side`, `price`, `amount`,
-`timestamp`, `info`) and funding rates (`fundingRate`, `fundingTimestamp`,
-`nextFundingRate`, `timestamp`, `info`).
+`timestamp`, `info`), funding rates (`fundingRate`, `fundingTimestamp`,
+`nextFundingRate`, `timestamp`, `info`), open interest (`openInterestAmount` in contracts,
+`openInterestValue`, `timestamp`, `info`) and liquidations (`price`, `contracts`, `side`,
+`timestamp`, `info`).
 
 Numbers — never `Decimal(a_float)`:
 - ticker prices/sizes, trade px/qty, funding rates: the venue's own string from `info`
@@ -34,7 +36,7 @@ from typing import Any
 
 from connectors.payload import PayloadError, money
 from model import codec, reasons, topics
-from model.market import FundingRate, Level, Market, MarketTrade, OrderBook, Ticker
+from model.market import FundingRate, Level, Liquidation, Market, MarketTrade, OpenInterest, OrderBook, Ticker
 from model.money import ratio
 from model.rejected import Rejected
 from model.symbols import SymbolError, base_asset, from_venue
@@ -210,6 +212,32 @@ def funding(m: FeedMarket, fr: Mapping[str, Any], fields: Mapping[str, Any], int
     return FundingRate(venue=m.venue, symbol=m.symbol, market=m.market, rate=rate, predicted_rate=predicted,
                        interval_ms=interval_ms, next_funding_time=next_time,
                        ts_exchange=_ts(fr.get("timestamp"), "ts_exchange", topic), ts_local=ts_local)
+
+
+def open_interest(m: FeedMarket, oi: Mapping[str, Any], fields: Mapping[str, Any], ts_local: int) -> OpenInterest:
+    """A ccxt open-interest structure as an `OpenInterest`: `open_interest` in base units
+    (venue contracts × contract size × multiplier, like every size); `value` in the quote
+    currency only when the venue spec names a field for it (ccxt's `openInterestValue` may
+    be in USD for a USDT market, so it is not used as a fallback)."""
+    topic = topics.MD_OI
+    amount = _required(_exact(fields.get("open_interest"), oi.get("openInterestAmount"), "open_interest", topic),
+                       "open_interest", topic)
+    value = _exact(fields.get("value"), None, "value", topic)
+    return OpenInterest(venue=m.venue, symbol=m.symbol, market=m.market, open_interest=_qty(m, amount), value=value,
+                        ts_exchange=_ts(oi.get("timestamp"), "ts_exchange", topic), ts_local=ts_local)
+
+
+def liquidation(m: FeedMarket, liq: Mapping[str, Any], fields: Mapping[str, Any], ts_local: int) -> Liquidation:
+    """A ccxt liquidation as a `Liquidation`: `side` is the liquidation order's (ccxt's
+    `side`), `px` its (average) price, `qty` in base units."""
+    topic = topics.MD_LIQUIDATION
+    side = fields.get("side") or liq.get("side")
+    if side not in ("buy", "sell"):
+        raise PayloadError(reasons.INVALID_VALUE, f"side: {side!r} is not buy or sell", topic)
+    px = _required(_exact(fields.get("px"), liq.get("price"), "px", topic), "px", topic)
+    qty = _required(_exact(fields.get("qty"), liq.get("contracts"), "qty", topic), "qty", topic)
+    return Liquidation(venue=m.venue, symbol=m.symbol, market=m.market, px=_px(m, px), qty=_qty(m, qty), side=side,
+                       ts_exchange=_ts(liq.get("timestamp"), "ts_exchange", topic), ts_local=ts_local)
 
 
 def spot_funding(m: FeedMarket, ts_local: int) -> FundingRate:

@@ -54,12 +54,13 @@ from model.validation import Universe
 log = logging.getLogger(__name__)
 
 
-TOPICS = (topics.MD_TICKER, topics.MD_BOOK, topics.MD_TRADE, topics.MD_FUNDING, topics.CLOCK_TICK, topics.RISK_ALERT)
+MD_TOPICS = (topics.MD_TICKER, topics.MD_BOOK, topics.MD_TRADE, topics.MD_FUNDING, topics.MD_OI, topics.MD_LIQUIDATION)
+TOPICS = (*MD_TOPICS, topics.CLOCK_TICK, topics.RISK_ALERT)
 
 
 def kafka_producer(config: Config, bootstrap: str) -> KeyedProducer:
     """A `KeyedProducer` for ingest after creating its topics (and their dead-letter topics)."""
-    names = [topic_name(config, t) for t in (*TOPICS, *(topics.dlq_topic(t) for t in TOPICS[:4]))]
+    names = [topic_name(config, t) for t in (*TOPICS, *(topics.dlq_topic(t) for t in MD_TOPICS))]
     partitions = ensure_topics(bootstrap, names, config.kafka.partitions, config.kafka.connect_timeout_s)
     return KeyedProducer(bootstrap, Partitioner(config.universe.assets, config.kafka.partitions),
                          delivery_timeout_ms=config.kafka.delivery_timeout_ms, partitions=partitions)

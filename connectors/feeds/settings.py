@@ -9,7 +9,12 @@ import ccxt
 
 from model import reasons
 
-STREAMS: Final = ("ticker", "book", "trade", "funding")
+STREAMS: Final = ("ticker", "book", "trade", "funding")  # the default selection
+# opt-in: `oi` (REST open interest poll → md.oi), `liquidation` (watch_liquidations → md.liquidation)
+OPTIONAL_STREAMS: Final = ("oi", "liquidation")
+ALL_STREAMS: Final = (*STREAMS, *OPTIONAL_STREAMS)
+# streams whose records do not count as a venue's updates for staleness (polls, rare prints)
+QUIET_STREAMS: Final = frozenset({"funding", "oi", "liquidation"})
 # Alert codes on risk.alert (model.reasons).
 STALE_FEED: Final = reasons.STALE_FEED
 FEED_RECOVERED: Final = reasons.FEED_RECOVERED
@@ -29,7 +34,8 @@ class FeedSettings:
 
     `depth`: levels per side in md.book. `stale_after_s`: no update from the venue for
     this long → stale (alert, gauge, and with `reconnect_when_stale` its websockets are
-    failed so every stream reconnects). `funding_poll_s`: REST funding poll period.
+    failed so every stream reconnects). `funding_poll_s`: REST funding poll period;
+    `oi_poll_s`: REST open-interest poll period.
     Backoff: `backoff_initial_s` doubling to `backoff_max_s`, plus up to `backoff_jitter_s`
     of random jitter. `rest_attempts`: tries of one REST call (markets, funding).
     """
@@ -39,6 +45,7 @@ class FeedSettings:
     stale_after_s: float = 10.0
     reconnect_when_stale: bool = True
     funding_poll_s: float = 60.0
+    oi_poll_s: float = 60.0
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
     backoff_jitter_s: float = 0.5

@@ -12,7 +12,12 @@ Unified names:
   contracts for contract markets; the normaliser applies the contract size);
 - trade: `px`, `qty`;
 - funding: `rate`, `predicted_rate` (only when the venue sends one), `interval_ms` (only
-  when the venue states its interval, e.g. Bybit `fundingIntervalHour`).
+  when the venue states its interval, e.g. Bybit `fundingIntervalHour`);
+- open interest (`fetch_open_interest`'s `info`): `open_interest` (venue units: contracts
+  for contract markets), `value` (quote currency, only when the venue states it in the
+  market's quote currency);
+- liquidation (`watch_liquidations`' `info`): `px`, `qty` (venue units), `side` (the
+  liquidation order's, when ccxt's `side` is something else, e.g. Bybit's position side).
 """
 
 from collections.abc import Callable, Mapping
@@ -71,3 +76,5 @@ class LiveSpec:
     ticker_fields: Fields = no_fields
     trade_fields: Fields = no_fields
     funding_fields: Fields = no_fields
+    oi_fields: Fields = no_fields
+    liquidation_fields: Fields = no_fields

@@ -431,6 +431,16 @@ def _live_funding(info: Any) -> dict[str, Any]:
     return {"rate": field_of(info, "lastFundingRate"), "interval_ms": hours_ms(field_of(info, "fundingIntervalHours"))}
 
 
+def _live_oi(info: Any) -> dict[str, Any]:
+    return {"open_interest": field_of(info, "openInterest")}  # /fapi/v1/openInterest, base units
+
+
+def _live_liquidation(info: Any) -> dict[str, Any]:
+    # forceOrder `o`: ap = average price, l = last filled quantity (what ccxt reads), S = order side
+    return {"px": field_of(info, "ap"), "qty": field_of(info, "l")}
+
+
 LIVE = LiveSpec(ccxt_id="binance", ccxt_options={"fetchMarkets": {"types": ["spot", "linear"]}},
                 ticker_source={"spot": "bids_asks", "perp": "bids_asks"}, ticker_fields=_live_ticker,
-                trade_fields=_live_trade, funding_fields=_live_funding)
+                trade_fields=_live_trade, funding_fields=_live_funding, oi_fields=_live_oi,
+                liquidation_fields=_live_liquidation)

@@ -198,6 +198,20 @@ def _live_funding(info: Any) -> dict[str, Any]:
     return {"rate": field_of(info, "fundingRate"), "interval_ms": hours_ms(field_of(info, "fundingIntervalHour"))}
 
 
+def _live_oi(info: Any) -> dict[str, Any]:
+    return {"open_interest": field_of(info, "openInterest")}  # /v5/market/open-interest, linear: base units
+
+
+def _live_liquidation(info: Any) -> dict[str, Any]:
+    # allLiquidation (p, v, S) or liquidation (price, size, side). Bybit's side is the
+    # liquidated *position's* ("Buy": a long was liquidated), so the order's is the other.
+    position = field_of(info, "S") or field_of(info, "side")
+    order_side = {"Buy": "sell", "Sell": "buy"}.get(str(position))
+    return {"px": field_of(info, "p") or field_of(info, "price"), "qty": field_of(info, "v") or field_of(info, "size"),
+            "side": order_side}
+
+
 LIVE = LiveSpec(ccxt_id="bybit", ccxt_options={"fetchMarkets": {"types": ["spot", "linear"]}},
                 ticker_source={"spot": "book", "perp": "ticker"}, ticker_fields=_live_ticker,
-                trade_fields=_live_trade, funding_fields=_live_funding)
+                trade_fields=_live_trade, funding_fields=_live_funding, oi_fields=_live_oi,
+                liquidation_fields=_live_liquidation)

@@ -114,6 +114,11 @@ def _live_funding(info: Any) -> dict[str, Any]:
     return {"rate": field_of(info, "funding")}
 
 
+def _live_oi(info: Any) -> dict[str, Any]:
+    return {"open_interest": field_of(info, "openInterest")}  # metaAndAssetCtxs, in coins
+
+
 LIVE = LiveSpec(ccxt_id="hyperliquid", ccxt_options={"fetchMarkets": {"types": ["swap"]}},
                 ticker_source={"perp": "book"}, spot_quotes=(), perp_settles=("USDC",),
-                venue_symbol=_live_venue_symbol, trade_fields=_live_trade, funding_fields=_live_funding)
+                venue_symbol=_live_venue_symbol, trade_fields=_live_trade, funding_fields=_live_funding,
+                oi_fields=_live_oi)

@@ -206,6 +206,10 @@ def _live_funding(info: Any) -> dict[str, Any]:
     return {"rate": field_of(info, "fundingRate"), "predicted_rate": predicted or None, "interval_ms": interval}
 
 
+def _live_oi(info: Any) -> dict[str, Any]:
+    return {"open_interest": field_of(info, "oi")}  # public/open-interest: oi in contracts (× ctVal)
+
+
 LIVE = LiveSpec(ccxt_id="okx", ccxt_options={"fetchMarkets": {"types": ["spot", "swap"]}},
                 ticker_source={"spot": "ticker", "perp": "ticker"}, ticker_fields=_live_ticker,
-                trade_fields=_live_trade, funding_fields=_live_funding)
+                trade_fields=_live_trade, funding_fields=_live_funding, oi_fields=_live_oi)

@@ -13,7 +13,7 @@ import pytest
 
 from model import reasons, topics
 from model.config import Config
-from model.market import FundingRate, MarketTrade, OrderBook, Ticker
+from model.market import FundingRate, Liquidation, MarketTrade, OrderBook, Ticker
 from tests.integration.ingest_support import (
     CLOCK_MS,
     Run,
@@ -171,6 +171,22 @@ def test_binance_trade_with_a_timestamp_in_seconds_goes_to_the_dead_letter_topic
     assert run.read(topics.MD_TRADE) == expected_trades(sent[:3] + sent[4:], "linear")  # the feed went on
     assert run.metric("arbflow_feed_rejects_total", venue="binance", market="perp",
                       reason=reasons.TIMESTAMP_IN_SECONDS) == 1
+
+
+def test_binance_liquidations_stream_from_force_order(config: Config) -> None:
+    # fixtures/stub/binance/ws_force_order.json (NautilusTrader's schema fixture of the
+    # documented forceOrder push): o.S "SELL", o.ap "9910.12345678" (average price),
+    # o.l "0.014" (last filled qty, BTC), o.T 1568014460893 — the liquidation order's side.
+    wanted = Liquidation(venue="binance", symbol=PERP, market="perp", px=Decimal("9910.12345678"),
+                         qty=Decimal("0.014"), side="sell", ts_exchange=1568014460893, ts_local=CLOCK_MS)
+    with StubServer(Binance()) as stub:
+        run = ingest(config, stub, ["BTC"], streams=("liquidation",),
+                     until=lambda r: r.last(topics.MD_LIQUIDATION, PERP) is not None)
+        sent = stub.frames("linear:forceOrder")
+    assert run.read(topics.MD_LIQUIDATION) == [wanted] and len(sent) == 1
+    assert run.feed.status.streams["liquidation"].messages == 1
+    assert run.metric("arbflow_feed_messages_total", venue="binance", market="perp") == 1
+    assert not dead_letters(run, topics.MD_LIQUIDATION)
 
 
 def test_binance_unknown_symbol_exits_2_with_the_closest_matches(tmp_path: Path, config: Config) -> None:

@@ -15,7 +15,7 @@ import pytest
 from connectors.feeds.settings import FEED_RECOVERED, STALE_FEED
 from model import reasons, topics
 from model.config import Config
-from model.market import MarketTrade, OrderBook, Ticker
+from model.market import MarketTrade, OpenInterest, OrderBook, Ticker
 from tests.integration.ingest_support import (
     CLOCK_MS,
     Run,
@@ -145,6 +145,20 @@ def test_hyperliquid_silent_feed_is_flagged_stale_and_reconnected(config: Config
     assert connections >= 2
     assert run.metric("arbflow_feed_reconnects_total", venue="hyperliquid", reason="STALE") >= 1
     assert run.metric("arbflow_feed_stale", venue="hyperliquid") == 0
+
+
+def test_hyperliquid_open_interest_polled_from_meta_and_asset_ctxs(config: Config) -> None:
+    # ws_all_dexs_asset_ctxs.default_dex_first3.json, BTC (index 0 of the universe):
+    # openInterest "27353.17682" coins; Hyperliquid states no time and no quote value.
+    wanted = OpenInterest(venue="hyperliquid", symbol="BTC/USDC:USDC", market="perp",
+                          open_interest=Decimal("27353.17682"), ts_local=CLOCK_MS)
+    with StubServer(Hyperliquid()) as stub:
+        run = ingest(config, stub, ["BTC"], streams=("oi",), oi_poll_s=0.2,
+                     until=lambda r: r.emitter.counts[topics.MD_OI] >= 2)
+    records = run.read(topics.MD_OI)
+    assert len(records) >= 2 and set(records) == {wanted}  # polled again, same recorded answer
+    assert run.metric("arbflow_feed_oi_poll_failures_total", venue="hyperliquid", reason="NETWORK_ERROR") == 0
+    assert not dead_letters(run, topics.MD_OI) and run.feed.status.stale is False
 
 
 def test_hyperliquid_unknown_symbol_exits_2_with_the_closest_matches(tmp_path: Path, config: Config) -> None:

@@ -8,6 +8,10 @@ Served, all recorded (fixtures/stub/PROVENANCE.md):
 - `bookTicker`, `trade` and depth diffs from the hftbacktest BTCUSDT captures
   (fixtures/raw/{spot,usdm}_btcusdt_20240808.head.txt.xz, the first `lines` lines), each
   frame the capture's `data` unchanged; `/depth` answers with the capture's REST snapshot.
+- `forceOrder` (USDⓈ-M liquidations): NautilusTrader's `liquidation_stream.json`
+  (fixtures/stub/binance/ws_force_order.json: one BTCUSDT SELL of 0.014 at ap 9910.12345678,
+  2019-09-09 — a schema fixture with the values of Binance's documented example, not a
+  market recording; no recorded forceOrder stream exists in the data we have).
 No symbol or timestamp is rewritten. Depth diffs of a subscription are held back until
 the stub has served that market's REST snapshot (as if the venue's stream and snapshot
 were simultaneous), so ccxt sees diffs before and after its snapshot's `lastUpdateId`.
@@ -82,6 +86,8 @@ class Binance:
         for param in message["params"]:
             kind = param.split("@")[1]
             frames = self.captures[market].frames.get(kind, [])
+            if kind == "forceOrder" and market == "linear":
+                frames = [load(STUB / "binance/ws_force_order.json")]
             gate = None
             if kind == "depth":
                 served = self._snapshots[market] = asyncio.Event()

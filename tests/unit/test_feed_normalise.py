@@ -158,3 +158,26 @@ def test_an_endpoint_path_ccxt_does_not_have_is_a_config_error() -> None:
     assert urls["api"]["ws"]["linear"] == "ws://127.0.0.1:1/linear/ws"
     with pytest.raises(ConfigError, match=r"endpoints.binance.api.ws.lineer"):
         set_url(urls, "api.ws.lineer", "ws://x", venue="binance")
+
+
+def test_open_interest_is_in_base_units_from_the_venue_string() -> None:
+    # OKX public/open-interest row shape (documented fields: oi in contracts, oiCcy in BTC);
+    # 1234 contracts of 0.01 BTC = 12.34 BTC; ccxt's float is ignored, no quote value given.
+    info = {"instId": "BTC-USDT-SWAP", "instType": "SWAP", "oi": "1234", "oiCcy": "12.34", "ts": "1652459224956"}
+    oi = {"openInterestAmount": 9.0, "openInterestValue": 9.0, "timestamp": 1652459224956, "info": info}
+    record = normalise.open_interest(OKX_SWAP, oi, okx.LIVE.oi_fields(info), TS)
+    assert (record.open_interest, record.value, record.ts_exchange) == (Decimal("12.34"), None, 1652459224956)
+
+
+def test_liquidation_side_is_the_liquidation_orders() -> None:
+    # Bybit allLiquidation row shape: S is the liquidated position's side, so "Buy" (a long
+    # liquidated) is a sell order; Binance forceOrder's S is already the order's side.
+    perp = FeedMarket(venue="bybit", ccxt_symbol="BTC/USDT:USDT", symbol="BTC/USDT:USDT", market="perp")
+    info = {"T": 1739502303204, "s": "BTCUSDT", "S": "Buy", "v": "0.003", "p": "95000.5"}
+    liq = {"side": "buy", "price": 1.0, "contracts": 1.0, "timestamp": 1739502303204, "info": info}
+    record = normalise.liquidation(perp, liq, bybit.LIVE.liquidation_fields(info), TS)
+    assert (record.side, record.px, record.qty) == ("sell", Decimal("95000.5"), Decimal("0.003"))
+    assert binance.LIVE.liquidation_fields({"S": "SELL", "ap": "1", "l": "2"}).get("side") is None
+    with pytest.raises(PayloadError) as refused:
+        normalise.liquidation(perp, {**liq, "side": "long"}, {}, TS)
+    assert refused.value.reason == reasons.INVALID_VALUE
