@@ -96,6 +96,10 @@ def _status_table(feeds: list[Any], emitter: Any) -> Table:
                 verdict += f" ({state.reconnects} reconnects)"
             if state.resyncs:
                 verdict += f" ({state.resyncs} resyncs)"
+            if state.fallbacks:
+                verdict += f" ({state.fallbacks} REST fallbacks)"
+            if state.watch_failed:
+                verdict += f" [yellow](stream stopped, REST only: {state.watch_failed})[/yellow]"
             table.add_row(feed.venue, stream, f"{state.messages:,}", age, verdict)
     return table
 

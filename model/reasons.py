@@ -33,6 +33,7 @@ TIMESTAMP_IN_NANOSECONDS: Final = "TIMESTAMP_IN_NANOSECONDS"
 TIMESTAMP_OUT_OF_RANGE: Final = "TIMESTAMP_OUT_OF_RANGE"
 UNKNOWN_VENUE: Final = "UNKNOWN_VENUE"
 UNKNOWN_SYMBOL: Final = "UNKNOWN_SYMBOL"
+KEY_MISMATCH: Final = "KEY_MISMATCH"  # the Kafka key names another asset than the record's symbol
 MARKET_MISMATCH: Final = "MARKET_MISMATCH"  # market field disagrees with the symbol
 IMPOSSIBLE_INTERVAL: Final = "IMPOSSIBLE_INTERVAL"  # funding interval outside 1 min..24 h
 IMPOSSIBLE_RATE: Final = "IMPOSSIBLE_RATE"  # |funding rate| above the plausible cap
@@ -50,6 +51,7 @@ LATE_RECORD: Final = "LATE_RECORD"  # event time further behind the asset's stre
 STALE_FEED: Final = "STALE_FEED"  # warning: no streamed update for stale_after_s
 FEED_RECOVERED: Final = "FEED_RECOVERED"  # info: updates flow again after STALE_FEED
 FEED_FAILED: Final = "FEED_FAILED"  # critical: a stream stopped on a non-retryable venue error
+FUNDING_FALLBACK: Final = "FUNDING_FALLBACK"  # warning: a funding websocket stopped; the REST poll serves the perp
 
 # -- decisions (refusals of opportunities and entries) ------------------------------------
 MISSING_FUNDING_LEG: Final = "MISSING_FUNDING_LEG"  # a perp leg has no funding rate yet

@@ -3,9 +3,11 @@
 Streams: `ticker` (`watch_bids_asks` / `watch_ticker` / top of the book, per the venue
 spec) → md.ticker; `book` (`watch_order_book`: ccxt does snapshot + diff + sequence
 checks; arbflow publishes the top `depth` levels) → md.book; `trade` (`watch_trades`,
-de-duplicated by trade id) → md.trade; `funding` (REST `fetch_funding_rates`, or
-`fetch_funding_rate` per symbol, polled every `funding_poll_s`; spot markets get the
-sentinel) → md.funding. Opt-in: `oi` (REST `fetch_open_interests`, or `fetch_open_interest`
+de-duplicated by trade id) → md.trade; `funding` (`watch_funding_rate` per perp where
+`exchange.has` offers it, with the REST poll — `fetch_funding_rates`, or
+`fetch_funding_rate` per symbol, every `funding_poll_s` — for the other perps and as the
+fallback of a missing, stale or stopped stream; spot markets get the sentinel; see
+`funding_feed`) → md.funding. Opt-in: `oi` (REST `fetch_open_interests`, or `fetch_open_interest`
 per perp, every `oi_poll_s`) → md.oi; `liquidation` (`watch_liquidations` per perp, where
 `exchange.has` offers it) → md.liquidation. Records that fail normalisation or validation go to
 `dlq.<topic>` with their reason; nothing is dropped silently.
@@ -53,6 +55,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 from connectors.feeds import normalise
 from connectors.feeds.exchange import with_retries
 from connectors.feeds.funding import FundingIntervals
+from connectors.feeds.funding_feed import FundingFallback, FundingLoops
 from connectors.feeds.metrics import FeedMetrics
 from connectors.feeds.normalise import FeedMarket
 from connectors.feeds.settings import (
@@ -111,7 +114,7 @@ def _reason(error: BaseException | None) -> str:
     return "TIMEOUT" if isinstance(error, ccxt.RequestTimeout) else "NETWORK_ERROR"
 
 
-class VenueFeed:
+class VenueFeed(FundingLoops):
     """The loops of one venue. `run()` runs until cancelled; `close()` closes ccxt."""
 
     def __init__(self, venue: str, exchange: Any, spec: LiveSpec, markets: list[FeedMarket], settings: FeedSettings,
@@ -121,6 +124,7 @@ class VenueFeed:
         self.universe, self.clock, self.emit, self.metrics = universe, clock, emit, metrics
         self.status = VenueStatus(venue, {s: StreamStatus() for s in settings.streams})
         self._intervals = FundingIntervals(funding_interval_ms)
+        self._funding_fallback = FundingFallback(settings.funding_poll_s)
         self._trade_ids: dict[str, tuple[deque[str], set[str]]] = {}
         self._had_book: set[str] = set()
         self._resync_streak: dict[tuple[str, str], int] = {}  # (stream, symbol) → resyncs without data
@@ -230,7 +234,7 @@ class VenueFeed:
             if "liquidation" in streams and m.market == "perp" and ex.has.get("watchLiquidations"):
                 loops.append(("liquidation", m, partial(ex.watch_liquidations, symbol),
                               partial(self._on_liquidations, m)))
-        return loops
+        return loops + self._funding_watches()
 
     async def _session(self, stream: str, m: FeedMarket, fetch: Callable[[], Awaitable[Any]],
                        handle: Callable[[Any], None]) -> None:
@@ -302,54 +306,14 @@ class VenueFeed:
                     # with the old client (it may report that close twice, by URL).
                     await asyncio.sleep(s.backoff_initial_s + random.uniform(0, s.backoff_jitter_s))
         except ccxt.BaseError as error:
+            if stream == "funding":  # the REST poll takes the perp over
+                self._funding_watch_stopped(m, error)
+                return
             self.status.streams[stream].failed = f"{type(error).__name__}: {error}"
             self._alert(FEED_FAILED, "critical", f"{stream} {m.symbol} stopped: {type(error).__name__}: {error}")
             log.error("%s %s %s stopped: %s", self.venue, stream, m.symbol, error)
 
-    # -- funding (REST polling) and staleness -------------------------------------------
-
-    async def _fetch_rates(self, perps: list[FeedMarket]) -> dict[str, Any]:
-        symbols = [m.ccxt_symbol for m in perps]
-        if self.exchange.has.get("fetchFundingRates"):
-            rates: dict[str, Any] = await self.exchange.fetch_funding_rates(symbols)
-            return rates
-        found = await asyncio.gather(*(self.exchange.fetch_funding_rate(s) for s in symbols))
-        return dict(zip(symbols, found, strict=True))
-
-    def _on_funding(self, m: FeedMarket, fr: Any) -> None:
-        self._updated("funding", m)
-        info = fr.get("info")
-        fields = self.spec.funding_fields(info)
-
-        def build() -> Any:
-            next_time = fr.get("fundingTimestamp")
-            interval_ms, _ = self._intervals.interval(m.symbol, next_time if type(next_time) is int else 0,
-                                                      fields.get("interval_ms"))
-            return normalise.funding(m, fr, fields, interval_ms, self.clock())
-        self._publish(topics.MD_FUNDING, m, build, info)
-
-    async def _poll_funding(self) -> None:
-        perps = [m for m in self.markets if m.market == "perp"]
-        while True:
-            for m in self.markets:
-                if m.market == "spot":
-                    self._updated("funding", m)
-                    self._publish(topics.MD_FUNDING, m, partial(normalise.spot_funding, m, self.clock()), None)
-            if perps:
-                try:
-                    rates = await with_retries(f"{self.venue} funding", partial(self._fetch_rates, perps),
-                                               attempts=self.settings.rest_attempts,
-                                               initial_s=self.settings.backoff_initial_s)
-                except FeedUnavailable as error:
-                    self.metrics.poll_failures.labels(venue=self.venue, reason=_reason(error.__cause__)).inc()
-                    log.warning("%s", error)
-                else:
-                    for m in perps:
-                        if isinstance(rates.get(m.ccxt_symbol), dict):
-                            self._on_funding(m, rates[m.ccxt_symbol])
-            await asyncio.sleep(self.settings.funding_poll_s)
-
-    # -- open interest (REST polling) --------------------------------------------------
+    # -- open interest (REST polling) and staleness --------------------------------------------------
 
     async def _fetch_open_interest(self, perps: list[FeedMarket]) -> dict[str, Any]:
         symbols = [m.ccxt_symbol for m in perps]
@@ -419,11 +383,15 @@ class VenueFeed:
     async def run(self) -> None:
         """All loops of the venue until cancelled (a failed stream does not stop the others)."""
         watched = self._loops()
+        now = time.monotonic()
+        for stream, m, *_ in watched:
+            if stream == "funding":
+                self._funding_fallback.watched(m.ccxt_symbol, now)
         loops = [self._supervise(*loop) for loop in watched]
         if any(stream not in QUIET_STREAMS for stream, *_ in watched):
             loops.append(self._watch_staleness())
         if "funding" in self.settings.streams:
-            loops.append(self._poll_funding())
+            loops.append(self._poll_funding(_reason))
         if "oi" in self.settings.streams:
             loops.append(self._poll_open_interest())
         await asyncio.gather(*loops)

@@ -10,6 +10,10 @@
 - `arbflow_feed_rejects_total{venue, market, reason}`: payloads sent to a dead-letter
   topic, by `model.reasons` code;
 - `arbflow_feed_poll_failures_total{venue, reason}`: funding polls failed after retries;
+- `arbflow_feed_funding_fallbacks_total{venue, reason}`: perps whose funding the REST poll
+  fetched instead of their websocket stream, per poll: `MISSING` (the stream has delivered
+  nothing for a poll period since it started), `STALE` (its last update is older than a
+  poll period), `FAILED` (it stopped on a non-retryable error);
 - `arbflow_feed_oi_poll_failures_total{venue, reason}`: open-interest polls failed after
   retries (`NETWORK_ERROR`, `TIMEOUT`, or `UNSUPPORTED` when ccxt has no
   `fetchOpenInterest` for the venue);
@@ -40,6 +44,9 @@ class FeedMetrics:
                                ["venue", "market", "reason"], registry=r)
         self.poll_failures = Counter("arbflow_feed_poll_failures", "Funding polls failed after retries.",
                                      ["venue", "reason"], registry=r)
+        self.funding_fallbacks = Counter("arbflow_feed_funding_fallbacks",
+                                         "Perps whose funding the REST poll fetched for a missing, stale or stopped "
+                                         "websocket stream.", ["venue", "reason"], registry=r)
         self.oi_poll_failures = Counter("arbflow_feed_oi_poll_failures", "Open-interest polls failed after retries.",
                                         ["venue", "reason"], registry=r)
         self.last_message_age = Gauge("arbflow_feed_last_message_age_seconds", "Seconds since the last update.",

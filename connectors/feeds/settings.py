@@ -19,6 +19,7 @@ QUIET_STREAMS: Final = frozenset({"funding", "oi", "liquidation"})
 STALE_FEED: Final = reasons.STALE_FEED
 FEED_RECOVERED: Final = reasons.FEED_RECOVERED
 FEED_FAILED: Final = reasons.FEED_FAILED
+FUNDING_FALLBACK: Final = reasons.FUNDING_FALLBACK
 Emit = Callable[[str, str | None, Any], None]  # (logical topic, key, record or Rejected)
 Clock = Callable[[], int]  # wall-clock ms UTC
 
@@ -34,7 +35,9 @@ class FeedSettings:
 
     `depth`: levels per side in md.book. `stale_after_s`: no update from the venue for
     this long → stale (alert, gauge, and with `reconnect_when_stale` its websockets are
-    failed so every stream reconnects). `funding_poll_s`: REST funding poll period;
+    failed so every stream reconnects). `funding_poll_s`: REST funding poll period — and,
+    for perps with a websocket funding stream, how recent its last update must be for the
+    poll to skip the perp;
     `oi_poll_s`: REST open-interest poll period.
     Backoff: `backoff_initial_s` doubling to `backoff_max_s`, plus up to `backoff_jitter_s`
     of random jitter. `rest_attempts`: tries of one REST call (markets, funding).
@@ -56,13 +59,17 @@ class FeedSettings:
 class StreamStatus:
     """What one stream of a venue has done: updates, reconnects, books re-watched for a
     new snapshot (`resyncs`), the last update's monotonic time, and why it stopped (None
-    while it runs)."""
+    while it runs). Funding only: `fallbacks` counts perps the REST poll served because
+    their websocket funding stream was missing, stale or stopped; `watch_failed` says why
+    a funding websocket stopped (the stream itself goes on over REST)."""
 
     messages: int = 0
     reconnects: int = 0
     resyncs: int = 0
     last_monotonic: float | None = None
     failed: str | None = None
+    fallbacks: int = 0
+    watch_failed: str | None = None
 
 
 @dataclass(slots=True)

@@ -197,7 +197,18 @@ def _live_trade(info: Any) -> dict[str, Any]:
     return {"px": field_of(info, "price"), "qty": field_of(info, "size")}
 
 
+def _live_funding(info: Any) -> dict[str, Any]:
+    """Perp funding. The websocket `funding-fee` row (ccxt.pro `watch_funding_rate`; ccxt's
+    sample `{"s":"ETHUSDTM","fr":"0.000035","ft":1782806400000,"nt":1782835200000,
+    "gl":28800000,…}`) carries the rate as a string and the interval in ms (`gl`); the REST
+    rows (`granularity` / `currentGranularity` ms) send the rate as a JSON number, so
+    ccxt's is used. Unrecorded: no KuCoin futures payload exists in our data."""
+    granularity = next((v for v in (field_of(info, k) for k in ("gl", "granularity", "currentGranularity"))
+                        if type(v) is int), None)
+    return {"rate": field_of(info, "fr"), "interval_ms": granularity}
+
+
 LIVE = LiveSpec(ccxt_id="kucoin", ccxt_options={"fetchMarkets": {"types": ["spot", "swap"], "fetchTickersFees": False},
                                                 "watchTicker": {"spotMethod": "/market/ticker"}},
                 ccxt_has={"fetchCurrencies": False}, ticker_source={"spot": "ticker", "perp": "bids_asks"},
-                ticker_fields=_live_ticker, trade_fields=_live_trade)
+                ticker_fields=_live_ticker, trade_fields=_live_trade, funding_fields=_live_funding)

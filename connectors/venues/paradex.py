@@ -8,7 +8,9 @@ accrues continuously: there is no settlement time, ccxt gives no `fundingTimesta
 `md.funding` needs one (DESIGN.md §3.2, the execution model settles at it) — so these
 records are refused as MISSING_FIELD to `dlq.md.funding` until the design says how a
 continuous rate is modelled. Inventing a settlement time would make the ledger pay
-funding at the wrong moments.
+funding at the wrong moments. For the same reason ccxt's `watchFundingRate`
+(`funding_data`, pushed per market update, again without a settlement time) is switched
+off: it would only multiply the refused rows; the REST poll stays the source.
 
 Sample markets/summary row (ccxt's recorded static response, testnet 2024-06-14):
     {"symbol":"BTC-USD-PERP","oracle_price":"67307.7225876","mark_price":"67307.7225876",
@@ -31,5 +33,6 @@ def _live_funding(info: Any) -> dict[str, Any]:
     return {"rate": field_of(info, "funding_rate")}
 
 
-LIVE = LiveSpec(ccxt_id="paradex", ticker_source={"perp": "book"}, spot_quotes=(), perp_settles=("USDC",),
-                perp_quotes=("USD",), trade_fields=_live_trade, funding_fields=_live_funding)
+LIVE = LiveSpec(ccxt_id="paradex", ccxt_has={"watchFundingRate": False, "watchFundingRates": False},
+                ticker_source={"perp": "book"}, spot_quotes=(), perp_settles=("USDC",), perp_quotes=("USD",),
+                trade_fields=_live_trade, funding_fields=_live_funding)

@@ -15,6 +15,7 @@ from model.config import Config
 from model.market import FundingRate, MarketTrade, OrderBook, Ticker
 from tests.integration.ingest_support import (
     CLOCK_MS,
+    REPO,
     Run,
     apply_levels,
     arbflow_cli,
@@ -101,6 +102,67 @@ def test_okx_spot_and_swap_records_equal_the_recorded_frames_the_stub_sent(confi
                        predicted_rate=Decimal("0.0002"), interval_ms=28_800_000, next_funding_time=1744590349506,
                        ts_local=CLOCK_MS) in run.read(topics.MD_FUNDING)
     assert not stub.unhandled
+
+
+FUNDING_CHANNEL = f"funding-rate:{INST[PERP]}"
+FUNDING_REST = "/api/v5/public/funding-rate"
+
+
+def expected_funding(row: Any) -> FundingRate:
+    """An OKX funding-rate row (push or REST) as md.funding: `fundingRate` settles at
+    `fundingTime`; `nextFundingRate` is the forecast after it; interval = nextFundingTime − fundingTime."""
+    return FundingRate(venue="okx", symbol=PERP, market="perp", rate=Decimal(row["fundingRate"]),
+                       predicted_rate=Decimal(row["nextFundingRate"]),
+                       interval_ms=int(row["nextFundingTime"]) - int(row["fundingTime"]),
+                       next_funding_time=int(row["fundingTime"]), ts_local=CLOCK_MS)
+
+
+def perp_funding(run: Run) -> list[FundingRate]:
+    return [f for f in run.read(topics.MD_FUNDING) if f.symbol == PERP]
+
+
+def test_okx_funding_streams_over_the_websocket_and_the_rest_poll_skips_the_fresh_perp(config: Config) -> None:
+    with StubServer(Okx()) as stub:
+        run = ingest(config, stub, [PERP], streams=("funding",),
+                     until=lambda r: r.last(topics.MD_FUNDING, PERP) is not None)
+        sent = stub.frames(FUNDING_CHANNEL)
+        rest_hits = stub.rest_hits[FUNDING_REST]
+    # The stub pushed the recorded message once, unchanged; ccxt → normaliser → Kafka gives back its row.
+    assert sent == [json.loads((REPO / "fixtures/stub/okx/ws_funding_rate.json").read_text())]
+    assert perp_funding(run) == [expected_funding(sent[0]["data"][0])]
+    # By hand: rate 0.0001 for fundingTime 1744590349506, forecast 0.0002, 1744619149506 − 1744590349506 = 8 h.
+    assert perp_funding(run) == [FundingRate(venue="okx", symbol=PERP, market="perp", rate=Decimal("0.0001"),
+                                             predicted_rate=Decimal("0.0002"), interval_ms=28_800_000,
+                                             next_funding_time=1744590349506, ts_local=CLOCK_MS)]
+    assert rest_hits == 0  # the stream was fresh: the poll (60 s) did not ask REST for it
+    assert run.feed.status.streams["funding"].fallbacks == 0
+    assert not stub.unhandled
+
+
+def test_okx_rest_poll_publishes_funding_when_the_stream_delivers_nothing(config: Config) -> None:
+    with StubServer(Okx(funding_pushes=False)) as stub:
+        run = ingest(config, stub, [PERP], streams=("funding",), funding_poll_s=0.2,
+                     until=lambda r: r.last(topics.MD_FUNDING, PERP) is not None)
+        sent, rest_hits = stub.frames(FUNDING_CHANNEL), stub.rest_hits[FUNDING_REST]
+    row = json.loads((REPO / "fixtures/stub/okx/ws_funding_rate.json").read_text())["data"][0]
+    assert sent == [] and rest_hits >= 1
+    assert perp_funding(run) and all(f == expected_funding(row) for f in perp_funding(run))
+    assert run.metric("arbflow_feed_funding_fallbacks_total", venue="okx", reason="MISSING") >= 1
+    assert run.feed.status.streams["funding"].fallbacks >= 1
+
+
+def test_okx_rest_poll_takes_over_when_the_funding_stream_goes_stale(config: Config) -> None:
+    # The stub pushes its one recorded message and then nothing: after a poll period REST serves the perp.
+    def stale(r: Run) -> bool:
+        return r.metric("arbflow_feed_funding_fallbacks_total", venue="okx", reason="STALE") >= 1 \
+            and r.emitter.counts[topics.MD_FUNDING] >= 2
+
+    with StubServer(Okx()) as stub:
+        run = ingest(config, stub, [PERP], streams=("funding",), funding_poll_s=0.3, until=stale)
+        sent = stub.frames(FUNDING_CHANNEL)
+    records = perp_funding(run)
+    assert len(sent) == 1 and len(records) >= 2
+    assert all(f == expected_funding(sent[0]["data"][0]) for f in records)
 
 
 def test_okx_reconnects_after_a_mid_stream_drop_and_rebuilds_the_book_from_the_new_snapshot(config: Config) -> None:

@@ -5,9 +5,10 @@ text `ping` → `pong`).
 Served, all recorded (fixtures/stub/PROVENANCE.md):
 - instruments: the cryptofeed capture's first SPOT and SWAP lists (2022-05-13), trimmed to
   BTC/ETH-USDT and BTC/ETH-USDT-SWAP (`ctVal` 0.01 BTC, 0.1 ETH);
-- funding-rate: NautilusTrader's `ws_funding_rate.json` row for BTC-USDT-SWAP — the push
-  and the REST endpoint share the row format; served inside the REST envelope
-  `{"code":"0","msg":"","data":[…]}`;
+- funding-rate: NautilusTrader's `ws_funding_rate.json` push for BTC-USDT-SWAP — sent
+  unchanged on a `funding-rate` subscription (unless `funding_pushes=False`: subscription
+  acknowledged, nothing pushed — a silent stream), and its row inside the REST envelope
+  `{"code":"0","msg":"","data":[…]}` (push and REST share the row format);
 - `tickers`, `trades`, `books` (snapshot then updates, 400 levels, CRC32 checksums) of
   BTC-USDT from the cryptofeed capture fixtures/raw/cryptofeed/OKX.ws.1.0.xz, unchanged.
 Rewrite: the capture has no USDT swap, so a subscription to BTC-USDT-SWAP is answered with
@@ -37,11 +38,15 @@ def _renamed(message: Any, inst_id: str) -> Any:
 class Okx:
     name = "okx"
 
-    def __init__(self, *, frames_per_channel: int = 60) -> None:
+    def __init__(self, *, frames_per_channel: int = 60, funding_pushes: bool = True) -> None:
         self.messages = [m for m in cryptofeed_ws(RAW / "cryptofeed/OKX.ws.1.0.xz") if "data" in m]
         self.limit = frames_per_channel
+        self.funding_pushes = funding_pushes
 
     def recorded(self, channel: str, inst_id: str) -> list[Any]:
+        if channel == "funding-rate":
+            push = load(STUB / "okx/ws_funding_rate.json")
+            return [push] if self.funding_pushes and push["arg"]["instId"] == inst_id else []
         source = SOURCE.get(inst_id)
         frames = [m for m in self.messages if m["arg"] == {"channel": channel, "instId": source}]
         return [m if source == inst_id else _renamed(m, inst_id) for m in frames[: self.limit]]
