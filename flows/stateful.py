@@ -35,13 +35,17 @@ W = TypeVar("W")
 
 
 class _Fold(StatefulBatchLogic[V, W, S], Generic[V, W, S]):
-    def __init__(self, update: Callable[[S | None, V], tuple[S, W | None]], state: S | None) -> None:
+    def __init__(self, update: Callable[[S | None, V], tuple[S, W | None]], state: S | None,
+                 prepare: Callable[[list[V]], list[V]] | None = None) -> None:
         self._update = update
         self._state = state
+        self._prepare = prepare
 
     def on_batch(self, values: list[V]) -> tuple[Iterable[W], bool]:
         update, state, out = self._update, self._state, []
         with localcontext(ARITHMETIC):
+            if self._prepare is not None:
+                values = self._prepare(values)
             for value in values:
                 state, emitted = update(state, value)
                 if emitted is not None:
@@ -56,8 +60,9 @@ class _Fold(StatefulBatchLogic[V, W, S], Generic[V, W, S]):
 class _FoldGroups(StatefulBatchLogic[list[V], W, S], Generic[V, W, S]):
     """`_Fold` over the lists made by `group_by_key`, in order."""
 
-    def __init__(self, update: Callable[[S | None, V], tuple[S, W | None]], state: S | None) -> None:
-        self._fold = _Fold(update, state)
+    def __init__(self, update: Callable[[S | None, V], tuple[S, W | None]], state: S | None,
+                 prepare: Callable[[list[V]], list[V]] | None = None) -> None:
+        self._fold = _Fold(update, state, prepare)
 
     def on_batch(self, values: list[list[V]]) -> tuple[Iterable[W], bool]:
         return self._fold.on_batch([value for group in values for value in group])
@@ -78,8 +83,12 @@ def group_by_key(items: list[tuple[str, V]]) -> list[tuple[str, list[V]]]:
     return list(groups.items())
 
 
-def fold(step_id: str, up: KeyedStream[V], update: Callable[[S | None, V], tuple[S, W | None]]) -> KeyedStream[W]:
+def fold(step_id: str, up: KeyedStream[V], update: Callable[[S | None, V], tuple[S, W | None]],
+         prepare: Callable[[list[V]], list[V]] | None = None) -> KeyedStream[W]:
     """Apply the pure `update` per key, batch-wise; None outputs are dropped. The state
-    lives in step `step_id`; `<step_id>_by_key` groups each batch per key before it."""
+    lives in step `step_id`; `<step_id>_by_key` groups each batch per key before it.
+    `prepare`, when given, maps a key's whole batch (in order) before the updates run — e.g.
+    decoding raw messages where they arrive: working the batch in two passes measured
+    faster than decoding and updating item by item."""
     groups = op.flat_map_batch(f"{step_id}_by_key", up, group_by_key)
-    return op.stateful_batch(step_id, groups, lambda resume: _FoldGroups(update, resume))
+    return op.stateful_batch(step_id, groups, lambda resume: _FoldGroups(update, resume, prepare))

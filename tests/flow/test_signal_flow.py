@@ -130,3 +130,23 @@ def test_a_record_far_behind_its_asset_goes_to_the_dead_letter_topic() -> None:
     ])
     dead = [codec.decode(Rejected, value, source="t") for topic, _, value in items if topic == "dlq.md.ticker"]
     assert [(r.reason, r.ts, r.source) for r in dead] == [(reasons.LATE_RECORD, 1_723_161_254_999, "md.ticker")]
+
+
+def test_a_record_keyed_by_another_asset_goes_to_the_dead_letter_topic_as_key_mismatch() -> None:
+    """A message keyed by a universe asset is decoded at that asset's desk (what crosses
+    Bytewax processes is bytes): one whose record is of another asset is refused there."""
+    wrong = _message(5, "ETH/USDT", "spot", "2600", "2601", 1_723_161_255_000)
+    _, items = _run([Consumed(wrong.topic, 1, 5, b"BTC", wrong.value)])
+    [(topic, key, value)] = items
+    rejected = codec.decode(Rejected, value, source="t")
+    assert (topic, key, rejected.reason, rejected.source) == ("dlq.md.ticker", None, reasons.KEY_MISMATCH,
+                                                              "md.ticker[1]@5")
+    assert rejected.detail == "keyed 'BTC', but the record is of 'ETH'"
+
+
+def test_an_unkeyed_message_is_decoded_by_the_reader_and_reaches_its_symbols_desk() -> None:
+    spot = _message(1, "BTC/USDT", "spot", "60000", "60002", 1_723_161_255_000)
+    perp = _message(2, "BTC/USDT:USDT", "perp", "60010", "60012", 1_723_161_255_001)
+    points, _ = _run([Consumed(spot.topic, 0, 1, None, spot.value), Consumed(perp.topic, 0, 2, None, perp.value)])
+    [point] = points
+    assert (point.asset, point.spot_mid, point.perp_mid) == ("BTC", Decimal("60001"), Decimal("60011"))
