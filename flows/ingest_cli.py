@@ -133,7 +133,8 @@ def _status_table(feeds: list[Any], emitter: Any) -> Table:
               help="Seconds without an update after which a venue is stale (alert on risk.alert, reconnect); "
                    "with --from-redis, a key whose value has not changed for this long (shown in the status).")
 @click.option("--funding-poll", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
-              help="Seconds between funding polls.")
+              help="Seconds between REST funding polls; a perp whose websocket funding stream (OKX, KuCoin) "
+                   "updated within this period is skipped.")
 @click.option("--oi-poll", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
               help="Seconds between open-interest polls (with --streams …,oi).")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=9401, show_default=True,

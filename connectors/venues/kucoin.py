@@ -179,9 +179,10 @@ class SequenceBook(SequencedBook):
 # changes + the REST level-2 snapshot; ccxt orders them by `sequence`). Trades
 # `/market/match` (price/size). Perps (USDT-margined `XBTUSDTM`) come through the same
 # ccxt class from KuCoin's futures API (`/contractMarket/tickerV2` best bid/offer,
-# `/contractMarket/level2`) with funding from ccxt's `fetch_funding_rates`; no recording of
-# that API exists in our data, so the perp path is untested and its raw fields are not
-# mapped (the normaliser uses ccxt's numbers). ccxt's currency list and its per-symbol
+# `/contractMarket/level2`) with funding streamed over `funding-fee` (`watch_funding_rate`,
+# rate and interval from the push's `fr` / `gl`) and ccxt's `fetch_funding_rates` as the
+# fallback poll; no recording of that API exists in our data, so the perp path is untested
+# and its other raw fields are not mapped (the normaliser uses ccxt's numbers). ccxt's currency list and its per-symbol
 # fee lookup (all tickers) are not loaded.
 
 
