@@ -12,7 +12,7 @@ import pytest
 
 from model import reasons, topics
 from model.config import Config
-from model.market import FundingRate, MarketTrade, OrderBook, Ticker
+from model.market import FundingRate, MarketTrade, OpenInterest, OrderBook, Ticker
 from tests.integration.ingest_support import (
     CLOCK_MS,
     Run,
@@ -25,6 +25,7 @@ from tests.integration.ingest_support import (
     top,
 )
 from tests.stubs.bybit import Bybit
+from tests.stubs.recorded import STUB
 from tests.stubs.server import Drop, Malform, StubServer
 
 pytestmark = pytest.mark.integration
@@ -123,6 +124,24 @@ def test_bybit_crossed_ticker_goes_to_the_dead_letter_topic(config: Config) -> N
     assert json.loads(rejected.raw)["bid1Price"] == "17300.00" == sent[0]["data"]["bid1Price"]
     assert not run.read(topics.MD_TICKER)
     assert run.metric("arbflow_feed_rejects_total", venue="bybit", market="perp", reason=reasons.CROSSED_BOOK) == 1
+
+
+def test_bybit_open_interest_polled_equals_the_recorded_answer(config: Config) -> None:
+    # ccxt's recorded fetchOpenInterest answer (fixtures/stub/bybit/v5_market_open_interest.json):
+    # BTCUSDT linear, list[0] openInterest "62129.45500000" (base coin: BTC), timestamp "1739725200000".
+    recorded = json.loads((STUB / "bybit/v5_market_open_interest.json").read_bytes())
+    [row] = recorded["result"]["list"]
+    wanted = OpenInterest(venue="bybit", symbol=PERP, market="perp", open_interest=Decimal(row["openInterest"]),
+                          ts_exchange=int(row["timestamp"]), ts_local=CLOCK_MS)
+    with StubServer(Bybit()) as stub:
+        run = ingest(config, stub, ["BTC"], streams=("oi",), oi_poll_s=0.2,
+                     until=lambda r: r.emitter.counts[topics.MD_OI] >= 2)
+        hits = dict(stub.rest_hits)
+    records = run.read(topics.MD_OI)
+    assert len(records) >= 2 and set(records) == {wanted}  # polled again, the same recorded answer
+    assert wanted.open_interest == Decimal("62129.455") and wanted.ts_exchange == 1739725200000
+    assert hits["/v5/market/open-interest"] >= 2 and not stub.unhandled
+    assert not dead_letters(run, topics.MD_OI)
 
 
 def test_bybit_unknown_symbol_exits_2_with_the_closest_matches(tmp_path: Path, config: Config) -> None:

@@ -17,13 +17,16 @@ spot socket gets the book.
   (snapshot + deltas, NautilusTrader test data). Rewrite: the instrument — `topic` becomes
   `orderbook.50.BTCUSDT` and `data.s` BTCUSDT; prices, sizes, `u`, `seq`, `ts` unchanged
   (so the "BTC" book trades near 1.95 USDT).
+- `/v5/market/open-interest`: ccxt's recorded `fetchOpenInterest` answer ("linear OI",
+  BTCUSDT, openInterest 62129.45500000 at 1739725200000), served as the file's bytes
+  (fixtures/stub/bybit/v5_market_open_interest.json) whatever the query.
 """
 
 import copy
 import json
 from typing import Any
 
-from tests.stubs.recorded import STUB, load
+from tests.stubs.recorded import STUB, load, raw
 from tests.stubs.server import Handler, Reply
 
 
@@ -69,7 +72,8 @@ class Bybit:
             return {"retCode": 0, "retMsg": "OK", "result": {"category": "linear", "list": [pushed["data"]]},
                     "retExtInfo": {}, "time": pushed["ts"]}
 
-        return {("GET", "/v5/market/instruments-info"): instruments, ("GET", "/v5/market/tickers"): tickers}
+        return {("GET", "/v5/market/instruments-info"): instruments, ("GET", "/v5/market/tickers"): tickers,
+                ("GET", "/v5/market/open-interest"): lambda r, b: raw(STUB / "bybit/v5_market_open_interest.json")}
 
     def on_text(self, path: str, text: str) -> list[Reply]:
         message = json.loads(text)

@@ -5,6 +5,8 @@ import lzma
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+
 REPO = Path(__file__).resolve().parents[2]
 STUB = REPO / "fixtures" / "stub"
 RAW = REPO / "fixtures" / "raw"
@@ -12,6 +14,11 @@ RAW = REPO / "fixtures" / "raw"
 
 def load(path: Path) -> Any:
     return json.loads(path.read_text())
+
+
+def raw(path: Path) -> web.Response:
+    """A recorded REST answer served as its file's bytes, unchanged (not re-serialised)."""
+    return web.Response(body=path.read_bytes(), content_type="application/json")
 
 
 def hftbacktest(path: Path, lines: int) -> list[tuple[int, Any]]:
