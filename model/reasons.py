@@ -33,7 +33,6 @@ TIMESTAMP_IN_NANOSECONDS: Final = "TIMESTAMP_IN_NANOSECONDS"
 TIMESTAMP_OUT_OF_RANGE: Final = "TIMESTAMP_OUT_OF_RANGE"
 UNKNOWN_VENUE: Final = "UNKNOWN_VENUE"
 UNKNOWN_SYMBOL: Final = "UNKNOWN_SYMBOL"
-KEY_MISMATCH: Final = "KEY_MISMATCH"  # the Kafka key names another asset than the record's symbol
 MARKET_MISMATCH: Final = "MARKET_MISMATCH"  # market field disagrees with the symbol
 IMPOSSIBLE_INTERVAL: Final = "IMPOSSIBLE_INTERVAL"  # funding interval outside 1 min..24 h
 IMPOSSIBLE_RATE: Final = "IMPOSSIBLE_RATE"  # |funding rate| above the plausible cap
@@ -44,8 +43,9 @@ INPUT_REASONS: Final = tuple(
     value for name, value in sorted(globals().items()) if name.isupper() and isinstance(value, str)
 )
 
-# -- stream position (valid records refused where they arrive) ----------------------------
+# -- stream position and routing (valid records refused where they arrive) ----------------
 LATE_RECORD: Final = "LATE_RECORD"  # event time further behind the asset's stream than the tolerance
+KEY_MISMATCH: Final = "KEY_MISMATCH"  # the Kafka key names another asset than the record's symbol
 
 # -- feed alerts (risk.alert codes of the live ingest) -----------------------------------
 STALE_FEED: Final = "STALE_FEED"  # warning: no streamed update for stale_after_s
