@@ -341,6 +341,7 @@ def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: 
     orders per second with a reserve for exits). Nothing is sent twice, across restarts too.
     """
     from bytewax.run import cli_main
+    from rich.markup import escape
 
     from flows.signal_flow import TradeMode, build_signal_flow
 
@@ -353,7 +354,12 @@ def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: 
         worker = None
         if gateway is not None:
             worker = gateway(endpoints.kafka_bootstrap, partitions, stop)
-            err_console.print(f"LIVE trading on {', '.join(sorted(worker.venues))}: gateway reconciled")
+            down = worker.down()
+            up = sorted(set(worker.venues) - set(down))
+            err_console.print(f"LIVE trading on {', '.join(up) or 'no venue yet'}: gateway reconciled")
+            for venue, cause in sorted(down.items()):  # its lane retries; its orders are refused meanwhile
+                err_console.print(f"[red]{venue} DOWN[/red]: {escape(cause)}; its orders are rejected VENUE_DOWN "
+                                  "until it reconciles again (retrying)")
         elif mode == "live":
             err_console.print(f"LIVE trading (cluster process {process_id}; the gateway runs in process 0)")
         else:

@@ -5,7 +5,7 @@ real venue orders, and the venues' answers go back on exec.venue for the desks.
     exec.intent (kind cancel) ─┴─ read, decode ─┼─ lane okx:     LiveVenue ─┼─ exec.venue (VenueEvent)
                                                 └─ …                        ┘
 
-One asyncio task ("lane", `_Lane`) per venue owns that venue's `LiveVenue` (sinks.live_venue):
+One asyncio task ("lane", `sinks.live_lane.Lane`) per venue owns that venue's `LiveVenue`:
 it reconciles, places and cancels what the reader hands it, and polls resting orders every
 `poll_s`; where the venue streams its trades (`LiveVenue(stream=True)`), the lane wakes on
 them and publishes their fills at once. The reader never waits on a venue, so a venue that stalls (every request running
@@ -27,13 +27,19 @@ not hold was never placed: it is answered "rejected" (ORDER_NOT_PLACED) and the 
 
 An order for a venue that is not live (not in `--venues`, or no keys) is answered with a
 "rejected" event (`VENUE_NOT_LIVE`), so the desk unwinds instead of waiting. A lane that
-fails (its venue cannot even load its markets) stops the gateway. The loop ends when `stop`
+fails (its venue cannot load its markets, refuses its keys mid-session, an unexpected error)
+fails alone (sinks.live_lane): its orders are answered "rejected" (`VENUE_DOWN`) while it
+retries its reconciliation with backoff, and it trades again once reconciled; the other
+venues trade on. `ready` waits for every lane's first start, up or down (`down()` names the
+venues that are down). What stops the gateway: keys refused at a lane's first start
+(`ConfigError`) and failed Kafka deliveries or reads (`ArbflowError`). The loop ends when `stop`
 is set; every lane finishes what it holds, then the producer is flushed and the exchanges
 closed. Publishing waits for the broker's acknowledgement on the event loop (milliseconds);
 it is the one step the lanes share.
 """
 
 import asyncio
+import functools
 import logging
 import threading
 from collections import defaultdict
@@ -49,6 +55,7 @@ from model.errors import ServiceUnavailable
 from model.execution import Order, OrderIntent, VenueEvent
 from model.symbols import base_asset
 from sinks.live_credentials import Credentials, make_exchange
+from sinks.live_lane import Lane, LaneBackoff
 from sinks.live_limits import LiveLimits
 from sinks.live_venue import LiveVenue, wall_clock_ms
 from sinks.metrics import count_venue_events, observe_venue
@@ -72,21 +79,34 @@ def _latest_orders(config: Config, bootstrap: str) -> tuple[dict[str, Order], di
     return known, next_offsets
 
 
+def _orders_of(config: Config, bootstrap: str, venue: str) -> list[Order]:
+    """The latest state of every order of `venue` on exec.order (a lane's reconciliation after a failure)."""
+    name = kafka.topic_name(config, topics.EXEC_ORDER)
+    latest: dict[str, Order] = {}
+    for message in kafka.read_topic(bootstrap, name, timeout_s=config.kafka.connect_timeout_s):
+        order = codec.decode(Order, message.value, source=name)
+        if isinstance(order, Order) and order.venue == venue:
+            latest[order.client_order_id] = order
+    return list(latest.values())
+
+
 class Gateway:
     """One gateway over several venues; `run()` until `stop` is set (see the module docstring)."""
 
     def __init__(self, config: Config, bootstrap: str, venues: dict[str, LiveVenue], *, stop: threading.Event,
                  partitions: dict[str, int], poll_s: float = 0.2,
-                 clock_ms: Callable[[], int] | None = None) -> None:
+                 clock_ms: Callable[[], int] | None = None, backoff: LaneBackoff | None = None) -> None:
         self.config, self.bootstrap, self.venues, self.stop = config, bootstrap, venues, stop
         self.poll_s = poll_s
+        self.backoff = backoff or LaneBackoff()
+        self.lanes: dict[str, Lane] = {}
         self.clock_ms = clock_ms or wall_clock_ms
         self.producer = kafka.KeyedProducer(bootstrap, kafka.Partitioner(config.universe.assets,
                                                                          config.kafka.partitions),
                                             delivery_timeout_ms=config.kafka.delivery_timeout_ms,
                                             partitions=partitions)
         self.topic_venue = kafka.topic_name(config, topics.EXEC_VENUE)
-        self.ready = threading.Event()  # set once every venue is reconciled and exec.order is tailed
+        self.ready = threading.Event()  # set once every lane's first start ended and exec.order is tailed
         self.sent: set[str] = set()  # logical ids ever seen as "new" on exec.order: never placed again
         self.published = 0
 
@@ -99,14 +119,21 @@ class Gateway:
             self.producer.flush()
             self.published += len(events)
             count_venue_events(events)
-        for venue, live in self.venues.items():
-            observe_venue(venue, live.unconfirmed(), live.exposure())
+        for venue, lane in self.lanes.items():
+            observe_venue(venue, lane.unconfirmed(), lane.live.exposure())
+
+    def down(self) -> dict[str, str]:
+        """The venues whose lane is down, and why."""
+        return {venue: lane.cause for venue, lane in self.lanes.items() if lane.cause is not None}
 
     async def run(self) -> None:
         known, starts = _latest_orders(self.config, self.bootstrap)
         self.sent = set(known)
-        lanes = {venue: _Lane(self, venue, live, [o for o in known.values() if o.venue == venue])
-                 for venue, live in self.venues.items()}
+        self.lanes = lanes = {
+            venue: Lane(live, [o for o in known.values() if o.venue == venue], publish=self.publish,
+                        reload=functools.partial(_orders_of, self.config, self.bootstrap, venue),
+                        sent=self.sent, poll_s=self.poll_s, backoff=self.backoff, clock_ms=self.clock_ms)
+            for venue, live in self.venues.items()}
         consumer = kafka.consumer(self.bootstrap, eof=False)
         try:
             names = [kafka.topic_name(self.config, t) for t in (topics.EXEC_ORDER, topics.EXEC_INTENT)]
@@ -125,8 +152,8 @@ class Gateway:
                     else:
                         self.publish(self._not_live(venue, items))
                 for lane in lanes.values():
-                    lane.check()  # a venue task that failed stops the gateway
-                if not self.ready.is_set() and all(lane.reconciled.is_set() for lane in lanes.values()):
+                    lane.check()  # a lane fails alone; only what is fatal (sinks.live_lane) ends its task
+                if not self.ready.is_set() and all(lane.settled.is_set() for lane in lanes.values()):
                     self.ready.set()
                 messages = await loop.run_in_executor(None, consumer.consume, 500, 0.05)
         finally:
@@ -167,74 +194,6 @@ class Gateway:
                 for o in items if isinstance(o, Order)]
 
 
-class _Lane:
-    """One venue's task: reconcile (`LiveVenue.start`), then submit what arrives on `queue`
-    (lists of orders and cancels; None ends the lane once everything before it is done) and
-    poll every `poll_s`. Every venue call of this venue happens here and nowhere else, so a
-    venue that stalls holds up only its own lane; its events are published in the order the
-    venue answered. What queued up while the venue was busy goes out as one batch (cancels
-    first, then de-risking orders, then entries)."""
-
-    def __init__(self, gateway: Gateway, venue: str, live: LiveVenue, known: list[Order]) -> None:
-        self.gateway, self.venue, self.live = gateway, venue, live
-        self.queue: asyncio.Queue[list[Order | OrderIntent] | None] = asyncio.Queue()
-        self.reconciled = asyncio.Event()
-        self._front: list[list[Order | OrderIntent] | None] = []  # taken off the queue by `_peek`
-        self.task = asyncio.create_task(self._run(known), name=f"live-gateway-{venue}")
-
-    def check(self) -> None:
-        """Re-raise what ended the lane, if it failed."""
-        error = self.task.exception() if self.task.done() and not self.task.cancelled() else None
-        if error is not None:
-            raise error
-
-    async def _run(self, known: list[Order]) -> None:
-        live, publish = self.live, self.gateway.publish
-        publish(await live.start(known))
-        if live.orphans:
-            log.warning("%s: %d open orders with our prefix are unknown to Kafka; left untouched",
-                        self.venue, len(live.orphans))
-        self.reconciled.set()
-        loop = asyncio.get_running_loop()
-        next_poll = loop.time() + self.gateway.poll_s
-        ending = False
-        while not ending:
-            items: list[Order | OrderIntent] = []
-            await self._wait(max(0.0, next_poll - loop.time()))
-            for got in self._drain():
-                if got is None:
-                    ending = True
-                else:
-                    items += got
-            if items:
-                publish(await live.submit(items))
-            publish(live.streamed())
-            if not ending and loop.time() >= next_poll:
-                publish(await live.poll())
-                next_poll = loop.time() + self.gateway.poll_s
-
-    async def _wait(self, timeout_s: float) -> None:
-        """Until something is queued, the venue's trade stream brought trades, or `timeout_s`."""
-        if not self.queue.empty() or self.live.stream_event.is_set():
-            return
-        waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(self.live.stream_event.wait()),
-                                              asyncio.ensure_future(self._peek())]
-        _, pending = await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in pending:
-            waiter.cancel()
-
-    async def _peek(self) -> None:
-        """Wait until the queue holds something, leaving it there."""
-        item = await self.queue.get()
-        self._front.append(item)
-
-    def _drain(self) -> list[list[Order | OrderIntent] | None]:
-        waiting, self._front = self._front, []
-        while not self.queue.empty():
-            waiting.append(self.queue.get_nowait())
-        return waiting
-
-
 class GatewayThread(threading.Thread):
     """The gateway's own event loop in a thread; `join()` re-raises what stopped it."""
 
@@ -243,6 +202,10 @@ class GatewayThread(threading.Thread):
         self.gateway = gateway
         self.venues = gateway.venues
         self.error: BaseException | None = None
+
+    def down(self) -> dict[str, str]:
+        """The venues whose lane is down now, and why (`Gateway.down`)."""
+        return self.gateway.down()
 
     def run(self) -> None:
         try:
@@ -258,9 +221,11 @@ class GatewayThread(threading.Thread):
 
 
 def start_gateway(config: Config, bootstrap: str, keys: dict[str, Credentials], urls: dict[str, dict[str, str]],
-                  partitions: dict[str, int], stop: threading.Event, *, ready_timeout_s: float = 60) -> GatewayThread:
+                  partitions: dict[str, int], stop: threading.Event, *, ready_timeout_s: float = 60,
+                  backoff: LaneBackoff | None = None) -> GatewayThread:
     """Build one `LiveVenue` per venue under the [execution] caps, start the gateway thread and
-    wait until it has reconciled every venue and tails exec.order."""
+    wait until every venue's lane has started — reconciled, or down and retrying (`down()`) —
+    and it tails exec.order. Raises what stopped it (keys refused at start: `ConfigError`)."""
     limits = LiveLimits(max_order_notional=config.execution.max_order_notional,
                         max_venue_notional=config.execution.max_venue_notional,
                         orders_per_s=config.execution.orders_per_s, exit_reserve=config.execution.exit_reserve)
@@ -269,7 +234,7 @@ def start_gateway(config: Config, bootstrap: str, keys: dict[str, Credentials], 
                                stream=True)
               for venue, creds in keys.items()}
     thread = GatewayThread(Gateway(config, bootstrap, venues, stop=stop, partitions=partitions,
-                                   poll_s=config.execution.poll_interval_s))
+                                   poll_s=config.execution.poll_interval_s, backoff=backoff))
     thread.start()
     waited = 0.0
     while not thread.gateway.ready.wait(0.2):

@@ -147,6 +147,7 @@ REBALANCE: Final = "REBALANCE"  # exit: the portfolio controller's target for th
 ALLOCATION_CAP: Final = "ALLOCATION_CAP"  # entry refused: the controller's cap for the pair is below min_notional
 CANCELED_BY_VENUE: Final = "CANCELED_BY_VENUE"  # the venue ended a resting order we did not cancel (expiry, STP, ADL)
 VENUE_NOT_LIVE: Final = "VENUE_NOT_LIVE"  # the gateway trades no live account on this venue: the order never left
+VENUE_DOWN: Final = "VENUE_DOWN"  # the venue's gateway lane is down (unreachable, refused keys, failed): not sent
 
 ALL_REASONS: Final = tuple(
     value for name, value in sorted(globals().items())

@@ -255,15 +255,47 @@ class LiveVenue:
 
     def unconfirmed(self) -> int:
         """Orders sent whose placement the venue has confirmed neither way yet."""
-        return sum(1 for w in self._working.values() if w.unconfirmed and not w.ended)
+        return len(self.unconfirmed_ids())
+
+    def unconfirmed_ids(self) -> set[str]:
+        """Logical ids of the orders counted by `unconfirmed()`."""
+        return {logical for logical, w in self._working.items() if w.unconfirmed and not w.ended}
+
+    def may_hold(self, logical: str) -> bool:
+        """Whether the venue may hold order `logical`: sent (or reconciled) and not ended."""
+        w = self._working.get(logical)
+        return w is not None and not w.ended
+
+    def mark_unconfirmed(self, logical: str) -> None:
+        """Order `logical`'s state is unknown until the next reconciliation (a cancel that could
+        not reach the venue): counted by `unconfirmed()`."""
+        w = self._working.get(logical)
+        if w is not None and not w.ended:
+            w.unconfirmed = True
+
+    async def reset(self) -> None:
+        """Forget what was learned from the venue, so that `start(known)` reconciles again from
+        `known` alone (after a failure, when events may have been lost). Cancels that arrived
+        ahead of their order are kept: such an order is still never sent."""
+        await self._stop_watchers()
+        self._working.clear()
+        self._positions.clear()
+        self.orphans = []
+        self._trades = []
+        self.stream_event.clear()
+        self._started = False
 
     async def close(self) -> None:
-        for task in self._watchers:
+        await self._stop_watchers()
+        await self.exchange.close()
+
+    async def _stop_watchers(self) -> None:
+        watchers, self._watchers = self._watchers, []
+        for task in watchers:
             task.cancel()
-        for task in self._watchers:
+        for task in watchers:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self.exchange.close()
 
     # -- placing -------------------------------------------------------------------------
 
@@ -562,6 +594,10 @@ class LiveVenue:
     async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """`await fn(*args)`, retrying network-level failures (safe: reads and cancels only)."""
         return await self._retrying()(fn, *args)
+
+    def redact(self, text: str) -> str:
+        """`text` without this venue's credentials or request signatures (for logs and reasons)."""
+        return self._creds.redact(text)
 
     def _text(self, value: Any) -> str:
         return self._creds.redact(str(value))

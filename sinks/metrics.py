@@ -27,6 +27,7 @@ default), never by the data. Per-pair and per-trade detail lives in Kafka and Re
 | `arbflow_venue_retries_total` | counter | venue, error | requests retried, by ccxt error class (429: DDoSProtection) |
 | `arbflow_venue_unconfirmed_orders` | gauge | venue | orders the venue confirmed neither way yet (poll() asks) |
 | `arbflow_venue_exposure_usd` | gauge | venue | the gateway's notional at risk (working orders + net fills) |
+| `arbflow_venue_up` | gauge | venue | 1 while the gateway's lane of the venue is reconciled and trading, 0: down |
 
 Stages: `decode` (md.* messages in), `desk` (records the asset desks emitted), `redis`
 (records written to Redis), `kafka` (records handed to the Kafka producer, dead letters included).
@@ -80,6 +81,8 @@ VENUE_UNCONFIRMED = Gauge("arbflow_venue_unconfirmed_orders", "Orders the venue 
                           ["venue"])
 VENUE_EXPOSURE = Gauge("arbflow_venue_exposure_usd", "The live gateway's notional at risk on the venue (USD).",
                        ["venue"])
+VENUE_UP = Gauge("arbflow_venue_up", "1 while the live gateway's lane of the venue is reconciled and trading, "
+                 "0 while it is down (its orders are rejected VENUE_DOWN).", ["venue"])
 OTHER = "OTHER"  # a label value outside the known set
 LIVE_WINDOW_MS = 3_600_000  # older event times are a replay: no end-to-end latency to speak of
 
@@ -166,6 +169,11 @@ def count_venue_retry(venue: str, error: str) -> None:
 def observe_venue(venue: str, unconfirmed: int, exposure: Decimal) -> None:
     VENUE_UNCONFIRMED.labels(venue=venue).set(unconfirmed)
     VENUE_EXPOSURE.labels(venue=venue).set(float(exposure))
+
+
+def observe_venue_up(venue: str, up: bool) -> None:
+    """The gateway lane of `venue` went up (reconciled) or down."""
+    VENUE_UP.labels(venue=venue).set(1 if up else 0)
 
 
 def count_alerts(codes: Iterable[str]) -> None:

@@ -33,7 +33,11 @@ it happens, with the order's state after it. `stream_held = True` keeps the fram
 On a lookup or cancel, "stall", "reset", "502", "503" and "429" answer the same way, and the
 request is not served. `holding = True` makes the whole venue slow instead: every request
 (public ones too) waits until the test sets it back to False, then is served as usual;
-`held` counts the requests waiting. A second create with a client id the stub holds is refused with -4116
+`held` counts the requests waiting. `down = True` makes the venue unreachable instead: every
+request (exchangeInfo too, so ccxt cannot load its markets) is answered HTTP 503 -1001 and not
+served, until it is False again. `keys_refused = True` answers every request that carries the
+key -2014 (HTTP 401, ccxt's AuthenticationError), as for a revoked key. A second create with a
+client id the stub holds is refused with -4116
 — as Binance does — so a test also sees a double placement as an error; `created` counts the
 orders actually created per client id (never above 1 when nothing is placed twice).
 """
@@ -125,6 +129,8 @@ class BinanceFutures:
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # (method, path, params)
         self.slow_s = slow_s
         self.holding = False  # True: every request waits until it is False again, then is served
+        self.down = False  # True: every request is answered HTTP 503 -1001, nothing served
+        self.keys_refused = False  # True: every keyed request is answered -2014 (HTTP 401)
         self.stream_held = False  # True: user-data frames wait until it is False again
         self.pushed: list[dict[str, Any]] = []  # user-data frames written, in order
         self._sockets: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict[str, Any]]]] = []
@@ -228,7 +234,7 @@ class BinanceFutures:
         if body:
             params.update(parse_qsl(body.decode(), keep_blank_values=True))
         self.requests.append((request.method, request.path, params))
-        if request.headers.get("X-MBX-APIKEY") != API_KEY or "signature" not in params:
+        if self.keys_refused or request.headers.get("X-MBX-APIKEY") != API_KEY or "signature" not in params:
             return _error("-2014", 401)
         return params
 
@@ -318,7 +324,7 @@ class BinanceFutures:
 
         def listen_key(request: web.Request, body: bytes) -> Any:
             self.requests.append((request.method, request.path, dict(request.query)))
-            if request.headers.get("X-MBX-APIKEY") != API_KEY:  # the key only: listenKey calls are not signed
+            if self.keys_refused or request.headers.get("X-MBX-APIKEY") != API_KEY:  # the key only: not signed
                 return _error("-2014", 401)
             return {"listenKey": LISTEN_KEY} if request.method == "POST" else {}
 
@@ -356,8 +362,11 @@ class BinanceFutures:
         return {route: self._holdable(handler) for route, handler in routes.items()}
 
     def _holdable(self, handler: Handler) -> Handler:
-        """`handler`, first waiting while `holding` is set."""
+        """`handler`, first waiting while `holding` is set; HTTP 503 while `down`."""
         async def serve(request: web.Request, body: bytes) -> Any:
+            if self.down:
+                self.requests.append((request.method, request.path, dict(request.query)))
+                return _error("-1001", 503)
             if self.holding:
                 self.held += 1
                 while self.holding:
