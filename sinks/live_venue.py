@@ -17,6 +17,9 @@ One `LiveVenue` per venue, owned by one event loop:
   Before anything leaves: rounding to tick and lot, the notional caps and the rate bucket
   (`sinks.live_limits`). Refusals are "rejected" events with a reason code.
 - `poll()` reports what happened to resting orders since the last call.
+- `reset()` forgets what was learned from the venue (after a failure of its gateway lane,
+  sinks.live_lane, when answers may have been lost), so that `start(known)` reconciles again
+  from the orders' latest state on exec.order; cancels that came ahead of their order stay.
 - With `stream=True`, on venues in `live_orders.ORDER_STREAMS` (Binance USDⓈ-M), `start()`
   also watches the account's trades over ccxt.pro's websocket (`watch_my_trades`): a
   background task only collects them and sets `stream_event`; `streamed()` turns them into
