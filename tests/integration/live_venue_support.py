@@ -9,7 +9,7 @@ slept on, so waits are exact and cost no wall time. ccxt's own request timeout s
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -91,3 +91,15 @@ def gateway(stub: StubServer, body: Callable[[LiveVenue, list[VenueEvent]], Awai
 def posts(stub: StubServer, path: str) -> list[dict[str, Any]]:
     """Parameters of every POST to `path` the stub saw, in order."""
     return [params for method, p, params in stub.venue.requests if method == "POST" and p == path]
+
+
+def submit_in_turn(stub: StubServer, *batches: Sequence[object], credentials: Credentials,
+                   known: Sequence[object] | None = None) -> list[VenueEvent]:
+    """The events of `start()` and of each batch submitted in turn, on a gateway reconciled
+    against `known`."""
+    async def body(venue: LiveVenue, started: list[VenueEvent]) -> list[VenueEvent]:
+        events = list(started)
+        for batch in batches:
+            events += await venue.submit(batch)  # type: ignore[arg-type]
+        return events
+    return gateway(stub, body, credentials=credentials, known=known)  # type: ignore[arg-type]

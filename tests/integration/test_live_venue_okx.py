@@ -13,7 +13,7 @@ from model.execution import VenueEvent
 from operators.execution_ids import is_valid
 from sinks.live_credentials import Credentials
 from sinks.live_venue import LiveVenue
-from tests.integration.live_venue_support import BTC_PERP, CLOCK_MS, cancel, gateway, order
+from tests.integration.live_venue_support import BTC_PERP, CLOCK_MS, cancel, gateway, order, submit_in_turn
 from tests.stubs.server import StubServer
 from tests.stubs.trading_okx import API_KEY, PASSPHRASE, SECRET, OkxTrading
 
@@ -37,12 +37,7 @@ def placed(stub: StubServer) -> list[dict[str, str]]:
 
 
 def run(stub: StubServer, *batches: list[object], known: list[object] | None = None) -> list[VenueEvent]:
-    async def body(venue: LiveVenue, started: list[VenueEvent]) -> list[VenueEvent]:
-        events = list(started)
-        for batch in batches:
-            events += await venue.submit(batch)  # type: ignore[arg-type]
-        return events
-    return gateway(stub, body, credentials=KEYS, known=known)  # type: ignore[arg-type]
+    return submit_in_turn(stub, *batches, credentials=KEYS, known=known)
 
 
 def test_limit_order_rests_and_is_accepted_under_its_okx_client_id(stub: StubServer) -> None:

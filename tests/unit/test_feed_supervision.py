@@ -3,7 +3,6 @@ exchange (the I/O seam is the exchange object; nothing is patched): which ccxt e
 reconnect with backoff, which resync a book, which stop a stream — and what is counted."""
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +17,7 @@ from connectors.venues import binance
 from model import topics
 from model.config import parse_config
 from model.validation import Universe
+from tests.unit.feed_support import drive
 
 PERP = FeedMarket(venue="binance", ccxt_symbol="BTC/USDT:USDT", symbol="BTC/USDT:USDT", market="perp")
 
@@ -57,16 +57,7 @@ def run_until(script: list[Any], done: Callable[[VenueFeed, list[Any]], bool],
                      universe=Universe.from_config(parse_config({}, {})), funding_interval_ms=28_800_000,
                      clock=lambda: 1_723_161_300_000, emit=lambda *item: out.append(item), metrics=FeedMetrics())
 
-    async def main() -> None:
-        task = asyncio.create_task(feed.run())
-        deadline = time.monotonic() + 5
-        while not done(feed, out):
-            assert time.monotonic() < deadline, out
-            await asyncio.sleep(0.005)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-    asyncio.run(main())
+    drive(feed, out, done)
     return feed, out
 
 

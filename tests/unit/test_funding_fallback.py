@@ -2,9 +2,7 @@
 the freshness rule on its own, and a `VenueFeed` whose funding stream stops for good,
 driven by a scripted stand-in for ccxt.pro's OKX (the I/O seam is the exchange object)."""
 
-import asyncio
 import json
-import time
 from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
@@ -27,6 +25,7 @@ from model.config import parse_config
 from model.market import FundingRate
 from model.validation import Universe
 from tests.stubs.recorded import STUB
+from tests.unit.feed_support import drive
 
 PERP = FeedMarket(venue="okx", ccxt_symbol="BTC/USDT:USDT", symbol="BTC/USDT:USDT", market="perp",
                   contract_size=Decimal("0.01"))
@@ -89,16 +88,7 @@ def run_until(exchange: Any, done: Callable[[VenueFeed, list[Any]], bool]) -> tu
                      funding_interval_ms=28_800_000, clock=lambda: CLOCK_MS, emit=lambda *item: out.append(item),
                      metrics=FeedMetrics())
 
-    async def main() -> None:
-        task = asyncio.create_task(feed.run())
-        deadline = time.monotonic() + 5
-        while not done(feed, out):
-            assert time.monotonic() < deadline, out
-            await asyncio.sleep(0.005)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-    asyncio.run(main())
+    drive(feed, out, done)
     return feed, out
 
 
