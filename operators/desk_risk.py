@@ -45,9 +45,9 @@ from model import reasons
 from model.config import MarginConfig, VenueConfig, VenueMarginConfig
 from model.errors import RiskInputError
 from model.money import MONEY, mid
-from model.risk import CollateralBalance, MarginAccount, PerpPosition, ProposedOrder
+from model.risk import CollateralBalance, MarginAccount, ProposedOrder
 from operators.execution_book import LegBook, Trade
-from operators.margin import MarginBook, shown_health, shown_ratio
+from operators.margin import MarginBook, Part, net_parts, shown_health, shown_ratio
 from operators.risk_gates import deleverage, gate_on
 
 _ZERO: Final = Decimal(0)
@@ -134,7 +134,7 @@ def quality(trade: Trade) -> float:
 @dataclass(slots=True)
 class _Venue:
     balances: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # asset → (balance, price)
-    legs: dict[str, list[tuple[Decimal, Decimal, Decimal, Trade]]] = field(default_factory=dict)
+    legs: dict[str, list[Part]] = field(default_factory=dict)  # symbol → the trades' perp legs
 
 
 def accounts(trades: Iterable[Trade], marks: Mapping[tuple[str, str], Decimal],
@@ -161,7 +161,8 @@ def accounts(trades: Iterable[Trade], marks: Mapping[tuple[str, str], Decimal],
                 spent += leg.entry_value()
             else:
                 signed = qty if leg.name == "long" else -qty
-                v.legs.setdefault(leg.symbol, []).append((signed, entry, mark, trade))
+                v.legs.setdefault(leg.symbol, []).append(
+                    Part(qty=signed, entry=entry, mark=mark, quality=quality(trade), pair_id=trade.trade_id))
         cash = max(trade.notional - spent, _ZERO)
         for venue in perp_venues:
             v = venues.setdefault(venue, _Venue())
@@ -173,18 +174,12 @@ def accounts(trades: Iterable[Trade], marks: Mapping[tuple[str, str], Decimal],
 def _account(name: str, v: _Venue) -> MarginAccount:
     positions = []
     for symbol, parts in sorted(v.legs.items()):
-        mark = parts[-1][2]
-        net = sum((q for q, _, _, _ in parts), _ZERO)
-        upnl = sum((MONEY.multiply(q, mark - entry) for q, entry, _, _ in parts), _ZERO)
-        if net == 0:  # flat in net mode: the parts' PnL is cash
+        position, flat_pnl = net_parts(name, symbol, parts)
+        if position is None:  # flat in net mode: the parts' PnL is cash
             held = v.balances.get(QUOTE, (_ZERO, _ONE))[0]
-            v.balances[QUOTE] = (max(held + upnl, _ZERO), _ONE)
+            v.balances[QUOTE] = (max(held + flat_pnl, _ZERO), _ONE)
             continue
-        trades = [t for _, _, _, t in parts]
-        positions.append(PerpPosition(
-            venue=name, symbol=symbol, side="long" if net > 0 else "short", qty=abs(net),
-            entry_px=mark - MONEY.divide(upnl, net), mark_px=mark, quality=min(quality(t) for t in trades),
-            pair_id="+".join(sorted({t.trade_id for t in trades}))))
+        positions.append(position)
     collateral = tuple(CollateralBalance(asset=a, balance=b, price=p) for a, (b, p) in sorted(v.balances.items()))
     return MarginAccount(venue=name, collateral=collateral, positions=tuple(positions))
 

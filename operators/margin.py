@@ -64,6 +64,34 @@ def _toward_zero(move: Decimal | None) -> Decimal | None:
 
 
 
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One holding to net into a venue's position of a symbol: signed `qty` (+ long), its
+    `entry` and the symbol's `mark`, the holder's `quality` and `pair_id`."""
+
+    qty: Decimal
+    entry: Decimal
+    mark: Decimal
+    quality: float | None
+    pair_id: str
+
+
+def net_parts(venue: str, symbol: str, parts: Sequence[Part]) -> tuple[PerpPosition | None, Decimal]:
+    """Net mode: the parts as one position at the latest part's mark, its entry chosen so its
+    unrealised PnL is the sum of the parts'; the lowest known quality; the pair ids joined by
+    "+". An exactly flat net is no position: its PnL is returned as cash instead (else 0)."""
+    mark = parts[-1].mark
+    net = sum((p.qty for p in parts), ZERO)
+    upnl = sum((MONEY.multiply(p.qty, mark - p.entry) for p in parts), ZERO)
+    if net == 0:
+        return None, upnl
+    qualities = [p.quality for p in parts if p.quality is not None]
+    return PerpPosition(venue=venue, symbol=symbol, side="long" if net > 0 else "short", qty=abs(net),
+                        entry_px=mark - MONEY.divide(upnl, net), mark_px=mark,
+                        quality=min(qualities) if qualities else None,
+                        pair_id="+".join(sorted({p.pair_id for p in parts}))), ZERO
+
+
 @dataclass(slots=True)
 class BookPosition:
     """A position inside a `MarginBook` (mutable working copy; `qty` signed: + long, − short)."""

@@ -25,9 +25,9 @@ from typing import Final
 
 from model.config import MarginConfig, VenueConfig
 from model.money import MONEY, ZERO
-from model.risk import CollateralBalance, MarginAccount, PerpPosition, ProposedOrder
+from model.risk import CollateralBalance, MarginAccount, ProposedOrder
 from operators.carry_study import CARRY, PathPoint, Strategy
-from operators.margin import MarginBook
+from operators.margin import MarginBook, Part, net_parts
 from operators.risk_gates import deleverage, gate_on
 
 ONE: Final = Decimal(1)
@@ -67,7 +67,7 @@ class Exposure:
 @dataclass(slots=True)
 class _Venue:
     balances: dict[str, tuple[Decimal, Decimal]]  # asset → (balance, price)
-    legs: dict[str, list[tuple[Decimal, Decimal, Decimal, Exposure]]]  # symbol → (signed qty, entry, mark, …)
+    legs: dict[str, list[Part]]  # symbol → the sleeves' holdings of it
 
 
 def _legs(e: Exposure) -> list[tuple[str, str, Decimal, Decimal, Decimal]]:
@@ -109,25 +109,20 @@ def _accounts(exposures: Iterable[Exposure], notional: Decimal) -> tuple[dict[st
             held = v.balances.get(asset, (ZERO, price))[0]
             v.balances[asset] = (held + balance, price)
         for venue, symbol, qty, entry, mark in _legs(e):
-            venues.setdefault(venue, _Venue({}, {})).legs.setdefault(symbol, []).append((qty, entry, mark, e))
+            venues.setdefault(venue, _Venue({}, {})).legs.setdefault(symbol, []).append(
+                Part(qty=qty, entry=entry, mark=mark, quality=e.quality, pair_id=e.spec.pair_id))
     out: dict[str, MarginAccount] = {}
     floored = 0
     for name, v in sorted(venues.items()):
         positions = []
         for symbol, parts in sorted(v.legs.items()):
-            mark = parts[-1][2]
-            net = sum((q for q, _, _, _ in parts), ZERO)
-            upnl = sum((MONEY.multiply(q, mark - entry) for q, entry, _, _ in parts), ZERO)
-            if net == 0:
-                cash = v.balances.get(QUOTE, (ZERO, ONE))[0] + upnl
+            position, flat_pnl = net_parts(name, symbol, parts)
+            if position is None:
+                cash = v.balances.get(QUOTE, (ZERO, ONE))[0] + flat_pnl
                 floored += cash < 0
                 v.balances[QUOTE] = (max(cash, ZERO), ONE)
                 continue
-            qualities = [e.quality for _, _, _, e in parts if e.quality is not None]
-            positions.append(PerpPosition(
-                venue=name, symbol=symbol, side="long" if net > 0 else "short", qty=abs(net),
-                entry_px=mark - MONEY.divide(upnl, net), mark_px=mark, quality=min(qualities) if qualities else None,
-                pair_id="+".join(sorted({e.spec.pair_id for _, _, _, e in parts}))))
+            positions.append(position)
         collateral = tuple(CollateralBalance(asset=a, balance=b, price=p) for a, (b, p) in sorted(v.balances.items()))
         out[name] = MarginAccount(venue=name, collateral=collateral, positions=tuple(positions))
     return out, floored
