@@ -494,5 +494,6 @@ def _settle_funding(run: Run) -> None:
 
 
 _STEPS: Final = {"first": legs.step_first, "second": legs.step_second, "hedging": legs.step_hedging,
+                 "active": legs.step_active,
                  "unwinding": legs.step_unwinding, "exit_passive": exits.step_exit_passive,
                  "exit_market": exits.step_exit_market}

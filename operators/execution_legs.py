@@ -110,6 +110,16 @@ def _matched(run: Run, trade: Trade) -> bool:
     return _activate(run, trade)
 
 
+def step_active(run: Run, trade: Trade) -> bool:
+    """An open position whose legs no longer match — a fill that landed after its order's
+    cancel, once the hedge had already matched the legs — trades the excess back at once
+    (OVERFILL), as an entry does; otherwise nothing to do until an exit rule fires."""
+    if _unwind_target(run, trade) is None:
+        return False
+    trade.reason = reasons.OVERFILL
+    return _start_unwind(run, trade)
+
+
 def _unwind_target(run: Run, trade: Trade) -> tuple[LegBook, Decimal, Side] | None:
     """The leg to trade next so that both legs hold their matched quantity `max(0, min(long,
     short))`: (leg, tradeable quantity, side) — the harder leg first; None when they match."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from model import reasons
@@ -304,9 +304,26 @@ class SimulatedVenue:
                 self.late.add(intent.intent_id)
 
 
+# Found by this test on 2026-12-07: the second leg's late fill (0.004, after its cancel and
+# after the hedge had matched the legs) left the active trade's short leg 0.004 ahead for
+# seconds; an active trade now trades such an excess back at once.
+_LATE_FILL_AFTER_HEDGE = [
+    (0, ("book", "binance", 0, 1, [0], [0])), (0, ("opp", False, "25", "8", "-0.0001", "500", 60)),
+    (0, ("print", "okx", "buy", -20, 500)), (0, ("book", "binance", 0, 1, [2000, 2000], [2000, 2000])),
+    (0, ("opp", True, "25", "8", "-0.0001", "500", 80)), (0, ("opp", False, "25", "8", "-0.0001", "500", 60)),
+    (1, ("print", "okx", "buy", -20, 500)), (0, ("opp", True, "25", "8", "-0.0001", "500", 80)),
+    (78, ("book", "okx", 0, 1, [0], [0])), (0, ("opp", True, "25", "8", "-0.0001", "500", 60)),
+    (22, ("print", "okx", "sell", -20, 500)), (0, ("book", "okx", 0, 1, [0], [0])),
+    (0, ("opp", False, "25", "8", "-0.0001", "500", 60)), (401, ("print", "okx", "buy", -20, 500)),
+    (978, ("book", "okx", 0, 1, [2000, 2000], [2000, 2000])), (0, ("opp", False, "25", "8", "-0.0001", "500", 60)),
+    (0, ("book", "binance", 0, 1, [2000], [0])), (0, ("print", "okx", "buy", -20, 500)),
+    (1923, ("book", "okx", 0, 1, [2000, 2000], [2000, 2000]))]
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(timeline=_timeline, behaviours=st.lists(_behaviour, min_size=1, max_size=12),
        delay=st.sampled_from([0, 30, 200]))
+@example(timeline=_LATE_FILL_AFTER_HEDGE, behaviours=["fill", "reject", "reject", "fill", "fill", "late"], delay=0)
 def test_live_trading_survives_rejects_partial_fills_silence_and_duplicates(
         timeline: list[tuple[int, tuple[Any, ...]]], behaviours: list[str], delay: int) -> None:
     cfg = exec_settings(mode="live")
