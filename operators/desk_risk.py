@@ -36,7 +36,7 @@ Each alert carries its value, threshold and time and is sent once while its cond
 holds (`RiskWatch.active`); when the condition clears it may fire again.
 """
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Final
@@ -49,6 +49,7 @@ from model.risk import CollateralBalance, MarginAccount, ProposedOrder
 from operators.execution_book import LegBook, Trade
 from operators.margin import MarginBook, Part, net_parts, shown_health, shown_ratio
 from operators.risk_gates import deleverage, gate_on
+from operators.scanner import Quote
 
 _ZERO: Final = Decimal(0)
 _ONE: Final = Decimal(1)
@@ -114,15 +115,14 @@ def with_fallback_tables(margin: MarginConfig, venues: Iterable[str]) -> MarginC
     return margin if not tables else replace(margin, venues={**margin.venues, **tables})
 
 
-def _mark(marks: Mapping[tuple[str, str], Decimal], quotes: Mapping[tuple[str, str], object], leg: LegBook,
+def _mark(marks: Mapping[tuple[str, str], Decimal], quotes: Mapping[tuple[str, str], Quote], leg: LegBook,
           fallback: Decimal | None) -> Decimal | None:
     key = (leg.venue, leg.symbol)
     if key in marks:
         return marks[key]
     quote = quotes.get(key)
-    bids, asks = getattr(quote, "bids", ()), getattr(quote, "asks", ())
-    if bids and asks:
-        return mid(bids[0][0], asks[0][0])
+    if quote is not None and quote.bids and quote.asks:
+        return mid(quote.bids[0][0], quote.asks[0][0])
     return fallback
 
 
@@ -138,7 +138,7 @@ class _Venue:
 
 
 def accounts(trades: Iterable[Trade], marks: Mapping[tuple[str, str], Decimal],
-             quotes: Mapping[tuple[str, str], object]) -> dict[str, MarginAccount]:
+             quotes: Mapping[tuple[str, str], Quote]) -> dict[str, MarginAccount]:
     """The desk's per-venue accounts (see the module docstring). Raises `RiskInputError`
     when a leg cannot be modelled (a short spot leg: borrowing is not simulated)."""
     venues: dict[str, _Venue] = {}
@@ -185,7 +185,7 @@ def _account(name: str, v: _Venue) -> MarginAccount:
 
 
 def entry_refusal(trades: Iterable[Trade], marks: Mapping[tuple[str, str], Decimal],
-                  quotes: Mapping[tuple[str, str], object], new: Trade, prices: tuple[Decimal, Decimal],
+                  quotes: Mapping[tuple[str, str], Quote], new: Trade, prices: tuple[Decimal, Decimal],
                   watch: RiskWatch, risk: RiskSettings, venues: Mapping[str, VenueConfig]) -> tuple[str, str] | None:
     """(reason, detail) when the entry `new` (its legs not yet sent; `prices` = the long
     and short legs' expected prices, `new.qty` each) must be refused, else None."""
@@ -226,8 +226,8 @@ def entry_refusal(trades: Iterable[Trade], marks: Mapping[tuple[str, str], Decim
 
 
 def check(trades: Mapping[str, Trade], marks: Mapping[tuple[str, str], Decimal],
-          quotes: Mapping[tuple[str, str], object], now: int, watch: RiskWatch, risk: RiskSettings,
-          venues: Mapping[str, VenueConfig], price_of: Callable[[Trade], Decimal | None]) -> Verdict:
+          quotes: Mapping[tuple[str, str], Quote], now: int, watch: RiskWatch, risk: RiskSettings,
+          venues: Mapping[str, VenueConfig]) -> Verdict:
     """One look at the desk's accounts and trades (see the module docstring)."""
     margin = risk.margin
     findings: list[Finding] = []
@@ -275,7 +275,7 @@ def check(trades: Mapping[str, Trade], marks: Mapping[tuple[str, str], Decimal],
         for reduction in deleverage(book, margin):
             for trade_id in (reduction.pair_id or "").split("+"):
                 close.setdefault(trade_id, reduction.reason)
-    findings += _leaks(trades, now, watch, risk, price_of)
+    findings += _leaks(trades, marks, quotes, now, watch, risk)
     if critical:
         pause: str | None = f"margin health {shown_health(lowest or _ZERO)} below {margin.critical_health}"
     elif watch.paused is not None and (lowest is None or lowest < margin.deleverage_target_health):
@@ -286,13 +286,14 @@ def check(trades: Mapping[str, Trade], marks: Mapping[tuple[str, str], Decimal],
                    close=tuple((t, r) for t, r in close.items() if t in trades), abort_pending=critical, pause=pause)
 
 
-def _leaks(trades: Mapping[str, Trade], now: int, watch: RiskWatch, risk: RiskSettings,
-           price_of: Callable[[Trade], Decimal | None]) -> list[Finding]:
+def _leaks(trades: Mapping[str, Trade], marks: Mapping[tuple[str, str], Decimal],
+           quotes: Mapping[tuple[str, str], Quote], now: int, watch: RiskWatch, risk: RiskSettings) -> list[Finding]:
+    """DELTA_LEAKAGE: a trade's |long − short| × price (the long leg's mark, mid or entry)."""
     out = []
     for trade_id in [t for t in watch.leak_since if t not in trades]:
         del watch.leak_since[trade_id]
     for trade in trades.values():
-        px = price_of(trade)
+        px = _mark(marks, quotes, trade.long, trade.long.entry_vwap() or trade.short.entry_vwap())
         gap = abs(trade.long.position - trade.short.position)
         value = _ZERO if px is None else MONEY.multiply(gap, px)
         limit = max(risk.leak_min_usd, MONEY.multiply(risk.leak_fraction, trade.notional))

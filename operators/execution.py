@@ -344,8 +344,7 @@ def _check_risk(run: Run) -> None:
     if run.now - watch.last_check < risk.risk_check_ms or not standing:
         return
     watch.last_check = run.now
-    verdict = desk_risk.check(state.trades, state.marks, state.quotes, run.now, watch, risk, run.settings.venues,
-                              lambda trade: _leg_price(run, trade))
+    verdict = desk_risk.check(state.trades, state.marks, state.quotes, run.now, watch, risk, run.settings.venues)
     changed = (watch.health, watch.distance) != (verdict.health, verdict.distance)
     watch.health, watch.distance = verdict.health, verdict.distance
     asset = next((t.asset for t in state.trades.values()), None)
@@ -367,18 +366,6 @@ def _check_risk(run: Run) -> None:
         _progress(run, trade)
     if changed:
         run.out.append(snapshot(run))
-
-
-def _leg_price(run: Run, trade: Trade) -> Decimal | None:
-    """A price for the trade's asset: the long leg's mark or mid, else its entry VWAP."""
-    leg = trade.long
-    mark = run.state.marks.get((leg.venue, leg.symbol))
-    if mark is not None:
-        return mark
-    quote = run.state.quotes.get((leg.venue, leg.symbol))
-    if quote is not None and quote.bids and quote.asks:
-        return mid(quote.bids[0][0], quote.asks[0][0])
-    return leg.entry_vwap() or trade.short.entry_vwap()
 
 
 def _drain(run: Run) -> None:
