@@ -194,14 +194,14 @@ def signal_steps(messages: Stream[Consumed], config: Config, *, trade: bool = Fa
                  ) -> tuple[Stream[Any], Stream[OutputItem]]:
     """The transport-free core: messages in; Redis items and Kafka output items out.
     With `trade`, each asset's desk also runs the execution stage (`mode` paper or live)."""
+    universe = Universe.from_config(config)
     decoded = op.flat_map_batch("decode_records", messages,
-                                _decoder(Universe.from_config(config), config.kafka.topic_prefix,
-                                         config.universe.assets))
+                                _decoder(universe, config.kafka.topic_prefix, config.universe.assets))
     split = op.branch("split_rejects", decoded, lambda item: type(item[1]) is not Rejected)
     dead = op.map("to_dead_letter", split.falses, _to_dead_letter)
     trading = trading_settings(config, mode) if trade else None
     step = partial(_update_many, signals=settings_from(config), trading=trading)
-    folded = fold("scan_markets", split.trues, step, prepare=_desk_decoder(Universe.from_config(config)))
+    folded = fold("scan_markets", split.trues, step, prepare=_desk_decoder(universe))
     outputs = op.flat_map("flatten_outputs", folded, lambda kv: kv[1])
     outputs = op.filter("count_denied_entries", outputs, _not_denied)
     keyed = op.map("key_outputs", outputs, lambda record: (_asset(record), record))
