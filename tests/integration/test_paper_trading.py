@@ -10,41 +10,14 @@ from pathlib import Path
 import pytest
 
 from connectors import kafka
-from connectors.replay import ReplayWriter
 from flows.replay import run_replay
 from model import codec, topics
 from model.config import Config
 from model.execution import Order, PairTrade
-from model.market import FundingRate, MarketTrade, Ticker
 from model.portfolio import PortfolioState
+from tests.markets import two_venue_market
 
 pytestmark = pytest.mark.integration
-T = 1_723_161_600_000 + 3_600_000  # an hour after a funding settlement
-H8 = 8 * 3_600_000
-
-
-def _market(path: Path) -> Path:
-    """Bybit's perp bids 149 USD above Binance's ask (≈ 20.8 bps after the fallback
-    slippage of a ticker-only book, > 14 bps of fees) and pays 0.03 %/8h more funding; both
-    touches are 10 BTC deep."""
-    with ReplayWriter(path) as writer:
-        for venue, rate in (("binance", "0.0001"), ("bybit", "0.0004")):
-            writer.write(topics.MD_FUNDING, FundingRate(
-                venue=venue, symbol="BTC/USDT:USDT", market="perp", rate=D(rate), interval_ms=H8,
-                next_funding_time=T + 7 * 3_600_000, ts_local=T - 1_000))
-        for step in range(40):  # 4 s of tickers every 100 ms
-            ts = T + step * 100
-            writer.write(topics.MD_TICKER, Ticker(venue="binance", symbol="BTC/USDT:USDT", market="perp",
-                                                  bid=D(60_000), ask=D(60_001), bid_qty=D(10), ask_qty=D(10),
-                                                  ts_exchange=ts - 5, ts_local=ts))
-            writer.write(topics.MD_TICKER, Ticker(venue="bybit", symbol="BTC/USDT:USDT", market="perp",
-                                                  bid=D(60_150), ask=D(60_151), bid_qty=D(10), ask_qty=D(10),
-                                                  ts_exchange=ts - 5, ts_local=ts + 1))
-            if step in (12, 13, 14):  # buyers lift bybit's ask: the resting short fills from these
-                writer.write(topics.MD_TRADE, MarketTrade(venue="bybit", symbol="BTC/USDT:USDT", market="perp",
-                                                          px=D(60_151), qty=D(3), side="buy", trade_id=f"b{step}",
-                                                          ts_exchange=ts + 20, ts_local=ts + 25))
-    return path
 
 
 def _read(config: Config, topic: str) -> list[bytes]:
@@ -60,7 +33,7 @@ def _config(config: Config, run: str) -> Config:
 
 
 def test_the_desk_trades_the_spread_and_the_ledger_balances(config: Config, tmp_path: Path) -> None:
-    market = _market(tmp_path / "market.jsonl")
+    market = two_venue_market(tmp_path / "market.jsonl")
     cfg = _config(config, "a")
     summary = run_replay(cfg, [market])
     assert summary.outcomes["ACCEPTED"] > 0
@@ -84,7 +57,7 @@ def test_the_desk_trades_the_spread_and_the_ledger_balances(config: Config, tmp_
 
 
 def test_a_second_identical_replay_publishes_the_same_orders_and_trades(config: Config, tmp_path: Path) -> None:
-    market = _market(tmp_path / "market.jsonl")
+    market = two_venue_market(tmp_path / "market.jsonl")
     runs = []
     for run in ("x", "y"):
         cfg = _config(config, run)
@@ -103,7 +76,7 @@ def test_the_report_shows_the_trades(config: Config, tmp_path: Path) -> None:
 
     from flows.cli import _write_report, _write_trading_files
 
-    market = _market(tmp_path / "market.jsonl")
+    market = two_venue_market(tmp_path / "market.jsonl")
     summary = run_replay(_config(config, "r"), [market])
     document = json.loads(codec.dumps(summary.as_json()))
     out = tmp_path / "out"
