@@ -14,8 +14,8 @@ import statistics
 import time
 from decimal import Decimal
 
-from model.config import Config, parse_config
-from model.risk import (
+from arbflow.model.config import Config, parse_config
+from arbflow.model.risk import (
     AllocationRequest,
     Candidate,
     CarryPoint,
@@ -24,9 +24,9 @@ from model.risk import (
     PerpPosition,
     ProposedOrder,
 )
-from operators.allocator import allocate
-from operators.margin import simulate
-from operators.risk_gates import assess
+from arbflow.operators.portfolio.allocator import allocate
+from arbflow.operators.portfolio.margin import simulate
+from arbflow.operators.portfolio.risk_gates import assess
 
 NOW = 1_717_200_000_000
 H8 = 8 * 3_600_000

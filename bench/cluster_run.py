@@ -9,8 +9,8 @@ from pathlib import Path
 
 from bytewax.run import cli_main
 
-from flows.signal_flow import build_signal_flow
-from model.config import parse_config
+from arbflow.flows.signal_flow import build_signal_flow
+from arbflow.model.config import parse_config
 
 
 def main() -> None:

@@ -23,12 +23,12 @@ import time
 from decimal import Decimal as D
 from typing import Any
 
-from flows.signal_flow import settings_from, trading_settings
-from model.config import parse_config
-from model.execution import OrderIntent, PairTrade
-from model.market import FundingRate, MarketTrade, Ticker
-from model.portfolio import PortfolioState
-from operators.asset_desk import AssetDesk, update
+from arbflow.flows.signal_flow import settings_from, trading_settings
+from arbflow.model.config import parse_config
+from arbflow.model.execution import OrderIntent, PairTrade
+from arbflow.model.market import FundingRate, MarketTrade, Ticker
+from arbflow.model.portfolio import PortfolioState
+from arbflow.operators.asset_desk import AssetDesk, update
 
 T0 = 1_723_165_200_000
 H8 = 8 * 3_600_000

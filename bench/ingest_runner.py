@@ -41,13 +41,13 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition, batc
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from bytewax.testing import run_main
 
-from connectors import kafka
-from connectors.feeds import runner
-from connectors.feeds.metrics import FeedMetrics
-from connectors.feeds.settings import FeedSettings
-from connectors.infra import process, tansu
-from model import codec, topics
-from model.config import Config, parse_config
+from arbflow.connectors import kafka
+from arbflow.connectors.feeds import runner
+from arbflow.connectors.feeds.metrics import FeedMetrics
+from arbflow.connectors.feeds.settings import FeedSettings
+from arbflow.connectors.infra import process, tansu
+from arbflow.model import codec, topics
+from arbflow.model.config import Config, parse_config
 from tests.stubs.binance import Binance
 from tests.stubs.bybit import Bybit
 from tests.stubs.hyperliquid import Hyperliquid

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import orjson
 
-from connectors.captures import hftbacktest
-from connectors.venues import binance
+from arbflow.connectors.captures import hftbacktest
+from arbflow.connectors.venues import binance
 
 RAW = Path(__file__).resolve().parent.parent / "fixtures" / "raw"
 FILES = ("spot_btcusdt_20240808.head.txt.xz", "usdm_btcusdt_20240808.head.txt.xz")

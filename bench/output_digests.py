@@ -23,11 +23,11 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
-from connectors import kafka
-from connectors.infra import services
-from flows.replay import run_replay
-from model import topics
-from model.config import Config, parse_config
+from arbflow.connectors import kafka
+from arbflow.connectors.infra import services
+from arbflow.flows.replay import run_replay
+from arbflow.model import topics
+from arbflow.model.config import Config, parse_config
 from tests.markets import two_venue_market
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,7 +58,8 @@ def _topic_digests(config: Config) -> dict[str, str]:
 
 def _capture(work: Path) -> dict[str, str]:
     funding = work / "funding.jsonl.gz"
-    subprocess.run([str(Path(sys.executable).parent / "arbflow"), "convert", "funding", str(FUNDING), "--out", str(funding)],
+    arbflow = str(Path(sys.executable).parent / "arbflow")
+    subprocess.run([arbflow, "convert", "funding", str(FUNDING), "--out", str(funding)],
                    check=True, capture_output=True)
     config = _config("cap", signals={"funding_silent_after_s": 0})
     run_replay(config, [CAPTURE, funding])

@@ -11,11 +11,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from connectors.captures.funding_study_data import read_series
-from flows.portfolio_report import notes, table
-from model.config import parse_config
-from operators import portfolio_eval
-from operators.carry_study import StudyParams
+from arbflow.connectors.captures.funding_study_data import read_series
+from arbflow.model.config import parse_config
+from arbflow.operators.study import portfolio_eval
+from arbflow.operators.study.carry import StudyParams
+from arbflow.reports.portfolio import notes, table
 
 DATA = Path(__file__).resolve().parents[1] / "fixtures" / "funding" / "spot_perp_8h_binance_bybit_okx_utc.csv.gz"
 

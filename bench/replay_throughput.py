@@ -16,14 +16,14 @@ import orjson
 from bytewax.run import cli_main
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
+from arbflow.connectors import kafka
+from arbflow.connectors.infra import process, redis_server, tansu
+from arbflow.flows.replay import ReplaySummary, publish
+from arbflow.flows.signal_flow import build_signal_flow
+from arbflow.model import topics
+from arbflow.model.config import Config, parse_config
+from arbflow.model.validation import Universe, parse_record
 from bench import scaling
-from connectors import kafka
-from connectors.infra import process, redis_server, tansu
-from flows.replay import ReplaySummary, publish
-from flows.signal_flow import build_signal_flow
-from model import topics
-from model.config import Config, parse_config
-from model.validation import Universe, parse_record
 
 FIXTURE = (Path(__file__).resolve().parent.parent / "fixtures"
            / "binance-btc-eth-spot-perp-bookticker-2024-08-08.jsonl.gz")

@@ -21,11 +21,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from connectors import kafka
-from connectors.infra import process, redis_server, tansu
-from flows.replay import ReplaySummary, publish
-from model import topics
-from model.config import Config, parse_config
+from arbflow.connectors import kafka
+from arbflow.connectors.infra import process, redis_server, tansu
+from arbflow.flows.replay import ReplaySummary, publish
+from arbflow.model import topics
+from arbflow.model.config import Config, parse_config
 
 FIXTURE = (Path(__file__).resolve().parent.parent / "fixtures"
            / "binance-btc-eth-spot-perp-bookticker-2024-08-08.jsonl.gz")

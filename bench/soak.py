@@ -30,9 +30,9 @@ import psutil
 import redis
 from confluent_kafka.admin import AdminClient
 
-from connectors.infra import process, redis_server, tansu
-from flows.replay import run_replay
-from model.config import parse_config
+from arbflow.connectors.infra import process, redis_server, tansu
+from arbflow.flows.replay import run_replay
+from arbflow.model.config import parse_config
 
 FIXTURE = (Path(__file__).resolve().parent.parent / "fixtures"
            / "binance-btc-eth-spot-perp-bookticker-2024-08-08.jsonl.gz")

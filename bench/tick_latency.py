@@ -21,12 +21,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-from connectors import kafka
-from connectors.infra import process, redis_server, tansu
-from connectors.replay import merge_files
-from model import codec, topics
-from model.config import parse_config
-from model.market import Ticker
+from arbflow.connectors import kafka
+from arbflow.connectors.infra import process, redis_server, tansu
+from arbflow.connectors.replay import merge_files
+from arbflow.model import codec, topics
+from arbflow.model.config import parse_config
+from arbflow.model.market import Ticker
 
 FIXTURE = (Path(__file__).resolve().parent.parent / "fixtures"
            / "binance-btc-eth-spot-perp-bookticker-2024-08-08.jsonl.gz")

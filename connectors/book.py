@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from sortedcontainers import SortedDict
 
-from model.market import Level
+from arbflow.model.market import Level
 
 _ZERO = Decimal(0)
 

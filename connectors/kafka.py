@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from model.config import Config
-from model.errors import DeliveryFailed, ServiceUnavailable
+from arbflow.model.config import Config
+from arbflow.model.errors import DeliveryFailed, ServiceUnavailable
 
 
 def topic_name(config: Config, topic: str) -> str:

@@ -15,8 +15,8 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaError, TopicPartition
 
-from connectors.kafka import Consumed, KeyedProducer, Partitioner, admin, consumer
-from model.errors import ServiceUnavailable
+from arbflow.connectors.kafka import Consumed, KeyedProducer, Partitioner, admin, consumer
+from arbflow.model.errors import ServiceUnavailable
 
 Start = Literal["beginning", "end"]
 OutputItem = tuple[str, str | bytes | None, bytes]

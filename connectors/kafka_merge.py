@@ -35,9 +35,9 @@ from datetime import datetime
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaError, KafkaException, TopicPartition
 
-from connectors.kafka import Consumed, admin, consumer
-from connectors.kafka_flow import Start
-from model.errors import ServiceUnavailable
+from arbflow.connectors.kafka import Consumed, admin, consumer
+from arbflow.connectors.kafka_flow import Start
+from arbflow.model.errors import ServiceUnavailable
 
 CHECK_EVERY_S = 5.0
 UNREACHABLE_S = 60.0

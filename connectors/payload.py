@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
-from connectors.book import L2Book
-from model import reasons, topics
-from model.market import Market, OrderBook
-from model.money import DecimalTextError, parse_decimal, ratio, venue_decimal
-from model.symbols import SymbolError, VenueSymbol, from_venue
+from arbflow.connectors.book import L2Book
+from arbflow.model import reasons, topics
+from arbflow.model.market import Market, OrderBook
+from arbflow.model.money import DecimalTextError, parse_decimal, ratio, venue_decimal
+from arbflow.model.symbols import SymbolError, VenueSymbol, from_venue
 
 QtyScale = Callable[[Decimal, Decimal], Decimal]  # (price, venue qty) → base qty
 Out = tuple[str, Any]  # (topic, record)

@@ -19,12 +19,12 @@ from typing import Any, Literal
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaError, KafkaException, TopicPartition
 
-from connectors.kafka import consumer
-from connectors.replay import ReplayWriter
-from model import topics as topic_names
-from model.errors import ServiceUnavailable
-from model.rejected import Rejected
-from model.validation import Universe, parse_record
+from arbflow.connectors.kafka import consumer
+from arbflow.connectors.replay import ReplayWriter
+from arbflow.model import topics as topic_names
+from arbflow.model.errors import ServiceUnavailable
+from arbflow.model.rejected import Rejected
+from arbflow.model.validation import Universe, parse_record
 
 _TIME_FIELDS = ("ts_local", "ts", "ts_exchange")
 

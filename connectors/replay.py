@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from model import codec, reasons
-from model.rejected import Rejected
-from model.symbols import base_asset
+from arbflow.model import codec, reasons
+from arbflow.model.rejected import Rejected
+from arbflow.model.symbols import base_asset
 
 _TIME_FIELDS = ("ts_local", "ts", "ts_exchange")
 

@@ -48,17 +48,17 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
-from connectors import kafka
-from model import codec, reasons, topics
-from model.config import Config
-from model.errors import ServiceUnavailable
-from model.execution import Order, OrderIntent, VenueEvent
-from model.symbols import base_asset
-from sinks.live_credentials import Credentials, make_exchange
-from sinks.live_lane import Lane, LaneBackoff
-from sinks.live_limits import LiveLimits
-from sinks.live_venue import LiveVenue, wall_clock_ms
-from sinks.metrics import count_venue_events, observe_venue
+from arbflow.connectors import kafka
+from arbflow.model import codec, reasons, topics
+from arbflow.model.config import Config
+from arbflow.model.errors import ServiceUnavailable
+from arbflow.model.execution import Order, OrderIntent, VenueEvent
+from arbflow.model.symbols import base_asset
+from arbflow.sinks.gateway.client import LiveVenue, wall_clock_ms
+from arbflow.sinks.gateway.credentials import Credentials, make_exchange
+from arbflow.sinks.gateway.lane import Lane, LaneBackoff
+from arbflow.sinks.gateway.limits import LiveLimits
+from arbflow.sinks.metrics import count_venue_events, observe_venue
 
 log = logging.getLogger("arbflow.live_gateway")
 

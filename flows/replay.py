@@ -17,19 +17,19 @@ from typing import Any
 
 from bytewax.run import cli_main
 
-from connectors import kafka
-from connectors.infra import services
-from connectors.replay import FileStats, ReplayLine, merge_files
-from flows.signal_flow import INPUT_TOPICS, build_signal_flow
-from model import codec, topics
-from model.config import Config
-from model.execution import Order, PairTrade
-from model.portfolio import PortfolioState
-from model.rejected import Rejected
-from model.signals import BasisPoint, Opportunity
-from operators.performance import performance
-from sinks.redis_client import connect
-from sinks.redis_state import read_latest
+from arbflow.connectors import kafka
+from arbflow.connectors.infra import services
+from arbflow.connectors.replay import FileStats, ReplayLine, merge_files
+from arbflow.flows.signal_flow import INPUT_TOPICS, build_signal_flow
+from arbflow.model import codec, topics
+from arbflow.model.config import Config
+from arbflow.model.execution import Order, PairTrade
+from arbflow.model.portfolio import PortfolioState
+from arbflow.model.rejected import Rejected
+from arbflow.model.signals import BasisPoint, Opportunity
+from arbflow.operators.portfolio.performance import performance
+from arbflow.sinks.redis_client import connect
+from arbflow.sinks.redis_state import read_latest
 
 Progress = Callable[[int, int], None]  # (records published so far, event-time ms of the latest)
 

@@ -20,29 +20,29 @@ from typing import Any, Literal
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 
-from connectors.kafka import Consumed, KeyedProducer, Partitioner, topic_name
-from connectors.kafka_flow import KafkaOutput, OutputItem, Start
-from connectors.kafka_merge import MergedKafkaInput
-from flows.stateful import fold
-from model import codec, reasons, topics
-from model.config import Config
-from model.execution import Fill, Order, OrderIntent, PairTrade, VenueEvent
-from model.market import ClockTick, FundingRate
-from model.portfolio import Alert, PortfolioState
-from model.rejected import Rejected
-from model.signals import BasisPoint, LatencyReading, Opportunity
-from model.symbols import base_asset
-from model.validation import Universe, parse_record
-from operators import funding
-from operators.asset_desk import update
-from operators.asset_signals import SignalSettings
-from operators.desk_controller import ControllerSettings, sector_of
-from operators.desk_risk import RiskSettings, with_fallback_tables
-from operators.execution_pricing import ExecutionSettings
-from operators.execution_state import EntryDenied
-from sinks.dead_letter import dead_letter
-from sinks.metrics import ENTRIES_DENIED, count_alerts, count_records, count_stage, observe_funding
-from sinks.redis_feed import SignalRedisSink
+from arbflow.connectors.kafka import Consumed, KeyedProducer, Partitioner, topic_name
+from arbflow.connectors.kafka_flow import KafkaOutput, OutputItem, Start
+from arbflow.connectors.kafka_merge import MergedKafkaInput
+from arbflow.flows.stateful import fold
+from arbflow.model import codec, reasons, topics
+from arbflow.model.config import Config
+from arbflow.model.execution import Fill, Order, OrderIntent, PairTrade, VenueEvent
+from arbflow.model.market import ClockTick, FundingRate
+from arbflow.model.portfolio import Alert, PortfolioState
+from arbflow.model.rejected import Rejected
+from arbflow.model.signals import BasisPoint, LatencyReading, Opportunity
+from arbflow.model.symbols import base_asset
+from arbflow.model.validation import Universe, parse_record
+from arbflow.operators.asset_desk import update
+from arbflow.operators.execution.controller import ControllerSettings, sector_of
+from arbflow.operators.execution.pricing import ExecutionSettings
+from arbflow.operators.execution.risk_checks import RiskSettings, with_fallback_tables
+from arbflow.operators.execution.state import EntryDenied
+from arbflow.operators.signals import funding
+from arbflow.operators.signals.desk_signals import SignalSettings
+from arbflow.sinks.dead_letter import dead_letter
+from arbflow.sinks.metrics import ENTRIES_DENIED, count_alerts, count_records, count_stage, observe_funding
+from arbflow.sinks.redis_feed import SignalRedisSink
 
 TradeMode = Literal["paper", "live"]
 _LOG = logging.getLogger("arbflow.alerts")

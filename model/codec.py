@@ -22,9 +22,9 @@ from typing import Any, Final
 
 import orjson
 
-from model import reasons
-from model.money import DecimalTextError, parse_decimal
-from model.rejected import MAX_RAW_CHARS, Rejected
+from arbflow.model import reasons
+from arbflow.model.money import DecimalTextError, parse_decimal
+from arbflow.model.rejected import MAX_RAW_CHARS, Rejected
 
 _MISSING = dataclasses.MISSING
 _EVENT_TIME_FIELDS: Final = ("ts_local", "ts", "ts_exchange")

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
-from model.errors import ConfigError
-from model.money import DecimalTextError, parse_decimal
+from arbflow.model.errors import ConfigError
+from arbflow.model.money import DecimalTextError, parse_decimal
 
 HOUR_MS = 3_600_000
 

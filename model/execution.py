@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from model.market import Side
+from arbflow.model.market import Side
 
 OrderType = Literal["limit", "market", "ioc"]
 OrderStatus = Literal["new", "open", "partially_filled", "filled", "canceled", "rejected"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from model.market import Side
+from arbflow.model.market import Side
 
 PositionSide = Literal["long", "short"]
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from model.risk import PositionSide
+from arbflow.model.risk import PositionSide
 
 Effect = Literal["entry", "reduce", "none"]
 

@@ -7,7 +7,7 @@ import typing
 from decimal import Decimal
 from typing import Any
 
-from model.topics import RECORD_TYPES, dlq_topic, record_type
+from arbflow.model.topics import RECORD_TYPES, dlq_topic, record_type
 
 DECIMAL_PATTERN = r"^-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 _SCALARS: dict[Any, dict[str, Any]] = {

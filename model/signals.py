@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from model.market import Market
+from arbflow.model.market import Market
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

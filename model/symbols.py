@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from model.market import Market
+from arbflow.model.market import Market
 
 ASSET_ALIASES: dict[str, str] = {"XBT": "BTC"}
 _MULTIPLIER_PREFIX = re.compile(r"^(1000000|100000|10000|1000|1M|k)([A-Z][A-Z0-9]*)$")

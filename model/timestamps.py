@@ -7,7 +7,7 @@ the plausible range 2000-01-01 .. 2100-01-01.
 
 from typing import Final
 
-from model import reasons
+from arbflow.model import reasons
 
 MS_MIN: Final = 946_684_800_000  # 2000-01-01T00:00:00Z
 MS_MAX: Final = 4_102_444_800_000  # 2100-01-01T00:00:00Z

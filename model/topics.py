@@ -7,8 +7,8 @@ Deployments may prefix every topic (`KafkaConfig.topic_prefix`) to share a clust
 
 from typing import Final
 
-from model.execution import Fill, Order, OrderIntent, PairTrade, VenueEvent
-from model.market import (
+from arbflow.model.execution import Fill, Order, OrderIntent, PairTrade, VenueEvent
+from arbflow.model.market import (
     Candle,
     ClockTick,
     FundingRate,
@@ -18,9 +18,9 @@ from model.market import (
     OrderBook,
     Ticker,
 )
-from model.portfolio import Alert, PortfolioState
-from model.rejected import Rejected
-from model.signals import BasisPoint, LatencyReading, Opportunity
+from arbflow.model.portfolio import Alert, PortfolioState
+from arbflow.model.rejected import Rejected
+from arbflow.model.signals import BasisPoint, LatencyReading, Opportunity
 
 MD_TICKER: Final = "md.ticker"
 MD_BOOK: Final = "md.book"

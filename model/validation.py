@@ -12,15 +12,15 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, Final
 
-from model import codec, reasons
-from model.config import Config
-from model.execution import Fill, Order, OrderIntent, PairTrade, VenueEvent
-from model.market import Candle, FundingRate, Liquidation, MarketTrade, OpenInterest, OrderBook, Ticker
-from model.rejected import Rejected
-from model.signals import BasisPoint, Opportunity
-from model.symbols import SymbolError, parse_symbol
-from model.timestamps import classify_timestamp
-from model.topics import record_type
+from arbflow.model import codec, reasons
+from arbflow.model.config import Config
+from arbflow.model.execution import Fill, Order, OrderIntent, PairTrade, VenueEvent
+from arbflow.model.market import Candle, FundingRate, Liquidation, MarketTrade, OpenInterest, OrderBook, Ticker
+from arbflow.model.rejected import Rejected
+from arbflow.model.signals import BasisPoint, Opportunity
+from arbflow.model.symbols import SymbolError, parse_symbol
+from arbflow.model.timestamps import classify_timestamp
+from arbflow.model.topics import record_type
 
 MAX_FUNDING_RATE: Final = Decimal("0.1")  # per interval; venue caps are ≤ 4 %
 MIN_FUNDING_INTERVAL_MS: Final = 60_000

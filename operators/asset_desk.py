@@ -20,14 +20,15 @@ passed to execution as it happens.
 from dataclasses import dataclass, replace
 from typing import Any
 
-from model.execution import VenueEvent
-from model.market import ClockTick, FundingRate, MarketTrade, OrderBook, Ticker
-from model.portfolio import PortfolioState
-from model.signals import Opportunity
-from operators import asset_signals, execution
-from operators.asset_signals import AssetSignals, SignalSettings
-from operators.execution_pricing import ExecutionSettings
-from operators.execution_state import ExecutionState
+from arbflow.model.execution import VenueEvent
+from arbflow.model.market import ClockTick, FundingRate, MarketTrade, OrderBook, Ticker
+from arbflow.model.portfolio import PortfolioState
+from arbflow.model.signals import Opportunity
+from arbflow.operators.execution import engine as execution
+from arbflow.operators.execution.pricing import ExecutionSettings
+from arbflow.operators.execution.state import ExecutionState
+from arbflow.operators.signals import desk_signals as asset_signals
+from arbflow.operators.signals.desk_signals import AssetSignals, SignalSettings
 
 _MARKET = (Ticker, OrderBook, MarketTrade, FundingRate)
 

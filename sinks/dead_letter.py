@@ -3,9 +3,9 @@ like the record it replaces would have been (when that could be read), and is co
 
 from prometheus_client import Counter
 
-from model import codec
-from model.rejected import Rejected
-from model.topics import dlq_topic
+from arbflow.model import codec
+from arbflow.model.rejected import Rejected
+from arbflow.model.topics import dlq_topic
 
 DEAD_LETTERS = Counter("arbflow_dead_letters", "Records refused and sent to a dead-letter topic, by reason.",
                        ["reason"])

@@ -40,9 +40,9 @@ from decimal import Decimal
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from model import reasons
-from model.execution import VenueEvent
-from model.signals import LatencyReading, Opportunity
+from arbflow.model import reasons
+from arbflow.model.execution import VenueEvent
+from arbflow.model.signals import LatencyReading, Opportunity
 
 ENTRIES_DENIED = Counter("arbflow_entries_denied", "Accepted opportunities the execution desk refused, by reason.",
                          ["reason"])

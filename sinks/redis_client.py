@@ -3,7 +3,7 @@ within `connect_timeout_s`, never a hang."""
 
 import redis
 
-from model.errors import ServiceUnavailable
+from arbflow.model.errors import ServiceUnavailable
 
 
 def connect(url: str, timeout_s: float) -> redis.Redis:

@@ -32,13 +32,13 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from prometheus_client import Counter
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
-from model import codec
-from model.errors import DeliveryFailed
-from model.execution import PairTrade
-from model.portfolio import PortfolioState
-from model.signals import BasisPoint, LatencyReading, Opportunity
-from sinks import metrics
-from sinks.redis_client import connect
+from arbflow.model import codec
+from arbflow.model.errors import DeliveryFailed
+from arbflow.model.execution import PairTrade
+from arbflow.model.portfolio import PortfolioState
+from arbflow.model.signals import BasisPoint, LatencyReading, Opportunity
+from arbflow.sinks import metrics
+from arbflow.sinks.redis_client import connect
 
 OPPORTUNITIES = Counter("arbflow_opportunities", "Scanned opportunities by outcome (reason ACCEPTED when kept).",
                         ["reason"])

@@ -11,10 +11,10 @@ from collections.abc import Iterable
 import redis
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
-from model import codec
-from model.errors import DeliveryFailed
-from model.signals import BasisPoint
-from sinks.redis_client import connect
+from arbflow.model import codec
+from arbflow.model.errors import DeliveryFailed
+from arbflow.model.signals import BasisPoint
+from arbflow.sinks.redis_client import connect
 
 # KEYS[1] hash; ARGV[1] ts; ARGV[2] record. Returns 1 when written, 0 when older.
 _SET_IF_NEWER = """

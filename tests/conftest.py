@@ -11,8 +11,8 @@ import pytest
 import redis
 from confluent_kafka.admin import AdminClient
 
-from connectors.infra import process, redis_server, tansu
-from model.config import Config, parse_config
+from arbflow.connectors.infra import process, redis_server, tansu
+from arbflow.model.config import Config, parse_config
 
 REPO = Path(__file__).resolve().parent.parent
 BUNDLED = REPO / "fixtures" / "binance-btc-eth-spot-perp-bookticker-2024-08-08.jsonl.gz"

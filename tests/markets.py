@@ -4,9 +4,9 @@ with every number chosen so that the expected decisions can be worked out by han
 from decimal import Decimal as D
 from pathlib import Path
 
-from connectors.replay import ReplayWriter
-from model import topics
-from model.market import FundingRate, MarketTrade, Ticker
+from arbflow.connectors.replay import ReplayWriter
+from arbflow.model import topics
+from arbflow.model.market import FundingRate, MarketTrade, Ticker
 
 T = 1_723_161_600_000 + 3_600_000  # an hour after a funding settlement
 H8 = 8 * 3_600_000

@@ -14,10 +14,10 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from model import reasons
-from model.config import DEFAULT_VENUES
-from model.execution import Fill, LegOut, Order, OrderIntent, PairTrade, VenueEvent
-from model.market import (
+from arbflow.model import reasons
+from arbflow.model.config import DEFAULT_VENUES
+from arbflow.model.execution import Fill, LegOut, Order, OrderIntent, PairTrade, VenueEvent
+from arbflow.model.market import (
     Candle,
     ClockTick,
     FundingRate,
@@ -27,11 +27,11 @@ from model.market import (
     OrderBook,
     Ticker,
 )
-from model.portfolio import Alert, PortfolioState
-from model.rejected import Rejected
-from model.signals import BasisPoint, ConfluenceComponents, LatencyReading, Opportunity
-from model.timestamps import MS_MAX, MS_MIN
-from model.topics import RECORD_TYPES
+from arbflow.model.portfolio import Alert, PortfolioState
+from arbflow.model.rejected import Rejected
+from arbflow.model.signals import BasisPoint, ConfluenceComponents, LatencyReading, Opportunity
+from arbflow.model.timestamps import MS_MAX, MS_MIN
+from arbflow.model.topics import RECORD_TYPES
 
 # -- scalars ----------------------------------------------------------------------------
 

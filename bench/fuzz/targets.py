@@ -33,15 +33,15 @@ from typing import Any
 
 import orjson
 
+from arbflow.connectors.captures import cryptofeed, hftbacktest
+from arbflow.connectors.feeds import compat_tickers
+from arbflow.connectors.payload import PayloadError
+from arbflow.connectors.venues import hyperliquid
+from arbflow.model import codec, topics
+from arbflow.model.config import parse_config
+from arbflow.model.rejected import Rejected
+from arbflow.model.validation import Universe, parse_record
 from bench.fuzz.mutate import dumps, mutate_bytes, mutate_value
-from connectors.captures import cryptofeed, hftbacktest
-from connectors.feeds import compat_tickers
-from connectors.payload import PayloadError
-from connectors.venues import hyperliquid
-from model import codec, topics
-from model.config import parse_config
-from model.rejected import Rejected
-from model.validation import Universe, parse_record
 
 REPO = Path(__file__).resolve().parent.parent.parent
 RAW = REPO / "fixtures" / "raw"

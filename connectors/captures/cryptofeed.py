@@ -28,10 +28,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
-from connectors.payload import UNROUTED, Out, PayloadError
-from connectors.replay import ReplayWriter
-from connectors.venues import binance, bitget, bybit, gate, kucoin, okx
-from model import codec, reasons, topics
+from arbflow.connectors.payload import UNROUTED, Out, PayloadError
+from arbflow.connectors.replay import ReplayWriter
+from arbflow.connectors.venues import binance, bitget, bybit, gate, kucoin, okx
+from arbflow.model import codec, reasons, topics
 
 STREAMS = ("ticker", "trade", "book", "funding", "oi")
 

@@ -59,12 +59,12 @@ from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, Final
 
-from connectors.replay import ReplayWriter
-from model.config import HOUR_MS, VenueConfig
-from model.market import Candle, FundingRate
-from model.money import DecimalTextError, venue_decimal
-from model.symbols import SymbolError, canonical_asset, from_venue, parse_symbol, unified
-from model.topics import MD_CANDLE, MD_FUNDING
+from arbflow.connectors.replay import ReplayWriter
+from arbflow.model.config import HOUR_MS, VenueConfig
+from arbflow.model.market import Candle, FundingRate
+from arbflow.model.money import DecimalTextError, venue_decimal
+from arbflow.model.symbols import SymbolError, canonical_asset, from_venue, parse_symbol, unified
+from arbflow.model.topics import MD_CANDLE, MD_FUNDING
 
 MINUTE_MS: Final = 60_000
 CANDLE_INTERVAL_MS: Final = 8 * HOUR_MS

@@ -24,16 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from connectors.captures.funding_history import (
-    AHA_HH,
-    BINANCE_WEBSITE,
-    READERS,
-    SUPERVIK,
-    detect_format,
-)
-from model.config import VenueConfig
-from model.market import Candle, FundingRate
-from model.topics import MD_CANDLE, MD_FUNDING
+from arbflow.connectors.captures.funding_history import AHA_HH, BINANCE_WEBSITE, READERS, SUPERVIK, detect_format
+from arbflow.model.config import VenueConfig
+from arbflow.model.market import Candle, FundingRate
+from arbflow.model.topics import MD_CANDLE, MD_FUNDING
 
 Key = tuple[str, str]  # (venue, symbol)
 REPORT_EVERY_ROWS: Final = 2_000

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from connectors.replay import ReplayWriter
-from connectors.venues import binance, hyperliquid
-from model import codec, reasons, topics
-from model.market import Market
-from model.rejected import Rejected
-from model.symbols import from_venue
+from arbflow.connectors.replay import ReplayWriter
+from arbflow.connectors.venues import binance, hyperliquid
+from arbflow.model import codec, reasons, topics
+from arbflow.model.market import Market
+from arbflow.model.rejected import Rejected
+from arbflow.model.symbols import from_venue
 
 STREAMS = ("bookTicker", "trade", "depth")
 

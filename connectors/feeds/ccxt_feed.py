@@ -52,13 +52,13 @@ from typing import Any
 import ccxt
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
-from connectors.feeds import normalise
-from connectors.feeds.exchange import with_retries
-from connectors.feeds.funding import FundingIntervals
-from connectors.feeds.funding_feed import FundingFallback, FundingLoops
-from connectors.feeds.metrics import FeedMetrics
-from connectors.feeds.normalise import FeedMarket
-from connectors.feeds.settings import (
+from arbflow.connectors.feeds import normalise
+from arbflow.connectors.feeds.exchange import with_retries
+from arbflow.connectors.feeds.funding import FundingIntervals
+from arbflow.connectors.feeds.funding_feed import FundingFallback, FundingLoops
+from arbflow.connectors.feeds.metrics import FeedMetrics
+from arbflow.connectors.feeds.normalise import FeedMarket
+from arbflow.connectors.feeds.settings import (
     FEED_FAILED,
     FEED_RECOVERED,
     QUIET_STREAMS,
@@ -70,13 +70,13 @@ from connectors.feeds.settings import (
     StreamStatus,
     VenueStatus,
 )
-from connectors.feeds.spec import LiveSpec
-from connectors.payload import PayloadError
-from model import reasons, topics
-from model.errors import FeedUnavailable
-from model.portfolio import Alert, Severity
-from model.rejected import Rejected
-from model.validation import Universe
+from arbflow.connectors.feeds.spec import LiveSpec
+from arbflow.connectors.payload import PayloadError
+from arbflow.model import reasons, topics
+from arbflow.model.errors import FeedUnavailable
+from arbflow.model.portfolio import Alert, Severity
+from arbflow.model.rejected import Rejected
+from arbflow.model.validation import Universe
 
 log = logging.getLogger(__name__)
 

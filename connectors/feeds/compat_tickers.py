@@ -39,12 +39,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
-from connectors.payload import PayloadError, money
-from model import reasons, topics
-from model.market import Ticker
-from model.money import ratio
-from model.symbols import SymbolError, from_venue
-from model.timestamps import classify_timestamp
+from arbflow.connectors.payload import PayloadError, money
+from arbflow.model import reasons, topics
+from arbflow.model.market import Ticker
+from arbflow.model.money import ratio
+from arbflow.model.symbols import SymbolError, from_venue
+from arbflow.model.timestamps import classify_timestamp
 
 KEY_PREFIXES: Final[dict[str, str]] = {
     "binance": "binance:linear:tickers:", "bybit": "bybit:linear:tickers:", "kucoin": "kucoin:futures:tickers:",

@@ -22,10 +22,10 @@ import ccxt
 import ccxt.pro
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from connectors.feeds.normalise import FeedMarket, feed_market
-from connectors.feeds.spec import LiveSpec
-from connectors.payload import PayloadError
-from model.errors import ArbflowError, ConfigError, FeedUnavailable
+from arbflow.connectors.feeds.normalise import FeedMarket, feed_market
+from arbflow.connectors.feeds.spec import LiveSpec
+from arbflow.connectors.payload import PayloadError
+from arbflow.model.errors import ArbflowError, ConfigError, FeedUnavailable
 
 ExchangeFactory = Callable[[str, dict[str, Any]], Any]  # (ccxt id, ccxt config) → ccxt.pro exchange
 # venues with a `LIVE` spec (connectors/venues/<venue>.py)
@@ -45,7 +45,7 @@ def live_spec(venue: str) -> LiveSpec:
     """The `LIVE` spec of `connectors/venues/<venue>.py`; ConfigError for other venues."""
     if venue not in LIVE_VENUES:
         raise ConfigError("--venues", f"no live feed for {venue!r}; available: {', '.join(LIVE_VENUES)}")
-    spec = importlib.import_module(f"connectors.venues.{venue}").LIVE
+    spec = importlib.import_module(f"arbflow.connectors.venues.{venue}").LIVE
     assert isinstance(spec, LiveSpec)
     return spec
 

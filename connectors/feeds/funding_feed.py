@@ -30,15 +30,15 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Final, Literal
 
-from connectors.feeds import normalise
-from connectors.feeds.exchange import with_retries
-from connectors.feeds.funding import FundingIntervals
-from connectors.feeds.metrics import FeedMetrics
-from connectors.feeds.normalise import FeedMarket
-from connectors.feeds.settings import FUNDING_FALLBACK, Clock, FeedSettings, VenueStatus
-from connectors.feeds.spec import LiveSpec
-from model import topics
-from model.errors import FeedUnavailable
+from arbflow.connectors.feeds import normalise
+from arbflow.connectors.feeds.exchange import with_retries
+from arbflow.connectors.feeds.funding import FundingIntervals
+from arbflow.connectors.feeds.metrics import FeedMetrics
+from arbflow.connectors.feeds.normalise import FeedMarket
+from arbflow.connectors.feeds.settings import FUNDING_FALLBACK, Clock, FeedSettings, VenueStatus
+from arbflow.connectors.feeds.spec import LiveSpec
+from arbflow.model import topics
+from arbflow.model.errors import FeedUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -34,14 +34,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from connectors.payload import PayloadError, money
-from model import codec, reasons, topics
-from model.market import FundingRate, Level, Liquidation, Market, MarketTrade, OpenInterest, OrderBook, Ticker
-from model.money import ratio
-from model.rejected import Rejected
-from model.symbols import SymbolError, base_asset, from_venue
-from model.timestamps import classify_timestamp
-from model.validation import Universe, check
+from arbflow.connectors.payload import PayloadError, money
+from arbflow.model import codec, reasons, topics
+from arbflow.model.market import FundingRate, Level, Liquidation, Market, MarketTrade, OpenInterest, OrderBook, Ticker
+from arbflow.model.money import ratio
+from arbflow.model.rejected import Rejected
+from arbflow.model.symbols import SymbolError, base_asset, from_venue
+from arbflow.model.timestamps import classify_timestamp
+from arbflow.model.validation import Universe, check
 
 _ONE = Decimal(1)
 _ZERO = Decimal(0)

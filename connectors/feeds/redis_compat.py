@@ -35,14 +35,14 @@ from typing import Any
 import redis
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from connectors.feeds import compat_tickers as shapes
-from connectors.feeds.settings import Clock, Emit
-from connectors.kafka import KeyedProducer
-from connectors.payload import PayloadError
-from model import codec, topics
-from model.errors import DeliveryFailed, ServiceUnavailable
-from model.rejected import Rejected
-from model.validation import Universe, check
+from arbflow.connectors.feeds import compat_tickers as shapes
+from arbflow.connectors.feeds.settings import Clock, Emit
+from arbflow.connectors.kafka import KeyedProducer
+from arbflow.connectors.payload import PayloadError
+from arbflow.model import codec, topics
+from arbflow.model.errors import DeliveryFailed, ServiceUnavailable
+from arbflow.model.rejected import Rejected
+from arbflow.model.validation import Universe, check
 
 NOT_SELECTED = "NOT_SELECTED"  # a venue or asset outside --venues / --symbols
 UNSUPPORTED_TYPE = "UNSUPPORTED_TYPE"  # neither a string nor a hash

@@ -38,18 +38,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.feeds.ccxt_feed import VenueFeed
-from connectors.feeds.exchange import ExchangeFactory, create_exchange, live_spec, load_markets, resolve
-from connectors.feeds.metrics import FeedMetrics
-from connectors.feeds.normalise import FeedMarket
-from connectors.feeds.settings import Clock, Emit, FeedSettings
-from connectors.feeds.spec import LiveSpec
-from connectors.kafka import KeyedProducer, Partitioner, ensure_topics, topic_name
-from model import codec, topics
-from model.config import Config
-from model.errors import DeliveryFailed
-from model.market import ClockTick
-from model.validation import Universe
+from arbflow.connectors.feeds.ccxt_feed import VenueFeed
+from arbflow.connectors.feeds.exchange import ExchangeFactory, create_exchange, live_spec, load_markets, resolve
+from arbflow.connectors.feeds.metrics import FeedMetrics
+from arbflow.connectors.feeds.normalise import FeedMarket
+from arbflow.connectors.feeds.settings import Clock, Emit, FeedSettings
+from arbflow.connectors.feeds.spec import LiveSpec
+from arbflow.connectors.kafka import KeyedProducer, Partitioner, ensure_topics, topic_name
+from arbflow.model import codec, topics
+from arbflow.model.config import Config
+from arbflow.model.errors import DeliveryFailed
+from arbflow.model.market import ClockTick
+from arbflow.model.validation import Universe
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Any, Final
 
 import ccxt
 
-from model import reasons
+from arbflow.model import reasons
 
 STREAMS: Final = ("ticker", "book", "trade", "funding")  # the default selection
 # opt-in: `oi` (REST open interest poll → md.oi), `liquidation` (watch_liquidations → md.liquidation)

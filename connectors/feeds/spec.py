@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from model.market import Market
+from arbflow.model.market import Market
 
 TickerSource = Literal["bids_asks", "ticker", "book"]
 Fields = Callable[[Any], Mapping[str, Any]]

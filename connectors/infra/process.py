@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psutil
 
-from model.errors import ServiceUnavailable
+from arbflow.model.errors import ServiceUnavailable
 
 # Children started by this process, kept so they are reaped (and Popen does not warn)
 # when we stop them; a CLI that exits leaves them running, re-parented to init.

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import redis
 
-from connectors.infra import process
-from model.errors import ServiceUnavailable
+from arbflow.connectors.infra import process
+from arbflow.model.errors import ServiceUnavailable
 
 NAME = "redis"
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from connectors.infra import process, redis_server, tansu
-from model.config import Config
-from model.errors import ServiceUnavailable
+from arbflow.connectors.infra import process, redis_server, tansu
+from arbflow.model.config import Config
+from arbflow.model.errors import ServiceUnavailable
 
 Origin = Literal["external", "embedded"]
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
-from connectors.infra import process
-from model.errors import ServiceUnavailable
+from arbflow.connectors.infra import process
+from arbflow.model.errors import ServiceUnavailable
 
 NAME = "tansu"
 

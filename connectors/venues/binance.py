@@ -18,14 +18,14 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from connectors import payload
-from connectors.book import L2Book
-from connectors.feeds.spec import LiveSpec, field_of, hours_ms
-from model import codec, reasons, topics
-from model.market import Market, MarketTrade, OrderBook, Ticker
-from model.money import DecimalTextError, venue_decimal
-from model.rejected import Rejected
-from model.symbols import SymbolError, from_venue
+from arbflow.connectors import payload
+from arbflow.connectors.book import L2Book
+from arbflow.connectors.feeds.spec import LiveSpec, field_of, hours_ms
+from arbflow.model import codec, reasons, topics
+from arbflow.model.market import Market, MarketTrade, OrderBook, Ticker
+from arbflow.model.money import DecimalTextError, venue_decimal
+from arbflow.model.rejected import Rejected
+from arbflow.model.symbols import SymbolError, from_venue
 
 VENUE = "binance"
 

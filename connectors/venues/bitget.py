@@ -33,11 +33,11 @@ signed `checksum`, else the book is dropped until the next snapshot (`book:check
 from collections import Counter
 from typing import Any
 
-from connectors import payload as p
-from connectors.feeds.spec import LiveSpec, field_of, hours_ms
-from connectors.payload import Out, PayloadError, SequencedBook
-from model import reasons, topics
-from model.market import FundingRate, Market, MarketTrade, OpenInterest
+from arbflow.connectors import payload as p
+from arbflow.connectors.feeds.spec import LiveSpec, field_of, hours_ms
+from arbflow.connectors.payload import Out, PayloadError, SequencedBook
+from arbflow.model import reasons, topics
+from arbflow.model.market import FundingRate, Market, MarketTrade, OpenInterest
 
 VENUE = "bitget"
 FUNDING_INTERVAL_MS = 8 * 3_600_000

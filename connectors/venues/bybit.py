@@ -33,11 +33,11 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
-from connectors import payload as p
-from connectors.feeds.spec import LiveSpec, field_of, hours_ms
-from connectors.payload import Out, PayloadError, SequencedBook, TextLevel
-from model import reasons, topics
-from model.market import MarketTrade, Side
+from arbflow.connectors import payload as p
+from arbflow.connectors.feeds.spec import LiveSpec, field_of, hours_ms
+from arbflow.connectors.payload import Out, PayloadError, SequencedBook, TextLevel
+from arbflow.model import reasons, topics
+from arbflow.model.market import MarketTrade, Side
 
 VENUE = "bybit"
 _SIDES: dict[str, Side] = {"Buy": "buy", "Sell": "sell"}

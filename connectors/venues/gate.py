@@ -48,11 +48,11 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from connectors import payload as p
-from connectors.feeds.spec import LiveSpec, field_of
-from connectors.payload import Out, PayloadError, QtyScale, SequencedBook
-from model import reasons, topics
-from model.market import FundingRate, Market, MarketTrade, OpenInterest, Side, Ticker
+from arbflow.connectors import payload as p
+from arbflow.connectors.feeds.spec import LiveSpec, field_of
+from arbflow.connectors.payload import Out, PayloadError, QtyScale, SequencedBook
+from arbflow.model import reasons, topics
+from arbflow.model.market import FundingRate, Market, MarketTrade, OpenInterest, Side, Ticker
 
 VENUE = "gate"
 MAX_BUFFER = 10_000

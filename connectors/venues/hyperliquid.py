@@ -16,12 +16,12 @@ md.ticker record from the book's top level.
 from collections.abc import Mapping
 from typing import Any
 
-from connectors import payload
-from connectors.feeds.spec import LiveSpec, field_of
-from model import reasons
-from model.market import MarketTrade, OrderBook, Ticker
-from model.money import DecimalTextError, venue_decimal
-from model.symbols import SymbolError, from_venue
+from arbflow.connectors import payload
+from arbflow.connectors.feeds.spec import LiveSpec, field_of
+from arbflow.model import reasons
+from arbflow.model.market import MarketTrade, OrderBook, Ticker
+from arbflow.model.money import DecimalTextError, venue_decimal
+from arbflow.model.symbols import SymbolError, from_venue
 
 VENUE = "hyperliquid"
 

@@ -31,11 +31,11 @@ from collections import Counter
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from connectors import payload as p
-from connectors.feeds.spec import LiveSpec, field_of
-from connectors.payload import Out, PayloadError, SequencedBook
-from model import reasons, topics
-from model.market import MarketTrade, Ticker
+from arbflow.connectors import payload as p
+from arbflow.connectors.feeds.spec import LiveSpec, field_of
+from arbflow.connectors.payload import Out, PayloadError, SequencedBook
+from arbflow.model import reasons, topics
+from arbflow.model.market import MarketTrade, Ticker
 
 VENUE = "kucoin"
 MAX_BUFFER = 10_000

@@ -36,11 +36,11 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
-from connectors import payload as p
-from connectors.feeds.spec import LiveSpec, field_of
-from connectors.payload import Out, PayloadError, QtyScale, SequencedBook
-from model import reasons, topics
-from model.market import Market, MarketTrade, Ticker
+from arbflow.connectors import payload as p
+from arbflow.connectors.feeds.spec import LiveSpec, field_of
+from arbflow.connectors.payload import Out, PayloadError, QtyScale, SequencedBook
+from arbflow.model import reasons, topics
+from arbflow.model.market import Market, MarketTrade, Ticker
 
 VENUE = "okx"
 

@@ -20,7 +20,7 @@ Sample markets/summary row (ccxt's recorded static response, testnet 2024-06-14)
 
 from typing import Any
 
-from connectors.feeds.spec import LiveSpec, field_of
+from arbflow.connectors.feeds.spec import LiveSpec, field_of
 
 VENUE = "paradex"
 

@@ -10,12 +10,12 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, TestingSource, run_main
 
-from connectors.kafka import Consumed
-from flows.signal_flow import signal_steps
-from model import codec, reasons, topics
-from model.config import parse_config
-from model.execution import Order, OrderIntent, VenueEvent
-from model.market import ClockTick, FundingRate, Ticker
+from arbflow.connectors.kafka import Consumed
+from arbflow.flows.signal_flow import signal_steps
+from arbflow.model import codec, reasons, topics
+from arbflow.model.config import parse_config
+from arbflow.model.execution import Order, OrderIntent, VenueEvent
+from arbflow.model.market import ClockTick, FundingRate, Ticker
 
 T = 1_723_161_600_000 + 3_600_000
 H8 = 8 * 3_600_000

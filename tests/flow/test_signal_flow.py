@@ -8,12 +8,12 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, TestingSource, run_main
 
-from connectors.kafka import Consumed
-from flows.signal_flow import signal_steps
-from model import codec, reasons
-from model.config import parse_config
-from model.rejected import Rejected
-from model.signals import BasisPoint, Opportunity
+from arbflow.connectors.kafka import Consumed
+from arbflow.flows.signal_flow import signal_steps
+from arbflow.model import codec, reasons
+from arbflow.model.config import parse_config
+from arbflow.model.rejected import Rejected
+from arbflow.model.signals import BasisPoint, Opportunity
 
 TICKER = ('{"venue":"binance","symbol":"%s","market":"%s","bid":"%s","ask":"%s","bid_qty":"1",'
           '"ask_qty":"1","ts_local":%d,"schema_version":1}')

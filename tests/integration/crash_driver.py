@@ -28,14 +28,14 @@ from bytewax.dataflow import Dataflow
 from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 
-from connectors.kafka import Partitioner, topic_name
-from connectors.kafka_flow import KafkaOutput
-from connectors.kafka_merge import MergedKafkaInput
-from flows import signal_flow
-from flows.signal_flow import INPUT_TOPICS, TRADING_INPUT_TOPICS, signal_steps
-from model.config import parse_config
-from model.execution import Order
-from sinks.redis_feed import SignalRedisSink
+from arbflow.connectors.kafka import Partitioner, topic_name
+from arbflow.connectors.kafka_flow import KafkaOutput
+from arbflow.connectors.kafka_merge import MergedKafkaInput
+from arbflow.flows import signal_flow
+from arbflow.flows.signal_flow import INPUT_TOPICS, TRADING_INPUT_TOPICS, signal_steps
+from arbflow.model.config import parse_config
+from arbflow.model.execution import Order
+from arbflow.sinks.redis_feed import SignalRedisSink
 
 
 def _kill_between_legs(marker: Path) -> None:

@@ -19,14 +19,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from connectors import kafka
-from connectors.feeds import runner
-from connectors.feeds.ccxt_feed import VenueFeed
-from connectors.feeds.metrics import FeedMetrics
-from connectors.feeds.settings import FeedSettings
-from model import codec, topics
-from model.config import Config
-from model.rejected import Rejected
+from arbflow.connectors import kafka
+from arbflow.connectors.feeds import runner
+from arbflow.connectors.feeds.ccxt_feed import VenueFeed
+from arbflow.connectors.feeds.metrics import FeedMetrics
+from arbflow.connectors.feeds.settings import FeedSettings
+from arbflow.model import codec, topics
+from arbflow.model.config import Config
+from arbflow.model.rejected import Rejected
 from tests.stubs.server import StubServer
 
 CLOCK_MS = 1_723_161_300_000  # a fixed ts_local: records compare exactly
@@ -125,5 +125,5 @@ def subsequence(published: list[Any], expected: list[Any]) -> bool:
 
 def arbflow_cli(args: list[str], env: dict[str, str], timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
     """`arbflow ingest …` in a subprocess (the command object under the arbflow group)."""
-    return subprocess.run([sys.executable, "-m", "flows.ingest_cli", *args], cwd=REPO, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "arbflow", *args], cwd=REPO, capture_output=True,
                           text=True, timeout=timeout_s, env={**os.environ, "COLUMNS": "200", **env})

@@ -13,12 +13,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from model.execution import Order, OrderIntent, OrderType, VenueEvent
-from model.market import Side
-from operators.execution_ids import venue_client_id
-from sinks.live_credentials import Credentials, make_exchange
-from sinks.live_limits import LiveLimits, Timer
-from sinks.live_venue import LiveVenue, RetryPolicy
+from arbflow.model.execution import Order, OrderIntent, OrderType, VenueEvent
+from arbflow.model.market import Side
+from arbflow.operators.execution.ids import venue_client_id
+from arbflow.sinks.gateway.client import LiveVenue, RetryPolicy
+from arbflow.sinks.gateway.credentials import Credentials, make_exchange
+from arbflow.sinks.gateway.limits import LiveLimits, Timer
 from tests.stubs.server import StubServer
 
 CLOCK_MS = 1_723_161_300_000

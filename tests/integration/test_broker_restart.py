@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.infra import process, tansu
+from arbflow.connectors.infra import process, tansu
 
 pytestmark = pytest.mark.integration
 ARBFLOW = str(Path(sys.executable).parent / "arbflow")

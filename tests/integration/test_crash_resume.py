@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 from bytewax.recovery import init_db_dir
 
-from connectors import kafka
-from connectors.replay import ReplayWriter
-from flows.replay import ReplaySummary, publish
-from model import codec, topics
-from model.config import Config
-from model.execution import Order
-from model.market import FundingRate, MarketTrade, Ticker
-from model.portfolio import PortfolioState
+from arbflow.connectors import kafka
+from arbflow.connectors.replay import ReplayWriter
+from arbflow.flows.replay import ReplaySummary, publish
+from arbflow.model import codec, topics
+from arbflow.model.config import Config
+from arbflow.model.execution import Order
+from arbflow.model.market import FundingRate, MarketTrade, Ticker
+from arbflow.model.portfolio import PortfolioState
 
 pytestmark = pytest.mark.integration
 T = 1_723_161_600_000 + 3_600_000
@@ -149,7 +149,7 @@ def _canonical(cfg: Config) -> dict[str, Any]:
 
 
 def test_one_worker_two_workers_and_two_processes_give_the_same_outputs(config: Config, tmp_path: Path) -> None:
-    from connectors.infra.process import free_port
+    from arbflow.connectors.infra.process import free_port
 
     market = _market(tmp_path / "market.jsonl")
     partitions: dict[str, int] = {}

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from connectors.infra.process import free_port
-from model.config import Config
-from model.signals import LatencyReading
-from sinks.redis_client import connect
-from sinks.redis_feed import SignalWriter
+from arbflow.connectors.infra.process import free_port
+from arbflow.model.config import Config
+from arbflow.model.signals import LatencyReading
+from arbflow.sinks.redis_client import connect
+from arbflow.sinks.redis_feed import SignalWriter
 from tests.integration.test_redis_feed import T, _opportunity
 
 pytestmark = pytest.mark.integration

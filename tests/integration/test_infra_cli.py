@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.infra import process
+from arbflow.connectors.infra import process
 
 pytestmark = pytest.mark.integration
 ARBFLOW = str(Path(sys.executable).parent / "arbflow")

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from connectors import kafka
-from connectors.infra.process import free_port
-from model import codec, topics
-from model.config import Config
-from model.market import OrderBook
+from arbflow.connectors import kafka
+from arbflow.connectors.infra.process import free_port
+from arbflow.model import codec, topics
+from arbflow.model.config import Config
+from arbflow.model.market import OrderBook
 from tests.integration.ingest_support import REPO, arbflow_cli
 from tests.stubs.binance import Binance
 from tests.stubs.bybit import Bybit
@@ -68,7 +68,7 @@ def test_sigterm_stops_ingest_cleanly_after_flushing_kafka(config: Config, tmp_p
         endpoints = tmp_path / "endpoints.json"
         endpoints.write_text(json.dumps({"hyperliquid": stub.endpoints}))
         process = subprocess.Popen(
-            [sys.executable, "-m", "flows.ingest_cli", "ingest", "--venues", "hyperliquid", "--symbols", "BTC",
+            [sys.executable, "-m", "arbflow", "ingest", "--venues", "hyperliquid", "--symbols", "BTC",
              "--metrics-port", "0", "--endpoints", str(endpoints)], cwd=REPO, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env={**os.environ, "COLUMNS": "200", "KAFKA_BOOTSTRAP": config.kafka.bootstrap or "",

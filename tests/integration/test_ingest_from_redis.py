@@ -19,15 +19,15 @@ import pytest
 import redis
 from confluent_kafka import KafkaError, TopicPartition
 
-from connectors import kafka
-from connectors.feeds import compat_tickers
-from connectors.feeds.redis_compat import NOT_SELECTED, CompatSettings, RedisTickerSource, TimestampedEmitter
-from connectors.feeds.runner import kafka_producer
-from model import codec, reasons, topics
-from model.config import Config
-from model.market import Ticker
-from model.rejected import Rejected
-from model.validation import Universe
+from arbflow.connectors import kafka
+from arbflow.connectors.feeds import compat_tickers
+from arbflow.connectors.feeds.redis_compat import NOT_SELECTED, CompatSettings, RedisTickerSource, TimestampedEmitter
+from arbflow.connectors.feeds.runner import kafka_producer
+from arbflow.model import codec, reasons, topics
+from arbflow.model.config import Config
+from arbflow.model.market import Ticker
+from arbflow.model.rejected import Rejected
+from arbflow.model.validation import Universe
 from tests.integration.ingest_support import REPO, arbflow_cli
 
 pytestmark = pytest.mark.integration
@@ -231,7 +231,7 @@ def test_sigterm_stops_the_redis_source_after_flushing_kafka(config: Config, cli
                                                              redis_url: str) -> None:
     seed(client, prefix)
     process = subprocess.Popen(
-        [sys.executable, "-m", "flows.ingest_cli", "ingest", "--from-redis", redis_url, "--key-prefix", prefix,
+        [sys.executable, "-m", "arbflow", "ingest", "--from-redis", redis_url, "--key-prefix", prefix,
          "--venues", "binance,okx", "--poll", "0.05"], cwd=REPO, text=True, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, env={**os.environ, "COLUMNS": "200", "KAFKA_BOOTSTRAP": config.kafka.bootstrap or "",
                                      "ARBFLOW_KAFKA__TOPIC_PREFIX": config.kafka.topic_prefix})

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from connectors.feeds.settings import FEED_RECOVERED, STALE_FEED
-from model import reasons, topics
-from model.config import Config
-from model.market import MarketTrade, OpenInterest, OrderBook, Ticker
+from arbflow.connectors.feeds.settings import FEED_RECOVERED, STALE_FEED
+from arbflow.model import reasons, topics
+from arbflow.model.config import Config
+from arbflow.model.market import MarketTrade, OpenInterest, OrderBook, Ticker
 from tests.integration.ingest_support import (
     CLOCK_MS,
     Run,

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from model import reasons, topics
-from model.config import Config
-from model.market import FundingRate, MarketTrade, OrderBook, Ticker
+from arbflow.model import reasons, topics
+from arbflow.model.config import Config
+from arbflow.model.market import FundingRate, MarketTrade, OrderBook, Ticker
 from tests.integration.ingest_support import (
     CLOCK_MS,
     REPO,

@@ -14,8 +14,8 @@ import json
 
 import pytest
 
-from model import reasons, topics
-from model.config import Config
+from arbflow.model import reasons, topics
+from arbflow.model.config import Config
 from tests.integration.ingest_support import dead_letters, ingest
 from tests.stubs.paradex import Paradex, summary_row
 from tests.stubs.server import StubServer

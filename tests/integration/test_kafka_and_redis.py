@@ -5,13 +5,13 @@ from decimal import Decimal
 import pytest
 import redis
 
-from connectors import kafka
-from model import codec
-from model.config import Config
-from model.errors import DeliveryFailed
-from model.signals import BasisPoint
-from sinks.redis_client import connect
-from sinks.redis_state import _SET_IF_NEWER, basis_key, read_latest, write_latest
+from arbflow.connectors import kafka
+from arbflow.model import codec
+from arbflow.model.config import Config
+from arbflow.model.errors import DeliveryFailed
+from arbflow.model.signals import BasisPoint
+from arbflow.sinks.redis_client import connect
+from arbflow.sinks.redis_state import _SET_IF_NEWER, basis_key, read_latest, write_latest
 
 pytestmark = pytest.mark.integration
 
@@ -79,8 +79,8 @@ def test_redis_keeps_the_newest_basis_even_when_an_older_one_arrives_later(confi
 
 
 def test_an_unreachable_redis_fails_fast_with_our_error() -> None:
-    from connectors.infra.process import free_port
-    from model.errors import ServiceUnavailable
+    from arbflow.connectors.infra.process import free_port
+    from arbflow.model.errors import ServiceUnavailable
 
     with pytest.raises(ServiceUnavailable, match="did not answer within 1 s"):
         connect(f"redis://127.0.0.1:{free_port()}/0", 1.0)

@@ -11,14 +11,14 @@ from decimal import Decimal
 
 import pytest
 
-from connectors import kafka
-from flows.live_gateway import Gateway
-from model import codec, reasons, topics
-from model.config import Config
-from model.execution import Order, VenueEvent
-from sinks.live_credentials import Credentials, make_exchange
-from sinks.live_limits import LiveLimits
-from sinks.live_venue import LiveVenue
+from arbflow.connectors import kafka
+from arbflow.flows.live_gateway import Gateway
+from arbflow.model import codec, reasons, topics
+from arbflow.model.config import Config
+from arbflow.model.execution import Order, VenueEvent
+from arbflow.sinks.gateway.client import LiveVenue
+from arbflow.sinks.gateway.credentials import Credentials, make_exchange
+from arbflow.sinks.gateway.limits import LiveLimits
 from tests.integration.live_venue_support import CLOCK_MS, order, posts
 from tests.stubs.server import StubServer
 from tests.stubs.trading import API_KEY, SECRET, BinanceFutures

@@ -19,14 +19,14 @@ from dataclasses import replace
 import pytest
 from prometheus_client import REGISTRY
 
-from connectors import kafka
-from flows.live_gateway import GatewayThread, start_gateway
-from model import reasons, topics
-from model.config import Config
-from model.errors import ConfigError
-from model.execution import VenueEvent
-from sinks.live_credentials import Credentials
-from sinks.live_lane import LaneBackoff
+from arbflow.connectors import kafka
+from arbflow.flows.live_gateway import GatewayThread, start_gateway
+from arbflow.model import reasons, topics
+from arbflow.model.config import Config
+from arbflow.model.errors import ConfigError
+from arbflow.model.execution import VenueEvent
+from arbflow.sinks.gateway.credentials import Credentials
+from arbflow.sinks.gateway.lane import LaneBackoff
 from tests.integration.live_venue_support import cancel, order
 from tests.integration.test_live_gateway_lanes import _publish, _seen, _venue_events, _wait
 from tests.stubs import trading_okx

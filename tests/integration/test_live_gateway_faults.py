@@ -27,19 +27,19 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 from prometheus_client import REGISTRY
 
-from connectors import kafka
-from flows.live_gateway import Gateway
-from flows.signal_flow import _not_denied  # the trading flow's count of refused entries
-from model import codec, reasons, topics
-from model.config import Config
-from model.execution import Fill, Order, OrderIntent, VenueEvent
-from model.market import ClockTick
-from model.portfolio import Alert
-from operators import execution
-from operators.execution_pricing import ExecutionSettings
-from sinks.live_credentials import Credentials, make_exchange
-from sinks.live_limits import LiveLimits
-from sinks.live_venue import LiveVenue, RetryPolicy, wall_clock_ms
+from arbflow.connectors import kafka
+from arbflow.flows.live_gateway import Gateway
+from arbflow.flows.signal_flow import _not_denied  # the trading flow's count of refused entries
+from arbflow.model import codec, reasons, topics
+from arbflow.model.config import Config
+from arbflow.model.execution import Fill, Order, OrderIntent, VenueEvent
+from arbflow.model.market import ClockTick
+from arbflow.model.portfolio import Alert
+from arbflow.operators.execution import engine as execution
+from arbflow.operators.execution.pricing import ExecutionSettings
+from arbflow.sinks.gateway.client import LiveVenue, RetryPolicy, wall_clock_ms
+from arbflow.sinks.gateway.credentials import Credentials, make_exchange
+from arbflow.sinks.gateway.limits import LiveLimits
 from tests.integration.live_venue_support import TIMEOUT_MS
 from tests.stubs.server import StubServer
 from tests.stubs.trading import API_KEY, SECRET, BinanceFutures

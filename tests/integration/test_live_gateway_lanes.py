@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
-from connectors import kafka
-from flows.live_gateway import start_gateway
-from model import codec, topics
-from model.config import Config
-from model.execution import Order, OrderIntent, VenueEvent
-from sinks.live_credentials import Credentials
+from arbflow.connectors import kafka
+from arbflow.flows.live_gateway import start_gateway
+from arbflow.model import codec, topics
+from arbflow.model.config import Config
+from arbflow.model.execution import Order, OrderIntent, VenueEvent
+from arbflow.sinks.gateway.credentials import Credentials
 from tests.integration.live_venue_support import cancel, order
 from tests.stubs import trading_okx
 from tests.stubs.server import StubServer

@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from model import reasons
-from model.execution import VenueEvent
-from sinks.live_credentials import Credentials
-from sinks.live_limits import LiveLimits
-from sinks.live_venue import LiveVenue
+from arbflow.model import reasons
+from arbflow.model.execution import VenueEvent
+from arbflow.sinks.gateway.client import LiveVenue
+from arbflow.sinks.gateway.credentials import Credentials
+from arbflow.sinks.gateway.limits import LiveLimits
 from tests.integration.live_venue_support import BTC_PERP, CLOCK_MS, ManualTimer, cancel, gateway, order, posts
 from tests.stubs.server import StubServer
 from tests.stubs.trading import API_KEY, SECRET, BinanceFutures

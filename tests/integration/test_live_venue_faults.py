@@ -11,9 +11,9 @@ from decimal import Decimal
 import pytest
 from prometheus_client import REGISTRY
 
-from model.execution import VenueEvent
-from sinks.live_credentials import Credentials
-from sinks.live_venue import LiveVenue
+from arbflow.model.execution import VenueEvent
+from arbflow.sinks.gateway.client import LiveVenue
+from arbflow.sinks.gateway.credentials import Credentials
 from tests.integration.live_venue_support import BTC_PERP, CLOCK_MS, TIMEOUT_MS, gateway, order, posts
 from tests.stubs.server import StubServer
 from tests.stubs.trading import API_KEY, SECRET, BinanceFutures

@@ -9,10 +9,10 @@ from decimal import Decimal
 
 import pytest
 
-from model.execution import VenueEvent
-from operators.execution_ids import is_valid
-from sinks.live_credentials import Credentials
-from sinks.live_venue import LiveVenue
+from arbflow.model.execution import VenueEvent
+from arbflow.operators.execution.ids import is_valid
+from arbflow.sinks.gateway.client import LiveVenue
+from arbflow.sinks.gateway.credentials import Credentials
 from tests.integration.live_venue_support import BTC_PERP, CLOCK_MS, cancel, gateway, order, submit_in_turn
 from tests.stubs.server import StubServer
 from tests.stubs.trading_okx import API_KEY, PASSPHRASE, SECRET, OkxTrading

@@ -12,13 +12,13 @@ from decimal import Decimal
 
 import pytest
 
-from connectors import kafka
-from flows.live_gateway import start_gateway
-from model import topics
-from model.config import Config
-from model.execution import VenueEvent
-from sinks.live_credentials import Credentials
-from sinks.live_venue import LiveVenue
+from arbflow.connectors import kafka
+from arbflow.flows.live_gateway import start_gateway
+from arbflow.model import topics
+from arbflow.model.config import Config
+from arbflow.model.execution import VenueEvent
+from arbflow.sinks.gateway.client import LiveVenue
+from arbflow.sinks.gateway.credentials import Credentials
 from tests.integration.live_venue_support import BTC_PERP, CLOCK_MS, gateway, order
 from tests.integration.test_live_gateway_lanes import _publish, _seen, _wait
 from tests.stubs.server import StubServer

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from connectors import kafka
-from flows.replay import run_replay
-from model import codec, topics
-from model.config import Config
-from model.execution import Order, PairTrade
-from model.portfolio import PortfolioState
+from arbflow.connectors import kafka
+from arbflow.flows.replay import run_replay
+from arbflow.model import codec, topics
+from arbflow.model.config import Config
+from arbflow.model.execution import Order, PairTrade
+from arbflow.model.portfolio import PortfolioState
 from tests.markets import two_venue_market
 
 pytestmark = pytest.mark.integration
@@ -74,7 +74,7 @@ def test_a_second_identical_replay_publishes_the_same_orders_and_trades(config: 
 def test_the_report_shows_the_trades(config: Config, tmp_path: Path) -> None:
     import json
 
-    from flows.cli import _write_report, _write_trading_files
+    from arbflow.cli.main import _write_report, _write_trading_files
 
     market = two_venue_market(tmp_path / "market.jsonl")
     summary = run_replay(_config(config, "r"), [market])

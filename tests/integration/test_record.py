@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from connectors import recorder
-from connectors.replay import merge_files
-from flows.replay import run_replay
-from model import codec, topics
-from model.config import Config
-from model.market import Ticker
-from model.validation import Universe
+from arbflow.connectors import recorder
+from arbflow.connectors.replay import merge_files
+from arbflow.flows.replay import run_replay
+from arbflow.model import codec, topics
+from arbflow.model.config import Config
+from arbflow.model.market import Ticker
+from arbflow.model.validation import Universe
 from tests.conftest import slice_of_bundled
 
 pytestmark = pytest.mark.integration

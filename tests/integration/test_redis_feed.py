@@ -5,11 +5,11 @@ from decimal import Decimal as D
 
 import pytest
 
-from model import codec, reasons
-from model.config import Config
-from model.signals import ConfluenceComponents, LatencyReading, Opportunity
-from sinks.redis_client import connect
-from sinks.redis_feed import TTL_S, SignalWriter, pair_id
+from arbflow.model import codec, reasons
+from arbflow.model.config import Config
+from arbflow.model.signals import ConfluenceComponents, LatencyReading, Opportunity
+from arbflow.sinks.redis_client import connect
+from arbflow.sinks.redis_feed import TTL_S, SignalWriter, pair_id
 
 pytestmark = pytest.mark.integration
 T = 1_723_161_600_000
@@ -59,7 +59,7 @@ def test_latency_is_kept_per_venue(config: Config, redis_url: str) -> None:
 
 
 def test_scores_reads_the_feed_as_json_data(config: Config, redis_url: str) -> None:
-    from sinks.redis_feed import read_scores
+    from arbflow.sinks.redis_feed import read_scores
 
     client = connect(redis_url, 2)
     writer = SignalWriter(client, config.redis.key_prefix)
@@ -71,7 +71,7 @@ def test_scores_reads_the_feed_as_json_data(config: Config, redis_url: str) -> N
 
 
 def test_the_portfolio_total_and_the_daily_figures_are_written_per_utc_day(config: Config, redis_url: str) -> None:
-    from model.portfolio import PortfolioState
+    from arbflow.model.portfolio import PortfolioState
 
     client = connect(redis_url, 2)
     prefix = config.redis.key_prefix

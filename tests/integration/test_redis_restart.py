@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from connectors.infra import process, redis_server
-from flows.replay import run_replay
-from model.config import Config
-from model.signals import LatencyReading
-from sinks.redis_client import connect
-from sinks.redis_feed import SignalWriter
-from tests.integration.test_paper_trading import _market
+from arbflow.connectors.infra import process, redis_server
+from arbflow.flows.replay import run_replay
+from arbflow.model.config import Config
+from arbflow.model.signals import LatencyReading
+from arbflow.sinks.redis_client import connect
+from arbflow.sinks.redis_feed import SignalWriter
+from tests.markets import two_venue_market
 
 pytestmark = pytest.mark.integration
 ARBFLOW = str(Path(sys.executable).parent / "arbflow")
@@ -52,7 +52,7 @@ def test_a_restarted_empty_redis_is_waited_for_and_rebuilt_from_kafka(config: Co
     try:
         cfg = replace(config, redis=replace(config.redis, url=url),
                       scanner=replace(config.scanner, min_score=0))
-        run_replay(cfg, [_market(tmp_path / "market.jsonl")])
+        run_replay(cfg, [two_venue_market(tmp_path / "market.jsonl")])
         before = _snapshot(url, cfg.redis.key_prefix)
         assert all(f"{cfg.redis.key_prefix}{key}" in before for key in LATEST)
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 import redis
 
-from connectors import kafka
-from flows.replay import run_replay
-from model import codec, reasons, topics
-from model.config import Config
-from model.rejected import Rejected
-from model.signals import BasisPoint
-from sinks.redis_state import basis_key
+from arbflow.connectors import kafka
+from arbflow.flows.replay import run_replay
+from arbflow.model import codec, reasons, topics
+from arbflow.model.config import Config
+from arbflow.model.rejected import Rejected
+from arbflow.model.signals import BasisPoint
+from arbflow.sinks.redis_state import basis_key
 from tests.conftest import BUNDLED, slice_of_bundled
 
 pytestmark = pytest.mark.integration
@@ -217,7 +217,7 @@ def test_the_report_is_self_contained_and_agrees_with_the_summary(config: Config
     import json
     import re
 
-    from flows.cli import _write_report
+    from arbflow.cli.main import _write_report
 
     replay = slice_of_bundled(tmp_path / "head.jsonl", 2_000)
     summary = run_replay(config, [replay])

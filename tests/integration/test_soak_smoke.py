@@ -3,8 +3,8 @@ the session's broker and redis-server runs the full pipeline and reports memory.
 
 from pathlib import Path
 
+from arbflow.connectors.infra import process, redis_server, tansu
 from bench.soak import slice_lines, soak, verdict
-from connectors.infra import process, redis_server, tansu
 from tests.conftest import BUNDLED
 
 

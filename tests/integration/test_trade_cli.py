@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from model.config import Config
-from tests.integration.test_paper_trading import _market
+from arbflow.model.config import Config
+from tests.markets import two_venue_market as _market
 
 pytestmark = pytest.mark.integration
 ARBFLOW = str(Path(sys.executable).parent / "arbflow")
@@ -137,7 +137,7 @@ def test_live_mode_reconciles_with_the_venue_trades_and_stops_cleanly(config: Co
 
 
 def _orders(config: Config, kafka_bootstrap: str) -> int:
-    from connectors import kafka
+    from arbflow.connectors import kafka
 
     topic = config.kafka.topic_prefix + "trade." + "exec.order"
     return sum(1 for _ in kafka.read_topic(kafka_bootstrap, topic))

@@ -7,9 +7,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from connectors.captures.cryptofeed import read_capture
-from model.rejected import Rejected
-from model.validation import Universe, check
+from arbflow.connectors.captures.cryptofeed import read_capture
+from arbflow.model.rejected import Rejected
+from arbflow.model.validation import Universe, check
 
 RAW = Path(__file__).resolve().parents[2] / "fixtures" / "raw" / "cryptofeed"
 

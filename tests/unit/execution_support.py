@@ -7,14 +7,14 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from model.config import FeeSchedule, VenueConfig
-from model.execution import Fill, Order, OrderIntent, PairTrade
-from model.market import ClockTick, FundingRate, MarketTrade, OrderBook, Ticker
-from model.portfolio import Alert, PortfolioState
-from model.signals import ConfluenceComponents, Opportunity
-from operators import execution
-from operators.execution_pricing import ExecutionSettings
-from operators.venue_events import VenueEvent
+from arbflow.model.config import FeeSchedule, VenueConfig
+from arbflow.model.execution import Fill, Order, OrderIntent, PairTrade
+from arbflow.model.market import ClockTick, FundingRate, MarketTrade, OrderBook, Ticker
+from arbflow.model.portfolio import Alert, PortfolioState
+from arbflow.model.signals import ConfluenceComponents, Opportunity
+from arbflow.operators.execution import engine as execution
+from arbflow.operators.execution.pricing import ExecutionSettings
+from arbflow.operators.execution.venue_events import VenueEvent
 
 D = Decimal
 PERP = "BTC/USDT:USDT"

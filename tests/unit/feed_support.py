@@ -5,7 +5,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from connectors.feeds.ccxt_feed import VenueFeed
+from arbflow.connectors.feeds.ccxt_feed import VenueFeed
 
 
 def drive(feed: VenueFeed, out: list[Any], done: Callable[[VenueFeed, list[Any]], bool],

@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model import reasons
-from model.config import AllocationConfig
-from model.errors import RiskInputError
-from model.risk import AllocationRequest, Candidate, CarryPoint
-from operators.allocation_stats import carry_stats, ew_correlation, softmax
-from operators.allocator import allocate
+from arbflow.model import reasons
+from arbflow.model.config import AllocationConfig
+from arbflow.model.errors import RiskInputError
+from arbflow.model.risk import AllocationRequest, Candidate, CarryPoint
+from arbflow.operators.portfolio.allocation_stats import carry_stats, ew_correlation, softmax
+from arbflow.operators.portfolio.allocator import allocate
 from tests.strategies import decimals
 
 NOW = 1_717_200_000_000

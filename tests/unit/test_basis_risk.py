@@ -5,7 +5,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from operators import basis_risk as br
+from arbflow.operators.signals import basis_risk as br
 
 H = 3_600_000
 T = 1_704_067_200_000  # 2024-01-01T00:00Z, on the 8 h grid
@@ -71,9 +71,9 @@ def test_the_rolling_median_on_the_binance_capture_matches_an_independent_comput
     import statistics
     from pathlib import Path
 
-    from model import codec
-    from model.market import Ticker
-    from operators.basis import update_basis
+    from arbflow.model import codec
+    from arbflow.model.market import Ticker
+    from arbflow.operators.signals.basis import update_basis
 
     fixtures = Path(__file__).resolve().parents[2] / "fixtures"
     fixture = fixtures / "binance-btc-eth-spot-perp-bookticker-2024-08-08.jsonl.gz"
@@ -112,7 +112,7 @@ def test_the_rolling_median_on_the_binance_capture_matches_an_independent_comput
 
 
 def _tickers(ts: int, spot_mid: str, perp_mid: str) -> list:
-    from model.market import Ticker
+    from arbflow.model.market import Ticker
     half = D("0.05")
     return [Ticker(venue="binance", symbol=symbol, market=market, bid=D(m) - half, ask=D(m) + half, bid_qty=D(1),
                    ask_qty=D(1), ts_local=ts)
@@ -123,10 +123,10 @@ def test_a_median_basis_below_zero_for_more_than_an_hour_raises_one_alert_per_ep
     """The perp 4 bps under the spot (60000 vs 59976: −4.0 bps) every minute: BASIS_NEGATIVE
     once the 5-minute median has been negative for more than 1 h, not again while it stays
     negative; back above 0 for a while and negative for another hour → a second alert."""
-    from model.config import Config
-    from model.portfolio import Alert
-    from operators import asset_signals
-    from operators.asset_signals import SignalSettings
+    from arbflow.model.config import Config
+    from arbflow.model.portfolio import Alert
+    from arbflow.operators.signals import desk_signals as asset_signals
+    from arbflow.operators.signals.desk_signals import SignalSettings
 
     config = Config()
     settings = SignalSettings(scanner=config.scanner, venues=config.venues, funding_silent_after_ms=None)
@@ -154,10 +154,10 @@ def test_a_median_basis_below_zero_for_more_than_an_hour_raises_one_alert_per_ep
 def test_records_other_than_the_venues_tickers_do_not_age_a_negative_median() -> None:
     """A funding history running 8 h past the last quotes (as `make run` replays) is no
     evidence that the basis stayed negative: no alert without the venue's own tickers."""
-    from model.config import Config
-    from model.market import FundingRate
-    from operators import asset_signals
-    from operators.asset_signals import SignalSettings
+    from arbflow.model.config import Config
+    from arbflow.model.market import FundingRate
+    from arbflow.operators.signals import desk_signals as asset_signals
+    from arbflow.operators.signals.desk_signals import SignalSettings
 
     config = Config()
     settings = SignalSettings(scanner=config.scanner, venues=config.venues, funding_silent_after_ms=None)

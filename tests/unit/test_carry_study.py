@@ -18,13 +18,13 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.captures.funding_study_data import read_series
-from flows.study_cli import study
-from model.config import DEFAULT_VENUES, HOUR_MS
-from model.market import Candle, FundingRate
-from model.money import MONEY
-from operators import carry_study as cs
-from operators.carry_study_steps import bucket_end, buckets_8h
+from arbflow.cli.study import study
+from arbflow.connectors.captures.funding_study_data import read_series
+from arbflow.model.config import DEFAULT_VENUES, HOUR_MS
+from arbflow.model.market import Candle, FundingRate
+from arbflow.model.money import MONEY
+from arbflow.operators.study import carry as cs
+from arbflow.operators.study.carry_steps import bucket_end, buckets_8h
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "funding"
 SUPERVIK = FIXTURES / "funding_btc_eth_7venues_utc.csv.gz"

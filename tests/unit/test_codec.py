@@ -11,15 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model import codec, reasons
-from model.codec import EncodeError, decode, encode
-from model.config import parse_config
-from model.execution import Fill
-from model.market import OrderBook, Ticker
-from model.rejected import Rejected
-from model.signals import ConfluenceComponents
-from model.topics import RECORD_TYPES, dlq_topic
-from model.validation import Universe, parse_record
+from arbflow.model import codec, reasons
+from arbflow.model.codec import EncodeError, decode, encode
+from arbflow.model.config import parse_config
+from arbflow.model.execution import Fill
+from arbflow.model.market import OrderBook, Ticker
+from arbflow.model.rejected import Rejected
+from arbflow.model.signals import ConfluenceComponents
+from arbflow.model.topics import RECORD_TYPES, dlq_topic
+from arbflow.model.validation import Universe, parse_record
 from tests import strategies as S
 
 UNIVERSE = Universe.from_config(parse_config({}, {}))
@@ -290,7 +290,7 @@ def test_strategies_cover_every_record_class_when_topics_are_registered() -> Non
 
 
 def test_a_field_with_a_non_none_default_takes_it_when_absent_and_refuses_null() -> None:
-    from model.execution import PairTrade
+    from arbflow.model.execution import PairTrade
 
     trade = PairTrade(trade_id="t", asset="BTC", long_venue="binance", long_symbol="BTC/USDT",
                       short_venue="binance", short_symbol="BTC/USDT:USDT", status="active", notional=Decimal(100),

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from connectors.feeds import compat_tickers as c
-from connectors.payload import PayloadError
-from model import reasons
-from model.market import Ticker
+from arbflow.connectors.feeds import compat_tickers as c
+from arbflow.connectors.payload import PayloadError
+from arbflow.model import reasons
+from arbflow.model.market import Ticker
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "redis_compat" / "tickers.json"
 RECORDED = {entry["key"]: entry for entry in json.loads(FIXTURE.read_text())}

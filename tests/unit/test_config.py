@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from flows.settings import load_config
-from model.config import Config, parse_config
-from model.errors import ConfigError
+from arbflow.cli.config_file import load_config
+from arbflow.model.config import Config, parse_config
+from arbflow.model.errors import ConfigError
 
 HOUR_MS = 3_600_000
 SEED_VENUES = ("binance", "bybit", "okx", "bitget", "gate", "kucoin", "hyperliquid", "paradex")

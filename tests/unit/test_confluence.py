@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from model import reasons
-from model.signals import ConfluenceComponents
-from operators import confluence as c
+from arbflow.model import reasons
+from arbflow.model.signals import ConfluenceComponents
+from arbflow.operators.signals import confluence as c
 
 
 @pytest.mark.parametrize(("function", "args", "expected"), [

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from connectors.venues import binance
-from model.market import OrderBook
-from model.money import ratio
+from arbflow.connectors.venues import binance
+from arbflow.model.market import OrderBook
+from arbflow.model.money import ratio
 from tests.unit.cryptofeed_capture import RAW, convert, invalid, of, received
 
 D = Decimal

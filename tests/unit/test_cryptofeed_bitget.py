@@ -11,8 +11,8 @@ the latest rebuilt book about a third of the time (e.g. DASHUSDT 113.36/113.41 a
 import copy
 from decimal import Decimal
 
-from connectors.payload import SequencedBook
-from connectors.venues import bitget
+from arbflow.connectors.payload import SequencedBook
+from arbflow.connectors.venues import bitget
 from tests.unit.cryptofeed_capture import convert, invalid, of, received
 
 D = Decimal

@@ -8,9 +8,9 @@ sequence (`cross_seq`) and level-id consistency instead."""
 import copy
 from decimal import Decimal
 
-from connectors.payload import usd_contracts
-from connectors.venues import bybit
-from model.money import ratio
+from arbflow.connectors.payload import usd_contracts
+from arbflow.connectors.venues import bybit
+from arbflow.model.money import ratio
 from tests.unit.cryptofeed_capture import convert, invalid, line, of
 
 D = Decimal

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.captures import cryptofeed
-from connectors.replay import read_file
-from model.rejected import Rejected
+from arbflow.connectors.captures import cryptofeed
+from arbflow.connectors.replay import read_file
+from arbflow.model.rejected import Rejected
 from tests.unit.cryptofeed_capture import RAW
 
 

@@ -6,8 +6,8 @@ import json
 import lzma
 from decimal import Decimal
 
-from connectors.venues import gate
-from model.market import OrderBook
+from arbflow.connectors.venues import gate
+from arbflow.model.market import OrderBook
 from tests.unit.cryptofeed_capture import RAW, convert, invalid, line, of, received
 
 D = Decimal

@@ -6,8 +6,8 @@ import json
 import lzma
 from decimal import Decimal
 
-from connectors.payload import levels
-from connectors.venues import kucoin
+from arbflow.connectors.payload import levels
+from arbflow.connectors.venues import kucoin
 from tests.unit.cryptofeed_capture import RAW, convert, invalid, line, of, received
 
 D = Decimal

@@ -4,10 +4,10 @@ raw lines, books checked by OKX's own CRC32 checksum on every real message."""
 import copy
 from decimal import Decimal
 
-from connectors.payload import SequencedBook
-from connectors.venues import okx
-from model.market import OrderBook
-from model.money import ratio
+from arbflow.connectors.payload import SequencedBook
+from arbflow.connectors.venues import okx
+from arbflow.model.market import OrderBook
+from arbflow.model.money import ratio
 from tests.unit.cryptofeed_capture import convert, invalid, line, of, received
 
 D = Decimal

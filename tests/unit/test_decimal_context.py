@@ -5,7 +5,7 @@ import decimal
 import threading
 from decimal import Decimal
 
-from flows.stateful import _Fold
+from arbflow.flows.stateful import _Fold
 
 
 def _divide(state: Decimal | None, value: Decimal) -> tuple[Decimal, Decimal]:

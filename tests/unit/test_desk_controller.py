@@ -12,9 +12,9 @@ intervals 0.0001 × 90 = 0.009 > 2.5 × 14 bps = 0.0035.
 
 from decimal import Decimal
 
-from model import reasons
-from model.config import AllocationConfig
-from operators.desk_controller import ControllerSettings, entry_cap, pair_id
+from arbflow.model import reasons
+from arbflow.model.config import AllocationConfig
+from arbflow.operators.execution.controller import ControllerSettings, entry_cap, pair_id
 from tests.unit.execution_support import T0, Driver, book, funding, mark, opportunity, settings, trade
 
 D = Decimal

@@ -16,11 +16,11 @@ short 0.1 binance at 60150, N = 6000):
 
 from decimal import Decimal
 
-from model import reasons
-from model.config import MarginConfig, Tier, VenueMarginConfig
-from model.market import ClockTick
-from model.portfolio import Alert
-from operators.desk_risk import RiskSettings, with_fallback_tables
+from arbflow.model import reasons
+from arbflow.model.config import MarginConfig, Tier, VenueMarginConfig
+from arbflow.model.market import ClockTick
+from arbflow.model.portfolio import Alert
+from arbflow.operators.execution.risk_checks import RiskSettings, with_fallback_tables
 from tests.unit.execution_support import (
     T0,
     VENUES,

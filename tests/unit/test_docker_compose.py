@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from model.config import parse_config
+from arbflow.model.config import parse_config
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.kafka.yml"

@@ -11,10 +11,10 @@ leg rests first: buy 6000 / 60000 = 0.100 BTC at the okx bid 60000, whose queue 
 
 from decimal import Decimal
 
-from model import reasons
-from model.execution import OrderIntent
-from operators import execution
-from operators import ledger as lg
+from arbflow.model import reasons
+from arbflow.model.execution import OrderIntent
+from arbflow.operators.execution import engine as execution
+from arbflow.operators.execution import ledger as lg
 from tests.unit.execution_support import (
     PERP,
     T0,

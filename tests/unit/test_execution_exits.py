@@ -9,9 +9,9 @@ entry spread (60150 − 60000) / 60075 × 10⁴ = 24.97 bps. Funding: okx 0.0000
 
 from decimal import Decimal
 
-from model import reasons
-from operators import execution
-from operators import ledger as lg
+from arbflow.model import reasons
+from arbflow.operators.execution import engine as execution
+from arbflow.operators.execution import ledger as lg
 from tests.unit.execution_support import T0, Driver, book, funding, mark, opportunity, settings, trade
 
 D = Decimal

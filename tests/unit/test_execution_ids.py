@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from model.config import DEFAULT_VENUES
-from operators import execution_ids as ids
+from arbflow.model.config import DEFAULT_VENUES
+from arbflow.operators.execution import ids
 
 
 def test_logical_ids_follow_the_documented_templates() -> None:

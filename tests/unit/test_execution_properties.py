@@ -15,13 +15,13 @@ from typing import Any
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from model import reasons
-from model.execution import Fill, OrderIntent, PairTrade
-from model.market import ClockTick
-from model.portfolio import Alert, PortfolioState
-from operators import execution
-from operators import ledger as lg
-from operators.venue_events import VenueEvent
+from arbflow.model import reasons
+from arbflow.model.execution import Fill, OrderIntent, PairTrade
+from arbflow.model.market import ClockTick
+from arbflow.model.portfolio import Alert, PortfolioState
+from arbflow.operators.execution import engine as execution
+from arbflow.operators.execution import ledger as lg
+from arbflow.operators.execution.venue_events import VenueEvent
 from tests.unit.execution_support import T0, VENUES, book, funding, opportunity, trade
 from tests.unit.execution_support import settings as exec_settings
 

@@ -7,18 +7,18 @@ from typing import Any
 
 import pytest
 
-from connectors.feeds import normalise
-from connectors.feeds.exchange import UnknownSymbol, resolve, set_url
-from connectors.feeds.funding import FundingIntervals
-from connectors.feeds.normalise import FeedMarket, feed_market
-from connectors.payload import PayloadError
-from connectors.venues import binance, bybit, hyperliquid, okx
-from model import reasons, topics
-from model.config import parse_config
-from model.errors import ConfigError
-from model.market import FundingRate, OrderBook, Ticker
-from model.rejected import Rejected
-from model.validation import Universe
+from arbflow.connectors.feeds import normalise
+from arbflow.connectors.feeds.exchange import UnknownSymbol, resolve, set_url
+from arbflow.connectors.feeds.funding import FundingIntervals
+from arbflow.connectors.feeds.normalise import FeedMarket, feed_market
+from arbflow.connectors.payload import PayloadError
+from arbflow.connectors.venues import binance, bybit, hyperliquid, okx
+from arbflow.model import reasons, topics
+from arbflow.model.config import parse_config
+from arbflow.model.errors import ConfigError
+from arbflow.model.market import FundingRate, OrderBook, Ticker
+from arbflow.model.rejected import Rejected
+from arbflow.model.validation import Universe
 
 HOUR = 3_600_000
 TS = 1_723_161_300_000

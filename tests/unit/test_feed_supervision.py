@@ -9,14 +9,14 @@ from typing import Any
 import ccxt
 import pytest
 
-from connectors.feeds.ccxt_feed import VenueFeed
-from connectors.feeds.metrics import FeedMetrics
-from connectors.feeds.normalise import FeedMarket
-from connectors.feeds.settings import FEED_FAILED, FEED_RECOVERED, STALE_FEED, FeedSettings
-from connectors.venues import binance
-from model import topics
-from model.config import parse_config
-from model.validation import Universe
+from arbflow.connectors.feeds.ccxt_feed import VenueFeed
+from arbflow.connectors.feeds.metrics import FeedMetrics
+from arbflow.connectors.feeds.normalise import FeedMarket
+from arbflow.connectors.feeds.settings import FEED_FAILED, FEED_RECOVERED, STALE_FEED, FeedSettings
+from arbflow.connectors.venues import binance
+from arbflow.model import topics
+from arbflow.model.config import parse_config
+from arbflow.model.validation import Universe
 from tests.unit.feed_support import drive
 
 PERP = FeedMarket(venue="binance", ccxt_symbol="BTC/USDT:USDT", symbol="BTC/USDT:USDT", market="perp")

@@ -13,17 +13,17 @@ import ccxt
 import pytest
 from rich.console import Console
 
-from connectors.feeds.ccxt_feed import VenueFeed
-from connectors.feeds.funding_feed import Fallback, FundingFallback
-from connectors.feeds.metrics import FeedMetrics
-from connectors.feeds.normalise import FeedMarket
-from connectors.feeds.settings import FEED_FAILED, FUNDING_FALLBACK, FeedSettings, StreamStatus, VenueStatus
-from connectors.venues import okx
-from flows.ingest_cli import _status_table
-from model import topics
-from model.config import parse_config
-from model.market import FundingRate
-from model.validation import Universe
+from arbflow.cli.ingest import _status_table
+from arbflow.connectors.feeds.ccxt_feed import VenueFeed
+from arbflow.connectors.feeds.funding_feed import Fallback, FundingFallback
+from arbflow.connectors.feeds.metrics import FeedMetrics
+from arbflow.connectors.feeds.normalise import FeedMarket
+from arbflow.connectors.feeds.settings import FEED_FAILED, FUNDING_FALLBACK, FeedSettings, StreamStatus, VenueStatus
+from arbflow.connectors.venues import okx
+from arbflow.model import topics
+from arbflow.model.config import parse_config
+from arbflow.model.market import FundingRate
+from arbflow.model.validation import Universe
 from tests.stubs.recorded import STUB
 from tests.unit.feed_support import drive
 

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from connectors.captures import funding_history as fh
-from connectors.replay import FileStats, read_file
-from model.config import DEFAULT_VENUES, HOUR_MS
-from model.market import Candle, FundingRate
-from model.rejected import Rejected
-from model.validation import Universe, parse_record
+from arbflow.connectors.captures import funding_history as fh
+from arbflow.connectors.replay import FileStats, read_file
+from arbflow.model.config import DEFAULT_VENUES, HOUR_MS
+from arbflow.model.market import Candle, FundingRate
+from arbflow.model.rejected import Rejected
+from arbflow.model.validation import Universe, parse_record
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "funding"
 AHA_HH = FIXTURES / "spot_perp_8h_binance_bybit_okx_utc.csv.gz"

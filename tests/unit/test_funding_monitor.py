@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from model import reasons
-from model.market import FundingRate
-from operators import funding
+from arbflow.model import reasons
+from arbflow.model.market import FundingRate
+from arbflow.operators.signals import funding
 
 H = 3_600_000
 T = 1_704_067_200_000  # 2024-01-01T00:00:00Z
@@ -98,10 +98,10 @@ def test_swapping_the_legs_flips_the_carry(rate_a: Decimal, rate_b: Decimal, hou
 def test_the_stale_funding_alert_carries_its_value_threshold_and_time() -> None:
     """Settled at T + 8 h with no new rate: at T + 8 h + 90 s the leg is 90 s past its
     settlement, over the 60 s grace → STALE_FUNDING with value 90 (s) and threshold 60 (s)."""
-    from model.config import Config
-    from model.market import Ticker
-    from model.portfolio import Alert
-    from operators import asset_signals
+    from arbflow.model.config import Config
+    from arbflow.model.market import Ticker
+    from arbflow.model.portfolio import Alert
+    from arbflow.operators.signals import desk_signals as asset_signals
 
     config = Config()
     settings = asset_signals.SignalSettings(scanner=config.scanner, venues=config.venues,

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from connectors import payload
-from connectors.captures import cryptofeed, hftbacktest
-from connectors.feeds import compat_tickers
-from connectors.payload import PayloadError
-from connectors.venues import binance, bybit, gate, hyperliquid, kucoin, okx
-from model import codec, reasons, topics
+from arbflow.connectors import payload
+from arbflow.connectors.captures import cryptofeed, hftbacktest
+from arbflow.connectors.feeds import compat_tickers
+from arbflow.connectors.payload import PayloadError
+from arbflow.connectors.venues import binance, bybit, gate, hyperliquid, kucoin, okx
+from arbflow.model import codec, reasons, topics
 
 
 def test_money_refuses_absurd_magnitudes_when_they_would_overflow_arithmetic() -> None:
@@ -197,8 +197,8 @@ def test_hftbacktest_stream_that_is_not_a_string_is_skipped(tmp_path: Path) -> N
 
 def test_funding_rate_of_absurd_magnitude_is_an_impossible_rate_when_abs_would_overflow() -> None:
     # reproducer (md.funding): "rate":"1e999999999" made validation raise decimal.Overflow
-    from model.config import parse_config
-    from model.validation import Universe, parse_record
+    from arbflow.model.config import parse_config
+    from arbflow.model.validation import Universe, parse_record
 
     universe = Universe.from_config(parse_config({}, {}))
     line = (b'{"venue":"hyperliquid","symbol":"BTC/USDT:USDT","market":"perp","rate":"1e999999999",'

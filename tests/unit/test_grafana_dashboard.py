@@ -6,10 +6,10 @@ from pathlib import Path
 
 from prometheus_client import REGISTRY, generate_latest
 
-import sinks.dead_letter  # registers arbflow_dead_letters
-import sinks.metrics  # registers the signal-flow metrics
-import sinks.redis_feed  # noqa: F401 - registers arbflow_opportunities
-from connectors.feeds.metrics import FeedMetrics
+import arbflow.sinks.dead_letter  # registers arbflow_dead_letters
+import arbflow.sinks.metrics  # registers the signal-flow metrics
+import arbflow.sinks.redis_feed  # noqa: F401 - registers arbflow_opportunities
+from arbflow.connectors.feeds.metrics import FeedMetrics
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "dashboards" / "arbflow.json"
 

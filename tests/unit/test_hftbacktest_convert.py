@@ -6,10 +6,10 @@ from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
-from connectors.captures.hftbacktest import convert, read_capture
-from connectors.replay import merge_files
-from model import codec
-from model.market import MarketTrade, Ticker
+from arbflow.connectors.captures.hftbacktest import convert, read_capture
+from arbflow.connectors.replay import merge_files
+from arbflow.model import codec
+from arbflow.model.market import MarketTrade, Ticker
 
 RAW = Path(__file__).resolve().parents[2] / "fixtures" / "raw"
 BUNDLED = RAW.parent / "binance-btc-eth-spot-perp-bookticker-2024-08-08.jsonl.gz"

@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from operators.latency import observe_message, observe_server_time
+from arbflow.operators.signals.latency import observe_message, observe_server_time
 
 BUNDLED = Path(__file__).resolve().parents[2] / "fixtures" / "binance-btc-eth-spot-perp-bookticker-2024-08-08.jsonl.gz"
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from operators import ledger as lg
+from arbflow.operators.execution import ledger as lg
 from tests.strategies import decimals
 
 D = Decimal

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from model.errors import ConfigError
-from sinks.live_credentials import Credentials, credentials, make_exchange
-from sinks.live_limits import LiveLimits, OrderBucket, Timer
+from arbflow.model.errors import ConfigError
+from arbflow.sinks.gateway.credentials import Credentials, credentials, make_exchange
+from arbflow.sinks.gateway.limits import LiveLimits, OrderBucket, Timer
 from tests.integration.live_venue_support import ManualTimer
 
 

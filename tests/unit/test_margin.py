@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model import reasons
-from model.config import DEFAULT_VENUES, MarginConfig, Tier
-from model.errors import RiskInputError
-from model.risk import CollateralBalance, MarginAccount, PerpPosition, ProposedOrder
-from operators.margin import MarginBook, simulate
-from operators.margin_tiers import HEALTH_FLOOR, health_of, tiered
+from arbflow.model import reasons
+from arbflow.model.config import DEFAULT_VENUES, MarginConfig, Tier
+from arbflow.model.errors import RiskInputError
+from arbflow.model.risk import CollateralBalance, MarginAccount, PerpPosition, ProposedOrder
+from arbflow.operators.portfolio.margin import MarginBook, simulate
+from arbflow.operators.portfolio.margin_tiers import HEALTH_FLOOR, health_of, tiered
 from tests.strategies import decimals
 
 MARGIN = MarginConfig()

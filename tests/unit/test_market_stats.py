@@ -5,8 +5,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from model.market import Liquidation, MarketTrade, OpenInterest
-from operators import market_stats as ms
+from arbflow.model.market import Liquidation, MarketTrade, OpenInterest
+from arbflow.operators.signals import market_stats as ms
 
 T = 1_723_161_600_000
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.money import (
+from arbflow.model.money import (
     DecimalTextError,
     is_dust,
     mid,

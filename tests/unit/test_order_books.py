@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from connectors.book import L2Book
-from connectors.captures.hftbacktest import read_capture
-from connectors.venues import binance
-from model.market import OrderBook
+from arbflow.connectors.book import L2Book
+from arbflow.connectors.captures.hftbacktest import read_capture
+from arbflow.connectors.venues import binance
+from arbflow.model.market import OrderBook
 
 RAW = Path(__file__).resolve().parents[2] / "fixtures" / "raw"
 D = Decimal

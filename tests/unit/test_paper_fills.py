@@ -7,12 +7,12 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.captures.hftbacktest import read_capture
-from model import reasons
-from model.config import FeeSchedule, VenueConfig
-from model.market import MarketTrade, OrderBook, Ticker
-from operators import paper_fills as pf
-from operators.venue_events import OrderRequest, VenueEvent
+from arbflow.connectors.captures.hftbacktest import read_capture
+from arbflow.model import reasons
+from arbflow.model.config import FeeSchedule, VenueConfig
+from arbflow.model.market import MarketTrade, OrderBook, Ticker
+from arbflow.operators.execution import paper_venue as pf
+from arbflow.operators.execution.venue_events import OrderRequest, VenueEvent
 
 D = Decimal
 CAPTURE = Path(__file__).resolve().parents[2] / "fixtures" / "raw" / "usdm_btcusdt_20240808.head.txt.xz"

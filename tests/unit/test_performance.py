@@ -4,9 +4,9 @@ import math
 import statistics
 from decimal import Decimal as D
 
-from model.execution import LegOut, PairTrade
-from model.portfolio import PortfolioState
-from operators.performance import DAY_MS, performance
+from arbflow.model.execution import LegOut, PairTrade
+from arbflow.model.portfolio import PortfolioState
+from arbflow.operators.portfolio.performance import DAY_MS, performance
 
 T0 = 1_723_161_600_000  # 2024-08-09 00:00 UTC
 

@@ -18,15 +18,15 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.captures.funding_study_data import read_series
-from flows.portfolio_report import strategy_document
-from flows.study_cli import study
-from model.config import DEFAULT_SECTORS, parse_config
-from model.money import MONEY
-from operators import portfolio_eval as pe
-from operators.carry_study import CARRY, SPREAD, PathPoint, StrategyResult, StudyParams
-from operators.portfolio_margin import PairSpec
-from operators.portfolio_metrics import daily_sharpe, max_drawdown
+from arbflow.cli.study import study
+from arbflow.connectors.captures.funding_study_data import read_series
+from arbflow.model.config import DEFAULT_SECTORS, parse_config
+from arbflow.model.money import MONEY
+from arbflow.operators.portfolio.accounts import PairSpec
+from arbflow.operators.portfolio.metrics import daily_sharpe, max_drawdown
+from arbflow.operators.study import portfolio_eval as pe
+from arbflow.operators.study.carry import CARRY, SPREAD, PathPoint, StrategyResult, StudyParams
+from arbflow.reports.portfolio import strategy_document
 
 AHA_HH = Path(__file__).resolve().parents[2] / "fixtures" / "funding" / "spot_perp_8h_binance_bybit_okx_utc.csv.gz"
 H8 = 8 * 3_600_000

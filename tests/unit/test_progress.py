@@ -5,7 +5,7 @@ import io
 
 from rich.console import Console
 
-from flows.progress import ProgressReport
+from arbflow.cli.progress import ProgressReport
 
 
 def test_plain_lines_with_rate_and_eta_when_not_a_terminal() -> None:

@@ -4,9 +4,9 @@ broker (or an embedded one that restarted and lost its topics) are set aside, no
 from dataclasses import replace
 from pathlib import Path
 
-from connectors.infra.services import Service
-from flows.cli_support import recovery
-from model.config import parse_config
+from arbflow.cli.support import recovery
+from arbflow.connectors.infra.services import Service
+from arbflow.model.config import parse_config
 
 
 def test_snapshots_of_another_broker_are_set_aside_and_the_command_starts_fresh(tmp_path: Path) -> None:

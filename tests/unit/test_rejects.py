@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from model import reasons
-from model.config import parse_config
-from model.market import Candle, FundingRate, MarketTrade, OrderBook, Ticker
-from model.rejected import MAX_RAW_CHARS, Rejected
-from model.validation import Universe, parse_record
+from arbflow.model import reasons
+from arbflow.model.config import parse_config
+from arbflow.model.market import Candle, FundingRate, MarketTrade, OrderBook, Ticker
+from arbflow.model.rejected import MAX_RAW_CHARS, Rejected
+from arbflow.model.validation import Universe, parse_record
 
 UNIVERSE = Universe.from_config(parse_config({}, {}))
 T0 = 1_723_075_200_000  # 2024-08-08T00:00:00Z in ms

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from flows.risk_cli import allocate, simulate_margin
-from model import reasons
+from arbflow.cli.risk import allocate, simulate_margin
+from arbflow.model import reasons
 
 NOW = 1_717_200_000_000
 H8 = 8 * 3_600_000

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from flows.settings import load_config
-from model.config import DEFAULT_MARGIN_VENUES, Tier, parse_config
-from model.errors import ConfigError
+from arbflow.cli.config_file import load_config
+from arbflow.model.config import DEFAULT_MARGIN_VENUES, Tier, parse_config
+from arbflow.model.errors import ConfigError
 
 DEFAULTS = parse_config({}, {})
 

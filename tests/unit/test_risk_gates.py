@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model import reasons
-from model.config import FeeSchedule, MarginConfig, Tier, VenueConfig, VenueMarginConfig
-from model.risk import CollateralBalance, MarginAccount, PerpPosition, ProposedOrder
-from operators.risk_gates import abort_pending, assess
+from arbflow.model import reasons
+from arbflow.model.config import FeeSchedule, MarginConfig, Tier, VenueConfig, VenueMarginConfig
+from arbflow.model.risk import CollateralBalance, MarginAccount, PerpPosition, ProposedOrder
+from arbflow.operators.portfolio.risk_gates import abort_pending, assess
 from tests.strategies import decimals
 
 FLAT = (Tier(floor=D(0), rate=D(0)),)

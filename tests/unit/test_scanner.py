@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from model import reasons
-from model.config import DEFAULT_VENUES, ScannerConfig
-from model.market import FundingRate
-from operators import funding, scanner
-from operators.scanner import LegStats, MarketView, Quote
+from arbflow.model import reasons
+from arbflow.model.config import DEFAULT_VENUES, ScannerConfig
+from arbflow.model.market import FundingRate
+from arbflow.operators.signals import funding, scanner
+from arbflow.operators.signals.scanner import LegStats, MarketView, Quote
 
 T = 1_723_161_600_000
 H8 = 8 * 3_600_000

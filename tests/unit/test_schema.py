@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from model.codec import encode
-from model.rejected import Rejected
-from model.schema import DECIMAL_PATTERN, topic_schemas
-from model.topics import RECORD_TYPES
+from arbflow.model.codec import encode
+from arbflow.model.rejected import Rejected
+from arbflow.model.schema import DECIMAL_PATTERN, topic_schemas
+from arbflow.model.topics import RECORD_TYPES
 from tests import strategies as S
 
 SCHEMAS = topic_schemas()

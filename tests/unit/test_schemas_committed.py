@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from model.schema import topic_schemas
+from arbflow.model.schema import topic_schemas
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 

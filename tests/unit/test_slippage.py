@@ -5,7 +5,7 @@ from decimal import Decimal as D
 from hypothesis import given
 from hypothesis import strategies as st
 
-from operators import slippage
+from arbflow.operators.signals import slippage
 
 BIDS = ((D(100), D(1)), (D(99), D(2)), (D(98), D(5)))
 ASKS = ((D(101), D(1)), (D(102), D(2)), (D(103), D(5)))

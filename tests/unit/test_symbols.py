@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from model.symbols import (
+from arbflow.model.symbols import (
     Instrument,
     SymbolError,
     VenueSymbol,

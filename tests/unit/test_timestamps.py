@@ -2,8 +2,8 @@
 
 import pytest
 
-from model import reasons
-from model.timestamps import MS_MAX, MS_MIN, classify_timestamp
+from arbflow.model import reasons
+from arbflow.model.timestamps import MS_MAX, MS_MIN, classify_timestamp
 
 T0_MS = 1_723_075_200_000  # 2024-08-08T00:00:00Z
 

@@ -1,0 +1,5 @@
+"""`python -m arbflow …` is the `arbflow` command."""
+
+from arbflow.cli.main import run
+
+run()

@@ -1,0 +1,274 @@
+"""`arbflow study funding`: the funding-carry study over the recorded funding and 8h-candle
+histories (docs/study.md; the simulation is `operators.carry_study`, the reading
+`connectors.captures.funding_study_data`, the rendering `flows.study_report`).
+`arbflow study portfolio`: the multi-pair portfolio (allocator + margin gates) against the
+best single pair over the same 8h data (docs/risk.md; `operators.portfolio_eval`, rendering
+`flows.portfolio_report`).
+
+Exit codes as every arbflow command: 0 ok; 2 a usage error (a bad option, a file of no
+known format or malformed, no data files).
+
+Register with `main.add_command(study)` in flows/cli.py; until then
+`python -m flows.study_cli study funding …` runs it under the same `arbflow` group.
+"""
+
+import sys
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Final
+
+import click
+from rich.console import Console
+
+from arbflow.cli.progress import ProgressReport
+from arbflow.cli.support import die as _die
+from arbflow.cli.support import guard as _guard
+from arbflow.connectors.captures import funding_study_data
+from arbflow.model import codec
+from arbflow.model.config import Config, VenueConfig
+from arbflow.model.errors import ConfigError
+from arbflow.model.money import BPS_PER_UNIT, DecimalTextError, parse_decimal
+from arbflow.operators.study import carry as carry_study
+from arbflow.operators.study import portfolio_eval
+from arbflow.reports import portfolio as portfolio_report
+from arbflow.reports.study import Row, charts, csv_text, document, html_page, params_document, sort_rows, table
+
+FIXTURES: Final = Path(__file__).resolve().parents[1] / "fixtures" / "funding"
+JSON_NAME: Final = "funding_study.json"
+CSV_NAME: Final = "funding_study.csv"
+HTML_NAME: Final = "funding_study.html"
+PORTFOLIO_DATA: Final = FIXTURES / "spot_perp_8h_binance_bybit_okx_utc.csv.gz"
+PORTFOLIO_JSON: Final = "portfolio.json"
+PORTFOLIO_CSV: Final = "portfolio_equity.csv"
+
+
+class DecimalParam(click.ParamType):
+    """A plain decimal number, parsed exactly (never through float)."""
+
+    name = "decimal"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Decimal:
+        if isinstance(value, Decimal):
+            return value
+        try:
+            return parse_decimal(str(value).strip())
+        except DecimalTextError:
+            self.fail(f"{value!r} is not a decimal number", param, ctx)
+
+
+DECIMAL: Final = DecimalParam()
+
+
+def _config(ctx: click.Context) -> Config:
+    """The configuration (--config of the `arbflow` group); built-in defaults when the
+    command runs outside the group."""
+    from arbflow.cli.config_file import load_config
+
+    root = ctx.find_root().obj
+    path = root.get("config_path") if isinstance(root, dict) else None
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        _die(f"config error: {error}", 2)
+
+
+def _venues(ctx: click.Context) -> dict[str, VenueConfig]:
+    """The configured venues (fees, funding intervals)."""
+    return dict(_config(ctx).venues)
+
+
+def _data_files(given: tuple[Path, ...]) -> list[Path]:
+    if given:
+        return list(given)
+    files = sorted(p for p in FIXTURES.iterdir() if p.name.endswith((".csv", ".csv.gz"))) if FIXTURES.is_dir() else []
+    if not files:
+        _die(f"no funding histories in {FIXTURES}; name files with --data", 2)
+    return files
+
+
+@click.group()
+def study() -> None:
+    """Studies over recorded market history."""
+
+
+@study.command("funding")
+@click.option("--data", "data_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A funding history (repeatable): aha-hh 8h bars with funding, a Binance website export or the "
+                   "supervik 7-venue file, *_utc.csv(.gz); the format is recognised from the header. "
+                   "Default: every file in fixtures/funding/.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out/funding-study"),
+              show_default=True, help=f"Directory for {JSON_NAME}, {CSV_NAME}, {HTML_NAME} and plots/*.svg.")
+@click.option("--entry-bps", type=DECIMAL, default="1", show_default=True,
+              help="Enter when the 8h carry is above this many bps (1 bp = 0.01 %/8h).")
+@click.option("--exit-bps", type=DECIMAL, default="0.5", show_default=True,
+              help="Exit when the held side's 8h carry falls below this many bps (≤ --entry-bps).")
+@click.option("--signal-window", type=click.IntRange(1, 1000), default=1, show_default=True,
+              help="The entry/exit signal is the mean 8h carry of this many last settlements (8h buckets for "
+                   "pairs); 1 = the last settlement.")
+@click.option("--notional", type=DECIMAL, default="10000", show_default=True, help="USD per leg.")
+@click.option("--basis-stop-bps", type=DECIMAL, default="-5", show_default=True,
+              help="Basis stop level: (perp − spot) / spot below this many bps …")
+@click.option("--basis-stop-intervals", type=click.IntRange(1, 1000), default=3, show_default=True,
+              help="… for this many consecutive 8h bars exits a cash-and-carry.")
+@click.option("--basis-reentry-bps", type=DECIMAL, default="0", show_default=True,
+              help="After a basis stop, entries wait for a bar at or above this basis.")
+@click.option("--json", "as_json", is_flag=True, help="Print the study as JSON instead of the table.")
+@click.pass_context
+@_guard
+def funding(ctx: click.Context, data_files: tuple[Path, ...], out_dir: Path, entry_bps: Decimal, exit_bps: Decimal,
+            signal_window: int, notional: Decimal, basis_stop_bps: Decimal, basis_stop_intervals: int,
+            basis_reentry_bps: Decimal, as_json: bool) -> None:
+    """Funding-carry study: cash-and-carry per venue and cross-venue funding spread, with
+    fees, entry/exit hysteresis and the basis stop, in exact Decimal, next to the naive
+    "average funding × 3 × 365".
+
+    Decisions at a settlement use only data published by then (no look-ahead). Prints a
+    table and writes funding_study.json, funding_study.csv, funding_study.html (charts of
+    cumulative P&L, self-contained) and plots/*.svg into --out. Progress goes to stderr: a
+    bar on a terminal, plain lines otherwise.
+    """
+    venues = _venues(ctx)
+    files = _data_files(data_files)
+    try:
+        params = carry_study.StudyParams(
+            notional=notional, entry_8h=entry_bps / BPS_PER_UNIT, exit_8h=exit_bps / BPS_PER_UNIT,
+            basis_stop=basis_stop_bps / BPS_PER_UNIT, basis_stop_intervals=basis_stop_intervals,
+            basis_reentry=basis_reentry_bps / BPS_PER_UNIT, signal_window=signal_window)
+    except ValueError as error:
+        _die(f"invalid rule: {error}", 2)
+    err = Console(stderr=True, highlight=False)
+    rows: list[Row] = []
+    with ProgressReport(err) as progress:
+        with progress.phase("reading", funding_study_data.total_rows(files)) as advance:
+            try:
+                datasets = funding_study_data.load(files, venues=venues, on_rows=advance)
+            except ValueError as error:
+                _die(str(error), 2)
+        plans = [(data, carry_study.plan(data.funding, data.candles, venues)) for data in datasets]
+        with progress.phase("simulating", sum(j.size for _, jobs in plans for j in jobs)) as advance:
+            for data, jobs in plans:
+                for job in jobs:
+                    result = carry_study.run_job(job, data.funding, data.candles, venues, params)
+                    if result is not None:
+                        rows.append(Row(dataset=data.name, kind=data.kind, result=result))
+                    advance(job.size)
+    rows = sort_rows(rows)
+    described = [{"name": d.name, "format": d.kind, "files": [p.name for p in d.paths], "counts": dict(d.counts),
+                  "caveats": d.caveats()} for d in datasets]
+    summary = {"study": "funding carry", "params": params_document(params), "datasets": described,
+               "rows": [document(r) for r in rows]}
+    written = _write(out_dir, rows, params, described, summary)
+    if as_json:
+        sys.stdout.buffer.write(codec.dumps(summary) + b"\n")
+        return
+    out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+    out.print(table(rows, f"Funding-carry study — {params.notional:,} USD per leg, enter > {entry_bps} bp/8h, "
+                          f"exit < {exit_bps} bp/8h, taker fees"))
+    for path in written:
+        out.print(f"wrote {path}")
+
+
+def _write(out_dir: Path, rows: list[Row], params: carry_study.StudyParams, described: list[dict[str, Any]],
+           summary: dict[str, Any]) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / JSON_NAME).write_bytes(codec.dumps(summary) + b"\n")
+    (out_dir / CSV_NAME).write_text(csv_text(rows), encoding="utf-8")
+    svgs = charts(rows, params.notional)
+    (out_dir / HTML_NAME).write_text(html_page(rows, params, described, svgs), encoding="utf-8")
+    plots = out_dir / "plots"
+    plots.mkdir(exist_ok=True)
+    for stem, svg in svgs:
+        (plots / f"{stem}.svg").write_text(svg + "\n", encoding="utf-8")
+    return [out_dir / JSON_NAME, out_dir / CSV_NAME, out_dir / HTML_NAME, plots]
+
+
+def _day_ms(text: str | None, option: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC).timestamp() * 1000)
+    except ValueError:
+        _die(f"{option}: {text!r} is not a date (YYYY-MM-DD)", 2)
+
+
+@study.command("portfolio")
+@click.option("--data", "data_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=PORTFOLIO_DATA, show_default=True,
+              help="An 8h history with spot and perp bars and funding (aha-hh format); other formats run carry "
+                   "only, without margin checks.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("out/portfolio-study"), show_default=True,
+              help=f"Directory for {PORTFOLIO_JSON} and {PORTFOLIO_CSV}.")
+@click.option("--capital", type=DECIMAL, default="100000", show_default=True,
+              help="Starting capital in USD (also each candidate's study notional).")
+@click.option("--start", "start_day", default=None, help="First day (UTC, YYYY-MM-DD) of data to use.")
+@click.option("--end", "end_day", default=None, help="Use data published before this day (UTC, YYYY-MM-DD).")
+@click.option("--json", "as_json", is_flag=True, help="Print the evaluation as JSON instead of the table.")
+@click.pass_context
+@_guard
+def portfolio(ctx: click.Context, data_file: Path, out_dir: Path, capital: Decimal, start_day: str | None,
+              end_day: str | None, as_json: bool) -> None:
+    """Multi-pair portfolio vs the best single pair over 8h history (issue 7).
+
+    Every cash-and-carry and cross-venue funding spread of the data is simulated with the
+    funding study's rules (fees, hysteresis, basis stop); at each 8h step the allocator
+    (softmax of carry Sharpe, sector cap, correlation penalty, rebalance band, cost
+    hysteresis) sets the sleeves, seeing only data published by then, and the unified-margin
+    gates check every venue. The best single pair is chosen in hindsight. Prints annualised
+    return, Sharpe (daily), max drawdown, utilisation, turnover, fees, refusals,
+    de-leverings and liquidations, next to the naive "mean funding × 3 × 365"; writes
+    portfolio.json and portfolio_equity.csv into --out. Progress goes to stderr.
+    """
+    config = _config(ctx)
+    venues = dict(config.venues)
+    if capital <= 0:
+        _die(f"--capital must be > 0, got {capital}", 2)
+    start_ms, end_ms = _day_ms(start_day, "--start"), _day_ms(end_day, "--end")
+    cfg = portfolio_eval.RunConfig(capital=capital, allocation=config.allocation, margin=config.margin,
+                                   venues=venues)
+    params = carry_study.StudyParams(notional=capital)
+    err = Console(stderr=True, highlight=False)
+    with ProgressReport(err) as progress:
+        with progress.phase("reading", funding_study_data.total_rows([data_file])) as advance:
+            try:
+                kind, data = funding_study_data.read_series(data_file, venues=venues, on_rows=advance)
+            except ValueError as error:
+                _die(str(error), 2)
+        funding_series = portfolio_eval.between(data.funding, start_ms, end_ms)
+        candle_series = portfolio_eval.between(data.candles, start_ms, end_ms)
+        jobs = portfolio_eval.candidate_jobs(funding_series, candle_series, venues)
+        paths = []
+        with progress.phase("simulating pairs", sum(j.size for j in jobs)) as advance:
+            for job in jobs:
+                path = portfolio_eval.trace_pair(job, funding_series, candle_series, venues, params)
+                if path is not None:
+                    paths.append(path)
+                advance(job.size)
+        if not paths:
+            _die(f"{data_file.name}: no candidate pairs in the selected data", 2)
+        best = portfolio_eval.best_single(paths)
+        steps = len({bucket for p in paths for bucket in p.points}) + len(best.points)
+        with progress.phase("allocating", steps) as advance:
+            evaluation = portfolio_eval.Evaluation(
+                portfolio=portfolio_eval.run(paths, portfolio_eval.ALLOCATOR, cfg, on_step=advance),
+                single=portfolio_eval.run(paths, best.spec.pair_id, cfg, on_step=advance),
+                naive_apr=portfolio_eval.naive_reference(paths), candidates=tuple(paths))
+    dataset = {"file": data_file.name, "format": kind, "start": start_day, "end": end_day,
+               "caveats": data.caveats()}
+    summary = portfolio_report.document(evaluation, cfg, dataset)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / PORTFOLIO_JSON).write_bytes(codec.dumps(summary) + b"\n")
+    (out_dir / PORTFOLIO_CSV).write_text(portfolio_report.curve_csv([evaluation.portfolio, evaluation.single]),
+                                         encoding="utf-8")
+    if as_json:
+        sys.stdout.buffer.write(codec.dumps(summary) + b"\n")
+        return
+    out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+    out.print(portfolio_report.table(evaluation, f"Multi-pair portfolio vs best single pair — {data_file.name}, "
+                                                 f"capital {capital:,} USD, 8h steps, taker fees"))
+    for line in portfolio_report.notes(evaluation):
+        out.print(line)
+    out.print(portfolio_report.candidates_table(evaluation))
+    for name in (PORTFOLIO_JSON, PORTFOLIO_CSV):
+        out.print(f"wrote {out_dir / name}")

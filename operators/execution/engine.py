@@ -1,0 +1,484 @@
+"""The execution state machine (DESIGN.md §3.7, §3.9; issue 6 item 1): accepted opportunities
+become two-leg trades, exits close them, and the ledger (operators.ledger) keeps score.
+
+Driven only by stream time: every handler first moves `now` to its record's time (never
+backwards), lands what the paper venue did until then, settles funding that fell due and
+fires timeouts; then it folds the record in. A quiet market still times out through
+`clock.tick` records (`on_clock`). One mutable `ExecutionState` holds the whole portfolio
+(the step is keyed by one key); every handler returns the records to publish, in causal
+order: `OrderIntent`, `Order` (every state change, with the venue client id), `Fill`,
+`PairTrade` (every lifecycle change, leg-out and funding settlement), `PortfolioState`
+(after every ledger change), `Alert`, and `EntryDenied` for refused entries.
+
+Trade phases:
+- first: the harder leg (lower liquidity rank) rests as a passive limit at its touch. Filled
+  → second. Not filled within `leg_timeout_ms` → cancel; nothing executed → rejected; a
+  partial fill → unwinding of exactly the executed part.
+- second: a marketable IOC within `max_hedge_slippage_bps` for the first leg's executed
+  quantity (rounded down to the second venue's lot). All filled → active. A remainder → a
+  leg-out: hedging. Rejected (or below min_qty) → unwinding of the unmatched part at once.
+- hedging / unwinding: marketable IOCs, each retry `retry_widen_bps` wider, up to
+  `max_retries` retries. Hedges exhausted → critical HEDGE_FAILED, entries paused, then the
+  unmatched part is unwound instead; unwinds exhausted → critical UNWIND_FAILED: stuck.
+- active → exit_passive (soft triggers: passive limits on both legs with the queue rule for
+  `leg_timeout_ms`; no fill at all → back to active, and after `max_soft_exit_rounds` such
+  rounds the next exit is hard) → exit_market (what is left, marketable; an imbalance between
+  the legs is a leg-out whose lagging leg is hedged). Hard triggers go to exit_market at once.
+- closed / rejected: the ledger books the trade (or releases it if nothing traded).
+Timeouts cancel; a phase moves on only once its orders are done (venue confirmed), so every
+quantity used for sizing is an executed quantity. Decisions look at what each leg holds
+(from fills), not at what was ordered: a fill that lands after its cancel, or an overfill,
+is traded back by the same unwind/exit ladders; a new fill for a trade that has already
+ended is a critical LATE_FILL (entries pause: the venue must be reconciled).
+"""
+
+import functools
+from collections import deque
+from collections.abc import Callable
+from decimal import Decimal, localcontext
+from typing import Any, Final, ParamSpec
+
+from arbflow.model import reasons
+from arbflow.model.market import ClockTick, FundingRate, MarketTrade, OrderBook, Ticker
+from arbflow.model.money import MONEY, mid
+from arbflow.model.signals import Opportunity
+from arbflow.operators.execution import controller, exits, ids, pricing
+from arbflow.operators.execution import entry as legs
+from arbflow.operators.execution import ledger as ledger_ops
+from arbflow.operators.execution import paper_venue as paper_fills
+from arbflow.operators.execution import risk_checks as desk_risk
+from arbflow.operators.execution.book import LegBook, Trade, apply_fill, fill_record, order_record, trade_record
+from arbflow.operators.execution.pricing import ExecutionSettings
+from arbflow.operators.execution.state import (
+    EntryDenied,
+    ExecutionState,
+    Output,
+    Run,
+    alert,
+    cancel,
+    new_state,
+    send,
+    set_phase,
+    snapshot,
+)
+from arbflow.operators.execution.venue_events import VenueEvent
+from arbflow.operators.signals import funding as funding_ops
+
+_ZERO: Final = Decimal(0)
+P = ParamSpec("P")
+
+__all__ = ["EntryDenied", "ExecutionSettings", "ExecutionState", "Output", "new_state", "on_basis_stop", "on_clock",
+           "on_funding", "on_market", "on_opportunity", "on_venue_event", "request_exit", "resume_entries", "update"]
+
+
+def _money(handler: Callable[P, list[Output]]) -> Callable[P, list[Output]]:
+    """Run a handler in the 34-digit money context, so sums of fees, prices and PnL stay
+    exact (the ambient default context keeps only 28 digits)."""
+    @functools.wraps(handler)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> list[Output]:
+        with localcontext(MONEY):
+            return handler(*args, **kwargs)
+    return wrapped
+
+
+@_money
+def on_clock(state: ExecutionState, ts: int, settings: ExecutionSettings) -> list[Output]:
+    """Stream time passes (a `clock.tick`): timeouts, paper cancels, funding settlement."""
+    return _finish(_begin(state, ts, settings))
+
+
+@_money
+def on_market(state: ExecutionState, record: Ticker | OrderBook | MarketTrade,
+              settings: ExecutionSettings) -> list[Output]:
+    """A market record: track quotes and marks, feed the paper venue, check exits."""
+    run = _begin(state, record.ts_local, settings)
+    key = (record.venue, record.symbol)
+    if type(record) is OrderBook or type(record) is Ticker:
+        held = state.quotes.get(key)
+        if type(record) is OrderBook or held is None or not held.is_book:
+            state.quotes[key] = pricing.quote_of(record)
+        if type(record) is Ticker and record.mark is not None:
+            state.marks[key] = record.mark
+    if state.paper is not None:
+        run.events.extend(paper_fills.on_market(state.paper, record, run.paper))
+        _drain(run)
+    if type(record) is not MarketTrade:
+        _check_exits(run, lambda t: key in t.pair)
+    return _finish(run)
+
+
+@_money
+def on_funding(state: ExecutionState, record: FundingRate, settings: ExecutionSettings) -> list[Output]:
+    """A funding record: settlements due before it are paid at the rate then in force; it
+    becomes the rate in force for its `next_funding_time`; the carry exit is rechecked."""
+    run = _begin(state, record.ts_local, settings)
+    state.funding, _ = funding_ops.observe(state.funding, record)
+    key = (record.venue, record.symbol)
+    if record.market == "perp" and record.next_funding_time > state.settled.get(key, 0):
+        state.rates[key] = record
+    _check_exits(run, lambda t: key in t.pair)
+    return _finish(run)
+
+
+@_money
+def on_venue_event(state: ExecutionState, event: VenueEvent, settings: ExecutionSettings) -> list[Output]:
+    """A live venue's answer (ack, fill, cancel, reject). Duplicates are dropped by fill id
+    and by order state; events for ids never sent raise a warning alert."""
+    run = _begin(state, event.ts, settings)
+    run.events.append(event)
+    return _finish(run)
+
+
+@_money
+def on_basis_stop(state: ExecutionState, venue: str, asset: str, stop: bool, ts: int,
+                  settings: ExecutionSettings) -> list[Output]:
+    """The basis-at-risk stop of `venue` for `asset` turned on (hard exit of every trade with
+    a leg there) or off."""
+    run = _begin(state, ts, settings)
+    if stop:
+        state.basis_stops.add((venue, asset))
+        _check_exits(run, lambda t: t.asset == asset and venue in (t.long.venue, t.short.venue))
+    else:
+        state.basis_stops.discard((venue, asset))
+    return _finish(run)
+
+
+@_money
+def request_exit(state: ExecutionState, trade_id: str, ts: int, settings: ExecutionSettings, *, hard: bool = True,
+                 reason: str = reasons.EXIT_REQUESTED) -> list[Output]:
+    """Close a trade from outside (breaker, operator). A stuck trade restarts its ladders."""
+    run = _begin(state, ts, settings)
+    trade = state.trades.get(trade_id)
+    if trade is not None:
+        if trade.phase == "active":
+            exits.start_exit(run, trade, reason, hard)
+        elif trade.phase == "exit_passive" and hard:
+            trade.hard_exit = True
+        elif trade.phase == "stuck":
+            trade.reason, trade.hard_exit, trade.leg_out = reason, True, None
+            trade.long.attempt = trade.short.attempt = -1
+            set_phase(run, trade, "exit_market", "exiting")
+        _progress(run, trade)
+    return _finish(run)
+
+
+def resume_entries(state: ExecutionState) -> None:
+    """Lift the entry pause a critical alert set (an operator's decision)."""
+    state.paused = None
+
+
+def update(state: ExecutionState | None, record: Any, settings: ExecutionSettings) -> tuple[ExecutionState,
+                                                                                            list[Output]]:
+    """The Bytewax step: dispatch one input record to its handler."""
+    state = state or new_state(settings)
+    if type(record) is Opportunity:
+        return state, on_opportunity(state, record, settings)
+    if type(record) in (Ticker, OrderBook, MarketTrade):
+        return state, on_market(state, record, settings)
+    if type(record) is FundingRate:
+        return state, on_funding(state, record, settings)
+    if type(record) is VenueEvent:
+        return state, on_venue_event(state, record, settings)
+    if type(record) is ClockTick:
+        return state, on_clock(state, record.ts, settings)
+    raise TypeError(f"execution: no handler for {type(record).__name__}")
+
+
+def _pair_key(opp: Opportunity) -> tuple[tuple[str, str], tuple[str, str]]:
+    a, b = (opp.long_venue, opp.long_symbol), (opp.short_venue, opp.short_symbol)
+    return (a, b) if a <= b else (b, a)
+
+
+@_money
+def on_opportunity(state: ExecutionState, opp: Opportunity, settings: ExecutionSettings) -> list[Output]:
+    """Decide on an opportunity (DESIGN.md §3.7). Not accepted by the scanner: ignored (it
+    already carries its reason). Otherwise an entry starts, or an `EntryDenied` says why not."""
+    run = _begin(state, opp.ts, settings)
+    if settings.controller is not None:
+        controller.observe(state.controller, opp, settings.controller)
+    if not opp.accepted:
+        return _finish(run)
+    _forget_old_opportunities(state, run.now - settings.max_opportunity_age_ms)
+    refusal = _refusal(run, opp)
+    if refusal is None:
+        key = _pair_key(opp)
+        cap = None if settings.controller is None else controller.entry_cap(
+            state.controller, controller.pair_id(opp.opportunity_id), opp.asset,
+            sum((t.notional for t in state.trades.values()), _ZERO), settings.controller)
+        plan = pricing.plan_entry(opp, state.quotes.get((opp.long_venue, opp.long_symbol)),
+                                  state.quotes.get((opp.short_venue, opp.short_symbol)), state.ledger.available,
+                                  settings, cap)
+        refusal = plan if isinstance(plan, pricing.Refusal) else _start_entry(run, opp, key, plan)
+    if refusal is not None:
+        run.out.append(EntryDenied(opportunity_id=opp.opportunity_id, asset=opp.asset, reason=refusal.reason,
+                                   detail=refusal.detail, ts=run.now))
+    return _finish(run)
+
+
+def _forget_old_opportunities(state: ExecutionState, oldest: int) -> None:
+    """Drop the replay guards of opportunities too old to be accepted again (they are refused
+    as STALE_OPPORTUNITY before anything could be sent), so the state stays small."""
+    if any(ts < oldest for _, ts in state.started.values()):
+        state.started = {k: v for k, v in state.started.items() if v[1] >= oldest}
+    if any(ts < oldest for _, ts in state.trade_counts):
+        state.trade_counts = {k: v for k, v in state.trade_counts.items() if k[1] >= oldest}
+
+
+def _refusal(run: Run, opp: Opportunity) -> pricing.Refusal | None:
+    state, settings = run.state, run.settings
+    busy = state.trades.get(state.pairs.get(_pair_key(opp), ""))
+    if opp.score < settings.min_score:
+        return pricing.Refusal(reasons.SCORE_TOO_LOW, f"score {opp.score} < {settings.min_score}")
+    if opp.opportunity_id in state.started:
+        return pricing.Refusal(reasons.DUPLICATE_OPPORTUNITY, f"started {state.started[opp.opportunity_id][0]}")
+    if run.now - opp.ts > settings.max_opportunity_age_ms:
+        return pricing.Refusal(reasons.STALE_OPPORTUNITY, f"{run.now - opp.ts} ms old")
+    if state.paused is not None:
+        return pricing.Refusal(reasons.ENTRIES_PAUSED, state.paused)
+    for venue in (opp.long_venue, opp.short_venue):
+        until = state.venue_paused_until.get(venue, 0)
+        if run.now < until:
+            return pricing.Refusal(reasons.VENUE_BREAKER, f"{venue} paused until {until} (order failures)")
+    if busy is not None:
+        code = reasons.POSITION_OPEN if busy.phase == "active" else reasons.EXIT_IN_FLIGHT \
+            if busy.status == "exiting" else reasons.ENTRY_IN_FLIGHT
+        return pricing.Refusal(code, f"trade {busy.trade_id} is {busy.phase}")
+    return None
+
+
+def _start_entry(run: Run, opp: Opportunity, key: tuple[tuple[str, str], tuple[str, str]],
+                 plan: pricing.EntryPlan) -> pricing.Refusal | None:
+    """Open the trade and send its first leg — unless the margin gate refuses it."""
+    state, venues = run.state, run.settings.venues
+    n = state.trade_counts.get((opp.asset, opp.ts), 0)
+    trade_id = ids.trade_id(opp.asset, opp.ts, n)
+    hard, easy = (venues[opp.long_venue], opp.long_market), (venues[opp.short_venue], opp.short_market)
+    if plan.first == "short":
+        hard, easy = easy, hard
+    maker, taker = pricing.fee_bps(hard[0], hard[1], True), pricing.fee_bps(easy[0], easy[1], False)
+    assert maker is not None and taker is not None
+    trade = Trade(
+        trade_id=trade_id, opportunity_id=opp.opportunity_id, asset=opp.asset, pair=key,
+        long=LegBook(name="long", venue=opp.long_venue, symbol=opp.long_symbol, market=opp.long_market,
+                     open_side="buy"),
+        short=LegBook(name="short", venue=opp.short_venue, symbol=opp.short_symbol, market=opp.short_market,
+                      open_side="sell"),
+        first=plan.first, phase="first", status="pending", notional=plan.notional, qty=plan.first_qty,
+        projected_profit=plan.projected_profit, planned_spread_bps=plan.entry_spread_bps,
+        exit_fees_bps=maker + taker, ts_entry=run.now)
+    gate = desk_risk.entry_refusal(state.trades.values(), state.marks, state.quotes, trade,
+                                   _entry_prices(run, trade, plan), state.risk, run.settings.risk, venues)
+    if gate is not None:
+        return pricing.Refusal(*gate)
+    state.trade_counts[(opp.asset, opp.ts)] = n + 1
+    ledger_ops.reserve(state.ledger, trade_id, plan.notional)
+    state.trades[trade_id], state.pairs[key] = trade, trade_id
+    state.started[opp.opportunity_id] = (trade_id, opp.ts)
+    run.out += [trade_record(trade, run.now), snapshot(run)]
+    leg = trade.leg(plan.first)
+    send(run, trade, leg, "entry", ids.entry_id(trade_id, leg.name), leg.open_side, plan.first_qty, "limit",
+         plan.first_px, plan.first_px, "entry", 2, "FIRST_LEG")
+    return None
+
+
+def _entry_prices(run: Run, trade: Trade, plan: pricing.EntryPlan) -> tuple[Decimal, Decimal]:
+    """The long and short legs' expected prices: the first leg's limit, the other's touch."""
+    out = []
+    for leg in (trade.long, trade.short):
+        quote = run.state.quotes.get((leg.venue, leg.symbol))
+        px = plan.first_px if leg.name == plan.first else None if quote is None else pricing.touch(quote, leg.open_side)
+        out.append(px if px is not None else plan.first_px)
+    return out[0], out[1]
+
+
+def _begin(state: ExecutionState, ts: int, settings: ExecutionSettings) -> Run:
+    """Move stream time to `ts` and fire what fell due (see the module docstring)."""
+    run = Run(state, settings, paper_fills.PaperSettings(
+        venues=settings.venues, latency_ms=settings.paper_latency_ms, queue_fill_fraction=settings.queue_fill_fraction))
+    state.now = max(state.now, ts)
+    ledger_ops.observe_time(state.ledger, ts)
+    if state.paper is not None:
+        run.events.extend(paper_fills.advance(state.paper, state.now, run.paper))
+        _drain(run)
+    _settle_funding(run)
+    for trade in list(state.trades.values()):
+        _progress(run, trade)
+    _drain(run)
+    return run
+
+
+def _finish(run: Run) -> list[Output]:
+    _drain(run)
+    _check_risk(run)
+    _drain(run)
+    _reconcile(run)
+    _drain(run)
+    return run.out
+
+
+def _reconcile(run: Run) -> None:
+    """The portfolio controller's turn (operators.desk_controller), every `interval_ms`."""
+    state, settings = run.state, run.settings.controller
+    if settings is None or not controller.due(state.controller, run.now, settings):
+        return
+    capital = state.ledger.starting_capital + state.ledger.realised_pnl
+    for adjustment in controller.reconcile(state.controller, run.now, state.trades.values(), capital, settings):
+        for trade in [t for t in state.trades.values() if controller.pair_id(t.opportunity_id) == adjustment.pair_id]:
+            order = trade.leg(trade.first).order
+            if adjustment.kind == "cancel" and trade.phase == "first" and order is not None:
+                cancel(run, order, reasons.REBALANCE)
+            elif adjustment.kind == "exit" and trade.phase == "active":
+                exits.start_exit(run, trade, reasons.REBALANCE, False)
+                _progress(run, trade)
+
+
+def _check_risk(run: Run) -> None:
+    """The desk's margin and leakage checks (operators.desk_risk), at most once per
+    `risk_check_ms` of stream time while it holds trades or a health, alert or pause is
+    standing (so they clear once the trades are gone)."""
+    state, risk = run.state, run.settings.risk
+    watch = state.risk
+    standing = state.trades or watch.active or watch.paused or watch.health is not None
+    if run.now - watch.last_check < risk.risk_check_ms or not standing:
+        return
+    watch.last_check = run.now
+    verdict = desk_risk.check(state.trades, state.marks, state.quotes, run.now, watch, risk, run.settings.venues)
+    changed = (watch.health, watch.distance) != (verdict.health, verdict.distance)
+    watch.health, watch.distance = verdict.health, verdict.distance
+    asset = next((t.asset for t in state.trades.values()), None)
+    for finding in desk_risk.new_findings(watch, verdict.findings, run.now):
+        alert(run, finding.code, finding.severity, finding.message, venue=finding.venue, value=finding.value,
+              threshold=finding.threshold, asset=asset)
+    watch.paused = verdict.pause
+    for pending in list(state.trades.values()):
+        order = pending.leg(pending.first).order
+        if verdict.abort_pending and pending.phase == "first" and order is not None:
+            cancel(run, order, reasons.HEALTH_CRITICAL)
+    for trade_id, reason in verdict.close:
+        if (trade := state.trades.get(trade_id)) is None:
+            continue
+        if trade.phase == "active":
+            exits.start_exit(run, trade, reason, True)
+        elif trade.phase == "exit_passive" and not trade.hard_exit:
+            trade.hard_exit, trade.reason = True, reason
+        _progress(run, trade)
+    if changed:
+        run.out.append(snapshot(run))
+
+
+def _drain(run: Run) -> None:
+    while run.events:
+        _apply_event(run, run.events.popleft())
+
+
+def _apply_event(run: Run, event: VenueEvent) -> None:
+    state = run.state
+    order = state.orders.get(event.client_order_id)
+    if order is None:
+        if event.client_order_id not in state.emitted:
+            alert(run, reasons.UNKNOWN_ORDER, "warning", f"{event.kind} for unknown order {event.client_order_id}")
+        elif event.kind == "fill" and event.fill_id not in state.ended_fills:
+            state.paused = f"{reasons.LATE_FILL}: {event.client_order_id}"  # a position nobody tracks: reconcile
+            alert(run, reasons.LATE_FILL, "critical", f"{event.client_order_id}: {event.qty} at {event.px} after "
+                  "its trade ended; reconcile with the venue", value=event.qty)
+        return  # else: a late duplicate for a trade that has ended
+    trade = state.trades[order.trade_id]
+    if event.kind == "fill":
+        if event.fill_id is None or event.px is None or event.fill_id in order.fill_ids or event.qty <= _ZERO:
+            return
+        order.fill_ids.add(event.fill_id)
+        if order.filled + event.qty > order.qty:
+            alert(run, reasons.OVERFILL, "warning", f"{order.client_order_id}: {order.filled + event.qty} > "
+                  f"{order.qty}", trade)
+        leg_out_cost = apply_fill(trade, order, event)
+        ledger_ops.book(state.ledger, trade.trade_id, -event.fee)
+        if leg_out_cost:
+            ledger_ops.leg_out(state.ledger, leg_out_cost, new_event=False)
+        run.out += [fill_record(order, event), order_record(order, event.ts), snapshot(run)]
+    elif order.terminal:
+        return
+    elif event.kind == "accepted":
+        if order.status != "new":
+            return
+        _order_outcome(run, order.venue, failed=False)
+        order.status = "open"
+        run.out.append(order_record(order, event.ts))
+    else:
+        if event.kind == "rejected":
+            _order_outcome(run, order.venue, failed=True)
+        order.status = "canceled" if event.kind == "canceled" else "rejected"
+        order.reason = event.reason
+        run.out.append(order_record(order, event.ts))
+    _progress(run, trade)
+
+
+def _order_outcome(run: Run, venue: str, *, failed: bool) -> None:
+    """The order-failure breaker: when more than `breaker_failure_rate` of the last
+    `breaker_window` orders on `venue` were refused, entries there pause for
+    `breaker_pause_ms` of stream time (a warning alert records the trigger) and the count
+    starts over. Exits, hedges and unwinds are never paused."""
+    settings = run.settings
+    window = run.state.outcomes.setdefault(venue, deque(maxlen=settings.breaker_window))
+    window.append(failed)
+    if len(window) < settings.breaker_window:
+        return
+    rate = Decimal(sum(window)) / len(window)
+    if rate > settings.breaker_failure_rate:
+        until = run.now + settings.breaker_pause_ms
+        run.state.venue_paused_until[venue] = until
+        window.clear()
+        alert(run, reasons.BREAKER_ORDER_FAILURES, "warning", f"{venue}: {rate:.0%} of the last "
+              f"{settings.breaker_window} orders refused; no entries there until {until}", venue=venue, value=rate)
+
+
+def _progress(run: Run, trade: Trade) -> None:
+    """Advance `trade` as far as its orders' states and the clock allow."""
+    for _ in range(16):
+        step = _STEPS.get(trade.phase)
+        if step is None or not step(run, trade):
+            return
+
+
+def _check_exits(run: Run, touches: Callable[[Trade], bool]) -> None:
+    """Evaluate the exit rules of open trades selected by `touches(trade)`."""
+    state = run.state
+    for trade in list(state.trades.values()):
+        if trade.phase not in ("active", "exit_passive") or not touches(trade):
+            continue
+        signal = exits.exit_signal(run, trade)
+        if signal is None:
+            continue
+        if trade.phase == "active":
+            exits.start_exit(run, trade, signal.reason, signal.hard)
+        elif signal.hard and not trade.hard_exit:
+            trade.hard_exit, trade.reason = True, signal.reason
+        _progress(run, trade)
+
+
+def _settle_funding(run: Run) -> None:
+    """At each `next_funding_time` ≤ now, pay `position × mark × rate` per open perp leg (the
+    short receives when rate > 0), at the rate in force; each settlement once."""
+    state = run.state
+    for key, rate in list(state.rates.items()):
+        due = rate.next_funding_time
+        if due <= 0 or due > run.now or due <= state.settled.get(key, 0):
+            continue
+        state.settled[key] = due
+        quote = state.quotes.get(key)
+        mark = state.marks.get(key) or (None if quote is None or not quote.bids or not quote.asks else
+                                        mid(quote.bids[0][0], quote.asks[0][0]))
+        for trade in state.trades.values():
+            for leg in (trade.long, trade.short):
+                if (leg.venue, leg.symbol) != key or leg.position == _ZERO or mark is None:
+                    continue
+                notional = leg.position * mark
+                amount = notional * rate.rate if leg.name == "short" else -(notional * rate.rate)
+                trade.funding_pnl += amount
+                ledger_ops.book(state.ledger, trade.trade_id, amount)
+                run.out += [trade_record(trade, run.now), snapshot(run)]
+
+
+_STEPS: Final = {"first": legs.step_first, "second": legs.step_second, "hedging": legs.step_hedging,
+                 "active": legs.step_active,
+                 "unwinding": legs.step_unwinding, "exit_passive": exits.step_exit_passive,
+                 "exit_market": exits.step_exit_market}

@@ -1,0 +1,233 @@
+"""Everything the signal dataflow knows about one base asset, and the one update function
+the Bytewax step keyed by asset calls for every market-data record (DESIGN.md §3.2–§3.6).
+
+Per record: quotes (a book where there is one, else the ticker's touch), latency per
+venue (from streamed records only), the spot–perp basis change stream with its risk
+verdict per venue, funding legs, and the soft-metric windows. A price update (ticker or
+book) triggers a scan, at most every `scan_interval_ms` of stream time (the seed's
+scanner ran every second); a scan emits every candidate — accepted first, ranked — so
+consumers see rejections with reasons too. Alerts are emitted on transitions only:
+a venue going stale or recovering, a funding leg going stale, a basis-at-risk stop.
+
+Outputs (in stream order): `BasisPoint`, `LatencyReading` (at most every
+`latency_interval_ms` per venue), `Opportunity`, `Alert`, and `Rejected` (LATE_RECORD,
+`source` = its topic) for a record more than `late_tolerance_ms` behind its asset.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Final
+
+from arbflow.model import codec, reasons
+from arbflow.model.config import ScannerConfig, VenueConfig
+from arbflow.model.market import FundingRate, Liquidation, MarketTrade, OpenInterest, OrderBook, Ticker
+from arbflow.model.portfolio import Alert
+from arbflow.model.rejected import Rejected
+from arbflow.model.signals import BasisPoint
+from arbflow.model.symbols import base_asset
+from arbflow.model.topics import RECORD_TYPES
+from arbflow.operators.signals import basis_risk, market_stats, scanner
+from arbflow.operators.signals import funding as funding_ops
+from arbflow.operators.signals import latency as latency_ops
+from arbflow.operators.signals.basis import BasisState, update_basis
+
+HOUR_MS: Final = 3_600_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignalSettings:
+    """Configuration of the step (from `Config`)."""
+
+    scanner: ScannerConfig
+    venues: Mapping[str, VenueConfig]
+    scan_interval_ms: int = 1_000
+    latency_interval_ms: int = 1_000
+    funding_silent_after_ms: int | None = funding_ops.SILENT_AFTER_MS
+    late_tolerance_ms: int = 5_000
+    basis_negative_alert_ms: int = 3_600_000  # BASIS_NEGATIVE after the median basis is < 0 this long
+
+
+@dataclass(slots=True)
+class AssetSignals:
+    """Mutable state of one asset, owned by its step (snapshots pickle it)."""
+
+    basis: BasisState | None = None
+    risk: dict[str, basis_risk.BasisRisk] = field(default_factory=dict)
+    verdicts: dict[str, basis_risk.BasisRiskReading] = field(default_factory=dict)
+    funding: funding_ops.FundingMonitor = field(default_factory=funding_ops.FundingMonitor)
+    latency: dict[str, latency_ops.VenueLatency] = field(default_factory=dict)
+    stale: dict[str, bool] = field(default_factory=dict)
+    quotes: dict[tuple[str, str], Ticker | OrderBook] = field(default_factory=dict)
+    stats: dict[tuple[str, str], market_stats.InstrumentStats] = field(default_factory=dict)
+    last_scan: int = 0
+    last_latency: dict[str, int] = field(default_factory=dict)
+    alerted: set[tuple[str, ...]] = field(default_factory=set)
+    negative_since: dict[str, int] = field(default_factory=dict)  # venue → since when its median basis < 0
+    negative_median: dict[str, float] = field(default_factory=dict)  # venue → that median (bps), latest
+    watermark: int = 0
+    asset: str = ""
+
+
+def _stats(state: AssetSignals, venue: str, symbol: str) -> market_stats.InstrumentStats:
+    key = (venue, symbol)
+    found = state.stats.get(key)
+    if found is None:
+        found = state.stats[key] = market_stats.InstrumentStats()
+    return found
+
+
+def update(state: AssetSignals | None, record: Any, settings: SignalSettings) -> tuple[AssetSignals, list[Any]]:
+    """Fold one market-data record in; return the state and the records to publish."""
+    state = state or AssetSignals()
+    out: list[Any] = []
+    now = record.ts_local
+    if now < state.watermark - settings.late_tolerance_ms:
+        return state, [_late(record, state.watermark)]
+    state.watermark = max(state.watermark, now)
+    if not state.asset:
+        state.asset = base_asset(record.symbol)
+    # Funding is polled or settled, not streamed: its timestamps say nothing about latency.
+    if type(record) in (Ticker, OrderBook, MarketTrade) and record.ts_exchange is not None:
+        out += _observe_latency(state, record.venue, record.ts_exchange, now, settings)
+    if type(record) is Ticker:
+        key = (record.venue, record.symbol)
+        held = state.quotes.get(key)
+        if held is None or type(held) is Ticker:  # a book, once there is one, is the better quote
+            state.quotes[key] = record
+        state.basis, point = update_basis(state.basis, record)
+        if point is not None:
+            out.append(point)
+            out += _judge_basis(state, point, settings)
+    elif type(record) is OrderBook:
+        state.quotes[(record.venue, record.symbol)] = record
+    elif type(record) is MarketTrade:
+        market_stats.observe_trade(_stats(state, record.venue, record.symbol), record)
+    elif type(record) is FundingRate:
+        state.funding, _ = funding_ops.observe(state.funding, record)
+    elif type(record) is OpenInterest:
+        market_stats.observe_open_interest(_stats(state, record.venue, record.symbol), record)
+    elif type(record) is Liquidation:
+        market_stats.observe_liquidation(_stats(state, record.venue, record.symbol), record)
+    out += _funding_alerts(state, now, settings)
+    if type(record) is Ticker and record.venue in state.negative_since:
+        out += _basis_negative_alert(state, record.venue, now, settings.basis_negative_alert_ms)
+    if type(record) in (Ticker, OrderBook) and now - state.last_scan >= settings.scan_interval_ms:
+        state.last_scan = now
+        out += _scan(state, base_asset(record.symbol), now, settings)
+    return state, out
+
+
+def _late(record: Any, watermark: int) -> Rejected:
+    """A record too far behind its asset's stream, for its dead-letter topic (`source`)."""
+    topic = next(t for t, cls in RECORD_TYPES.items() if cls is type(record))
+    return codec.reject(reasons.LATE_RECORD, f"ts_local {record.ts_local} is {watermark - record.ts_local} ms "
+                        "behind the newest record of its asset", source=topic, raw=codec.encode(record),
+                        ts=record.ts_local)
+
+
+def _observe_latency(state: AssetSignals, venue: str, ts_exchange: int, now: int,
+                     settings: SignalSettings) -> list[Any]:
+    venue_state = state.latency[venue] = latency_ops.observe(state.latency.get(venue), ts_exchange, now)
+    stale = latency_ops.corrected_mean(venue_state, now) > latency_ops.STALE_MS
+    was_stale = state.stale.get(venue)
+    state.stale[venue] = stale
+    out: list[Any] = []
+    if now - state.last_latency.get(venue, 0) >= settings.latency_interval_ms:
+        state.last_latency[venue] = now
+        out.append(latency_ops.reading(venue_state, venue, now, asset=state.asset))
+    if was_stale is not None and was_stale != stale:
+        corrected = latency_ops.corrected_mean(venue_state, now)
+        out.append(Alert(code=reasons.VENUE_STALE, severity="warning" if stale else "info",
+                         message=f"{venue} latency {corrected:.0f} ms ({'stale' if stale else 'recovered'})",
+                         venue=venue, ts=now))
+    return out
+
+
+def _judge_basis(state: AssetSignals, point: BasisPoint, settings: SignalSettings) -> list[Any]:
+    leg = state.funding.legs.get((point.venue, point.perp_symbol))
+    interval = leg.interval_ms if leg else settings.venues[point.venue].funding_interval_ms
+    state.risk[point.venue], verdict = basis_risk.observe(
+        state.risk.get(point.venue), point.basis_bps, point.ts, interval,
+        rate_8h=leg.rate_8h if leg else None, predicted_8h=leg.predicted_rate_8h if leg else None)
+    before = state.verdicts.get(point.venue)
+    state.verdicts[point.venue] = verdict
+    out: list[Any] = []
+    _track_negative_basis(state, point.venue, verdict.median_bps, point.ts)
+    if verdict.stop and (before is None or not before.stop):
+        out.append(Alert(code=reasons.TOXIC_BASIS, severity="critical", asset=point.asset, venue=point.venue,
+                         message=f"basis-at-risk stop: median below -5 bps for {verdict.negative_intervals} intervals",
+                         ts=point.ts))
+    return out
+
+
+def _track_negative_basis(state: AssetSignals, venue: str, median_bps: float, ts: int) -> None:
+    """Remember since when the venue's 5-minute median basis is below 0 (the basis is a
+    change stream: a steady basis produces no new points, so the alert is judged on every
+    record by `_basis_negative_alert`)."""
+    if median_bps >= 0:
+        state.negative_since.pop(venue, None)
+        state.negative_median.pop(venue, None)
+        state.alerted.discard(("basis_negative", venue))
+    else:
+        state.negative_since.setdefault(venue, ts)
+        state.negative_median[venue] = median_bps
+
+
+def _basis_negative_alert(state: AssetSignals, venue: str, now: int, after_ms: int) -> list[Any]:
+    """BASIS_NEGATIVE (warning) once the venue's median basis has stayed below 0 for more
+    than `after_ms` of stream time, judged on the venue's own tickers (other records — a
+    funding history running past the quotes — do not make a stale median older); once per
+    episode (re-armed when the median is ≥ 0 again)."""
+    since = state.negative_since[venue]
+    marker = ("basis_negative", venue)
+    if now - since <= after_ms or marker in state.alerted:
+        return []
+    state.alerted.add(marker)
+    median = Decimal(repr(state.negative_median[venue])).quantize(Decimal("0.0001"))
+    return [Alert(code=reasons.BASIS_NEGATIVE, severity="warning", asset=state.asset, venue=venue,
+                  message=f"{venue} {state.asset} median basis {median} bps has been negative for "
+                          f"{(now - since) // 60_000} min", value=median, threshold=Decimal(0), ts=now)]
+
+
+def _funding_alerts(state: AssetSignals, now: int, settings: SignalSettings) -> list[Any]:
+    out = []
+    for key, leg in state.funding.legs.items():
+        stale = funding_ops.staleness(leg, now, settings.funding_silent_after_ms)
+        marker = ("funding", *key)
+        if stale is not None and marker not in state.alerted:
+            state.alerted.add(marker)
+            # value: seconds past the settlement, or since the last update; threshold: the limit
+            if now > leg.next_funding_time + funding_ops.SETTLEMENT_GRACE_MS and leg.ts < leg.next_funding_time:
+                value, limit = now - leg.next_funding_time, funding_ops.SETTLEMENT_GRACE_MS
+            else:
+                value, limit = now - leg.ts, settings.funding_silent_after_ms or 0
+            out.append(Alert(code=reasons.STALE_FUNDING, severity="warning", message=stale, venue=key[0],
+                             asset=base_asset(key[1]), value=Decimal(value) / 1000,
+                             threshold=Decimal(limit) / 1000, ts=now))
+        elif stale is None:
+            state.alerted.discard(marker)
+    return out
+
+
+def _quote(record: Ticker | OrderBook) -> scanner.Quote:
+    if isinstance(record, Ticker):
+        return scanner.Quote(venue=record.venue, symbol=record.symbol, market=record.market,
+                             bids=((record.bid, record.bid_qty),), asks=((record.ask, record.ask_qty),), is_book=False,
+                             ts=record.ts_local)
+    return scanner.Quote(venue=record.venue, symbol=record.symbol, market=record.market, bids=record.bids,
+                         asks=record.asks, is_book=True, ts=record.ts_local)
+
+
+def _scan(state: AssetSignals, asset: str, now: int, settings: SignalSettings) -> list[Any]:
+    quotes = tuple(_quote(record) for record in state.quotes.values())
+    for quote in quotes:  # imbalance is needed only when scanning: computed here, not per tick
+        _stats(state, quote.venue, quote.symbol).obi = market_stats.book_imbalance(quote.bids, quote.asks)
+    latency_ms: dict[str, float | None] = {q.venue: None for q in quotes}  # no exchange time seen: unknown
+    latency_ms |= {v: latency_ops.corrected_mean(s, now) for v, s in state.latency.items()}
+    view = scanner.MarketView(
+        asset=asset, quotes=quotes, funding=state.funding, latency_ms=latency_ms, now=now,
+        stats={key: market_stats.leg_stats(s) for key, s in state.stats.items()},
+        toxic={v: r.block for v, r in state.verdicts.items() if r.block is not None},
+        funding_silent_after_ms=settings.funding_silent_after_ms)
+    return list(scanner.scan(view, settings.scanner, settings.venues))

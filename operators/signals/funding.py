@@ -1,0 +1,143 @@
+"""Funding monitor (DESIGN.md §3.2, §3.9): per-leg normalisation to 8 h and APR, interval
+inference, carry of a pair with the sign matrix, missing-leg and stale-funding blocks.
+
+Units: rates are fractions per interval (`rate`), per 8 h (`rate_8h`) or per year
+(`apr`); times are integer ms of stream time. Formulas (one place each):
+- `rate_8h = rate × 8 h / interval`, `apr = rate × 365 × 24 h / interval`;
+- carry of "long A, short B" `= rate_8h(B) − rate_8h(A)`, a spot leg counting 0 (the
+  long pays when its rate is positive, the short receives), so swapping legs flips the
+  sign (antisymmetric);
+- stale: `next_funding_time` passed more than 60 s ago without a new rate, or no update
+  for `silent_after_ms` (10 min) mid-interval — `None` turns the silence rule off for
+  settlement-only histories, which update once per interval by nature.
+
+State is one mutable `FundingMonitor` per key (base asset), owned by its step.
+"""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Final
+
+from arbflow.model import reasons
+from arbflow.model.market import FundingRate
+from arbflow.model.money import MONEY
+
+HOUR_MS: Final = 3_600_000
+EIGHT_HOURS_MS: Final = 8 * HOUR_MS
+YEAR_MS: Final = 365 * 24 * HOUR_MS
+STANDARD_INTERVALS_MS: Final = frozenset({HOUR_MS, 2 * HOUR_MS, 4 * HOUR_MS, 8 * HOUR_MS})
+SETTLEMENT_GRACE_MS: Final = 60_000
+SILENT_AFTER_MS: Final = 600_000
+_ZERO: Final = Decimal(0)
+
+
+def rate_8h(rate: Decimal, interval_ms: int) -> Decimal:
+    """A per-interval rate as its 8-hour equivalent (DESIGN.md §3.9)."""
+    return MONEY.divide(MONEY.multiply(rate, Decimal(EIGHT_HOURS_MS)), Decimal(interval_ms))
+
+
+def apr(rate: Decimal, interval_ms: int) -> Decimal:
+    """A per-interval rate as a simple annual rate: `rate × (365 × 24 h / interval)`."""
+    return MONEY.divide(MONEY.multiply(rate, Decimal(YEAR_MS)), Decimal(interval_ms))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FundingLeg:
+    """The latest funding of one instrument, normalised. `interval_source` says where
+    `interval_ms` came from: "inferred" (consecutive next_funding_time) or "record"."""
+
+    venue: str
+    symbol: str
+    rate: Decimal
+    rate_8h: Decimal
+    apr: Decimal
+    predicted_rate_8h: Decimal | None
+    interval_ms: int
+    interval_source: str
+    next_funding_time: int
+    ts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Carry:
+    """Funding carry of "long `long`, short `short`" per 8 h and per year (fractions).
+    `expected_8h` averages current and predicted rates where a leg has a prediction."""
+
+    carry_8h: Decimal
+    carry_apr: Decimal
+    expected_8h: Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Blocked:
+    """Why a carry cannot be computed: a reason code and which leg."""
+
+    reason: str
+    detail: str
+
+
+@dataclass(slots=True)
+class FundingMonitor:
+    """Latest leg per (venue, symbol) and the next_funding_time seen before it."""
+
+    legs: dict[tuple[str, str], FundingLeg] = field(default_factory=dict)
+    previous_next: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+def observe(state: FundingMonitor | None, record: FundingRate) -> tuple[FundingMonitor, FundingLeg | None]:
+    """Fold a funding record in; spot sentinels yield no leg (spot funding is 0)."""
+    state = state or FundingMonitor()
+    if record.market == "spot":
+        return state, None
+    key = (record.venue, record.symbol)
+    interval, source = record.interval_ms, "record"
+    before = state.previous_next.get(key)
+    held = state.legs.get(key)
+    if held is not None and record.next_funding_time != held.next_funding_time:
+        before = held.next_funding_time
+        state.previous_next[key] = before
+    if before is not None and record.next_funding_time - before in STANDARD_INTERVALS_MS:
+        interval, source = record.next_funding_time - before, "inferred"
+    predicted = None if record.predicted_rate is None else rate_8h(record.predicted_rate, interval)
+    leg = FundingLeg(venue=record.venue, symbol=record.symbol, rate=record.rate, rate_8h=rate_8h(record.rate, interval),
+                     apr=apr(record.rate, interval), predicted_rate_8h=predicted, interval_ms=interval,
+                     interval_source=source, next_funding_time=record.next_funding_time, ts=record.ts_local)
+    state.legs[key] = leg
+    return state, leg
+
+
+def staleness(leg: FundingLeg, now: int, silent_after_ms: int | None = SILENT_AFTER_MS) -> str | None:
+    """Why `leg` is stale at stream time `now`, or None (DESIGN.md §3.2, §3.9)."""
+    if now > leg.next_funding_time + SETTLEMENT_GRACE_MS and leg.ts < leg.next_funding_time:
+        return f"{leg.venue} {leg.symbol}: settlement at {leg.next_funding_time} passed with no new rate"
+    if silent_after_ms is not None and now - leg.ts > silent_after_ms:
+        return f"{leg.venue} {leg.symbol}: no funding update for {(now - leg.ts) // 1000} s"
+    return None
+
+
+def _leg_8h(state: FundingMonitor, venue: str, symbol: str, now: int,
+            silent_after_ms: int | None) -> tuple[Decimal, Decimal] | Blocked:
+    if ":" not in symbol:  # a spot leg neither pays nor receives funding
+        return _ZERO, _ZERO
+    leg = state.legs.get((venue, symbol))
+    if leg is None:
+        return Blocked(reason=reasons.MISSING_FUNDING_LEG, detail=f"no funding yet for {venue} {symbol}")
+    stale = staleness(leg, now, silent_after_ms)
+    if stale is not None:
+        return Blocked(reason=reasons.STALE_FUNDING, detail=stale)
+    expected = leg.rate_8h if leg.predicted_rate_8h is None else (leg.rate_8h + leg.predicted_rate_8h) / 2
+    return leg.rate_8h, expected
+
+
+def carry(state: FundingMonitor, long: tuple[str, str], short: tuple[str, str], now: int,
+          silent_after_ms: int | None = SILENT_AFTER_MS) -> Carry | Blocked:
+    """Carry of long `long` = (venue, symbol), short `short`, at stream time `now`."""
+    long_8h = _leg_8h(state, *long, now, silent_after_ms)
+    if isinstance(long_8h, Blocked):
+        return long_8h
+    short_8h = _leg_8h(state, *short, now, silent_after_ms)
+    if isinstance(short_8h, Blocked):
+        return short_8h
+    carry_8h = short_8h[0] - long_8h[0]
+    return Carry(carry_8h=carry_8h, carry_apr=MONEY.multiply(carry_8h, Decimal(3 * 365)),
+                 expected_8h=short_8h[1] - long_8h[1])
