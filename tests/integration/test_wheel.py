@@ -3,6 +3,7 @@ the `arbflow` namespace, and installed into a fresh venv (dependencies from the 
 pinned by requirements.lock) it imports and runs the `arbflow` command — away from the
 checkout, so nothing is found through the source tree."""
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -25,9 +26,16 @@ def _modules_in_tree() -> set[str]:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
+    """Built from a copy of what the package is made of, so the build writes nothing here."""
+    source, out = tmp_path_factory.mktemp("source"), tmp_path_factory.mktemp("wheel")
+    skip = shutil.ignore_patterns("__pycache__")
+    for top in TOPS:
+        shutil.copytree(REPO / top, source / top, ignore=skip)
+    shutil.copytree(REPO / "arbflow", source / "arbflow", symlinks=True, ignore=skip)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--disable-pip-version-check",
-                    "-w", str(out), str(REPO)], check=True, capture_output=True, timeout=300)
+                    "-w", str(out), str(source)], check=True, capture_output=True, timeout=300)
     (built,) = out.glob("arbflow-*.whl")
     return built
 
