@@ -39,6 +39,7 @@ from decimal import Decimal, localcontext
 from typing import Any, Final, ParamSpec
 
 from arbflow.model import reasons
+from arbflow.model.execution import EntryDenied
 from arbflow.model.market import ClockTick, FundingRate, MarketTrade, OrderBook, Ticker
 from arbflow.model.money import MONEY, mid
 from arbflow.model.signals import Opportunity
@@ -50,7 +51,6 @@ from arbflow.operators.execution import risk_checks as desk_risk
 from arbflow.operators.execution.book import LegBook, Trade, apply_fill, fill_record, order_record, trade_record
 from arbflow.operators.execution.pricing import ExecutionSettings
 from arbflow.operators.execution.state import (
-    EntryDenied,
     ExecutionState,
     Output,
     Run,

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from arbflow.model import reasons
-from arbflow.model.execution import Fill, IntentKind, Order, OrderIntent, OrderType, PairTrade
+from arbflow.model.execution import EntryDenied, Fill, IntentKind, Order, OrderIntent, OrderType, PairTrade
 from arbflow.model.market import FundingRate, Side
 from arbflow.model.portfolio import Alert, PortfolioState
 from arbflow.operators.execution import ids, pricing
@@ -40,18 +40,6 @@ from arbflow.operators.signals import scanner
 
 _ZERO: Final = Decimal(0)
 _UNREALISED_STEP: Final = Decimal("1e-8")  # USD; the walked close prices carry 34 digits
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EntryDenied:
-    """An accepted opportunity the execution stage refused, with a decision reason code
-    (proposed as a model record; the flow counts it by reason)."""
-
-    opportunity_id: str
-    asset: str
-    reason: str
-    detail: str
-    ts: int
 
 
 Output = OrderIntent | Order | Fill | PairTrade | PortfolioState | Alert | EntryDenied
