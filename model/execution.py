@@ -12,7 +12,7 @@ reason and drops it.
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Final, Literal
 
 from arbflow.model.market import Side
 
@@ -23,6 +23,11 @@ Liquidity = Literal["maker", "taker"]
 TradeStatus = Literal["pending", "active", "exiting", "closed", "rejected"]
 VenueEventKind = Literal["accepted", "fill", "canceled", "rejected"]
 _ZERO = Decimal(0)
+
+# `OrderIntent.priority`: intents are handed to a venue in this order, lowest first
+CANCEL_PRIORITY: Final = 0
+DE_RISK_PRIORITY: Final = 1  # hedges, unwinds, exits and an entry's second leg
+ENTRY_PRIORITY: Final = 2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -39,7 +39,7 @@ from decimal import Decimal, localcontext
 from typing import Any, Final, ParamSpec
 
 from arbflow.model import reasons
-from arbflow.model.execution import EntryDenied
+from arbflow.model.execution import ENTRY_PRIORITY, EntryDenied
 from arbflow.model.market import ClockTick, FundingRate, MarketTrade, OrderBook, Ticker
 from arbflow.model.money import MONEY, mid
 from arbflow.model.signals import Opportunity
@@ -276,8 +276,9 @@ def _start_entry(run: Run, opp: Opportunity, key: tuple[tuple[str, str], tuple[s
     state.started[opp.opportunity_id] = (trade_id, opp.ts)
     run.out += [trade_record(trade, run.now), snapshot(run)]
     leg = trade.leg(plan.first)
-    send(run, trade, leg, "entry", ids.entry_id(trade_id, leg.name), leg.open_side, plan.first_qty, "limit",
-         plan.first_px, plan.first_px, "entry", 2, "FIRST_LEG")
+    send(run, trade, leg, purpose="entry", client_order_id=ids.entry_id(trade_id, leg.name), side=leg.open_side,
+         qty=plan.first_qty, order_type="limit", limit_px=plan.first_px, reference_px=plan.first_px, kind="entry",
+         priority=ENTRY_PRIORITY, reason="FIRST_LEG")
     return None
 
 

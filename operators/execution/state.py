@@ -14,7 +14,17 @@ from decimal import Decimal
 from typing import Any, Final
 
 from arbflow.model import reasons
-from arbflow.model.execution import EntryDenied, Fill, IntentKind, Order, OrderIntent, OrderType, PairTrade
+from arbflow.model.execution import (
+    CANCEL_PRIORITY,
+    DE_RISK_PRIORITY,
+    EntryDenied,
+    Fill,
+    IntentKind,
+    Order,
+    OrderIntent,
+    OrderType,
+    PairTrade,
+)
 from arbflow.model.market import FundingRate, Side
 from arbflow.model.portfolio import Alert, PortfolioState
 from arbflow.operators.execution import ids, pricing
@@ -96,7 +106,7 @@ def new_state(settings: ExecutionSettings) -> ExecutionState:
                           paper=paper_fills.PaperVenue() if settings.mode == "paper" else None)
 
 
-def send(run: Run, trade: Trade, leg: LegBook, purpose: Purpose, client_order_id: str, side: Side, qty: Decimal,
+def send(run: Run, trade: Trade, leg: LegBook, *, purpose: Purpose, client_order_id: str, side: Side, qty: Decimal,
          order_type: OrderType, limit_px: Decimal | None, reference_px: Decimal, kind: IntentKind, priority: int,
          reason: str) -> bool:
     """Emit one order (intent + Order "new") and hand it to the paper venue in paper mode.
@@ -121,27 +131,29 @@ def send(run: Run, trade: Trade, leg: LegBook, purpose: Purpose, client_order_id
 
 
 def cancel(run: Run, order: WorkingOrder, reason: str) -> None:
-    """Ask the venue to cancel `order` (priority 0), once; its end comes as a venue event."""
+    """Ask the venue to cancel `order` (`CANCEL_PRIORITY`), once; its end comes as a venue event."""
     if order.terminal or order.cancel_sent:
         return
     order.cancel_sent = True
-    run.out.append(intent_record(order, "cancel", 0, reason, run.now))
+    run.out.append(intent_record(order, "cancel", CANCEL_PRIORITY, reason, run.now))
     if run.state.paper is not None:
         run.events.extend(paper_fills.cancel(run.state.paper, order.client_order_id, run.now, run.paper, reason))
 
 
-def send_marketable(run: Run, trade: Trade, leg: LegBook, purpose: Purpose, client_order_id: str, side: Side,
+def send_marketable(run: Run, trade: Trade, leg: LegBook, *, purpose: Purpose, client_order_id: str, side: Side,
                     qty: Decimal, reference_px: Decimal | None, kind: IntentKind, reason: str) -> bool:
     """A marketable IOC for `qty` within `max_hedge_slippage_bps + attempt × retry_widen_bps`
-    of the current touch; False when the leg has no quote to price it from."""
+    of the current touch, at `DE_RISK_PRIORITY`; False when the leg has no quote to price it
+    from."""
     quote = run.state.quotes.get((leg.venue, leg.symbol))
     touch = None if quote is None else pricing.touch(quote, side)
     if touch is None:
         return False
     width = run.settings.max_hedge_slippage_bps + max(leg.attempt, 0) * run.settings.retry_widen_bps
     limit = pricing.marketable_limit(touch, side, width, run.settings.venues[leg.venue].tick_size)
-    return send(run, trade, leg, purpose, client_order_id, side, qty, "ioc", limit,
-                touch if reference_px is None else reference_px, kind, 1, reason)
+    return send(run, trade, leg, purpose=purpose, client_order_id=client_order_id, side=side, qty=qty,
+                order_type="ioc", limit_px=limit, reference_px=touch if reference_px is None else reference_px,
+                kind=kind, priority=DE_RISK_PRIORITY, reason=reason)
 
 
 def tradeable(run: Run, leg: LegBook, qty: Decimal) -> Decimal:
