@@ -25,6 +25,7 @@ Trade phases:
   rounds the next exit is hard) → exit_market (what is left, marketable; an imbalance between
   the legs is a leg-out whose lagging leg is hedged). Hard triggers go to exit_market at once.
 - closed / rejected: the ledger books the trade (or releases it if nothing traded).
+Every move goes through `phases.move`, checked against the declared table `phases.ALLOWED`.
 Timeouts cancel; a phase moves on only once its orders are done (venue confirmed), so every
 quantity used for sizing is an executed quantity. Decisions look at what each leg holds
 (from fills), not at what was ordered: a fill that lands after its cancel, or an overfill,

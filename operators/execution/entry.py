@@ -56,7 +56,7 @@ def _start_second(run: Run, trade: Trade) -> bool:
             side=second.open_side, qty=qty, reference_px=None, kind="entry", reason="SECOND_LEG"):
         trade.reason = reasons.SECOND_LEG_REJECTED
         return _start_unwind(run, trade)
-    trade.phase = "second"
+    set_phase(run, trade, "second")
     return False
 
 
@@ -74,7 +74,7 @@ def step_second(run: Run, trade: Trade) -> bool:
         trade.reason = reasons.SECOND_LEG_REJECTED
         return _start_unwind(run, trade)
     declare_leg_out(run, trade, first, second, gap)
-    trade.phase = "hedging"
+    set_phase(run, trade, "hedging")
     return _send_hedge(run, trade, second, gap)
 
 
@@ -135,7 +135,7 @@ def _unwind_target(run: Run, trade: Trade) -> tuple[LegBook, Decimal, Side] | No
 
 
 def _start_unwind(run: Run, trade: Trade) -> bool:
-    trade.phase = "unwinding"
+    set_phase(run, trade, "unwinding")
     trade.long.attempt = trade.short.attempt = -1
     return _send_unwind(run, trade)
 
@@ -157,7 +157,7 @@ def _send_unwind(run: Run, trade: Trade) -> bool:
         return False
     critical(run, trade, reasons.UNWIND_FAILED, f"{trade.trade_id}: {qty} of the {leg.name} leg not unwound "
              f"after {run.settings.max_retries} retries")
-    set_phase(run, trade, "stuck", trade.status)
+    set_phase(run, trade, "stuck")
     return False
 
 

@@ -90,7 +90,7 @@ def step_exit_passive(run: Run, trade: Trade) -> bool:
         (trade.long, trade.short)
     gap = tradeable(run, lagging, lagging.position - ahead.position)
     trade.long.attempt = trade.short.attempt = -1
-    trade.phase = "exit_market"
+    set_phase(run, trade, "exit_market")
     if gap > _ZERO and lagging.order is not None:
         declare_leg_out(run, trade, ahead, lagging, gap)
     return True
@@ -122,7 +122,7 @@ def _send_close(run: Run, trade: Trade, leg: LegBook, qty: Decimal) -> bool:
     if leg.attempt > run.settings.max_retries:
         critical(run, trade, reasons.EXIT_FAILED, f"{trade.trade_id}: {qty} of the {leg.name} leg still open after "
                  f"{run.settings.max_retries} retries")
-        set_phase(run, trade, "stuck", trade.status)
+        set_phase(run, trade, "stuck")
         return False
     gap = tradeable(run, leg, leg.position - other.position)
     if leg.attempt > 0 and trade.leg_out is None and gap > _ZERO and leg.order is not None:

@@ -11,7 +11,7 @@ in-process, so an order sent inside a call may be answered inside the same call)
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Final
+from typing import Final, Literal
 
 from arbflow.model import reasons
 from arbflow.model.execution import (
@@ -24,10 +24,11 @@ from arbflow.model.execution import (
     OrderIntent,
     OrderType,
     PairTrade,
+    TradeStatus,
 )
 from arbflow.model.market import FundingRate, Side
 from arbflow.model.portfolio import Alert, PortfolioState
-from arbflow.operators.execution import ids, pricing
+from arbflow.operators.execution import ids, phases, pricing
 from arbflow.operators.execution import ledger as ledger_ops
 from arbflow.operators.execution import paper_venue as paper_fills
 from arbflow.operators.execution.book import (
@@ -50,6 +51,7 @@ from arbflow.operators.signals import scanner
 
 _ZERO: Final = Decimal(0)
 _UNREALISED_STEP: Final = Decimal("1e-8")  # USD; the walked close prices carry 34 digits
+_ANNOUNCED: Final[frozenset[phases.Phase]] = frozenset({"stuck", "closed", "rejected"})
 
 
 Output = OrderIntent | Order | Fill | PairTrade | PortfolioState | Alert | EntryDenied
@@ -184,7 +186,7 @@ def declare_leg_out(run: Run, trade: Trade, ahead: LegBook, lagging: LegBook, ga
     run.out += [trade_record(trade, run.now), snapshot(run)]
 
 
-def end(run: Run, trade: Trade, status: str) -> bool:
+def end(run: Run, trade: Trade, status: Literal["closed", "rejected"]) -> bool:
     """Close the trade in the ledger (or release it when it never traded), publish its final
     record and forget it; its pair is free again."""
     state = run.state
@@ -204,11 +206,13 @@ def end(run: Run, trade: Trade, status: str) -> bool:
     return False
 
 
-def set_phase(run: Run, trade: Trade, phase: Any, status: Any) -> None:
-    """Move the trade; a `PairTrade` record goes out when its status changes or it ends."""
-    changed = trade.status != status
-    trade.phase, trade.status = phase, status
-    if changed or phase in ("stuck", "closed", "rejected"):
+def set_phase(run: Run, trade: Trade, phase: phases.Phase, status: TradeStatus | None = None) -> None:
+    """Move the trade to `phase` (and `status`, when given) through `phases.move`, which
+    raises on a move its table does not declare; a `PairTrade` record goes out when the
+    status changes, the trade is stuck, or it ends."""
+    changed = status is not None and trade.status != status
+    phases.move(trade, phase, status)
+    if changed or phase in _ANNOUNCED:
         run.out.append(trade_record(trade, run.now))
 
 
