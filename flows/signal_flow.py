@@ -26,7 +26,7 @@ from arbflow.connectors.kafka_merge import MergedKafkaInput
 from arbflow.flows.stateful import fold
 from arbflow.model import codec, reasons, topics
 from arbflow.model.config import Config
-from arbflow.model.execution import Fill, Order, OrderIntent, PairTrade, VenueEvent
+from arbflow.model.execution import EntryDenied, Fill, Order, OrderIntent, PairTrade, VenueEvent
 from arbflow.model.market import ClockTick, FundingRate
 from arbflow.model.portfolio import Alert, PortfolioState
 from arbflow.model.rejected import Rejected
@@ -37,7 +37,6 @@ from arbflow.operators.asset_desk import update
 from arbflow.operators.execution.controller import ControllerSettings, sector_of
 from arbflow.operators.execution.pricing import ExecutionSettings
 from arbflow.operators.execution.risk_checks import RiskSettings, with_fallback_tables
-from arbflow.operators.execution.state import EntryDenied
 from arbflow.operators.signals import funding
 from arbflow.operators.signals.desk_signals import SignalSettings
 from arbflow.sinks.dead_letter import dead_letter

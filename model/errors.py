@@ -45,3 +45,14 @@ class RiskInputError(ArbflowError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class UndeclaredPhaseMove(ArbflowError):
+    """A trade was asked to move between two phases its table does not connect: a bug in
+    the execution step, never bad input. Carries the trade id and both phases."""
+
+    def __init__(self, trade_id: str, source: str, target: str) -> None:
+        super().__init__(f"{trade_id}: no declared move from phase {source!r} to {target!r}")
+        self.trade_id = trade_id
+        self.source = source
+        self.target = target

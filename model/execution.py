@@ -5,11 +5,14 @@ Quantities are base units, prices quote per base, fees and PnL quote currency; e
 `ts` is stream time in integer ms UTC. `client_order_id` is the logical id
 (`entry_{symbol}_{ts}_{attempt}`, `unwind_{orig}`, `exit_…`, `hedge_…`);
 `venue_client_id` is what was sent to the venue, derived from it deterministically.
+
+`EntryDenied`, an entry the execution stage refused, has no topic: the flow counts it by
+reason and drops it.
 """
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Final, Literal
 
 from arbflow.model.market import Side
 
@@ -20,6 +23,11 @@ Liquidity = Literal["maker", "taker"]
 TradeStatus = Literal["pending", "active", "exiting", "closed", "rejected"]
 VenueEventKind = Literal["accepted", "fill", "canceled", "rejected"]
 _ZERO = Decimal(0)
+
+# `OrderIntent.priority`: intents are handed to a venue in this order, lowest first
+CANCEL_PRIORITY: Final = 0
+DE_RISK_PRIORITY: Final = 1  # hedges, unwinds, exits and an entry's second leg
+ENTRY_PRIORITY: Final = 2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -158,4 +166,17 @@ class VenueEvent:
     fee_currency: str = ""
     liquidity: Liquidity | None = None
     reason: str | None = None
+    schema_version: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntryDenied:
+    """An accepted opportunity the execution stage refused; `reason` is a decision reason code
+    (model.reasons), `detail` says what tripped it. Not published: the flow counts it by reason."""
+
+    opportunity_id: str
+    asset: str
+    reason: str
+    detail: str
+    ts: int
     schema_version: int = 1

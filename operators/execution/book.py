@@ -32,14 +32,13 @@ from arbflow.model.execution import (
 )
 from arbflow.model.market import Market, Side
 from arbflow.model.money import MONEY
+from arbflow.operators.execution.phases import Phase
 from arbflow.operators.execution.venue_events import VenueEvent
 
 _ZERO: Final = Decimal(0)
 _PNL_STEP: Final = Decimal("1e-10")  # USD: where a PnL needs a division, it is cut here
 LegName = Literal["long", "short"]
 Purpose = Literal["entry", "second", "hedge", "unwind", "exit"]
-Phase = Literal["first", "second", "hedging", "unwinding", "active", "exit_passive", "exit_market", "stuck",
-                "closed", "rejected"]
 TERMINAL: Final = frozenset({"filled", "canceled", "rejected"})
 
 
@@ -149,7 +148,7 @@ class Trade:
     long: LegBook
     short: LegBook
     first: LegName
-    phase: Phase
+    phase: Phase  # changed only by phases.move, which checks its table
     status: TradeStatus
     notional: Decimal
     qty: Decimal

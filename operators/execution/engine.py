@@ -25,6 +25,7 @@ Trade phases:
   rounds the next exit is hard) → exit_market (what is left, marketable; an imbalance between
   the legs is a leg-out whose lagging leg is hedged). Hard triggers go to exit_market at once.
 - closed / rejected: the ledger books the trade (or releases it if nothing traded).
+Every move goes through `phases.move`, checked against the declared table `phases.ALLOWED`.
 Timeouts cancel; a phase moves on only once its orders are done (venue confirmed), so every
 quantity used for sizing is an executed quantity. Decisions look at what each leg holds
 (from fills), not at what was ordered: a fill that lands after its cancel, or an overfill,
@@ -39,6 +40,7 @@ from decimal import Decimal, localcontext
 from typing import Any, Final, ParamSpec
 
 from arbflow.model import reasons
+from arbflow.model.execution import ENTRY_PRIORITY, EntryDenied
 from arbflow.model.market import ClockTick, FundingRate, MarketTrade, OrderBook, Ticker
 from arbflow.model.money import MONEY, mid
 from arbflow.model.signals import Opportunity
@@ -50,7 +52,6 @@ from arbflow.operators.execution import risk_checks as desk_risk
 from arbflow.operators.execution.book import LegBook, Trade, apply_fill, fill_record, order_record, trade_record
 from arbflow.operators.execution.pricing import ExecutionSettings
 from arbflow.operators.execution.state import (
-    EntryDenied,
     ExecutionState,
     Output,
     Run,
@@ -276,8 +277,9 @@ def _start_entry(run: Run, opp: Opportunity, key: tuple[tuple[str, str], tuple[s
     state.started[opp.opportunity_id] = (trade_id, opp.ts)
     run.out += [trade_record(trade, run.now), snapshot(run)]
     leg = trade.leg(plan.first)
-    send(run, trade, leg, "entry", ids.entry_id(trade_id, leg.name), leg.open_side, plan.first_qty, "limit",
-         plan.first_px, plan.first_px, "entry", 2, "FIRST_LEG")
+    send(run, trade, leg, purpose="entry", client_order_id=ids.entry_id(trade_id, leg.name), side=leg.open_side,
+         qty=plan.first_qty, order_type="limit", limit_px=plan.first_px, reference_px=plan.first_px, kind="entry",
+         priority=ENTRY_PRIORITY, reason="FIRST_LEG")
     return None
 
 

@@ -51,11 +51,12 @@ def _start_second(run: Run, trade: Trade) -> bool:
     first, second = trade.leg(trade.first), trade.other(trade.first)
     qty = tradeable(run, second, first.position)
     second.attempt = 0
-    if qty == _ZERO or not send_marketable(run, trade, second, "second", ids.entry_id(trade.trade_id, second.name),
-                                           second.open_side, qty, None, "entry", "SECOND_LEG"):
+    if qty == _ZERO or not send_marketable(
+            run, trade, second, purpose="second", client_order_id=ids.entry_id(trade.trade_id, second.name),
+            side=second.open_side, qty=qty, reference_px=None, kind="entry", reason="SECOND_LEG"):
         trade.reason = reasons.SECOND_LEG_REJECTED
         return _start_unwind(run, trade)
-    trade.phase = "second"
+    set_phase(run, trade, "second")
     return False
 
 
@@ -73,7 +74,7 @@ def step_second(run: Run, trade: Trade) -> bool:
         trade.reason = reasons.SECOND_LEG_REJECTED
         return _start_unwind(run, trade)
     declare_leg_out(run, trade, first, second, gap)
-    trade.phase = "hedging"
+    set_phase(run, trade, "hedging")
     return _send_hedge(run, trade, second, gap)
 
 
@@ -82,8 +83,9 @@ def _send_hedge(run: Run, trade: Trade, leg: LegBook, qty: Decimal) -> bool:
     assert trade.leg_out is not None
     leg.attempt += 1
     if leg.attempt <= run.settings.max_retries and send_marketable(
-            run, trade, leg, "hedge", ids.hedge_id(trade.leg_out.orig, leg.attempt), leg.open_side, qty,
-            trade.leg_out.reference_px, "hedge", reasons.LEG_OUT):
+            run, trade, leg, purpose="hedge", client_order_id=ids.hedge_id(trade.leg_out.orig, leg.attempt),
+            side=leg.open_side, qty=qty, reference_px=trade.leg_out.reference_px, kind="hedge",
+            reason=reasons.LEG_OUT):
         return False
     critical(run, trade, reasons.HEDGE_FAILED, f"{trade.trade_id}: {qty} of the {leg.name} leg not hedged after "
              f"{run.settings.max_retries} retries; unwinding the other leg")
@@ -133,7 +135,7 @@ def _unwind_target(run: Run, trade: Trade) -> tuple[LegBook, Decimal, Side] | No
 
 
 def _start_unwind(run: Run, trade: Trade) -> bool:
-    trade.phase = "unwinding"
+    set_phase(run, trade, "unwinding")
     trade.long.attempt = trade.short.attempt = -1
     return _send_unwind(run, trade)
 
@@ -150,12 +152,12 @@ def _send_unwind(run: Run, trade: Trade) -> bool:
     else:
         orig = leg.order.client_order_id if leg.attempt == 0 else _unwind_orig(leg.order.client_order_id)
     if leg.attempt <= run.settings.max_retries and send_marketable(
-            run, trade, leg, "unwind", ids.unwind_id(orig, leg.attempt), side, qty, None, "unwind",
-            trade.reason or reasons.SECOND_LEG_REJECTED):
+            run, trade, leg, purpose="unwind", client_order_id=ids.unwind_id(orig, leg.attempt), side=side, qty=qty,
+            reference_px=None, kind="unwind", reason=trade.reason or reasons.SECOND_LEG_REJECTED):
         return False
     critical(run, trade, reasons.UNWIND_FAILED, f"{trade.trade_id}: {qty} of the {leg.name} leg not unwound "
              f"after {run.settings.max_retries} retries")
-    set_phase(run, trade, "stuck", trade.status)
+    set_phase(run, trade, "stuck")
     return False
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Final
 
 from arbflow.model import reasons
+from arbflow.model.execution import DE_RISK_PRIORITY
 from arbflow.operators.execution import ids, pricing
 from arbflow.operators.execution.book import LegBook, Purpose, Trade, spread_bps
 from arbflow.operators.execution.state import (
@@ -63,8 +64,9 @@ def start_exit(run: Run, trade: Trade, reason: str, hard: bool) -> None:
         quote = run.state.quotes.get((leg.venue, leg.symbol))
         px = None if quote is None else pricing.passive_px(quote, leg.close_side)
         if qty > _ZERO and px is not None and send(
-                run, trade, leg, "exit", ids.exit_id(trade.trade_id, leg.name, leg.exit_seq), leg.close_side, qty,
-                "limit", px, px, "exit", 1, reason):
+                run, trade, leg, purpose="exit", client_order_id=ids.exit_id(trade.trade_id, leg.name, leg.exit_seq),
+                side=leg.close_side, qty=qty, order_type="limit", limit_px=px, reference_px=px, kind="exit",
+                priority=DE_RISK_PRIORITY, reason=reason):
             leg.exit_seq += 1
             assert leg.order is not None
             trade.round_orders.append(leg.order)
@@ -88,7 +90,7 @@ def step_exit_passive(run: Run, trade: Trade) -> bool:
         (trade.long, trade.short)
     gap = tradeable(run, lagging, lagging.position - ahead.position)
     trade.long.attempt = trade.short.attempt = -1
-    trade.phase = "exit_market"
+    set_phase(run, trade, "exit_market")
     if gap > _ZERO and lagging.order is not None:
         declare_leg_out(run, trade, ahead, lagging, gap)
     return True
@@ -120,7 +122,7 @@ def _send_close(run: Run, trade: Trade, leg: LegBook, qty: Decimal) -> bool:
     if leg.attempt > run.settings.max_retries:
         critical(run, trade, reasons.EXIT_FAILED, f"{trade.trade_id}: {qty} of the {leg.name} leg still open after "
                  f"{run.settings.max_retries} retries")
-        set_phase(run, trade, "stuck", trade.status)
+        set_phase(run, trade, "stuck")
         return False
     gap = tradeable(run, leg, leg.position - other.position)
     if leg.attempt > 0 and trade.leg_out is None and gap > _ZERO and leg.order is not None:
@@ -135,8 +137,9 @@ def _send_close(run: Run, trade: Trade, leg: LegBook, qty: Decimal) -> bool:
         leg.exit_seq += 1
     purpose: Purpose = "hedge" if hedging else "exit"
     side = leg.close_side if leg.position > _ZERO else leg.open_side
-    if send_marketable(run, trade, leg, purpose, client_order_id, side, qty, reference,
-                       "hedge" if hedging else "exit", trade.reason or reasons.EXIT_REQUESTED):
+    if send_marketable(run, trade, leg, purpose=purpose, client_order_id=client_order_id, side=side, qty=qty,
+                       reference_px=reference, kind="hedge" if hedging else "exit",
+                       reason=trade.reason or reasons.EXIT_REQUESTED):
         return True
     leg.attempt = run.settings.max_retries  # no price to send at: the ladder is over
     return _send_close(run, trade, leg, qty)

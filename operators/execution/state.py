@@ -11,13 +11,24 @@ in-process, so an order sent inside a call may be answered inside the same call)
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Final
+from typing import Final, Literal
 
 from arbflow.model import reasons
-from arbflow.model.execution import Fill, IntentKind, Order, OrderIntent, OrderType, PairTrade
+from arbflow.model.execution import (
+    CANCEL_PRIORITY,
+    DE_RISK_PRIORITY,
+    EntryDenied,
+    Fill,
+    IntentKind,
+    Order,
+    OrderIntent,
+    OrderType,
+    PairTrade,
+    TradeStatus,
+)
 from arbflow.model.market import FundingRate, Side
 from arbflow.model.portfolio import Alert, PortfolioState
-from arbflow.operators.execution import ids, pricing
+from arbflow.operators.execution import ids, phases, pricing
 from arbflow.operators.execution import ledger as ledger_ops
 from arbflow.operators.execution import paper_venue as paper_fills
 from arbflow.operators.execution.book import (
@@ -40,18 +51,7 @@ from arbflow.operators.signals import scanner
 
 _ZERO: Final = Decimal(0)
 _UNREALISED_STEP: Final = Decimal("1e-8")  # USD; the walked close prices carry 34 digits
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EntryDenied:
-    """An accepted opportunity the execution stage refused, with a decision reason code
-    (proposed as a model record; the flow counts it by reason)."""
-
-    opportunity_id: str
-    asset: str
-    reason: str
-    detail: str
-    ts: int
+_ANNOUNCED: Final[frozenset[phases.Phase]] = frozenset({"stuck", "closed", "rejected"})
 
 
 Output = OrderIntent | Order | Fill | PairTrade | PortfolioState | Alert | EntryDenied
@@ -108,7 +108,7 @@ def new_state(settings: ExecutionSettings) -> ExecutionState:
                           paper=paper_fills.PaperVenue() if settings.mode == "paper" else None)
 
 
-def send(run: Run, trade: Trade, leg: LegBook, purpose: Purpose, client_order_id: str, side: Side, qty: Decimal,
+def send(run: Run, trade: Trade, leg: LegBook, *, purpose: Purpose, client_order_id: str, side: Side, qty: Decimal,
          order_type: OrderType, limit_px: Decimal | None, reference_px: Decimal, kind: IntentKind, priority: int,
          reason: str) -> bool:
     """Emit one order (intent + Order "new") and hand it to the paper venue in paper mode.
@@ -133,27 +133,29 @@ def send(run: Run, trade: Trade, leg: LegBook, purpose: Purpose, client_order_id
 
 
 def cancel(run: Run, order: WorkingOrder, reason: str) -> None:
-    """Ask the venue to cancel `order` (priority 0), once; its end comes as a venue event."""
+    """Ask the venue to cancel `order` (`CANCEL_PRIORITY`), once; its end comes as a venue event."""
     if order.terminal or order.cancel_sent:
         return
     order.cancel_sent = True
-    run.out.append(intent_record(order, "cancel", 0, reason, run.now))
+    run.out.append(intent_record(order, "cancel", CANCEL_PRIORITY, reason, run.now))
     if run.state.paper is not None:
         run.events.extend(paper_fills.cancel(run.state.paper, order.client_order_id, run.now, run.paper, reason))
 
 
-def send_marketable(run: Run, trade: Trade, leg: LegBook, purpose: Purpose, client_order_id: str, side: Side,
+def send_marketable(run: Run, trade: Trade, leg: LegBook, *, purpose: Purpose, client_order_id: str, side: Side,
                     qty: Decimal, reference_px: Decimal | None, kind: IntentKind, reason: str) -> bool:
     """A marketable IOC for `qty` within `max_hedge_slippage_bps + attempt × retry_widen_bps`
-    of the current touch; False when the leg has no quote to price it from."""
+    of the current touch, at `DE_RISK_PRIORITY`; False when the leg has no quote to price it
+    from."""
     quote = run.state.quotes.get((leg.venue, leg.symbol))
     touch = None if quote is None else pricing.touch(quote, side)
     if touch is None:
         return False
     width = run.settings.max_hedge_slippage_bps + max(leg.attempt, 0) * run.settings.retry_widen_bps
     limit = pricing.marketable_limit(touch, side, width, run.settings.venues[leg.venue].tick_size)
-    return send(run, trade, leg, purpose, client_order_id, side, qty, "ioc", limit,
-                touch if reference_px is None else reference_px, kind, 1, reason)
+    return send(run, trade, leg, purpose=purpose, client_order_id=client_order_id, side=side, qty=qty,
+                order_type="ioc", limit_px=limit, reference_px=touch if reference_px is None else reference_px,
+                kind=kind, priority=DE_RISK_PRIORITY, reason=reason)
 
 
 def tradeable(run: Run, leg: LegBook, qty: Decimal) -> Decimal:
@@ -184,7 +186,7 @@ def declare_leg_out(run: Run, trade: Trade, ahead: LegBook, lagging: LegBook, ga
     run.out += [trade_record(trade, run.now), snapshot(run)]
 
 
-def end(run: Run, trade: Trade, status: str) -> bool:
+def end(run: Run, trade: Trade, status: Literal["closed", "rejected"]) -> bool:
     """Close the trade in the ledger (or release it when it never traded), publish its final
     record and forget it; its pair is free again."""
     state = run.state
@@ -204,11 +206,13 @@ def end(run: Run, trade: Trade, status: str) -> bool:
     return False
 
 
-def set_phase(run: Run, trade: Trade, phase: Any, status: Any) -> None:
-    """Move the trade; a `PairTrade` record goes out when its status changes or it ends."""
-    changed = trade.status != status
-    trade.phase, trade.status = phase, status
-    if changed or phase in ("stuck", "closed", "rejected"):
+def set_phase(run: Run, trade: Trade, phase: phases.Phase, status: TradeStatus | None = None) -> None:
+    """Move the trade to `phase` (and `status`, when given) through `phases.move`, which
+    raises on a move its table does not declare; a `PairTrade` record goes out when the
+    status changes, the trade is stuck, or it ends."""
+    changed = status is not None and trade.status != status
+    phases.move(trade, phase, status)
+    if changed or phase in _ANNOUNCED:
         run.out.append(trade_record(trade, run.now))
 
 

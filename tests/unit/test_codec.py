@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from arbflow.model import codec, reasons
 from arbflow.model.codec import EncodeError, decode, encode
 from arbflow.model.config import parse_config
-from arbflow.model.execution import Fill
+from arbflow.model.execution import EntryDenied, Fill
 from arbflow.model.market import OrderBook, Ticker
 from arbflow.model.rejected import Rejected
 from arbflow.model.signals import ConfluenceComponents
@@ -141,6 +141,26 @@ def test_decode_fills_defaults_when_optional_fields_are_absent() -> None:
 def test_decode_accepts_text_when_input_is_str_instead_of_bytes() -> None:
     wire = encode(_ticker())
     assert decode(Ticker, wire.decode(), source="test") == _ticker()
+
+
+# EntryDenied has no topic (the flow counts it and drops it), so it is not among S.RECORDS.
+_entry_denials = st.builds(EntryDenied, opportunity_id=S.identifiers, asset=S.assets, reason=S.codes,
+                           detail=S.free_text, ts=S.timestamps_ms)
+
+
+@EXAMPLES
+@given(record=_entry_denials)
+def test_decode_returns_the_same_entry_denied_when_it_is_read_back(record: EntryDenied) -> None:
+    wire = encode(record)
+    assert decode(EntryDenied, wire, source="test") == record
+    assert encode(decode(EntryDenied, wire, source="test")) == wire
+
+
+def test_encode_writes_an_entry_denied_in_declaration_order_with_its_schema_version() -> None:
+    denied = EntryDenied(opportunity_id="BTC:okx>binance@1", asset="BTC", reason=reasons.SCORE_TOO_LOW,
+                         detail="score 40 < 60", ts=1_723_161_600_000)
+    assert encode(denied) == (b'{"opportunity_id":"BTC:okx>binance@1","asset":"BTC","reason":"SCORE_TOO_LOW",'
+                              b'"detail":"score 40 < 60","ts":1723161600000,"schema_version":1}')
 
 
 # -- validation accepts what the strategies build ---------------------------------------
