@@ -23,8 +23,8 @@ import time
 from decimal import Decimal as D
 from typing import Any
 
-from arbflow.flows.signal_flow import settings_from, trading_settings
 from arbflow.model.config import parse_config
+from arbflow.model.desk_config import desk_config
 from arbflow.model.execution import OrderIntent, PairTrade
 from arbflow.model.market import FundingRate, MarketTrade, Ticker
 from arbflow.model.portfolio import PortfolioState
@@ -70,7 +70,7 @@ def market(episodes: int) -> list[Any]:
 
 def run_once(records: list[Any]) -> dict[str, Any]:
     config = parse_config({"scanner": {"min_score": 0}, "signals": {"funding_silent_after_s": 0}}, {})
-    signals, trading = settings_from(config), trading_settings(config)
+    desk = desk_config(config, "paper")
     desks: dict[str, AssetDesk | None] = dict.fromkeys(ASSETS)
     decision_us: list[float] = []
     ledger_updates, ledger_s, open_us = 0, 0.0, []
@@ -78,7 +78,7 @@ def run_once(records: list[Any]) -> dict[str, Any]:
     for record in records:
         asset = record.symbol.split("/", 1)[0]
         started = time.perf_counter()
-        desks[asset], out = update(desks[asset], record, signals, trading)
+        desks[asset], out = update(desks[asset], record, desk)
         elapsed = time.perf_counter() - started
         if any(type(o) is OrderIntent and o.kind == "entry" for o in out):
             decision_us.append(elapsed * 1e6)

@@ -11,11 +11,10 @@ on Kafka, the opportunity feed, trades and portfolio state in Redis.
 
 import logging
 import threading
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, Literal
+from typing import Any
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
@@ -26,6 +25,7 @@ from arbflow.connectors.kafka_merge import MergedKafkaInput
 from arbflow.flows.stateful import fold
 from arbflow.model import codec, reasons, topics
 from arbflow.model.config import Config
+from arbflow.model.desk_config import DeskConfig, TradeMode, desk_config
 from arbflow.model.execution import EntryDenied, Fill, Order, OrderIntent, PairTrade, VenueEvent
 from arbflow.model.market import ClockTick, FundingRate
 from arbflow.model.portfolio import Alert, PortfolioState
@@ -34,16 +34,11 @@ from arbflow.model.signals import BasisPoint, LatencyReading, Opportunity
 from arbflow.model.symbols import base_asset
 from arbflow.model.validation import Universe, parse_record
 from arbflow.operators.asset_desk import update
-from arbflow.operators.execution.controller import ControllerSettings, sector_of
-from arbflow.operators.execution.pricing import ExecutionSettings
-from arbflow.operators.execution.risk_checks import RiskSettings, with_fallback_tables
 from arbflow.operators.signals import funding
-from arbflow.operators.signals.desk_signals import SignalSettings
 from arbflow.sinks.dead_letter import dead_letter
 from arbflow.sinks.metrics import ENTRIES_DENIED, count_alerts, count_records, count_stage, observe_funding
 from arbflow.sinks.redis_feed import SignalRedisSink
 
-TradeMode = Literal["paper", "live"]
 _LOG = logging.getLogger("arbflow.alerts")
 _LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "critical": logging.CRITICAL}
 INPUT_TOPICS = (topics.MD_TICKER, topics.MD_BOOK, topics.MD_TRADE, topics.MD_FUNDING, topics.MD_OI,
@@ -55,14 +50,6 @@ OUTPUT_TOPIC = {BasisPoint: topics.SIGNAL_BASIS, LatencyReading: topics.SIGNAL_L
 TRADING_INPUT_TOPICS = (topics.CLOCK_TICK, topics.EXEC_VENUE)  # read too when the desks trade
 _UNMARKETED = (Rejected, ClockTick, VenueEvent)
 REDIS_TYPES = (BasisPoint, LatencyReading, Opportunity, PairTrade, PortfolioState)
-
-
-def settings_from(config: Config) -> SignalSettings:
-    silent = config.signals.funding_silent_after_s
-    return SignalSettings(scanner=config.scanner, venues=config.venues,
-                          scan_interval_ms=config.signals.scan_interval_ms,
-                          funding_silent_after_ms=silent * 1000 if silent else None,
-                          late_tolerance_ms=config.signals.late_tolerance_ms)
 
 
 # A message keyed by a universe asset crosses to its desk undecoded, as this tuple (a tuple of
@@ -174,21 +161,6 @@ def _encode(items: list[tuple[str, Any]]) -> list[OutputItem]:
     return out
 
 
-def trading_settings(config: Config, mode: TradeMode = "paper") -> ExecutionSettings:
-    """Paper (answers in process) or live (answers from exec.venue) execution, each desk with
-    an equal share of the starting capital, its margin checks and its portfolio controller."""
-    share = config.execution.starting_capital / len(config.universe.assets)
-    risk = RiskSettings(margin=with_fallback_tables(config.margin, config.venues))
-    allocation = config.allocation
-    sectors = Counter(sector_of(allocation, asset) for asset in config.universe.assets)
-    controller = ControllerSettings(allocation=allocation, portfolio_capital=config.execution.starting_capital,
-                                    sector_assets=dict(sectors), interval_ms=allocation.rebalance_interval_s * 1000)
-    return ExecutionSettings(venues=config.venues, mode=mode, starting_capital=share,
-                             min_score=config.scanner.min_score, horizon_intervals=config.scanner.horizon_intervals,
-                             funding_silent_after_ms=settings_from(config).funding_silent_after_ms, risk=risk,
-                             controller=controller)
-
-
 def signal_steps(messages: Stream[Consumed], config: Config, *, trade: bool = False, mode: TradeMode = "paper"
                  ) -> tuple[Stream[Any], Stream[OutputItem]]:
     """The transport-free core: messages in; Redis items and Kafka output items out.
@@ -198,8 +170,7 @@ def signal_steps(messages: Stream[Consumed], config: Config, *, trade: bool = Fa
                                 _decoder(universe, config.kafka.topic_prefix, config.universe.assets))
     split = op.branch("split_rejects", decoded, lambda item: type(item[1]) is not Rejected)
     dead = op.map("to_dead_letter", split.falses, _to_dead_letter)
-    trading = trading_settings(config, mode) if trade else None
-    step = partial(_update_many, signals=settings_from(config), trading=trading)
+    step = partial(_update_many, config=desk_config(config, mode if trade else None))
     folded = fold("scan_markets", split.trues, step, prepare=_desk_decoder(universe))
     outputs = op.flat_map("flatten_outputs", folded, lambda kv: kv[1])
     outputs = op.filter("count_denied_entries", outputs, _not_denied)
@@ -214,11 +185,10 @@ def _to_dead_letter(item: tuple[str, Rejected]) -> OutputItem:
     return dead_letter(item[0], item[1])
 
 
-def _update_many(state: Any, record: Any, *, signals: SignalSettings,
-                 trading: ExecutionSettings | None) -> tuple[Any, list[Any] | None]:
+def _update_many(state: Any, record: Any, *, config: DeskConfig) -> tuple[Any, list[Any] | None]:
     if type(record) is DeadLetter:
         return state, [record]
-    state, out = update(state, record, signals, trading)
+    state, out = update(state, record, config)
     return state, out or None
 
 

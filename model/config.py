@@ -176,11 +176,20 @@ class SignalsConfig:
     stale (DESIGN.md §3.9); 0 turns the rule off — for settlement-only histories, which
     speak once per interval by nature. A record whose event time is more than
     `late_tolerance_ms` behind the newest of its asset goes to its dead-letter topic as
-    LATE_RECORD instead of rewinding the state."""
+    LATE_RECORD instead of rewinding the state. A venue's latency reading is published at
+    most every `latency_interval_ms`; BASIS_NEGATIVE warns once a venue's median basis has
+    stayed below 0 for more than `basis_negative_alert_ms` of stream time."""
 
     scan_interval_ms: int = field(default=1_000, metadata=rule(lambda v: 1 <= v <= 3_600_000, "1 ms to 1 hour"))
     funding_silent_after_s: int = field(default=600, metadata=rule(lambda v: v >= 0, "seconds, 0 = off"))
     late_tolerance_ms: int = field(default=5_000, metadata=rule(lambda v: v >= 0, "an integer >= 0 (ms)"))
+    latency_interval_ms: int = field(default=1_000, metadata=rule(lambda v: 1 <= v <= 3_600_000, "1 ms to 1 hour"))
+    basis_negative_alert_ms: int = field(default=3_600_000, metadata=rule(lambda v: v >= 0, "an integer >= 0 (ms)"))
+
+    @property
+    def funding_silent_after_ms(self) -> int | None:
+        """`funding_silent_after_s` in the operators' unit; None = the rule is off."""
+        return self.funding_silent_after_s * 1000 if self.funding_silent_after_s else None
 
 
 # -- margin (DESIGN.md §3.8, §3.9 Margin) -------------------------------------------------
@@ -353,7 +362,12 @@ class AllocationConfig:
     observation, needing `min_overlap_points` common timestamps); a sector holds at most
     `sector_cap` × equity. A pair is rebalanced only when the change exceeds `rebalance_band`
     of its current notional and the expected gain over `gain_horizon_intervals` 8 h intervals
-    exceeds `gain_cost_multiple` × its round-trip cost."""
+    exceeds `gain_cost_multiple` × its round-trip cost.
+
+    Inside the desks (`desk_controller`; false = entries are sized by the execution rules
+    alone): each desk's portfolio controller reconciles target − current every
+    `rebalance_interval_s` of stream time, and keeps one carry observation per pair every
+    `carry_sample_s` for the allocator's window."""
 
     temperature: float = field(default=1.0, metadata=rule(lambda v: 0 < v <= 100, "a number in (0, 100]"))
     history_days: int = field(default=30, metadata=rule(lambda v: 1 <= v <= 3650, "1 to 3650 days"))
@@ -373,17 +387,74 @@ class AllocationConfig:
                                    metadata=rule(_positive, "a decimal > 0 (fraction per 8 h)"))
     sectors: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SECTORS))
     unmapped_sector: str = "unmapped"
-    # the desks' portfolio controller reconciles target − current this often (stream time)
+    desk_controller: bool = True
     rebalance_interval_s: int = field(default=300, metadata=rule(lambda v: 1 <= v <= 86_400,
                                                                  "an integer from 1 to 86400 (seconds)"))
+    carry_sample_s: int = field(default=60, metadata=rule(lambda v: 1 <= v <= 86_400,
+                                                          "an integer from 1 to 86400 (seconds)"))
+
+    @property
+    def rebalance_interval_ms(self) -> int:
+        """`rebalance_interval_s` in the controller's unit (stream-time ms)."""
+        return self.rebalance_interval_s * 1000
+
+    @property
+    def carry_sample_ms(self) -> int:
+        """`carry_sample_s` in the controller's unit (stream-time ms)."""
+        return self.carry_sample_s * 1000
 
 
 # -- execution (DESIGN.md §3.7; docs/execution.md) -----------------------------------------
 
 
+def _width_bps(v: Decimal) -> bool:
+    return Decimal(0) <= v <= Decimal(1_000)
+
+
+_WIDTH_ALLOWED = "a decimal from 0 to 1000 (bps)"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PaperConfig:
+    """The paper venue's fill model (DESIGN.md §3.7). An order or cancel takes effect
+    `latency_ms` of stream time after it was sent; a resting limit fills only once the
+    prints at its price reach `queue_fill_fraction` × the quantity resting ahead of it."""
+
+    latency_ms: int = field(default=0, metadata=rule(lambda v: 0 <= v <= 60_000, "an integer from 0 to 60000 (ms)"))
+    queue_fill_fraction: Decimal = field(default=Decimal("0.2"),
+                                         metadata=rule(lambda v: 0 <= v <= 1, "a decimal from 0 to 1"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionRiskConfig:
+    """The desks' risk checks (DESIGN.md §3.9; thresholds in `[margin]`): the accounts are
+    checked at most every `check_interval_ms` of stream time while a desk holds trades; a
+    trade whose |long − short| × price stays above max(`leak_min_usd`, `leak_fraction` ×
+    its notional) for `leak_after_ms` raises DELTA_LEAKAGE."""
+
+    check_interval_ms: int = field(default=1_000, metadata=rule(lambda v: 1 <= v <= 3_600_000, "1 ms to 1 hour"))
+    leak_after_ms: int = field(default=30_000, metadata=rule(lambda v: v >= 0, "an integer >= 0 (ms)"))
+    leak_min_usd: Decimal = field(default=Decimal(100), metadata=rule(lambda v: v >= 0, "a decimal >= 0 (USD)"))
+    leak_fraction: Decimal = field(default=Decimal("0.01"),
+                                   metadata=rule(lambda v: 0 <= v <= 1, "a decimal from 0 to 1"))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExecutionConfig:
-    """The execution stage. `starting_capital` (USD) is split equally over the asset desks.
+    """The execution stage (docs/execution.md). Money in USD, times in ms of stream time,
+    widths in bps. `starting_capital` is split equally over the asset desks.
+
+    Entries: an accepted opportunity older than `max_opportunity_age_ms` is stale; a trade
+    takes at most `max_position_fraction` of the desk's available capital and at least
+    `min_notional`; a leg's order works for `leg_timeout_ms`; marketable orders (second
+    legs, hedges, unwinds, hard exits) are priced `max_hedge_slippage_bps` beyond the touch,
+    widened by `retry_widen_bps` per retry, at most `max_retries` retries.
+    Exits: the spread widening past the entry spread by `stop_loss_bps` (hard) or
+    `widen_exit_bps` (soft), the carry falling below `funding_exit_8h` (fraction per 8 h),
+    `profit_take_fraction` of the projected profit earned; a soft (passive) exit becomes
+    hard after `max_soft_exit_rounds` rounds.
+    Breaker: more than `breaker_failure_rate` of a venue's last `breaker_window` orders
+    refused → no entries there for `breaker_pause_ms`.
     Live gateway caps per venue: an order above `max_order_notional` or an entry that would
     take the venue's exposure above `max_venue_notional` (USD) is refused before it leaves;
     at most `orders_per_s` orders and cancels per second, the last `exit_reserve` of them kept
@@ -393,6 +464,25 @@ class ExecutionConfig:
     at most about 4 × this per order, and never delays the other venues."""
 
     starting_capital: Decimal = field(default=Decimal(20_000), metadata=rule(_positive, "a decimal > 0 (USD)"))
+    max_opportunity_age_ms: int = field(default=1_000, metadata=rule(lambda v: v >= 1, "an integer >= 1 (ms)"))
+    max_position_fraction: Decimal = field(default=Decimal("0.5"), metadata=rule(_fraction, "a decimal in (0, 1]"))
+    min_notional: Decimal = field(default=Decimal(100), metadata=rule(_positive, "a decimal > 0 (USD)"))
+    leg_timeout_ms: int = field(default=500, metadata=rule(lambda v: 1 <= v <= 3_600_000, "1 ms to 1 hour"))
+    max_hedge_slippage_bps: Decimal = field(default=Decimal(30), metadata=rule(_width_bps, _WIDTH_ALLOWED))
+    retry_widen_bps: Decimal = field(default=Decimal(30), metadata=rule(_width_bps, _WIDTH_ALLOWED))
+    max_retries: int = field(default=3, metadata=rule(lambda v: 0 <= v <= 100, "an integer from 0 to 100"))
+    stop_loss_bps: Decimal = field(default=Decimal(100), metadata=rule(_width_bps, _WIDTH_ALLOWED))
+    widen_exit_bps: Decimal = field(default=Decimal(50), metadata=rule(_width_bps, _WIDTH_ALLOWED))
+    funding_exit_8h: Decimal = field(default=Decimal("0.00005"),
+                                     metadata=rule(lambda v: -1 < v < 1, "a decimal in (-1, 1) (fraction per 8 h)"))
+    profit_take_fraction: Decimal = field(default=Decimal("0.9"), metadata=rule(_positive, "a decimal > 0"))
+    max_soft_exit_rounds: int = field(default=3, metadata=rule(lambda v: 0 <= v <= 100, "an integer from 0 to 100"))
+    breaker_window: int = field(default=20, metadata=rule(lambda v: 1 <= v <= 10_000, "an integer from 1 to 10000"))
+    breaker_failure_rate: Decimal = field(default=Decimal("0.2"),
+                                          metadata=rule(lambda v: 0 <= v <= 1, "a decimal from 0 to 1"))
+    breaker_pause_ms: int = field(default=60_000, metadata=rule(lambda v: v >= 0, "an integer >= 0 (ms)"))
+    paper: PaperConfig = field(default_factory=PaperConfig)
+    risk: ExecutionRiskConfig = field(default_factory=ExecutionRiskConfig)
     max_order_notional: Decimal = field(default=Decimal(5_000), metadata=rule(_positive, "a decimal > 0 (USD)"))
     max_venue_notional: Decimal = field(default=Decimal(20_000), metadata=rule(_positive, "a decimal > 0 (USD)"))
     orders_per_s: Decimal = field(default=Decimal(5), metadata=rule(_positive, "a decimal > 0"))

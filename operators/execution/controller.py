@@ -1,18 +1,20 @@
 """The portfolio controller inside an asset's execution step (DESIGN.md §3.8, §3.9 Allocation;
 issue 7 item 4) — pure, stream time only.
 
-Every `interval_ms` of stream time [5 min], and at once after a large change (a pair's carry
-crossing 0 or moving by more than half its size), the desk reconciles `target − current =
-adjustments` with `operators.allocator.allocate` over the pairs it has seen:
+Every `allocation.rebalance_interval_s` of stream time [5 min], and at once after a large
+change (a pair's carry crossing 0 or moving by more than half its size), the desk reconciles
+`target − current = adjustments` with `operators.allocator.allocate` over the pairs it has
+seen (only with `allocation.desk_controller` on):
 - a pair is what an opportunity names (`asset:long_venue:long_symbol>short_venue:short_symbol`,
   the opportunity id without its `@ts`); its current carry and round-trip cost (the four
   fills' fees + slippage, bps) are the latest opportunity's; its carry history is one
-  observation per `sample_ms` [1 min] of stream time, kept for the allocator's window;
+  observation per `allocation.carry_sample_s` [1 min] of stream time, kept for the
+  allocator's window;
 - current = the notional of the pair's open trade, pending = of a trade still entering;
 - capital = the desk's starting share + its realised PnL; the sector caps are a share of
-  the whole portfolio: `equity` = portfolio capital / (configured assets of the asset's
-  sector), so desks of one sector together stay within the cap without talking to each
-  other (conservative when they do not all use theirs);
+  the whole portfolio: `equity` = `execution.starting_capital` / (configured assets of the
+  asset's sector, `DeskConfig.sector_assets`), so desks of one sector together stay within
+  the cap without talking to each other (conservative when they do not all use theirs);
 - the allocator's hysteresis decides (7 % band, gain > 2.5 × round-trip cost); adjustments
   come cancel > de-risk > entry and are carried out at once, in that order: `cancel` → the
   pair's resting first leg is cancelled; `exit` → the open trade closes with soft
@@ -26,13 +28,13 @@ controller (the allocator's forced adjustments for it are dropped): the exit rul
 """
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
 
 from arbflow.model import reasons
-from arbflow.model.config import AllocationConfig
+from arbflow.model.desk_config import DeskConfig, sector_of
 from arbflow.model.money import MONEY
 from arbflow.model.risk import AllocationRequest, Candidate, CarryPoint
 from arbflow.model.risk_results import Adjustment, Allocation
@@ -46,26 +48,10 @@ _ENTERING: Final = frozenset({"first", "second", "hedging"})
 _EXCLUDED_FOR_GOOD: Final = frozenset({reasons.CARRY_NOT_POSITIVE, reasons.PAIR_LIMIT})
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ControllerSettings:
-    """`portfolio_capital`: the whole portfolio's starting capital (USD); `sector_assets`:
-    per sector, how many configured assets share it (≥ 1)."""
-
-    allocation: AllocationConfig
-    portfolio_capital: Decimal
-    sector_assets: Mapping[str, int]
-    interval_ms: int = 300_000
-    sample_ms: int = 60_000
-
-    def sector_equity(self, asset: str) -> Decimal:
-        """The equity the desk's sector cap is a share of."""
-        shared = max(1, self.sector_assets.get(sector_of(self.allocation, asset), 1))
-        return MONEY.divide(self.portfolio_capital, Decimal(shared))
-
-
-def sector_of(allocation: AllocationConfig, asset: str) -> str:
-    """The asset's narrative sector in the allocator's map (`unmapped_sector` if absent)."""
-    return {k.upper(): v for k, v in allocation.sectors.items()}.get(asset.upper(), allocation.unmapped_sector)
+def sector_equity(config: DeskConfig, asset: str) -> Decimal:
+    """The equity the desk's sector cap is a share of (USD)."""
+    shared = max(1, config.sector_assets.get(sector_of(config.allocation, asset), 1))
+    return MONEY.divide(config.execution.starting_capital, Decimal(shared))
 
 
 @dataclass(slots=True)
@@ -93,7 +79,7 @@ def pair_id(opportunity_id: str) -> str:
     return opportunity_id.rsplit("@", 1)[0]
 
 
-def observe(ctrl: DeskController, opp: Opportunity, settings: ControllerSettings) -> None:
+def observe(ctrl: DeskController, opp: Opportunity, config: DeskConfig) -> None:
     """Fold an opportunity's carry and costs into its pair (opportunities without carry skip)."""
     if opp.carry_8h is None:
         return
@@ -104,9 +90,9 @@ def observe(ctrl: DeskController, opp: Opportunity, settings: ControllerSettings
     if ctrl.last_run is not None and _large_change(view.carry_8h, opp.carry_8h):
         ctrl.urgent = True
     view.carry_8h, view.cost_bps = opp.carry_8h, opp.fees_bps + opp.slippage_bps
-    if not view.history or opp.ts - view.history[-1].ts >= settings.sample_ms:
+    if not view.history or opp.ts - view.history[-1].ts >= config.allocation.carry_sample_ms:
         view.history.append(CarryPoint(ts=opp.ts, carry_8h=opp.carry_8h))
-    oldest = opp.ts - settings.allocation.history_days * DAY_MS
+    oldest = opp.ts - config.allocation.history_days * DAY_MS
     while view.history and view.history[0].ts < oldest:
         view.history.popleft()
 
@@ -116,8 +102,9 @@ def _large_change(before: Decimal, after: Decimal) -> bool:
     return (before > 0) != (after > 0) or abs(after - before) > abs(before) / 2
 
 
-def due(ctrl: DeskController, now: int, settings: ControllerSettings) -> bool:
-    return bool(ctrl.pairs) and (ctrl.urgent or ctrl.last_run is None or now - ctrl.last_run >= settings.interval_ms)
+def due(ctrl: DeskController, now: int, config: DeskConfig) -> bool:
+    return bool(ctrl.pairs) and (ctrl.urgent or ctrl.last_run is None
+                                 or now - ctrl.last_run >= config.allocation.rebalance_interval_ms)
 
 
 def _held(trades: Iterable[Trade]) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
@@ -131,7 +118,7 @@ def _held(trades: Iterable[Trade]) -> tuple[dict[str, Decimal], dict[str, Decima
 
 
 def reconcile(ctrl: DeskController, now: int, trades: Iterable[Trade], capital: Decimal,
-              settings: ControllerSettings) -> tuple[Adjustment, ...]:
+              config: DeskConfig) -> tuple[Adjustment, ...]:
     """Run the allocator now; remember targets and exclusions; return the adjustments in the
     order they are to be carried out (cancel > de-risk > entry)."""
     ctrl.last_run, ctrl.urgent = now, False
@@ -142,8 +129,8 @@ def reconcile(ctrl: DeskController, now: int, trades: Iterable[Trade], capital: 
                   round_trip_cost_bps=view.cost_bps, current_notional=current.get(key, _ZERO),
                   pending_notional=pending.get(key, _ZERO))
         for key, view in sorted(ctrl.pairs.items()))
-    allocation = allocate(AllocationRequest(equity=settings.sector_equity(asset), capital=max(capital, _ZERO),
-                                            ts=now, candidates=candidates), settings.allocation)
+    allocation = allocate(AllocationRequest(equity=sector_equity(config, asset), capital=max(capital, _ZERO),
+                                            ts=now, candidates=candidates), config.allocation)
     ctrl.last = allocation
     ctrl.excluded = {e.pair_id: e.reason for e in allocation.excluded}
     ctrl.caps = {t.pair_id: t.target_notional for t in allocation.targets if t.pair_id not in ctrl.excluded}
@@ -152,11 +139,11 @@ def reconcile(ctrl: DeskController, now: int, trades: Iterable[Trade], capital: 
 
 
 def entry_cap(ctrl: DeskController, key: str, asset: str, open_notional: Decimal,
-              settings: ControllerSettings) -> Decimal:
+              config: DeskConfig) -> Decimal:
     """The most an entry on pair `key` may take (see the module docstring)."""
     if key in ctrl.caps:
         return ctrl.caps[key]
     if ctrl.excluded.get(key) in _EXCLUDED_FOR_GOOD:
         return _ZERO
-    limit = MONEY.multiply(settings.allocation.sector_cap, settings.sector_equity(asset))
+    limit = MONEY.multiply(config.allocation.sector_cap, sector_equity(config, asset))
     return max(limit - open_notional, _ZERO)

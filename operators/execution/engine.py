@@ -40,6 +40,7 @@ from decimal import Decimal, localcontext
 from typing import Any, Final, ParamSpec
 
 from arbflow.model import reasons
+from arbflow.model.desk_config import DeskConfig
 from arbflow.model.execution import ENTRY_PRIORITY, EntryDenied
 from arbflow.model.market import ClockTick, FundingRate, MarketTrade, OrderBook, Ticker
 from arbflow.model.money import MONEY, mid
@@ -50,7 +51,6 @@ from arbflow.operators.execution import ledger as ledger_ops
 from arbflow.operators.execution import paper_venue as paper_fills
 from arbflow.operators.execution import risk_checks as desk_risk
 from arbflow.operators.execution.book import LegBook, Trade, apply_fill, fill_record, order_record, trade_record
-from arbflow.operators.execution.pricing import ExecutionSettings
 from arbflow.operators.execution.state import (
     ExecutionState,
     Output,
@@ -68,7 +68,7 @@ from arbflow.operators.signals import funding as funding_ops
 _ZERO: Final = Decimal(0)
 P = ParamSpec("P")
 
-__all__ = ["EntryDenied", "ExecutionSettings", "ExecutionState", "Output", "new_state", "on_basis_stop", "on_clock",
+__all__ = ["EntryDenied", "ExecutionState", "Output", "new_state", "on_basis_stop", "on_clock",
            "on_funding", "on_market", "on_opportunity", "on_venue_event", "request_exit", "resume_entries", "update"]
 
 
@@ -83,14 +83,14 @@ def _money(handler: Callable[P, list[Output]]) -> Callable[P, list[Output]]:
 
 
 @_money
-def on_clock(state: ExecutionState, ts: int, settings: ExecutionSettings) -> list[Output]:
+def on_clock(state: ExecutionState, ts: int, settings: DeskConfig) -> list[Output]:
     """Stream time passes (a `clock.tick`): timeouts, paper cancels, funding settlement."""
     return _finish(_begin(state, ts, settings))
 
 
 @_money
 def on_market(state: ExecutionState, record: Ticker | OrderBook | MarketTrade,
-              settings: ExecutionSettings) -> list[Output]:
+              settings: DeskConfig) -> list[Output]:
     """A market record: track quotes and marks, feed the paper venue, check exits."""
     run = _begin(state, record.ts_local, settings)
     key = (record.venue, record.symbol)
@@ -101,7 +101,7 @@ def on_market(state: ExecutionState, record: Ticker | OrderBook | MarketTrade,
         if type(record) is Ticker and record.mark is not None:
             state.marks[key] = record.mark
     if state.paper is not None:
-        run.events.extend(paper_fills.on_market(state.paper, record, run.paper))
+        run.events.extend(paper_fills.on_market(state.paper, record, run.settings))
         _drain(run)
     if type(record) is not MarketTrade:
         _check_exits(run, lambda t: key in t.pair)
@@ -109,7 +109,7 @@ def on_market(state: ExecutionState, record: Ticker | OrderBook | MarketTrade,
 
 
 @_money
-def on_funding(state: ExecutionState, record: FundingRate, settings: ExecutionSettings) -> list[Output]:
+def on_funding(state: ExecutionState, record: FundingRate, settings: DeskConfig) -> list[Output]:
     """A funding record: settlements due before it are paid at the rate then in force; it
     becomes the rate in force for its `next_funding_time`; the carry exit is rechecked."""
     run = _begin(state, record.ts_local, settings)
@@ -122,7 +122,7 @@ def on_funding(state: ExecutionState, record: FundingRate, settings: ExecutionSe
 
 
 @_money
-def on_venue_event(state: ExecutionState, event: VenueEvent, settings: ExecutionSettings) -> list[Output]:
+def on_venue_event(state: ExecutionState, event: VenueEvent, settings: DeskConfig) -> list[Output]:
     """A live venue's answer (ack, fill, cancel, reject). Duplicates are dropped by fill id
     and by order state; events for ids never sent raise a warning alert."""
     run = _begin(state, event.ts, settings)
@@ -132,7 +132,7 @@ def on_venue_event(state: ExecutionState, event: VenueEvent, settings: Execution
 
 @_money
 def on_basis_stop(state: ExecutionState, venue: str, asset: str, stop: bool, ts: int,
-                  settings: ExecutionSettings) -> list[Output]:
+                  settings: DeskConfig) -> list[Output]:
     """The basis-at-risk stop of `venue` for `asset` turned on (hard exit of every trade with
     a leg there) or off."""
     run = _begin(state, ts, settings)
@@ -145,7 +145,7 @@ def on_basis_stop(state: ExecutionState, venue: str, asset: str, stop: bool, ts:
 
 
 @_money
-def request_exit(state: ExecutionState, trade_id: str, ts: int, settings: ExecutionSettings, *, hard: bool = True,
+def request_exit(state: ExecutionState, trade_id: str, ts: int, settings: DeskConfig, *, hard: bool = True,
                  reason: str = reasons.EXIT_REQUESTED) -> list[Output]:
     """Close a trade from outside (breaker, operator). A stuck trade restarts its ladders."""
     run = _begin(state, ts, settings)
@@ -168,7 +168,7 @@ def resume_entries(state: ExecutionState) -> None:
     state.paused = None
 
 
-def update(state: ExecutionState | None, record: Any, settings: ExecutionSettings) -> tuple[ExecutionState,
+def update(state: ExecutionState | None, record: Any, settings: DeskConfig) -> tuple[ExecutionState,
                                                                                             list[Output]]:
     """The Bytewax step: dispatch one input record to its handler."""
     state = state or new_state(settings)
@@ -191,21 +191,21 @@ def _pair_key(opp: Opportunity) -> tuple[tuple[str, str], tuple[str, str]]:
 
 
 @_money
-def on_opportunity(state: ExecutionState, opp: Opportunity, settings: ExecutionSettings) -> list[Output]:
+def on_opportunity(state: ExecutionState, opp: Opportunity, settings: DeskConfig) -> list[Output]:
     """Decide on an opportunity (DESIGN.md §3.7). Not accepted by the scanner: ignored (it
     already carries its reason). Otherwise an entry starts, or an `EntryDenied` says why not."""
     run = _begin(state, opp.ts, settings)
-    if settings.controller is not None:
-        controller.observe(state.controller, opp, settings.controller)
+    if settings.allocation.desk_controller:
+        controller.observe(state.controller, opp, settings)
     if not opp.accepted:
         return _finish(run)
-    _forget_old_opportunities(state, run.now - settings.max_opportunity_age_ms)
+    _forget_old_opportunities(state, run.now - settings.execution.max_opportunity_age_ms)
     refusal = _refusal(run, opp)
     if refusal is None:
         key = _pair_key(opp)
-        cap = None if settings.controller is None else controller.entry_cap(
+        cap = None if not settings.allocation.desk_controller else controller.entry_cap(
             state.controller, controller.pair_id(opp.opportunity_id), opp.asset,
-            sum((t.notional for t in state.trades.values()), _ZERO), settings.controller)
+            sum((t.notional for t in state.trades.values()), _ZERO), settings)
         plan = pricing.plan_entry(opp, state.quotes.get((opp.long_venue, opp.long_symbol)),
                                   state.quotes.get((opp.short_venue, opp.short_symbol)), state.ledger.available,
                                   settings, cap)
@@ -228,11 +228,11 @@ def _forget_old_opportunities(state: ExecutionState, oldest: int) -> None:
 def _refusal(run: Run, opp: Opportunity) -> pricing.Refusal | None:
     state, settings = run.state, run.settings
     busy = state.trades.get(state.pairs.get(_pair_key(opp), ""))
-    if opp.score < settings.min_score:
-        return pricing.Refusal(reasons.SCORE_TOO_LOW, f"score {opp.score} < {settings.min_score}")
+    if opp.score < settings.scanner.min_score:
+        return pricing.Refusal(reasons.SCORE_TOO_LOW, f"score {opp.score} < {settings.scanner.min_score}")
     if opp.opportunity_id in state.started:
         return pricing.Refusal(reasons.DUPLICATE_OPPORTUNITY, f"started {state.started[opp.opportunity_id][0]}")
-    if run.now - opp.ts > settings.max_opportunity_age_ms:
+    if run.now - opp.ts > settings.execution.max_opportunity_age_ms:
         return pricing.Refusal(reasons.STALE_OPPORTUNITY, f"{run.now - opp.ts} ms old")
     if state.paused is not None:
         return pricing.Refusal(reasons.ENTRIES_PAUSED, state.paused)
@@ -268,7 +268,7 @@ def _start_entry(run: Run, opp: Opportunity, key: tuple[tuple[str, str], tuple[s
         projected_profit=plan.projected_profit, planned_spread_bps=plan.entry_spread_bps,
         exit_fees_bps=maker + taker, ts_entry=run.now)
     gate = desk_risk.entry_refusal(state.trades.values(), state.marks, state.quotes, trade,
-                                   _entry_prices(run, trade, plan), state.risk, run.settings.risk, venues)
+                                   _entry_prices(run, trade, plan), state.risk, run.settings)
     if gate is not None:
         return pricing.Refusal(*gate)
     state.trade_counts[(opp.asset, opp.ts)] = n + 1
@@ -293,14 +293,13 @@ def _entry_prices(run: Run, trade: Trade, plan: pricing.EntryPlan) -> tuple[Deci
     return out[0], out[1]
 
 
-def _begin(state: ExecutionState, ts: int, settings: ExecutionSettings) -> Run:
+def _begin(state: ExecutionState, ts: int, settings: DeskConfig) -> Run:
     """Move stream time to `ts` and fire what fell due (see the module docstring)."""
-    run = Run(state, settings, paper_fills.PaperSettings(
-        venues=settings.venues, latency_ms=settings.paper_latency_ms, queue_fill_fraction=settings.queue_fill_fraction))
+    run = Run(state, settings)
     state.now = max(state.now, ts)
     ledger_ops.observe_time(state.ledger, ts)
     if state.paper is not None:
-        run.events.extend(paper_fills.advance(state.paper, state.now, run.paper))
+        run.events.extend(paper_fills.advance(state.paper, state.now, run.settings))
         _drain(run)
     _settle_funding(run)
     for trade in list(state.trades.values()):
@@ -319,9 +318,9 @@ def _finish(run: Run) -> list[Output]:
 
 
 def _reconcile(run: Run) -> None:
-    """The portfolio controller's turn (operators.desk_controller), every `interval_ms`."""
-    state, settings = run.state, run.settings.controller
-    if settings is None or not controller.due(state.controller, run.now, settings):
+    """The portfolio controller's turn (operators.desk_controller), every `rebalance_interval_s`."""
+    state, settings = run.state, run.settings
+    if not settings.allocation.desk_controller or not controller.due(state.controller, run.now, settings):
         return
     capital = state.ledger.starting_capital + state.ledger.realised_pnl
     for adjustment in controller.reconcile(state.controller, run.now, state.trades.values(), capital, settings):
@@ -336,15 +335,15 @@ def _reconcile(run: Run) -> None:
 
 def _check_risk(run: Run) -> None:
     """The desk's margin and leakage checks (operators.desk_risk), at most once per
-    `risk_check_ms` of stream time while it holds trades or a health, alert or pause is
+    `execution.risk.check_interval_ms` of stream time while it holds trades or a health, alert or pause is
     standing (so they clear once the trades are gone)."""
-    state, risk = run.state, run.settings.risk
+    state, risk = run.state, run.settings.execution.risk
     watch = state.risk
     standing = state.trades or watch.active or watch.paused or watch.health is not None
-    if run.now - watch.last_check < risk.risk_check_ms or not standing:
+    if run.now - watch.last_check < risk.check_interval_ms or not standing:
         return
     watch.last_check = run.now
-    verdict = desk_risk.check(state.trades, state.marks, state.quotes, run.now, watch, risk, run.settings.venues)
+    verdict = desk_risk.check(state.trades, state.marks, state.quotes, run.now, watch, run.settings)
     changed = (watch.health, watch.distance) != (verdict.health, verdict.distance)
     watch.health, watch.distance = verdict.health, verdict.distance
     asset = next((t.asset for t in state.trades.values()), None)
@@ -419,7 +418,7 @@ def _order_outcome(run: Run, venue: str, *, failed: bool) -> None:
     `breaker_window` orders on `venue` were refused, entries there pause for
     `breaker_pause_ms` of stream time (a warning alert records the trigger) and the count
     starts over. Exits, hedges and unwinds are never paused."""
-    settings = run.settings
+    settings = run.settings.execution
     window = run.state.outcomes.setdefault(venue, deque(maxlen=settings.breaker_window))
     window.append(failed)
     if len(window) < settings.breaker_window:

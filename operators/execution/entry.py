@@ -82,13 +82,13 @@ def _send_hedge(run: Run, trade: Trade, leg: LegBook, qty: Decimal) -> bool:
     """Next hedge attempt on the lagging leg; exhausted → HEDGE_FAILED and unwind instead."""
     assert trade.leg_out is not None
     leg.attempt += 1
-    if leg.attempt <= run.settings.max_retries and send_marketable(
+    if leg.attempt <= run.settings.execution.max_retries and send_marketable(
             run, trade, leg, purpose="hedge", client_order_id=ids.hedge_id(trade.leg_out.orig, leg.attempt),
             side=leg.open_side, qty=qty, reference_px=trade.leg_out.reference_px, kind="hedge",
             reason=reasons.LEG_OUT):
         return False
     critical(run, trade, reasons.HEDGE_FAILED, f"{trade.trade_id}: {qty} of the {leg.name} leg not hedged after "
-             f"{run.settings.max_retries} retries; unwinding the other leg")
+             f"{run.settings.execution.max_retries} retries; unwinding the other leg")
     trade.reason = reasons.HEDGE_FAILED
     return _start_unwind(run, trade)
 
@@ -151,12 +151,12 @@ def _send_unwind(run: Run, trade: Trade) -> bool:
         orig = ids.entry_id(trade.trade_id, leg.name)
     else:
         orig = leg.order.client_order_id if leg.attempt == 0 else _unwind_orig(leg.order.client_order_id)
-    if leg.attempt <= run.settings.max_retries and send_marketable(
+    if leg.attempt <= run.settings.execution.max_retries and send_marketable(
             run, trade, leg, purpose="unwind", client_order_id=ids.unwind_id(orig, leg.attempt), side=side, qty=qty,
             reference_px=None, kind="unwind", reason=trade.reason or reasons.SECOND_LEG_REJECTED):
         return False
     critical(run, trade, reasons.UNWIND_FAILED, f"{trade.trade_id}: {qty} of the {leg.name} leg not unwound "
-             f"after {run.settings.max_retries} retries")
+             f"after {run.settings.execution.max_retries} retries")
     set_phase(run, trade, "stuck")
     return False
 

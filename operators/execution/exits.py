@@ -36,7 +36,7 @@ def exit_signal(run: Run, trade: Trade) -> pricing.ExitSignal | None:
     if long_px is None or short_px is None:
         return None
     carry = funding_ops.carry(state.funding, (long.venue, long.symbol), (short.venue, short.symbol), run.now,
-                              run.settings.funding_silent_after_ms)
+                              run.settings.signals.funding_silent_after_ms)
     view = pricing.PositionView(
         long_qty=long.position, short_qty=short.position, entry_long_px=long_px, entry_short_px=short_px,
         entry_spread_bps=spread_bps(long_px, short_px),
@@ -45,14 +45,15 @@ def exit_signal(run: Run, trade: Trade) -> pricing.ExitSignal | None:
     stop = any((leg.venue, trade.asset) in state.basis_stops for leg in (long, short))
     return pricing.exit_signal(view, state.quotes.get((long.venue, long.symbol)),
                                state.quotes.get((short.venue, short.symbol)),
-                               None if isinstance(carry, funding_ops.Blocked) else carry.carry_8h, stop, run.settings)
+                               None if isinstance(carry, funding_ops.Blocked) else carry.carry_8h, stop,
+                               run.settings.execution)
 
 
 def start_exit(run: Run, trade: Trade, reason: str, hard: bool) -> None:
     """Begin closing an active trade (the caller then progresses it): hard → marketable at
     once; soft → passive limits at each leg's own touch, for `leg_timeout_ms`."""
     trade.reason = reason
-    trade.hard_exit = hard or trade.soft_rounds >= run.settings.max_soft_exit_rounds
+    trade.hard_exit = hard or trade.soft_rounds >= run.settings.execution.max_soft_exit_rounds
     trade.round_orders = []
     if trade.hard_exit:
         trade.long.attempt = trade.short.attempt = -1
@@ -119,9 +120,9 @@ def _send_close(run: Run, trade: Trade, leg: LegBook, qty: Decimal) -> bool:
     """Next marketable close of `leg`; a retry while the other leg holds less is a leg-out."""
     other = trade.other(leg.name)
     leg.attempt += 1
-    if leg.attempt > run.settings.max_retries:
+    if leg.attempt > run.settings.execution.max_retries:
         critical(run, trade, reasons.EXIT_FAILED, f"{trade.trade_id}: {qty} of the {leg.name} leg still open after "
-                 f"{run.settings.max_retries} retries")
+                 f"{run.settings.execution.max_retries} retries")
         set_phase(run, trade, "stuck")
         return False
     gap = tradeable(run, leg, leg.position - other.position)
@@ -141,5 +142,5 @@ def _send_close(run: Run, trade: Trade, leg: LegBook, qty: Decimal) -> bool:
                        reference_px=reference, kind="hedge" if hedging else "exit",
                        reason=trade.reason or reasons.EXIT_REQUESTED):
         return True
-    leg.attempt = run.settings.max_retries  # no price to send at: the ladder is over
+    leg.attempt = run.settings.execution.max_retries  # no price to send at: the ladder is over
     return _send_close(run, trade, leg, qty)

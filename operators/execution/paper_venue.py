@@ -16,32 +16,22 @@ deterministic, driven only by market records and the stream time they carry.
   limit price. Invariant: resting fills `≤ max(0, traded − threshold)` at all times.
 - Fees: bps of notional from `VenueConfig` (spot or perp schedule), maker for resting fills,
   taker for marketable ones; positive = paid, negative = rebate, in the settle currency.
+`latency_ms` and `queue_fill_fraction` are the `[execution.paper]` section (`DeskConfig.execution.paper`).
 State is one mutable `PaperVenue`, owned by the execution step (operators.execution).
 """
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
 
 from arbflow.model import reasons
-from arbflow.model.config import VenueConfig
+from arbflow.model.desk_config import DeskConfig
 from arbflow.model.execution import Liquidity
 from arbflow.model.market import Level, MarketTrade, OrderBook, Side, Ticker
 from arbflow.model.money import BPS_PER_UNIT, MONEY, round_to_lot
 from arbflow.operators.execution.venue_events import OrderRequest, VenueEvent, VenueEventKind
 
 _ZERO: Final = Decimal(0)
-QUEUE_FILL_FRACTION: Final = Decimal("0.2")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PaperSettings:
-    """Fees, lots and latency of the paper venue."""
-
-    venues: Mapping[str, VenueConfig]
-    latency_ms: int = 0
-    queue_fill_fraction: Decimal = QUEUE_FILL_FRACTION
 
 
 @dataclass(slots=True)
@@ -82,9 +72,9 @@ class PaperVenue:
     now: int = 0
 
 
-def fee(settings: PaperSettings, request: OrderRequest, px: Decimal, qty: Decimal, liquidity: Liquidity) -> Decimal:
+def fee(config: DeskConfig, request: OrderRequest, px: Decimal, qty: Decimal, liquidity: Liquidity) -> Decimal:
     """`px × qty × bps / 10⁴` with the maker or taker bps of the order's venue and market."""
-    venue = settings.venues[request.venue]
+    venue = config.venues[request.venue]
     schedule = venue.spot if request.market == "spot" else venue.perp
     assert schedule is not None  # refused at activation otherwise
     bps = schedule.maker_bps if liquidity == "maker" else schedule.taker_bps
@@ -96,28 +86,28 @@ def settle_currency(symbol: str) -> str:
     return symbol.rsplit(":", 1)[1] if ":" in symbol else symbol.split("/", 1)[-1]
 
 
-def submit(venue: PaperVenue, request: OrderRequest, settings: PaperSettings) -> list[VenueEvent]:
+def submit(venue: PaperVenue, request: OrderRequest, config: DeskConfig) -> list[VenueEvent]:
     """Accept an order for the book at `request.ts + latency_ms`; events due by now follow."""
     if request.client_order_id in venue.orders:
         return []  # the same client id twice: a venue refuses the duplicate; nothing changes
-    order = PaperOrder(request=request, seq=len(venue.orders), ts_live=request.ts + settings.latency_ms)
+    order = PaperOrder(request=request, seq=len(venue.orders), ts_live=request.ts + config.execution.paper.latency_ms)
     venue.orders[request.client_order_id] = venue.working[request.client_order_id] = order
-    return advance(venue, max(venue.now, request.ts), settings)
+    return advance(venue, max(venue.now, request.ts), config)
 
 
-def cancel(venue: PaperVenue, client_order_id: str, ts: int, settings: PaperSettings,
+def cancel(venue: PaperVenue, client_order_id: str, ts: int, config: DeskConfig,
            reason: str = reasons.ORDER_TIMEOUT) -> list[VenueEvent]:
     """Ask to cancel; it takes effect `latency_ms` later. Unknown or finished orders: no-op."""
     order = venue.working.get(client_order_id)
     if order is None:
         return []
-    due = ts + settings.latency_ms
+    due = ts + config.execution.paper.latency_ms
     if order.cancel_at is None or due < order.cancel_at:
         order.cancel_at, order.cancel_reason = due, reason
-    return advance(venue, max(venue.now, ts), settings)
+    return advance(venue, max(venue.now, ts), config)
 
 
-def advance(venue: PaperVenue, ts: int, settings: PaperSettings) -> list[VenueEvent]:
+def advance(venue: PaperVenue, ts: int, config: DeskConfig) -> list[VenueEvent]:
     """Move stream time to `ts`: orders reach the book and cancels land, in time order."""
     venue.now = max(venue.now, ts)
     due: list[tuple[int, int, int, PaperOrder]] = []
@@ -131,7 +121,7 @@ def advance(venue: PaperVenue, ts: int, settings: PaperSettings) -> list[VenueEv
         if order.done:
             continue
         if kind == 0:
-            out += _go_live(venue, order, at, settings)
+            out += _go_live(venue, order, at, config)
         else:
             order.done = True
             out.append(_event(order, "canceled", at, reason=order.cancel_reason))
@@ -145,10 +135,10 @@ def _prune(venue: PaperVenue) -> None:
 
 
 def on_market(venue: PaperVenue, record: Ticker | OrderBook | MarketTrade,
-              settings: PaperSettings) -> list[VenueEvent]:
+              config: DeskConfig) -> list[VenueEvent]:
     """Advance to the record's time, then fold it in: books and tickers replace the visible
     levels (a book, once seen, wins over tickers); trades feed resting orders' queues."""
-    out = advance(venue, record.ts_local, settings)
+    out = advance(venue, record.ts_local, config)
     key = (record.venue, record.symbol)
     if type(record) is OrderBook:
         venue.books[key] = VisibleBook(bids=record.bids, asks=record.asks, is_book=True)
@@ -161,7 +151,7 @@ def on_market(venue: PaperVenue, record: Ticker | OrderBook | MarketTrade,
         for order in list(venue.working.values()):
             if order.live and not order.done and (order.request.venue, order.request.symbol) == key \
                     and record.ts_local >= order.ts_live:
-                out += _on_trade(order, record, settings)
+                out += _on_trade(order, record, config)
         _prune(venue)
     return out
 
@@ -201,12 +191,12 @@ def queue_ahead(levels: tuple[Level, ...], side: Side, limit: Decimal, is_book: 
     return _ZERO if is_book else best_qty  # ticker only: the touch size stands in for the unknown
 
 
-def _go_live(venue: PaperVenue, order: PaperOrder, ts: int, settings: PaperSettings) -> list[VenueEvent]:
+def _go_live(venue: PaperVenue, order: PaperOrder, ts: int, config: DeskConfig) -> list[VenueEvent]:
     request = order.request
     order.live = True
-    config = settings.venues.get(request.venue)
+    venue_config = config.venues.get(request.venue)
     book = venue.books.get((request.venue, request.symbol))
-    schedule = None if config is None else config.spot if request.market == "spot" else config.perp
+    schedule = None if venue_config is None else venue_config.spot if request.market == "spot" else venue_config.perp
     if schedule is None or request.qty <= _ZERO:
         order.done = True
         return [_event(order, "rejected", ts, reason=reasons.UNTRADABLE_VENUE)]
@@ -223,7 +213,7 @@ def _go_live(venue: PaperVenue, order: PaperOrder, ts: int, settings: PaperSetti
     else:
         book.bids = rest
     for px, qty in fills:
-        out.append(_fill(order, px, qty, "taker", ts, settings))
+        out.append(_fill(order, px, qty, "taker", ts, config))
     order.taken = order.filled
     if order.filled >= request.qty:
         order.done = True
@@ -236,35 +226,35 @@ def _go_live(venue: PaperVenue, order: PaperOrder, ts: int, settings: PaperSetti
     return out
 
 
-def _on_trade(order: PaperOrder, trade: MarketTrade, settings: PaperSettings) -> list[VenueEvent]:
+def _on_trade(order: PaperOrder, trade: MarketTrade, config: DeskConfig) -> list[VenueEvent]:
     request = order.request
     if request.order_type != "limit" or request.limit_px is None or trade.side == request.side:
         return []  # only takers on the other side reach a resting order
     if not _crosses(request.side, trade.px, request.limit_px):  # a sell taker at px ≤ our buy limit
         return []
     order.traded += trade.qty
-    threshold = settings.queue_fill_fraction * order.queue_ahead
+    threshold = config.execution.paper.queue_fill_fraction * order.queue_ahead
     if order.traded < threshold:
         return []
-    lot = settings.venues[request.venue].lot_size
+    lot = config.venues[request.venue].lot_size
     reached = min(request.qty - order.taken, round_to_lot(order.traded - threshold, lot))
     if reached <= order.filled - order.taken:
         return []
-    event = _fill(order, request.limit_px, reached - (order.filled - order.taken), "maker", trade.ts_local, settings)
+    event = _fill(order, request.limit_px, reached - (order.filled - order.taken), "maker", trade.ts_local, config)
     if order.filled >= request.qty:
         order.done = True
     return [event]
 
 
 def _fill(order: PaperOrder, px: Decimal, qty: Decimal, liquidity: Liquidity, ts: int,
-          settings: PaperSettings) -> VenueEvent:
+          config: DeskConfig) -> VenueEvent:
     order.filled += qty
     order.fills += 1
     request = order.request
     return VenueEvent(kind="fill", client_order_id=request.client_order_id, venue=request.venue,
                       symbol=request.symbol, ts=ts,
                       fill_id=f"{request.client_order_id}#{order.fills}", px=px, qty=qty,
-                      fee=fee(settings, request, px, qty, liquidity), fee_currency=settle_currency(request.symbol),
+                      fee=fee(config, request, px, qty, liquidity), fee_currency=settle_currency(request.symbol),
                       liquidity=liquidity)
 
 

@@ -1,6 +1,7 @@
-"""Prices the execution stage decides with (DESIGN.md §3.7, §3.9): its settings, the quotes
-it tracks, order prices, entry sizing with the profit recomputed on the current book, and
-the exit signals of an open position.
+"""Prices the execution stage decides with (DESIGN.md §3.7, §3.9): the quotes it tracks,
+order prices, entry sizing with the profit recomputed on the current book, and the exit
+signals of an open position. The knobs are the `[execution]` section; the horizon of
+projected profit is the scanner's (`scanner.horizon_intervals`).
 
 Units: money in quote currency (USD), quantities in base units, spreads and fees in bps,
 carry as a fraction per 8 h. Pricing reuses the scanner's (`scanner.price`: book-walk VWAP
@@ -9,59 +10,21 @@ the entry recheck is the scanner's judgement on the book as it is now, for the s
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Final, Literal
 
 from arbflow.model import reasons
-from arbflow.model.config import VenueConfig
+from arbflow.model.config import ExecutionConfig, VenueConfig
+from arbflow.model.desk_config import DeskConfig
 from arbflow.model.market import Market, OrderBook, Side, Ticker
 from arbflow.model.money import BPS_PER_UNIT, MONEY, mid, round_to_lot, round_to_tick
 from arbflow.model.signals import Opportunity
-from arbflow.operators.execution.controller import ControllerSettings
-from arbflow.operators.execution.paper_venue import QUEUE_FILL_FRACTION
-from arbflow.operators.execution.risk_checks import RiskSettings
 from arbflow.operators.signals import scanner, slippage
 
 _ZERO: Final = Decimal(0)
 _CENT: Final = Decimal("0.01")
 LegName = Literal["long", "short"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ExecutionSettings:
-    """The execution step (proposed config section `[execution]`). Money in USD, times in ms
-    of stream time, widths in bps. `mode` "paper" fills in process (operators.paper_fills);
-    "live" expects `VenueEvent`s from a venue sink."""
-
-    venues: Mapping[str, VenueConfig]
-    mode: Literal["paper", "live"] = "paper"
-    starting_capital: Decimal = Decimal(20_000)
-    min_score: int = 70
-    max_position_fraction: Decimal = Decimal("0.5")
-    min_notional: Decimal = Decimal(100)
-    leg_timeout_ms: int = 500
-    max_hedge_slippage_bps: Decimal = Decimal(30)
-    retry_widen_bps: Decimal = Decimal(30)
-    max_retries: int = 3
-    horizon_intervals: int = 3
-    funding_exit_8h: Decimal = Decimal("0.00005")  # 0.005 % per 8 h
-    profit_take_fraction: Decimal = Decimal("0.9")
-    widen_exit_bps: Decimal = Decimal(50)
-    stop_loss_bps: Decimal = Decimal(100)
-    max_soft_exit_rounds: int = 3
-    max_opportunity_age_ms: int = 1_000
-    # breaker (DESIGN.md §3.9): > 20 % of the last 20 orders on a venue refused → no entries there for 60 s
-    breaker_window: int = 20
-    breaker_failure_rate: Decimal = Decimal("0.2")
-    breaker_pause_ms: int = 60_000
-    funding_silent_after_ms: int | None = 600_000
-    paper_latency_ms: int = 0
-    queue_fill_fraction: Decimal = QUEUE_FILL_FRACTION
-    # margin gates, breakers and alerts of the desk (operators.desk_risk)
-    risk: RiskSettings = field(default_factory=RiskSettings)
-    # the portfolio controller (operators.desk_controller); None = entries sized by the rules alone
-    controller: ControllerSettings | None = None
 
 
 def fee_bps(venue: VenueConfig, market: Market, maker: bool) -> Decimal | None:
@@ -137,33 +100,33 @@ class Refusal:
     detail: str
 
 
-def size_notional(opp: Opportunity, available: Decimal, settings: ExecutionSettings) -> Decimal | Refusal:
+def size_notional(opp: Opportunity, available: Decimal, config: DeskConfig) -> Decimal | Refusal:
     """DESIGN.md §3.7 sizing: `(spread − fees − funding_cost) / spread × available`, capped at
     `max_position_fraction × available` and the opportunity's notional; funding cost in bps
     over the horizon `max(0, −carry_8h × H × 10⁴)` as the scanner counts it."""
     spread = opp.entry_spread_bps
     carry = opp.carry_8h if opp.carry_8h is not None else _ZERO
-    funding_cost = max(_ZERO, -carry * settings.horizon_intervals * BPS_PER_UNIT)
+    funding_cost = max(_ZERO, -carry * config.scanner.horizon_intervals * BPS_PER_UNIT)
     edge = spread - opp.fees_bps - funding_cost
     if spread <= _ZERO or edge <= _ZERO:
         return Refusal(reasons.SPREAD_BELOW_COSTS, f"spread {spread} bps vs costs {opp.fees_bps + funding_cost} bps")
     base = MONEY.divide(MONEY.multiply(edge, available), spread)
-    return min(base, settings.max_position_fraction * available, opp.notional)
+    return min(base, config.execution.max_position_fraction * available, opp.notional)
 
 
 def plan_entry(opp: Opportunity, long: scanner.Quote | None, short: scanner.Quote | None, available: Decimal,
-               settings: ExecutionSettings, cap: Decimal | None = None) -> EntryPlan | Refusal:
+               config: DeskConfig, cap: Decimal | None = None) -> EntryPlan | Refusal:
     """Size an accepted opportunity and recheck it on the current quotes (module docstring);
     `cap` (USD) is the portfolio controller's limit for the pair (None = none)."""
-    venues = settings.venues
+    venues, execution = config.venues, config.execution
     legs = ((opp.long_venue, opp.long_market), (opp.short_venue, opp.short_market))
     if any(v not in venues or fee_bps(venues[v], m, maker=True) is None for v, m in legs):
         return Refusal(reasons.UNTRADABLE_VENUE, f"{opp.long_venue}/{opp.short_venue}: no fee schedule")
     if long is None or short is None or not (long.bids and long.asks and short.bids and short.asks):
         return Refusal(reasons.NO_BOOK, "a leg has no two-sided quote")
-    if available < settings.min_notional:
-        return Refusal(reasons.INSUFFICIENT_CAPITAL, f"available {available} < {settings.min_notional}")
-    sized = size_notional(opp, available, settings)
+    if available < execution.min_notional:
+        return Refusal(reasons.INSUFFICIENT_CAPITAL, f"available {available} < {execution.min_notional}")
+    sized = size_notional(opp, available, config)
     if isinstance(sized, Refusal):
         return sized
     first: LegName = harder_leg(venues, opp.long_venue, opp.short_venue)
@@ -171,13 +134,13 @@ def plan_entry(opp: Opportunity, long: scanner.Quote | None, short: scanner.Quot
     second_touch = touch(second_quote, second_side)  # type: ignore[arg-type]
     assert second_touch is not None
     levels = second_quote.asks if second_side == "buy" else second_quote.bids
-    depth = slippage.depth_within(levels, second_touch, settings.max_hedge_slippage_bps)
+    depth = slippage.depth_within(levels, second_touch, execution.max_hedge_slippage_bps)
     notional = min(sized, depth).quantize(_CENT, rounding=ROUND_DOWN)
     if cap is not None and cap < notional:
         notional = cap.quantize(_CENT, rounding=ROUND_DOWN)
-        if notional < settings.min_notional:
+        if notional < execution.min_notional:
             return Refusal(reasons.ALLOCATION_CAP, f"the controller allows {notional} USD on the pair")
-    if notional < settings.min_notional:
+    if notional < execution.min_notional:
         return Refusal(reasons.BELOW_MIN_SIZE, f"sized {notional} USD (book within the hedge cap: {depth:.2f})")
     prices = [scanner.price(long, "buy", notional), scanner.price(short, "sell", notional),
               scanner.price(long, "sell", notional), scanner.price(short, "buy", notional)]
@@ -186,7 +149,7 @@ def plan_entry(opp: Opportunity, long: scanner.Quote | None, short: scanner.Quot
     (long_px, _), (short_px, _), (_, exit_long_bps), (_, exit_short_bps) = prices  # type: ignore[misc]
     spread = MONEY.divide(MONEY.multiply(short_px - long_px, BPS_PER_UNIT), mid(long_px, short_px))
     carry = opp.carry_8h if opp.carry_8h is not None else _ZERO
-    profit = scanner.projected_profit(notional, carry, settings.horizon_intervals, spread, opp.fees_bps,
+    profit = scanner.projected_profit(notional, carry, config.scanner.horizon_intervals, spread, opp.fees_bps,
                                       exit_long_bps + exit_short_bps)
     if profit <= _ZERO:
         return Refusal(reasons.NOT_PROFITABLE, f"projected {profit:.2f} USD on the current books for {notional}")
@@ -246,7 +209,7 @@ def mark_to_close(view: PositionView, exit_long_px: Decimal, exit_short_px: Deci
 
 
 def exit_signal(view: PositionView, long: scanner.Quote | None, short: scanner.Quote | None, carry_8h: Decimal | None,
-                basis_stop: bool, settings: ExecutionSettings) -> ExitSignal | None:
+                basis_stop: bool, execution: ExecutionConfig) -> ExitSignal | None:
     """The first exit rule that fires (DESIGN.md §3.7), hard rules first: stop at entry + 100
     bps, basis stop; then soft: widening > entry + 50 bps, carry < 0.005 %/8 h, and realised +
     mark-to-close − expected exit fees ≥ 90 % of the projected profit."""
@@ -255,15 +218,15 @@ def exit_signal(view: PositionView, long: scanner.Quote | None, short: scanner.Q
     priced = None if long is None or short is None else close_prices(long, short, view)
     if priced is not None:
         spread = close_spread_bps(*priced)
-        if spread > view.entry_spread_bps + settings.stop_loss_bps:
+        if spread > view.entry_spread_bps + execution.stop_loss_bps:
             return ExitSignal(reasons.EXIT_STOP_LOSS, True, f"close spread {spread:.2f} bps")
-        if spread > view.entry_spread_bps + settings.widen_exit_bps:
+        if spread > view.entry_spread_bps + execution.widen_exit_bps:
             return ExitSignal(reasons.EXIT_SPREAD_WIDENED, False, f"close spread {spread:.2f} bps")
-    if carry_8h is not None and carry_8h < settings.funding_exit_8h:
+    if carry_8h is not None and carry_8h < execution.funding_exit_8h:
         return ExitSignal(reasons.EXIT_FUNDING_CONVERGED, False, f"carry {carry_8h} per 8 h")
     if priced is not None and view.projected_profit > _ZERO:
         exit_fees = MONEY.divide(MONEY.multiply(view.notional, view.exit_fees_bps), BPS_PER_UNIT)
         earned = view.realised + mark_to_close(view, *priced) - exit_fees
-        if earned >= settings.profit_take_fraction * view.projected_profit:
+        if earned >= execution.profit_take_fraction * view.projected_profit:
             return ExitSignal(reasons.EXIT_PROFIT_TARGET, False, f"earned {earned:.2f} of {view.projected_profit:.2f}")
     return None

@@ -11,9 +11,9 @@ trades for every decision (never kept as state):
   of notional (lower is de-levered first), `pair_id` = the trade id;
 - the desk's free capital is not on any venue (conservative for health).
 Marks: the ticker's mark price, else the mid of the tracked quote, else the leg's entry VWAP.
-A venue without margin tables in `MarginConfig.venues` uses `FALLBACK_TABLES` (the
-conservative "*" tables: 10 % haircut on non-stable collateral, Binance's 50× maintenance
-tiers), see `with_fallback_tables`.
+The margin tables are `DeskConfig.margin`: a venue without its own has the fallback tables
+there already (`model.desk_config.with_fallback_tables`). Cadence and the delta-leakage
+thresholds are the `[execution.risk]` section (`DeskConfig.execution.risk`).
 
 What runs, and when:
 - `entry_refusal` — before an entry is sent: its two legs (with its notional as USDT
@@ -21,7 +21,7 @@ What runs, and when:
   refused with the gate's reason (HEALTH_BELOW_ENTRY_MIN, MARGIN_USE_TOO_HIGH,
   LEVERAGE_CAP_EXCEEDED, HEALTH_CRITICAL) and its numbers; refused HEALTH_CRITICAL while the
   margin pause holds; MARGIN_UNMODELLED when the simulator cannot model a leg.
-- `check` — at most once per `risk_check_ms` of stream time while the desk holds trades:
+- `check` — at most once per `check_interval_ms` of stream time while the desk holds trades:
   the health of each account (HEALTH_LOW warning below `entry_min_health`; HEALTH_CRITICAL
   critical below `critical_health`: every pending entry — a first leg still resting — is
   cancelled, entries pause until health is back at `deleverage_target_health`, and
@@ -31,7 +31,7 @@ What runs, and when:
   trades holding a position to cut are closed whole with a hard exit (the state machine
   trades whole pairs, so a reduction rounds up to the trades it touches).
 - delta leakage per trade: |long qty − short qty| × price above max(`leak_min_usd`,
-  `leak_fraction` × notional) for `leak_ms` → a DELTA_LEAKAGE warning.
+  `leak_fraction` × notional) for `leak_after_ms` → a DELTA_LEAKAGE warning.
 Each alert carries its value, threshold and time and is sent once while its condition
 holds (`RiskWatch.active`); when the condition clears it may fire again.
 """
@@ -42,7 +42,8 @@ from decimal import Decimal
 from typing import Final
 
 from arbflow.model import reasons
-from arbflow.model.config import MarginConfig, VenueConfig, VenueMarginConfig
+from arbflow.model.config import ExecutionRiskConfig
+from arbflow.model.desk_config import DeskConfig
 from arbflow.model.errors import RiskInputError
 from arbflow.model.money import MONEY, mid
 from arbflow.model.risk import CollateralBalance, MarginAccount, ProposedOrder
@@ -54,19 +55,6 @@ from arbflow.operators.signals.scanner import Quote
 _ZERO: Final = Decimal(0)
 _ONE: Final = Decimal(1)
 QUOTE: Final = "USDT"
-# The conservative tables for a venue that has none of its own (see the module docstring).
-FALLBACK_TABLES: Final = "*"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RiskSettings:
-    """Cadence and thresholds of the desk's risk checks (stream-time ms, USD, fractions)."""
-
-    margin: MarginConfig = field(default_factory=MarginConfig)
-    risk_check_ms: int = 1_000
-    leak_ms: int = 30_000
-    leak_min_usd: Decimal = Decimal(100)
-    leak_fraction: Decimal = Decimal("0.01")
 
 
 @dataclass(slots=True)
@@ -106,13 +94,6 @@ class Verdict:
     close: tuple[tuple[str, str], ...]
     abort_pending: bool
     pause: str | None
-
-
-def with_fallback_tables(margin: MarginConfig, venues: Iterable[str]) -> MarginConfig:
-    """`margin` with the "*" tables for every venue in `venues` that has none of its own."""
-    fallback = margin.venues.get(FALLBACK_TABLES) or _DEFAULT_FALLBACK
-    tables = {venue: fallback for venue in venues if venue not in margin.venues}
-    return margin if not tables else replace(margin, venues={**margin.venues, **tables})
 
 
 def _mark(marks: Mapping[tuple[str, str], Decimal], quotes: Mapping[tuple[str, str], Quote], leg: LegBook,
@@ -186,7 +167,7 @@ def _account(name: str, v: _Venue) -> MarginAccount:
 
 def entry_refusal(trades: Iterable[Trade], marks: Mapping[tuple[str, str], Decimal],
                   quotes: Mapping[tuple[str, str], Quote], new: Trade, prices: tuple[Decimal, Decimal],
-                  watch: RiskWatch, risk: RiskSettings, venues: Mapping[str, VenueConfig]) -> tuple[str, str] | None:
+                  watch: RiskWatch, config: DeskConfig) -> tuple[str, str] | None:
     """(reason, detail) when the entry `new` (its legs not yet sent; `prices` = the long
     and short legs' expected prices, `new.qty` each) must be refused, else None."""
     if watch.paused is not None:
@@ -216,8 +197,8 @@ def entry_refusal(trades: Iterable[Trade], marks: Mapping[tuple[str, str], Decim
             balances[QUOTE] = CollateralBalance(
                 asset=QUOTE, balance=(usdt.balance if usdt else _ZERO) + deposits.get(venue, _ZERO), price=_ONE)
             book = MarginBook(replace(account, collateral=tuple(balances[a] for a in sorted(balances))),
-                              risk.margin, venues)
-            for decision in gate_on(book, proposed, risk.margin):
+                              config.margin, config.venues)
+            for decision in gate_on(book, proposed, config.margin):
                 if not decision.accepted:
                     return decision.reason or reasons.HEALTH_BELOW_ENTRY_MIN, f"{venue}: {decision.detail}"
     except RiskInputError as error:
@@ -226,10 +207,9 @@ def entry_refusal(trades: Iterable[Trade], marks: Mapping[tuple[str, str], Decim
 
 
 def check(trades: Mapping[str, Trade], marks: Mapping[tuple[str, str], Decimal],
-          quotes: Mapping[tuple[str, str], Quote], now: int, watch: RiskWatch, risk: RiskSettings,
-          venues: Mapping[str, VenueConfig]) -> Verdict:
+          quotes: Mapping[tuple[str, str], Quote], now: int, watch: RiskWatch, config: DeskConfig) -> Verdict:
     """One look at the desk's accounts and trades (see the module docstring)."""
-    margin = risk.margin
+    margin = config.margin
     findings: list[Finding] = []
     close: dict[str, str] = {}
     lowest: Decimal | None = None
@@ -241,7 +221,7 @@ def check(trades: Mapping[str, Trade], marks: Mapping[tuple[str, str], Decimal],
         findings.append(Finding("unmodelled", reasons.MARGIN_UNMODELLED, "warning", str(error), None, _ZERO, _ZERO))
         built = {}
     for name, account in built.items():
-        book = MarginBook(account, margin, venues)
+        book = MarginBook(account, margin, config.venues)
         health = book.health()
         lowest = health if lowest is None else min(lowest, health)
         shown = shown_health(health)
@@ -275,7 +255,7 @@ def check(trades: Mapping[str, Trade], marks: Mapping[tuple[str, str], Decimal],
         for reduction in deleverage(book, margin):
             for trade_id in (reduction.pair_id or "").split("+"):
                 close.setdefault(trade_id, reduction.reason)
-    findings += _leaks(trades, marks, quotes, now, watch, risk)
+    findings += _leaks(trades, marks, quotes, now, watch, config.execution.risk)
     if critical:
         pause: str | None = f"margin health {shown_health(lowest or _ZERO)} below {margin.critical_health}"
     elif watch.paused is not None and (lowest is None or lowest < margin.deleverage_target_health):
@@ -287,7 +267,8 @@ def check(trades: Mapping[str, Trade], marks: Mapping[tuple[str, str], Decimal],
 
 
 def _leaks(trades: Mapping[str, Trade], marks: Mapping[tuple[str, str], Decimal],
-           quotes: Mapping[tuple[str, str], Quote], now: int, watch: RiskWatch, risk: RiskSettings) -> list[Finding]:
+           quotes: Mapping[tuple[str, str], Quote], now: int, watch: RiskWatch,
+           risk: ExecutionRiskConfig) -> list[Finding]:
     """DELTA_LEAKAGE: a trade's |long − short| × price (the long leg's mark, mid or entry)."""
     out = []
     for trade_id in [t for t in watch.leak_since if t not in trades]:
@@ -301,7 +282,7 @@ def _leaks(trades: Mapping[str, Trade], marks: Mapping[tuple[str, str], Decimal]
             watch.leak_since.pop(trade.trade_id, None)
             continue
         since = watch.leak_since.setdefault(trade.trade_id, now)
-        if now - since >= risk.leak_ms:
+        if now - since >= risk.leak_after_ms:
             out.append(Finding(f"leak:{trade.trade_id}", reasons.DELTA_LEAKAGE, "warning",
                                f"{trade.trade_id}: |long − short| = {gap} ({value.quantize(Decimal('0.01'))} USD) "
                                f"above {limit} for {now - since} ms", None, value.quantize(Decimal("0.01")), limit))
@@ -320,11 +301,3 @@ def new_findings(watch: RiskWatch, findings: Iterable[Finding], now: int) -> lis
             out.append(finding)
     return out
 
-
-def _fallback() -> VenueMarginConfig:
-    defaults = MarginConfig().venues["binance"]
-    return VenueMarginConfig(haircuts=defaults.haircuts, maintenance={"*": defaults.maintenance["*"]},
-                             maintenance_method=defaults.maintenance_method)
-
-
-_DEFAULT_FALLBACK: Final = _fallback()

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Final, Literal
 
 from arbflow.model import reasons
+from arbflow.model.desk_config import DeskConfig
 from arbflow.model.execution import (
     CANCEL_PRIORITY,
     DE_RISK_PRIORITY,
@@ -43,7 +44,6 @@ from arbflow.operators.execution.book import (
     trade_record,
 )
 from arbflow.operators.execution.controller import DeskController
-from arbflow.operators.execution.pricing import ExecutionSettings
 from arbflow.operators.execution.risk_checks import RiskWatch
 from arbflow.operators.execution.venue_events import OrderRequest, VenueEvent
 from arbflow.operators.signals import funding as funding_ops
@@ -92,8 +92,7 @@ class Run:
     """One handler call: the state, its settings, the outputs and queued venue events."""
 
     state: ExecutionState
-    settings: ExecutionSettings
-    paper: paper_fills.PaperSettings
+    settings: DeskConfig
     out: list[Output] = field(default_factory=list)
     events: deque[VenueEvent] = field(default_factory=deque)
 
@@ -102,9 +101,9 @@ class Run:
         return self.state.now
 
 
-def new_state(settings: ExecutionSettings) -> ExecutionState:
-    """An empty portfolio with the starting capital; a paper venue in paper mode."""
-    return ExecutionState(ledger=ledger_ops.new_ledger(settings.starting_capital),
+def new_state(settings: DeskConfig) -> ExecutionState:
+    """An empty portfolio with the desk's capital; a paper venue in paper mode."""
+    return ExecutionState(ledger=ledger_ops.new_ledger(settings.capital),
                           paper=paper_fills.PaperVenue() if settings.mode == "paper" else None)
 
 
@@ -122,13 +121,13 @@ def send(run: Run, trade: Trade, leg: LegBook, *, purpose: Purpose, client_order
         client_order_id=client_order_id, venue_client_id=ids.venue_client_id(client_order_id, leg.venue),
         trade_id=trade.trade_id, leg=leg.name, purpose=purpose, venue=leg.venue, symbol=leg.symbol,
         market=leg.market, side=side, order_type=order_type, qty=qty, limit_px=limit_px,
-        reference_px=reference_px, ts_sent=run.now, deadline=run.now + run.settings.leg_timeout_ms)
+        reference_px=reference_px, ts_sent=run.now, deadline=run.now + run.settings.execution.leg_timeout_ms)
     state.orders[client_order_id] = leg.order = order
     run.out += [intent_record(order, kind, priority, reason, run.now), order_record(order, run.now)]
     if state.paper is not None:
         run.events.extend(paper_fills.submit(state.paper, OrderRequest(
             client_order_id=client_order_id, venue=leg.venue, symbol=leg.symbol, market=leg.market, side=side,
-            order_type=order.order_type, qty=qty, limit_px=limit_px, ts=run.now), run.paper))
+            order_type=order.order_type, qty=qty, limit_px=limit_px, ts=run.now), run.settings))
     return True
 
 
@@ -139,7 +138,7 @@ def cancel(run: Run, order: WorkingOrder, reason: str) -> None:
     order.cancel_sent = True
     run.out.append(intent_record(order, "cancel", CANCEL_PRIORITY, reason, run.now))
     if run.state.paper is not None:
-        run.events.extend(paper_fills.cancel(run.state.paper, order.client_order_id, run.now, run.paper, reason))
+        run.events.extend(paper_fills.cancel(run.state.paper, order.client_order_id, run.now, run.settings, reason))
 
 
 def send_marketable(run: Run, trade: Trade, leg: LegBook, *, purpose: Purpose, client_order_id: str, side: Side,
@@ -151,7 +150,8 @@ def send_marketable(run: Run, trade: Trade, leg: LegBook, *, purpose: Purpose, c
     touch = None if quote is None else pricing.touch(quote, side)
     if touch is None:
         return False
-    width = run.settings.max_hedge_slippage_bps + max(leg.attempt, 0) * run.settings.retry_widen_bps
+    execution = run.settings.execution
+    width = execution.max_hedge_slippage_bps + max(leg.attempt, 0) * execution.retry_widen_bps
     limit = pricing.marketable_limit(touch, side, width, run.settings.venues[leg.venue].tick_size)
     return send(run, trade, leg, purpose=purpose, client_order_id=client_order_id, side=side, qty=qty,
                 order_type="ioc", limit_px=limit, reference_px=touch if reference_px is None else reference_px,

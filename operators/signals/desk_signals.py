@@ -14,13 +14,12 @@ Outputs (in stream order): `BasisPoint`, `LatencyReading` (at most every
 `source` = its topic) for a record more than `late_tolerance_ms` behind its asset.
 """
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
 
 from arbflow.model import codec, reasons
-from arbflow.model.config import ScannerConfig, VenueConfig
+from arbflow.model.desk_config import DeskConfig
 from arbflow.model.market import FundingRate, Liquidation, MarketTrade, OpenInterest, OrderBook, Ticker
 from arbflow.model.portfolio import Alert
 from arbflow.model.rejected import Rejected
@@ -33,19 +32,6 @@ from arbflow.operators.signals import latency as latency_ops
 from arbflow.operators.signals.basis import BasisState, update_basis
 
 HOUR_MS: Final = 3_600_000
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignalSettings:
-    """Configuration of the step (from `Config`)."""
-
-    scanner: ScannerConfig
-    venues: Mapping[str, VenueConfig]
-    scan_interval_ms: int = 1_000
-    latency_interval_ms: int = 1_000
-    funding_silent_after_ms: int | None = funding_ops.SILENT_AFTER_MS
-    late_tolerance_ms: int = 5_000
-    basis_negative_alert_ms: int = 3_600_000  # BASIS_NEGATIVE after the median basis is < 0 this long
 
 
 @dataclass(slots=True)
@@ -77,12 +63,12 @@ def _stats(state: AssetSignals, venue: str, symbol: str) -> market_stats.Instrum
     return found
 
 
-def update(state: AssetSignals | None, record: Any, settings: SignalSettings) -> tuple[AssetSignals, list[Any]]:
+def update(state: AssetSignals | None, record: Any, settings: DeskConfig) -> tuple[AssetSignals, list[Any]]:
     """Fold one market-data record in; return the state and the records to publish."""
     state = state or AssetSignals()
     out: list[Any] = []
     now = record.ts_local
-    if now < state.watermark - settings.late_tolerance_ms:
+    if now < state.watermark - settings.signals.late_tolerance_ms:
         return state, [_late(record, state.watermark)]
     state.watermark = max(state.watermark, now)
     if not state.asset:
@@ -111,8 +97,8 @@ def update(state: AssetSignals | None, record: Any, settings: SignalSettings) ->
         market_stats.observe_liquidation(_stats(state, record.venue, record.symbol), record)
     out += _funding_alerts(state, now, settings)
     if type(record) is Ticker and record.venue in state.negative_since:
-        out += _basis_negative_alert(state, record.venue, now, settings.basis_negative_alert_ms)
-    if type(record) in (Ticker, OrderBook) and now - state.last_scan >= settings.scan_interval_ms:
+        out += _basis_negative_alert(state, record.venue, now, settings.signals.basis_negative_alert_ms)
+    if type(record) in (Ticker, OrderBook) and now - state.last_scan >= settings.signals.scan_interval_ms:
         state.last_scan = now
         out += _scan(state, base_asset(record.symbol), now, settings)
     return state, out
@@ -127,13 +113,13 @@ def _late(record: Any, watermark: int) -> Rejected:
 
 
 def _observe_latency(state: AssetSignals, venue: str, ts_exchange: int, now: int,
-                     settings: SignalSettings) -> list[Any]:
+                     settings: DeskConfig) -> list[Any]:
     venue_state = state.latency[venue] = latency_ops.observe(state.latency.get(venue), ts_exchange, now)
     stale = latency_ops.corrected_mean(venue_state, now) > latency_ops.STALE_MS
     was_stale = state.stale.get(venue)
     state.stale[venue] = stale
     out: list[Any] = []
-    if now - state.last_latency.get(venue, 0) >= settings.latency_interval_ms:
+    if now - state.last_latency.get(venue, 0) >= settings.signals.latency_interval_ms:
         state.last_latency[venue] = now
         out.append(latency_ops.reading(venue_state, venue, now, asset=state.asset))
     if was_stale is not None and was_stale != stale:
@@ -144,7 +130,7 @@ def _observe_latency(state: AssetSignals, venue: str, ts_exchange: int, now: int
     return out
 
 
-def _judge_basis(state: AssetSignals, point: BasisPoint, settings: SignalSettings) -> list[Any]:
+def _judge_basis(state: AssetSignals, point: BasisPoint, settings: DeskConfig) -> list[Any]:
     leg = state.funding.legs.get((point.venue, point.perp_symbol))
     interval = leg.interval_ms if leg else settings.venues[point.venue].funding_interval_ms
     state.risk[point.venue], verdict = basis_risk.observe(
@@ -190,10 +176,10 @@ def _basis_negative_alert(state: AssetSignals, venue: str, now: int, after_ms: i
                           f"{(now - since) // 60_000} min", value=median, threshold=Decimal(0), ts=now)]
 
 
-def _funding_alerts(state: AssetSignals, now: int, settings: SignalSettings) -> list[Any]:
+def _funding_alerts(state: AssetSignals, now: int, settings: DeskConfig) -> list[Any]:
     out = []
     for key, leg in state.funding.legs.items():
-        stale = funding_ops.staleness(leg, now, settings.funding_silent_after_ms)
+        stale = funding_ops.staleness(leg, now, settings.signals.funding_silent_after_ms)
         marker = ("funding", *key)
         if stale is not None and marker not in state.alerted:
             state.alerted.add(marker)
@@ -201,7 +187,7 @@ def _funding_alerts(state: AssetSignals, now: int, settings: SignalSettings) -> 
             if now > leg.next_funding_time + funding_ops.SETTLEMENT_GRACE_MS and leg.ts < leg.next_funding_time:
                 value, limit = now - leg.next_funding_time, funding_ops.SETTLEMENT_GRACE_MS
             else:
-                value, limit = now - leg.ts, settings.funding_silent_after_ms or 0
+                value, limit = now - leg.ts, settings.signals.funding_silent_after_ms or 0
             out.append(Alert(code=reasons.STALE_FUNDING, severity="warning", message=stale, venue=key[0],
                              asset=base_asset(key[1]), value=Decimal(value) / 1000,
                              threshold=Decimal(limit) / 1000, ts=now))
@@ -219,7 +205,7 @@ def _quote(record: Ticker | OrderBook) -> scanner.Quote:
                          asks=record.asks, is_book=True, ts=record.ts_local)
 
 
-def _scan(state: AssetSignals, asset: str, now: int, settings: SignalSettings) -> list[Any]:
+def _scan(state: AssetSignals, asset: str, now: int, settings: DeskConfig) -> list[Any]:
     quotes = tuple(_quote(record) for record in state.quotes.values())
     for quote in quotes:  # imbalance is needed only when scanning: computed here, not per tick
         _stats(state, quote.venue, quote.symbol).obi = market_stats.book_imbalance(quote.bids, quote.asks)
@@ -229,5 +215,5 @@ def _scan(state: AssetSignals, asset: str, now: int, settings: SignalSettings) -
         asset=asset, quotes=quotes, funding=state.funding, latency_ms=latency_ms, now=now,
         stats={key: market_stats.leg_stats(s) for key, s in state.stats.items()},
         toxic={v: r.block for v, r in state.verdicts.items() if r.block is not None},
-        funding_silent_after_ms=settings.funding_silent_after_ms)
+        funding_silent_after_ms=settings.signals.funding_silent_after_ms)
     return list(scanner.scan(view, settings.scanner, settings.venues))

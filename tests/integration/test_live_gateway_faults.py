@@ -36,21 +36,19 @@ from arbflow.model.execution import Fill, Order, OrderIntent, VenueEvent
 from arbflow.model.market import ClockTick
 from arbflow.model.portfolio import Alert
 from arbflow.operators.execution import engine as execution
-from arbflow.operators.execution.pricing import ExecutionSettings
 from arbflow.sinks.gateway.client import LiveVenue, RetryPolicy, wall_clock_ms
 from arbflow.sinks.gateway.credentials import Credentials, make_exchange
 from arbflow.sinks.gateway.limits import LiveLimits
 from tests.integration.live_venue_support import TIMEOUT_MS
 from tests.stubs.server import StubServer
 from tests.stubs.trading import API_KEY, SECRET, BinanceFutures
-from tests.unit.execution_support import VENUES, book, funding, mark, opportunity
+from tests.unit.execution_support import VENUES, book, funding, mark, opportunity, settings
 
 pytestmark = pytest.mark.integration
 LIMITS = LiveLimits(max_order_notional=Decimal(10_000), max_venue_notional=Decimal(100_000),
                     orders_per_s=Decimal(50), exit_reserve=2)
 # binance (rank 5) is harder than okx (rank 9): the first leg rests on binance, the stub under test
-SETTINGS = ExecutionSettings(venues={**VENUES, "binance": replace(VENUES["binance"], liquidity_rank=5)},
-                             mode="live")
+SETTINGS = settings("live", venues={**VENUES, "binance": replace(VENUES["binance"], liquidity_rank=5)})
 # The fates of the first legs, in order (None: no fault). The first one fills (the naked-leg
 # case below). Refused: 5 of the first 20 binance answers (the first trade's entry and its
 # unwind are 2 of them, entries 1–18 the others): 25 % > 20 %, the breaker trips on the 20th.

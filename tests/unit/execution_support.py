@@ -3,17 +3,17 @@ opportunities, and a driver that feeds records to the execution step and keeps e
 output (tests only; not a fixture module of its own)."""
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from arbflow.model.config import FeeSchedule, VenueConfig
+from arbflow.model.config import AllocationConfig, Config, FeeSchedule, UniverseConfig, VenueConfig
+from arbflow.model.desk_config import DeskConfig, TradeMode, desk_config
 from arbflow.model.execution import Fill, Order, OrderIntent, PairTrade
 from arbflow.model.market import ClockTick, FundingRate, MarketTrade, OrderBook, Ticker
 from arbflow.model.portfolio import Alert, PortfolioState
 from arbflow.model.signals import ConfluenceComponents, Opportunity
 from arbflow.operators.execution import engine as execution
-from arbflow.operators.execution.pricing import ExecutionSettings
 from arbflow.operators.execution.venue_events import VenueEvent
 
 D = Decimal
@@ -30,8 +30,13 @@ def venue(rank: int, maker: str = "2", taker: str = "5") -> VenueConfig:
 VENUES = {"okx": venue(9), "binance": venue(11)}
 
 
-def settings(**changes: Any) -> ExecutionSettings:
-    return replace(ExecutionSettings(venues=VENUES), **changes)
+def settings(mode: TradeMode = "paper", **sections: Any) -> DeskConfig:
+    """The desk of these tests, from the flows' own builder: BTC alone in the universe (so the
+    desk trades the whole $20,000), VENUES, no portfolio controller; `sections` replace parts of
+    the configuration (`execution=…`, `margin=…`, `allocation=…`, `venues=…`)."""
+    config: dict[str, Any] = {"universe": UniverseConfig(assets=("BTC",)), "venues": VENUES,
+                              "allocation": AllocationConfig(desk_controller=False), **sections}
+    return desk_config(Config(**config), mode)
 
 
 def book(venue_name: str, bids: Iterable[tuple[str, str]], asks: Iterable[tuple[str, str]], ts: int) -> OrderBook:
@@ -68,7 +73,7 @@ def opportunity(ts: int, *, long: str = "okx", short: str = "binance", spread: s
 class Driver:
     """Feeds records to one execution state and keeps every output record."""
 
-    settings: ExecutionSettings
+    settings: DeskConfig
     state: execution.ExecutionState = field(init=False)
     out: list[Any] = field(default_factory=list)
 

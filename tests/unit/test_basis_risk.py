@@ -123,13 +123,12 @@ def test_a_median_basis_below_zero_for_more_than_an_hour_raises_one_alert_per_ep
     """The perp 4 bps under the spot (60000 vs 59976: −4.0 bps) every minute: BASIS_NEGATIVE
     once the 5-minute median has been negative for more than 1 h, not again while it stays
     negative; back above 0 for a while and negative for another hour → a second alert."""
-    from arbflow.model.config import Config
+    from arbflow.model.config import Config, SignalsConfig
+    from arbflow.model.desk_config import desk_config
     from arbflow.model.portfolio import Alert
     from arbflow.operators.signals import desk_signals as asset_signals
-    from arbflow.operators.signals.desk_signals import SignalSettings
 
-    config = Config()
-    settings = SignalSettings(scanner=config.scanner, venues=config.venues, funding_silent_after_ms=None)
+    settings = desk_config(Config(signals=SignalsConfig(funding_silent_after_s=0)))
     state, alerts = None, []
     for minute in range(0, 130):
         for ticker in _tickers(T + minute * 60_000, "60000", "59976"):
@@ -154,13 +153,12 @@ def test_a_median_basis_below_zero_for_more_than_an_hour_raises_one_alert_per_ep
 def test_records_other_than_the_venues_tickers_do_not_age_a_negative_median() -> None:
     """A funding history running 8 h past the last quotes (as `make run` replays) is no
     evidence that the basis stayed negative: no alert without the venue's own tickers."""
-    from arbflow.model.config import Config
+    from arbflow.model.config import Config, SignalsConfig
+    from arbflow.model.desk_config import desk_config
     from arbflow.model.market import FundingRate
     from arbflow.operators.signals import desk_signals as asset_signals
-    from arbflow.operators.signals.desk_signals import SignalSettings
 
-    config = Config()
-    settings = SignalSettings(scanner=config.scanner, venues=config.venues, funding_silent_after_ms=None)
+    settings = desk_config(Config(signals=SignalsConfig(funding_silent_after_s=0)))
     state = None
     for minute in range(0, 10):
         for ticker in _tickers(T + minute * 60_000, "60000", "59976"):

@@ -166,6 +166,45 @@ def test_file_sets_sections_when_several_are_given() -> None:
     assert config.replay.workers == 4
 
 
+# -- the desks' knobs (signals, execution, paper venue, risk checks, controller) ----------
+
+
+def test_desk_defaults_are_the_values_the_operators_had_when_nothing_is_configured() -> None:
+    signals, execution, allocation = DEFAULTS.signals, DEFAULTS.execution, DEFAULTS.allocation
+    assert (signals.latency_interval_ms, signals.basis_negative_alert_ms) == (1_000, 3_600_000)
+    assert (execution.max_opportunity_age_ms, execution.max_position_fraction, execution.min_notional) == (
+        1_000, Decimal("0.5"), Decimal(100))
+    assert (execution.leg_timeout_ms, execution.max_hedge_slippage_bps, execution.retry_widen_bps,
+            execution.max_retries) == (500, Decimal(30), Decimal(30), 3)
+    assert (execution.stop_loss_bps, execution.widen_exit_bps, execution.funding_exit_8h,
+            execution.profit_take_fraction, execution.max_soft_exit_rounds) == (
+        Decimal(100), Decimal(50), Decimal("0.00005"), Decimal("0.9"), 3)
+    assert (execution.breaker_window, execution.breaker_failure_rate, execution.breaker_pause_ms) == (
+        20, Decimal("0.2"), 60_000)
+    assert (execution.paper.latency_ms, execution.paper.queue_fill_fraction) == (0, Decimal("0.2"))
+    risk = execution.risk
+    assert (risk.check_interval_ms, risk.leak_after_ms, risk.leak_min_usd, risk.leak_fraction) == (
+        1_000, 30_000, Decimal(100), Decimal("0.01"))
+    assert (allocation.desk_controller, allocation.carry_sample_s) == (True, 60)
+
+
+def test_seconds_become_milliseconds_in_one_place_when_the_operators_read_them() -> None:
+    assert DEFAULTS.signals.funding_silent_after_ms == 600_000
+    assert parse_config({"signals": {"funding_silent_after_s": 0}}, {}).signals.funding_silent_after_ms is None
+    assert (DEFAULTS.allocation.rebalance_interval_ms, DEFAULTS.allocation.carry_sample_ms) == (300_000, 60_000)
+
+
+def test_env_sets_a_sub_section_key_when_a_double_underscore_path_is_given() -> None:
+    config = parse_config({"execution": {"stop_loss_bps": "80"}}, {
+        "ARBFLOW_EXECUTION__PAPER__LATENCY_MS": "20", "ARBFLOW_EXECUTION__RISK__LEAK_MIN_USD": "250",
+        "ARBFLOW_ALLOCATION__DESK_CONTROLLER": "false"})
+    assert config.execution.paper.latency_ms == 20
+    assert config.execution.paper.queue_fill_fraction == Decimal("0.2")  # the rest of the sub-section kept
+    assert config.execution.risk.leak_min_usd == Decimal(250)
+    assert config.execution.stop_loss_bps == Decimal(80) and config.execution.leg_timeout_ms == 500
+    assert config.allocation.desk_controller is False
+
+
 # -- bad values -------------------------------------------------------------------------
 
 NEW_PERP = {"maker_bps": "1", "taker_bps": "2"}
@@ -217,6 +256,23 @@ NEW_PERP = {"maker_bps": "1", "taker_bps": "2"}
     ({"infra": {"kafka_port": 70000}}, "infra.kafka_port"),
     ({"infra": {"redis_port": -1}}, "infra.redis_port"),
     ({"infra": {"startup_timeout_s": 301}}, "infra.startup_timeout_s"),
+    ({"signals": {"latency_interval_ms": 0}}, "signals.latency_interval_ms"),
+    ({"signals": {"basis_negative_alert_ms": -1}}, "signals.basis_negative_alert_ms"),
+    ({"execution": {"leg_timeout_ms": 0}}, "execution.leg_timeout_ms"),
+    ({"execution": {"stop_loss_bps": "-1"}}, "execution.stop_loss_bps"),
+    ({"execution": {"max_position_fraction": "1.5"}}, "execution.max_position_fraction"),
+    ({"execution": {"min_notional": "0"}}, "execution.min_notional"),
+    ({"execution": {"breaker_failure_rate": "1.2"}}, "execution.breaker_failure_rate"),
+    ({"execution": {"breaker_window": 0}}, "execution.breaker_window"),
+    ({"execution": {"funding_exit_8h": "1"}}, "execution.funding_exit_8h"),
+    ({"execution": {"paper": {"latency_ms": -1}}}, "execution.paper.latency_ms"),
+    ({"execution": {"paper": {"queue_fill_fraction": "2"}}}, "execution.paper.queue_fill_fraction"),
+    ({"execution": {"paper": {"bogus": 1}}}, "execution.paper.bogus"),
+    ({"execution": {"risk": {"check_interval_ms": 0}}}, "execution.risk.check_interval_ms"),
+    ({"execution": {"risk": {"leak_min_usd": "-1"}}}, "execution.risk.leak_min_usd"),
+    ({"execution": {"risk": 5}}, "execution.risk"),
+    ({"allocation": {"desk_controller": "yes"}}, "allocation.desk_controller"),
+    ({"allocation": {"carry_sample_s": 0}}, "allocation.carry_sample_s"),
 ], ids=lambda v: v if isinstance(v, str) else None)
 def test_parse_config_raises_with_dotted_key_when_a_file_value_is_bad(document: dict[str, Any], key: str) -> None:
     with pytest.raises(ConfigError) as raised:
@@ -242,6 +298,9 @@ def test_parse_config_raises_with_dotted_key_when_a_file_value_is_bad(document: 
     ({"ARBFLOW_VENUES__BINANCE__KIND": "amm"}, "venues.binance.kind"),
     ({"ARBFLOW_VENUES__NEWEX__KIND": "cex"}, "venues.newex.liquidity_rank"),
     ({"ARBFLOW_INFRA__KAFKA_PORT": "70000"}, "infra.kafka_port"),
+    ({"ARBFLOW_EXECUTION__PAPER__LATENCY_MS": "slow"}, "execution.paper.latency_ms"),
+    ({"ARBFLOW_EXECUTION__RISK__LEAK_FRACTION": "2"}, "execution.risk.leak_fraction"),
+    ({"ARBFLOW_ALLOCATION__DESK_CONTROLLER": "maybe"}, "allocation.desk_controller"),
 ], ids=lambda v: ",".join(f"{k}={x}" for k, x in v.items()) if isinstance(v, dict) else v)
 def test_parse_config_raises_with_dotted_key_when_an_env_value_is_bad(env: dict[str, str], key: str) -> None:
     try:

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from arbflow.model import reasons
 from arbflow.model.config import AllocationConfig
-from arbflow.operators.execution.controller import ControllerSettings, entry_cap, pair_id
+from arbflow.operators.execution.controller import entry_cap, pair_id
 from tests.unit.execution_support import T0, Driver, book, funding, mark, opportunity, settings, trade
 
 D = Decimal
@@ -23,9 +23,7 @@ PAIR = "BTC:okx:BTC/USDT:USDT>binance:BTC/USDT:USDT"
 
 
 def _driver() -> Driver:
-    controller = ControllerSettings(allocation=AllocationConfig(), portfolio_capital=D(20_000),
-                                    sector_assets={"bitcoin": 1})
-    driver = Driver(settings(controller=controller))
+    driver = Driver(settings(allocation=AllocationConfig()))  # the controller on; BTC alone in "bitcoin"
     _market(driver, T0)
     return driver
 
@@ -76,9 +74,8 @@ def test_a_pair_whose_carry_turns_negative_is_closed_by_the_controller_and_refus
     assert {(i.venue, i.side, i.order_type, i.reason) for i in exits} == {
         ("okx", "sell", "limit", reasons.REBALANCE), ("binance", "buy", "limit", reasons.REBALANCE)}
     assert driver.state.controller.excluded == {PAIR: reasons.CARRY_NOT_POSITIVE}
-    controller = driver.settings.controller
-    assert controller is not None  # while excluded, the pair's cap is 0: entries are refused ALLOCATION_CAP
-    assert entry_cap(driver.state.controller, PAIR, "BTC", D(0), controller) == 0
+    # while excluded, the pair's cap is 0: entries are refused ALLOCATION_CAP
+    assert entry_cap(driver.state.controller, PAIR, "BTC", D(0), driver.settings) == 0
     [denied] = driver.denied(driver.feed(opportunity(T0 + 5 * MINUTE + 40, carry="-0.0001")))
     assert denied.reason == reasons.EXIT_IN_FLIGHT  # (the pair is still busy closing: that reason comes first)
 

@@ -17,10 +17,10 @@ short 0.1 binance at 60150, N = 6000):
 from decimal import Decimal
 
 from arbflow.model import reasons
-from arbflow.model.config import MarginConfig, Tier, VenueMarginConfig
+from arbflow.model.config import ExecutionConfig, ExecutionRiskConfig, MarginConfig, Tier, VenueMarginConfig
+from arbflow.model.desk_config import with_fallback_tables
 from arbflow.model.market import ClockTick
 from arbflow.model.portfolio import Alert
-from arbflow.operators.execution.risk_checks import RiskSettings, with_fallback_tables
 from tests.unit.execution_support import (
     T0,
     VENUES,
@@ -51,7 +51,8 @@ def _margin(rate: str) -> MarginConfig:
 def _driver(rate: str, mode: str = "paper") -> Driver:
     venues = {**VENUES, "bybit": venue(5)}
     # checks every 100 ms of stream time (default 1 s), so a move lands inside a first leg's 500 ms
-    driver = Driver(settings(mode=mode, venues=venues, risk=RiskSettings(margin=_margin(rate), risk_check_ms=100)))
+    driver = Driver(settings(mode, venues=venues, margin=_margin(rate),
+                             execution=ExecutionConfig(risk=ExecutionRiskConfig(check_interval_ms=100))))
     driver.feed(book("okx", [("60000", "5")], [("60001", "5")], T0),
                 book("binance", [("60150", "5")], [("60151", "5")], T0),
                 book("bybit", [("60010", "5")], [("60011", "5")], T0),

@@ -12,6 +12,7 @@ leg rests first: buy 6000 / 60000 = 0.100 BTC at the okx bid 60000, whose queue 
 from decimal import Decimal
 
 from arbflow.model import reasons
+from arbflow.model.config import ExecutionConfig
 from arbflow.model.execution import OrderIntent
 from arbflow.operators.execution import engine as execution
 from arbflow.operators.execution import ledger as lg
@@ -214,7 +215,8 @@ def test_overlapping_entries_on_the_same_pair_are_refused_with_reasons() -> None
 
 def test_entries_are_refused_with_a_reason_when_a_rule_fails() -> None:
     def denied(**changes: object) -> str:
-        driver = Driver(settings(**{k: v for k, v in changes.items() if k in ("starting_capital",)}))
+        capital = changes.get("starting_capital", ExecutionConfig().starting_capital)
+        driver = Driver(settings(execution=ExecutionConfig(starting_capital=capital)))  # type: ignore[arg-type]
         _market(driver)
         opp = {k: v for k, v in changes.items() if k != "starting_capital"}
         [refusal] = driver.denied(driver.feed(opportunity(DECIDED, **opp)))  # type: ignore[arg-type]

@@ -17,6 +17,8 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from arbflow.model import reasons
+from arbflow.model.config import ExecutionConfig, PaperConfig
+from arbflow.model.desk_config import DeskConfig
 from arbflow.model.execution import Fill, OrderIntent, PairTrade
 from arbflow.model.market import ClockTick
 from arbflow.model.portfolio import Alert, PortfolioState
@@ -183,7 +185,7 @@ def _bound(latency_ms: int, answer_ms: int, timeout_ms: int = 500) -> int:
     return timeout_ms + TICK_MS + attempt + 8 * attempt
 
 
-def _run(timeline: list[tuple[int, tuple[Any, ...]]], cfg: execution.ExecutionSettings, venue: Any,
+def _run(timeline: list[tuple[int, tuple[Any, ...]]], cfg: DeskConfig, venue: Any,
          bound_ms: int) -> World:
     world = World()
     state = execution.new_state(cfg)
@@ -231,7 +233,7 @@ def _run(timeline: list[tuple[int, tuple[Any, ...]]], cfg: execution.ExecutionSe
 @given(timeline=_timeline, latency=st.sampled_from([0, 20, 150]))
 def test_paper_trading_keeps_the_books_balanced_and_no_leg_naked(timeline: list[tuple[int, tuple[Any, ...]]],
                                                                   latency: int) -> None:
-    cfg = exec_settings(paper_latency_ms=latency)
+    cfg = exec_settings(execution=ExecutionConfig(paper=PaperConfig(latency_ms=latency)))
     world = _run(timeline, cfg, None, _bound(latency, 0))
     assert len(world.sent) == len(set(world.sent))
 

@@ -98,14 +98,13 @@ def test_swapping_the_legs_flips_the_carry(rate_a: Decimal, rate_b: Decimal, hou
 def test_the_stale_funding_alert_carries_its_value_threshold_and_time() -> None:
     """Settled at T + 8 h with no new rate: at T + 8 h + 90 s the leg is 90 s past its
     settlement, over the 60 s grace → STALE_FUNDING with value 90 (s) and threshold 60 (s)."""
-    from arbflow.model.config import Config
+    from arbflow.model.config import Config, SignalsConfig
+    from arbflow.model.desk_config import desk_config
     from arbflow.model.market import Ticker
     from arbflow.model.portfolio import Alert
     from arbflow.operators.signals import desk_signals as asset_signals
 
-    config = Config()
-    settings = asset_signals.SignalSettings(scanner=config.scanner, venues=config.venues,
-                                            funding_silent_after_ms=None)
+    settings = desk_config(Config(signals=SignalsConfig(funding_silent_after_s=0)))
     state, _ = asset_signals.update(None, _rate("binance", "BTC/USDT:USDT", "0.0001", 8, T + 8 * H, T), settings)
     tick = Ticker(venue="binance", symbol="BTC/USDT:USDT", market="perp", bid=Decimal(60_000), ask=Decimal(60_001),
                   bid_qty=Decimal(1), ask_qty=Decimal(1), ts_local=T + 8 * H + 90_000)

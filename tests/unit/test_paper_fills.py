@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from arbflow.connectors.captures.hftbacktest import read_capture
 from arbflow.model import reasons
-from arbflow.model.config import FeeSchedule, VenueConfig
+from arbflow.model.config import Config, ExecutionConfig, FeeSchedule, PaperConfig, VenueConfig
+from arbflow.model.desk_config import DeskConfig, desk_config
 from arbflow.model.market import MarketTrade, OrderBook, Ticker
 from arbflow.operators.execution import paper_venue as pf
 from arbflow.operators.execution.venue_events import OrderRequest, VenueEvent
@@ -20,7 +21,15 @@ PERP = "BTC/USDT:USDT"
 BINANCE = VenueConfig(kind="cex", liquidity_rank=11, spot=FeeSchedule(maker_bps=D(10), taker_bps=D(10)),
                       perp=FeeSchedule(maker_bps=D(2), taker_bps=D(5)), tick_size=D("0.1"), lot_size=D("0.001"),
                       min_qty=D("0.001"))
-SETTINGS = pf.PaperSettings(venues={"binance": BINANCE})
+
+
+def _config(venue: VenueConfig = BINANCE, latency_ms: int = 0) -> DeskConfig:
+    """A paper desk trading on `venue` alone, its orders and cancels `latency_ms` late."""
+    execution = ExecutionConfig(paper=PaperConfig(latency_ms=latency_ms))
+    return desk_config(Config(venues={"binance": venue}, execution=execution), "paper")
+
+
+SETTINGS = _config()
 
 
 def _book(bids: list[tuple[str, str]], asks: list[tuple[str, str]], ts: int, market: str = "perp") -> OrderBook:
@@ -153,7 +162,7 @@ def test_a_crossing_limit_takes_what_it_crosses_and_rests_the_rest_at_the_front(
 
 
 def test_latency_delays_the_order_and_its_cancel() -> None:
-    slow = pf.PaperSettings(venues={"binance": BINANCE}, latency_ms=50)
+    slow = _config(latency_ms=50)
     venue = pf.PaperVenue()
     pf.on_market(venue, _book([("100", "1")], [("101", "1")], 1_000), slow)
     assert pf.submit(venue, _order("buy", "1", "100", 1_000), slow) == []  # reaches the book at 1 050
@@ -174,7 +183,7 @@ def test_orders_are_rejected_without_a_book_or_a_market_and_duplicates_are_ignor
     events = pf.submit(venue, _order("buy", "1", "100", 1, kind="ioc"), SETTINGS)
     assert [(e.kind, e.reason) for e in events] == [("rejected", reasons.NO_LIQUIDITY)]
     assert pf.submit(venue, _order("buy", "1", "100", 1, kind="ioc"), SETTINGS) == []
-    no_spot = pf.PaperSettings(venues={"binance": VenueConfig(kind="cex", liquidity_rank=1, perp=BINANCE.perp)})
+    no_spot = _config(VenueConfig(kind="cex", liquidity_rank=1, perp=BINANCE.perp))
     events = pf.submit(venue, _order("buy", "1", "100", 1, kind="ioc", cid="s", market="spot"), no_spot)
     assert [(e.kind, e.reason) for e in events] == [("rejected", reasons.UNTRADABLE_VENUE)]
 
