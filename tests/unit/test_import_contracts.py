@@ -40,6 +40,8 @@ def test_the_contracts_hold_on_the_code_as_it_is(tmp_path: Path) -> None:
     ("connectors/replay.py", "import arbflow.sinks.dead_letter", "connectors import model only"),
     ("sinks/dead_letter.py", "import arbflow.connectors.kafka", "sinks import model only"),
     ("connectors/venues/okx.py", "import arbflow.connectors.venues.bybit", "venue modules are independent"),
+    ("sinks/gateway/venues/bybit.py", "import arbflow.sinks.gateway.venues.okx",
+     "venue profiles never import each other"),
 ])
 def test_a_forbidden_import_breaks_the_build(tmp_path: Path, module: str, line: str, contract: str) -> None:
     root = _copy(tmp_path)
