@@ -15,12 +15,12 @@ One `LiveVenue` per venue, owned by one event loop:
   "canceled" with the cancel's reason when it comes. Several orders go through the native
   `create_orders` where the venue has one.
   Before anything leaves: rounding to tick and lot, the notional caps and the rate bucket
-  (`sinks.live_limits`). Refusals are "rejected" events with a reason code.
+  (`sinks.gateway.limits`). Refusals are "rejected" events with a reason code.
 - `poll()` reports what happened to resting orders since the last call.
 - `reset()` forgets what was learned from the venue (after a failure of its gateway lane,
-  sinks.live_lane, when answers may have been lost), so that `start(known)` reconciles again
+  sinks.gateway.lane, when answers may have been lost), so that `start(known)` reconciles again
   from the orders' latest state on exec.order; cancels that came ahead of their order stay.
-- With `stream=True`, on venues in `live_orders.ORDER_STREAMS` (Binance USDⓈ-M), `start()`
+- With `stream=True`, on venues whose profile lists order streams (Binance USDⓈ-M), `start()`
   also watches the account's trades over ccxt.pro's websocket (`watch_my_trades`): a
   background task only collects them and sets `stream_event`; `streamed()` turns them into
   events (an order's first trade before its acceptance is seen answers "accepted" first). So
@@ -38,6 +38,10 @@ asks the venue for the client id and re-sends only when the venue answers that i
 no such order. When even that question cannot be
 answered, the order stays "unconfirmed" and `poll()` asks again; it is never re-sent then.
 A logical id the gateway has seen is never placed again (replays are idempotent).
+
+What differs between venues (batch limits, the lookup by client id, open-order sweeps, order
+streams, the client-id rule) comes from the venue's `VenueProfile` (sinks/gateway/venues/);
+nothing here names a venue.
 
 Every text that leaves (log lines, reasons) passes `Credentials.redact`: API keys and
 request signatures never appear. Event `ts` is `clock_ms()` at receipt (integer ms UTC).
@@ -62,6 +66,7 @@ from arbflow.sinks import metrics
 from arbflow.sinks.gateway import orders as lo
 from arbflow.sinks.gateway.credentials import Credentials
 from arbflow.sinks.gateway.limits import LiveLimits, OrderBucket, Timer
+from arbflow.sinks.gateway.venues import profile
 
 log = logging.getLogger("arbflow.live_venue")
 # Outcome unknown: NetworkError (RequestTimeout, DDoSProtection ⊃ RateLimitExceeded, ExchangeNotAvailable)
@@ -125,11 +130,13 @@ class Working:
 
 class LiveVenue:
     """See the module docstring. `exchange` is a ccxt async exchange (`make_exchange`);
-    `timer` and `retry` are seams for tests (monotonic clock and sleep, backoff)."""
+    `timer` and `retry` are seams for tests (monotonic clock and sleep, backoff). A venue
+    without a profile is a `ConfigError`."""
 
     def __init__(self, venue: str, exchange: Any, limits: LiveLimits, *, clock_ms: Callable[[], int] = wall_clock_ms,
                  timer: Timer | None = None, retry: RetryPolicy | None = None, stream: bool = False) -> None:
         self.venue, self.exchange, self.limits, self.clock_ms = venue, exchange, limits, clock_ms
+        self.profile = profile(venue)
         self.timer = timer or Timer()
         self.bucket = OrderBucket(limits, self.timer)
         self.retry = retry or RetryPolicy()
@@ -140,7 +147,7 @@ class LiveVenue:
         secret = str(exchange.secret or getattr(exchange, "privateKey", "") or "")
         self._creds = Credentials(str(exchange.apiKey or ""), secret, exchange.password or None)
         self._started = False
-        self.stream = stream and venue in lo.ORDER_STREAMS and bool(exchange.has.get("watchMyTrades"))
+        self.stream = stream and bool(self.profile.order_streams) and bool(exchange.has.get("watchMyTrades"))
         self.stream_event = asyncio.Event()  # set when streamed trades wait for `streamed()`
         self._trades: list[dict[str, Any]] = []  # streamed ccxt trades not turned into events yet
         self._watchers: list[asyncio.Task[None]] = []
@@ -171,7 +178,7 @@ class LiveVenue:
         self._started = True
         if self.stream:
             self._watchers = [asyncio.create_task(self._watch(dict(params)), name=f"{self.venue}-trades")
-                              for params in lo.ORDER_STREAMS[self.venue]]
+                              for params in self.profile.order_streams]
         return events
 
     async def submit(self, batch: Sequence[Order | OrderIntent]) -> list[VenueEvent]:
@@ -352,11 +359,11 @@ class LiveVenue:
         return events
 
     def _chunks(self, ready: list[Working]) -> list[list[Working]]:
-        """Batches for `create_orders` (contract markets, up to the venue's batch limit); one
-        order per call where the venue has no native batch (or for Binance spot)."""
-        limit = lo.BATCH_LIMIT.get(self.venue, 1) if self.exchange.has.get("createOrders") else 1
-        batchable = [w for w in ready if limit > 1 and (self.venue != "binance" or (w.size and
-                                                        self.exchange.market(w.order.symbol).get("contract")))]
+        """Batches for `create_orders` (up to the venue's batch limit; contract markets only where
+        spot has no batch, as on Binance); one order per call where the venue has no native batch."""
+        limit = self.profile.batch_limit if self.exchange.has.get("createOrders") else 1
+        batchable = [w for w in ready if limit > 1 and (self.profile.batch_spot or
+                                                        self.exchange.market(w.order.symbol).get("contract"))]
         single = [[w] for w in ready if w not in batchable]
         return [batchable[i:i + limit] for i in range(0, len(batchable), limit)] + single
 
@@ -507,7 +514,7 @@ class LiveVenue:
         return events
 
     async def _order_trades(self, w: Working) -> list[Any]:
-        param = lo.TRADES_BY_ORDER.get(self.venue)
+        param = self.profile.trades_by_order
         if param is not None:
             trades: list[Any] = await self.exchange.fetch_my_trades(w.order.symbol, None, None, {param: w.venue_id})
         elif self.exchange.has.get("fetchOrderTrades"):
@@ -518,32 +525,17 @@ class LiveVenue:
 
     async def _lookup(self, w: Working) -> dict[str, Any] | None:
         """The venue's state of `w` by client id; None when the venue holds no such order."""
-        if self.venue == "bybit":
-            return await self._lookup_bybit(w)
+        if self.profile.lookup is not None:  # the venue's ccxt fetch_order cannot ask by client id
+            return await self.profile.lookup(self.exchange, w.order.symbol, w.order.venue_client_id)
         try:
             found: dict[str, Any] = await self.exchange.fetch_order(w.venue_id, w.order.symbol, self._client_id(w))
         except ccxt.OrderNotFound:
             return None
         return found
 
-    async def _lookup_bybit(self, w: Working) -> dict[str, Any] | None:
-        """Bybit by `orderLinkId` alone: ccxt's fetch_order always sends `orderId` (the text
-        "None" when there is none yet, e.g. after a failed send) and its `clientOrderId`
-        unmapped, so it cannot ask by client id. `/v5/order/realtime` with an `orderLinkId`
-        answers that order in any state among the account's last 500."""
-        market = self.exchange.market(w.order.symbol)
-        category = "spot" if market.get("spot") else "linear" if market.get("linear") else "inverse"
-        response = await self.exchange.privateGetV5OrderRealtime({"category": category, "symbol": market["id"],
-                                                                  "orderLinkId": w.order.venue_client_id})
-        rows = (response.get("result") or {}).get("list") or []
-        if not rows:
-            return None
-        found: dict[str, Any] = self.exchange.parse_order(rows[0], market)
-        return found
-
     def _client_id(self, w: Working) -> dict[str, str]:
         """Request parameters naming `w` by its venue client id."""
-        return {lo.CLIENT_ID_PARAM.get(self.venue, "clientOrderId"): w.order.venue_client_id}
+        return {self.profile.client_id_param: w.order.venue_client_id}
 
     async def _safe_lookup(self, w: Working) -> dict[str, Any] | None:
         try:
@@ -556,10 +548,10 @@ class LiveVenue:
     async def _sweep(self) -> None:
         """Open orders with our prefix that no known order accounts for → `self.orphans`."""
         known = {w.order.venue_client_id for w in self._working.values()}
-        for params in lo.OPEN_ORDER_SWEEPS.get(self.venue, ({},)):
+        for params in self.profile.open_order_sweeps:
             for o in await self._call(self.exchange.fetch_open_orders, None, None, None, dict(params)):
                 client_id = o.get("clientOrderId")
-                if client_id in known or not lo.ours(self.venue, client_id):
+                if client_id in known or not lo.ours(self.profile.client_ids, client_id):
                     continue
                 market = self.exchange.market(o["symbol"])
                 amount = lo.dec(o.get("amount"))

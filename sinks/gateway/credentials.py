@@ -8,11 +8,12 @@ name is a `ConfigError`, as is a missing key or secret. `Credentials` never show
 values: its repr masks them, and `redact(text)` replaces each of them (and request
 signatures) in any text before it reaches a log line, an exception or a record.
 
-`make_exchange(venue, credentials, urls_override)` builds the ccxt.pro exchange (its REST
-methods are ccxt's async ones) with ccxt's own rate limiter on and its logger redacting
-(ccxt logs every request's headers, API key included, at DEBUG), `urls_override` mapping
-dotted paths in `exchange.urls` to replacement URLs (testnets, the tests' stub servers); an
-unknown path is a `ConfigError`, so a typo never reaches the real venue.
+`make_exchange(venue, credentials, urls_override)` builds the ccxt.pro exchange the venue's
+profile names (sinks/gateway/venues/; its REST methods are ccxt's async ones) with ccxt's own
+rate limiter on and its logger redacting (ccxt logs every request's headers, API key
+included, at DEBUG), `urls_override` mapping dotted paths in `exchange.urls` to replacement
+URLs (testnets, the tests' stub servers); an unknown path is a `ConfigError`, so a typo never
+reaches the real venue.
 """
 
 import copy
@@ -22,29 +23,19 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import ccxt.pro
 
 from arbflow.model.errors import ConfigError
+from arbflow.sinks.gateway.profile import VenueProfile
+from arbflow.sinks.gateway.venues import PROFILES, profile
 
-# ccxt ids and options of the venues the gateway trades. Binance: spot and USDⓈ-M markets
-# (unified symbols pick the API); no currency list or margin pairs (private endpoints once a key is set) and
-# open-order sweeps without a symbol allowed (reconciliation needs them).
-CCXT: Mapping[str, tuple[str, Mapping[str, Any]]] = {
-    # watch_my_trades would also fetch a positions snapshot (leverage brackets: another private read).
-    "binance": ("binance", {"fetchMarkets": {"types": ["spot", "linear"]}, "fetchCurrencies": False,
-                            "fetchMargins": False, "warnOnFetchOpenOrdersWithoutSymbol": False,
-                            "watchPositions": {"fetchPositionsSnapshot": False}}),
-    # Bybit: ccxt refuses fetchOrder (only the last 500 orders are queryable) unless acknowledged;
-    # the gateway looks up its own recent orders by client id, which is what that window holds.
-    "bybit": ("bybit", {"fetchMarkets": {"types": ["spot", "linear"]}, "fetchCurrencies": False,
-                        "fetchOrder": {"acknowledged": True}}),
-    "okx": ("okx", {"fetchMarkets": {"types": ["spot", "swap"]}, "fetchCurrencies": False}),
-    "hyperliquid": ("hyperliquid", {}),
-}
-_SIGNATURE = re.compile(r"(signature|sign|X-MBX-APIKEY|OK-ACCESS-[A-Z]+|X-BAPI-[A-Z-]+)([=:\"' ]+)[^&\s\"',}]+",
-                        re.IGNORECASE)
+# The venues with a live gateway, by name (the command line checks `--venues` against it).
+CCXT: Final[Mapping[str, VenueProfile]] = PROFILES
+# Request signatures in query strings and bodies, and the headers each venue signs with.
+_SIGNED = ("signature", "sign", *(header for p in PROFILES.values() for header in p.signed_headers))
+_SIGNATURE = re.compile(rf"({'|'.join(_SIGNED)})([=:\"' ]+)[^&\s\"',}}]+", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,22 +114,19 @@ def make_exchange(venue: str, creds: Credentials, urls_override: Mapping[str, st
     """A ccxt.pro exchange for `venue` signed with `creds`; opens nothing until first used.
     `timeout_ms`: each request's timeout (ccxt's `timeout`, ms; its default 10 000 when None).
     The caller owns it (`LiveVenue.close()` closes it)."""
-    if venue not in CCXT:
-        raise ConfigError("venue", f"no live gateway for {venue!r}; available: {', '.join(CCXT)}")
-    ccxt_id, options = CCXT[venue]
+    found = profile(venue)
+    options = found.ccxt_options
     config: dict[str, Any] = {"enableRateLimit": True, "options": copy.deepcopy(dict(options))}
     if timeout_ms is not None:
         config["timeout"] = timeout_ms
-    if venue == "hyperliquid":  # a wallet: the key is its address, the secret its private key
-        config.update(walletAddress=creds.api_key, privateKey=creds.secret)
-    else:
-        config.update(apiKey=creds.api_key, secret=creds.secret)
+    key_field, secret_field = found.key_fields
+    config.update({key_field: creds.api_key, secret_field: creds.secret})
     if creds.password is not None:
         config["password"] = creds.password
     config["logger"] = _redacting_logger(venue, creds)  # ccxt logs request headers (the key) at DEBUG
-    exchange = getattr(ccxt.pro, ccxt_id)(config)
-    if options.get("fetchCurrencies") is False:  # OKX ignores the option and, once keyed, asks its private
-        exchange.has = {**exchange.has, "fetchCurrencies": False}  # asset/currencies (a funding-read permission)
+    exchange = getattr(ccxt.pro, found.ccxt_id)(config)
+    if options.get("fetchCurrencies") is False:  # some classes ignore the option and, once keyed, ask a private
+        exchange.has = {**exchange.has, "fetchCurrencies": False}  # endpoint (OKX: a funding-read permission)
     for path, url in (urls_override or {}).items():
         _set_url(exchange.urls, path, url, venue)
     return exchange

@@ -1,5 +1,5 @@
 """One venue's lane of the live gateway (flows/live_gateway.py): the asyncio task that owns
-the venue's `LiveVenue` (sinks.live_venue), and that fails alone.
+the venue's `LiveVenue` (sinks.gateway.client), and that fails alone.
 
 Up: reconciled (`LiveVenue.start`), the lane submits what arrives on `queue` (lists of orders
 and cancels; None ends the lane once everything before it is done) and polls every `poll_s`,

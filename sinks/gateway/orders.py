@@ -26,33 +26,11 @@ from typing import Any
 import ccxt
 
 from arbflow.model import reasons
+from arbflow.model.client_ids import ClientIdRule
 from arbflow.model.execution import Order, VenueEvent
 
-# Venue client-id prefixes of the ids arbflow derives (operators/execution_ids.py: "af" + base32,
-# Gate "t-af", Hyperliquid a 0x cloid): an open order carrying one that we do not know is ours
-# from an earlier run, an orphan.
-CLIENT_ID_PREFIX: Mapping[str, str] = {"gate": "t-af", "hyperliquid": "0x"}
-DEFAULT_CLIENT_ID_PREFIX = "af"
 # Logical-id prefixes of de-risking orders (DESIGN.md §3.7 priority: cancel > de-risk > entry).
 DERISK_PREFIXES = ("hedge_", "unwind_", "exit_")
-# Largest native batch per venue (Binance USDⓈ-M batchOrders: 5; OKX batch-orders: 20;
-# Bybit v5 create-batch: 20 linear).
-BATCH_LIMIT: Mapping[str, int] = {"binance": 5, "okx": 20, "bybit": 20, "hyperliquid": 20}
-# The request parameter that filters an account's trades by venue order id.
-TRADES_BY_ORDER: Mapping[str, str] = {"binance": "orderId", "bybit": "orderId", "okx": "ordId"}
-# The venue's own name of the client id where ccxt passes its unified `clientOrderId` through
-# unmapped (Bybit cancel and fetch_order send it as is; the venue reads `orderLinkId`).
-CLIENT_ID_PARAM: Mapping[str, str] = {"bybit": "orderLinkId"}
-# Venues whose trades the gateway also watches over ccxt.pro's private websocket
-# (`watch_my_trades`, one stream per parameter set), next to REST polling: Binance USDⓈ-M's
-# user-data stream (a listenKey from REST, ORDER_TRADE_UPDATE frames).
-ORDER_STREAMS: Mapping[str, tuple[Mapping[str, str], ...]] = {"binance": ({"type": "swap", "subType": "linear"},)}
-# Open-order sweeps of reconciliation: one fetch_open_orders(None, params) per market type.
-OPEN_ORDER_SWEEPS: Mapping[str, tuple[Mapping[str, str], ...]] = {
-    "binance": ({"type": "spot"}, {"type": "swap", "subType": "linear"}),
-    "bybit": ({"category": "spot"}, {"category": "linear", "settleCoin": "USDT"}),
-    "okx": ({"instType": "SPOT"}, {"instType": "SWAP"}),
-}
 WORKING = ("new", "open", "partially_filled")
 _CODE = re.compile(r'"(?:code|sCode|retCode)"\s*:\s*"?(-?\d+)')
 _ERRORS: tuple[tuple[type[Exception], str], ...] = (
@@ -74,10 +52,10 @@ def is_derisk(client_order_id: str) -> bool:
     return client_order_id.startswith(DERISK_PREFIXES)
 
 
-def ours(venue: str, venue_client_id: str | None) -> bool:
-    """True when `venue_client_id` has the shape of an id arbflow derives for `venue`."""
-    return bool(venue_client_id) and str(venue_client_id).startswith(
-        CLIENT_ID_PREFIX.get(venue, DEFAULT_CLIENT_ID_PREFIX))
+def ours(rule: ClientIdRule, venue_client_id: str | None) -> bool:
+    """True when `venue_client_id` starts like every id arbflow derives under the venue's
+    client-id `rule` (an open order carrying one that we do not know is an orphan of ours)."""
+    return bool(venue_client_id) and str(venue_client_id).startswith(rule.prefix)
 
 
 def contract_size(market: Mapping[str, Any]) -> Decimal:

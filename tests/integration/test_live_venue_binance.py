@@ -1,5 +1,5 @@
 """The live venue gateway against the Binance USDⓈ-M trading stub: placing, rounding, batches,
-priorities, caps, polling, canceling and reconciliation (sinks/live_venue.py)."""
+priorities, caps, polling, canceling and reconciliation (sinks/gateway/client.py)."""
 
 import json
 from collections.abc import Iterator

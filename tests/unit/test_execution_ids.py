@@ -1,4 +1,5 @@
-"""Deterministic logical order ids and the venue client ids derived from them (DESIGN.md §3.9)."""
+"""Deterministic logical order ids (operators) and the venue client ids derived from them under
+each venue's rule (model.client_ids, re-exported by the ids module) — DESIGN.md §3.9."""
 
 import base64
 import hashlib
@@ -7,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from arbflow.model import client_ids
 from arbflow.model.config import DEFAULT_VENUES
 from arbflow.operators.execution import ids
 
@@ -43,7 +45,7 @@ def test_every_default_venue_gets_a_valid_id() -> None:
 
 
 @given(st.lists(st.text(min_size=1, max_size=60), min_size=2, max_size=50, unique=True),
-       st.sampled_from(sorted(ids.VENUE_RULES)))
+       st.sampled_from(sorted(client_ids.VENUE_RULES)))
 def test_venue_client_ids_are_deterministic_valid_and_distinct(logical: list[str], venue: str) -> None:
     first = [ids.venue_client_id(x, venue) for x in logical]
     assert first == [ids.venue_client_id(x, venue) for x in logical]

@@ -52,10 +52,12 @@ def test_the_contracts_hold_on_the_code_as_it_is(tmp_path: Path) -> None:
      "signals do not trade: signals import no execution"),
     ("flows/stateful.py", "import arbflow.reports.html", "the flows wire; they render nothing"),
     ("connectors/venues/okx.py", "import arbflow.connectors.venues.binance", "venue modules are independent"),
+    ("sinks/gateway/venues/bybit.py", "import arbflow.sinks.gateway.venues.okx",
+     "venue profiles never import each other"),
 ])
 def test_a_forbidden_import_breaks_the_build(tmp_path: Path, module: str, line: str, contract: str) -> None:
     root = _copy(tmp_path)
-    target = root / module
+    target = root / "arbflow" / module
     target.write_text(target.read_text() + f"\n{line}  # injected by the test\n")
     result = _lint(root)
     assert result.returncode != 0

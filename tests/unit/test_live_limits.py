@@ -1,5 +1,5 @@
-"""The live gateway's order bucket, limits and credentials (sinks/live_limits.py,
-sinks/live_credentials.py) — no venue involved."""
+"""The live gateway's order bucket, limits and credentials (sinks/gateway/limits.py,
+sinks/gateway/credentials.py) — no venue involved."""
 
 import asyncio
 from decimal import Decimal
