@@ -1,15 +1,12 @@
 """`arbflow study funding`: the funding-carry study over the recorded funding and 8h-candle
-histories (docs/study.md; the simulation is `operators.carry_study`, the reading
-`connectors.captures.funding_study_data`, the rendering `flows.study_report`).
+histories (docs/study.md; the simulation is `operators.study.carry`, the reading
+`connectors.captures.funding_study_data`, the rendering `reports.study`).
 `arbflow study portfolio`: the multi-pair portfolio (allocator + margin gates) against the
-best single pair over the same 8h data (docs/risk.md; `operators.portfolio_eval`, rendering
-`flows.portfolio_report`).
+best single pair over the same 8h data (docs/risk.md; `operators.study.portfolio_eval`,
+rendering `reports.portfolio`).
 
 Exit codes as every arbflow command: 0 ok; 2 a usage error (a bad option, a file of no
 known format or malformed, no data files).
-
-Register with `main.add_command(study)` in flows/cli.py; until then
-`python -m flows.study_cli study funding …` runs it under the same `arbflow` group.
 """
 
 import sys
