@@ -1,4 +1,4 @@
-"""A venue whose gateway lane fails, failing alone (flows/live_gateway.py, sinks/live_lane.py).
+"""A venue whose gateway lane fails, failing alone (flows/live_gateway.py, sinks/gateway/lane.py).
 The gateway runs as `arbflow trade --mode live` starts it (`start_gateway`: the [execution]
 settings, ccxt's rate limiter on, Binance's trade stream) between the real embedded broker
 and two trading stubs through the real ccxt classes: Binance USDⓈ-M, which the tests take

@@ -1,5 +1,5 @@
 """The funding-carry study (operators/carry_study.py, operators/carry_study_steps.py) and its
-command (flows/study_cli.py, `arbflow study funding`).
+command (cli/study.py, `arbflow study funding`).
 
 Expected figures are worked out by hand in the comments, or — for the quarter of real data —
 summed straight from the raw CSV rows with plain `csv` + `Decimal`, independent of the
