@@ -4,9 +4,6 @@ Wiring only: `connectors.feeds` does the work (docs/ingest.md). Exit codes as ev
 arbflow command: 0 ok; 1 a runtime failure (Kafka unreachable or a delivery lost, a
 venue's markets not loading, a stream stopped by a non-retryable venue error); 2 a usage
 error — an unknown venue, stream or symbol, with the closest matches.
-
-Register with `main.add_command(ingest)` in flows/cli.py; until then
-`python -m flows.ingest_cli ingest …` runs it under the same `arbflow` group.
 """
 
 import asyncio

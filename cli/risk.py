@@ -2,14 +2,10 @@
 `arbflow simulate-margin --json [FILE|-]` and `arbflow allocate --json [FILE|-]`.
 
 Wiring only: a JSON document (model.risk.MarginRequest / AllocationRequest, decoded
-strictly by model.codec) in, operators.risk_gates / operators.allocator, JSON out
-(model.risk_results.MarginAnswer / Allocation). `--schema` prints both JSON Schemas.
+strictly by model.codec) in, operators.portfolio.risk_gates / operators.portfolio.allocator,
+JSON out (model.risk_results.MarginAnswer / Allocation). `--schema` prints both JSON Schemas.
 Exit codes as every arbflow command: 0 answered (refusals are answers), 2 invalid input or
 configuration — one line naming the field —, 1 a runtime failure.
-
-Register with `from flows.risk_cli import allocate, simulate_margin` and
-`main.add_command(…)` at the end of flows/cli.py (helpers come from flows.cli_support, so
-there is no import cycle); until then `python -m flows.risk_cli simulate-margin …` runs them.
 """
 
 import sys

@@ -1,15 +1,12 @@
 """`arbflow study funding`: the funding-carry study over the recorded funding and 8h-candle
-histories (docs/study.md; the simulation is `operators.carry_study`, the reading
-`connectors.captures.funding_study_data`, the rendering `flows.study_report`).
+histories (docs/study.md; the simulation is `operators.study.carry`, the reading
+`connectors.captures.funding_study_data`, the rendering `reports.study`).
 `arbflow study portfolio`: the multi-pair portfolio (allocator + margin gates) against the
-best single pair over the same 8h data (docs/risk.md; `operators.portfolio_eval`, rendering
-`flows.portfolio_report`).
+best single pair over the same 8h data (docs/risk.md; `operators.study.portfolio_eval`,
+rendering `reports.portfolio`).
 
 Exit codes as every arbflow command: 0 ok; 2 a usage error (a bad option, a file of no
 known format or malformed, no data files).
-
-Register with `main.add_command(study)` in flows/cli.py; until then
-`python -m flows.study_cli study funding …` runs it under the same `arbflow` group.
 """
 
 import sys
@@ -32,7 +29,17 @@ from arbflow.model.money import BPS_PER_UNIT, DecimalTextError, parse_decimal
 from arbflow.operators.study import carry as carry_study
 from arbflow.operators.study import portfolio_eval
 from arbflow.reports import portfolio as portfolio_report
-from arbflow.reports.study import Row, charts, csv_text, document, html_page, params_document, sort_rows, table
+from arbflow.reports.study import (
+    Row,
+    charts,
+    csv_text,
+    document,
+    html_page,
+    params_document,
+    sort_rows,
+    table,
+    write_plots,
+)
 
 FIXTURES: Final = Path(__file__).resolve().parents[1] / "fixtures" / "funding"
 JSON_NAME: Final = "funding_study.json"
@@ -98,7 +105,7 @@ def study() -> None:
                    "supervik 7-venue file, *_utc.csv(.gz); the format is recognised from the header. "
                    "Default: every file in fixtures/funding/.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out/funding-study"),
-              show_default=True, help=f"Directory for {JSON_NAME}, {CSV_NAME}, {HTML_NAME} and plots/*.svg.")
+              show_default=True, help=f"Directory for {JSON_NAME}, {CSV_NAME}, {HTML_NAME} and plots/*.html.")
 @click.option("--entry-bps", type=DECIMAL, default="1", show_default=True,
               help="Enter when the 8h carry is above this many bps (1 bp = 0.01 %/8h).")
 @click.option("--exit-bps", type=DECIMAL, default="0.5", show_default=True,
@@ -125,7 +132,7 @@ def funding(ctx: click.Context, data_files: tuple[Path, ...], out_dir: Path, ent
 
     Decisions at a settlement use only data published by then (no look-ahead). Prints a
     table and writes funding_study.json, funding_study.csv, funding_study.html (charts of
-    cumulative P&L, self-contained) and plots/*.svg into --out. Progress goes to stderr: a
+    cumulative P&L, self-contained) and plots/*.html into --out. Progress goes to stderr: a
     bar on a terminal, plain lines otherwise.
     """
     venues = _venues(ctx)
@@ -174,12 +181,10 @@ def _write(out_dir: Path, rows: list[Row], params: carry_study.StudyParams, desc
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / JSON_NAME).write_bytes(codec.dumps(summary) + b"\n")
     (out_dir / CSV_NAME).write_text(csv_text(rows), encoding="utf-8")
-    svgs = charts(rows, params.notional)
-    (out_dir / HTML_NAME).write_text(html_page(rows, params, described, svgs), encoding="utf-8")
+    figures = charts(rows, params.notional)
+    (out_dir / HTML_NAME).write_text(html_page(rows, params, described, figures), encoding="utf-8")
     plots = out_dir / "plots"
-    plots.mkdir(exist_ok=True)
-    for stem, svg in svgs:
-        (plots / f"{stem}.svg").write_text(svg + "\n", encoding="utf-8")
+    write_plots(plots, figures)
     return [out_dir / JSON_NAME, out_dir / CSV_NAME, out_dir / HTML_NAME, plots]
 
 

@@ -1,7 +1,7 @@
 """What every `arbflow` command shares: the consoles, exiting with one clear line, loading
 the configuration, and the error guard (exit codes: 1 runtime failure, 2 usage/config,
-130 interrupted). Command modules import these from here, never from `flows.cli`, so
-`flows.cli` can register them without an import cycle."""
+130 interrupted). Command modules import these from here, never from `cli.main`, so
+`cli.main` can register them all without an import cycle."""
 
 import contextlib
 import signal

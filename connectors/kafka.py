@@ -1,4 +1,5 @@
-"""Kafka plumbing: topic names and creation, the keyed producer, and bounded reads.
+"""Kafka plumbing: topic names and creation, the keyed producer, bounded reads, and the
+reader of the desks' orders that the live gateway places.
 
 Keys and partitions: every record is keyed by its canonical base asset (`BTC`) so one
 asset's records stay in order on one partition and reach one Bytewax worker. arbflow
@@ -13,6 +14,7 @@ timeout; a message that is not acknowledged raises `DeliveryFailed` at `flush()`
 a produce is never logged-and-forgotten.
 """
 
+import logging
 import time
 import zlib
 from collections import Counter
@@ -22,8 +24,13 @@ from dataclasses import dataclass, field
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from arbflow.model import codec, topics
 from arbflow.model.config import Config
 from arbflow.model.errors import DeliveryFailed, ServiceUnavailable
+from arbflow.model.execution import Order, OrderIntent
+
+# What the order reader skips is what the live gateway will not send: said under its name.
+_gateway_log = logging.getLogger("arbflow.live_gateway")
 
 
 def topic_name(config: Config, topic: str) -> str:
@@ -233,3 +240,74 @@ def read_topic(bootstrap: str, topic: str, *, timeout_s: float = 10.0,
                     pending.discard(partition)
     finally:
         client.close()
+
+
+class OrderReader:
+    """The desks' orders (exec.order) and cancel intents (exec.intent) as the live gateway
+    reads them. `history()`: the latest state of every order, read from the beginning, and
+    where both topics end; `open()` then `poll()` tail from exactly there, so nothing
+    produced in between is missed. `latest(venue)` reads one venue's orders again (a lane
+    reconciling after a failure). A record that does not decode is logged and left out —
+    never guess at an order. Errors as `read_topic`: `ServiceUnavailable`."""
+
+    def __init__(self, config: Config, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self.order_topic = topic_name(config, topics.EXEC_ORDER)
+        self.intent_topic = topic_name(config, topics.EXEC_INTENT)
+        self._timeout_s = config.kafka.connect_timeout_s
+        self._ends: dict[tuple[str, int], int] = {}  # (topic, partition) → the next offset after the history
+        self._consumer: Consumer | None = None
+
+    def history(self) -> dict[str, Order]:
+        """The latest state of every order by client order id; `poll` starts after it."""
+        self._ends = {}
+        return self._latest(None, self._ends)
+
+    def latest(self, venue: str) -> list[Order]:
+        """The latest state of every order of `venue` on exec.order."""
+        return list(self._latest(venue, None).values())
+
+    def _latest(self, venue: str | None, ends: dict[tuple[str, int], int] | None) -> dict[str, Order]:
+        known: dict[str, Order] = {}
+        for name in (self.order_topic, self.intent_topic) if ends is not None else (self.order_topic,):
+            for message in read_topic(self.bootstrap, name, timeout_s=self._timeout_s):
+                if ends is not None:
+                    ends[(name, message.partition)] = message.offset + 1
+                if name == self.order_topic:
+                    order = codec.decode(Order, message.value, source=name)
+                    if isinstance(order, Order) and venue in (None, order.venue):
+                        known[order.client_order_id] = order
+        return known
+
+    def open(self) -> None:
+        """Assign every partition of both topics at the end of the history (the beginning
+        of a partition the history did not reach)."""
+        self._consumer = consumer(self.bootstrap, eof=False)
+        names = [self.order_topic, self.intent_topic]
+        counts = partition_counts(self.bootstrap, names, self._timeout_s)
+        self._consumer.assign([TopicPartition(name, p, self._ends.get((name, p), OFFSET_BEGINNING))
+                               for name in names for p in range(counts[name])])
+
+    def poll(self, timeout_s: float, max_messages: int = 500) -> list[Order | OrderIntent]:
+        """The next records, in the order read; waits up to `timeout_s` for the first."""
+        if self._consumer is None:
+            raise RuntimeError("OrderReader.poll() before open()")
+        records: list[Order | OrderIntent] = []
+        for message in self._consumer.consume(max_messages, timeout_s):
+            error = message.error()
+            if error is not None:
+                _gateway_log.warning("reading %s: %s", message.topic(), error.str())
+                continue
+            cls = Order if message.topic() == self.order_topic else OrderIntent
+            record = codec.decode(cls, message.value(), source=f"{message.topic()}[{message.partition()}]"
+                                                               f"@{message.offset()}")
+            if not isinstance(record, cls):  # never guess at an order: say so and leave it
+                _gateway_log.error("undecodable %s at %s: %s — not sent", cls.__name__, record.source, record.detail)
+                continue
+            records.append(record)
+        return records
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None

@@ -1,2 +1,2 @@
-"""Bytewax dataflow builders and the `arbflow` CLI: wiring only (connectors → operators →
-sinks). The only package allowed to import all the others."""
+"""Bytewax dataflow builders and the runs that drive them (replay, the live gateway): wiring
+only (connectors → operators → sinks). `cli` and `reports` stand above them."""

@@ -1,11 +1,12 @@
 """The live gateway loop of `arbflow trade --mode live`: the desks' orders on Kafka become
 real venue orders, and the venues' answers go back on exec.venue for the desks.
 
-    exec.order (status "new") ─┐                ┌─ lane binance: LiveVenue ─┐
-    exec.intent (kind cancel) ─┴─ read, decode ─┼─ lane okx:     LiveVenue ─┼─ exec.venue (VenueEvent)
-                                                └─ …                        ┘
+    exec.order (status "new") ─┐               ┌─ lane binance: LiveVenue ─┐
+    exec.intent (kind cancel) ─┴─ OrderReader ─┼─ lane okx:     LiveVenue ─┼─ exec.venue (VenueEvent)
+                                               └─ …                        ┘
 
-One asyncio task ("lane", `sinks.live_lane.Lane`) per venue owns that venue's `LiveVenue`:
+The reading and decoding is `connectors.kafka.OrderReader`; this module routes what it reads.
+One asyncio task ("lane", `sinks.gateway.lane.Lane`) per venue owns that venue's `LiveVenue`:
 it reconciles, places and cancels what the reader hands it, and polls resting orders every
 `poll_s`; where the venue streams its trades (`LiveVenue(stream=True)`), the lane wakes on
 them and publishes their fills at once. The reader never waits on a venue, so a venue that stalls (every request running
@@ -28,7 +29,7 @@ not hold was never placed: it is answered "rejected" (ORDER_NOT_PLACED) and the 
 An order for a venue that is not live (not in `--venues`, or no keys) is answered with a
 "rejected" event (`VENUE_NOT_LIVE`), so the desk unwinds instead of waiting. A lane that
 fails (its venue cannot load its markets, refuses its keys mid-session, an unexpected error)
-fails alone (sinks.live_lane): its orders are answered "rejected" (`VENUE_DOWN`) while it
+fails alone (sinks.gateway.lane): its orders are answered "rejected" (`VENUE_DOWN`) while it
 retries its reconciliation with backoff, and it trades again once reconciled; the other
 venues trade on. `ready` waits for every lane's first start, up or down (`down()` names the
 venues that are down). What stops the gateway: keys refused at a lane's first start
@@ -40,13 +41,9 @@ it is the one step the lanes share.
 
 import asyncio
 import functools
-import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
-
-from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
 from arbflow.connectors import kafka
 from arbflow.model import codec, reasons, topics
@@ -59,35 +56,6 @@ from arbflow.sinks.gateway.credentials import Credentials, make_exchange
 from arbflow.sinks.gateway.lane import Lane, LaneBackoff
 from arbflow.sinks.gateway.limits import LiveLimits
 from arbflow.sinks.metrics import count_venue_events, observe_venue
-
-log = logging.getLogger("arbflow.live_gateway")
-
-
-def _latest_orders(config: Config, bootstrap: str) -> tuple[dict[str, Order], dict[tuple[str, int], int]]:
-    """The latest state of every order on exec.order, and where each partition of exec.order
-    and exec.intent ends (the next offset to read)."""
-    known: dict[str, Order] = {}
-    next_offsets: dict[tuple[str, int], int] = {}
-    for logical in (topics.EXEC_ORDER, topics.EXEC_INTENT):
-        name = kafka.topic_name(config, logical)
-        for message in kafka.read_topic(bootstrap, name, timeout_s=config.kafka.connect_timeout_s):
-            next_offsets[(name, message.partition)] = message.offset + 1
-            if logical == topics.EXEC_ORDER:
-                order = codec.decode(Order, message.value, source=name)
-                if isinstance(order, Order):
-                    known[order.client_order_id] = order
-    return known, next_offsets
-
-
-def _orders_of(config: Config, bootstrap: str, venue: str) -> list[Order]:
-    """The latest state of every order of `venue` on exec.order (a lane's reconciliation after a failure)."""
-    name = kafka.topic_name(config, topics.EXEC_ORDER)
-    latest: dict[str, Order] = {}
-    for message in kafka.read_topic(bootstrap, name, timeout_s=config.kafka.connect_timeout_s):
-        order = codec.decode(Order, message.value, source=name)
-        if isinstance(order, Order) and order.venue == venue:
-            latest[order.client_order_id] = order
-    return list(latest.values())
 
 
 class Gateway:
@@ -106,6 +74,7 @@ class Gateway:
                                             delivery_timeout_ms=config.kafka.delivery_timeout_ms,
                                             partitions=partitions)
         self.topic_venue = kafka.topic_name(config, topics.EXEC_VENUE)
+        self.orders = kafka.OrderReader(config, bootstrap)
         self.ready = threading.Event()  # set once every lane's first start ended and exec.order is tailed
         self.sent: set[str] = set()  # logical ids ever seen as "new" on exec.order: never placed again
         self.published = 0
@@ -127,37 +96,33 @@ class Gateway:
         return {venue: lane.cause for venue, lane in self.lanes.items() if lane.cause is not None}
 
     async def run(self) -> None:
-        known, starts = _latest_orders(self.config, self.bootstrap)
+        known = self.orders.history()
         self.sent = set(known)
         self.lanes = lanes = {
             venue: Lane(live, [o for o in known.values() if o.venue == venue], publish=self.publish,
-                        reload=functools.partial(_orders_of, self.config, self.bootstrap, venue),
+                        reload=functools.partial(self.orders.latest, venue),
                         sent=self.sent, poll_s=self.poll_s, backoff=self.backoff, clock_ms=self.clock_ms)
             for venue, live in self.venues.items()}
-        consumer = kafka.consumer(self.bootstrap, eof=False)
         try:
-            names = [kafka.topic_name(self.config, t) for t in (topics.EXEC_ORDER, topics.EXEC_INTENT)]
-            counts = kafka.partition_counts(self.bootstrap, names, self.config.kafka.connect_timeout_s)
-            consumer.assign([TopicPartition(name, p, starts.get((name, p), OFFSET_BEGINNING))
-                             for name in names for p in range(counts[name])])
+            self.orders.open()
             loop = asyncio.get_running_loop()
-            # the first consume connects and starts fetching (~0.5–1 s on the embedded broker):
+            # the first poll connects and starts fetching (~0.5–1 s on the embedded broker):
             # "ready" means tailing, so an order published right after it is not late
-            messages = await loop.run_in_executor(None, consumer.consume, 500, 1.0)
+            records = await loop.run_in_executor(None, self.orders.poll, 1.0)
             while not self.stop.is_set():
-                for venue, items in self._decode(messages).items():
+                for venue, items in self._route(records).items():
                     lane = lanes.get(venue)
                     if lane is not None:
                         lane.queue.put_nowait(items)  # its own task places them; nothing here waits on a venue
                     else:
                         self.publish(self._not_live(venue, items))
                 for lane in lanes.values():
-                    lane.check()  # a lane fails alone; only what is fatal (sinks.live_lane) ends its task
+                    lane.check()  # a lane fails alone; only what is fatal (sinks.gateway.lane) ends its task
                 if not self.ready.is_set() and all(lane.settled.is_set() for lane in lanes.values()):
                     self.ready.set()
-                messages = await loop.run_in_executor(None, consumer.consume, 500, 0.05)
+                records = await loop.run_in_executor(None, self.orders.poll, 0.05)
         finally:
-            consumer.close()
+            self.orders.close()
             for lane in lanes.values():
                 lane.queue.put_nowait(None)  # finish what is in hand, then end
             await asyncio.gather(*(lane.task for lane in lanes.values()), return_exceptions=True)
@@ -167,19 +132,11 @@ class Gateway:
         for lane in lanes.values():
             lane.check()
 
-    def _decode(self, messages: list[Any]) -> dict[str, list[Order | OrderIntent]]:
-        order_topic = kafka.topic_name(self.config, topics.EXEC_ORDER)
+    def _route(self, records: list[Order | OrderIntent]) -> dict[str, list[Order | OrderIntent]]:
+        """Per venue, the orders to place (each client id once, ever) and the cancels."""
         batch: dict[str, list[Order | OrderIntent]] = defaultdict(list)
-        for message in messages:
-            if message.error() is not None:
-                log.warning("reading %s: %s", message.topic(), message.error().str())
-                continue
-            cls = Order if message.topic() == order_topic else OrderIntent
-            record = codec.decode(cls, message.value(), source=f"{message.topic()}[{message.partition()}]"
-                                                                f"@{message.offset()}")
-            if not isinstance(record, cls):  # never guess at an order: say so and leave it
-                log.error("undecodable %s at %s: %s — not sent", cls.__name__, record.source, record.detail)
-            elif isinstance(record, Order):
+        for record in records:
+            if isinstance(record, Order):
                 if record.status == "new" and record.client_order_id not in self.sent:
                     self.sent.add(record.client_order_id)
                     batch[record.venue].append(record)

@@ -19,7 +19,7 @@ from bytewax.run import cli_main
 
 from arbflow.connectors import kafka
 from arbflow.connectors.infra import services
-from arbflow.connectors.replay import FileStats, ReplayLine, merge_files
+from arbflow.connectors.replay import FileStats, Progress, Published, publish_files
 from arbflow.flows.signal_flow import INPUT_TOPICS, build_signal_flow
 from arbflow.model import codec, topics
 from arbflow.model.config import Config
@@ -30,8 +30,6 @@ from arbflow.model.signals import BasisPoint, Opportunity
 from arbflow.operators.portfolio.performance import performance
 from arbflow.sinks.redis_client import connect
 from arbflow.sinks.redis_state import read_latest
-
-Progress = Callable[[int, int], None]  # (records published so far, event-time ms of the latest)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -106,37 +104,12 @@ class ReplaySummary:
 
 def publish(config: Config, bootstrap: str, files: Sequence[Path], *, speed: float,
             partitions: dict[str, int], summary: ReplaySummary, progress: Progress | None = None) -> kafka.Delivered:
-    """Publish the merged lines; returns what Kafka acknowledged (offset ranges included)."""
-    partitioner = kafka.Partitioner(config.universe.assets, config.kafka.partitions)
-    producer = kafka.KeyedProducer(bootstrap, partitioner, delivery_timeout_ms=config.kafka.delivery_timeout_ms,
-                                   partitions=partitions)
-    prefix = config.kafka.topic_prefix
-    started = time.monotonic()
-    first_ts: int | None = None
-    count = 0
-    for item in merge_files(files, summary.files):
-        if isinstance(item, Rejected):
-            producer.produce(prefix + topics.DLQ_REPLAY, None, codec.encode(item))
-            summary.rejects[(topics.DLQ_REPLAY, item.reason)] += 1
-            continue
-        line: ReplayLine = item
-        if first_ts is None:
-            first_ts = line.ts
-        if speed > 0:
-            delay = (line.ts - first_ts) / 1000 / speed - (time.monotonic() - started)
-            if delay > 0.001:
-                time.sleep(delay)
-        producer.produce(prefix + line.topic, line.key, line.value, timestamp=line.ts)
-        summary.published[line.topic] += 1
-        summary.last_ts = line.ts
-        count += 1
-        if progress is not None and count % 2_000 == 0:
-            progress(count, line.ts)
-    summary.first_ts = first_ts
-    if progress is not None and summary.last_ts is not None:
-        progress(count, summary.last_ts)
-    delivered = producer.flush()
-    summary.publish_s = time.monotonic() - started
+    """Publish the merged lines into `summary`'s counts (`connectors.replay.publish_files`);
+    returns what Kafka acknowledged (offset ranges included)."""
+    published = Published(files=summary.files, counts=summary.published, rejects=summary.rejects)
+    delivered = publish_files(config, bootstrap, files, speed=speed, partitions=partitions, published=published,
+                              progress=progress)
+    summary.first_ts, summary.last_ts, summary.publish_s = published.first_ts, published.last_ts, published.seconds
     return delivered
 
 

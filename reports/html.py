@@ -14,7 +14,6 @@ import json
 import statistics
 from bisect import bisect_left, insort
 from collections import Counter, defaultdict, deque
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -28,6 +27,7 @@ from arbflow.model.execution import PairTrade
 from arbflow.model.market import FundingRate
 from arbflow.model.portfolio import Alert, PortfolioState
 from arbflow.model.signals import BasisPoint, LatencyReading, Opportunity
+from arbflow.reports import page
 
 MEDIAN_WINDOW_MS = 300_000
 YEAR_MS = 365 * 86_400_000
@@ -70,15 +70,8 @@ def _rolling_median(points: list[BasisPoint]) -> list[float]:
     return out
 
 
-def _figure(title: str, y_title: str) -> go.Figure:
-    figure = go.Figure()
-    figure.update_layout(title=title, yaxis_title=y_title, height=380, margin={"l": 60, "r": 20, "t": 50, "b": 40},
-                         template="plotly_white", legend={"orientation": "h"})
-    return figure
-
-
 def _basis_figure(points: list[BasisPoint]) -> go.Figure:
-    figure = _figure("Spot–perp basis (bps) with its 5-minute median", "bps")
+    figure = page.figure("Spot–perp basis (bps) with its 5-minute median", "bps")
     series: dict[tuple[str, str], list[BasisPoint]] = defaultdict(list)
     for point in points:
         series[(point.asset, point.venue)].append(point)
@@ -96,7 +89,7 @@ def _basis_figure(points: list[BasisPoint]) -> go.Figure:
 
 
 def _outcome_figure(opportunities: list[Opportunity]) -> go.Figure:
-    figure = _figure("Opportunities per minute by outcome", "candidates")
+    figure = page.figure("Opportunities per minute by outcome", "candidates")
     per_minute: dict[str, Counter[datetime]] = defaultdict(Counter)
     for o in opportunities:
         per_minute[o.reason or "ACCEPTED"][_time(o.ts - o.ts % 60_000)] += 1
@@ -108,7 +101,7 @@ def _outcome_figure(opportunities: list[Opportunity]) -> go.Figure:
 
 
 def _latency_figure(readings: list[LatencyReading]) -> go.Figure:
-    figure = _figure("Venue latency: clock-corrected 10 s mean (ms); the raw mean and the removed clock offset "
+    figure = page.figure("Venue latency: clock-corrected 10 s mean (ms); the raw mean and the removed clock offset "
                      "are in the hover", "ms")
     by_venue: dict[str, list[LatencyReading]] = defaultdict(list)
     for reading in readings:
@@ -124,7 +117,7 @@ def _latency_figure(readings: list[LatencyReading]) -> go.Figure:
 
 
 def _funding_figure(records: list[FundingRate]) -> go.Figure:
-    figure = _figure("Funding APR per venue and perp (rate × year ÷ interval, %)", "% per year")
+    figure = page.figure("Funding APR per venue and perp (rate × year ÷ interval, %)", "% per year")
     by_leg: dict[tuple[str, str], list[FundingRate]] = defaultdict(list)
     for record in records:
         if record.interval_ms > 0:
@@ -138,7 +131,7 @@ def _funding_figure(records: list[FundingRate]) -> go.Figure:
 
 
 def _equity_figure(states: list[PortfolioState]) -> go.Figure:
-    figure = _figure("Equity: realised + unrealised PnL summed over the desks (USD), and its drawdown", "USD")
+    figure = page.figure("Equity: realised + unrealised PnL summed over the desks (USD), and its drawdown", "USD")
     latest: dict[str, Decimal] = {}
     times, totals = [], []
     for state in sorted(states, key=lambda s: s.ts):
@@ -177,7 +170,7 @@ def _performance_rows(perf: dict[str, Any]) -> list[tuple[str, str]]:
             ("leg-out cost (USD)", usd(perf["leg_out_cost"]))]
 
 
-def _trading(inputs: ReportInputs, script_included: bool) -> str:
+def _trading(inputs: ReportInputs, figures: page.Figures) -> str:
     trades = sorted(inputs.trades, key=lambda t: t.ts_entry)
     metrics = _performance_rows(inputs.summary["trading"]["performance"])
     decomposition = [(f"{t.asset} {t.long_venue}→{t.short_venue}", t.trade_id, f"{t.basis_pnl:.4f}",
@@ -187,20 +180,15 @@ def _trading(inputs: ReportInputs, script_included: bool) -> str:
              _time(t.ts_exit).isoformat(), t.exit_reason or "", f"{t.notional:.2f}",
              "" if t.entry_spread_bps is None else f"{t.entry_spread_bps:.2f}", len(t.leg_outs),
              f"{t.realised_pnl:.4f}") for t in trades]
-    html_parts = ["<h2>Trading</h2>", _table(metrics, ("metric", "value")),
-                  _equity_figure(inputs.portfolio).to_html(include_plotlyjs=not script_included, full_html=False),
+    html_parts = ["<h2>Trading</h2>", page.table(metrics, ("metric", "value")),
+                  figures.html(_equity_figure(inputs.portfolio)),
                   "<h3>PnL decomposition per trade (USD)</h3>",
-                  _table(decomposition, ("pair", "trade", "basis", "funding", "fees", "slippage", "leg-out", "total")),
+                  page.table(decomposition, ("pair", "trade", "basis", "funding", "fees", "slippage", "leg-out",
+                                             "total")),
                   "<h3>Trades</h3>",
-                  _table(rows, ("trade", "status", "entry", "exit", "exit reason", "notional", "entry spread bps",
+                  page.table(rows, ("trade", "status", "entry", "exit", "exit reason", "notional", "entry spread bps",
                                 "leg-outs", "PnL"))]
     return "".join(html_parts)
-
-
-def _table(rows: Iterable[tuple[Any, ...]], header: tuple[str, ...]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def render(inputs: ReportInputs) -> str:
@@ -210,34 +198,34 @@ def render(inputs: ReportInputs) -> str:
               ("Funding", _funding_figure(inputs.funding), any(r.interval_ms > 0 for r in inputs.funding)),
               ("Basis", _basis_figure(inputs.basis), bool(inputs.basis)),
               ("Latency", _latency_figure(inputs.latency), bool(inputs.latency))]
-    script_included = False
+    figures = page.Figures()
     summary = inputs.summary
     parts.append(f"<h1>{html.escape(inputs.title)}</h1>")
     first, last = summary.get("first_ts"), summary.get("last_ts")
     period = f"{_time(first).isoformat()} → {_time(last).isoformat()}" if first and last else "no data"
     parts.append(f"<p>Data: {html.escape(', '.join(inputs.files))}<br>Period (event time, UTC): {period}</p>")
-    parts.append("<h2>Records</h2>" + _table(
+    parts.append("<h2>Records</h2>" + page.table(
         sorted((t, summary.get("published", {}).get(t, 0), summary.get("produced", {}).get(t, 0))
                for t in set(summary.get("published", {})) | set(summary.get("produced", {}))),
         ("topic", "published", "produced by the flow")))
     rejects = summary.get("rejects", [])
-    parts.append("<h2>Rejected records</h2>" + (_table(((r["topic"], r["reason"], r["count"]) for r in rejects),
-                                                      ("topic", "reason", "count")) if rejects else "<p>None.</p>"))
+    parts.append("<h2>Rejected records</h2>" + (
+        page.table(((r["topic"], r["reason"], r["count"]) for r in rejects), ("topic", "reason", "count"))
+        if rejects else "<p>None.</p>"))
     outcomes = summary.get("opportunities", {})
     parts.append("<h2>Opportunities by outcome</h2>" + (
-        _table(sorted(outcomes.items(), key=lambda kv: -kv[1]), ("outcome", "count")) if outcomes
+        page.table(sorted(outcomes.items(), key=lambda kv: -kv[1]), ("outcome", "count")) if outcomes
         else "<p>No candidate was scanned.</p>"))
     for title, figure, has_data in charts:
         parts.append(f"<h2>{title}</h2>")
         if not has_data:
             parts.append("<p>No data in this run.</p>")
             continue
-        parts.append(figure.to_html(include_plotlyjs=not script_included, full_html=False))
-        script_included = True
-    parts.append("<h2>Alerts</h2>" + (_table(((_time(a.ts).isoformat(), a.severity, a.code, a.venue or "",
-                                                a.asset or "", a.message) for a in inputs.alerts),
-                                              ("time", "severity", "code", "venue", "asset", "message"))
-                                      if inputs.alerts else "<p>None.</p>"))
+        parts.append(figures.html(figure))
+    parts.append("<h2>Alerts</h2>" + (
+        page.table(((_time(a.ts).isoformat(), a.severity, a.code, a.venue or "", a.asset or "", a.message)
+                    for a in inputs.alerts), ("time", "severity", "code", "venue", "asset", "message"))
+        if inputs.alerts else "<p>None.</p>"))
     if not inputs.execution:
         parts.append("<h2>Trading</h2><p>This run had no execution stage: no equity curve, PnL decomposition or "
                      "trade table to show.</p>")
@@ -246,14 +234,10 @@ def render(inputs: ReportInputs) -> str:
                      "refused by the scanner (see the outcomes above) or by the desk (counted by reason in "
                      "<code>arbflow_entries_denied_total</code>).</p>")
     else:
-        parts.append(_trading(inputs, script_included))
+        parts.append(_trading(inputs, figures))
     pretty = json.dumps(codec.loads(codec.dumps(inputs.config)), indent=2)
     parts.append("<h2>Configuration</h2><pre>" + html.escape(pretty) + "</pre>")
-    style = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;"
-             "margin:0.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f4f4f4}"
-             "pre{white-space:pre-wrap;font-size:11px;background:#fafafa;padding:1em}")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(inputs.title)}</title>"
-            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")
+    return page.page(inputs.title, "".join(parts))
 
 
 def write_report(path: Path, inputs: ReportInputs) -> Path:

@@ -74,14 +74,14 @@ def test_a_second_identical_replay_publishes_the_same_orders_and_trades(config: 
 def test_the_report_shows_the_trades(config: Config, tmp_path: Path) -> None:
     import json
 
-    from arbflow.cli.main import _write_report, _write_trading_files
+    from arbflow.reports.replay_output import write_replay_report, write_trading_files
 
     market = two_venue_market(tmp_path / "market.jsonl")
     summary = run_replay(_config(config, "r"), [market])
     document = json.loads(codec.dumps(summary.as_json()))
     out = tmp_path / "out"
-    page = _write_report(out, _config(config, "r"), (market,), summary, document).read_text()
-    _write_trading_files(out, summary)
+    page = write_replay_report(out, _config(config, "r"), (market,), summary, document).read_text()
+    write_trading_files(out, summary)
     trade = summary.final_trades()[0]
     assert "PnL decomposition per trade" in page and trade.trade_id in page and "Equity" in page
     perf = document["trading"]["performance"]  # the page shows exactly summary.json's figures

@@ -217,12 +217,12 @@ def test_the_report_is_self_contained_and_agrees_with_the_summary(config: Config
     import json
     import re
 
-    from arbflow.cli.main import _write_report
+    from arbflow.reports.replay_output import write_replay_report
 
     replay = slice_of_bundled(tmp_path / "head.jsonl", 2_000)
     summary = run_replay(config, [replay])
     document = json.loads(codec.dumps(summary.as_json()))
-    page = _write_report(tmp_path / "out", config, (replay,), summary, document).read_text()
+    page = write_replay_report(tmp_path / "out", config, (replay,), summary, document).read_text()
     for section in ("<h2>Records</h2>", "<h2>Opportunities by outcome</h2>", "<h2>Basis</h2>", "<h2>Latency</h2>",
                     "<h2>Alerts</h2>", "<h2>Trading</h2>", "<h2>Configuration</h2>"):
         assert section in page

@@ -1,5 +1,5 @@
 """The funding-carry study (operators/carry_study.py, operators/carry_study_steps.py) and its
-command (flows/study_cli.py, `arbflow study funding`).
+command (cli/study.py, `arbflow study funding`).
 
 Expected figures are worked out by hand in the comments, or — for the quarter of real data —
 summed straight from the raw CSV rows with plain `csv` + `Decimal`, independent of the
@@ -10,6 +10,7 @@ import csv
 import dataclasses
 import gzip
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -352,8 +353,12 @@ def test_study_funding_prints_the_table_and_writes_json_csv_and_html(small_files
     assert [(r["dataset"], r["strategy"], r["venues"], r["apr"]) for r in table] == \
         [(r["dataset"], r["strategy"], r["venues"], r["apr"] or "") for r in rows]
     page = (tmp_path / "study" / "funding_study.html").read_text()
-    assert page.count("<svg") >= 4 and "<script" not in page
-    assert any((tmp_path / "study" / "plots").glob("*.svg"))
+    charts = re.findall(r'<div id="([^"]+)" class="plotly-graph-div"', page)
+    assert len(charts) >= 4 and "aha-hh-apr" in charts and "supervik-funding-spread-BTC" in charts
+    assert "<script src=" not in page and page.count("plotly.js v") == 1  # plotly.js inlined once, nothing fetched
+    plots = tmp_path / "study" / "plots"
+    assert sorted(p.stem for p in plots.glob("*.html")) == sorted(charts)
+    assert (plots / "plotly.min.js").is_file()  # each chart's own page loads it from beside itself: offline too
     # progress on a non-terminal: plain lines, no bar
     assert "reading: done" in result.stderr
     assert "simulating: done" in result.stderr

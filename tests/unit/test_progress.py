@@ -1,4 +1,4 @@
-"""Progress of long work (flows/progress.py): a rich bar with records/s and ETA on a terminal,
+"""Progress of long work (cli/progress.py): a rich bar with records/s and ETA on a terminal,
 plain log lines otherwise."""
 
 import io

@@ -1,5 +1,5 @@
 """The agent tools `arbflow simulate-margin --json` and `arbflow allocate --json`
-(flows/risk_cli.py), invoked through click's CliRunner on the command objects: valid input
+(cli/risk.py), invoked through click's CliRunner on the command objects: valid input
 answers on stdout with exit 0; invalid input exits 2 with one line naming the field."""
 
 import json

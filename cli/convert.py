@@ -1,0 +1,116 @@
+"""`arbflow convert hftbacktest | cryptofeed | funding`: recorded raw exchange captures and
+funding histories into replay files (`connectors.captures` does the work)."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from arbflow.cli.support import guard, load, out_console
+
+
+def _parse_time(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an ISO-8601 time, e.g. 2024-08-08T23:55:00Z") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+@click.group()
+def convert() -> None:
+    """Convert recorded raw exchange captures into replay files."""
+
+
+@convert.command("hftbacktest")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Replay file to write (.jsonl or .jsonl.gz).")
+@click.option("--streams", default="bookTicker,trade,depth", show_default=True,
+              help="Comma-separated streams to convert: bookTicker (→ md.ticker), trade (→ md.trade), "
+                   "depth (snapshot + diffs → md.book, top --depth levels).")
+@click.option("--depth", type=click.IntRange(1, 1000), default=20, show_default=True,
+              help="Levels per side in each md.book record.")
+@click.option("--since", default=None, help="Keep messages received at or after this UTC time (ISO-8601).")
+@click.option("--until", default=None, help="Keep messages received before this UTC time (ISO-8601).")
+@guard
+def convert_hftbacktest(files: tuple[Path, ...], out: Path, streams: str, depth: int, since: str | None,
+                        until: str | None) -> None:
+    """Captures in the hftbacktest format (`<ns> <json>` lines, .xz/.gz) → one replay
+    file merged by receive time. Binance spot_*, usdm_* (USDⓈ-M) and cm_*_perp_* (COIN-M,
+    quantities converted from contracts to coins) files, and hyperliquid_* files.
+    Books are rebuilt from the REST snapshot and the diffs with Binance's sequence rules;
+    gaps and crossed books are counted (book:gaps, book:crossed) and never published."""
+    from arbflow.connectors.captures import hftbacktest
+
+    wanted = tuple(s.strip() for s in streams.split(",") if s.strip())
+    unknown = [s for s in wanted if s not in hftbacktest.STREAMS]
+    if unknown:
+        raise click.BadParameter(f"unknown stream(s) {', '.join(unknown)}; allowed: {', '.join(hftbacktest.STREAMS)}")
+    try:
+        counts = hftbacktest.convert(list(files), out, streams=wanted, since_ms=_parse_time(since) or 0,
+                                     until_ms=_parse_time(until), depth=depth)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    for kind, count in sorted(counts.items()):
+        out_console.print(f"{kind:20} {count:>10,}")
+    out_console.print(f"wrote {out}")
+
+
+@convert.command("cryptofeed")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Replay file to write (.jsonl or .jsonl.gz).")
+@click.option("--streams", default="ticker,trade,book,funding,oi", show_default=True,
+              help="Comma-separated kinds to convert: ticker, trade, book, funding, oi.")
+@click.option("--depth", type=click.IntRange(1, 1000), default=20, show_default=True,
+              help="Levels per side in each md.book record.")
+@guard
+def convert_cryptofeed(files: tuple[Path, ...], out: Path, streams: str, depth: int) -> None:
+    """cryptofeed raw websocket captures (`<NAME>.ws.N.0[.xz]`) → one replay file merged
+    by receive time. OKX (books with CRC32 checksums), Bybit v2, Gate spot and futures
+    (incl. funding and open interest from the contract list), KuCoin, Bitget v1 and
+    Binance spot / USDⓈ-M / COIN-M. The sibling REST files (`<NAME>.0`, `.http.*`)
+    next to each capture provide snapshots and contract sizes. Book gaps, checksum
+    failures and crossed books are counted and never published."""
+    from arbflow.connectors.captures import cryptofeed
+
+    wanted = tuple(s.strip() for s in streams.split(",") if s.strip())
+    try:
+        counts = cryptofeed.convert(list(files), out, streams=wanted, depth=depth)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    for kind, count in sorted(counts.items()):
+        out_console.print(f"{kind:28} {count:>10,}")
+    out_console.print(f"wrote {out}")
+
+
+@convert.command("funding")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Replay file to write (.jsonl or .jsonl.gz).")
+@click.pass_context
+@guard
+def convert_funding(ctx: click.Context, files: tuple[Path, ...], out: Path) -> None:
+    """Funding and 8h-candle histories (fixtures/funding/: aha-hh 8h bars with funding,
+    Binance website funding exports, the supervik 7-venue funding history; the format is
+    recognised from the header) → md.funding and md.candle in one replay file.
+
+    No look-ahead: a rate settled at T is published at T as the estimate for the next
+    settlement; a bar is published when it closes. Intervals come from the previous
+    settlement (1, 2, 4 or 8 h), else the venue's configured interval (counted).
+    """
+    from arbflow.connectors.captures import funding_history
+
+    config = load(ctx)
+    try:
+        counts = funding_history.convert(list(files), out, venues=config.venues)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    for kind, count in sorted(counts.items()):
+        out_console.print(f"{kind:28} {count:>10,}")
+    out_console.print(f"wrote {out}")

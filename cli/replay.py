@@ -1,0 +1,86 @@
+"""`arbflow replay FILE…`: publish replay files, run the dataflow over exactly them, and
+print the summary (`flows.replay` orchestrates; `reports.replay_tables` and
+`reports.replay_output` render)."""
+
+import contextlib
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from arbflow.cli.support import err_console, guard, load, out_console
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--speed", type=click.FloatRange(min=0), default=None,
+              help="0 = as fast as possible (default), N = N × the recorded pace.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Bytewax worker threads (default 1).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write summary.json and a self-contained report.html into this directory.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of tables.")
+@click.option("--no-trade", is_flag=True, help="Signals only: do not run the paper execution desks.")
+@click.option("--publish-only", is_flag=True,
+              help="Only publish FILES to their topics (paced by --speed) and stop: a live source for a running "
+                   "`arbflow scan` or `arbflow trade`.")
+@click.pass_context
+@guard
+def replay(ctx: click.Context, files: tuple[Path, ...], speed: float | None, workers: int | None,
+           out_dir: Path | None, as_json: bool, no_trade: bool, publish_only: bool) -> None:
+    """Replay recorded FILES through Kafka and the dataflow, then summarise.
+
+    FILES are replay files (JSON Lines, .gz allowed; format in the README). They are
+    merged in event-time order and published to their topics; malformed lines go to
+    dlq.replay. The basis flow then runs over exactly the published md.ticker records:
+    invalid ones go to dlq.md.ticker with a reason, the basis goes to signal.basis and
+    Redis. Starts the embedded services if they are not running. Publishing shows a
+    progress bar (records/s, ETA) on a terminal, plain lines otherwise.
+    """
+    from arbflow.cli.progress import ProgressReport
+    from arbflow.connectors.replay import count_lines
+    from arbflow.flows.replay import run_replay
+    from arbflow.model import codec
+
+    config = load(ctx)
+    total = sum(count_lines(path) for path in files)
+    if not as_json:
+        err_console.print(f"replaying {len(files)} file(s), {total:,} lines …")
+    with contextlib.ExitStack() as publishing:
+        advance: Callable[[int], None] = lambda n: None  # noqa: E731
+        if not as_json:
+            report = publishing.enter_context(ProgressReport(err_console))
+            advance = publishing.enter_context(report.phase("publishing", total))
+        done = 0
+
+        def progress(count: int, ts: int) -> None:
+            nonlocal done
+            advance(count - done)
+            done = count
+
+        def announce(line: str) -> None:
+            publishing.close()  # the publishing phase ends (its figures print) before the flow starts
+            err_console.print(line)
+
+        summary = run_replay(config, list(files), speed=speed, workers=workers, progress=progress,
+                             trade=not no_trade, publish_only=publish_only,
+                             announce=None if as_json else announce)
+    if publish_only:
+        published = ", ".join(f"{topic} {count:,}" for topic, count in sorted(summary.published.items()))
+        rejected = sum(summary.rejects.values())
+        err_console.print(f"published {published} in {summary.publish_s:.1f} s; {rejected} lines to dlq.replay")
+        return
+    document = summary.as_json()
+    page = None
+    if out_dir is not None:
+        from arbflow.reports.replay_output import write_outputs
+
+        page = write_outputs(out_dir, config, files, summary, document)
+    if as_json:
+        sys.stdout.buffer.write(codec.dumps(document) + b"\n")
+    else:
+        from arbflow.reports.replay_tables import render_summary
+
+        render_summary(summary, out_console)
+        if page is not None:
+            out_console.print(f"report: {page}")

@@ -1,0 +1,188 @@
+"""`arbflow scan` and `arbflow trade`: the signal dataflow, and with it the execution desks
+(paper, or live through the venue gateway), on the live md.* topics until Ctrl-C; the
+options they share and the Bytewax cluster arguments."""
+
+import sys
+from collections.abc import Callable
+from typing import Any, cast
+
+import click
+
+from arbflow.cli.support import err_console, graceful_stop, guard, load, recovery
+from arbflow.model.config import Config
+
+
+def _tailing_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every long-running flow command shares (scan, trade)."""
+    for option in reversed((
+        click.option("--from-beginning", is_flag=True,
+                     help="Process the retained md.* history first instead of new data."),
+        click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+                     help="Bytewax worker threads."),
+        click.option("--metrics-port", type=click.IntRange(0, 65535), default=9400, show_default=True,
+                     help="Serve Prometheus metrics on this port (0 = off)."),
+        click.option("--no-recovery", is_flag=True, help="Do not snapshot state or resume from a previous run."),
+        click.option("--process-id", "process_id", type=click.IntRange(0, 1023), default=None,
+                     help="Cluster: this process's index in --addresses (one process per host)."),
+        click.option("--addresses", default=None, metavar="HOST:PORT;HOST:PORT…",
+                     help="Cluster: every process's address, the same list on each host (Bytewax cluster "
+                          "execution)."),
+    )):
+        command = option(command)
+    return command
+
+
+def _tailing_setup(config: Config, metrics_port: int) -> tuple[Any, dict[str, int]]:
+    """Services answering, every topic present, metrics served: (endpoints, partition counts)."""
+    from prometheus_client import start_http_server
+
+    from arbflow.connectors import kafka
+    from arbflow.connectors.infra import services
+    from arbflow.model import topics
+
+    endpoints = services.require(config)
+    names = [kafka.topic_name(config, t) for t in topics.all_topics()]
+    partitions = kafka.ensure_topics(endpoints.kafka_bootstrap, names, config.kafka.partitions,
+                                     config.kafka.connect_timeout_s)
+    if metrics_port:
+        start_http_server(metrics_port)
+        err_console.print(f"metrics on http://0.0.0.0:{metrics_port}/metrics")
+    return endpoints, partitions
+
+
+@click.command()
+@_tailing_options
+@click.pass_context
+@guard
+def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: int, no_recovery: bool,
+         process_id: int | None, addresses: str | None) -> None:
+    """Run the signal dataflow on the live md.* topics until Ctrl-C.
+
+    Publishes basis (signal.basis), venue latency (signal.latency), every scanned
+    opportunity with its verdict (arb.opportunity) and alerts (risk.alert) to Kafka, and
+    the opportunity feed and latest values to Redis (keys in the README).
+    """
+    from bytewax.run import cli_main
+
+    from arbflow.flows.signal_flow import build_signal_flow
+
+    config = load(ctx)
+    endpoints, partitions = _tailing_setup(config, metrics_port)
+    err_console.print(f"scanning md.* on {endpoints.kafka_bootstrap} → Redis {endpoints.redis_url} (Ctrl-C to stop)")
+    with graceful_stop(err_console.print) as stop:
+        cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
+                                   start="beginning" if from_beginning else "end", partitions=partitions, stop=stop),
+                 workers_per_process=workers, **recovery(config, "scan", not no_recovery, endpoints.kafka),
+                 **_cluster(process_id, addresses))
+    err_console.print("stopped")
+
+
+@click.command()
+@click.option("--mode", type=click.Choice(["paper", "live"]), default="paper", show_default=True,
+              help="paper: the venue is simulated in process (queue-position fills); live: real orders.")
+@click.option("--venues", "live_venues", default=None,
+              help="live: the venues to trade for real, e.g. binance,okx (keys from ARBFLOW_<VENUE>_API_KEY / "
+                   "_SECRET / _PASSWORD or their *_FILE variants). Orders for other venues are refused.")
+@click.option("--confirm-live", is_flag=True,
+              help="live: confirm that real orders with real money may be sent (asked interactively otherwise).")
+@click.option("--endpoint", "endpoints_override", multiple=True, metavar="VENUE.PATH=URL",
+              help="live: point a ccxt URL elsewhere (a testnet or a local stub), e.g. "
+                   "binance.api.fapiPrivate=https://testnet.binancefuture.com/fapi/v1. Repeatable.")
+@_tailing_options
+@click.pass_context
+@guard
+def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: bool,
+          endpoints_override: tuple[str, ...], from_beginning: bool, workers: int, metrics_port: int,
+          no_recovery: bool, process_id: int | None, addresses: str | None) -> None:
+    """Trade the live md.* topics until Ctrl-C: signals plus the execution desks.
+
+    Everything `arbflow scan` publishes, and each asset's desk turns accepted
+    opportunities into two-leg trades (docs/execution.md): orders and fills on exec.*,
+    the ledger on portfolio.state, trades and portfolio state in Redis (what `arbflow
+    dashboard` shows). clock.tick moves stream time on a quiet book. Feed it with
+    `arbflow ingest`, or with recorded data: `arbflow replay FILE --publish-only --speed 10`.
+
+    Live mode also runs the venue gateway: exec.order → ccxt → exec.venue, reconciled with
+    each venue at start, under the [execution] caps (per-order and per-venue notional,
+    orders per second with a reserve for exits). Nothing is sent twice, across restarts too.
+    """
+    from bytewax.run import cli_main
+    from rich.markup import escape
+
+    from arbflow.flows.signal_flow import TradeMode, build_signal_flow
+
+    config = load(ctx)
+    gateway = _live_gateway(config, live_venues, confirm_live, endpoints_override) if mode == "live" else None
+    if gateway is not None and process_id:  # one gateway per cluster: process 0 places every order
+        gateway = None
+    endpoints, partitions = _tailing_setup(config, metrics_port)
+    with graceful_stop(err_console.print) as stop:
+        worker = None
+        if gateway is not None:
+            worker = gateway(endpoints.kafka_bootstrap, partitions, stop)
+            down = worker.down()
+            up = sorted(set(worker.venues) - set(down))
+            err_console.print(f"LIVE trading on {', '.join(up) or 'no venue yet'}: gateway reconciled")
+            for venue, cause in sorted(down.items()):  # its lane retries; its orders are refused meanwhile
+                err_console.print(f"[red]{venue} DOWN[/red]: {escape(cause)}; its orders are rejected VENUE_DOWN "
+                                  "until it reconciles again (retrying)")
+        elif mode == "live":
+            err_console.print(f"LIVE trading (cluster process {process_id}; the gateway runs in process 0)")
+        else:
+            err_console.print(f"paper trading md.* on {endpoints.kafka_bootstrap} → Redis {endpoints.redis_url} "
+                              "(Ctrl-C to stop)")
+        try:
+            cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
+                                       start="beginning" if from_beginning else "end", partitions=partitions,
+                                       trade=True, mode=cast(TradeMode, mode), stop=stop),
+                     workers_per_process=workers, **recovery(config, f"trade-{mode}", not no_recovery, endpoints.kafka),
+                     **_cluster(process_id, addresses))
+        finally:
+            stop.set()
+            if worker is not None:
+                worker.join()
+    err_console.print("stopped")
+
+
+def _cluster(process_id: int | None, addresses: str | None) -> dict[str, Any]:
+    """Bytewax cluster arguments: all processes run the same command with the same
+    `--addresses` and their own `--process-id`; Kafka partitions are spread over all workers."""
+    if (process_id is None) != (addresses is None):
+        raise click.UsageError("--process-id and --addresses go together")
+    if addresses is None:
+        return {}
+    listed = [a.strip() for a in addresses.split(";") if a.strip()]
+    if process_id is not None and process_id >= len(listed):
+        raise click.UsageError(f"--process-id {process_id} is not an index of the {len(listed)} --addresses")
+    return {"process_id": process_id, "addresses": listed}
+
+
+def _live_gateway(config: Config, live_venues: str | None, confirm: bool,
+                  overrides: tuple[str, ...]) -> Callable[..., Any]:
+    """Check everything live mode needs before anything starts (venues, keys, confirmation);
+    return a starter for the gateway thread."""
+    from arbflow.flows.live_gateway import start_gateway
+    from arbflow.sinks.gateway.credentials import CCXT, credentials
+
+    if not live_venues:
+        raise click.UsageError("--mode live needs --venues (the venues to trade for real)")
+    venues = [v.strip() for v in live_venues.split(",") if v.strip()]
+    unknown = [v for v in venues if v not in CCXT]
+    if unknown:
+        raise click.UsageError(f"no live gateway for {', '.join(unknown)}; available: {', '.join(CCXT)}")
+    urls: dict[str, dict[str, str]] = {v: {} for v in venues}
+    for item in overrides:
+        target, _, url = item.partition("=")
+        venue, _, path = target.partition(".")
+        if not url or not path or venue not in urls:
+            raise click.UsageError(f"--endpoint {item!r}: expected VENUE.PATH=URL for one of {', '.join(venues)}")
+        urls[venue][path] = url
+    keys = {v: credentials(v) for v in venues}  # a missing key is a config error (exit 2), named
+    if not confirm:
+        if not sys.stdin.isatty():
+            raise click.UsageError("--mode live sends real orders: pass --confirm-live (no terminal to ask on)")
+        answer = click.prompt(f"Real orders on {', '.join(venues)} with real money. Type LIVE to continue",
+                              default="", show_default=False)
+        if answer.strip() != "LIVE":
+            raise click.UsageError("live trading not confirmed")
+    return lambda bootstrap, partitions, stop: start_gateway(config, bootstrap, keys, urls, partitions, stop)
