@@ -162,14 +162,15 @@ def _live_gateway(config: Config, live_venues: str | None, confirm: bool,
     """Check everything live mode needs before anything starts (venues, keys, confirmation);
     return a starter for the gateway thread."""
     from arbflow.flows.live_gateway import start_gateway
-    from arbflow.sinks.gateway.credentials import CCXT, credentials
+    from arbflow.sinks.gateway.credentials import credentials
+    from arbflow.sinks.gateway.venues import PROFILES
 
     if not live_venues:
         raise click.UsageError("--mode live needs --venues (the venues to trade for real)")
     venues = [v.strip() for v in live_venues.split(",") if v.strip()]
-    unknown = [v for v in venues if v not in CCXT]
+    unknown = [v for v in venues if v not in PROFILES]
     if unknown:
-        raise click.UsageError(f"no live gateway for {', '.join(unknown)}; available: {', '.join(CCXT)}")
+        raise click.UsageError(f"no live gateway for {', '.join(unknown)}; available: {', '.join(PROFILES)}")
     urls: dict[str, dict[str, str]] = {v: {} for v in venues}
     for item in overrides:
         target, _, url = item.partition("=")

@@ -23,16 +23,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import ccxt.pro
 
 from arbflow.model.errors import ConfigError
-from arbflow.sinks.gateway.profile import VenueProfile
 from arbflow.sinks.gateway.venues import PROFILES, profile
 
 # The venues with a live gateway, by name (the command line checks `--venues` against it).
-CCXT: Final[Mapping[str, VenueProfile]] = PROFILES
 # Request signatures in query strings and bodies, and the headers each venue signs with.
 _SIGNED = ("signature", "sign", *(header for p in PROFILES.values() for header in p.signed_headers))
 _SIGNATURE = re.compile(rf"({'|'.join(_SIGNED)})([=:\"' ]+)[^&\s\"',}}]+", re.IGNORECASE)
