@@ -1,5 +1,5 @@
 """The one typed configuration, parsed fully at startup (pure: no file or env access here;
-`flows.settings` reads the file and the environment and calls `parse_config`).
+`cli.config_file` reads the file and the environment and calls `parse_config`).
 
 Sources, later wins: built-in defaults → TOML file → environment. Environment keys are
 `ARBFLOW_<SECTION>__<KEY>` (`ARBFLOW_KAFKA__PARTITIONS=8`,
@@ -532,7 +532,7 @@ class EnvText(str):
 
 ENV_PREFIX = "ARBFLOW_"
 ENV_ALIASES = {"KAFKA_BOOTSTRAP": ("kafka", "bootstrap"), "REDIS_URL": ("redis", "url")}
-# Live API credentials (sinks/live_credentials.py), not configuration: never parsed, never echoed.
+# Live API credentials (sinks/gateway/credentials.py), not configuration: never parsed, never echoed.
 CREDENTIAL_ENV = re.compile(r"ARBFLOW_[A-Z0-9]+_(API_KEY|SECRET|PASSWORD)(_FILE)?")
 
 

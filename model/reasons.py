@@ -99,7 +99,7 @@ EXIT_STOP_LOSS: Final = "EXIT_STOP_LOSS"  # hard: close spread > entry spread + 
 EXIT_BASIS_STOP: Final = "EXIT_BASIS_STOP"  # hard: basis-at-risk stop on a leg's venue (§3.3)
 EXIT_REQUESTED: Final = "EXIT_REQUESTED"  # an exit asked for from outside (breaker, operator)
 
-# -- portfolio risk: margin simulator and gates (operators.margin, operators.risk_gates) ----
+# -- portfolio risk: margin simulator and gates (operators.portfolio.margin, operators.portfolio.risk_gates) ----
 HEALTH_BELOW_ENTRY_MIN: Final = "HEALTH_BELOW_ENTRY_MIN"  # an entry would end with health below 0.8
 HEALTH_CRITICAL: Final = "HEALTH_CRITICAL"  # health below 0.6: pending entries abort, de-lever to 0.7
 MARGIN_USE_TOO_HIGH: Final = "MARGIN_USE_TOO_HIGH"  # TMM / adjusted equity above 65 %: reduce to 60 %
@@ -112,7 +112,7 @@ UNKNOWN_HAIRCUT: Final = "UNKNOWN_HAIRCUT"  # no haircut table for a collateral 
 UNKNOWN_MAINTENANCE_TABLE: Final = "UNKNOWN_MAINTENANCE_TABLE"  # no tiers for a perp: its whole notional is due
 DUST_POSITION: Final = "DUST_POSITION"  # a position below the venue's min_qty counts as zero
 MARGIN_UNMODELLED: Final = "MARGIN_UNMODELLED"  # the simulator cannot model a leg (a short spot leg): entry refused
-# -- portfolio risk: allocation (operators.allocator) ----------------------------------------
+# -- portfolio risk: allocation (operators.portfolio.allocator) ----------------------------------------
 CARRY_NOT_POSITIVE: Final = "CARRY_NOT_POSITIVE"  # excluded: current carry <= 0
 HISTORY_TOO_SHORT: Final = "HISTORY_TOO_SHORT"  # excluded: fewer carry points than the minimum in the window
 SHORT_HISTORY: Final = "SHORT_HISTORY"  # flag: less than the full window of carry history
@@ -129,7 +129,7 @@ REBALANCE_UP: Final = "REBALANCE_UP"  # adjustment: enter or increase towards th
 REBALANCE_DOWN: Final = "REBALANCE_DOWN"  # adjustment: reduce towards the target
 CANCEL_PENDING: Final = "CANCEL_PENDING"  # adjustment: cancel open entry orders above the target
 
-# -- live venue gateway (sinks.live_venue) --------------------------------------------------
+# -- live venue gateway (sinks.gateway.client) --------------------------------------------------
 NOTIONAL_CAP: Final = "NOTIONAL_CAP"  # refused before sending: qty × limit above the per-order notional cap
 VENUE_NOTIONAL_CAP: Final = "VENUE_NOTIONAL_CAP"  # refused before sending: the entry would take the venue above its cap
 UNBOUNDED_NOTIONAL: Final = "UNBOUNDED_NOTIONAL"  # refused before sending: a market order without a limit price

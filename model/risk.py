@@ -1,7 +1,7 @@
 """Inputs of the portfolio-risk core (DESIGN.md §3.8, §3.9): a unified-margin account and
-proposed orders (operators.margin, operators.risk_gates), allocation candidates
-(operators.allocator), and the request documents of the agent tools
-`arbflow simulate-margin --json` and `arbflow allocate --json` (flows/risk_cli.py), which
+proposed orders (operators.portfolio.margin, operators.portfolio.risk_gates), allocation candidates
+(operators.portfolio.allocator), and the request documents of the agent tools
+`arbflow simulate-margin --json` and `arbflow allocate --json` (cli/risk.py), which
 model.codec decodes strictly (unknown fields, wrong types and non-finite money refused).
 
 Money is USD (`Decimal`); quantities are base units; prices USD per base unit; carry and

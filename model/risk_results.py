@@ -1,6 +1,6 @@
 """Results of the portfolio-risk core (DESIGN.md §3.8, §3.9): the margin simulator's
-projection (operators.margin), the gates' decisions (operators.risk_gates) and the
-allocator's targets (operators.allocator). The agent tools print them as JSON (money as
+projection (operators.portfolio.margin), the gates' decisions (operators.portfolio.risk_gates) and the
+allocator's targets (operators.portfolio.allocator). The agent tools print them as JSON (money as
 decimal strings); their JSON Schemas come from `model.schema.record_schema`.
 
 Money is USD; ratios are fractions (health 0.8, margin use 0.65); moves are signed

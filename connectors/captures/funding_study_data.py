@@ -1,5 +1,5 @@
 """Funding and 8h-candle histories → in-memory series for the funding-carry study
-(`operators.carry_study`, `arbflow study funding`).
+(`operators.study.carry`, `arbflow study funding`).
 
 The files are read by the readers of `connectors.captures.funding_history` — the same
 records, intervals and no-look-ahead rules as `arbflow convert funding` (see its docstring

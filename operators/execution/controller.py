@@ -3,7 +3,7 @@ issue 7 item 4) — pure, stream time only.
 
 Every `allocation.rebalance_interval_s` of stream time [5 min], and at once after a large
 change (a pair's carry crossing 0 or moving by more than half its size), the desk reconciles
-`target − current = adjustments` with `operators.allocator.allocate` over the pairs it has
+`target − current = adjustments` with `operators.portfolio.allocator.allocate` over the pairs it has
 seen (only with `allocation.desk_controller` on):
 - a pair is what an opportunity names (`asset:long_venue:long_symbol>short_venue:short_symbol`,
   the opportunity id without its `@ts`); its current carry and round-trip cost (the four

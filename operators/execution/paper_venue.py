@@ -17,7 +17,7 @@ deterministic, driven only by market records and the stream time they carry.
 - Fees: bps of notional from `VenueConfig` (spot or perp schedule), maker for resting fills,
   taker for marketable ones; positive = paid, negative = rebate, in the settle currency.
 `latency_ms` and `queue_fill_fraction` are the `[execution.paper]` section (`DeskConfig.execution.paper`).
-State is one mutable `PaperVenue`, owned by the execution step (operators.execution).
+State is one mutable `PaperVenue`, owned by the execution step (operators.execution.engine).
 """
 
 from dataclasses import dataclass, field

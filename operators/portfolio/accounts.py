@@ -12,7 +12,7 @@ chosen so that the unrealised P&L is the sum of the parts; an exactly flat net f
 into USDT (floored at 0, counted in `Check.netting_losses`). Funding and fees are not
 credited to venue balances (they stay with the portfolio's cash: conservative for health).
 
-The gates are `operators.risk_gates` with the configured thresholds: an increase is judged
+The gates are `operators.portfolio.risk_gates` with the configured thresholds: an increase is judged
 as its orders on every venue it touches (`gate_increase`); `check` reads health and
 liquidation distance per venue and de-levers (critical health or margin use) like
 `risk_gates.deleverage`, reporting the fraction of each pair to cut.

@@ -5,7 +5,7 @@
 1. Exclusions: current carry ≤ 0 → CARRY_NOT_POSITIVE; fewer than `min_history_points` [3]
    carry observations in the last `history_days` [30] → HISTORY_TOO_SHORT; beyond the best
    `max_pairs` [20] by ratio → PAIR_LIMIT. A shorter history than the window is used and
-   flagged SHORT_HISTORY. (Ratio, returns and correlation: operators.allocation_stats.)
+   flagged SHORT_HISTORY. (Ratio, returns and correlation: operators.portfolio.allocation_stats.)
 2. Weights: `softmax(ratio / temperature)` [T = 1] over the kept pairs.
 3. Correlation penalty: `w_i ← w_i × (1 − κ × Σ_{j≠i} w_j × max(ρ_ij, 0))` [κ = 0.5]: a pair
    shrinks by the weight of the others it moves with; the sum may fall below 1 (cash).

@@ -1,6 +1,6 @@
 """Unified-margin simulator (DESIGN.md §3.8, §3.9 Margin) — pure, exact `Decimal`.
 
-For one account on one venue (USD; the tables and formulas are in operators.margin_tiers):
+For one account on one venue (USD; the tables and formulas are in operators.portfolio.margin_tiers):
 - effective collateral `EC = Σ_assets value − tiered_haircut(value)`, value = balance ×
   price; an asset without a price or a haircut table counts 0 (conservative, flagged);
 - unrealised PnL `U = Σ signed qty × (mark − entry)`; PnL realised by simulated orders `R`

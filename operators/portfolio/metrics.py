@@ -21,7 +21,7 @@ DAYS_PER_YEAR: Final = Decimal(365)
 
 
 def years_between(start_ms: int, end_ms: int) -> Decimal:
-    """The span in years of 365 days (`operators.funding.YEAR_MS`, as the study)."""
+    """The span in years of 365 days (`operators.signals.funding.YEAR_MS`, as the study)."""
     return MONEY.divide(Decimal(end_ms - start_ms), Decimal(YEAR_MS))
 
 

@@ -15,7 +15,7 @@ spot holding collateralises the perp short, so one leg's notional is the capital
   0.005 %/8h). Where spot and perp bars exist, the
   basis `(perp close − spot close) / spot close` of each closed bar drives the basis stop
   (below −0.05 % for 3 consecutive bars → exit; entries stay blocked until a bar closes at
-  or above 0 %, the levels of `operators.basis_risk`), legs are sized `q = N / spot
+  or above 0 %, the levels of `operators.signals.basis_risk`), legs are sized `q = N / spot
   close`, funding is paid on `q × perp close` and the basis P&L is marked from the
   closes. Without bars the result is carry only (funding on N, no basis P&L, no stop) and
   says so in `flags`.
@@ -38,10 +38,10 @@ the end of the data is closed there, with fees (flagged). Metrics: APR = net P&L
 years; max drawdown of N + cumulative P&L (marked each step); turnover = notional traded
 (all fills) / N / years; time in market as a fraction of the period.
 
-`operators.carry_study_steps` turns the records into decision points (`Step`); `plan` and
+`operators.study.carry_steps` turns the records into decision points (`Step`); `plan` and
 `run_job` pick and run the rows of one data set (the CLI drives them for its progress). Given
 a `trace` list, the simulations also append one `PathPoint` per step (the position after
-the step: what `operators.portfolio_eval` scales and margins).
+the step: what `operators.study.portfolio_eval` scales and margins).
 """
 
 import dataclasses
@@ -75,7 +75,7 @@ class StudyParams:
     exit_8h: Decimal = Decimal("0.00005")  # exit below 0.005 %/8h (DESIGN.md §3.7)
     basis_stop: Decimal = Decimal("-0.0005")  # −0.05 % (DESIGN.md §3.3)
     basis_stop_intervals: int = 3
-    basis_reentry: Decimal = Decimal(0)  # as operators.basis_risk.REENTRY_BPS
+    basis_reentry: Decimal = Decimal(0)  # as operators.signals.basis_risk.REENTRY_BPS
     signal_window: int = 1  # the signal: mean carry of the last this many steps (1 = the last settlement)
 
     def __post_init__(self) -> None:

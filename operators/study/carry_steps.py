@@ -1,4 +1,4 @@
-"""Decision points of the funding-carry study (`operators.carry_study`): settlement histories
+"""Decision points of the funding-carry study (`operators.study.carry`): settlement histories
 and 8h bars → `Step`s, with no look-ahead — a step at T holds only records published at or
 before T (`ts_local` ≤ T).
 

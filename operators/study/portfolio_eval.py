@@ -1,7 +1,7 @@
 """Multi-pair portfolio vs the best single pair over 8h history (issue 7 "Benchmark and
 evaluation"; DESIGN.md §3.8, §3.9) — pure, exact `Decimal`, stream time only.
 
-Candidates are the carry study's traded rows (`operators.carry_study.plan`: a cash-and-carry
+Candidates are the carry study's traded rows (`operators.study.carry.plan`: a cash-and-carry
 per venue and asset, a funding spread per pair of venues and asset). Each is simulated once on
 the study notional N = `capital`, with the study's fees, hysteresis and basis stop, keeping
 its `PathPoint` per step. The portfolio then walks the union of the pairs' 8h steps (keyed by
@@ -9,9 +9,9 @@ its `PathPoint` per step. The portfolio then walks the union of the pairs' 8h st
 1. **P&L**: each pair's sleeve holds `scale = sleeve / N` of its simulation, so the sleeve
    earns `scale × Δ(pair P&L)` (funding, basis marks and the pair's own entry/exit fees;
    the scale is the one held into T);
-2. **margin**: `operators.portfolio_margin.check` on every venue: health ≤ 0 counts a
+2. **margin**: `operators.portfolio.accounts.check` on every venue: health ≤ 0 counts a
    liquidation; critical health or margin use → de-levering, cutting pairs by fractions;
-3. **targets**: policy "allocator" calls `operators.allocator.allocate` with equity =
+3. **targets**: policy "allocator" calls `operators.portfolio.allocator.allocate` with equity =
    capital + P&L and one `Candidate` per pair: its carry now in the held direction (0 when
    the pair's own rules are flat, so the allocator frees that capital), the pair's carry
    history of the last `history_days` with `ts ≤ T` (no look-ahead), round-trip cost = 2 ×
@@ -25,7 +25,7 @@ its `PathPoint` per step. The portfolio then walks the union of the pairs' 8h st
 So a single pair run through this loop reproduces the study's P&L exactly (tested).
 
 Utilisation = mean over steps of Σ open sleeves / capital. Turnover = notional traded (every
-fill, both legs) / capital / years. Figures: `operators.portfolio_metrics`.
+fill, both legs) / capital / years. Figures: `operators.portfolio.metrics`.
 """
 
 import bisect

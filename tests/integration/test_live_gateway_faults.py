@@ -1,5 +1,5 @@
 """A venue that stalls, resets connections and answers 429/5xx (issue #9), with everything
-between the desk and the venue real: the execution desk's step (operators.execution, as the
+between the desk and the venue real: the execution desk's step (operators.execution.engine, as the
 per-asset desk runs it) publishes its orders and cancels on exec.order / exec.intent of the
 embedded broker, the gateway loop (flows/live_gateway.py) trades them on the Binance USDⓈ-M
 trading stub through the real ccxt class, and the desk reads the answers back from

@@ -1,4 +1,4 @@
-"""The funding-carry study (operators/carry_study.py, operators/carry_study_steps.py) and its
+"""The funding-carry study (operators/study/carry.py, operators/study/carry_steps.py) and its
 command (cli/study.py, `arbflow study funding`).
 
 Expected figures are worked out by hand in the comments, or — for the quarter of real data —

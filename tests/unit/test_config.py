@@ -1,5 +1,5 @@
 """The typed configuration: defaults ← TOML file ← environment (model/config.py,
-flows/settings.py)."""
+cli/config_file.py)."""
 
 from decimal import Decimal
 from pathlib import Path
@@ -315,7 +315,7 @@ def test_parse_config_raises_with_dotted_key_when_an_env_value_is_bad(env: dict[
         pytest.fail(f"{env} was accepted")
 
 
-# -- flows.settings.load_config ---------------------------------------------------------
+# -- cli.config_file.load_config ---------------------------------------------------------
 
 
 def test_load_config_raises_when_the_named_file_is_missing(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Margin gates, breakers and alerts inside the execution step (operators.desk_risk; DESIGN.md
+"""Margin gates, breakers and alerts inside the execution step (operators.execution.risk_checks; DESIGN.md
 §3.8, §3.9 Margin and Breakers) — worked examples computed by hand.
 
 Setting (tests/unit/execution_support.py): okx (rank 9), binance (rank 11) and here bybit

@@ -1,5 +1,5 @@
 """The unified-margin simulator on hand-worked accounts (DESIGN.md §3.8, §3.9 Margin;
-operators.margin, operators.margin_tiers). Expected numbers are worked out by hand in the
+operators.portfolio.margin, operators.portfolio.margin_tiers). Expected numbers are worked out by hand in the
 comments from the default Binance tables (model/config.py)."""
 
 from decimal import Decimal as D

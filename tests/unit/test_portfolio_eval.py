@@ -1,4 +1,4 @@
-"""The portfolio evaluation (operators/portfolio_eval.py, portfolio_margin.py,
+"""The portfolio evaluation (operators/study/portfolio_eval.py, portfolio_margin.py,
 portfolio_metrics.py) and `arbflow study portfolio`.
 
 The synthetic series are three hand-built pairs (no study run): their cumulative P&L,

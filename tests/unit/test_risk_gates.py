@@ -1,4 +1,4 @@
-"""Margin gates (DESIGN.md §3.8, §3.9 Margin; operators.risk_gates): the 0.8 / 0.6 / 0.7 /
+"""Margin gates (DESIGN.md §3.8, §3.9 Margin; operators.portfolio.risk_gates): the 0.8 / 0.6 / 0.7 /
 65 % transitions on hand-worked accounts, the seed's test (inject health 0.5 → every
 pending entry aborts), and refusals always carrying a reason code.
 
