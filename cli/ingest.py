@@ -157,7 +157,7 @@ def ingest(ctx: click.Context, venues: str | None, symbols: str | None, from_red
     (or SIGTERM) stops cleanly after flushing Kafka.
 
     With --from-redis [REDIS_URL]: read the tickers existing collectors keep in Redis
-    (the seed's {venue}:{market}:tickers:{symbol} keys, JSON strings or hashes) into
+    (the legacy collectors' {venue}:{market}:tickers:{symbol} keys, JSON strings or hashes) into
     md.ticker instead — changed values only, malformed ones to dlq.md.ticker, a status
     line per venue with records and stale keys (docs/ingest.md, "Compatibility source").
     """

@@ -1,4 +1,4 @@
-"""The agent tools of the portfolio-risk core (DESIGN.md §3.8; docs/risk.md):
+"""The agent tools of the portfolio-risk core (docs/architecture.md §3.8; docs/risk.md):
 `arbflow simulate-margin --json [FILE|-]` and `arbflow allocate --json [FILE|-]`.
 
 Wiring only: a JSON document (model.risk.MarginRequest / AllocationRequest, decoded

@@ -1,4 +1,4 @@
-"""Venue client order ids (DESIGN.md §3.9): each venue's rule for the ids it accepts, and the
+"""Venue client order ids (docs/architecture.md §3.9): each venue's rule for the ids it accepts, and the
 deterministic id arbflow derives from a logical order id under that rule.
 
 The id sent to a venue is `af` + the unpadded lower-case base32 of SHA-256(logical id), cut to

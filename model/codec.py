@@ -1,6 +1,6 @@
 """The one codec: records ⇄ JSON bytes with orjson (the only module that calls orjson).
 
-Wire rules (DESIGN.md §2, STYLE.md "Records"):
+Wire rules (docs/architecture.md §4):
 - money (`Decimal`) is written with `str()` and read from strings only; NaN/Infinity are
   refused both ways;
 - integers are JSON integers (never booleans or floats); floats (scores) must be finite;

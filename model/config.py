@@ -44,7 +44,7 @@ class FeeSchedule:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VenueConfig:
     """One venue. `liquidity_rank`: 1 = hardest to fill; the harder leg trades first
-    (DESIGN.md §3.7). `spot` is None where arbflow trades no spot market on the venue.
+    (docs/architecture.md §3.7). `spot` is None where arbflow trades no spot market on the venue.
     Tick, lot and min_qty are fallbacks used until the venue's own market data is loaded.
     """
 
@@ -63,10 +63,10 @@ def _fees(maker: str, taker: str) -> FeeSchedule:
     return FeeSchedule(maker_bps=Decimal(maker), taker_bps=Decimal(taker))
 
 
-# Public VIP-0 fee schedules (venue fee pages, 2025); liquidity order from DESIGN.md §3.7, rank 1 = hardest:
+# Public VIP-0 fee schedules (venue fee pages, 2025); liquidity order from docs/architecture.md §3.7, rank 1 = hardest:
 # DEXes (paradex < dydx < hyperliquid), then mexc < htx < bitget < gate < kucoin < okx < bybit < binance.
 # htx, mexc and dydx are data venues: their funding histories are replayed (connectors/captures/
-# funding_history.py), so their records must not be UNKNOWN_VENUE; they are not in the seeds' trading set.
+# funding_history.py), so their records must not be UNKNOWN_VENUE; they are not in the trading venue set.
 DEFAULT_VENUES: dict[str, VenueConfig] = {
     "binance": VenueConfig(kind="cex", liquidity_rank=11, spot=_fees("10", "10"), perp=_fees("2", "5")),
     "bybit": VenueConfig(kind="cex", liquidity_rank=10, spot=_fees("10", "10"), perp=_fees("2", "5.5")),
@@ -150,12 +150,12 @@ def _positive(v: Decimal) -> bool:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScannerConfig:
-    """The opportunity scanner (DESIGN.md §3.6, §3.9). Money in quote currency (USD).
+    """The opportunity scanner (docs/architecture.md §3.6, §3.9). Money in quote currency (USD).
 
     `notional` is the size each candidate is priced for; `horizon_intervals` the holding
     horizon in 8 h funding intervals for projected profit; `quote_equivalents` lists quote
     currencies that may be paired with each other (empty = a pair never mixes quotes);
-    a leg whose last price is older than `quote_max_age_ms` is stale (DESIGN.md §3.9:
+    a leg whose last price is older than `quote_max_age_ms` is stale (docs/architecture.md §3.9:
     a venue silent > 5 s pauses entries there)."""
 
     notional: Decimal = field(default=Decimal(10_000), metadata=rule(_positive, "a decimal > 0 (USD)"))
@@ -173,7 +173,7 @@ class ScannerConfig:
 class SignalsConfig:
     """The signal step. `scan_interval_ms`: at most one scan per asset per this much
     stream time. `funding_silent_after_s`: a funding stream silent this long mid-interval is
-    stale (DESIGN.md §3.9); 0 turns the rule off — for settlement-only histories, which
+    stale (docs/architecture.md §3.9); 0 turns the rule off — for settlement-only histories, which
     speak once per interval by nature. A record whose event time is more than
     `late_tolerance_ms` behind the newest of its asset goes to its dead-letter topic as
     LATE_RECORD instead of rewinding the state. A venue's latency reading is published at
@@ -192,7 +192,7 @@ class SignalsConfig:
         return self.funding_silent_after_s * 1000 if self.funding_silent_after_s else None
 
 
-# -- margin (DESIGN.md §3.8, §3.9 Margin) -------------------------------------------------
+# -- margin (docs/architecture.md §3.8, §3.9 Margin) -------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -307,7 +307,7 @@ def _fraction(v: Decimal) -> bool:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MarginConfig:
-    """The unified-margin simulator and its gates (DESIGN.md §3.8, §3.9 Margin).
+    """The unified-margin simulator and its gates (docs/architecture.md §3.8, §3.9 Margin).
 
     `health = 1 − TMM × (1 + shadow_buffer) / adjusted equity`. An entry that would end below
     `entry_min_health` is refused; below `critical_health` every pending entry aborts and
@@ -338,7 +338,7 @@ class MarginConfig:
             raise ConfigError("margin.margin_use_target", "need margin_use_target < max_margin_use")
 
 
-# -- allocation (DESIGN.md §3.8, §3.9 Allocation) -----------------------------------------
+# -- allocation (docs/architecture.md §3.8, §3.9 Allocation) -----------------------------------------
 
 # Narrative sectors; an asset not listed falls into `unmapped_sector`, which all such assets
 # share (conservative: unknown assets are capped together).
@@ -352,7 +352,7 @@ DEFAULT_SECTORS: dict[str, str] = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AllocationConfig:
-    """The allocator (DESIGN.md §3.9 Allocation; docs/risk.md has the formulas).
+    """The allocator (docs/architecture.md §3.9 Allocation; docs/risk.md has the formulas).
 
     Ratio = mean / std of a pair's 8 h carry over `history_days` (fewer points are flagged;
     under `min_history_points` the pair is excluded); weights = softmax(ratio / temperature)
@@ -404,7 +404,7 @@ class AllocationConfig:
         return self.carry_sample_s * 1000
 
 
-# -- execution (DESIGN.md §3.7; docs/execution.md) -----------------------------------------
+# -- execution (docs/architecture.md §3.7; docs/execution.md) -----------------------------------------
 
 
 def _width_bps(v: Decimal) -> bool:
@@ -416,7 +416,7 @@ _WIDTH_ALLOWED = "a decimal from 0 to 1000 (bps)"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PaperConfig:
-    """The paper venue's fill model (DESIGN.md §3.7). An order or cancel takes effect
+    """The paper venue's fill model (docs/architecture.md §3.7). An order or cancel takes effect
     `latency_ms` of stream time after it was sent; a resting limit fills only once the
     prints at its price reach `queue_fill_fraction` × the quantity resting ahead of it."""
 
@@ -427,7 +427,7 @@ class PaperConfig:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExecutionRiskConfig:
-    """The desks' risk checks (DESIGN.md §3.9; thresholds in `[margin]`): the accounts are
+    """The desks' risk checks (docs/architecture.md §3.9; thresholds in `[margin]`): the accounts are
     checked at most every `check_interval_ms` of stream time while a desk holds trades; a
     trade whose |long − short| × price stays above max(`leak_min_usd`, `leak_fraction` ×
     its notional) for `leak_after_ms` raises DELTA_LEAKAGE."""

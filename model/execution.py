@@ -1,5 +1,5 @@
 """Execution records: the append-only ledger on exec.intent / exec.order / exec.fill /
-exec.trade, and the venues' answers on exec.venue (DESIGN.md §2, §3.7).
+exec.trade, and the venues' answers on exec.venue (docs/architecture.md §4, §3.7).
 
 Quantities are base units, prices quote per base, fees and PnL quote currency; every
 `ts` is stream time in integer ms UTC. `client_order_id` is the logical id
@@ -102,7 +102,7 @@ class LegOut:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PairTrade:
-    """A two-leg arbitrage trade (the seed's PaperTrade) after its latest event.
+    """A two-leg arbitrage trade after its latest event.
 
     PnL decomposition in quote currency: `realised_pnl == basis_pnl + funding_pnl − fees −
     slippage` where leg-out costs are inside basis/slippage and also reported in

@@ -1,4 +1,4 @@
-"""Market-data records: what the md.* topics carry (DESIGN.md §2).
+"""Market-data records: what the md.* topics carry (docs/architecture.md §4).
 
 Conventions for every record here:
 - prices and quantities are `Decimal`, quantities in base-asset units (contract size
@@ -79,7 +79,7 @@ class FundingRate:
     """Funding of one instrument. `rate` is per interval (not per 8h), as a fraction.
 
     Spot instruments carry the sentinel `rate == 0`, `next_funding_time == 0`,
-    `interval_ms == 0` (DESIGN.md §3.2). `predicted_rate` is None when the venue gives
+    `interval_ms == 0` (docs/architecture.md §3.2). `predicted_rate` is None when the venue gives
     none; it is never 0-as-unknown. `next_funding_time` is integer ms UTC.
     """
 
@@ -154,7 +154,7 @@ class Liquidation:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClockTick:
-    """Stream time (DESIGN.md §3.9): emitted every 100 ms so timeouts fire without data.
+    """Stream time (docs/architecture.md §3.9): emitted every 100 ms so timeouts fire without data.
 
     Live connectors stamp it from the wall clock; replay synthesises it from the data.
     """

@@ -85,7 +85,7 @@ def round_to_lot(qty: Decimal, lot: Decimal) -> Decimal:
 
 
 def is_dust(qty: Decimal, min_qty: Decimal) -> bool:
-    """Quantities below the venue's `min_qty` count as zero (DESIGN.md §3.1)."""
+    """Quantities below the venue's `min_qty` count as zero (docs/architecture.md §3.1)."""
     return abs(qty) < min_qty
 
 

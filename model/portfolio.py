@@ -1,4 +1,4 @@
-"""Portfolio snapshots and risk alerts (portfolio.state, risk.alert; DESIGN.md §3.8)."""
+"""Portfolio snapshots and risk alerts (portfolio.state, risk.alert; docs/architecture.md §3.8)."""
 
 from dataclasses import dataclass
 from decimal import Decimal

@@ -91,7 +91,7 @@ UNKNOWN_ORDER: Final = "UNKNOWN_ORDER"  # a venue event for a client order id th
 LATE_FILL: Final = "LATE_FILL"  # critical: a new fill for an order of a trade that already ended
 OVERFILL: Final = "OVERFILL"  # a venue reported more filled than the order's quantity
 DUPLICATE_CLIENT_ID: Final = "DUPLICATE_CLIENT_ID"  # refused to send a client order id a second time
-# -- execution: exit triggers (DESIGN.md §3.7) ---------------------------------------------
+# -- execution: exit triggers (docs/architecture.md §3.7) ---------------------------------------------
 EXIT_FUNDING_CONVERGED: Final = "EXIT_FUNDING_CONVERGED"  # soft: carry below 0.005 % per 8 h
 EXIT_PROFIT_TARGET: Final = "EXIT_PROFIT_TARGET"  # soft: 90 % of projected profit realised (incl. mark-to-close)
 EXIT_SPREAD_WIDENED: Final = "EXIT_SPREAD_WIDENED"  # soft: close spread > entry spread + 50 bps

@@ -1,4 +1,4 @@
-"""Inputs of the portfolio-risk core (DESIGN.md §3.8, §3.9): a unified-margin account and
+"""Inputs of the portfolio-risk core (docs/architecture.md §3.8, §3.9): a unified-margin account and
 proposed orders (operators.portfolio.margin, operators.portfolio.risk_gates), allocation candidates
 (operators.portfolio.allocator), and the request documents of the agent tools
 `arbflow simulate-margin --json` and `arbflow allocate --json` (cli/risk.py), which
@@ -73,7 +73,7 @@ class ProposedOrder:
 class MarginRequest:
     """`arbflow simulate-margin --json` input. `pending_entries` are ids of entries in
     flight (they abort when health is critical); `assume_health`, if given, replaces the
-    computed current health in the gate decisions — the what-if of the seed's test
+    computed current health in the gate decisions — the what-if of the reference test
     ("inject health 0.5")."""
 
     account: MarginAccount

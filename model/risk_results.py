@@ -1,4 +1,4 @@
-"""Results of the portfolio-risk core (DESIGN.md §3.8, §3.9): the margin simulator's
+"""Results of the portfolio-risk core (docs/architecture.md §3.8, §3.9): the margin simulator's
 projection (operators.portfolio.margin), the gates' decisions (operators.portfolio.risk_gates) and the
 allocator's targets (operators.portfolio.allocator). The agent tools print them as JSON (money as
 decimal strings); their JSON Schemas come from `model.schema.record_schema`.

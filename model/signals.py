@@ -8,7 +8,7 @@ from arbflow.model.market import Market
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BasisPoint:
-    """Spot–perp basis of one asset on one venue at stream time `ts` (DESIGN.md §3.3).
+    """Spot–perp basis of one asset on one venue at stream time `ts` (docs/architecture.md §3.3).
 
     `basis = (perp_mid − spot_mid) / spot_mid` as a fraction; `basis_bps = basis × 10⁴`.
     Both mids are the latest seen at `ts` (the `ts_local` of the triggering ticker).
@@ -28,7 +28,7 @@ class BasisPoint:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LatencyReading:
-    """Latency of one venue at stream time `ts` (ms), DESIGN.md §3.4, as measured on the
+    """Latency of one venue at stream time `ts` (ms), docs/architecture.md §3.4, as measured on the
     messages of one asset (the signal step is keyed by asset). `offset_ms` = local − venue clock;
     `offset_source` is "poll" or "min"; `samples` = messages in the mean window."""
 
@@ -46,7 +46,7 @@ class LatencyReading:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConfluenceComponents:
-    """The six soft sub-scores of DESIGN.md §3.5/§3.9, each in [0, 1]; None = no data.
+    """The six soft sub-scores of docs/architecture.md §3.5/§3.9, each in [0, 1]; None = no data.
 
     A None component is scored as a neutral 0.5 and named in `Opportunity.flags`.
     """
@@ -63,7 +63,7 @@ class ConfluenceComponents:
 class Opportunity:
     """A candidate pair: long `long_symbol` on `long_venue`, short on `short_venue`.
 
-    Spreads in bps per DESIGN.md §3.9; `carry_8h` is a fraction per 8h, `carry_apr` a
+    Spreads in bps per docs/architecture.md §3.9; `carry_8h` is a fraction per 8h, `carry_apr` a
     fraction per year; `notional` and `projected_profit` in quote currency (USD).
     `accepted` is False with a `reason` code (and a human `detail`) when a filter or hard
     constraint refused it; `flags` name the soft metrics that had no data.

@@ -1,4 +1,4 @@
-"""Kafka topics and the record type each one carries (DESIGN.md §2).
+"""Kafka topics and the record type each one carries (docs/architecture.md §4).
 
 Every topic carries exactly one record type, so a consumer knows the schema from the
 topic name alone. Dead letters for topic `t` go to `dlq.t` and carry `Rejected`.

@@ -1,4 +1,4 @@
-"""Prometheus metrics of the signal and trading flow (DESIGN.md §4).
+"""Prometheus metrics of the signal and trading flow (README.md, Metrics).
 
 Labels are low-cardinality by construction: `venue`, `market` (spot / perp), `reason`
 (a fixed code list), `stage` (the four flow stages below) and, on the funding gauges only,

@@ -1,4 +1,4 @@
-"""The Redis side of the signal flow (DESIGN.md §3.6, README "Redis keys"):
+"""The Redis side of the signal flow (docs/architecture.md §3.6, README "Redis keys"):
 
 - `strategy:basis:{asset}:{venue}` — hash {ts, record}: the latest `BasisPoint`;
 - `strategy:latency:{venue}` — hash {ts, record}: the latest `LatencyReading`;
@@ -7,7 +7,7 @@
 - `strategy:opportunities:latest` — sorted set pair → score of currently accepted pairs
   (a pair leaves it when its latest verdict is a rejection);
 - `strategy:opportunities:{ts}` — string, JSON list of the top `top_n` accepted
-  opportunities of a write batch, expiring after 60 s (the seed's key);
+  opportunities of a write batch, expiring after 60 s (the key the legacy collectors' consumers read);
 - `strategy:opportunities:stream` — Redis Stream of accepted opportunities (field
   `record`), trimmed to about `stream_max_len` entries;
 - `strategy:trades:active:{trade_id}` / `strategy:trades:closed:{trade_id}` — hashes {ts,

@@ -171,7 +171,7 @@ perp_funding_rates = _with_instrument(
 )
 spot_funding_rates = _with_instrument(
     FundingRate, "spot",
-    # the spot sentinel (DESIGN.md §3.2): rate 0, interval 0, next_funding_time 0, no prediction
+    # the spot sentinel (docs/architecture.md §3.2): rate 0, interval 0, next_funding_time 0, no prediction
     rate=st.sampled_from([Decimal("0"), Decimal("0E-8")]), predicted_rate=st.none(),
     interval_ms=st.just(0), next_funding_time=st.just(0),
     ts_exchange=optional_timestamps_ms, ts_local=timestamps_ms,

@@ -26,7 +26,7 @@ Rules. No look-ahead: a record published at `ts_local` never holds information f
   8h; otherwise — the first settlement of a series, Gate's 752 h gap, HTX's off-schedule
   settlements (3–24 h apart) — the venue's configured `funding_interval_ms` (dYdX: 1h), counted as
   `interval:defaulted`. Never the forward difference: that would be look-ahead.
-- Spot rows give no funding record (the spot sentinel of DESIGN.md §3.2 is for live feeds).
+- Spot rows give no funding record (the spot sentinel of docs/architecture.md §3.2 is for live feeds).
 - Candles: the row at t is the 8h bar [t, t + 8h) → `Candle(ts_open=t, ts_close=t + 8h,
   ts_local=t + 8h)`: a bar is known only once it has closed.
 - Numbers are copied exactly from the CSV strings (`model.money.venue_decimal`, which only drops

@@ -1,6 +1,6 @@
 """Tickers written to Redis by the earlier collectors → `Ticker` records. Pure: no I/O.
 
-The seed (`../shared/seeds/004_*`, "Redis Schema") names the keys the existing collectors
+The existing collectors' Redis schema names the keys they
 write — `{venue}:{market}:tickers:{symbol}`, one per instrument:
 
 | key prefix | venue | venue symbol in the key | sizes in |
@@ -14,7 +14,7 @@ write — `{venue}:{market}:tickers:{symbol}`, one per instrument:
 | `hyperliquid:perps:tickers:` | hyperliquid | `BTC` | base units |
 | `paradex:perps:tickers:` | paradex | `BTC-USD-PERP` | base units |
 
-Every key is a perpetual. The seed is silent on the *value*; this module accepts what a
+Every key is a perpetual. That schema is silent on the *value*; this module accepts what a
 collector plausibly stores, and says so in docs/ingest.md:
 - a JSON string (`SET`) or a hash (`HSET`, field → string);
 - the venue's own ticker object (the websocket `data` row), optionally still inside its

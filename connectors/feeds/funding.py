@@ -1,4 +1,4 @@
-"""Funding intervals of live feeds (DESIGN.md §3.2; issue 4 item 2).
+"""Funding intervals of live feeds (docs/architecture.md §3.2; issue 4 item 2).
 
 `interval_ms` of a funding record comes, in this order, from:
 1. the venue's own field when ccxt's `info` carries one (Bybit `fundingIntervalHour`,

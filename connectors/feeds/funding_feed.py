@@ -1,5 +1,5 @@
 """Funding of one venue's live feed: a websocket stream per perp where ccxt.pro offers one,
-the REST poll as the fallback (DESIGN.md §3.2; issue 4).
+the REST poll as the fallback (docs/architecture.md §3.2; issue 4).
 
 Sources, per perp:
 - stream: `watch_funding_rate(symbol)` when `exchange.has["watchFundingRate"]` (in ccxt

@@ -241,7 +241,7 @@ def liquidation(m: FeedMarket, liq: Mapping[str, Any], fields: Mapping[str, Any]
 
 
 def spot_funding(m: FeedMarket, ts_local: int) -> FundingRate:
-    """The spot sentinel (DESIGN.md §3.2): rate 0, interval 0, next_funding_time 0."""
+    """The spot sentinel (docs/architecture.md §3.2): rate 0, interval 0, next_funding_time 0."""
     return FundingRate(venue=m.venue, symbol=m.symbol, market="spot", rate=_ZERO, interval_ms=0,
                        next_funding_time=0, ts_local=ts_local)
 

@@ -1,6 +1,6 @@
 """Compatibility source: tickers the earlier collectors keep in Redis → md.ticker.
 
-`RedisTickerSource` polls the seed's keys (`connectors.feeds.compat_tickers`: key layout,
+`RedisTickerSource` polls the legacy collectors' keys (`connectors.feeds.compat_tickers`: key layout,
 value shapes, normalisation) and publishes what changed:
 - discovery: every `discover_s` one `SCAN MATCH <key_prefix>*:tickers:*` (a SCAN walks the
   whole keyspace whatever its pattern, so one broad scan is cheaper than one per venue),

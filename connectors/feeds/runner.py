@@ -1,11 +1,11 @@
 """The ingest runner: every venue's `VenueFeed` → Kafka, plus `clock.tick`, until stopped.
 
-Design decision — a plain asyncio runner, not Bytewax `batch_async`. STYLE.md routes async
-ccxt streams into Bytewax through `bytewax.inputs.batch_async`; for this process (venue
+Design decision — a plain asyncio runner, not Bytewax `batch_async`, the usual way async
+ccxt streams would enter Bytewax; for this process (venue
 websockets → normalise → Kafka, no keyed state, no joins) Bytewax adds nothing and costs:
 - `batch_async` runs each partition's event loop only inside `next_batch`, so with the
   venues as partitions of one worker each venue's socket is serviced a fraction of the
-  time and `ts_local` (receipt time, the latency operator's input, DESIGN.md §3.4) is
+  time and `ts_local` (receipt time, the latency operator's input, docs/architecture.md §3.4) is
   stamped late; one shared asyncio loop stamps on arrival;
 - ccxt keeps one websocket per URL per exchange object and resolves futures on the loop
   that opened them, so every partition needs its own exchange and loop;
@@ -21,7 +21,7 @@ stay where they belong.
 
 Records are produced through `connectors.kafka.KeyedProducer` (keyed by base asset, the
 explicit asset partitioner); dead letters go to `dlq.<topic>`; alerts to risk.alert.
-Clock ticks (DESIGN.md §3.9): `ClockTick(ts=wall clock ms)` every `tick_ms` of the
+Clock ticks (docs/architecture.md §3.9): `ClockTick(ts=wall clock ms)` every `tick_ms` of the
 monotonic clock on clock.tick (no key, partition 0).
 
 Failure modes: a produce that Kafka reports failed raises `DeliveryFailed` at the next

@@ -5,7 +5,7 @@ the same). md.ticker is the top of `watch_order_book` (Paradex's `order_book` sn
 trades from `watch_trades` (price/size). Funding from REST `/v1/markets/summary`
 (`funding_rate`, an 8-hour rate as a decimal string, `created_at` ms). Paradex funding
 accrues continuously: there is no settlement time, ccxt gives no `fundingTimestamp`, and
-`md.funding` needs one (DESIGN.md §3.2, the execution model settles at it) — so these
+`md.funding` needs one (docs/architecture.md §3.2, the execution model settles at it) — so these
 records are refused as MISSING_FIELD to `dlq.md.funding` until the design says how a
 continuous rate is modelled. Inventing a settlement time would make the ledger pay
 funding at the wrong moments. For the same reason ccxt's `watchFundingRate`

@@ -1,4 +1,4 @@
-"""Bookkeeping of trades and their orders inside the execution step (DESIGN.md §3.7, §3.8):
+"""Bookkeeping of trades and their orders inside the execution step (docs/architecture.md §3.7, §3.8):
 what each leg bought and sold, at which prices and against which reference prices, the
 fees, leg-out attribution, the PnL decomposition, and the records built from them.
 
@@ -244,7 +244,7 @@ def pnl(trade: Trade) -> TradePnl:
 
 
 def spread_bps(long_px: Decimal, short_px: Decimal) -> Decimal:
-    """`(short − long) / mid × 10⁴` (DESIGN.md §3.9), on executed entry VWAPs."""
+    """`(short − long) / mid × 10⁴` (docs/architecture.md §3.9), on executed entry VWAPs."""
     return MONEY.divide(MONEY.multiply(short_px - long_px, Decimal(10_000)), MONEY.divide(long_px + short_px, 2))
 
 

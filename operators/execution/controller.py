@@ -1,4 +1,4 @@
-"""The portfolio controller inside an asset's execution step (DESIGN.md §3.8, §3.9 Allocation;
+"""The portfolio controller inside an asset's execution step (docs/architecture.md §3.8, §3.9 Allocation;
 issue 7 item 4) — pure, stream time only.
 
 Every `allocation.rebalance_interval_s` of stream time [5 min], and at once after a large

@@ -1,4 +1,4 @@
-"""Entry phases of a trade (DESIGN.md §3.7, §3.9): the harder leg resting, the second leg
+"""Entry phases of a trade (docs/architecture.md §3.7, §3.9): the harder leg resting, the second leg
 marketable for the first leg's executed quantity, leg-out hedges, unwinds, activation.
 
 Each `step_*` looks at the trade's orders and the clock and does what is due; it returns

@@ -1,4 +1,4 @@
-"""Exit phases of a trade (DESIGN.md §3.7, §3.9): the exit rules of an open position, soft
+"""Exit phases of a trade (docs/architecture.md §3.7, §3.9): the exit rules of an open position, soft
 exits as passive limits on both legs (the queue rule applies at the paper venue), then
 marketable orders for what is left; hard exits marketable at once; an imbalance between
 the legs during an exit is a leg-out whose lagging leg is hedged, with the same retry ladder.

@@ -1,4 +1,4 @@
-"""Deterministic order ids (DESIGN.md §3.7, §3.9): the logical ids our records carry and
+"""Deterministic order ids (docs/architecture.md §3.7, §3.9): the logical ids our records carry and
 the venue client ids derived from them.
 
 Logical ids are built only from the input that caused them, never from a clock or a random

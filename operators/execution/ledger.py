@@ -1,4 +1,4 @@
-"""The portfolio ledger (DESIGN.md §3.8; the seed's PortfolioState): capital, open positions,
+"""The portfolio ledger (docs/architecture.md §3.8): capital, open positions,
 closed trades and PnL, exact in `Decimal` quote currency (USD).
 
 Cash basis. Capital is reserved for a trade when its entry is decided (`reserve`), resized
@@ -61,11 +61,11 @@ class Ledger:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LedgerMetrics:
-    """DESIGN.md §3.8 metrics at stream time `ts`; None where undefined (no trades, no time).
+    """docs/architecture.md §3.8 metrics at stream time `ts`; None where undefined (no trades, no time).
 
     `win_rate = wins / (wins + losses)`; `average_profit = cumulative_pnl / closed trades`;
     `utilisation = Σ open notional / starting capital`; `leg_out_loss_rate = leg_out_loss /
-    cumulative_pnl` (the seed's definition; None unless cumulative PnL > 0); `apr =
+    cumulative_pnl` (by definition; None unless cumulative PnL > 0); `apr =
     (cumulative_pnl / starting_capital) × (365 days / elapsed stream time)`.
     """
 

@@ -1,4 +1,4 @@
-"""The paper venue's fill model (DESIGN.md §3.7; the seed's QueuePosition): pure and
+"""The paper venue's fill model (docs/architecture.md §3.7): pure and
 deterministic, driven only by market records and the stream time they carry.
 
 - Latency: an order submitted at stream time `ts` reaches the book at `ts + latency_ms`; a

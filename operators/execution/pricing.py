@@ -1,4 +1,4 @@
-"""Prices the execution stage decides with (DESIGN.md §3.7, §3.9): the quotes it tracks,
+"""Prices the execution stage decides with (docs/architecture.md §3.7, §3.9): the quotes it tracks,
 order prices, entry sizing with the profit recomputed on the current book, and the exit
 signals of an open position. The knobs are the `[execution]` section; the horizon of
 projected profit is the scanner's (`scanner.horizon_intervals`).
@@ -62,7 +62,7 @@ def marketable_limit(touch_px: Decimal, side: Side, width_bps: Decimal, tick: De
 
 
 def tradeable(qty: Decimal, venue: VenueConfig) -> Decimal:
-    """`qty` rounded down to the venue lot; 0 when below `min_qty` (dust, DESIGN.md §3.1)."""
+    """`qty` rounded down to the venue lot; 0 when below `min_qty` (dust, docs/architecture.md §3.1)."""
     if qty <= _ZERO:
         return _ZERO
     rounded = round_to_lot(qty, venue.lot_size)
@@ -101,7 +101,7 @@ class Refusal:
 
 
 def size_notional(opp: Opportunity, available: Decimal, config: DeskConfig) -> Decimal | Refusal:
-    """DESIGN.md §3.7 sizing: `(spread − fees − funding_cost) / spread × available`, capped at
+    """docs/architecture.md §3.7 sizing: `(spread − fees − funding_cost) / spread × available`, capped at
     `max_position_fraction × available` and the opportunity's notional; funding cost in bps
     over the horizon `max(0, −carry_8h × H × 10⁴)` as the scanner counts it."""
     spread = opp.entry_spread_bps
@@ -199,7 +199,7 @@ def close_prices(long: scanner.Quote, short: scanner.Quote, view: PositionView) 
 
 
 def close_spread_bps(exit_long_px: Decimal, exit_short_px: Decimal) -> Decimal:
-    """DESIGN.md §3.9 cost to close: `(ask_B − bid_A) / mid × 10⁴` on the walked prices."""
+    """docs/architecture.md §3.9 cost to close: `(ask_B − bid_A) / mid × 10⁴` on the walked prices."""
     return MONEY.divide(MONEY.multiply(exit_short_px - exit_long_px, BPS_PER_UNIT), mid(exit_long_px, exit_short_px))
 
 
@@ -210,7 +210,7 @@ def mark_to_close(view: PositionView, exit_long_px: Decimal, exit_short_px: Deci
 
 def exit_signal(view: PositionView, long: scanner.Quote | None, short: scanner.Quote | None, carry_8h: Decimal | None,
                 basis_stop: bool, execution: ExecutionConfig) -> ExitSignal | None:
-    """The first exit rule that fires (DESIGN.md §3.7), hard rules first: stop at entry + 100
+    """The first exit rule that fires (docs/architecture.md §3.7), hard rules first: stop at entry + 100
     bps, basis stop; then soft: widening > entry + 50 bps, carry < 0.005 %/8 h, and realised +
     mark-to-close − expected exit fees ≥ 90 % of the projected profit."""
     if basis_stop:

@@ -1,4 +1,4 @@
-"""Margin gates, breakers and alerts inside an asset's execution step (DESIGN.md §3.8, §3.9
+"""Margin gates, breakers and alerts inside an asset's execution step (docs/architecture.md §3.8, §3.9
 Margin and Breakers; issue 7) — pure, stream time only, exact `Decimal`.
 
 The desk's unified-margin accounts, one per venue it holds positions on, are rebuilt from its

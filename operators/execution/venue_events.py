@@ -1,4 +1,4 @@
-"""What the execution stage sends to a venue and what a venue answers (DESIGN.md §3.7).
+"""What the execution stage sends to a venue and what a venue answers (docs/architecture.md §3.7).
 
 `OrderRequest` is one order as the venue sees it (quantity and limit already rounded to the
 venue's lot and tick). `VenueEvent` is one answer: the paper venue (operators.execution.engine.paper_venue)

@@ -1,4 +1,4 @@
-"""Unified-margin accounts of a portfolio of carry pairs (issue 7 evaluation; DESIGN.md §3.8,
+"""Unified-margin accounts of a portfolio of carry pairs (issue 7 evaluation; docs/architecture.md §3.8,
 §3.9 Margin) — pure, exact `Decimal`, built per decision from the sleeves, never stream state.
 
 A pair's sleeve holds `scale` × the position of its carry-study simulation (`PathPoint`:

@@ -1,6 +1,6 @@
-"""Statistics of the allocator (DESIGN.md §3.9 Allocation): the carry ratio, softmax weights
+"""Statistics of the allocator (docs/architecture.md §3.9 Allocation): the carry ratio, softmax weights
 and a robust, simple correlation estimate of pair returns. Carry stays `Decimal` until it
-becomes a score; ratios, weights and correlations are floats (STYLE.md: scores may be).
+becomes a score; ratios, weights and correlations are floats (docs/architecture.md §5: scores may be).
 
 - Window: observations with `now − window < ts ≤ now`; a timestamp listed twice keeps the
   last one listed.

@@ -1,4 +1,4 @@
-"""Yield-to-volatility allocator (DESIGN.md §3.8, §3.9 Allocation) — pure; money `Decimal`
+"""Yield-to-volatility allocator (docs/architecture.md §3.8, §3.9 Allocation) — pure; money `Decimal`
 (USD, rounded down to cents: never over-allocated), scores and weights float.
 
 `allocate(request, cfg)`, for `AllocationConfig` cfg (defaults in brackets):

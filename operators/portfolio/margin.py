@@ -1,4 +1,4 @@
-"""Unified-margin simulator (DESIGN.md §3.8, §3.9 Margin) — pure, exact `Decimal`.
+"""Unified-margin simulator (docs/architecture.md §3.8, §3.9 Margin) — pure, exact `Decimal`.
 
 For one account on one venue (USD; the tables and formulas are in operators.portfolio.margin_tiers):
 - effective collateral `EC = Σ_assets value − tiered_haircut(value)`, value = balance ×
@@ -11,7 +11,7 @@ For one account on one venue (USD; the tables and formulas are in operators.port
 - liquidation move of a position: the relative change of its mark, all else fixed, that
   takes health to 0; `asset_liquidation_move` moves every position and collateral of the
   same base asset together (a spot-hedged short barely moves equity).
-Dust: positions and orders below the venue's `min_qty` count as zero (DESIGN.md §3.1).
+Dust: positions and orders below the venue's `min_qty` count as zero (docs/architecture.md §3.1).
 Invalid input raises `RiskInputError` naming the field. Fees are not modelled (put them in
 an order's px); the settlement currency of PnL is taken at 1 USD.
 

@@ -1,5 +1,5 @@
 """Tiered tables, the health formula and the liquidation-move solver of the unified-margin
-simulator (DESIGN.md §3.9 Margin) — pure, exact `Decimal`, one formula per function.
+simulator (docs/architecture.md §3.9 Margin) — pure, exact `Decimal`, one formula per function.
 
 A tiered table maps a USD value v ≥ 0 to an amount (margin due, or haircut taken):
 progressive = Σ over tiers of the slice of v inside the tier × its rate (Binance's
@@ -48,7 +48,7 @@ def tiered(tiers: tuple[Tier, ...], method: str, value: Decimal) -> Decimal:
 
 
 def health_of(adjusted_equity: Decimal, maintenance: Decimal, buffer: Decimal) -> Decimal:
-    """`health = 1 − TMM × (1 + buffer) / AE` (DESIGN.md §3.8); 1 when nothing is due;
+    """`health = 1 − TMM × (1 + buffer) / AE` (docs/architecture.md §3.8); 1 when nothing is due;
     `HEALTH_FLOOR` when AE ≤ 0 < TMM, and never below it. Non-increasing in TMM."""
     if maintenance <= 0:
         return ONE

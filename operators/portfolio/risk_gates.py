@@ -1,4 +1,4 @@
-"""Margin gates (DESIGN.md §3.8, §3.9 Margin): pure decisions over the simulator, as data
+"""Margin gates (docs/architecture.md §3.8, §3.9 Margin): pure decisions over the simulator, as data
 for a controller to carry out. Thresholds are `MarginConfig` (defaults in brackets).
 
 - Entries (orders whose effect adds exposure) are judged one after another against the
@@ -8,7 +8,7 @@ for a controller to carry out. Thresholds are `MarginConfig` (defaults in bracke
   LEVERAGE_CAP_EXCEEDED above `max_leverage` [3×]. Reducing orders are never refused for
   risk (de-risking is never blocked); orders the simulator cannot fill keep its reason.
 - Health below `critical_health`: every pending entry aborts (so an injected health of 0.5
-  aborts them all — the seed's test), entries pause, and positions are reduced, lowest
+  aborts them all — the reference test), entries pause, and positions are reduced, lowest
   quality first (unknown quality first of all), until health ≥ `deleverage_target_health`
   [0.7]. Margin use above `max_margin_use`: the same ranking until ≤ `margin_use_target`
   [60 %]. Reductions are sized at mark in whole lots, the smallest that reaches the target.

@@ -1,4 +1,4 @@
-"""Spot–perp basis per venue from tickers (DESIGN.md §3.3), the first signal of the
+"""Spot–perp basis per venue from tickers (docs/architecture.md §3.3), the first signal of the
 pipeline. State is per base asset (the Bytewax key) and holds, per venue, the latest
 spot and perp mids; every ticker that completes a pair emits a `BasisPoint`.
 
@@ -53,7 +53,7 @@ def _find(entries: tuple[tuple[str, Mid], ...], venue: str) -> Mid | None:
 
 
 def basis_fraction(spot_mid: Decimal, perp_mid: Decimal) -> Decimal:
-    """`(perp_mid − spot_mid) / spot_mid` (DESIGN.md §3.3), a fraction (× 10⁴ for bps)."""
+    """`(perp_mid − spot_mid) / spot_mid` (docs/architecture.md §3.3), a fraction (× 10⁴ for bps)."""
     return ratio(perp_mid - spot_mid, spot_mid)
 
 

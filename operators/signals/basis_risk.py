@@ -1,4 +1,4 @@
-"""Basis risk per asset and venue (DESIGN.md §3.3): the 5-minute rolling median of the
+"""Basis risk per asset and venue (docs/architecture.md §3.3): the 5-minute rolling median of the
 spot–perp basis, its historical 1st percentile, the Basis-at-Risk stop, the toxic-funding
 entry block and hysteresis between exit and re-entry.
 

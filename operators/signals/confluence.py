@@ -1,4 +1,4 @@
-"""Confluence score 0–100 (DESIGN.md §3.5, §3.9): hard constraints first, then six soft
+"""Confluence score 0–100 (docs/architecture.md §3.5, §3.9): hard constraints first, then six soft
 metrics mapped to [0, 1], weighted 9/8/7/6/5/5 and normalised by 40; market-wide stress
 (another monitored venue stale) costs 30 points.
 
@@ -7,7 +7,7 @@ named): funding `carry_8h / 0.0005`; imbalance `0.5 + (obi_long − obi_short) /
 open interest `(OI / OI_24h_avg − 0.9) / 0.2`; VWAP `1 − |z| / 3`; volatility
 `1 − ATR% / 1 %` plus 0.2 while ATR falls; liquidations `distance / 5 %`. Each is clamped
 to [0, 1]; a metric without data scores a neutral 0.5 and is flagged.
-Scores are floats (DESIGN.md §3.1 allows it); money inputs arrive as Decimal.
+Scores are floats (docs/architecture.md §3.1 allows it); money inputs arrive as Decimal.
 """
 
 from dataclasses import dataclass
@@ -85,7 +85,7 @@ class HardInputs:
 
 
 def hard_failure(inputs: HardInputs) -> tuple[str, str] | None:
-    """(reason, detail) of the first failed hard constraint, or None (DESIGN.md §3.5)."""
+    """(reason, detail) of the first failed hard constraint, or None (docs/architecture.md §3.5)."""
     need = inputs.position * MIN_DEPTH_MULTIPLE
     if inputs.depth_long < need or inputs.depth_short < need:
         return reasons.DEPTH_TOO_THIN, f"depth {inputs.depth_long}/{inputs.depth_short} < 2 × {inputs.position}"

@@ -1,4 +1,4 @@
-"""Funding monitor (DESIGN.md §3.2, §3.9): per-leg normalisation to 8 h and APR, interval
+"""Funding monitor (docs/architecture.md §3.2, §3.9): per-leg normalisation to 8 h and APR, interval
 inference, carry of a pair with the sign matrix, missing-leg and stale-funding blocks.
 
 Units: rates are fractions per interval (`rate`), per 8 h (`rate_8h`) or per year
@@ -32,7 +32,7 @@ _ZERO: Final = Decimal(0)
 
 
 def rate_8h(rate: Decimal, interval_ms: int) -> Decimal:
-    """A per-interval rate as its 8-hour equivalent (DESIGN.md §3.9)."""
+    """A per-interval rate as its 8-hour equivalent (docs/architecture.md §3.9)."""
     return MONEY.divide(MONEY.multiply(rate, Decimal(EIGHT_HOURS_MS)), Decimal(interval_ms))
 
 
@@ -107,7 +107,7 @@ def observe(state: FundingMonitor | None, record: FundingRate) -> tuple[FundingM
 
 
 def staleness(leg: FundingLeg, now: int, silent_after_ms: int | None = SILENT_AFTER_MS) -> str | None:
-    """Why `leg` is stale at stream time `now`, or None (DESIGN.md §3.2, §3.9)."""
+    """Why `leg` is stale at stream time `now`, or None (docs/architecture.md §3.2, §3.9)."""
     if now > leg.next_funding_time + SETTLEMENT_GRACE_MS and leg.ts < leg.next_funding_time:
         return f"{leg.venue} {leg.symbol}: settlement at {leg.next_funding_time} passed with no new rate"
     if silent_after_ms is not None and now - leg.ts > silent_after_ms:

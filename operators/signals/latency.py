@@ -1,4 +1,4 @@
-"""Exchange latency per venue (DESIGN.md §3.4): rolling 10 s mean of
+"""Exchange latency per venue (docs/architecture.md §3.4): rolling 10 s mean of
 `ts_local − ts_exchange`, raw and corrected for the clock offset between our host (or a
 recorder) and the venue.
 

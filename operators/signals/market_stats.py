@@ -1,4 +1,4 @@
-"""Soft-metric inputs computed from the streams, per instrument (DESIGN.md §3.5, §3.9):
+"""Soft-metric inputs computed from the streams, per instrument (docs/architecture.md §3.5, §3.9):
 order-book imbalance near the mid, open interest against its 24 h average, the price's
 z-score against its 1 h trade VWAP, ATR% of 1-minute bars (14 periods) and its trend,
 and the distance to the nearest heavy liquidation cluster.

@@ -1,4 +1,4 @@
-"""The opportunity scanner (DESIGN.md §3.6, §3.9): every candidate pair of one asset —
+"""The opportunity scanner (docs/architecture.md §3.6, §3.9): every candidate pair of one asset —
 cross-venue perp–perp and spot–perp on one venue or across venues, the spot leg always
 long — priced for `ScannerConfig.notional`, scored, filtered and ranked.
 
@@ -125,7 +125,7 @@ def _bps(numerator: Decimal, denominator: Decimal) -> Decimal:
 
 def projected_profit(notional: Decimal, carry_8h: Decimal, horizon_intervals: int, entry_spread_bps: Decimal,
                      fees_bps: Decimal, exit_slippage_bps: Decimal) -> Decimal:
-    """DESIGN.md §3.9, USD: `N × (carry_8h × H + entry_spread_bps / 10⁴) − N × fees_bps / 10⁴ −
+    """docs/architecture.md §3.9, USD: `N × (carry_8h × H + entry_spread_bps / 10⁴) − N × fees_bps / 10⁴ −
     N × exit_slippage_bps / 10⁴` (entry slippage is inside the VWAP entry prices)."""
     n = notional
     return n * (carry_8h * horizon_intervals + entry_spread_bps / BPS_PER_UNIT) \

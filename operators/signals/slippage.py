@@ -1,9 +1,9 @@
-"""Execution cost from a visible book (DESIGN.md §3.6): walk the levels for a size, the
+"""Execution cost from a visible book (docs/architecture.md §3.6): walk the levels for a size, the
 VWAP against the mid as slippage, and the depth within a band of the mid.
 
 Units: sizes are quote-currency notional (USD) unless named `qty` (base units); slippage
 in bps of the mid, always ≥ 0 as a cost; prices in quote per base. Book-walk slippage is
-monotone non-decreasing in size (a larger order never fills better); the seed's fallback
+monotone non-decreasing in size (a larger order never fills better); the fallback
 formula `min(2 + 3 × size/depth, 5)` bps is used only where no book is known.
 """
 
@@ -77,7 +77,7 @@ def depth_within(levels: tuple[Level, ...], reference: Decimal, band_bps: Decima
 
 
 def fallback_slippage_bps(notional: Decimal, depth: Decimal) -> Decimal:
-    """The seed's estimate where no book is visible: `min(2 + 3 × size/depth, 5)` bps."""
+    """The estimate where no book is visible: `min(2 + 3 × size/depth, 5)` bps."""
     if depth <= _ZERO:
         return FALLBACK_CAP_BPS
     return min(FALLBACK_BASE_BPS + FALLBACK_SLOPE_BPS * MONEY.divide(notional, depth), FALLBACK_CAP_BPS)

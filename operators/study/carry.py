@@ -1,4 +1,4 @@
-"""Funding-carry study over settled funding histories (issue 8 item 2; DESIGN.md §3.2, §3.3,
+"""Funding-carry study over settled funding histories (issue 8 item 2; docs/architecture.md §3.2, §3.3,
 §3.7, §3.9): what a cash-and-carry per venue and a cross-venue funding spread really earn
 after fees, entry/exit hysteresis and the basis stop, next to the naive "average funding ×
 3 × 365". Pure: records in, results out; no I/O, no clock. Money is Decimal throughout
@@ -71,9 +71,9 @@ class StudyParams:
     """The rules. Rates are fractions per 8 h, basis levels fractions of the spot close."""
 
     notional: Decimal = Decimal(10_000)
-    entry_8h: Decimal = Decimal("0.0001")  # enter above 0.01 %/8h (DESIGN.md §3.5 hard constraint)
-    exit_8h: Decimal = Decimal("0.00005")  # exit below 0.005 %/8h (DESIGN.md §3.7)
-    basis_stop: Decimal = Decimal("-0.0005")  # −0.05 % (DESIGN.md §3.3)
+    entry_8h: Decimal = Decimal("0.0001")  # enter above 0.01 %/8h (docs/architecture.md §3.5 hard constraint)
+    exit_8h: Decimal = Decimal("0.00005")  # exit below 0.005 %/8h (docs/architecture.md §3.7)
+    basis_stop: Decimal = Decimal("-0.0005")  # −0.05 % (docs/architecture.md §3.3)
     basis_stop_intervals: int = 3
     basis_reentry: Decimal = Decimal(0)  # as operators.signals.basis_risk.REENTRY_BPS
     signal_window: int = 1  # the signal: mean carry of the last this many steps (1 = the last settlement)

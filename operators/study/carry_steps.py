@@ -5,7 +5,7 @@ before T (`ts_local` ≤ T).
 - cash-and-carry: one step per settlement of the perp; leg 0 is spot (rate 0), leg 1 the
   perp; the bars that closed since the previous step give their basis, the latest bar (if
   it closed less than 8 h before T) the marks;
-- funding spread: one step per 8h bucket `(E − 8h, E]` of the 00/08/16 UTC grid (DESIGN.md
+- funding spread: one step per 8h bucket `(E − 8h, E]` of the 00/08/16 UTC grid (docs/architecture.md
   §3.9: legs normalised to 8 h before differencing). Per leg, `paid` = Σ rates settled in the
   bucket (dYdX: its eight hourly settlements), `signal_8h` = their mean 8h-normalised rate
   (= that sum for a full hourly bucket); a leg's last signal stands for up to 24 h. A step
@@ -102,7 +102,7 @@ def bucket_end(ts_ms: int) -> int:
 
 
 def buckets_8h(series: Sequence[FundingRate]) -> dict[int, Bucket]:
-    """A series' settlements summed per 8h bucket, keyed by the bucket end (DESIGN.md §3.9:
+    """A series' settlements summed per 8h bucket, keyed by the bucket end (docs/architecture.md §3.9:
     legs are normalised to 8 h before differencing; an hourly venue's 8 settlements add up)."""
     check_series(series)
     grouped: dict[int, list[FundingRate]] = {}

@@ -1,5 +1,5 @@
 """Multi-pair portfolio vs the best single pair over 8h history (issue 7 "Benchmark and
-evaluation"; DESIGN.md §3.8, §3.9) — pure, exact `Decimal`, stream time only.
+evaluation"; docs/architecture.md §3.8, §3.9) — pure, exact `Decimal`, stream time only.
 
 Candidates are the carry study's traded rows (`operators.study.carry.plan`: a cash-and-carry
 per venue and asset, a funding spread per pair of venues and asset). Each is simulated once on

@@ -1,4 +1,4 @@
-"""The live venue gateway (DESIGN.md §3.7 "Live", §3.9 client ids): the execution desk's
+"""The live venue gateway (docs/architecture.md §3.7 "Live", §3.9 client ids): the execution desk's
 orders become real venue orders through ccxt (async), and the venue's answers become
 `VenueEvent`s (accepted / fill / canceled / rejected) for `exec.venue`.
 

@@ -1,4 +1,4 @@
-"""API keys for live trading and the ccxt exchanges that use them (DESIGN.md §3.7: keys only
+"""API keys for live trading and the ccxt exchanges that use them (docs/architecture.md §3.7: keys only
 from the environment or secret files, never logged).
 
 `credentials(venue)` reads `ARBFLOW_{VENUE}_API_KEY`, `_SECRET` and `_PASSWORD` (OKX's

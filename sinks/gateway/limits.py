@@ -1,4 +1,4 @@
-"""Limits of the live venue gateway (DESIGN.md §3.7 "Live"): notional caps and the
+"""Limits of the live venue gateway (docs/architecture.md §3.7 "Live"): notional caps and the
 order-rate bucket with its reserve for de-risking orders.
 
 - `LiveLimits.max_order_notional` caps one order: `qty × limit_px` (quote currency) after

@@ -29,7 +29,7 @@ from arbflow.model import reasons
 from arbflow.model.client_ids import ClientIdRule
 from arbflow.model.execution import Order, VenueEvent
 
-# Logical-id prefixes of de-risking orders (DESIGN.md §3.7 priority: cancel > de-risk > entry).
+# Logical-id prefixes of de-risking orders (docs/architecture.md §3.7 priority: cancel > de-risk > entry).
 DERISK_PREFIXES = ("hedge_", "unwind_", "exit_")
 WORKING = ("new", "open", "partially_filled")
 _CODE = re.compile(r'"(?:code|sCode|retCode)"\s*:\s*"?(-?\d+)')

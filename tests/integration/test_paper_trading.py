@@ -47,7 +47,7 @@ def test_the_desk_trades_the_spread_and_the_ledger_balances(config: Config, tmp_
     second = [o for o in orders if o.venue == "binance" and o.status == "filled"]
     assert second and second[0].order_type == "ioc" and second[0].filled_qty == first[0].filled_qty
     states = [codec.decode(PortfolioState, v, source="t") for v in _read(cfg, topics.PORTFOLIO_STATE)]
-    for state in states:  # DESIGN.md §3.8
+    for state in states:  # docs/architecture.md §3.8
         assert state.available + state.open_notional == state.starting_capital + state.realised_pnl
     # the margin checks ran inside the replay: each venue holds half the notional as USDT against
     # a perp of the full notional, so health ≈ 1 − 1.2 × MMR × 2 — bybit's 0.5 % → ≈ 0.988

@@ -1,4 +1,4 @@
-"""The allocator (DESIGN.md §3.8, §3.9 Allocation; operators.portfolio.allocator,
+"""The allocator (docs/architecture.md §3.8, §3.9 Allocation; operators.portfolio.allocator,
 operators.portfolio.allocation_stats) on hand-worked candidates: exclusion of carry ≤ 0, the 15 %
 sector cap, the 7 % band and the 2.5 × round-trip-cost test, cancel > de-risk > entry, and
 properties (weights sum to at most 1, caps hold, at most 20 pairs)."""

@@ -1,5 +1,5 @@
 """Basis risk: rolling median, 1st percentile, Basis-at-Risk stop and hysteresis, toxic
-funding block (DESIGN.md §3.3)."""
+funding block (docs/architecture.md §3.3)."""
 
 from decimal import Decimal as D
 

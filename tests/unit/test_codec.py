@@ -1,4 +1,4 @@
-"""The codec: records ⇄ JSON bytes, money as exact decimal strings (DESIGN.md §2, §3.1)."""
+"""The codec: records ⇄ JSON bytes, money as exact decimal strings (docs/architecture.md §4, §3.1)."""
 
 import dataclasses
 import json
@@ -94,7 +94,7 @@ def test_decimal_keeps_value_and_exponent_when_any_finite_decimal_goes_through_t
 
 
 def test_seed_precision_survives_when_price_has_eight_places() -> None:
-    # The seed's precision test: 1.00000001 must not become 1.0 (as it would through a
+    # A precision test: 1.00000001 must not become 1.0 (as it would through a
     # float with fewer digits, or through a cut-off formatter).
     ticker = _ticker(bid=Decimal("1.00000001"), ask=Decimal("1.00000002"))
     wire = encode(ticker)

@@ -1,5 +1,5 @@
 """The collector-key normaliser (`connectors.feeds.compat_tickers`): one key per venue
-prefix of the seed's Redis schema, values from recorded payloads (fixtures/redis_compat)
+prefix of the legacy collectors' Redis schema, values from recorded payloads (fixtures/redis_compat)
 where we have them, from the venues' documentation otherwise (KuCoin futures, Bitget v2,
 Paradex). Expected values are read off the payloads by hand."""
 

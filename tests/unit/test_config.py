@@ -15,7 +15,7 @@ HOUR_MS = 3_600_000
 SEED_VENUES = ("binance", "bybit", "okx", "bitget", "gate", "kucoin", "hyperliquid", "paradex")
 DATA_VENUES = ("htx", "mexc", "dydx")  # funding histories only (connectors/captures/funding_history.py)
 ALL_VENUES = SEED_VENUES + DATA_VENUES
-# DESIGN.md §3.7, hardest first (rank 1 = hardest): DEXes, then the CEXes from the thinnest to Binance.
+# docs/architecture.md §3.7, hardest first (rank 1 = hardest): DEXes, then the CEXes from the thinnest to Binance.
 LIQUIDITY_ORDER = ("paradex", "dydx", "hyperliquid", "mexc", "htx", "bitget", "gate", "kucoin", "okx", "bybit",
                    "binance")
 HOURLY_FUNDING = ("hyperliquid", "dydx")
@@ -42,7 +42,7 @@ def test_defaults_hold_every_seed_and_data_venue_when_parsed() -> None:
 
 
 def test_liquidity_rank_follows_design_order_when_defaults_are_parsed() -> None:
-    # DESIGN.md §3.7: Bitget < Gate < KuCoin < OKX < Bybit < Binance; DEXes hardest; rank 1 = hardest.
+    # docs/architecture.md §3.7: Bitget < Gate < KuCoin < OKX < Bybit < Binance; DEXes hardest; rank 1 = hardest.
     # Only the order is fixed, not the numbers: a strict order over every venue, DEXes first.
     rank = {name: venue.liquidity_rank for name, venue in DEFAULTS.venues.items()}
     assert sorted(rank, key=rank.__getitem__) == list(LIQUIDITY_ORDER)

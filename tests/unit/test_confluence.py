@@ -1,5 +1,5 @@
 """Confluence score: soft mappings, weights, neutral missing data, stress penalty, hard
-constraints (DESIGN.md §3.5, §3.9)."""
+constraints (docs/architecture.md §3.5, §3.9)."""
 
 from decimal import Decimal as D
 

@@ -1,4 +1,4 @@
-"""Margin gates, breakers and alerts inside the execution step (operators.execution.risk_checks; DESIGN.md
+"""Margin gates, breakers and alerts inside the execution step (operators.execution.risk_checks; docs/architecture.md
 §3.8, §3.9 Margin and Breakers) — worked examples computed by hand.
 
 Setting (tests/unit/execution_support.py): okx (rank 9), binance (rank 11) and here bybit
@@ -10,7 +10,7 @@ short 0.1 binance at 60150, N = 6000):
   1 − 1.2 × TMM / 3000: rate 10 % → 1 − 721.8/3000 = 0.7594 < 0.8 → refused; rate 5 % →
   0.8797 → allowed (okx: 0.76 and 0.88);
 - okx mark M afterwards: AE = 3000 + 0.1 × (M − 60000), TMM = 0.005 M, health =
-  1 − 0.006 M / (0.1 M − 3000): M = 34000 → 1 − 204/400 = 0.49 (the seed's "inject 0.5");
+  1 − 0.006 M / (0.1 M − 3000): M = 34000 → 1 − 204/400 = 0.49 (the reference test's "inject 0.5");
   health 0 at 0.094 M = 3000 → M = 31914.89…, a move of 6.1 % < 10 %.
 """
 

@@ -1,4 +1,4 @@
-"""The execution state machine, entries: worked examples computed by hand (DESIGN.md §3.7).
+"""The execution state machine, entries: worked examples computed by hand (docs/architecture.md §3.7).
 
 Setting for every example (tests/unit/execution_support.py): okx (rank 9) and binance
 (rank 11) BTC/USDT:USDT perps, maker 2 bps, taker 5 bps, tick 0.1, lot 0.001, $20,000.

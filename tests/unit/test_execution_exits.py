@@ -1,5 +1,5 @@
 """The execution state machine, open positions: funding settlement, each exit rule, leg-outs
-on exits, retry ladders and the critical path (DESIGN.md §3.7, §3.9), worked by hand.
+on exits, retry ladders and the critical path (docs/architecture.md §3.7, §3.9), worked by hand.
 
 Every example starts from the position of tests/unit/test_execution.py: long 0.1 BTC okx at
 60000 (maker fee 1.2), short 0.1 BTC binance at 60150 (taker fee 3.0075), notional $6,000;

@@ -1,5 +1,5 @@
 """Deterministic logical order ids (operators) and the venue client ids derived from them under
-each venue's rule (model.client_ids, re-exported by the ids module) — DESIGN.md §3.9."""
+each venue's rule (model.client_ids, re-exported by the ids module) — docs/architecture.md §3.9."""
 
 import base64
 import hashlib

@@ -1,4 +1,4 @@
-"""Properties of the execution step over generated streams (DESIGN.md §3.7, §3.8, §6):
+"""Properties of the execution step over generated streams (docs/architecture.md §3.7, §3.8, §6):
 capital conservation and PnL sums after every event, no leg exposed longer than 500 ms plus
 the retry schedule, no client id sent twice, unwinds sized to what executed, and resting
 orders filled only after 20 % of their queue traded. Every phase move on the way is checked
@@ -30,7 +30,7 @@ from tests.unit.execution_support import settings as exec_settings
 
 D = Decimal
 LOT = D("0.001")
-TICK_MS = 100  # the clock.tick period (DESIGN.md §3.9)
+TICK_MS = 100  # the clock.tick period (docs/architecture.md §3.9)
 CRITICAL_STUCK = (reasons.UNWIND_FAILED, reasons.EXIT_FAILED)
 
 _venue = st.sampled_from(["okx", "binance"])

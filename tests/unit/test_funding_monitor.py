@@ -1,4 +1,4 @@
-"""Funding normalisation, carry sign matrix, missing and stale legs (DESIGN.md §3.2, §3.9)."""
+"""Funding normalisation, carry sign matrix, missing and stale legs (docs/architecture.md §3.2, §3.9)."""
 
 from decimal import Decimal
 

@@ -1,4 +1,4 @@
-"""Latency per venue: rolling mean, clock-offset removal, staleness (DESIGN.md §3.4)."""
+"""Latency per venue: rolling mean, clock-offset removal, staleness (docs/architecture.md §3.4)."""
 
 import gzip
 import statistics

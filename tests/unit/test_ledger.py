@@ -1,4 +1,4 @@
-"""The portfolio ledger: capital conservation, PnL sums, metrics (DESIGN.md §3.8)."""
+"""The portfolio ledger: capital conservation, PnL sums, metrics (docs/architecture.md §3.8)."""
 
 from decimal import Decimal
 
@@ -63,7 +63,7 @@ def test_metrics_win_rate_average_utilisation_leg_outs_and_apr() -> None:
     assert m.win_rate == D("0.6666666666666666666666666666666667")  # 2 of 3, 34 digits
     assert m.average_profit == D("13.33333333333333333333333333333333")  # 40 / 3
     assert m.utilisation == D("0.25") and (m.leg_out_count, m.leg_out_loss) == (1, D(4))
-    assert m.leg_out_loss_rate == D("0.1")  # 4 / 40, the seed's definition
+    assert m.leg_out_loss_rate == D("0.1")  # 4 / 40, by definition
     assert m.apr == D("0.01")  # (40 / 20 000) × 365 / 73
     assert lg.metrics(lg.new_ledger(), 0).win_rate is None
 

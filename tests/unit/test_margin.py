@@ -1,4 +1,4 @@
-"""The unified-margin simulator on hand-worked accounts (DESIGN.md §3.8, §3.9 Margin;
+"""The unified-margin simulator on hand-worked accounts (docs/architecture.md §3.8, §3.9 Margin;
 operators.portfolio.margin, operators.portfolio.margin_tiers). Expected numbers are worked out by hand in the
 comments from the default Binance tables (model/config.py)."""
 

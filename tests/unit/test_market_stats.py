@@ -1,5 +1,5 @@
 """Soft-metric inputs from the streams: imbalance, open interest ratio, VWAP z-score, ATR,
-liquidation-cluster distance (DESIGN.md §3.9)."""
+liquidation-cluster distance (docs/architecture.md §3.9)."""
 
 from decimal import Decimal as D
 

@@ -1,4 +1,4 @@
-"""Exact decimal helpers (model/money.py, DESIGN.md §3.1)."""
+"""Exact decimal helpers (model/money.py, docs/architecture.md §3.1)."""
 
 from decimal import Decimal, DivisionByZero
 

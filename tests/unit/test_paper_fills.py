@@ -1,5 +1,5 @@
 """The paper venue's fill model: queue position on real Binance prints, book walks, fees,
-latency (DESIGN.md §3.7). Expected values are worked out by hand from the inputs."""
+latency (docs/architecture.md §3.7). Expected values are worked out by hand from the inputs."""
 
 from decimal import Decimal
 from pathlib import Path

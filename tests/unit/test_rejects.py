@@ -1,4 +1,4 @@
-"""Bad input goes to the dead-letter topic with a reason code (DESIGN.md §2).
+"""Bad input goes to the dead-letter topic with a reason code (docs/architecture.md §4).
 
 One table row per way of breaking an md.* payload: each row starts from a valid payload
 written out by hand below and breaks exactly one thing.

@@ -1,5 +1,5 @@
-"""Margin gates (DESIGN.md §3.8, §3.9 Margin; operators.portfolio.risk_gates): the 0.8 / 0.6 / 0.7 /
-65 % transitions on hand-worked accounts, the seed's test (inject health 0.5 → every
+"""Margin gates (docs/architecture.md §3.8, §3.9 Margin; operators.portfolio.risk_gates): the 0.8 / 0.6 / 0.7 /
+65 % transitions on hand-worked accounts, the reference test (inject health 0.5 → every
 pending entry aborts), and refusals always carrying a reason code.
 
 The test venue has round numbers: USDT at face value, a flat 10 % maintenance rate, min_qty
@@ -96,7 +96,7 @@ def test_entry_is_refused_when_leverage_would_exceed_the_cap() -> None:
 
 
 def test_every_pending_entry_aborts_when_health_0_5_is_injected() -> None:
-    """The seed's test: inject health_score = 0.5 → all pending entry workflows abort."""
+    """The reference test: inject health_score = 0.5 → all pending entry workflows abort."""
     aborts = abort_pending(D("0.5"), ["entry_BTC_1_0", "entry_ETH_1_0", "entry_SOL_2_1"], MARGIN)
     assert [a.entry_id for a in aborts] == ["entry_BTC_1_0", "entry_ETH_1_0", "entry_SOL_2_1"]
     assert {a.reason for a in aborts} == {reasons.HEALTH_CRITICAL}

@@ -1,4 +1,4 @@
-"""The opportunity scanner on hand-worked books (DESIGN.md §3.6, §3.9)."""
+"""The opportunity scanner on hand-worked books (docs/architecture.md §3.6, §3.9)."""
 
 from dataclasses import replace
 from decimal import Decimal as D

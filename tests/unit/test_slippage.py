@@ -1,4 +1,4 @@
-"""Book-walk slippage, depth within a band, and the fallback formula (DESIGN.md §3.6)."""
+"""Book-walk slippage, depth within a band, and the fallback formula (docs/architecture.md §3.6)."""
 
 from decimal import Decimal as D
 
