@@ -159,6 +159,7 @@ def _performance_rows(perf: dict[str, Any]) -> list[tuple[str, str]]:
     days = perf["period_ms"] / 86_400_000
     sharpe = perf["sharpe"]
     return [("period", f"{days:.2f} days"), ("starting capital (USD)", usd(perf["starting_capital"])),
+            ("net P&L (USD)", usd(perf["net_pnl"])),
             ("final equity (USD)", usd(perf["final_equity"])), ("return", _pct(perf["total_return"], 3)),
             ("APR", _pct(perf["apr"]) if perf["apr"] is not None else "- (period under one day)"),
             ("Sharpe (daily, annualised)", "- (under three days)" if sharpe is None else f"{sharpe:.2f}"),

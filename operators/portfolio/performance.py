@@ -2,9 +2,11 @@
 
 Input: every `PortfolioState` the desks published (one ledger per desk, keyed by `asset`)
 and the last state of every `PairTrade`, plus the run's event-time span. Equity is the sum
-over desks of `realised_pnl + unrealised_pnl` (USD), a step function of stream time.
+over desks of `realised_pnl + unrealised_pnl` (USD), a step function of stream time: the
+run's P&L, starting at 0.
 
-- return = final equity / starting capital (fractions; capital = Σ desks' starting capital);
+- net P&L = that sum at the end; final equity = starting capital + net P&L (USD);
+- return = net P&L / starting capital (fractions; capital = Σ desks' starting capital);
 - APR = return × year / period — only for a period of at least one day (a few minutes of
   data annualised says nothing);
 - max drawdown = the deepest fall of equity below its running peak (USD ≤ 0, and as a
@@ -34,6 +36,7 @@ _ZERO = Decimal(0)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Performance:
     starting_capital: Decimal
+    net_pnl: Decimal
     final_equity: Decimal
     period_ms: int
     total_return: Decimal | None
@@ -81,13 +84,14 @@ def performance(states: list[PortfolioState], trades: list[PairTrade], first_ts:
     start = first_ts if first_ts is not None else (curve[0][0] if curve else 0)
     end = max(last_ts if last_ts is not None else 0, curve[-1][0] if curve else 0)
     period = max(0, end - start)
-    final = curve[-1][1] if curve else _ZERO
-    total_return = final / capital if capital else None
+    net = curve[-1][1] if curve else _ZERO
+    total_return = net / capital if capital else None
     apr = total_return * YEAR_MS / period if total_return is not None and period >= DAY_MS else None
     closed = [t for t in trades if t.status == "closed"]
     wins = sum(1 for t in closed if t.realised_pnl > 0)
     return Performance(
-        starting_capital=capital, final_equity=final, period_ms=period, total_return=total_return, apr=apr,
+        starting_capital=capital, net_pnl=net, final_equity=capital + net, period_ms=period,
+        total_return=total_return, apr=apr,
         max_drawdown=(drawdown := _max_drawdown(curve)), max_drawdown_frac=drawdown / capital if capital else None,
         sharpe=_sharpe(curve, start, end, capital), utilisation=_utilisation(curve, start, end, capital),
         trades=len(trades), closed=len(closed), win_rate=Decimal(wins) / len(closed) if closed else None,

@@ -87,6 +87,7 @@ def test_the_report_shows_the_trades(config: Config, tmp_path: Path) -> None:
     perf = document["trading"]["performance"]  # the page shows exactly summary.json's figures
     assert f"<td>trades / closed</td><td>{perf['trades']} / {perf['closed']}</td>" in page
     assert f"<td>final equity (USD)</td><td>{D(perf['final_equity']):,.2f}</td>" in page
+    assert D(perf["final_equity"]) == D(perf["starting_capital"]) + D(perf["net_pnl"])  # equity, not the P&L
     assert perf["starting_capital"] == "20000" and perf["apr"] is None  # a few seconds of data: not annualised
     funding = page[page.index("<h2>Funding</h2>"):page.index("<h2>Basis</h2>")]
     assert "No data in this run" not in funding and "bybit BTC" in funding  # the APR chart of the two perps

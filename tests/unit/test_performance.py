@@ -34,7 +34,8 @@ def test_a_short_run_gives_return_drawdown_and_utilisation_but_no_apr_or_sharpe(
               _state("BTC", T0 + 2_400_000, "10"), _state("ETH", T0 + 3_600_000, "0")]
     result = performance(states, [_trade("a", "30"), _trade("b", "-20", leg_out_cost="4"), _trade("c", "0", "active")],
                          T0, T0 + 3_600_000)
-    assert result.starting_capital == D(20_000) and result.final_equity == D(10)
+    assert result.starting_capital == D(20_000) and result.net_pnl == D(10)
+    assert result.final_equity == D(20_010)  # capital + P&L, not the P&L
     assert result.total_return == D(10) / D(20_000)  # 0.05 %
     assert result.apr is None and result.sharpe is None  # one hour of data is not annualised
     assert result.max_drawdown == D(-20) and result.max_drawdown_frac == D(-20) / D(20_000)
