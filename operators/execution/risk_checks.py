@@ -6,9 +6,10 @@ trades for every decision (never kept as state):
 - a spot leg's holding is collateral on its venue (base units at the spot mark);
 - the rest of a trade's reserved notional (`Trade.notional` − the spot leg's cost, never < 0)
   is USDT collateral, split evenly over the venues of its perp legs;
-- each perp leg is a position (net mode: one per symbol and venue, entries chosen so the
-  unrealised PnL is the sum of the parts), `quality` = the trade's projected profit per unit
-  of notional (lower is de-levered first), `pair_id` = the trade id;
+- each perp leg is a position (net mode, `margin.net_parts`: one per symbol and venue, the
+  larger side keeps its entry, the PnL a long and a short lock in is USDT), `quality` = the
+  trade's projected profit per unit of notional (lower is de-levered first), `pair_id` = the
+  trade id;
 - the desk's free capital is not on any venue (conservative for health).
 Marks: the ticker's mark price, else the mid of the tracked quote, else the leg's entry VWAP.
 The margin tables are `DeskConfig.margin`: a venue without its own has the fallback tables
@@ -155,12 +156,12 @@ def accounts(trades: Iterable[Trade], marks: Mapping[tuple[str, str], Decimal],
 def _account(name: str, v: _Venue) -> MarginAccount:
     positions = []
     for symbol, parts in sorted(v.legs.items()):
-        position, flat_pnl = net_parts(name, symbol, parts)
-        if position is None:  # flat in net mode: the parts' PnL is cash
+        position, locked = net_parts(name, symbol, parts)
+        if position is None or locked:  # net mode: the PnL a long and a short lock in is cash
             held = v.balances.get(QUOTE, (_ZERO, _ONE))[0]
-            v.balances[QUOTE] = (max(held + flat_pnl, _ZERO), _ONE)
-            continue
-        positions.append(position)
+            v.balances[QUOTE] = (max(held + locked, _ZERO), _ONE)
+        if position is not None:
+            positions.append(position)
     collateral = tuple(CollateralBalance(asset=a, balance=b, price=p) for a, (b, p) in sorted(v.balances.items()))
     return MarginAccount(venue=name, collateral=collateral, positions=tuple(positions))
 

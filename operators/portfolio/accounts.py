@@ -7,10 +7,11 @@ A pair's sleeve holds `scale` × the position of its carry-study simulation (`Pa
   mark), the perp short `scale × qty` entered at the perp entry mark;
 - funding spread on venues a/b: the sleeve's notional is split as USDT collateral, half on
   each venue; leg 0 on a and leg 1 on b, opposite sides (`direction` +1 = long a, short b).
-Positions of one symbol on one venue are netted (net mode): quantity Σ signed, the entry
-chosen so that the unrealised P&L is the sum of the parts; an exactly flat net folds its P&L
-into USDT (floored at 0, counted in `Check.netting_losses`). Funding and fees are not
-credited to venue balances (they stay with the portfolio's cash: conservative for health).
+Positions of one symbol on one venue are netted (net mode, `margin.net_parts`): quantity Σ
+signed, the larger side keeps its entry; the P&L a long and a short lock in between them (all
+of it for an exactly flat net) folds into USDT (floored at 0, counted in
+`Check.netting_losses`). Funding and fees are not credited to venue balances (they stay
+with the portfolio's cash: conservative for health).
 
 The gates are `operators.portfolio.risk_gates` with the configured thresholds: an increase is judged
 as its orders on every venue it touches (`gate_increase`); `check` reads health and
@@ -93,7 +94,7 @@ def _collateral(e: Exposure, notional: Decimal) -> list[tuple[str, str, Decimal,
 
 
 def accounts(exposures: Iterable[Exposure], notional: Decimal) -> tuple[dict[str, MarginAccount], int]:
-    """The per-venue accounts of the open sleeves, and how many flat nets had their loss
+    """The per-venue accounts of the open sleeves, and how many nets had their loss
     floored (see the module docstring)."""
     with localcontext(MONEY):
         return _accounts(exposures, notional)
@@ -116,13 +117,13 @@ def _accounts(exposures: Iterable[Exposure], notional: Decimal) -> tuple[dict[st
     for name, v in sorted(venues.items()):
         positions = []
         for symbol, parts in sorted(v.legs.items()):
-            position, flat_pnl = net_parts(name, symbol, parts)
-            if position is None:
-                cash = v.balances.get(QUOTE, (ZERO, ONE))[0] + flat_pnl
+            position, locked = net_parts(name, symbol, parts)
+            if position is None or locked:
+                cash = v.balances.get(QUOTE, (ZERO, ONE))[0] + locked
                 floored += cash < 0
                 v.balances[QUOTE] = (max(cash, ZERO), ONE)
-                continue
-            positions.append(position)
+            if position is not None:
+                positions.append(position)
         collateral = tuple(CollateralBalance(asset=a, balance=b, price=p) for a, (b, p) in sorted(v.balances.items()))
         out[name] = MarginAccount(venue=name, collateral=collateral, positions=tuple(positions))
     return out, floored
@@ -188,7 +189,7 @@ class Check:
     """One look at every venue: the lowest health and liquidation distance (|move| of an
     asset's prices, all its positions and collateral together, that takes health to 0; None
     when nothing can), the venues at health ≤ 0, the fraction (0–1] to cut per pair when
-    de-levering, and the flat nets floored at 0."""
+    de-levering, and the nets whose loss was floored at 0."""
 
     min_health: Decimal
     min_distance: Decimal | None

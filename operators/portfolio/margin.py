@@ -21,7 +21,7 @@ stream state — callers keep the `MarginAccount` record and build a book per de
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from typing import Final
 
 from arbflow.model import reasons
@@ -77,19 +77,44 @@ class Part:
 
 
 def net_parts(venue: str, symbol: str, parts: Sequence[Part]) -> tuple[PerpPosition | None, Decimal]:
-    """Net mode: the parts as one position at the latest part's mark, its entry chosen so its
-    unrealised PnL is the sum of the parts'; the lowest known quality; the pair ids joined by
-    "+". An exactly flat net is no position: its PnL is returned as cash instead (else 0)."""
+    """Net mode, as a venue nets a long and a short of one symbol: (the position, cash).
+
+    The longs and the shorts each sit at the size-weighted mean entry of their parts (kept
+    within the entries that built it, so rounding never takes it outside). The larger side
+    survives with its own entry and the net quantity Σ signed qty, marked at the latest
+    part's mark; the matched quantity m = min(Σ long, Σ short) is closed, and the P&L that
+    locks in, m × (short entry − long entry) whatever the mark, is returned as cash (0 when
+    only one side is held). An exactly flat net is no position: all the parts' P&L is cash.
+    So at any mark the position's unrealised P&L plus the cash is the sum of the parts' (to
+    the 34 digits of `MONEY`), and the entry is > 0 whenever the parts' are — even when the
+    sides nearly cancel, where an entry chosen to carry the locked-in P&L would come out
+    absurd or negative. The lowest known quality; the pair ids joined by "+"."""
+    with localcontext(MONEY):
+        return _net(venue, symbol, parts)
+
+
+def _net(venue: str, symbol: str, parts: Sequence[Part]) -> tuple[PerpPosition | None, Decimal]:
     mark = parts[-1].mark
     net = sum((p.qty for p in parts), ZERO)
     upnl = sum((MONEY.multiply(p.qty, mark - p.entry) for p in parts), ZERO)
     if net == 0:
         return None, upnl
+    long = net > 0
+    entry = _mean_entry([p for p in parts if p.qty != 0 and (p.qty > 0) == long])
+    one_sided = all(p.qty == 0 or (p.qty > 0) == long for p in parts)
+    cash = ZERO if one_sided else upnl - MONEY.multiply(net, mark - entry)
     qualities = [p.quality for p in parts if p.quality is not None]
-    return PerpPosition(venue=venue, symbol=symbol, side="long" if net > 0 else "short", qty=abs(net),
-                        entry_px=mark - MONEY.divide(upnl, net), mark_px=mark,
-                        quality=min(qualities) if qualities else None,
-                        pair_id="+".join(sorted({p.pair_id for p in parts}))), ZERO
+    return PerpPosition(venue=venue, symbol=symbol, side="long" if long else "short", qty=abs(net),
+                        entry_px=entry, mark_px=mark, quality=min(qualities) if qualities else None,
+                        pair_id="+".join(sorted({p.pair_id for p in parts}))), cash
+
+
+def _mean_entry(side: Sequence[Part]) -> Decimal:
+    """Size-weighted mean entry of same-side parts, clamped to their lowest and highest."""
+    entries = [p.entry for p in side]
+    size = sum((abs(p.qty) for p in side), ZERO)
+    mean = MONEY.divide(sum((MONEY.multiply(abs(p.qty), p.entry) for p in side), ZERO), size)
+    return min(max(mean, min(entries)), max(entries))
 
 
 @dataclass(slots=True)

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from arbflow.model import reasons
 from arbflow.model.config import DEFAULT_VENUES, MarginConfig, Tier
 from arbflow.model.errors import RiskInputError
+from arbflow.model.money import MONEY
 from arbflow.model.risk import CollateralBalance, MarginAccount, PerpPosition, ProposedOrder
-from arbflow.operators.portfolio.margin import MarginBook, simulate
+from arbflow.operators.portfolio.margin import MarginBook, Part, net_parts, simulate
 from arbflow.operators.portfolio.margin_tiers import HEALTH_FLOOR, health_of, tiered
 from tests.strategies import decimals
 
@@ -224,6 +225,70 @@ def test_health_saturates_and_breaches_when_adjusted_equity_is_not_positive() ->
     state = _simulate(account).before
     assert state.health == HEALTH_FLOOR
     assert reasons.EQUITY_NON_POSITIVE in [b.code for b in state.breaches]
+
+
+# -- netting (net mode) -------------------------------------------------------------------
+
+
+def _parts(mark: str, *holdings: tuple[str, str]) -> list[Part]:
+    """(signed qty, entry) holdings of one symbol, all marked at `mark`."""
+    return [Part(qty=D(q), entry=D(e), mark=D(mark), quality=None, pair_id=f"p{i}")
+            for i, (q, e) in enumerate(holdings)]
+
+
+def _pnl_at(mark: str, position: PerpPosition) -> D:
+    sign = 1 if position.side == "long" else -1
+    return sign * position.qty * (D(mark) - position.entry_px)
+
+
+def test_net_entry_is_the_size_weighted_mean_when_every_part_is_on_one_side() -> None:
+    # long 2 @ 100 + long 1 @ 130: 3 @ (200 + 130) / 3 = 110, nothing locked in
+    position, cash = net_parts("binance", "BTC/USDT:USDT", _parts("105", ("2", "100"), ("1", "130")))
+    assert position is not None and (position.side, position.qty, position.entry_px) == ("long", D(3), D(110))
+    assert cash == 0 and position.pair_id == "p0+p1"
+
+
+def test_larger_side_keeps_its_entry_and_the_locked_pnl_is_cash_when_a_short_reduces_longs() -> None:
+    # longs 3 @ 110 (as above), short 2.5 @ 120: long 0.5 @ 110; 2.5 × (120 − 110) = 25 locked in.
+    # At mark 105 the parts make 2 × 5 + 1 × (−25) − 2.5 × (−15) = 22.5 = 0.5 × (105 − 110) + 25;
+    # at 200: 200 + 70 − 200 = 70 = 0.5 × 90 + 25.
+    position, cash = net_parts("binance", "BTC/USDT:USDT",
+                               _parts("105", ("2", "100"), ("1", "130"), ("-2.5", "120")))
+    assert position is not None and (position.side, position.qty, position.entry_px) == ("long", D("0.5"), D(110))
+    assert cash == D(25)
+    assert _pnl_at("105", position) + cash == D("22.5") and _pnl_at("200", position) + cash == D(70)
+
+
+def test_net_entry_stays_positive_when_a_long_and_a_short_nearly_cancel() -> None:
+    # long 1 @ 100, short 1.000001 @ 90, mark 95: short 0.000001 @ 90, 1 × (90 − 100) = −10 locked in.
+    # An entry carrying the −10.000005 of the parts would be 95 − 10.000005 / 0.000001 = −9,999,910.
+    position, cash = net_parts("okx", "BTC/USDT:USDT", _parts("95", ("1", "100"), ("-1.000001", "90")))
+    assert position is not None and (position.side, position.qty, position.entry_px) == ("short", D("0.000001"), D(90))
+    assert cash == D(-10)
+
+
+def test_flat_net_is_no_position_and_its_pnl_is_cash_when_the_parts_cancel_exactly() -> None:
+    # long 1 @ 100, short 1 @ 90: (95 − 100) − (95 − 90) = −10 at any mark
+    assert net_parts("okx", "BTC/USDT:USDT", _parts("95", ("1", "100"), ("-1", "90"))) == (None, D(-10))
+
+
+def test_recipe_parts_build_an_account_when_a_carry_short_and_a_spread_long_nearly_cancel() -> None:
+    # The okx BTC perp of `study portfolio` with every pair, enter above 0.5 bp, exit below 0,
+    # sector cap 0.5, band 0.5, gain multiple 1, no correlation penalty: the carry's short and
+    # the spread's long differ by 0.5 %; the old entry (chosen to carry the 146 locked in) was
+    # −50,872.78 and building the account raised RiskInputError on entry_px.
+    carry, spread = D("0.3913871302373830645348864254846047"), D("0.3934175333620522336834830029870812")
+    parts = [Part(qty=MONEY.minus(carry), entry=D("21497.8"), mark=D("21497.8"), quality=0.26, pair_id="BTC carry okx"),
+             Part(qty=spread, entry=D("21124.3"), mark=D("21497.8"), quality=0.22, pair_id="BTC spread binance/okx")]
+    position, cash = net_parts("okx", "BTC/USDT:USDT", parts)
+    assert position is not None and (position.side, position.qty) == ("long", MONEY.subtract(spread, carry))
+    assert position.entry_px == D("21124.3") and position.quality == 0.22
+    locked = MONEY.multiply(carry, D("373.5"))  # the carry's size × (its short entry 21,497.8 − the long's 21,124.3)
+    assert abs(cash - locked) < D("1e-27")  # to the 34 digits of MONEY
+    book = MarginBook(MarginAccount(venue="okx", collateral=(_usdt("5000"),), positions=(position,)),
+                      MARGIN, DEFAULT_VENUES)
+    # the parts at mark 21,497.8: the carry's 0 plus the spread's 373.5 per BTC
+    assert abs(book.upnl + cash - MONEY.multiply(spread, D("373.5"))) < D("1e-25")
 
 
 # -- properties ---------------------------------------------------------------------------
