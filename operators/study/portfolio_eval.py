@@ -338,7 +338,8 @@ def _result(policy: str, pairs: tuple[str, ...], book: _Book, curve: list[tuple[
     years = years_between(start, end)
     flags = []
     if book.netting_losses:
-        flags.append(f"{book.netting_losses} flat nets with a loss floored at 0 USDT in the margin accounts")
+        flags.append(f"{book.netting_losses} netted positions whose locked-in loss was floored at 0 USDT "
+                     "in the margin accounts")
     return PortfolioResult(
         name="multi-pair portfolio" if policy == ALLOCATOR else f"best single pair: {policy}", pairs=pairs,
         start_ms=start, end_ms=end, steps=len(curve), capital=capital, net_pnl=book.pnl,
