@@ -7,7 +7,7 @@ scan accepts, the desk rests the harder leg on Bybit, trade prints fill it, the 
 crosses on Binance), then the books converge and the funding delta goes (the soft exit
 closes the trade). Printed:
 
-- decision-to-order latency: wall time of the desk step (`operators.asset_desk.update`) for
+- decision-to-order latency: wall time of the desk step (`operators.asset_desk.run_desk`) for
   the records whose step decided an entry and emitted its first order — p50 / p99 in µs
   (the broker and the flow's plumbing add the tick-to-Redis latency of bench.tick_latency);
 - ledger updates/s: `PortfolioState`s emitted per second of desk time spent in the steps
@@ -28,7 +28,7 @@ from arbflow.model.desk_config import desk_config
 from arbflow.model.execution import OrderIntent, PairTrade
 from arbflow.model.market import FundingRate, MarketTrade, Ticker
 from arbflow.model.portfolio import PortfolioState
-from arbflow.operators.asset_desk import AssetDesk, update
+from arbflow.operators.asset_desk import AssetDesk, run_desk
 
 T0 = 1_723_165_200_000
 H8 = 8 * 3_600_000
@@ -78,7 +78,7 @@ def run_once(records: list[Any]) -> dict[str, Any]:
     for record in records:
         asset = record.symbol.split("/", 1)[0]
         started = time.perf_counter()
-        desks[asset], out = update(desks[asset], record, desk)
+        desks[asset], out = run_desk(desks[asset], record, desk)
         elapsed = time.perf_counter() - started
         if any(type(o) is OrderIntent and o.kind == "entry" for o in out):
             decision_us.append(elapsed * 1e6)

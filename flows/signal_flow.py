@@ -33,7 +33,7 @@ from arbflow.model.rejected import Rejected
 from arbflow.model.signals import BasisPoint, LatencyReading, Opportunity
 from arbflow.model.symbols import base_asset
 from arbflow.model.validation import Universe, parse_record
-from arbflow.operators.asset_desk import update
+from arbflow.operators.asset_desk import run_desk
 from arbflow.operators.signals import funding
 from arbflow.sinks.dead_letter import dead_letter
 from arbflow.sinks.metrics import ENTRIES_DENIED, count_alerts, count_records, count_stage, observe_funding
@@ -188,7 +188,7 @@ def _to_dead_letter(item: tuple[str, Rejected]) -> OutputItem:
 def _update_many(state: Any, record: Any, *, config: DeskConfig) -> tuple[Any, list[Any] | None]:
     if type(record) is DeadLetter:
         return state, [record]
-    state, out = update(state, record, config)
+    state, out = run_desk(state, record, config)
     return state, out or None
 
 

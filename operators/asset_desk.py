@@ -1,5 +1,6 @@
-"""One asset's desk: the signal state and the execution state side by side, updated by one
-function per market-data record — the per-asset step of the trading dataflow.
+"""One asset's desk: its market state, its signal stage and (when it trades) its execution
+stage, and `run_desk`, the per-asset step of the trading dataflow, which folds every record
+through them in that order.
 
 Why per asset: every input of a trade on BTC (its quotes, trades, funding, the scanner's
 verdicts) is keyed by BTC, so keeping execution in the same keyed step makes a replay a
@@ -8,16 +9,22 @@ scale out by asset (issue 9). The price: capital is split across assets — each
 trades its share of the starting capital (`DeskConfig.capital`) — and the portfolio view
 is the sum of the desks' ledgers.
 
-Order of work for a record: the signal step first (quotes, basis, funding, the scan),
-then the execution step sees the record itself and, after it, every accepted
-opportunity the scan just produced; a basis-at-risk stop turning on or off on a venue is
-passed to execution as it happens.
+A market record goes through the stages in order:
+1. the market state takes it (quotes, marks, funding) — once, for both stages; a record
+   too far behind its asset is refused there (LATE_RECORD) and the signal stage skips it;
+2. the signal stage: latency, basis, basis-risk verdicts, funding alerts, the scan;
+3. the execution stage: the record itself, then the basis-at-risk stop the signal stage
+   reports turned on or off, then every opportunity the scan produced (accepted ones may
+   start entries; with a controller, every one feeds it).
+Before the market state takes the record, the execution stage moves its stream time to
+the record's (`engine.advance`): timeouts and funding settlements that fell due happen on
+the market as it stood until then.
 
 `ClockTick`s (stream time without data: timeouts fire on a quiet book) and `VenueEvent`s
 (a live venue's answers) go to execution only; without trading they are ignored.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from arbflow.model.desk_config import DeskConfig
@@ -25,57 +32,79 @@ from arbflow.model.execution import VenueEvent
 from arbflow.model.market import ClockTick, FundingRate, MarketTrade, OrderBook, Ticker
 from arbflow.model.portfolio import PortfolioState
 from arbflow.model.signals import Opportunity
+from arbflow.model.symbols import base_asset
+from arbflow.operators import market_state
 from arbflow.operators.execution import engine as execution
 from arbflow.operators.execution.state import ExecutionState
-from arbflow.operators.signals import desk_signals as asset_signals
-from arbflow.operators.signals.desk_signals import AssetSignals
+from arbflow.operators.market_state import MarketState
+from arbflow.operators.signals import desk_signals
+from arbflow.operators.signals.desk_signals import AssetSignals, BasisStopChanged
 
-_MARKET = (Ticker, OrderBook, MarketTrade, FundingRate)
+_TRADED = (Ticker, OrderBook, MarketTrade, FundingRate)  # the market records execution folds in
 
 
 @dataclass(slots=True)
 class AssetDesk:
-    """Mutable state of one asset's desk, owned by its step."""
+    """Mutable state of one asset's desk, owned by its step (snapshots pickle it whole, so
+    the stages keep sharing one market state after a resume)."""
 
-    signals: AssetSignals | None = None
-    execution: ExecutionState | None = None
+    market: MarketState = field(default_factory=MarketState)
+    signals: AssetSignals = field(default_factory=AssetSignals)
+    execution: ExecutionState | None = None  # from the first record it trades on
 
 
-def update(state: AssetDesk | None, record: Any, config: DeskConfig) -> tuple[AssetDesk, list[Any]]:
-    """Fold one record through signals and (when the desk trades: `config.mode`) execution."""
-    state = state or AssetDesk()
+def run_desk(desk: AssetDesk | None, record: Any, config: DeskConfig) -> tuple[AssetDesk, list[Any]]:
+    """Fold one record through the desk's stages (see the module docstring); return the desk
+    and the records to publish, in stream order. With `config.mode` None it only signals."""
+    desk = desk or AssetDesk()
     if type(record) in (ClockTick, VenueEvent):
-        return state, _execute_only(state, record, config)
-    stops_before = _stops(state.signals)
-    state.signals, out = asset_signals.update(state.signals, record, config)
-    if config.mode is None or type(record) not in _MARKET:
-        return state, out
-    desk = state.execution = state.execution or execution.new_state(config)
-    state.execution, produced = execution.update(desk, record, config)
-    out += produced
-    for venue, stop in _stops(state.signals).items():
-        if stop != stops_before.get(venue, False):
-            out += execution.on_basis_stop(desk, venue, record.symbol.split("/", 1)[0], stop, record.ts_local, config)
-    for item in list(out):  # accepted ones may start entries; every one feeds the controller
+        return desk, _execution_only(desk, record, config)
+    run = _advance(desk, record, config)
+    late = market_state.observe(desk.market, record, config.signals.late_tolerance_ms)
+    stop = None
+    if late is None:
+        desk.signals, out, stop = desk_signals.update(desk.signals, desk.market, record, config)
+    else:
+        out = [late]
+    if run is None:
+        return desk, out
+    return desk, _execute(run, record, out, stop)
+
+
+def _advance(desk: AssetDesk, record: Any, config: DeskConfig) -> execution.Run | None:
+    """The execution stage's stream time moves to the record's; None when it does not trade it."""
+    if config.mode is None or type(record) not in _TRADED:
+        return None
+    if desk.execution is None:
+        desk.execution = execution.new_state(config, desk.market)
+    return execution.advance(desk.execution, record.ts_local, config)
+
+
+def _execute(run: execution.Run, record: Any, signalled: list[Any], stop: BasisStopChanged | None) -> list[Any]:
+    """The execution stage after the signal stage: the record, the stop, the opportunities."""
+    state, config, asset = run.state, run.settings, base_asset(record.symbol)
+    out = signalled + (execution.on_funding(run, record) if type(record) is FundingRate else
+                       execution.on_market(run, record))
+    if stop is not None:
+        out += execution.on_basis_stop(state, stop.venue, asset, stop.stop, record.ts_local, config)
+    for item in signalled:  # accepted ones may start entries; every one feeds the controller
         if type(item) is Opportunity and (item.accepted or config.allocation.desk_controller):
-            out += execution.update(desk, item, config)[1]
-    asset = record.symbol.split("/", 1)[0]
-    return state, [replace(item, asset=asset) if type(item) is PortfolioState else item for item in out]
+            out += execution.on_opportunity(state, item, config)
+    return _with_asset(out, asset)
 
 
-def _execute_only(state: AssetDesk, record: ClockTick | VenueEvent, config: DeskConfig) -> list[Any]:
+def _execution_only(desk: AssetDesk, record: ClockTick | VenueEvent, config: DeskConfig) -> list[Any]:
     if config.mode is None:
         return []
-    if type(record) is ClockTick and state.execution is None:
+    if type(record) is ClockTick and desk.execution is None:
         return []  # nothing to time out on a desk that never traded
-    desk = state.execution = state.execution or execution.new_state(config)
-    state.execution, out = execution.update(desk, record, config)
-    if type(record) is VenueEvent:
-        asset: str | None = record.symbol.split("/", 1)[0]
-    else:
-        asset = state.signals.asset if state.signals is not None else None
+    if desk.execution is None:
+        desk.execution = execution.new_state(config, desk.market)
+    if isinstance(record, ClockTick):
+        return _with_asset(execution.on_clock(desk.execution, record.ts, config), desk.market.asset or None)
+    return _with_asset(execution.on_venue_event(desk.execution, record, config), base_asset(record.symbol))
+
+
+def _with_asset(out: list[Any], asset: str | None) -> list[Any]:
+    """Portfolio states name their desk's asset (the ledger is the desk's)."""
     return [replace(item, asset=asset) if type(item) is PortfolioState else item for item in out]
-
-
-def _stops(signals: AssetSignals | None) -> dict[str, bool]:
-    return {} if signals is None else {venue: verdict.stop for venue, verdict in signals.verdicts.items()}

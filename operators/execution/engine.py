@@ -3,9 +3,13 @@ become two-leg trades, exits close them, and the ledger (operators.ledger) keeps
 
 Driven only by stream time: every handler first moves `now` to its record's time (never
 backwards), lands what the paper venue did until then, settles funding that fell due and
-fires timeouts; then it folds the record in. A quiet market still times out through
-`clock.tick` records (`on_clock`). One mutable `ExecutionState` holds the whole portfolio
-(the step is keyed by one key); every handler returns the records to publish, in causal
+fires timeouts; then it folds the record in. For a market record the two halves are apart,
+because what fell due happens on the market as it stood before the record: `advance` moves
+the time, the desk's market state takes the record (`operators.market_state`), then
+`on_market` or `on_funding` folds it in; `update` does the three for an execution stage
+that runs alone. A quiet market still times out through `clock.tick` records
+(`on_clock`). One mutable `ExecutionState` holds the whole portfolio (the step is keyed
+by one key); every handler returns the records to publish, in causal
 order: `OrderIntent`, `Order` (every state change, with the venue client id), `Fill`,
 `PairTrade` (every lifecycle change, leg-out and funding settlement), `PortfolioState`
 (after every ledger change), `Alert`, and `EntryDenied` for refused entries.
@@ -37,7 +41,7 @@ import functools
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal, localcontext
-from typing import Any, Final, ParamSpec
+from typing import Any, Final, ParamSpec, TypeVar
 
 from arbflow.model import reasons
 from arbflow.model.desk_config import DeskConfig
@@ -45,6 +49,7 @@ from arbflow.model.execution import ENTRY_PRIORITY, EntryDenied
 from arbflow.model.market import ClockTick, FundingRate, MarketTrade, OrderBook, Ticker
 from arbflow.model.money import MONEY, mid
 from arbflow.model.signals import Opportunity
+from arbflow.operators import market_state
 from arbflow.operators.execution import controller, exits, ids, pricing
 from arbflow.operators.execution import entry as legs
 from arbflow.operators.execution import ledger as ledger_ops
@@ -63,20 +68,20 @@ from arbflow.operators.execution.state import (
     snapshot,
 )
 from arbflow.operators.execution.venue_events import VenueEvent
-from arbflow.operators.signals import funding as funding_ops
 
 _ZERO: Final = Decimal(0)
 P = ParamSpec("P")
+R = TypeVar("R")
 
-__all__ = ["EntryDenied", "ExecutionState", "Output", "new_state", "on_basis_stop", "on_clock",
+__all__ = ["EntryDenied", "ExecutionState", "Output", "Run", "advance", "new_state", "on_basis_stop", "on_clock",
            "on_funding", "on_market", "on_opportunity", "on_venue_event", "request_exit", "resume_entries", "update"]
 
 
-def _money(handler: Callable[P, list[Output]]) -> Callable[P, list[Output]]:
+def _money(handler: Callable[P, R]) -> Callable[P, R]:
     """Run a handler in the 34-digit money context, so sums of fees, prices and PnL stay
     exact (the ambient default context keeps only 28 digits)."""
     @functools.wraps(handler)
-    def wrapped(*args: P.args, **kwargs: P.kwargs) -> list[Output]:
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
         with localcontext(MONEY):
             return handler(*args, **kwargs)
     return wrapped
@@ -89,17 +94,19 @@ def on_clock(state: ExecutionState, ts: int, settings: DeskConfig) -> list[Outpu
 
 
 @_money
-def on_market(state: ExecutionState, record: Ticker | OrderBook | MarketTrade,
-              settings: DeskConfig) -> list[Output]:
-    """A market record: track quotes and marks, feed the paper venue, check exits."""
-    run = _begin(state, record.ts_local, settings)
+def advance(state: ExecutionState, ts: int, settings: DeskConfig) -> Run:
+    """Stream time moves to `ts`, the time of a market record the market state has not taken
+    yet: what fell due until then happens on the market as it stood. The returned run is
+    finished by the record's handler (`on_market`, `on_funding`)."""
+    return _begin(state, ts, settings)
+
+
+@_money
+def on_market(run: Run, record: Ticker | OrderBook | MarketTrade) -> list[Output]:
+    """A market record, after `advance` and after the market state took it: feed the paper
+    venue, check exits."""
+    state = run.state
     key = (record.venue, record.symbol)
-    if type(record) is OrderBook or type(record) is Ticker:
-        held = state.quotes.get(key)
-        if type(record) is OrderBook or held is None or not held.is_book:
-            state.quotes[key] = pricing.quote_of(record)
-        if type(record) is Ticker and record.mark is not None:
-            state.marks[key] = record.mark
     if state.paper is not None:
         run.events.extend(paper_fills.on_market(state.paper, record, run.settings))
         _drain(run)
@@ -109,11 +116,11 @@ def on_market(state: ExecutionState, record: Ticker | OrderBook | MarketTrade,
 
 
 @_money
-def on_funding(state: ExecutionState, record: FundingRate, settings: DeskConfig) -> list[Output]:
-    """A funding record: settlements due before it are paid at the rate then in force; it
-    becomes the rate in force for its `next_funding_time`; the carry exit is rechecked."""
-    run = _begin(state, record.ts_local, settings)
-    state.funding, _ = funding_ops.observe(state.funding, record)
+def on_funding(run: Run, record: FundingRate) -> list[Output]:
+    """A funding record, after `advance` (which paid the settlements due before it at the
+    rate then in force) and after the market state took it: it becomes the rate in force for
+    its `next_funding_time`; the carry exit is rechecked."""
+    state = run.state
     key = (record.venue, record.symbol)
     if record.market == "perp" and record.next_funding_time > state.settled.get(key, 0):
         state.rates[key] = record
@@ -170,14 +177,20 @@ def resume_entries(state: ExecutionState) -> None:
 
 def update(state: ExecutionState | None, record: Any, settings: DeskConfig) -> tuple[ExecutionState,
                                                                                             list[Output]]:
-    """The Bytewax step: dispatch one input record to its handler."""
+    """The execution stage on its own: dispatch one input record to its handler; a market
+    record goes into the state's own market state on the way (in a desk, the desk's market
+    stage takes it instead, `operators.asset_desk`)."""
     state = state or new_state(settings)
     if type(record) is Opportunity:
         return state, on_opportunity(state, record, settings)
     if type(record) in (Ticker, OrderBook, MarketTrade):
-        return state, on_market(state, record, settings)
+        run = advance(state, record.ts_local, settings)
+        market_state.observe(state.market, record)
+        return state, on_market(run, record)
     if type(record) is FundingRate:
-        return state, on_funding(state, record, settings)
+        run = advance(state, record.ts_local, settings)
+        market_state.observe(state.market, record)
+        return state, on_funding(run, record)
     if type(record) is VenueEvent:
         return state, on_venue_event(state, record, settings)
     if type(record) is ClockTick:
@@ -206,8 +219,9 @@ def on_opportunity(state: ExecutionState, opp: Opportunity, settings: DeskConfig
         cap = None if not settings.allocation.desk_controller else controller.entry_cap(
             state.controller, controller.pair_id(opp.opportunity_id), opp.asset,
             sum((t.notional for t in state.trades.values()), _ZERO), settings)
-        plan = pricing.plan_entry(opp, state.quotes.get((opp.long_venue, opp.long_symbol)),
-                                  state.quotes.get((opp.short_venue, opp.short_symbol)), state.ledger.available,
+        quotes = state.market.quotes
+        plan = pricing.plan_entry(opp, quotes.get((opp.long_venue, opp.long_symbol)),
+                                  quotes.get((opp.short_venue, opp.short_symbol)), state.ledger.available,
                                   settings, cap)
         refusal = plan if isinstance(plan, pricing.Refusal) else _start_entry(run, opp, key, plan)
     if refusal is not None:
@@ -267,7 +281,7 @@ def _start_entry(run: Run, opp: Opportunity, key: tuple[tuple[str, str], tuple[s
         first=plan.first, phase="first", status="pending", notional=plan.notional, qty=plan.first_qty,
         projected_profit=plan.projected_profit, planned_spread_bps=plan.entry_spread_bps,
         exit_fees_bps=maker + taker, ts_entry=run.now)
-    gate = desk_risk.entry_refusal(state.trades.values(), state.marks, state.quotes, trade,
+    gate = desk_risk.entry_refusal(state.trades.values(), state.market.marks, state.market.quotes, trade,
                                    _entry_prices(run, trade, plan), state.risk, run.settings)
     if gate is not None:
         return pricing.Refusal(*gate)
@@ -287,7 +301,7 @@ def _entry_prices(run: Run, trade: Trade, plan: pricing.EntryPlan) -> tuple[Deci
     """The long and short legs' expected prices: the first leg's limit, the other's touch."""
     out = []
     for leg in (trade.long, trade.short):
-        quote = run.state.quotes.get((leg.venue, leg.symbol))
+        quote = run.state.market.quotes.get((leg.venue, leg.symbol))
         px = plan.first_px if leg.name == plan.first else None if quote is None else pricing.touch(quote, leg.open_side)
         out.append(px if px is not None else plan.first_px)
     return out[0], out[1]
@@ -343,7 +357,7 @@ def _check_risk(run: Run) -> None:
     if run.now - watch.last_check < risk.check_interval_ms or not standing:
         return
     watch.last_check = run.now
-    verdict = desk_risk.check(state.trades, state.marks, state.quotes, run.now, watch, run.settings)
+    verdict = desk_risk.check(state.trades, state.market.marks, state.market.quotes, run.now, watch, run.settings)
     changed = (watch.health, watch.distance) != (verdict.health, verdict.distance)
     watch.health, watch.distance = verdict.health, verdict.distance
     asset = next((t.asset for t in state.trades.values()), None)
@@ -465,8 +479,8 @@ def _settle_funding(run: Run) -> None:
         if due <= 0 or due > run.now or due <= state.settled.get(key, 0):
             continue
         state.settled[key] = due
-        quote = state.quotes.get(key)
-        mark = state.marks.get(key) or (None if quote is None or not quote.bids or not quote.asks else
+        quote = state.market.quotes.get(key)
+        mark = state.market.marks.get(key) or (None if quote is None or not quote.bids or not quote.asks else
                                         mid(quote.bids[0][0], quote.asks[0][0]))
         for trade in state.trades.values():
             for leg in (trade.long, trade.short):

@@ -35,7 +35,7 @@ def exit_signal(run: Run, trade: Trade) -> pricing.ExitSignal | None:
     long_px, short_px = long.entry_vwap(), short.entry_vwap()
     if long_px is None or short_px is None:
         return None
-    carry = funding_ops.carry(state.funding, (long.venue, long.symbol), (short.venue, short.symbol), run.now,
+    carry = funding_ops.carry(state.market.funding, (long.venue, long.symbol), (short.venue, short.symbol), run.now,
                               run.settings.signals.funding_silent_after_ms)
     view = pricing.PositionView(
         long_qty=long.position, short_qty=short.position, entry_long_px=long_px, entry_short_px=short_px,
@@ -43,8 +43,8 @@ def exit_signal(run: Run, trade: Trade) -> pricing.ExitSignal | None:
         projected_profit=trade.projected_profit, realised=trade.funding_pnl - long.fees - short.fees,
         exit_fees_bps=trade.exit_fees_bps, notional=trade.notional)
     stop = any((leg.venue, trade.asset) in state.basis_stops for leg in (long, short))
-    return pricing.exit_signal(view, state.quotes.get((long.venue, long.symbol)),
-                               state.quotes.get((short.venue, short.symbol)),
+    return pricing.exit_signal(view, state.market.quotes.get((long.venue, long.symbol)),
+                               state.market.quotes.get((short.venue, short.symbol)),
                                None if isinstance(carry, funding_ops.Blocked) else carry.carry_8h, stop,
                                run.settings.execution)
 
@@ -62,7 +62,7 @@ def start_exit(run: Run, trade: Trade, reason: str, hard: bool) -> None:
     set_phase(run, trade, "exit_passive", "exiting")
     for leg in (trade.long, trade.short):
         qty = tradeable(run, leg, leg.position)
-        quote = run.state.quotes.get((leg.venue, leg.symbol))
+        quote = run.state.market.quotes.get((leg.venue, leg.symbol))
         px = None if quote is None else pricing.passive_px(quote, leg.close_side)
         if qty > _ZERO and px is not None and send(
                 run, trade, leg, purpose="exit", client_order_id=ids.exit_id(trade.trade_id, leg.name, leg.exit_seq),

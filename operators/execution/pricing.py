@@ -17,7 +17,7 @@ from typing import Final, Literal
 from arbflow.model import reasons
 from arbflow.model.config import ExecutionConfig, VenueConfig
 from arbflow.model.desk_config import DeskConfig
-from arbflow.model.market import Market, OrderBook, Side, Ticker
+from arbflow.model.market import Market, Side
 from arbflow.model.money import BPS_PER_UNIT, MONEY, mid, round_to_lot, round_to_tick
 from arbflow.model.signals import Opportunity
 from arbflow.operators.signals import scanner, slippage
@@ -31,16 +31,6 @@ def fee_bps(venue: VenueConfig, market: Market, maker: bool) -> Decimal | None:
     """The venue's maker or taker fee in bps for `market`; None = no such market there."""
     schedule = venue.spot if market == "spot" else venue.perp
     return None if schedule is None else schedule.maker_bps if maker else schedule.taker_bps
-
-
-def quote_of(record: Ticker | OrderBook) -> scanner.Quote:
-    """A book's levels, or a ticker's touch, as a scanner quote."""
-    if isinstance(record, Ticker):
-        return scanner.Quote(venue=record.venue, symbol=record.symbol, market=record.market,
-                             bids=((record.bid, record.bid_qty),), asks=((record.ask, record.ask_qty),),
-                             is_book=False, ts=record.ts_local)
-    return scanner.Quote(venue=record.venue, symbol=record.symbol, market=record.market, bids=record.bids,
-                         asks=record.asks, is_book=True, ts=record.ts_local)
 
 
 def touch(quote: scanner.Quote, side: Side) -> Decimal | None:

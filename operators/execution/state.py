@@ -3,9 +3,11 @@ and canceling orders (with deterministic client ids, never the same one twice), 
 portfolio snapshots, leg-out declarations and the end of a trade in the ledger.
 
 `ExecutionState` is one mutable object for the whole portfolio, owned by the execution step
-(Bytewax snapshots pickle it). `Run` is one handler call: the state, its settings, the
-records produced so far and the venue events still to fold in (paper mode answers
-in-process, so an order sent inside a call may be answered inside the same call).
+(Bytewax snapshots pickle it); the quotes, marks and funding it decides with are its desk's
+market state (`market`), which the desk keeps current. `Run` is one handler call: the
+state, its settings, the records produced so far and the venue events still to fold in
+(paper mode answers in-process, so an order sent inside a call may be answered inside the
+same call).
 """
 
 from collections import deque
@@ -46,8 +48,7 @@ from arbflow.operators.execution.book import (
 from arbflow.operators.execution.controller import DeskController
 from arbflow.operators.execution.risk_checks import RiskWatch
 from arbflow.operators.execution.venue_events import OrderRequest, VenueEvent
-from arbflow.operators.signals import funding as funding_ops
-from arbflow.operators.signals import scanner
+from arbflow.operators.market_state import MarketState
 
 _ZERO: Final = Decimal(0)
 _UNREALISED_STEP: Final = Decimal("1e-8")  # USD; the walked close prices carry 34 digits
@@ -64,9 +65,7 @@ class ExecutionState:
     ledger: ledger_ops.Ledger
     paper: paper_fills.PaperVenue | None
     now: int = 0
-    quotes: dict[tuple[str, str], scanner.Quote] = field(default_factory=dict)
-    marks: dict[tuple[str, str], Decimal] = field(default_factory=dict)
-    funding: funding_ops.FundingMonitor = field(default_factory=funding_ops.FundingMonitor)
+    market: MarketState = field(default_factory=MarketState)  # its desk's; its own when it runs alone
     rates: dict[tuple[str, str], FundingRate] = field(default_factory=dict)  # the rate in force per perp
     settled: dict[tuple[str, str], int] = field(default_factory=dict)  # last settled funding time
     basis_stops: set[tuple[str, str]] = field(default_factory=set)  # (venue, asset)
@@ -101,10 +100,12 @@ class Run:
         return self.state.now
 
 
-def new_state(settings: DeskConfig) -> ExecutionState:
-    """An empty portfolio with the desk's capital; a paper venue in paper mode."""
+def new_state(settings: DeskConfig, market: MarketState | None = None) -> ExecutionState:
+    """An empty portfolio with the desk's capital; a paper venue in paper mode. It reads
+    `market` (its desk's market state), or a market state of its own."""
     return ExecutionState(ledger=ledger_ops.new_ledger(settings.capital),
-                          paper=paper_fills.PaperVenue() if settings.mode == "paper" else None)
+                          paper=paper_fills.PaperVenue() if settings.mode == "paper" else None,
+                          market=MarketState() if market is None else market)
 
 
 def send(run: Run, trade: Trade, leg: LegBook, *, purpose: Purpose, client_order_id: str, side: Side, qty: Decimal,
@@ -146,7 +147,7 @@ def send_marketable(run: Run, trade: Trade, leg: LegBook, *, purpose: Purpose, c
     """A marketable IOC for `qty` within `max_hedge_slippage_bps + attempt × retry_widen_bps`
     of the current touch, at `DE_RISK_PRIORITY`; False when the leg has no quote to price it
     from."""
-    quote = run.state.quotes.get((leg.venue, leg.symbol))
+    quote = run.state.market.quotes.get((leg.venue, leg.symbol))
     touch = None if quote is None else pricing.touch(quote, side)
     if touch is None:
         return False
@@ -220,8 +221,9 @@ def _unrealised(run: Run) -> Decimal:
     total = _ZERO
     for trade in run.state.trades.values():
         long_px, short_px = trade.long.entry_vwap(), trade.short.entry_vwap()
-        long_q = run.state.quotes.get((trade.long.venue, trade.long.symbol))
-        short_q = run.state.quotes.get((trade.short.venue, trade.short.symbol))
+        quotes = run.state.market.quotes
+        long_q = quotes.get((trade.long.venue, trade.long.symbol))
+        short_q = quotes.get((trade.short.venue, trade.short.symbol))
         if trade.phase != "active" or long_px is None or short_px is None or long_q is None or short_q is None:
             continue
         view = pricing.PositionView(long_qty=trade.long.position, short_qty=trade.short.position,

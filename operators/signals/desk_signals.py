@@ -1,31 +1,31 @@
-"""Everything the signal dataflow knows about one base asset, and the one update function
-the Bytewax step keyed by asset calls for every market-data record (DESIGN.md §3.2–§3.6).
+"""The signal stage of one asset's desk: what it keeps beyond the desk's market state, and
+the one update function the desk calls for every market-data record once the market state
+took it (DESIGN.md §3.2–§3.6).
 
-Per record: quotes (a book where there is one, else the ticker's touch), latency per
-venue (from streamed records only), the spot–perp basis change stream with its risk
-verdict per venue, funding legs, and the soft-metric windows. A price update (ticker or
+Per record: latency per venue (from streamed records only), the spot–perp basis change
+stream with its risk verdict per venue, funding alerts, and the soft-metric windows; the
+quotes and funding legs it reads are the market state's. A price update (ticker or
 book) triggers a scan, at most every `scan_interval_ms` of stream time (the seed's
 scanner ran every second); a scan emits every candidate — accepted first, ranked — so
 consumers see rejections with reasons too. Alerts are emitted on transitions only:
 a venue going stale or recovering, a funding leg going stale, a basis-at-risk stop.
 
 Outputs (in stream order): `BasisPoint`, `LatencyReading` (at most every
-`latency_interval_ms` per venue), `Opportunity`, `Alert`, and `Rejected` (LATE_RECORD,
-`source` = its topic) for a record more than `late_tolerance_ms` behind its asset.
+`latency_interval_ms` per venue), `Opportunity` and `Alert`; beside them, for the execution
+stage, the basis-at-risk stop a record turned on or off (`BasisStopChanged`).
 """
 
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
 
-from arbflow.model import codec, reasons
+from arbflow.model import reasons
 from arbflow.model.desk_config import DeskConfig
-from arbflow.model.market import FundingRate, Liquidation, MarketTrade, OpenInterest, OrderBook, Ticker
+from arbflow.model.market import Liquidation, MarketTrade, OpenInterest, OrderBook, Ticker
 from arbflow.model.portfolio import Alert
-from arbflow.model.rejected import Rejected
 from arbflow.model.signals import BasisPoint
 from arbflow.model.symbols import base_asset
-from arbflow.model.topics import RECORD_TYPES
+from arbflow.operators.market_state import MarketState
 from arbflow.operators.signals import basis_risk, market_stats, scanner
 from arbflow.operators.signals import funding as funding_ops
 from arbflow.operators.signals import latency as latency_ops
@@ -36,23 +36,27 @@ HOUR_MS: Final = 3_600_000
 
 @dataclass(slots=True)
 class AssetSignals:
-    """Mutable state of one asset, owned by its step (snapshots pickle it)."""
+    """Mutable signal state of one asset, owned by its desk (snapshots pickle it)."""
 
     basis: BasisState | None = None
     risk: dict[str, basis_risk.BasisRisk] = field(default_factory=dict)
     verdicts: dict[str, basis_risk.BasisRiskReading] = field(default_factory=dict)
-    funding: funding_ops.FundingMonitor = field(default_factory=funding_ops.FundingMonitor)
     latency: dict[str, latency_ops.VenueLatency] = field(default_factory=dict)
     stale: dict[str, bool] = field(default_factory=dict)
-    quotes: dict[tuple[str, str], Ticker | OrderBook] = field(default_factory=dict)
     stats: dict[tuple[str, str], market_stats.InstrumentStats] = field(default_factory=dict)
     last_scan: int = 0
     last_latency: dict[str, int] = field(default_factory=dict)
     alerted: set[tuple[str, ...]] = field(default_factory=set)
     negative_since: dict[str, int] = field(default_factory=dict)  # venue → since when its median basis < 0
     negative_median: dict[str, float] = field(default_factory=dict)  # venue → that median (bps), latest
-    watermark: int = 0
-    asset: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BasisStopChanged:
+    """The basis-at-risk stop of `venue` turned on (`stop`) or off with this record."""
+
+    venue: str
+    stop: bool
 
 
 def _stats(state: AssetSignals, venue: str, symbol: str) -> market_stats.InstrumentStats:
@@ -63,56 +67,40 @@ def _stats(state: AssetSignals, venue: str, symbol: str) -> market_stats.Instrum
     return found
 
 
-def update(state: AssetSignals | None, record: Any, settings: DeskConfig) -> tuple[AssetSignals, list[Any]]:
-    """Fold one market-data record in; return the state and the records to publish."""
-    state = state or AssetSignals()
+def update(state: AssetSignals, market: MarketState, record: Any,
+           settings: DeskConfig) -> tuple[AssetSignals, list[Any], BasisStopChanged | None]:
+    """Fold one market-data record in, after `market` took it; return the state, the records
+    to publish and the basis-at-risk stop the record turned on or off (at most one: a record
+    moves at most one venue's basis)."""
     out: list[Any] = []
     now = record.ts_local
-    if now < state.watermark - settings.signals.late_tolerance_ms:
-        return state, [_late(record, state.watermark)]
-    state.watermark = max(state.watermark, now)
-    if not state.asset:
-        state.asset = base_asset(record.symbol)
+    kind = type(record)
+    stop = None
     # Funding is polled or settled, not streamed: its timestamps say nothing about latency.
-    if type(record) in (Ticker, OrderBook, MarketTrade) and record.ts_exchange is not None:
-        out += _observe_latency(state, record.venue, record.ts_exchange, now, settings)
-    if type(record) is Ticker:
-        key = (record.venue, record.symbol)
-        held = state.quotes.get(key)
-        if held is None or type(held) is Ticker:  # a book, once there is one, is the better quote
-            state.quotes[key] = record
+    if kind in (Ticker, OrderBook, MarketTrade) and record.ts_exchange is not None:
+        out += _observe_latency(state, market.asset, record.venue, record.ts_exchange, now, settings)
+    if kind is Ticker:
         state.basis, point = update_basis(state.basis, record)
         if point is not None:
             out.append(point)
-            out += _judge_basis(state, point, settings)
-    elif type(record) is OrderBook:
-        state.quotes[(record.venue, record.symbol)] = record
-    elif type(record) is MarketTrade:
+            alerts, stop = _judge_basis(state, market.funding, point, settings)
+            out += alerts
+    elif kind is MarketTrade:
         market_stats.observe_trade(_stats(state, record.venue, record.symbol), record)
-    elif type(record) is FundingRate:
-        state.funding, _ = funding_ops.observe(state.funding, record)
-    elif type(record) is OpenInterest:
+    elif kind is OpenInterest:
         market_stats.observe_open_interest(_stats(state, record.venue, record.symbol), record)
-    elif type(record) is Liquidation:
+    elif kind is Liquidation:
         market_stats.observe_liquidation(_stats(state, record.venue, record.symbol), record)
-    out += _funding_alerts(state, now, settings)
-    if type(record) is Ticker and record.venue in state.negative_since:
-        out += _basis_negative_alert(state, record.venue, now, settings.signals.basis_negative_alert_ms)
-    if type(record) in (Ticker, OrderBook) and now - state.last_scan >= settings.signals.scan_interval_ms:
+    out += _funding_alerts(state, market.funding, now, settings)
+    if kind is Ticker and record.venue in state.negative_since:
+        out += _basis_negative_alert(state, market.asset, record.venue, now, settings.signals.basis_negative_alert_ms)
+    if kind in (Ticker, OrderBook) and now - state.last_scan >= settings.signals.scan_interval_ms:
         state.last_scan = now
-        out += _scan(state, base_asset(record.symbol), now, settings)
-    return state, out
+        out += _scan(state, market, base_asset(record.symbol), now, settings)
+    return state, out, stop
 
 
-def _late(record: Any, watermark: int) -> Rejected:
-    """A record too far behind its asset's stream, for its dead-letter topic (`source`)."""
-    topic = next(t for t, cls in RECORD_TYPES.items() if cls is type(record))
-    return codec.reject(reasons.LATE_RECORD, f"ts_local {record.ts_local} is {watermark - record.ts_local} ms "
-                        "behind the newest record of its asset", source=topic, raw=codec.encode(record),
-                        ts=record.ts_local)
-
-
-def _observe_latency(state: AssetSignals, venue: str, ts_exchange: int, now: int,
+def _observe_latency(state: AssetSignals, asset: str, venue: str, ts_exchange: int, now: int,
                      settings: DeskConfig) -> list[Any]:
     venue_state = state.latency[venue] = latency_ops.observe(state.latency.get(venue), ts_exchange, now)
     stale = latency_ops.corrected_mean(venue_state, now) > latency_ops.STALE_MS
@@ -121,7 +109,7 @@ def _observe_latency(state: AssetSignals, venue: str, ts_exchange: int, now: int
     out: list[Any] = []
     if now - state.last_latency.get(venue, 0) >= settings.signals.latency_interval_ms:
         state.last_latency[venue] = now
-        out.append(latency_ops.reading(venue_state, venue, now, asset=state.asset))
+        out.append(latency_ops.reading(venue_state, venue, now, asset=asset))
     if was_stale is not None and was_stale != stale:
         corrected = latency_ops.corrected_mean(venue_state, now)
         out.append(Alert(code=reasons.VENUE_STALE, severity="warning" if stale else "info",
@@ -130,8 +118,11 @@ def _observe_latency(state: AssetSignals, venue: str, ts_exchange: int, now: int
     return out
 
 
-def _judge_basis(state: AssetSignals, point: BasisPoint, settings: DeskConfig) -> list[Any]:
-    leg = state.funding.legs.get((point.venue, point.perp_symbol))
+def _judge_basis(state: AssetSignals, funding: funding_ops.FundingMonitor, point: BasisPoint,
+                 settings: DeskConfig) -> tuple[list[Any], BasisStopChanged | None]:
+    """The venue's basis-at-risk verdict on a new point: a TOXIC_BASIS alert when its stop
+    turns on, and the stop's change, if any, for the execution stage."""
+    leg = funding.legs.get((point.venue, point.perp_symbol))
     interval = leg.interval_ms if leg else settings.venues[point.venue].funding_interval_ms
     state.risk[point.venue], verdict = basis_risk.observe(
         state.risk.get(point.venue), point.basis_bps, point.ts, interval,
@@ -140,11 +131,12 @@ def _judge_basis(state: AssetSignals, point: BasisPoint, settings: DeskConfig) -
     state.verdicts[point.venue] = verdict
     out: list[Any] = []
     _track_negative_basis(state, point.venue, verdict.median_bps, point.ts)
-    if verdict.stop and (before is None or not before.stop):
+    was_stopped = before is not None and before.stop
+    if verdict.stop and not was_stopped:
         out.append(Alert(code=reasons.TOXIC_BASIS, severity="critical", asset=point.asset, venue=point.venue,
                          message=f"basis-at-risk stop: median below -5 bps for {verdict.negative_intervals} intervals",
                          ts=point.ts))
-    return out
+    return out, None if verdict.stop == was_stopped else BasisStopChanged(venue=point.venue, stop=verdict.stop)
 
 
 def _track_negative_basis(state: AssetSignals, venue: str, median_bps: float, ts: int) -> None:
@@ -160,7 +152,7 @@ def _track_negative_basis(state: AssetSignals, venue: str, median_bps: float, ts
         state.negative_median[venue] = median_bps
 
 
-def _basis_negative_alert(state: AssetSignals, venue: str, now: int, after_ms: int) -> list[Any]:
+def _basis_negative_alert(state: AssetSignals, asset: str, venue: str, now: int, after_ms: int) -> list[Any]:
     """BASIS_NEGATIVE (warning) once the venue's median basis has stayed below 0 for more
     than `after_ms` of stream time, judged on the venue's own tickers (other records — a
     funding history running past the quotes — do not make a stale median older); once per
@@ -171,14 +163,15 @@ def _basis_negative_alert(state: AssetSignals, venue: str, now: int, after_ms: i
         return []
     state.alerted.add(marker)
     median = Decimal(repr(state.negative_median[venue])).quantize(Decimal("0.0001"))
-    return [Alert(code=reasons.BASIS_NEGATIVE, severity="warning", asset=state.asset, venue=venue,
-                  message=f"{venue} {state.asset} median basis {median} bps has been negative for "
+    return [Alert(code=reasons.BASIS_NEGATIVE, severity="warning", asset=asset, venue=venue,
+                  message=f"{venue} {asset} median basis {median} bps has been negative for "
                           f"{(now - since) // 60_000} min", value=median, threshold=Decimal(0), ts=now)]
 
 
-def _funding_alerts(state: AssetSignals, now: int, settings: DeskConfig) -> list[Any]:
+def _funding_alerts(state: AssetSignals, funding: funding_ops.FundingMonitor, now: int,
+                    settings: DeskConfig) -> list[Any]:
     out = []
-    for key, leg in state.funding.legs.items():
+    for key, leg in funding.legs.items():
         stale = funding_ops.staleness(leg, now, settings.signals.funding_silent_after_ms)
         marker = ("funding", *key)
         if stale is not None and marker not in state.alerted:
@@ -196,23 +189,14 @@ def _funding_alerts(state: AssetSignals, now: int, settings: DeskConfig) -> list
     return out
 
 
-def _quote(record: Ticker | OrderBook) -> scanner.Quote:
-    if isinstance(record, Ticker):
-        return scanner.Quote(venue=record.venue, symbol=record.symbol, market=record.market,
-                             bids=((record.bid, record.bid_qty),), asks=((record.ask, record.ask_qty),), is_book=False,
-                             ts=record.ts_local)
-    return scanner.Quote(venue=record.venue, symbol=record.symbol, market=record.market, bids=record.bids,
-                         asks=record.asks, is_book=True, ts=record.ts_local)
-
-
-def _scan(state: AssetSignals, asset: str, now: int, settings: DeskConfig) -> list[Any]:
-    quotes = tuple(_quote(record) for record in state.quotes.values())
+def _scan(state: AssetSignals, market: MarketState, asset: str, now: int, settings: DeskConfig) -> list[Any]:
+    quotes = tuple(market.quotes.values())
     for quote in quotes:  # imbalance is needed only when scanning: computed here, not per tick
         _stats(state, quote.venue, quote.symbol).obi = market_stats.book_imbalance(quote.bids, quote.asks)
     latency_ms: dict[str, float | None] = {q.venue: None for q in quotes}  # no exchange time seen: unknown
     latency_ms |= {v: latency_ops.corrected_mean(s, now) for v, s in state.latency.items()}
     view = scanner.MarketView(
-        asset=asset, quotes=quotes, funding=state.funding, latency_ms=latency_ms, now=now,
+        asset=asset, quotes=quotes, funding=market.funding, latency_ms=latency_ms, now=now,
         stats={key: market_stats.leg_stats(s) for key, s in state.stats.items()},
         toxic={v: r.block for v, r in state.verdicts.items() if r.block is not None},
         funding_silent_after_ms=settings.signals.funding_silent_after_ms)

@@ -126,13 +126,13 @@ def test_a_median_basis_below_zero_for_more_than_an_hour_raises_one_alert_per_ep
     from arbflow.model.config import Config, SignalsConfig
     from arbflow.model.desk_config import desk_config
     from arbflow.model.portfolio import Alert
-    from arbflow.operators.signals import desk_signals as asset_signals
+    from arbflow.operators.asset_desk import run_desk
 
     settings = desk_config(Config(signals=SignalsConfig(funding_silent_after_s=0)))
     state, alerts = None, []
     for minute in range(0, 130):
         for ticker in _tickers(T + minute * 60_000, "60000", "59976"):
-            state, out = asset_signals.update(state, ticker, settings)
+            state, out = run_desk(state, ticker, settings)
             alerts += [(minute, a) for a in out if type(a) is Alert and a.code == "BASIS_NEGATIVE"]
     [(minute, alert)] = alerts
     assert minute == 61  # negative since minute 0; "more than 1 h" first holds at 61 min
@@ -140,10 +140,10 @@ def test_a_median_basis_below_zero_for_more_than_an_hour_raises_one_alert_per_ep
         "binance", "BTC", D("-4.0000"), D(0), "warning")
     for minute in range(130, 150):  # the median back above 0
         for ticker in _tickers(T + minute * 60_000, "60000", "60010"):
-            state, _ = asset_signals.update(state, ticker, settings)
+            state, _ = run_desk(state, ticker, settings)
     for minute in range(150, 215):
         for ticker in _tickers(T + minute * 60_000, "60000", "59976"):
-            state, out = asset_signals.update(state, ticker, settings)
+            state, out = run_desk(state, ticker, settings)
             alerts += [(minute, a) for a in out if type(a) is Alert and a.code == "BASIS_NEGATIVE"]
     # the basis is a change stream: the last positive point (minute 130) has left the 5-minute
     # window by minute 150, so the median is negative at once and the second hour ends at 211
@@ -156,14 +156,14 @@ def test_records_other_than_the_venues_tickers_do_not_age_a_negative_median() ->
     from arbflow.model.config import Config, SignalsConfig
     from arbflow.model.desk_config import desk_config
     from arbflow.model.market import FundingRate
-    from arbflow.operators.signals import desk_signals as asset_signals
+    from arbflow.operators.asset_desk import run_desk
 
     settings = desk_config(Config(signals=SignalsConfig(funding_silent_after_s=0)))
     state = None
     for minute in range(0, 10):
         for ticker in _tickers(T + minute * 60_000, "60000", "59976"):
-            state, _ = asset_signals.update(state, ticker, settings)
+            state, _ = run_desk(state, ticker, settings)
     funding = FundingRate(venue="binance", symbol="BTC/USDT:USDT", market="perp", rate=D("0.0001"),
                           interval_ms=8 * H, next_funding_time=T + 16 * H, ts_local=T + 8 * H)
-    state, out = asset_signals.update(state, funding, settings)
+    state, out = run_desk(state, funding, settings)
     assert [a for a in out if getattr(a, "code", "") == "BASIS_NEGATIVE"] == []

@@ -102,13 +102,13 @@ def test_the_stale_funding_alert_carries_its_value_threshold_and_time() -> None:
     from arbflow.model.desk_config import desk_config
     from arbflow.model.market import Ticker
     from arbflow.model.portfolio import Alert
-    from arbflow.operators.signals import desk_signals as asset_signals
+    from arbflow.operators.asset_desk import run_desk
 
     settings = desk_config(Config(signals=SignalsConfig(funding_silent_after_s=0)))
-    state, _ = asset_signals.update(None, _rate("binance", "BTC/USDT:USDT", "0.0001", 8, T + 8 * H, T), settings)
+    state, _ = run_desk(None, _rate("binance", "BTC/USDT:USDT", "0.0001", 8, T + 8 * H, T), settings)
     tick = Ticker(venue="binance", symbol="BTC/USDT:USDT", market="perp", bid=Decimal(60_000), ask=Decimal(60_001),
                   bid_qty=Decimal(1), ask_qty=Decimal(1), ts_local=T + 8 * H + 90_000)
-    state, out = asset_signals.update(state, tick, settings)
+    state, out = run_desk(state, tick, settings)
     [alert] = [a for a in out if type(a) is Alert and a.code == reasons.STALE_FUNDING]
     assert (alert.value, alert.threshold, alert.ts, alert.venue, alert.asset) == (
         Decimal(90), Decimal(60), T + 8 * H + 90_000, "binance", "BTC")
