@@ -4,9 +4,9 @@ Kafka → decode and validate (rejects to `dlq.<topic>`) → one stateful step p
 basis, latency, opportunities, alerts and the execution ledger (exec.*, portfolio.state)
 on Kafka, the opportunity feed, trades and portfolio state in Redis.
 
-    read_market_data ─ decode_records ─┬─ scan_markets ─┬─ write_redis (basis, latency, opportunities)
-                                       │                └─ encode_outputs ─┐
-                                       └─ to_dead_letter ──────────────────┴─ write_kafka
+    read_market_data ─ decode_records ─┬─ run_desks ─┬─ write_redis (basis, latency, opportunities)
+                                       │             └─ encode_outputs ─┐
+                                       └─ to_dead_letter ───────────────┴─ write_kafka
 """
 
 import logging
@@ -171,7 +171,7 @@ def signal_steps(messages: Stream[Consumed], config: Config, *, trade: bool = Fa
     split = op.branch("split_rejects", decoded, lambda item: type(item[1]) is not Rejected)
     dead = op.map("to_dead_letter", split.falses, _to_dead_letter)
     step = partial(_update_many, config=desk_config(config, mode if trade else None))
-    folded = fold("scan_markets", split.trues, step, prepare=_desk_decoder(universe))
+    folded = fold("run_desks", split.trues, step, prepare=_desk_decoder(universe))
     outputs = op.flat_map("flatten_outputs", folded, lambda kv: kv[1])
     outputs = op.filter("count_denied_entries", outputs, _not_denied)
     keyed = op.map("key_outputs", outputs, lambda record: (_asset(record), record))
