@@ -1,5 +1,5 @@
-"""The execution state machine (DESIGN.md §3.7, §3.9; issue 6 item 1): accepted opportunities
-become two-leg trades, exits close them, and the ledger (operators.ledger) keeps score.
+"""The execution state machine (docs/architecture.md §3.7, §3.9; issue 6 item 1): accepted opportunities
+become two-leg trades, exits close them, and the ledger (operators.execution.ledger) keeps score.
 
 Driven only by stream time: every handler first moves `now` to its record's time (never
 backwards), lands what the paper venue did until then, settles funding that fell due and
@@ -205,7 +205,7 @@ def _pair_key(opp: Opportunity) -> tuple[tuple[str, str], tuple[str, str]]:
 
 @_money
 def on_opportunity(state: ExecutionState, opp: Opportunity, settings: DeskConfig) -> list[Output]:
-    """Decide on an opportunity (DESIGN.md §3.7). Not accepted by the scanner: ignored (it
+    """Decide on an opportunity (docs/architecture.md §3.7). Not accepted by the scanner: ignored (it
     already carries its reason). Otherwise an entry starts, or an `EntryDenied` says why not."""
     run = _begin(state, opp.ts, settings)
     if settings.allocation.desk_controller:
@@ -332,7 +332,7 @@ def _finish(run: Run) -> list[Output]:
 
 
 def _reconcile(run: Run) -> None:
-    """The portfolio controller's turn (operators.desk_controller), every `rebalance_interval_s`."""
+    """The portfolio controller's turn (operators.execution.controller), every `rebalance_interval_s`."""
     state, settings = run.state, run.settings
     if not settings.allocation.desk_controller or not controller.due(state.controller, run.now, settings):
         return
@@ -348,7 +348,7 @@ def _reconcile(run: Run) -> None:
 
 
 def _check_risk(run: Run) -> None:
-    """The desk's margin and leakage checks (operators.desk_risk), at most once per
+    """The desk's margin and leakage checks (operators.execution.risk_checks), at most once per
     `execution.risk.check_interval_ms` of stream time while it holds trades or a health, alert or pause is
     standing (so they clear once the trades are gone)."""
     state, risk = run.state, run.settings.execution.risk

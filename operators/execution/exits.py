@@ -30,7 +30,7 @@ _ZERO: Final = Decimal(0)
 
 def exit_signal(run: Run, trade: Trade) -> pricing.ExitSignal | None:
     """The exit rule that fires for `trade` now, from the quotes, carry and basis stops the
-    state tracks (operators.execution.engine.pricing.exit_signal); None while both legs are not on."""
+    state tracks (operators.execution.pricing.exit_signal); None while both legs are not on."""
     state, long, short = run.state, trade.long, trade.short
     long_px, short_px = long.entry_vwap(), short.entry_vwap()
     if long_px is None or short_px is None:

@@ -1,4 +1,4 @@
-"""The execution step's state and the verbs every phase uses (DESIGN.md §3.7, §3.9): sending
+"""The execution step's state and the verbs every phase uses (docs/architecture.md §3.7, §3.9): sending
 and canceling orders (with deterministic client ids, never the same one twice), alerts,
 portfolio snapshots, leg-out declarations and the end of a trade in the ledger.
 
@@ -82,8 +82,8 @@ class ExecutionState:
     # the order-failure breaker: each venue's last outcomes (True = refused) and its pause end
     outcomes: dict[str, deque[bool]] = field(default_factory=dict)
     venue_paused_until: dict[str, int] = field(default_factory=dict)
-    risk: RiskWatch = field(default_factory=RiskWatch)  # margin gates and alerts (operators.desk_risk)
-    controller: DeskController = field(default_factory=DeskController)  # operators.desk_controller
+    risk: RiskWatch = field(default_factory=RiskWatch)  # margin gates and alerts (operators.execution.risk_checks)
+    controller: DeskController = field(default_factory=DeskController)  # operators.execution.controller
 
 
 @dataclass(slots=True)

@@ -1,7 +1,7 @@
 """What the execution stage sends to a venue and what a venue answers (docs/architecture.md §3.7).
 
 `OrderRequest` is one order as the venue sees it (quantity and limit already rounded to the
-venue's lot and tick). `VenueEvent` is one answer: the paper venue (operators.execution.engine.paper_venue)
+venue's lot and tick). `VenueEvent` is one answer: the paper venue (operators.execution.paper_venue)
 produces them in process; a live venue sink would publish them for `execution.on_venue_event`.
 Units: quantities in base units, prices quote per base, fees in `fee_currency` (positive =
 paid, negative = rebate); `ts` stream time in ms.

@@ -1,12 +1,12 @@
 """The signal stage of one asset's desk: what it keeps beyond the desk's market state, and
 the one update function the desk calls for every market-data record once the market state
-took it (DESIGN.md §3.2–§3.6).
+took it (docs/architecture.md §3.2–§3.6).
 
 Per record: latency per venue (from streamed records only), the spot–perp basis change
 stream with its risk verdict per venue, funding alerts, and the soft-metric windows; the
 quotes and funding legs it reads are the market state's. A price update (ticker or
-book) triggers a scan, at most every `scan_interval_ms` of stream time (the seed's
-scanner ran every second); a scan emits every candidate — accepted first, ranked — so
+book) triggers a scan, at most every `scan_interval_ms` of stream time (once a
+second by default); a scan emits every candidate — accepted first, ranked — so
 consumers see rejections with reasons too. Alerts are emitted on transitions only:
 a venue going stale or recovering, a funding leg going stale, a basis-at-risk stop.
 

@@ -104,7 +104,7 @@ def _fee(venue: VenueConfig, market: Market, maker: bool) -> Decimal | None:
 
 def price(quote: Quote, side: str, notional: Decimal) -> tuple[Decimal, Decimal] | None:
     """(VWAP, slippage bps) to buy or sell `notional` on `quote`; None when unfillable.
-    The execution stage prices its entries and exits with this too (operators.execution.engine.pricing)."""
+    The execution stage prices its entries and exits with this too (operators.execution.pricing)."""
     if not quote.bids or not quote.asks:
         return None
     if quote.is_book:

@@ -48,7 +48,7 @@ class ManualTimer:
 def order(logical: str, *, venue: str = "binance", side: Side = "buy", qty: str = "0.010", px: str | None = "50000.0",
           order_type: OrderType = "limit", symbol: str = BTC_PERP, status: str = "new",
           filled: str = "0") -> Order:
-    """An `Order` as the desk emits it (venue client id derived by operators.execution.engine.ids)."""
+    """An `Order` as the desk emits it (venue client id derived by operators.execution.ids)."""
     return Order(client_order_id=logical, venue_client_id=venue_client_id(logical, venue), trade_id="BTC_1_0",
                  venue=venue, symbol=symbol, side=side, order_type=order_type, qty=Decimal(qty),
                  limit_px=None if px is None else Decimal(px), status=status,  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""The portfolio controller inside the execution step (operators.execution.engine.controller; docs/architecture.md
+"""The portfolio controller inside the execution step (operators.execution.controller; docs/architecture.md
 §3.8, §3.9 Allocation) — worked examples by hand on the market of
 tests/unit/test_execution.py (long okx 60000 / short binance 60150, opportunity notional
 $6,000, fees 14 bps, carry +0.0001 per 8 h, $20,000 desk).

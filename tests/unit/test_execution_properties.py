@@ -2,7 +2,7 @@
 capital conservation and PnL sums after every event, no leg exposed longer than 500 ms plus
 the retry schedule, no client id sent twice, unwinds sized to what executed, and resting
 orders filled only after 20 % of their queue traded. Every phase move on the way is checked
-against the declared table (operators.execution.engine.phases), so an undeclared move fails them.
+against the declared table (operators.execution.phases), so an undeclared move fails them.
 
 Two worlds: the paper venue (fills from generated books and prints, with order latency),
 and a live venue simulated here that acknowledges, fills in parts, rejects, or stays silent
