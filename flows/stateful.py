@@ -3,8 +3,10 @@ stateful step that works a whole batch per key at once.
 
 Bytewax calls Python once per item per step; for a tick stream that call overhead is
 the bottleneck, so `fold` uses `stateful_batch`: one call per key per batch, the pure
-function applied item by item inside. The state object is immutable and replaced on
-every item, so the snapshot is simply the latest state (recovery-safe).
+function applied item by item inside. The state is a mutable object owned by this step
+alone (operators update it in place, which is cheaper than copying a desk per record); the
+function returns it after every item, so the snapshot is simply the latest state, pickled by
+Bytewax (recovery-safe).
 
 The items of one key in one upstream batch travel to the stateful step as *one* item, a
 list in arrival order (`group_by_key`). Bytewax routes a key to the worker
