@@ -61,7 +61,7 @@ class Run:
 
 
 def ingest(config: Config, stub: StubServer, wanted: list[str], *, until: Callable[[Run], bool],
-           streams: tuple[str, ...] = ("ticker", "book", "trade", "funding"), timeout_s: float = 15.0,
+           streams: tuple[str, ...] = ("ticker", "book", "trade", "funding"), timeout_s: float = 60.0,
            clock: Callable[[], int] | None = None, **settings: Any) -> Run:
     venue = stub.venue.name
     stamp = clock or (lambda: CLOCK_MS)
