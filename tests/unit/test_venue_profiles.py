@@ -19,7 +19,7 @@ from arbflow.sinks.gateway.credentials import Credentials, make_exchange
 from arbflow.sinks.gateway.venues import PROFILES
 
 REPO = Path(__file__).resolve().parents[2]
-SCANNED = ("sinks", "operators", "flows")
+SCANNED = ("sinks", "operators", "flows", "cli", "reports")
 ALLOWED = REPO / "sinks" / "gateway" / "venues"  # the one place a venue's name decides something
 VENUES = frozenset(DEFAULT_VENUES) | frozenset(PROFILES)
 _SKIPPED = (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT)
