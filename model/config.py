@@ -169,6 +169,46 @@ class ScannerConfig:
     quote_max_age_ms: int = field(default=5_000, metadata=rule(lambda v: v >= 1, "an integer >= 1 (ms)"))
 
 
+OrderStyle = Literal["maker_first", "taker"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StrategyConfig:
+    """The one fee-aware carry rule (docs/architecture.md §3.6; operators/strategy), for the
+    scanner, the execution exits and the study alike. Rates are fractions per 8 h, costs bps.
+
+    Entry: `carry_8h × H × 10⁴ + entry_spread_bps − round-trip cost > entry_margin_bps`, the
+    cost being the four fills of `order_style` ("maker_first": the harder leg rests as maker,
+    the other crosses as taker, on entry and exit; "taker": four taker fills) plus the
+    expected exit slippage. H, the expected holding period in 8 h intervals, is the mean
+    length of the completed runs of positive carry in the pair's last
+    `holding_lookback_intervals`, clamped to [`min_holding_intervals`,
+    `max_holding_intervals`]; `default_holding_intervals` when the history holds no
+    completed run. Hold while the carry stays at or above `exit_carry_8h` (hysteresis: the
+    entry bar is the whole round trip plus the margin, the exit bar only the carry's sign)."""
+
+    order_style: OrderStyle = "maker_first"
+    entry_margin_bps: Decimal = field(default=Decimal(5), metadata=rule(lambda v: 0 <= v <= 1_000,
+                                                                       "a decimal from 0 to 1000 (bps)"))
+    exit_carry_8h: Decimal = field(default=Decimal(0), metadata=rule(lambda v: -1 < v < 1,
+                                                                    "a decimal in (-1, 1) (fraction per 8 h)"))
+    holding_lookback_intervals: int = field(default=270, metadata=rule(lambda v: 1 <= v <= 1_095,
+                                                                       "an integer from 1 to 1095 (8 h intervals)"))
+    min_holding_intervals: int = field(default=3, metadata=rule(lambda v: 1 <= v <= 1_095,
+                                                                "an integer from 1 to 1095 (8 h intervals)"))
+    max_holding_intervals: int = field(default=90, metadata=rule(lambda v: 1 <= v <= 1_095,
+                                                                 "an integer from 1 to 1095 (8 h intervals)"))
+    default_holding_intervals: int = field(default=21, metadata=rule(lambda v: 1 <= v <= 1_095,
+                                                                     "an integer from 1 to 1095 (8 h intervals)"))
+
+    def __post_init__(self) -> None:
+        if not self.min_holding_intervals <= self.default_holding_intervals <= self.max_holding_intervals:
+            raise ConfigError("strategy.default_holding_intervals",
+                              "need min_holding_intervals <= default_holding_intervals <= max_holding_intervals, got "
+                              f"{self.min_holding_intervals}, {self.default_holding_intervals}, "
+                              f"{self.max_holding_intervals}")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SignalsConfig:
     """The signal step. `scan_interval_ms`: at most one scan per asset per this much
@@ -516,6 +556,7 @@ class Config:
     infra: InfraConfig = InfraConfig()
     replay: ReplayConfig = ReplayConfig()
     scanner: ScannerConfig = ScannerConfig()
+    strategy: StrategyConfig = StrategyConfig()
     signals: SignalsConfig = SignalsConfig()
     margin: MarginConfig = field(default_factory=MarginConfig)
     allocation: AllocationConfig = field(default_factory=AllocationConfig)
