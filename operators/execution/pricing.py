@@ -5,7 +5,7 @@ projected profit is the scanner's (`scanner.horizon_intervals`).
 
 Units: money in quote currency (USD), quantities in base units, spreads and fees in bps,
 carry as a fraction per 8 h. Pricing reuses the scanner's (`scanner.price`: book-walk VWAP
-for a notional, the fallback formula on a ticker-only quote; `scanner.projected_profit`), so
+for a notional, the fallback formula on a ticker-only quote; `carry_rule.projected_profit`), so
 the entry recheck is the scanner's judgement on the book as it is now, for the size chosen.
 """
 
@@ -21,6 +21,7 @@ from arbflow.model.market import Market, Side
 from arbflow.model.money import BPS_PER_UNIT, MONEY, mid, round_to_lot, round_to_tick
 from arbflow.model.signals import Opportunity
 from arbflow.operators.signals import scanner, slippage
+from arbflow.operators.strategy import carry_rule
 
 _ZERO: Final = Decimal(0)
 _CENT: Final = Decimal("0.01")
@@ -139,8 +140,9 @@ def plan_entry(opp: Opportunity, long: scanner.Quote | None, short: scanner.Quot
     (long_px, _), (short_px, _), (_, exit_long_bps), (_, exit_short_bps) = prices  # type: ignore[misc]
     spread = MONEY.divide(MONEY.multiply(short_px - long_px, BPS_PER_UNIT), mid(long_px, short_px))
     carry = opp.carry_8h if opp.carry_8h is not None else _ZERO
-    profit = scanner.projected_profit(notional, carry, config.scanner.horizon_intervals, spread, opp.fees_bps,
-                                      exit_long_bps + exit_short_bps)
+    edge = carry_rule.edge_bps(carry, config.scanner.horizon_intervals, spread,
+                               opp.fees_bps + exit_long_bps + exit_short_bps)
+    profit = carry_rule.projected_profit(notional, edge)
     if profit <= _ZERO:
         return Refusal(reasons.NOT_PROFITABLE, f"projected {profit:.2f} USD on the current books for {notional}")
     first_quote, first_venue, other_venue = (long, opp.long_venue, opp.short_venue) if first == "long" else \

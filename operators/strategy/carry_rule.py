@@ -13,6 +13,8 @@ Formulas (one place each):
 - `edge_bps = carry_8h × H × 10⁴ + entry_spread_bps − cost_bps`; projected profit over H =
   `N × edge_bps / 10⁴`;
 - enter iff `carry_8h ≥ exit_carry_8h` and `edge_bps > entry_margin_bps`, else NOT_PROFITABLE;
+- a *spread trade* earns more from `entry_spread_bps` than from `carry_8h × H × 10⁴`; only
+  spread trades are gated by the confluence score and `min_spread_bps` (scanner and desks);
 - hold while `carry_8h ≥ exit_carry_8h`, exit below it (hysteresis: entering needs the whole
   round trip plus the margin, holding only the carry's sign — the fees are sunk and the exit
   fees are paid whenever one exits — and never a fixed horizon).
@@ -98,6 +100,15 @@ def decide_entry(*, carry_8h: Decimal, holding: Holding, entry_spread_bps: Decim
                          holding=holding, entry_spread_bps=entry_spread_bps, fees_bps=fees_bps,
                          exit_slippage_bps=exit_slippage_bps, edge_bps=edge, margin_bps=cfg.entry_margin_bps,
                          note=note)
+
+
+def spread_trade(entry_spread_bps: Decimal, carry_8h: Decimal | None, holding_intervals: int | None) -> bool:
+    """A spread trade (gated by the confluence score and the minimum spread) earns more from its
+    entry spread than from its carry over H; otherwise it is a carry trade. Without a carry or
+    an H (a record priced before the rule) it counts as a spread trade."""
+    if carry_8h is None or holding_intervals is None:
+        return True
+    return entry_spread_bps > carry_8h * holding_intervals * BPS_PER_UNIT
 
 
 def should_exit(carry_8h: Decimal, cfg: StrategyConfig) -> bool:
