@@ -152,8 +152,8 @@ def _positive(v: Decimal) -> bool:
 class ScannerConfig:
     """The opportunity scanner (docs/architecture.md §3.6, §3.9). Money in quote currency (USD).
 
-    `notional` is the size each candidate is priced for; `horizon_intervals` the holding
-    horizon in 8 h funding intervals for projected profit; `quote_equivalents` lists quote
+    `notional` is the size each candidate is priced for (its holding period and profit
+    rule are `[strategy]`'s); `quote_equivalents` lists quote
     currencies that may be paired with each other (empty = a pair never mixes quotes);
     a leg whose last price is older than `quote_max_age_ms` is stale (docs/architecture.md §3.9:
     a venue silent > 5 s pauses entries there)."""
@@ -163,7 +163,6 @@ class ScannerConfig:
     min_score: int = field(default=70, metadata=rule(lambda v: 0 <= v <= 100, "an integer from 0 to 100"))
     min_depth_usd: Decimal = field(default=Decimal(50_000), metadata=rule(lambda v: v >= 0, "a decimal >= 0"))
     depth_band_bps: Decimal = field(default=Decimal(2), metadata=rule(_positive, "a decimal > 0"))
-    horizon_intervals: int = field(default=3, metadata=rule(lambda v: 1 <= v <= 1000, "an integer from 1 to 1000"))
     top_n: int = field(default=20, metadata=rule(lambda v: 1 <= v <= 1000, "an integer from 1 to 1000"))
     quote_equivalents: tuple[str, ...] = ()
     quote_max_age_ms: int = field(default=5_000, metadata=rule(lambda v: v >= 1, "an integer >= 1 (ms)"))
@@ -490,8 +489,8 @@ class ExecutionConfig:
     legs, hedges, unwinds, hard exits) are priced `max_hedge_slippage_bps` beyond the touch,
     widened by `retry_widen_bps` per retry, at most `max_retries` retries.
     Exits: the spread widening past the entry spread by `stop_loss_bps` (hard) or
-    `widen_exit_bps` (soft), the carry falling below `funding_exit_8h` (fraction per 8 h),
-    `profit_take_fraction` of the projected profit earned; a soft (passive) exit becomes
+    `widen_exit_bps` (soft), the carry rule's exit (`strategy.exit_carry_8h`),
+    `profit_take_fraction` of the projected profit over H earned; a soft (passive) exit becomes
     hard after `max_soft_exit_rounds` rounds.
     Breaker: more than `breaker_failure_rate` of a venue's last `breaker_window` orders
     refused → no entries there for `breaker_pause_ms`.
@@ -513,8 +512,6 @@ class ExecutionConfig:
     max_retries: int = field(default=3, metadata=rule(lambda v: 0 <= v <= 100, "an integer from 0 to 100"))
     stop_loss_bps: Decimal = field(default=Decimal(100), metadata=rule(_width_bps, _WIDTH_ALLOWED))
     widen_exit_bps: Decimal = field(default=Decimal(50), metadata=rule(_width_bps, _WIDTH_ALLOWED))
-    funding_exit_8h: Decimal = field(default=Decimal("0.00005"),
-                                     metadata=rule(lambda v: -1 < v < 1, "a decimal in (-1, 1) (fraction per 8 h)"))
     profit_take_fraction: Decimal = field(default=Decimal("0.9"), metadata=rule(_positive, "a decimal > 0"))
     max_soft_exit_rounds: int = field(default=3, metadata=rule(lambda v: 0 <= v <= 100, "an integer from 0 to 100"))
     breaker_window: int = field(default=20, metadata=rule(lambda v: 1 <= v <= 10_000, "an integer from 1 to 10000"))
