@@ -9,6 +9,7 @@ Exit codes as every arbflow command: 0 ok; 2 a usage error (a bad option, a file
 known format or malformed, no data files).
 """
 
+import dataclasses
 import sys
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -106,10 +107,12 @@ def study() -> None:
                    "Default: every file in fixtures/funding/.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out/funding-study"),
               show_default=True, help=f"Directory for {JSON_NAME}, {CSV_NAME}, {HTML_NAME} and plots/*.html.")
-@click.option("--entry-bps", type=DECIMAL, default="1", show_default=True,
-              help="Enter when the 8h carry is above this many bps (1 bp = 0.01 %/8h).")
-@click.option("--exit-bps", type=DECIMAL, default="0.5", show_default=True,
-              help="Exit when the held side's 8h carry falls below this many bps (≤ --entry-bps).")
+@click.option("--entry-margin-bps", type=DECIMAL, default=None,
+              help="The carry rule's entry margin: enter when carry × H + spread − the taker round trip beats "
+                   "this many bps. Default: [strategy] entry_margin_bps.")
+@click.option("--exit-bps", type=DECIMAL, default=None,
+              help="Exit when the held side's 8h carry falls below this many bps (1 bp = 0.01 %/8h). "
+                   "Default: [strategy] exit_carry_8h.")
 @click.option("--signal-window", type=click.IntRange(1, 1000), default=1, show_default=True,
               help="The entry/exit signal is the mean 8h carry of this many last settlements (8h buckets for "
                    "pairs); 1 = the last settlement.")
@@ -123,11 +126,13 @@ def study() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the study as JSON instead of the table.")
 @click.pass_context
 @_guard
-def funding(ctx: click.Context, data_files: tuple[Path, ...], out_dir: Path, entry_bps: Decimal, exit_bps: Decimal,
+def funding(ctx: click.Context, data_files: tuple[Path, ...], out_dir: Path, entry_margin_bps: Decimal | None,
+            exit_bps: Decimal | None,
             signal_window: int, notional: Decimal, basis_stop_bps: Decimal, basis_stop_intervals: int,
             basis_reentry_bps: Decimal, as_json: bool) -> None:
     """Funding-carry study: cash-and-carry per venue and cross-venue funding spread, with
-    fees, entry/exit hysteresis and the basis stop, in exact Decimal, next to the naive
+    fees, the desks' carry rule (entry over H, exit by hysteresis) and the basis stop, in exact
+    Decimal, next to the naive
     "average funding × 3 × 365".
 
     Decisions at a settlement use only data published by then (no look-ahead). Prints a
@@ -138,8 +143,12 @@ def funding(ctx: click.Context, data_files: tuple[Path, ...], out_dir: Path, ent
     venues = _venues(ctx)
     files = _data_files(data_files)
     try:
+        strategy = _config(ctx).strategy
+        strategy = dataclasses.replace(
+            strategy, entry_margin_bps=strategy.entry_margin_bps if entry_margin_bps is None else entry_margin_bps,
+            exit_carry_8h=strategy.exit_carry_8h if exit_bps is None else exit_bps / BPS_PER_UNIT)
         params = carry_study.StudyParams(
-            notional=notional, entry_8h=entry_bps / BPS_PER_UNIT, exit_8h=exit_bps / BPS_PER_UNIT,
+            notional=notional, strategy=strategy,
             basis_stop=basis_stop_bps / BPS_PER_UNIT, basis_stop_intervals=basis_stop_intervals,
             basis_reentry=basis_reentry_bps / BPS_PER_UNIT, signal_window=signal_window)
     except ValueError as error:
@@ -170,8 +179,10 @@ def funding(ctx: click.Context, data_files: tuple[Path, ...], out_dir: Path, ent
         sys.stdout.buffer.write(codec.dumps(summary) + b"\n")
         return
     out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-    out.print(table(rows, f"Funding-carry study — {params.notional:,} USD per leg, enter > {entry_bps} bp/8h, "
-                          f"exit < {exit_bps} bp/8h, taker fees"))
+    rule = params.strategy
+    out.print(table(rows, f"Funding-carry study — {params.notional:,} USD per leg, enter when carry × H + spread − "
+                          f"taker round trip > {rule.entry_margin_bps} bps, exit < "
+                          f"{rule.exit_carry_8h * BPS_PER_UNIT} bp/8h, taker fees"))
     for path in written:
         out.print(f"wrote {path}")
 

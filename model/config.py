@@ -152,8 +152,8 @@ def _positive(v: Decimal) -> bool:
 class ScannerConfig:
     """The opportunity scanner (docs/architecture.md §3.6, §3.9). Money in quote currency (USD).
 
-    `notional` is the size each candidate is priced for; `horizon_intervals` the holding
-    horizon in 8 h funding intervals for projected profit; `quote_equivalents` lists quote
+    `notional` is the size each candidate is priced for (its holding period and profit
+    rule are `[strategy]`'s); `quote_equivalents` lists quote
     currencies that may be paired with each other (empty = a pair never mixes quotes);
     a leg whose last price is older than `quote_max_age_ms` is stale (docs/architecture.md §3.9:
     a venue silent > 5 s pauses entries there)."""
@@ -163,10 +163,49 @@ class ScannerConfig:
     min_score: int = field(default=70, metadata=rule(lambda v: 0 <= v <= 100, "an integer from 0 to 100"))
     min_depth_usd: Decimal = field(default=Decimal(50_000), metadata=rule(lambda v: v >= 0, "a decimal >= 0"))
     depth_band_bps: Decimal = field(default=Decimal(2), metadata=rule(_positive, "a decimal > 0"))
-    horizon_intervals: int = field(default=3, metadata=rule(lambda v: 1 <= v <= 1000, "an integer from 1 to 1000"))
     top_n: int = field(default=20, metadata=rule(lambda v: 1 <= v <= 1000, "an integer from 1 to 1000"))
     quote_equivalents: tuple[str, ...] = ()
     quote_max_age_ms: int = field(default=5_000, metadata=rule(lambda v: v >= 1, "an integer >= 1 (ms)"))
+
+
+OrderStyle = Literal["maker_first", "taker"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StrategyConfig:
+    """The one fee-aware carry rule (docs/architecture.md §3.6; operators/strategy), for the
+    scanner, the execution exits and the study alike. Rates are fractions per 8 h, costs bps.
+
+    Entry: `carry_8h × H × 10⁴ + entry_spread_bps − round-trip cost > entry_margin_bps`, the
+    cost being the four fills of `order_style` ("maker_first": the harder leg rests as maker,
+    the other crosses as taker, on entry and exit; "taker": four taker fills) plus the
+    expected exit slippage. H, the expected holding period in 8 h intervals, is the mean
+    length of the completed runs of positive carry in the pair's last
+    `holding_lookback_intervals`, clamped to [`min_holding_intervals`,
+    `max_holding_intervals`]; `default_holding_intervals` when the history holds no
+    completed run. Hold while the carry stays at or above `exit_carry_8h` (hysteresis: the
+    entry bar is the whole round trip plus the margin, the exit bar only the carry's sign)."""
+
+    order_style: OrderStyle = "maker_first"
+    entry_margin_bps: Decimal = field(default=Decimal(5), metadata=rule(lambda v: 0 <= v <= 1_000,
+                                                                       "a decimal from 0 to 1000 (bps)"))
+    exit_carry_8h: Decimal = field(default=Decimal(0), metadata=rule(lambda v: -1 < v < 1,
+                                                                    "a decimal in (-1, 1) (fraction per 8 h)"))
+    holding_lookback_intervals: int = field(default=270, metadata=rule(lambda v: 1 <= v <= 1_095,
+                                                                       "an integer from 1 to 1095 (8 h intervals)"))
+    min_holding_intervals: int = field(default=3, metadata=rule(lambda v: 1 <= v <= 1_095,
+                                                                "an integer from 1 to 1095 (8 h intervals)"))
+    max_holding_intervals: int = field(default=90, metadata=rule(lambda v: 1 <= v <= 1_095,
+                                                                 "an integer from 1 to 1095 (8 h intervals)"))
+    default_holding_intervals: int = field(default=21, metadata=rule(lambda v: 1 <= v <= 1_095,
+                                                                     "an integer from 1 to 1095 (8 h intervals)"))
+
+    def __post_init__(self) -> None:
+        if not self.min_holding_intervals <= self.default_holding_intervals <= self.max_holding_intervals:
+            raise ConfigError("strategy.default_holding_intervals",
+                              "need min_holding_intervals <= default_holding_intervals <= max_holding_intervals, got "
+                              f"{self.min_holding_intervals}, {self.default_holding_intervals}, "
+                              f"{self.max_holding_intervals}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -450,8 +489,8 @@ class ExecutionConfig:
     legs, hedges, unwinds, hard exits) are priced `max_hedge_slippage_bps` beyond the touch,
     widened by `retry_widen_bps` per retry, at most `max_retries` retries.
     Exits: the spread widening past the entry spread by `stop_loss_bps` (hard) or
-    `widen_exit_bps` (soft), the carry falling below `funding_exit_8h` (fraction per 8 h),
-    `profit_take_fraction` of the projected profit earned; a soft (passive) exit becomes
+    `widen_exit_bps` (soft), the carry rule's exit (`strategy.exit_carry_8h`),
+    `profit_take_fraction` of the projected profit over H earned; a soft (passive) exit becomes
     hard after `max_soft_exit_rounds` rounds.
     Breaker: more than `breaker_failure_rate` of a venue's last `breaker_window` orders
     refused → no entries there for `breaker_pause_ms`.
@@ -473,8 +512,6 @@ class ExecutionConfig:
     max_retries: int = field(default=3, metadata=rule(lambda v: 0 <= v <= 100, "an integer from 0 to 100"))
     stop_loss_bps: Decimal = field(default=Decimal(100), metadata=rule(_width_bps, _WIDTH_ALLOWED))
     widen_exit_bps: Decimal = field(default=Decimal(50), metadata=rule(_width_bps, _WIDTH_ALLOWED))
-    funding_exit_8h: Decimal = field(default=Decimal("0.00005"),
-                                     metadata=rule(lambda v: -1 < v < 1, "a decimal in (-1, 1) (fraction per 8 h)"))
     profit_take_fraction: Decimal = field(default=Decimal("0.9"), metadata=rule(_positive, "a decimal > 0"))
     max_soft_exit_rounds: int = field(default=3, metadata=rule(lambda v: 0 <= v <= 100, "an integer from 0 to 100"))
     breaker_window: int = field(default=20, metadata=rule(lambda v: 1 <= v <= 10_000, "an integer from 1 to 10000"))
@@ -516,6 +553,7 @@ class Config:
     infra: InfraConfig = InfraConfig()
     replay: ReplayConfig = ReplayConfig()
     scanner: ScannerConfig = ScannerConfig()
+    strategy: StrategyConfig = StrategyConfig()
     signals: SignalsConfig = SignalsConfig()
     margin: MarginConfig = field(default_factory=MarginConfig)
     allocation: AllocationConfig = field(default_factory=AllocationConfig)

@@ -1,7 +1,7 @@
 """One asset desk's configuration (`DeskConfig`) and the one builder that derives it from the
 whole configuration (`desk_config`) — pure: no file, environment or clock.
 
-The desk's operators read the configuration's own sections (`[signals]`, `[scanner]`,
+The desk's operators read the configuration's own sections (`[signals]`, `[scanner]`, `[strategy]`,
 `[execution]`, `[margin]`, `[allocation]`, the venue table) as parsed; what is not a section
 but follows from the whole configuration is computed here, once: the trading mode, the
 desk's share of the starting capital, the margin tables with fallbacks for venues that have
@@ -22,6 +22,7 @@ from arbflow.model.config import (
     MarginConfig,
     ScannerConfig,
     SignalsConfig,
+    StrategyConfig,
     VenueConfig,
     VenueMarginConfig,
 )
@@ -44,6 +45,7 @@ class DeskConfig:
 
     venues: Mapping[str, VenueConfig]
     scanner: ScannerConfig
+    strategy: StrategyConfig
     signals: SignalsConfig
     execution: ExecutionConfig
     margin: MarginConfig
@@ -58,7 +60,8 @@ def desk_config(config: Config, mode: TradeMode | None = None) -> DeskConfig:
     under its margin checks and its portfolio controller; `mode` None = signals only."""
     allocation = config.allocation
     sectors = Counter(sector_of(allocation, asset) for asset in config.universe.assets)
-    return DeskConfig(venues=config.venues, scanner=config.scanner, signals=config.signals,
+    return DeskConfig(venues=config.venues, scanner=config.scanner, strategy=config.strategy,
+                      signals=config.signals,
                       execution=config.execution, margin=with_fallback_tables(config.margin, config.venues),
                       allocation=allocation, mode=mode,
                       capital=config.execution.starting_capital / len(config.universe.assets),

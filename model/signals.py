@@ -64,7 +64,9 @@ class Opportunity:
     """A candidate pair: long `long_symbol` on `long_venue`, short on `short_venue`.
 
     Spreads in bps per docs/architecture.md §3.9; `carry_8h` is a fraction per 8h, `carry_apr` a
-    fraction per year; `notional` and `projected_profit` in quote currency (USD).
+    fraction per year; `notional` and `projected_profit` in quote currency (USD), the
+    projected profit over `holding_intervals`, the carry rule's expected holding period H in
+    8 h intervals (None = not priced that far; operators/strategy/carry_rule.py).
     `accepted` is False with a `reason` code (and a human `detail`) when a filter or hard
     constraint refused it; `flags` name the soft metrics that had no data.
     """
@@ -88,6 +90,7 @@ class Opportunity:
     fees_bps: Decimal
     notional: Decimal
     projected_profit: Decimal
+    holding_intervals: int | None = None
     depth_long: Decimal
     depth_short: Decimal
     score: int

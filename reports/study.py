@@ -83,7 +83,11 @@ def document(row: Row) -> dict[str, Any]:
 
 
 def params_document(params: StudyParams) -> dict[str, Any]:
-    return {"notional_usd": params.notional, "entry_8h": params.entry_8h, "exit_8h": params.exit_8h,
+    rule = params.strategy
+    return {"notional_usd": params.notional, "entry_margin_bps": rule.entry_margin_bps,
+            "exit_carry_8h": rule.exit_carry_8h, "holding_lookback_intervals": rule.holding_lookback_intervals,
+            "min_holding_intervals": rule.min_holding_intervals, "max_holding_intervals": rule.max_holding_intervals,
+            "default_holding_intervals": rule.default_holding_intervals,
             "basis_stop": params.basis_stop, "basis_stop_intervals": params.basis_stop_intervals,
             "basis_reentry": params.basis_reentry, "signal_window": params.signal_window}
 
@@ -236,8 +240,10 @@ def html_page(rows: Sequence[Row], params: StudyParams, datasets: Sequence[dict[
                    + "; ".join(html.escape(c) for c in d["caveats"]) + "</li>" for d in datasets)
     shown = page.Figures()
     body = f"""<h1>Funding-carry study</h1>
-<p>Notional {rules['notional_usd']:,} USD per leg (APR is on one leg's notional). Enter when the 8h carry
-&gt; {percent(rules['entry_8h'], '0.0001')}, exit when &lt; {percent(rules['exit_8h'], '0.0001')}; basis stop below
+<p>Notional {rules['notional_usd']:,} USD per leg (APR is on one leg's notional). The desks' carry rule:
+enter when the 8h carry × H + spread − the taker round trip &gt; {rules['entry_margin_bps']} bps (H from the
+settled carry runs, {rules['min_holding_intervals']}–{rules['max_holding_intervals']} intervals, default
+{rules['default_holding_intervals']}), exit when &lt; {percent(rules['exit_carry_8h'], '0.0001')}; basis stop below
 {percent(rules['basis_stop'], '0.0001')} for {rules['basis_stop_intervals']} bars, re-entry at or above
 {percent(rules['basis_reentry'], '0.0001')}. Taker fees on every fill, no slippage. The naive APR is
 the mean 8h funding × 3 × 365 (pairs: mean |spread| × 3 × 365). See docs/study.md.</p>

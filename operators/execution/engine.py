@@ -68,6 +68,7 @@ from arbflow.operators.execution.state import (
     snapshot,
 )
 from arbflow.operators.execution.venue_events import VenueEvent
+from arbflow.operators.strategy import carry_rule
 
 _ZERO: Final = Decimal(0)
 P = ParamSpec("P")
@@ -242,8 +243,9 @@ def _forget_old_opportunities(state: ExecutionState, oldest: int) -> None:
 def _refusal(run: Run, opp: Opportunity) -> pricing.Refusal | None:
     state, settings = run.state, run.settings
     busy = state.trades.get(state.pairs.get(_pair_key(opp), ""))
-    if opp.score < settings.scanner.min_score:
-        return pricing.Refusal(reasons.SCORE_TOO_LOW, f"score {opp.score} < {settings.scanner.min_score}")
+    gated = carry_rule.spread_trade(opp.entry_spread_bps, opp.carry_8h, opp.holding_intervals)
+    if gated and opp.score < settings.scanner.min_score:  # the score gates spread trades only (§3.6)
+        return pricing.Refusal(reasons.SCORE_TOO_LOW, f"spread trade: score {opp.score} < {settings.scanner.min_score}")
     if opp.opportunity_id in state.started:
         return pricing.Refusal(reasons.DUPLICATE_OPPORTUNITY, f"started {state.started[opp.opportunity_id][0]}")
     if run.now - opp.ts > settings.execution.max_opportunity_age_ms:

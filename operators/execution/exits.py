@@ -46,7 +46,7 @@ def exit_signal(run: Run, trade: Trade) -> pricing.ExitSignal | None:
     return pricing.exit_signal(view, state.market.quotes.get((long.venue, long.symbol)),
                                state.market.quotes.get((short.venue, short.symbol)),
                                None if isinstance(carry, funding_ops.Blocked) else carry.carry_8h, stop,
-                               run.settings.execution)
+                               run.settings.execution, run.settings.strategy)
 
 
 def start_exit(run: Run, trade: Trade, reason: str, hard: bool) -> None:

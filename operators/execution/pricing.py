@@ -1,11 +1,13 @@
 """Prices the execution stage decides with (docs/architecture.md §3.7, §3.9): the quotes it tracks,
 order prices, entry sizing with the profit recomputed on the current book, and the exit
-signals of an open position. The knobs are the `[execution]` section; the horizon of
-projected profit is the scanner's (`scanner.horizon_intervals`).
+signals of an open position. The knobs are the `[execution]` section; entry and hold are
+the one carry rule's (`[strategy]`, operators/strategy/carry_rule.py): the recheck is its
+entry decision over the opportunity's H (the configured default when the opportunity has
+none), the carry exit its hold/exit decision, the projected profit the profit over H.
 
 Units: money in quote currency (USD), quantities in base units, spreads and fees in bps,
 carry as a fraction per 8 h. Pricing reuses the scanner's (`scanner.price`: book-walk VWAP
-for a notional, the fallback formula on a ticker-only quote; `scanner.projected_profit`), so
+for a notional, the fallback formula on a ticker-only quote; `carry_rule.projected_profit`), so
 the entry recheck is the scanner's judgement on the book as it is now, for the size chosen.
 """
 
@@ -15,12 +17,13 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Final, Literal
 
 from arbflow.model import reasons
-from arbflow.model.config import ExecutionConfig, VenueConfig
+from arbflow.model.config import ExecutionConfig, StrategyConfig, VenueConfig
 from arbflow.model.desk_config import DeskConfig
 from arbflow.model.market import Market, Side
 from arbflow.model.money import BPS_PER_UNIT, MONEY, mid, round_to_lot, round_to_tick
 from arbflow.model.signals import Opportunity
 from arbflow.operators.signals import scanner, slippage
+from arbflow.operators.strategy import carry_rule, holding
 
 _ZERO: Final = Decimal(0)
 _CENT: Final = Decimal("0.01")
@@ -90,17 +93,26 @@ class Refusal:
     detail: str
 
 
+def holding_of(opp: Opportunity, strategy: StrategyConfig) -> holding.Holding:
+    """The opportunity's H as the scanner estimated it; the configured default without one."""
+    if opp.holding_intervals is None:
+        return holding.configured_holding(strategy)
+    return holding.Holding(intervals=opp.holding_intervals, source="history")
+
+
 def size_notional(opp: Opportunity, available: Decimal, config: DeskConfig) -> Decimal | Refusal:
-    """docs/architecture.md §3.7 sizing: `(spread − fees − funding_cost) / spread × available`, capped at
-    `max_position_fraction × available` and the opportunity's notional; funding cost in bps
-    over the horizon `max(0, −carry_8h × H × 10⁴)` as the scanner counts it."""
-    spread = opp.entry_spread_bps
+    """docs/architecture.md §3.7 sizing: `(gross − costs) / gross × available`, capped at
+    `max_position_fraction × available` and the opportunity's notional. Over the opportunity's
+    H, in bps: the carry `c = carry_8h × H × 10⁴` is income when positive (`gross = spread +
+    c`, `costs = fees`) and a cost when negative (`gross = spread`, `costs = fees − c`)."""
     carry = opp.carry_8h if opp.carry_8h is not None else _ZERO
-    funding_cost = max(_ZERO, -carry * config.scanner.horizon_intervals * BPS_PER_UNIT)
-    edge = spread - opp.fees_bps - funding_cost
-    if spread <= _ZERO or edge <= _ZERO:
-        return Refusal(reasons.SPREAD_BELOW_COSTS, f"spread {spread} bps vs costs {opp.fees_bps + funding_cost} bps")
-    base = MONEY.divide(MONEY.multiply(edge, available), spread)
+    carry_bps = carry_rule.edge_bps(carry, holding_of(opp, config.strategy).intervals, _ZERO, _ZERO)
+    gross = opp.entry_spread_bps + max(_ZERO, carry_bps)
+    edge = gross - opp.fees_bps - max(_ZERO, -carry_bps)
+    if gross <= _ZERO or edge <= _ZERO:
+        return Refusal(reasons.NOT_PROFITABLE, f"spread {opp.entry_spread_bps} + carry over H {carry_bps:.2f} bps "
+                       f"vs fees {opp.fees_bps} bps")
+    base = MONEY.divide(MONEY.multiply(edge, available), gross)
     return min(base, config.execution.max_position_fraction * available, opp.notional)
 
 
@@ -138,11 +150,13 @@ def plan_entry(opp: Opportunity, long: scanner.Quote | None, short: scanner.Quot
         return Refusal(reasons.NO_BOOK, f"the books cannot fill {notional} USD")
     (long_px, _), (short_px, _), (_, exit_long_bps), (_, exit_short_bps) = prices  # type: ignore[misc]
     spread = MONEY.divide(MONEY.multiply(short_px - long_px, BPS_PER_UNIT), mid(long_px, short_px))
-    carry = opp.carry_8h if opp.carry_8h is not None else _ZERO
-    profit = scanner.projected_profit(notional, carry, config.scanner.horizon_intervals, spread, opp.fees_bps,
-                                      exit_long_bps + exit_short_bps)
-    if profit <= _ZERO:
-        return Refusal(reasons.NOT_PROFITABLE, f"projected {profit:.2f} USD on the current books for {notional}")
+    decision = carry_rule.decide_entry(
+        carry_8h=opp.carry_8h if opp.carry_8h is not None else _ZERO, holding=holding_of(opp, config.strategy),
+        entry_spread_bps=spread, fees_bps=opp.fees_bps, exit_slippage_bps=exit_long_bps + exit_short_bps,
+        cfg=config.strategy)
+    profit = carry_rule.projected_profit(notional, decision.edge_bps)
+    if not decision.accepted:
+        return Refusal(reasons.NOT_PROFITABLE, f"on the current books for {notional} USD: {decision.detail()}")
     first_quote, first_venue, other_venue = (long, opp.long_venue, opp.short_venue) if first == "long" else \
         (short, opp.short_venue, opp.long_venue)
     first_px = passive_px(first_quote, "buy" if first == "long" else "sell")
@@ -199,10 +213,11 @@ def mark_to_close(view: PositionView, exit_long_px: Decimal, exit_short_px: Deci
 
 
 def exit_signal(view: PositionView, long: scanner.Quote | None, short: scanner.Quote | None, carry_8h: Decimal | None,
-                basis_stop: bool, execution: ExecutionConfig) -> ExitSignal | None:
+                basis_stop: bool, execution: ExecutionConfig, strategy: StrategyConfig) -> ExitSignal | None:
     """The first exit rule that fires (docs/architecture.md §3.7), hard rules first: stop at entry + 100
-    bps, basis stop; then soft: widening > entry + 50 bps, carry < 0.005 %/8 h, and realised +
-    mark-to-close − expected exit fees ≥ 90 % of the projected profit."""
+    bps, basis stop; then soft: widening > entry + 50 bps, the carry rule's exit (carry below
+    `strategy.exit_carry_8h`), and realised + mark-to-close − expected exit fees ≥ 90 % of the
+    projected profit over H."""
     if basis_stop:
         return ExitSignal(reasons.EXIT_BASIS_STOP, True, "basis-at-risk stop on a leg's venue")
     priced = None if long is None or short is None else close_prices(long, short, view)
@@ -212,8 +227,9 @@ def exit_signal(view: PositionView, long: scanner.Quote | None, short: scanner.Q
             return ExitSignal(reasons.EXIT_STOP_LOSS, True, f"close spread {spread:.2f} bps")
         if spread > view.entry_spread_bps + execution.widen_exit_bps:
             return ExitSignal(reasons.EXIT_SPREAD_WIDENED, False, f"close spread {spread:.2f} bps")
-    if carry_8h is not None and carry_8h < execution.funding_exit_8h:
-        return ExitSignal(reasons.EXIT_FUNDING_CONVERGED, False, f"carry {carry_8h} per 8 h")
+    if carry_8h is not None and carry_rule.should_exit(carry_8h, strategy):
+        return ExitSignal(reasons.EXIT_FUNDING_CONVERGED, False,
+                          f"carry {carry_8h} per 8 h below the exit threshold {strategy.exit_carry_8h}")
     if priced is not None and view.projected_profit > _ZERO:
         exit_fees = MONEY.divide(MONEY.multiply(view.notional, view.exit_fees_bps), BPS_PER_UNIT)
         earned = view.realised + mark_to_close(view, *priced) - exit_fees

@@ -200,4 +200,4 @@ def _scan(state: AssetSignals, market: MarketState, asset: str, now: int, settin
         stats={key: market_stats.leg_stats(s) for key, s in state.stats.items()},
         toxic={v: r.block for v, r in state.verdicts.items() if r.block is not None},
         funding_silent_after_ms=settings.signals.funding_silent_after_ms)
-    return list(scanner.scan(view, settings.scanner, settings.venues))
+    return list(scanner.scan(view, settings.scanner, settings.venues, settings.strategy))

@@ -9,7 +9,14 @@ Units: rates are fractions per interval (`rate`), per 8 h (`rate_8h`) or per yea
   sign (antisymmetric);
 - stale: `next_funding_time` passed more than 60 s ago without a new rate, or no update
   for `silent_after_ms` (10 min) mid-interval — `None` turns the silence rule off for
-  settlement-only histories, which update once per interval by nature.
+  settlement-only histories, which update once per interval by nature;
+- settled history: when a perp's `next_funding_time` moves forward, the rate held until
+  then is the one that settled; its `rate_8h` joins the perp's history in the 8 h bucket
+  `settle_time // 8 h` (a bucket keeps the sum and count of its settlements, so an hourly
+  perp's bucket is its mean over eight settlements). At most `HISTORY_BUCKETS` buckets
+  (one year) are kept per perp. `carry_history` of a pair = per bucket both perp legs have,
+  mean rate_8h(short) − mean rate_8h(long), a spot leg counting 0 — the input of the
+  strategy's holding-period estimate (operators/strategy/holding.py).
 
 State is one mutable `FundingMonitor` per key (base asset), owned by its step.
 """
@@ -28,6 +35,7 @@ YEAR_MS: Final = 365 * 24 * HOUR_MS
 STANDARD_INTERVALS_MS: Final = frozenset({HOUR_MS, 2 * HOUR_MS, 4 * HOUR_MS, 8 * HOUR_MS})
 SETTLEMENT_GRACE_MS: Final = 60_000
 SILENT_AFTER_MS: Final = 600_000
+HISTORY_BUCKETS: Final = 1_095  # 8 h buckets kept per perp: one year, the longest holding lookback
 _ZERO: Final = Decimal(0)
 
 
@@ -82,6 +90,8 @@ class FundingMonitor:
 
     legs: dict[tuple[str, str], FundingLeg] = field(default_factory=dict)
     previous_next: dict[tuple[str, str], int] = field(default_factory=dict)
+    # per perp, oldest first: (8 h bucket = settle_time // 8 h, sum of settled rate_8h, settlements)
+    settled: dict[tuple[str, str], tuple[tuple[int, Decimal, int], ...]] = field(default_factory=dict)
 
 
 def observe(state: FundingMonitor | None, record: FundingRate) -> tuple[FundingMonitor, FundingLeg | None]:
@@ -96,6 +106,8 @@ def observe(state: FundingMonitor | None, record: FundingRate) -> tuple[FundingM
     if held is not None and record.next_funding_time != held.next_funding_time:
         before = held.next_funding_time
         state.previous_next[key] = before
+        if record.next_funding_time > before:
+            _settle(state, key, before, held.rate_8h)
     if before is not None and record.next_funding_time - before in STANDARD_INTERVALS_MS:
         interval, source = record.next_funding_time - before, "inferred"
     predicted = None if record.predicted_rate is None else rate_8h(record.predicted_rate, interval)
@@ -104,6 +116,33 @@ def observe(state: FundingMonitor | None, record: FundingRate) -> tuple[FundingM
                      interval_source=source, next_funding_time=record.next_funding_time, ts=record.ts_local)
     state.legs[key] = leg
     return state, leg
+
+
+def _settle(state: FundingMonitor, key: tuple[str, str], settle_time: int, settled_8h: Decimal) -> None:
+    """Add one settled rate to the perp's bucketed history (see the module docstring)."""
+    history = state.settled.get(key, ())
+    bucket = settle_time // EIGHT_HOURS_MS
+    if history and history[-1][0] == bucket:
+        _, total, count = history[-1]
+        state.settled[key] = (*history[:-1], (bucket, total + settled_8h, count + 1))
+    elif not history or history[-1][0] < bucket:
+        state.settled[key] = (*history, (bucket, settled_8h, 1))[-HISTORY_BUCKETS:]
+
+
+def carry_history(state: FundingMonitor, long: tuple[str, str], short: tuple[str, str],
+                  intervals: int) -> tuple[Decimal, ...]:
+    """The pair's settled carry per 8 h bucket, oldest first, at most the last `intervals`
+    buckets that every perp leg has (fractions per 8 h; empty for two spot legs)."""
+    means = [(_bucket_means(state.settled.get(key, ())), sign) for key, sign in ((long, -1), (short, 1))
+             if ":" in key[1]]
+    if not means:
+        return ()
+    common = sorted(set.intersection(*(set(m) for m, _ in means)))[-intervals:]
+    return tuple(sum((m[b] if sign > 0 else -m[b] for m, sign in means), _ZERO) for b in common)
+
+
+def _bucket_means(history: tuple[tuple[int, Decimal, int], ...]) -> dict[int, Decimal]:
+    return {b: total if count == 1 else MONEY.divide(total, Decimal(count)) for b, total, count in history}
 
 
 def staleness(leg: FundingLeg, now: int, silent_after_ms: int | None = SILENT_AFTER_MS) -> str | None:

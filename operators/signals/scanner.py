@@ -1,22 +1,29 @@
 """The opportunity scanner (docs/architecture.md §3.6, §3.9): every candidate pair of one asset —
 cross-venue perp–perp and spot–perp on one venue or across venues, the spot leg always
-long — priced for `ScannerConfig.notional`, scored, filtered and ranked.
+long — priced for `ScannerConfig.notional`, scored, judged by the one carry rule
+(operators/strategy/carry_rule.py) and ranked.
 
 Formulas (one place each), for "long A, short B" and notional N (USD):
 - prices are book-walk VWAPs for N (a ticker-only quote uses the touch plus the fallback
   slippage); `mid = (short_px + long_px) / 2`;
 - `entry_spread_bps = (short_px − long_px) / mid × 10⁴` and `close_spread_bps` the same for
   the exit walk (buy B back on its asks, sell A on its bids);
-- fees of the four fills: the harder leg (lower liquidity rank) rests as maker, the other
-  crosses as taker, on entry and exit: `fees_bps = 2 × (maker_hard + taker_easy)`;
-- `projected_profit = N × (carry_8h × H + entry_spread_bps / 10⁴) − N × fees_bps / 10⁴ −
-  N × exit_slippage_bps / 10⁴`, H = `horizon_intervals` 8 h intervals; entry slippage is
-  already inside the VWAP entry prices, so it is reported (`slippage_bps`, mean of the
-  legs) but not subtracted twice.
+- fees of the four fills per `strategy.order_style`, the harder leg being the one of lower
+  liquidity rank (`carry_rule.round_trip_fees_bps`); exit slippage = the two legs' exit walks;
+  entry slippage is already inside the VWAP entry prices, so it is reported (`slippage_bps`,
+  mean of the legs) but not subtracted twice;
+- H from the pair's settled carry history (`holding.expected_holding` over
+  `funding.carry_history`), `edge_bps = carry_8h × H × 10⁴ + entry_spread_bps − fees −
+  exit slippage`, `projected_profit = N × edge_bps / 10⁴`; the opportunity's detail shows
+  carry, H and its source, spread, cost, edge and margin (accepted or not).
 Filters in order, the first failure is the reason: VENUE_STALE (a leg's last price older
-than `quote_max_age_ms`), NO_BOOK, funding blocks, hard
-constraints (confluence), SHALLOW_BOOK (< min depth within the band on a leg),
-SPREAD_BELOW_COSTS, NOT_PROFITABLE, TOXIC_BASIS, SCORE_TOO_LOW.
+than `quote_max_age_ms`), NO_BOOK, funding blocks, hard constraints (confluence),
+SHALLOW_BOOK (< min depth within the band on a leg), SPREAD_BELOW_COSTS (a spread trade's
+spread below `min_spread_bps`), NOT_PROFITABLE (the carry rule), TOXIC_BASIS, SCORE_TOO_LOW.
+The confluence score ranks every accepted candidate, but gates (`min_score`, and
+`min_spread_bps`) only a *spread trade* — one whose entry spread exceeds its carry over H:
+its profit is made in hours, where the intraday soft metrics speak; a carry trade earns
+over days, and the intraday metrics say nothing about that.
 """
 
 from collections.abc import Mapping
@@ -25,12 +32,13 @@ from decimal import Decimal
 from typing import Any, Final
 
 from arbflow.model import reasons
-from arbflow.model.config import ScannerConfig, VenueConfig
+from arbflow.model.config import FeeSchedule, ScannerConfig, StrategyConfig, VenueConfig
 from arbflow.model.market import Level, Market
 from arbflow.model.money import BPS_PER_UNIT, MONEY, mid
 from arbflow.model.signals import ConfluenceComponents, Opportunity
 from arbflow.operators.signals import confluence, slippage
-from arbflow.operators.signals.funding import SILENT_AFTER_MS, Blocked, FundingMonitor, carry
+from arbflow.operators.signals.funding import SILENT_AFTER_MS, Blocked, FundingMonitor, carry, carry_history
+from arbflow.operators.strategy import carry_rule, holding
 
 _ZERO: Final = Decimal(0)
 
@@ -95,11 +103,8 @@ def pairs(quotes: tuple[Quote, ...], quote_equivalents: tuple[str, ...] = ()) ->
     return out
 
 
-def _fee(venue: VenueConfig, market: Market, maker: bool) -> Decimal | None:
-    schedule = venue.spot if market == "spot" else venue.perp
-    if schedule is None:
-        return None
-    return schedule.maker_bps if maker else schedule.taker_bps
+def _schedule(venue: VenueConfig, market: Market) -> FeeSchedule | None:
+    return venue.spot if market == "spot" else venue.perp
 
 
 def price(quote: Quote, side: str, notional: Decimal) -> tuple[Decimal, Decimal] | None:
@@ -123,17 +128,8 @@ def _bps(numerator: Decimal, denominator: Decimal) -> Decimal:
     return MONEY.divide(MONEY.multiply(numerator, BPS_PER_UNIT), denominator)
 
 
-def projected_profit(notional: Decimal, carry_8h: Decimal, horizon_intervals: int, entry_spread_bps: Decimal,
-                     fees_bps: Decimal, exit_slippage_bps: Decimal) -> Decimal:
-    """docs/architecture.md §3.9, USD: `N × (carry_8h × H + entry_spread_bps / 10⁴) − N × fees_bps / 10⁴ −
-    N × exit_slippage_bps / 10⁴` (entry slippage is inside the VWAP entry prices)."""
-    n = notional
-    return n * (carry_8h * horizon_intervals + entry_spread_bps / BPS_PER_UNIT) \
-        - n * fees_bps / BPS_PER_UNIT - n * exit_slippage_bps / BPS_PER_UNIT
-
-
 def evaluate(view: MarketView, long: Quote, short: Quote, cfg: ScannerConfig,
-             venues: Mapping[str, VenueConfig]) -> Opportunity:
+             venues: Mapping[str, VenueConfig], strategy: StrategyConfig) -> Opportunity:
     """Price, score and judge one pair (see the module docstring)."""
     n = cfg.notional
     pair_id = f"{view.asset}:{long.venue}:{long.symbol}>{short.venue}:{short.symbol}@{view.now}"
@@ -148,54 +144,64 @@ def evaluate(view: MarketView, long: Quote, short: Quote, cfg: ScannerConfig,
     entry_long, entry_short = price(long, "buy", n), price(short, "sell", n)
     exit_long, exit_short = price(long, "sell", n), price(short, "buy", n)
     hard_venue, easy_venue = sorted((long, short), key=lambda q: venues[q.venue].liquidity_rank)
-    maker = _fee(venues[hard_venue.venue], hard_venue.market, maker=True)
-    taker = _fee(venues[easy_venue.venue], easy_venue.market, maker=False)
-    if None in (entry_long, entry_short, exit_long, exit_short, maker, taker):
+    hard = _schedule(venues[hard_venue.venue], hard_venue.market)
+    easy = _schedule(venues[easy_venue.venue], easy_venue.market)
+    if None in (entry_long, entry_short, exit_long, exit_short, hard, easy):
         return _rejected(base, reasons.NO_BOOK, "a leg has no price for the size, or no market on its venue")
-    assert entry_long and entry_short and exit_long and exit_short and maker is not None and taker is not None
+    assert entry_long and entry_short and exit_long and exit_short and hard is not None and easy is not None
     middle = mid(entry_long[0], entry_short[0])
     entry_spread = _bps(entry_short[0] - entry_long[0], middle)
     close_spread = _bps(exit_short[0] - exit_long[0], middle)
-    fees = 2 * (maker + taker)
+    fees = carry_rule.round_trip_fees_bps(strategy.order_style, hard, easy)
     entry_slip, exit_slip = (entry_long[1] + entry_short[1]) / 2, exit_long[1] + exit_short[1]
     depth_long = sum((MONEY.multiply(p, q) for p, q in long.asks), _ZERO)
     depth_short = sum((MONEY.multiply(p, q) for p, q in short.bids), _ZERO)
-    funding = carry(view.funding, (long.venue, long.symbol), (short.venue, short.symbol), view.now,
-                    view.funding_silent_after_ms)
+    legs = (long.venue, long.symbol), (short.venue, short.symbol)
+    funding = carry(view.funding, *legs, view.now, view.funding_silent_after_ms)
     priced: dict[str, Any] = {
         **base, "long_px": entry_long[0], "short_px": entry_short[0], "entry_spread_bps": entry_spread,
         "close_spread_bps": close_spread, "slippage_bps": entry_slip, "fees_bps": fees,
         "depth_long": depth_long, "depth_short": depth_short}
     if isinstance(funding, Blocked):
         return _rejected(priced, funding.reason, funding.detail)
-    projected = projected_profit(n, funding.carry_8h, cfg.horizon_intervals, entry_spread, fees, exit_slip)
-    priced |= {"carry_8h": funding.carry_8h, "carry_apr": funding.carry_apr, "projected_profit": projected}
-    components, flags = _components(view, long, short, funding.expected_8h)
+    held = holding.expected_holding(carry_history(view.funding, *legs, strategy.holding_lookback_intervals), strategy)
+    decision = carry_rule.decide_entry(carry_8h=funding.carry_8h, holding=held, entry_spread_bps=entry_spread,
+                                       fees_bps=fees, exit_slippage_bps=exit_slip, cfg=strategy)
+    priced |= {"carry_8h": funding.carry_8h, "carry_apr": funding.carry_apr,
+               "projected_profit": carry_rule.projected_profit(n, decision.edge_bps),
+               "holding_intervals": held.intervals}
+    return _judge(view, long, short, cfg, priced, funding.carry_8h, funding.expected_8h, decision)
+
+
+def _judge(view: MarketView, long: Quote, short: Quote, cfg: ScannerConfig, priced: dict[str, Any],
+           carry_8h: Decimal, expected_8h: Decimal, decision: carry_rule.EntryDecision) -> Opportunity:
+    """Score a priced pair and apply the filters after the funding blocks, in the module docstring's order."""
+    components, flags = _components(view, long, short, expected_8h)
     points, flags_missing = confluence.score(components, other_venue_stale=_others_stale(view, long, short))
     priced |= {"components": components, "flags": flags + flags_missing}
     failure = confluence.hard_failure(confluence.HardInputs(
-        position=n, depth_long=depth_long, depth_short=depth_short, latency_long_ms=view.latency_ms.get(long.venue),
-        latency_short_ms=view.latency_ms.get(short.venue), carry_8h=funding.carry_8h))
+        position=cfg.notional, depth_long=priced["depth_long"], depth_short=priced["depth_short"],
+        latency_long_ms=view.latency_ms.get(long.venue), latency_short_ms=view.latency_ms.get(short.venue),
+        carry_8h=carry_8h))
     if failure is not None:
         return _rejected(priced | {"score": 0}, *failure)
     priced["score"] = points
     band = [slippage.depth_within(side, mid(q.bids[0][0], q.asks[0][0]), cfg.depth_band_bps)
             for q, side in ((long, long.asks), (short, short.bids))]
-    funding_cost = max(_ZERO, -funding.carry_8h * cfg.horizon_intervals * BPS_PER_UNIT)
     if min(band) < cfg.min_depth_usd:
         return _rejected(priced, reasons.SHALLOW_BOOK, f"depth within {cfg.depth_band_bps} bps: {band[0]}/{band[1]}")
-    if entry_spread <= fees + funding_cost or entry_spread < cfg.min_spread_bps:
-        costs = fees + funding_cost
-        return _rejected(priced, reasons.SPREAD_BELOW_COSTS,
-                         f"spread {entry_spread:.2f} bps vs costs {costs:.2f} bps (min {cfg.min_spread_bps})")
-    if projected <= 0:
-        return _rejected(priced, reasons.NOT_PROFITABLE, f"projected profit {projected:.2f} after costs")
+    spread_trade = carry_rule.spread_trade(decision.entry_spread_bps, carry_8h, decision.holding.intervals)
+    if spread_trade and decision.entry_spread_bps < cfg.min_spread_bps:
+        return _rejected(priced, reasons.SPREAD_BELOW_COSTS, f"spread trade: spread {decision.entry_spread_bps:.2f}"
+                         f" bps < min {cfg.min_spread_bps} bps; {decision.detail()}")
+    if not decision.accepted:
+        return _rejected(priced, reasons.NOT_PROFITABLE, decision.detail())
     toxic = view.toxic.get(short.venue) if long.market == "spot" else None
     if toxic is not None:
         return _rejected(priced, reasons.TOXIC_BASIS, toxic)
-    if points < cfg.min_score:
-        return _rejected(priced, reasons.SCORE_TOO_LOW, f"score {points} < {cfg.min_score}")
-    return Opportunity(**priced, accepted=True)
+    if spread_trade and points < cfg.min_score:
+        return _rejected(priced, reasons.SCORE_TOO_LOW, f"spread trade: score {points} < {cfg.min_score}")
+    return Opportunity(**priced, accepted=True, detail=decision.detail())
 
 
 def _components(view: MarketView, long: Quote, short: Quote,
@@ -228,10 +234,12 @@ def _rejected(fields: dict[str, Any], reason: str, detail: str) -> Opportunity:
     return Opportunity(**(defaults | fields | {"accepted": False, "reason": reason, "detail": detail}))
 
 
-def scan(view: MarketView, cfg: ScannerConfig, venues: Mapping[str, VenueConfig]) -> list[Opportunity]:
+def scan(view: MarketView, cfg: ScannerConfig, venues: Mapping[str, VenueConfig],
+         strategy: StrategyConfig) -> list[Opportunity]:
     """Every candidate of the asset: accepted ones first by score then projected profit
     (at most `top_n`), then the rejected ones, each with its reason."""
-    judged = [evaluate(view, long, short, cfg, venues) for long, short in pairs(view.quotes, cfg.quote_equivalents)
+    judged = [evaluate(view, long, short, cfg, venues, strategy)
+              for long, short in pairs(view.quotes, cfg.quote_equivalents)
               if long.venue in venues and short.venue in venues]
     accepted = sorted((o for o in judged if o.accepted), key=lambda o: (-o.score, -o.projected_profit,
                                                                       o.opportunity_id))[: cfg.top_n]

@@ -10,9 +10,14 @@ spot holding collateralises the perp short, so one leg's notional is the capital
   per funding settlement T. At T the rate r(T) settles first (paid to whoever held into
   T), then the decision uses only what is published at or before T: the signal is
   `rate_8h(r(T))` (the last settled rate, as the histories hold no predictions; with
-  `signal_window` k > 1, the mean of the last k) and the 8h bars that closed by T. Enter
-  when the signal > `entry_8h`, exit when < `exit_8h` (hysteresis, defaults 0.01 %/8h and
-  0.005 %/8h). Where spot and perp bars exist, the
+  `signal_window` k > 1, the mean of the last k) and the 8h bars that closed by T. Entry
+  and exit are the desks' carry rule (operators/strategy/carry_rule.py, `params.strategy`):
+  enter when `signal × H × 10⁴ + spread − round trip > entry_margin_bps`, H from the
+  settled carries up to T (operators/strategy/holding.py), the entry spread 0 (8h closes
+  are no executable prices), the round trip the four taker
+  fills the study charges (`round_trip_fees_bps("taker", …)`: the study's fills are
+  taker, whatever the desks' order style); exit when the held side's signal falls below
+  `exit_carry_8h`. Where spot and perp bars exist, the
   basis `(perp close − spot close) / spot close` of each closed bar drives the basis stop
   (below −0.05 % for 3 consecutive bars → exit; entries stay blocked until a bar closes at
   or above 0 %, the levels of `operators.signals.basis_risk`), legs are sized `q = N / spot
@@ -24,9 +29,9 @@ spot holding collateralises the perp short, so one leg's notional is the capital
   bucket a leg pays the sum of its settlements in it (dYdX: eight hourly ones) and its
   signal is the mean 8h-normalised rate of those settlements — equal to that sum for a
   full hourly bucket. Decide at E (or at the latest settlement in the bucket, whichever
-  is later: Binance's times jitter by milliseconds): enter when the spread > `entry_8h`,
-  exit when the held side's spread < `exit_8h`, flip when the other side then clears
-  `entry_8h`. A leg with no settlement in a bucket pays 0 there; its signal is carried
+  is later: Binance's times jitter by milliseconds): enter and exit by the same carry rule
+  on the held side's spread, flip when the other side then passes the rule. A leg with no
+  settlement in a bucket pays 0 there; its signal is carried
   from its last settlement for up to 24 h, after which the leg is stale and the pair is
   neither entered nor exited (flagged).
 - naive: mean `rate_8h` × 3 × 365 per series; for a pair, the mean |spread| × 3 × 365
@@ -51,11 +56,12 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Final, Literal
 
-from arbflow.model.config import VenueConfig
+from arbflow.model.config import FeeSchedule, StrategyConfig, VenueConfig
 from arbflow.model.market import Candle, FundingRate
 from arbflow.model.money import BPS_PER_UNIT, MONEY, ZERO
 from arbflow.model.symbols import parse_symbol
 from arbflow.operators.signals.funding import YEAR_MS, rate_8h
+from arbflow.operators.strategy import carry_rule, holding
 from arbflow.operators.study.carry_steps import Step, bucket_end, carry_steps, check_series, spread_steps
 
 Strategy = Literal["cash-and-carry", "funding spread", "naive"]
@@ -68,11 +74,11 @@ END_OF_DATA: Final = "end of data"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StudyParams:
-    """The rules. Rates are fractions per 8 h, basis levels fractions of the spot close."""
+    """The rules. Rates are fractions per 8 h, basis levels fractions of the spot close;
+    entry and exit are `strategy`'s carry rule (the `[strategy]` section the desks run)."""
 
     notional: Decimal = Decimal(10_000)
-    entry_8h: Decimal = Decimal("0.0001")  # enter above 0.01 %/8h (docs/architecture.md §3.5 hard constraint)
-    exit_8h: Decimal = Decimal("0.00005")  # exit below 0.005 %/8h (docs/architecture.md §3.7)
+    strategy: StrategyConfig = dataclasses.field(default_factory=StrategyConfig)
     basis_stop: Decimal = Decimal("-0.0005")  # −0.05 % (docs/architecture.md §3.3)
     basis_stop_intervals: int = 3
     basis_reentry: Decimal = Decimal(0)  # as operators.signals.basis_risk.REENTRY_BPS
@@ -81,8 +87,6 @@ class StudyParams:
     def __post_init__(self) -> None:
         if self.notional <= 0:
             raise ValueError(f"notional must be > 0, got {self.notional}")
-        if self.exit_8h > self.entry_8h:
-            raise ValueError(f"exit threshold {self.exit_8h} above the entry threshold {self.entry_8h}")
         if self.basis_stop_intervals < 1:
             raise ValueError("basis_stop_intervals must be ≥ 1")
         if self.basis_reentry < self.basis_stop:
@@ -172,7 +176,17 @@ class _Run:
     round_trips: int = 0
 
 
-def _simulate(steps: Sequence[Step], *, fees_bps: tuple[Decimal, Decimal], directions: tuple[int, ...],
+def _entry(carry_8h: Decimal, direction: int, history: Sequence[Decimal], round_trip_bps: Decimal,
+           params: StudyParams) -> bool:
+    """The carry rule's entry on `direction` (+1 long leg 0 / short leg 1): H from the settled
+    carries so far (signed for the direction); entry spread 0 (8h closes are no executable
+    prices: on cross-venue closes a "spread" is mostly timing and would be traded as profit)."""
+    held = holding.expected_holding([direction * c for c in history], params.strategy)
+    return carry_rule.decide_entry(carry_8h=carry_8h, holding=held, entry_spread_bps=ZERO, fees_bps=round_trip_bps,
+                                   exit_slippage_bps=ZERO, cfg=params.strategy).accepted
+
+
+def _simulate(steps: Sequence[Step], *, fees: tuple[FeeSchedule, FeeSchedule], directions: tuple[int, ...],
              priced: bool, params: StudyParams, trace: list[PathPoint] | None = None
              ) -> tuple[_Run, list[Decision], list[tuple[int, Decimal]], int]:
     """Walk the steps: settle funding for the position held into each step, update the basis
@@ -180,7 +194,9 @@ def _simulate(steps: Sequence[Step], *, fees_bps: tuple[Decimal, Decimal], direc
     of steps without a decision (a stale leg). `priced`: legs are sized and marked from
     `Step.prices` (entries need them); otherwise each leg is N and there is no basis P&L."""
     n = params.notional
-    fee = (fees_bps[0] / BPS_PER_UNIT, fees_bps[1] / BPS_PER_UNIT)
+    fee = (fees[0].taker_bps / BPS_PER_UNIT, fees[1].taker_bps / BPS_PER_UNIT)
+    round_trip = carry_rule.round_trip_fees_bps("taker", *fees)
+    history: deque[Decimal] = deque(maxlen=params.strategy.holding_lookback_intervals)  # settled leg 1 − leg 0
     run, decisions, curve = _Run(), [], []
     marks: tuple[Decimal, Decimal] | None = None
     streak, blocked, undecided = 0, False, 0
@@ -214,7 +230,7 @@ def _simulate(steps: Sequence[Step], *, fees_bps: tuple[Decimal, Decimal], direc
             run.qty = MONEY.divide(n, marks[0] if direction > 0 else marks[1])
             run.entry = marks
         trade()
-        decisions.append(Decision(ts_ms=step.ts_ms, action="enter", direction=direction, reason="carry above entry",
+        decisions.append(Decision(ts_ms=step.ts_ms, action="enter", direction=direction, reason="carry rule",
                                   signal_8h=signal))
 
     for index, step in enumerate(steps):
@@ -230,16 +246,17 @@ def _simulate(steps: Sequence[Step], *, fees_bps: tuple[Decimal, Decimal], direc
         carry: dict[int, Decimal] | None = None
         if s0 is not None and s1 is not None:
             window.append(s1 - s0)
+            history.append(s1 - s0)
             forward = MONEY.divide(sum(window, ZERO), Decimal(len(window)))
             carry = {1: forward, -1: -forward}
         undecided += carry is None
         if run.direction and blocked:
             close(step, "basis stop", None if carry is None else carry[run.direction])
-        elif run.direction and carry is not None and carry[run.direction] < params.exit_8h:
+        elif run.direction and carry is not None and carry_rule.should_exit(carry[run.direction], params.strategy):
             close(step, "carry below exit", carry[run.direction])
         if carry is not None and not run.direction and not blocked and (not priced or step.prices is not None):
             best = max(directions, key=lambda d: carry[d])
-            if carry[best] > params.entry_8h:
+            if _entry(carry[best], best, history, round_trip, params):
                 open_(step, best, carry[best])
         if index == len(steps) - 1 and run.direction:
             close(step, END_OF_DATA, None if carry is None else carry[run.direction])
@@ -307,7 +324,7 @@ def carry_trade(perp: Sequence[FundingRate], *, venue: VenueConfig, spot_candles
         steps = carry_steps(perp, spot_candles, perp_candles)
         priced = any(s.prices is not None for s in steps)
         flags = [] if priced else ["carry only: no spot and perp bars, so no basis P&L and no basis stop"]
-        simulated = _simulate(steps, fees_bps=(venue.spot.taker_bps, venue.perp.taker_bps), directions=(1,),
+        simulated = _simulate(steps, fees=(venue.spot, venue.perp), directions=(1,),
                              priced=priced, params=params, trace=trace)
         symbol = perp[0].symbol
         return _result(CARRY, symbol.split("/", 1)[0], (perp[0].venue,), (symbol.split(":", 1)[0], symbol),
@@ -335,7 +352,7 @@ def funding_spread(a: Sequence[FundingRate], b: Sequence[FundingRate], *, venue_
             flags.append(f"legs in different contracts: {a[0].symbol} vs {b[0].symbol}")
         both = [(s.signals[1] or ZERO) - (s.signals[0] or ZERO) for s in steps if None not in s.signals]
         naive = sum((abs(x) for x in both), ZERO) / Decimal(len(both)) * PERIODS_PER_YEAR if both else ZERO
-        simulated = _simulate(steps, fees_bps=(venue_a.perp.taker_bps, venue_b.perp.taker_bps), directions=(1, -1),
+        simulated = _simulate(steps, fees=(venue_a.perp, venue_b.perp), directions=(1, -1),
                              priced=priced, params=params, trace=trace)
         return _result(SPREAD, a[0].symbol.split("/", 1)[0], (a[0].venue, b[0].venue), (a[0].symbol, b[0].symbol),
                        steps, naive, params, flags, simulated)

@@ -60,12 +60,15 @@ def funding(venue_name: str, rate: str, next_funding_time: int, ts: int) -> Fund
 
 
 def opportunity(ts: int, *, long: str = "okx", short: str = "binance", spread: str = "28", fees: str = "14",
-                carry: str = "0.0001", notional: str = "6000", score: int = 80, accepted: bool = True) -> Opportunity:
+                carry: str = "0.0001", notional: str = "6000", score: int = 80, accepted: bool = True,
+                holding: int | None = 3) -> Opportunity:
+    """An accepted opportunity as the scanner emits it; `holding` = its H in 8 h intervals."""
     return Opportunity(
         opportunity_id=f"BTC:{long}:{PERP}>{short}:{PERP}@{ts}", asset="BTC", long_venue=long, long_symbol=PERP,
         long_market="perp", short_venue=short, short_symbol=PERP, short_market="perp", long_px=D(60001),
         short_px=D(60150), entry_spread_bps=D(spread), close_spread_bps=D(40), carry_8h=D(carry), slippage_bps=D(0),
-        fees_bps=D(fees), notional=D(notional), projected_profit=D(8), depth_long=D(10**6), depth_short=D(10**6),
+        fees_bps=D(fees), notional=D(notional), projected_profit=D(8), holding_intervals=holding,
+        depth_long=D(10**6), depth_short=D(10**6),
         score=score, components=ConfluenceComponents(), accepted=accepted, ts=ts)
 
 

@@ -21,9 +21,10 @@ from hypothesis import strategies as st
 
 from arbflow.cli.study import study
 from arbflow.connectors.captures.funding_study_data import read_series
-from arbflow.model.config import DEFAULT_VENUES, HOUR_MS
+from arbflow.model.config import DEFAULT_VENUES, HOUR_MS, StrategyConfig
 from arbflow.model.market import Candle, FundingRate
 from arbflow.model.money import MONEY
+from arbflow.operators.strategy import holding
 from arbflow.operators.study import carry as cs
 from arbflow.operators.study.carry_steps import bucket_end, buckets_8h
 
@@ -35,6 +36,13 @@ T0 = 1_672_531_200_000  # 2023-01-01T00:00Z, on the 00/08/16 grid
 N = Decimal(10_000)
 BINANCE, BYBIT, DYDX = DEFAULT_VENUES["binance"], DEFAULT_VENUES["bybit"], DEFAULT_VENUES["dydx"]
 PERP = "BTC/USDT:USDT"
+# The carry rule with H pinned to 35 intervals and the exit at 0.5 bp/8h: at Binance's taker round
+# trip, 2 × (spot 10 + perp 5) = 30 bps, a carry-only cash-and-carry then enters above
+# (30 + 5 margin) / 35 = 1 bp/8h and exits below 0.5 bp/8h — the thresholds these hand
+# replays are worked with. A binance/bybit spread (round trip 2 × (5 + 5.5) = 21 bps) enters
+# above 26 / 35 ≈ 0.74 bp/8h; binance/dYdX (2 × (5 + 5) = 20 bps) above 25 / 35 ≈ 0.71 bp/8h.
+H35 = cs.StudyParams(strategy=StrategyConfig(exit_carry_8h=Decimal("0.00005"), min_holding_intervals=35,
+                                             default_holding_intervals=35, max_holding_intervals=35))
 
 
 def funding(rates: list[str] | list[Decimal], *, venue: str = "binance", symbol: str = PERP, start: int = T0,
@@ -86,7 +94,10 @@ def test_carry_figure_for_binance_btc_q1_2023_matches_the_raw_file(quarter: list
     raw = _raw_quarter_rates()
     assert len(raw) == len(quarter) == 270
     assert sum(raw[1:]) == Decimal("0.02013568")
-    always_in = cs.StudyParams(entry_8h=Decimal(-1), exit_8h=Decimal(-1))
+    # H pinned to 90: 1 bp × 90 = 90 bps > 30 + 0 margin at the first settlement; never below the exit
+    always_in = cs.StudyParams(strategy=StrategyConfig(
+        entry_margin_bps=Decimal(0), exit_carry_8h=Decimal("-0.99"), min_holding_intervals=90,
+        default_holding_intervals=90, max_holding_intervals=90))
     result = cs.carry_trade(quarter, venue=BINANCE, params=always_in)
     assert result.funding == N * sum(raw[1:]) == Decimal("201.3568")
     assert result.fees == Decimal(30)
@@ -95,7 +106,7 @@ def test_carry_figure_for_binance_btc_q1_2023_matches_the_raw_file(quarter: list
     assert any("carry only" in flag for flag in result.flags)
 
 
-def test_carry_with_default_rules_for_binance_btc_q1_2023_matches_a_hand_replay(quarter: list[FundingRate]) -> None:
+def test_carry_with_h35_rules_for_binance_btc_q1_2023_matches_a_hand_replay(quarter: list[FundingRate]) -> None:
     # The same rows replayed by hand: after settlement r, in → out when r < 0.00005, out → in
     # when r > 0.0001 (every Binance interval here is 8 h, so r is its own 8h rate); 15 bps
     # of N per entry or exit; the last settlement closes an open position.
@@ -110,7 +121,7 @@ def test_carry_with_default_rules_for_binance_btc_q1_2023_matches_a_hand_replay(
             held, fees = True, fees + N * Decimal("0.0015")
         if held and index == len(raw) - 1:
             held, fees, trips = False, fees + N * Decimal("0.0015"), trips + 1
-    result = cs.carry_trade(quarter, venue=BINANCE)
+    result = cs.carry_trade(quarter, venue=BINANCE, params=H35)
     assert (result.funding, result.fees, result.round_trips) == (received, fees, trips)
     assert result.net_pnl == received - fees
     assert trips > 0
@@ -121,9 +132,9 @@ def test_carry_with_default_rules_for_binance_btc_q1_2023_matches_a_hand_replay(
 
 def test_hysteresis_enters_above_entry_and_exits_only_below_exit() -> None:
     rates = ["0.00005", "0.00012", "0.00008", "0.00006", "0.00004", "0.00009", "0.00006", "0.00011", "0.0001"]
-    result = cs.carry_trade(funding(rates), venue=BINANCE)
-    assert actions(result) == [(1, "enter", 1, "carry above entry"), (4, "exit", 1, "carry below exit"),
-                               (7, "enter", 1, "carry above entry"), (8, "exit", 1, cs.END_OF_DATA)]
+    result = cs.carry_trade(funding(rates), venue=BINANCE, params=H35)
+    assert actions(result) == [(1, "enter", 1, "carry rule"), (4, "exit", 1, "carry below exit"),
+                               (7, "enter", 1, "carry rule"), (8, "exit", 1, cs.END_OF_DATA)]
     # held into settlements 2, 3, 4 and 8: (0.00008 + 0.00006 + 0.00004 + 0.0001) × 10,000
     assert result.funding == Decimal("2.8")
     assert result.fees == 4 * N * Decimal("0.0015")  # each entry and exit: spot 10 + perp 5 bps
@@ -133,13 +144,14 @@ def test_hysteresis_enters_above_entry_and_exits_only_below_exit() -> None:
 
 def test_no_ping_pong_inside_the_band_when_rates_wobble_between_thresholds() -> None:
     rates = ["0.0002"] + ["0.00009", "0.00006"] * 5 + ["0.00004"] + ["0.00009", "0.00006"] * 5
-    result = cs.carry_trade(funding(rates), venue=BINANCE)
-    assert actions(result) == [(0, "enter", 1, "carry above entry"), (11, "exit", 1, "carry below exit")]
+    result = cs.carry_trade(funding(rates), venue=BINANCE, params=H35)
+    assert actions(result) == [(0, "enter", 1, "carry rule"), (11, "exit", 1, "carry below exit")]
 
 
 def test_rates_exactly_at_the_thresholds_neither_enter_nor_exit() -> None:
-    result = cs.carry_trade(funding(["0.0001", "0.00011", "0.00005", "0.00005"]), venue=BINANCE)
-    assert actions(result) == [(1, "enter", 1, "carry above entry"), (3, "exit", 1, cs.END_OF_DATA)]
+    # 1 bp × 35 − 30 = 5 bps is not above the 5 bps margin; 1.1 bp × 35 − 30 = 8.5 is
+    result = cs.carry_trade(funding(["0.0001", "0.00011", "0.00005", "0.00005"]), venue=BINANCE, params=H35)
+    assert actions(result) == [(1, "enter", 1, "carry rule"), (3, "exit", 1, cs.END_OF_DATA)]
 
 
 def test_basis_stop_exits_after_three_bars_below_minus_5_bps_and_waits_for_0_bps() -> None:
@@ -150,9 +162,10 @@ def test_basis_stop_exits_after_three_bars_below_minus_5_bps_and_waits_for_0_bps
                    8: "100.02", 9: "100.02"}
     result = cs.carry_trade(funding(["0.0002"] * 10), venue=BINANCE,
                             spot_candles=bars(dict.fromkeys(perp_closes, "100"), symbol="BTC/USDT"),
-                            perp_candles=bars(perp_closes, symbol=PERP))
-    assert actions(result) == [(1, "enter", 1, "carry above entry"), (4, "exit", 1, "basis stop"),
-                               (6, "enter", 1, "carry above entry"), (9, "exit", 1, cs.END_OF_DATA)]
+                            perp_candles=bars(perp_closes, symbol=PERP), params=H35)
+    # entries: 2 bp × 35 − 30 > 5 (the study prices no entry spread: closes are no executable prices)
+    assert actions(result) == [(1, "enter", 1, "carry rule"), (4, "exit", 1, "basis stop"),
+                               (6, "enter", 1, "carry rule"), (9, "exit", 1, cs.END_OF_DATA)]
     # funding on q × perp close: 3 × 0.0002 × 100 × 99.94 + 3 × 0.0002 × 100 × 100.02
     assert result.funding == Decimal("11.9976")
     # short perp 100.01 → 99.94 gains 7; 100.00 → 100.02 loses 2; spot flat
@@ -169,17 +182,17 @@ def test_no_entry_without_a_closed_bar_when_the_series_has_bars() -> None:
     result = cs.carry_trade(funding(["0.0002"] * 3), venue=BINANCE, spot_candles=bars({1: "100", 2: "100"},
                                                                                        symbol="BTC/USDT"),
                             perp_candles=bars({1: "100", 2: "100"}, symbol=PERP))
-    assert actions(result)[0] == (1, "enter", 1, "carry above entry")
+    assert actions(result)[0] == (1, "enter", 1, "carry rule")  # default rule: 2 bp × 21 − 30 = 12 > 5
 
 
 def test_funding_spread_goes_short_the_higher_rate_with_fees_on_both_legs() -> None:
     # spread bybit − binance per bucket: 0, +1.5, +1, +0.4, −2, 0 bp.
     a = funding(["0.0001", "0.0001", "0.0001", "0.0001", "0.0003", "0.0001"])
     b = funding(["0.0001", "0.00025", "0.0002", "0.00014", "0.0001", "0.0001"], venue="bybit")
-    result = cs.funding_spread(a, b, venue_a=BINANCE, venue_b=BYBIT)
+    result = cs.funding_spread(a, b, venue_a=BINANCE, venue_b=BYBIT, params=H35)
     assert result is not None
-    assert actions(result) == [(1, "enter", 1, "carry above entry"), (3, "exit", 1, "carry below exit"),
-                               (4, "enter", -1, "carry above entry"), (5, "exit", -1, "carry below exit")]
+    assert actions(result) == [(1, "enter", 1, "carry rule"), (3, "exit", 1, "carry below exit"),
+                               (4, "enter", -1, "carry rule"), (5, "exit", -1, "carry below exit")]
     # long binance / short bybit into buckets 2 and 3: (0.0002 − 0.0001) + (0.00014 − 0.0001);
     # long bybit / short binance into bucket 5: 0.0001 − 0.0001
     assert result.funding == Decimal("1.4")
@@ -192,10 +205,10 @@ def test_funding_spread_goes_short_the_higher_rate_with_fees_on_both_legs() -> N
 def test_funding_spread_flips_at_once_when_the_other_side_clears_entry() -> None:
     a = funding(["0.0001", "0.0003", "0.0003"])
     b = funding(["0.0003", "0.0001", "0.0001"], venue="bybit")
-    result = cs.funding_spread(a, b, venue_a=BINANCE, venue_b=BYBIT)
+    result = cs.funding_spread(a, b, venue_a=BINANCE, venue_b=BYBIT, params=H35)
     assert result is not None
-    assert actions(result) == [(0, "enter", 1, "carry above entry"), (1, "exit", 1, "carry below exit"),
-                               (1, "enter", -1, "carry above entry"), (2, "exit", -1, cs.END_OF_DATA)]
+    assert actions(result) == [(0, "enter", 1, "carry rule"), (1, "exit", 1, "carry below exit"),
+                               (1, "enter", -1, "carry rule"), (2, "exit", -1, cs.END_OF_DATA)]
     # long binance / short bybit into bucket 1: 0.0001 − 0.0003; the reverse into bucket 2: +0.0002
     assert result.funding == Decimal(0)
     assert result.fees == 4 * N * Decimal("0.00105")
@@ -225,11 +238,11 @@ def test_spread_against_an_hourly_venue_pays_the_hourly_sum_per_bucket() -> None
     # binance 8h: 0.0001 at 00:00, 08:00, 16:00; dYdX hourly 0.00003 (0.00024 per 8h) from 01:00.
     a = funding(["0.0001"] * 3)
     b = funding(["0.00003"] * 16, venue="dydx", symbol="BTC/USD:USDC", start=T0 + HOUR_MS, interval=HOUR_MS)
-    result = cs.funding_spread(a, b, venue_a=BINANCE, venue_b=DYDX)
+    result = cs.funding_spread(a, b, venue_a=BINANCE, venue_b=DYDX, params=H35)
     assert result is not None
     # buckets 08:00 and 16:00 (the span both cover); spread 2.4 − 1 = 1.4 bp → enter at 08:00
     # (long binance, short dYdX), collect bucket 16:00: 8 × 0.00003 − 0.0001, close at the end.
-    assert actions(result) == [(1, "enter", 1, "carry above entry"), (2, "exit", 1, cs.END_OF_DATA)]
+    assert actions(result) == [(1, "enter", 1, "carry rule"), (2, "exit", 1, cs.END_OF_DATA)]
     assert result.funding == N * (8 * Decimal("0.00003") - Decimal("0.0001"))
     assert "legs in different contracts: BTC/USDT:USDT vs BTC/USD:USDC" in result.flags
 
@@ -314,9 +327,16 @@ def test_plan_trades_linear_perps_and_keeps_naive_rows_for_the_rest() -> None:
     }
 
 
-def test_params_refuse_an_exit_threshold_above_entry() -> None:
-    with pytest.raises(ValueError, match="exit threshold"):
-        cs.StudyParams(entry_8h=Decimal("0.0001"), exit_8h=Decimal("0.0002"))
+def test_the_default_rule_takes_h_from_the_settled_history_when_runs_have_completed() -> None:
+    # default rule: margin 5 bps, exit below 0, H clamped to [3, 90], default 21; taker round trip 30 bps.
+    # −1, +1 × 4, −1 bp: one completed run of 4 → H 4. Then 5 bp: 5 × 4 = 20 − 30 ≤ 5, no entry (with the
+    # default H 21 it would be 105 − 30); 15 bp: 15 × 4 = 60 − 30 = 30 > 5, enter; −0.1 bp < 0, exit.
+    rates = ["-0.0001"] + ["0.0001"] * 4 + ["-0.0001", "0.0005", "0.0015", "-0.00001"]
+    history = [Decimal(r) for r in rates[:7]]
+    assert holding.expected_holding(history, StrategyConfig()) == holding.Holding(intervals=4, source="history",
+                                                                                   runs=1)
+    result = cs.carry_trade(funding(rates), venue=BINANCE)
+    assert actions(result) == [(7, "enter", 1, "carry rule"), (8, "exit", 1, "carry below exit")]
 
 
 @pytest.fixture(scope="module")
@@ -368,11 +388,13 @@ def test_study_funding_json_mode_prints_the_document(small_files: list[Path], tm
     result = CliRunner().invoke(study, ["funding", "--json", "--out", str(tmp_path), "--data", str(small_files[1])])
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    assert document["params"]["entry_8h"] == "0.0001" and len(document["rows"]) == 3
+    assert document["params"]["entry_margin_bps"] == "5" and len(document["rows"]) == 3
+    assert (document["params"]["exit_carry_8h"], document["params"]["default_holding_intervals"]) == ("0", 21)
 
 
-def test_study_funding_refuses_an_exit_above_entry(small_files: list[Path], tmp_path: Path) -> None:
-    result = CliRunner().invoke(study, ["funding", "--entry-bps", "1", "--exit-bps", "2", "--out", str(tmp_path),
-                                        "--data", str(small_files[1])])
-    assert result.exit_code == 2
-    assert "exit threshold" in result.stderr
+def test_study_funding_sets_the_rule_from_its_options(small_files: list[Path], tmp_path: Path) -> None:
+    result = CliRunner().invoke(study, ["funding", "--json", "--entry-margin-bps", "2", "--exit-bps", "0.5",
+                                        "--out", str(tmp_path), "--data", str(small_files[1])])
+    assert result.exit_code == 0, result.output
+    params = json.loads(result.stdout)["params"]
+    assert (params["entry_margin_bps"], params["exit_carry_8h"]) == ("2", "0.00005")

@@ -176,9 +176,9 @@ def test_desk_defaults_are_the_values_the_operators_had_when_nothing_is_configur
         1_000, Decimal("0.5"), Decimal(100))
     assert (execution.leg_timeout_ms, execution.max_hedge_slippage_bps, execution.retry_widen_bps,
             execution.max_retries) == (500, Decimal(30), Decimal(30), 3)
-    assert (execution.stop_loss_bps, execution.widen_exit_bps, execution.funding_exit_8h,
+    assert (execution.stop_loss_bps, execution.widen_exit_bps,
             execution.profit_take_fraction, execution.max_soft_exit_rounds) == (
-        Decimal(100), Decimal(50), Decimal("0.00005"), Decimal("0.9"), 3)
+        Decimal(100), Decimal(50), Decimal("0.9"), 3)
     assert (execution.breaker_window, execution.breaker_failure_rate, execution.breaker_pause_ms) == (
         20, Decimal("0.2"), 60_000)
     assert (execution.paper.latency_ms, execution.paper.queue_fill_fraction) == (0, Decimal("0.2"))
@@ -264,7 +264,7 @@ NEW_PERP = {"maker_bps": "1", "taker_bps": "2"}
     ({"execution": {"min_notional": "0"}}, "execution.min_notional"),
     ({"execution": {"breaker_failure_rate": "1.2"}}, "execution.breaker_failure_rate"),
     ({"execution": {"breaker_window": 0}}, "execution.breaker_window"),
-    ({"execution": {"funding_exit_8h": "1"}}, "execution.funding_exit_8h"),
+    ({"strategy": {"exit_carry_8h": "1"}}, "strategy.exit_carry_8h"),
     ({"execution": {"paper": {"latency_ms": -1}}}, "execution.paper.latency_ms"),
     ({"execution": {"paper": {"queue_fill_fraction": "2"}}}, "execution.paper.queue_fill_fraction"),
     ({"execution": {"paper": {"bogus": 1}}}, "execution.paper.bogus"),

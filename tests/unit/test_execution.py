@@ -16,6 +16,7 @@ from arbflow.model.config import ExecutionConfig
 from arbflow.model.execution import OrderIntent
 from arbflow.operators.execution import engine as execution
 from arbflow.operators.execution import ledger as lg
+from arbflow.operators.execution import pricing
 from tests.unit.execution_support import (
     PERP,
     T0,
@@ -225,9 +226,11 @@ def test_entries_are_refused_with_a_reason_when_a_rule_fails() -> None:
 
     assert denied(score=69) == reasons.SCORE_TOO_LOW
     assert denied(starting_capital=D(99)) == reasons.INSUFFICIENT_CAPITAL
-    assert denied(spread="14") == reasons.SPREAD_BELOW_COSTS  # 14 bps of spread, 14 bps of fees
+    assert denied(spread="14", carry="0") == reasons.NOT_PROFITABLE  # 14 bps of spread, 14 bps of fees
     assert denied(notional="99") == reasons.BELOW_MIN_SIZE
-    assert denied(fees="30") == reasons.SPREAD_BELOW_COSTS
+    # 28 + 1 bp × 3 = 31 bps gross > 30 sizes, but on the book: 24.80 + 3 − 30 − 0.17 ≤ 5 bps margin
+    assert denied(fees="30") == reasons.NOT_PROFITABLE
+    assert denied(carry="-0.0001") == reasons.NOT_PROFITABLE  # reverse carry: below the exit threshold
     # the scan saw 26 bps; the book now offers 24.8 bps, less than 25 bps of fees and 0.17 bps of exit slippage
     assert denied(fees="25", spread="26", carry="0") == reasons.NOT_PROFITABLE
     stale = Driver(settings())
@@ -238,19 +241,25 @@ def test_entries_are_refused_with_a_reason_when_a_rule_fails() -> None:
     assert Driver(settings()).feed(opportunity(DECIDED, accepted=False)) == []  # the scanner's reason stands
 
 
-def test_sizing_subtracts_funding_cost_and_stops_at_what_the_hedge_book_takes() -> None:
-    """Carry −0.0001/8 h over 3 intervals = 3 bps of funding cost: (28 − 14 − 3)/28 × 20 000 =
-    7857.142857… → $7,857.14, 0.130 BTC at 60000. With the binance bids 60150 × 0.05, 60000 ×
-    0.05, 59000 × 10, only 3007.5 + 3000 = $6,007.50 sits within 30 bps of 60150."""
+def test_sizing_counts_the_carry_over_h_and_stops_at_what_the_hedge_book_takes() -> None:
+    """Carry +0.0001/8 h over H = 3 intervals = 3 bps of income: (28 + 3 − 20)/(28 + 3) × 20 000
+    = 7096.774… → $7,096.77, 0.118 BTC at 60000 (the book recheck: 24.80 + 3 − 20 − 0.17 =
+    7.63 bps > 5). With the binance bids 60150 × 0.05, 60000 × 0.05, 59000 × 10, only
+    3007.5 + 3000 = $6,007.50 sits within 30 bps of 60150 (sized at the 50 % cap, $10,000)."""
     driver = Driver(settings())
     _market(driver)
-    driver.feed(opportunity(DECIDED, carry="-0.0001", notional="20000"))
+    driver.feed(opportunity(DECIDED, fees="20", notional="20000"))
     pending = driver.trades()[-1]
-    assert (pending.notional, pending.qty) == (D("7857.14"), D("0.130"))
+    assert (pending.notional, pending.qty) == (D("7096.77"), D("0.118"))
+    # a negative carry is a cost, not income: (28 − 14 − 3)/28 × 20 000 = 7857.14 (the recheck then refuses it)
+    reverse = pricing.size_notional(opportunity(DECIDED, carry="-0.0001", notional="20000"), D(20_000), settings())
+    assert isinstance(reverse, D) and reverse.quantize(D("0.01")) == D("7857.14")
     thin = Driver(settings())
     _market(thin)
     thin.feed(book("binance", [("60150", "0.05"), ("60000", "0.05"), ("59000", "10")], [("60151", "5")], T0 + 1))
-    thin.feed(opportunity(DECIDED, notional="20000"))
+    # selling $6,007.50 walks to a 60,075 VWAP: 74 / 60,038 = 12.33 bps, so the fees are 8 bps here
+    # (3 + 12.33 − 8 − 0.17 = 7.16 bps > 5: a 14 bps fee would fail the margin)
+    thin.feed(opportunity(DECIDED, fees="8", notional="20000"))
     assert (thin.trades()[-1].notional, thin.intents()[0].qty) == (D("6007.50"), D("0.100"))
 
 

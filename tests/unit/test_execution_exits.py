@@ -52,11 +52,19 @@ def test_funding_settles_once_at_next_funding_time_with_the_rate_in_force() -> N
 
 def test_funding_convergence_is_a_soft_exit_with_passive_limits() -> None:
     driver = _open()
-    produced = driver.feed(funding("binance", "0.00006", T0 + 60_000, T0 + 1_000))  # carry 0.00004 < 0.00005
+    produced = driver.feed(funding("binance", "0.00001", T0 + 60_000, T0 + 1_000))  # carry −0.00001 < 0
     assert [(i.intent_id, i.side, i.order_type, i.limit_px, i.reason) for i in driver.intents(produced)] == [
         (f"exit_{TRADE}_long_0", "sell", "limit", D(60001), reasons.EXIT_FUNDING_CONVERGED),
         (f"exit_{TRADE}_short_0", "buy", "limit", D(60150), reasons.EXIT_FUNDING_CONVERGED)]
     assert driver.trades(produced)[-1].status == "exiting"
+
+
+def test_a_small_positive_carry_is_held_when_it_is_below_the_entry_bar() -> None:
+    # carry 0.00003 − 0.00002 = 0.00001 ≥ exit_carry_8h 0: the carry rule holds (hysteresis; the
+    # old fixed threshold, 0.00005, would have exited here)
+    driver = _open()
+    produced = driver.feed(funding("binance", "0.00003", T0 + 60_000, T0 + 1_000))
+    assert driver.intents(produced) == [] and driver.trades()[-1].status == "active"
 
 
 def test_spread_widening_beyond_50_bps_is_a_soft_exit() -> None:
@@ -98,7 +106,7 @@ def test_soft_exit_with_one_leg_filled_hedges_the_other_as_a_leg_out() -> None:
     Against the reference prices (60000, 60150 in; 60001 and the planned 60150 out) the basis
     PnL is 0.1, the executed trading PnL 0: slippage 0.1, the leg-out's price cost."""
     driver = _open()
-    driver.feed(funding("binance", "0.00006", T0 + 60_000, T0 + 1_000))
+    driver.feed(funding("binance", "0.00001", T0 + 60_000, T0 + 1_000))
     driver.feed(trade("okx", "buy", "60001", "1.1", T0 + 1_100))
     assert driver.intents(driver.tick(T0 + 1_400)) == []
     produced = driver.tick(T0 + 1_500)
@@ -117,7 +125,7 @@ def test_soft_exit_with_one_leg_filled_hedges_the_other_as_a_leg_out() -> None:
 
 def test_soft_exits_without_fills_requote_then_turn_hard_after_three_rounds() -> None:
     driver = _open()
-    driver.feed(funding("binance", "0.00006", T0 + 60_000, T0 + 1_000))
+    driver.feed(funding("binance", "0.00001", T0 + 60_000, T0 + 1_000))
     for n in range(1, 4):
         driver.tick(T0 + 1_000 * n + 500)  # the round times out with nothing filled: back to active
         assert driver.state.trades[TRADE].phase == "active"

@@ -112,3 +112,44 @@ def test_the_stale_funding_alert_carries_its_value_threshold_and_time() -> None:
     [alert] = [a for a in out if type(a) is Alert and a.code == reasons.STALE_FUNDING]
     assert (alert.value, alert.threshold, alert.ts, alert.venue, alert.asset) == (
         Decimal(90), Decimal(60), T + 8 * H + 90_000, "binance", "BTC")
+
+
+def _settlements(venue: str, symbol: str, rates: list[str], interval_h: int = 8) -> funding.FundingMonitor:
+    """One record per interval, each announcing the next settlement: record i's rate settles
+    at T + (i + 1) × interval once record i + 1 arrives."""
+    state = None
+    for i, rate in enumerate(rates):
+        state, _ = funding.observe(state, _rate(venue, symbol, rate, interval_h, T + (i + 1) * interval_h * H,
+                                                T + i * interval_h * H))
+    assert state is not None
+    return state
+
+
+def test_settled_rates_join_the_history_when_the_next_settlement_is_announced() -> None:
+    state = _settlements("binance", "BTC/USDT:USDT", ["0.0001", "-0.0002", "0.0003"])
+    # the third rate has not settled yet: two settlements, at T + 8 h and T + 16 h
+    spot_perp = funding.carry_history(state, ("binance", "BTC/USDT"), ("binance", "BTC/USDT:USDT"), 270)
+    assert spot_perp == (Decimal("0.0001"), Decimal("-0.0002"))
+    reverse = funding.carry_history(state, ("binance", "BTC/USDT:USDT"), ("binance", "BTC/USDT"), 270)
+    assert reverse == (Decimal("-0.0001"), Decimal("0.0002"))
+    assert funding.carry_history(state, ("binance", "BTC/USDT"), ("binance", "BTC/USDT:USDT"), 1) == \
+        (Decimal("-0.0002"),)
+
+
+def test_an_hourly_perp_is_averaged_per_8h_bucket_when_paired_with_an_8h_perp() -> None:
+    # hyperliquid pays 0.00001 per hour for eight hours (rate_8h 0.00008 each), then 0.00002
+    state = _settlements("hyperliquid", "BTC/USDC:USDC", ["0.00001"] * 7 + ["0.00002"] * 3, interval_h=1)
+    # settlements at T + 1 h … T + 9 h: bucket T//8h holds hours 1–7 (rate_8h 0.00008 each),
+    # bucket +1 holds hour 8 (0.00016) and hour 9 (0.00016)
+    assert [count for _, _, count in state.settled[("hyperliquid", "BTC/USDC:USDC")]] == [7, 2]
+    for i, rate in enumerate(["0.0001", "0.0003", "0.0005"]):
+        state, _ = funding.observe(state, _rate("binance", "BTC/USDT:USDT", rate, 8, T + (i + 1) * 8 * H,
+                                                T + i * 8 * H))
+    # binance settled 0.0001 at T + 8 h (bucket +1) and 0.0003 at T + 16 h (bucket +2): one common bucket
+    long_hl = funding.carry_history(state, ("hyperliquid", "BTC/USDC:USDC"), ("binance", "BTC/USDT:USDT"), 270)
+    assert long_hl == (Decimal("0.0001") - Decimal("0.00016"),)
+
+
+def test_the_history_keeps_one_year_of_buckets_when_it_grows() -> None:
+    state = _settlements("binance", "BTC/USDT:USDT", ["0.0001"] * (funding.HISTORY_BUCKETS + 10))
+    assert len(state.settled[("binance", "BTC/USDT:USDT")]) == funding.HISTORY_BUCKETS

@@ -1,4 +1,6 @@
-"""The opportunity scanner on hand-worked books (docs/architecture.md §3.6, §3.9)."""
+"""The opportunity scanner on hand-worked books (docs/architecture.md §3.6, §3.9), judged by the
+one carry rule (operators/strategy/carry_rule.py): with no settled funding history H is the
+default 21 intervals, so a carry of c per 8 h is worth c × 21 × 10⁴ bps of edge."""
 
 from dataclasses import replace
 from decimal import Decimal as D
@@ -8,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arbflow.model import reasons
-from arbflow.model.config import DEFAULT_VENUES, ScannerConfig
+from arbflow.model.config import DEFAULT_VENUES, ScannerConfig, StrategyConfig
 from arbflow.model.market import FundingRate
 from arbflow.operators.signals import funding, scanner
 from arbflow.operators.signals.scanner import LegStats, MarketView, Quote
@@ -16,6 +18,7 @@ from arbflow.operators.signals.scanner import LegStats, MarketView, Quote
 T = 1_723_161_600_000
 H8 = 8 * 3_600_000
 CFG = ScannerConfig()
+STRATEGY = StrategyConfig()
 BINANCE_PERP = Quote(venue="binance", symbol="BTC/USDT:USDT", market="perp", bids=((D(60_000), D(10)),),
                      asks=((D(60_001), D(10)),), is_book=True, ts=T)
 BYBIT_PERP = Quote(venue="bybit", symbol="BTC/USDT:USDT", market="perp", bids=((D(60_100), D(10)),),
@@ -44,8 +47,9 @@ def _view(**changes: object) -> MarketView:
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
-def _only(view: MarketView, long: str = "binance", short: str = "bybit"):  # type: ignore[no-untyped-def]
-    [opportunity] = [o for o in scanner.scan(view, CFG, DEFAULT_VENUES)
+def _only(view: MarketView, long: str = "binance", short: str = "bybit",  # type: ignore[no-untyped-def]
+          cfg: ScannerConfig = CFG):
+    [opportunity] = [o for o in scanner.scan(view, cfg, DEFAULT_VENUES, STRATEGY)
                      if (o.long_venue, o.short_venue) == (long, short)]
     return opportunity
 
@@ -59,8 +63,10 @@ def test_a_cross_venue_perp_pair_worked_by_hand_is_accepted() -> None:
     assert o.fees_bps == D(14)  # bybit (harder, rank 10 < 11) maker 2 + binance taker 5, entry and exit
     assert (o.carry_8h, o.carry_apr) == (D("0.0003"), D("0.3285"))
     exit_slip = (D("60000.5") - D(60_000)) / D("60000.5") * 10_000 + (D(60_101) - D("60100.5")) / D("60100.5") * 10_000
-    expected = D(10_000) * (D("0.0003") * 3 + D(99) / mid) - D(14) - D(10_000) * exit_slip / 10_000
-    assert abs(o.projected_profit - expected) < D("1E-20")  # ≈ 11.32 USD
+    # over H = 21 intervals (the default: no settled history yet): 63 bps of carry + 16.49 spread − 14 − 0.17
+    expected = D(10_000) * (D("0.0003") * 21 + D(99) / mid) - D(14) - D(10_000) * exit_slip / 10_000
+    assert abs(o.projected_profit - expected) < D("1E-20")  # ≈ 65.32 USD
+    assert o.holding_intervals == 21 and o.detail is not None and "H 21 (default)" in o.detail
     # 9×0.6 (carry 0.03 % / 0.05 %) + 8×0.7 + 7 + 6 + 5 + 5 = 34 → 85
     assert (o.score, o.accepted, o.reason, o.flags) == (85, True, None, ())
 
@@ -77,34 +83,90 @@ def test_the_reverse_direction_pays_the_spread_and_is_refused() -> None:
     ({"quotes": (BINANCE_PERP, replace(BYBIT_PERP, bids=((D(60_100), D("0.3")),)))}, reasons.DEPTH_TOO_THIN),
     ({"quotes": (replace(BINANCE_PERP, asks=((D(60_001), D("0.5")), (D(60_050), D(10)))), BYBIT_PERP)},
      reasons.SHALLOW_BOOK),  # $30k at the touch, the rest 8 bps away
-    ({"quotes": (BINANCE_PERP, replace(BYBIT_PERP, asks=((D(60_101), D("0.1")), (D(60_300), D(10)))))},
-     reasons.NOT_PROFITABLE),  # buying the short back walks to 60,300: ≈ 13 bps of exit slippage
-    ({"stats": {}}, reasons.SCORE_TOO_LOW),  # every soft metric but funding neutral: 52
+    ({"quotes": (BINANCE_PERP, replace(BYBIT_PERP, asks=((D(60_101), D("0.1")), (D(61_500), D(10)))))},
+     reasons.NOT_PROFITABLE),  # buying the short back walks $3,990 to 61,500: ≈ 93 bps > 63 + 16.5 − 14 − 5
 ])
 def test_each_filter_refuses_with_its_reason(changes: dict[str, object], reason: str) -> None:
     o = _only(_view(**changes))
     assert (o.accepted, o.reason) == (False, reason) and o.detail
 
 
-def test_a_thin_spread_is_refused_before_profit_is_considered() -> None:
+def test_a_thin_spread_earns_through_its_carry_when_the_carry_pays_the_fees() -> None:
     narrow = replace(BYBIT_PERP, bids=((D(60_080), D(10)),), asks=((D(60_081), D(10)),))  # ≈ 13.2 bps < 14 fees
     o = _only(_view(quotes=(BINANCE_PERP, narrow)))
-    assert o.reason == reasons.SPREAD_BELOW_COSTS
+    # spread 79 / 60,040.5 = 13.158 bps; exit slippage 0.5/60,000.5 + 0.5/60,080.5 = 0.1665 bps
+    # 3 bp/8h × 21 = 63 + 13.158 − 14 − 0.1665 = 61.99 bps > 5: a carry trade, not refused for its spread
+    assert o.accepted and o.detail is not None and "edge 61.99 bps" in o.detail
+
+
+# Spread trades: carry 1.1 bp/8h × 21 = 23.1 bps < a ≈ 33 bps spread (bybit bid 60,200 vs binance ask 60,001)
+SPREAD_TRADE = {"quotes": (BINANCE_PERP, replace(BYBIT_PERP, bids=((D(60_200), D(10)),), asks=((D(60_201), D(10)),))),
+                "funding": _funding(("binance", "0.0001"), ("bybit", "0.00021"))}
+
+
+def test_a_spread_trade_below_the_minimum_spread_is_refused_when_it_is_set_above_the_spread() -> None:
+    o = _only(_view(**SPREAD_TRADE), cfg=ScannerConfig(min_spread_bps=D(40)))
+    assert o.reason == reasons.SPREAD_BELOW_COSTS and o.detail is not None and "< min 40 bps" in o.detail
+    assert _only(_view(**SPREAD_TRADE), cfg=ScannerConfig(min_spread_bps=D(30))).accepted
+
+
+def test_the_score_gates_spread_trades_and_not_carry_trades_when_soft_metrics_are_missing() -> None:
+    spread_trade = _only(_view(**SPREAD_TRADE, stats={}))
+    assert spread_trade.score < 70 and spread_trade.reason == reasons.SCORE_TOO_LOW
+    carry_trade = _only(_view(stats={}))  # 63 bps of carry over H vs 16.5 bps of spread
+    assert carry_trade.score < 70 and carry_trade.accepted
 
 
 def test_another_stale_venue_costs_thirty_points() -> None:
     o = _only(_view(latency_ms={"binance": 20.0, "bybit": 20.0, "okx": 450.0}))
-    assert (o.score, o.reason) == (55, reasons.SCORE_TOO_LOW)
+    assert o.score == 55  # 85 − 30
+    assert _only(_view(**SPREAD_TRADE, latency_ms={"binance": 20.0, "bybit": 20.0, "okx": 450.0})).reason == \
+        reasons.SCORE_TOO_LOW
 
 
 def test_a_toxic_basis_blocks_spot_perp_entries_on_that_venue() -> None:
     spot_perp = _view(quotes=(BINANCE_SPOT, BYBIT_PERP), toxic={"bybit": "basis below its 1st percentile"},
                       stats={("binance", "BTC/USDT"): LegStats(obi=0.4), **GOOD_STATS})
-    o = _only(spot_perp)
-    # spot taker 10 + bybit perp maker 2 → 24 bps of fees exceed the 16.5 bps spread first
-    assert o.reason == reasons.SPREAD_BELOW_COSTS
-    wide = replace(BYBIT_PERP, bids=((D(60_200), D(10)),), asks=((D(60_201), D(10)),))
-    assert _only(replace(spot_perp, quotes=(BINANCE_SPOT, wide))).reason == reasons.TOXIC_BASIS
+    # spot taker 10 + bybit perp maker 2 → 24 bps of fees, paid by 4 bp/8h × 21 = 84 bps of carry
+    assert _only(spot_perp).reason == reasons.TOXIC_BASIS
+    assert _only(replace(spot_perp, toxic={})).accepted
+
+
+def _binance_spot_perp(rate: str, **changes: object) -> MarketView:
+    fields: dict[str, object] = {"quotes": (BINANCE_SPOT, BINANCE_PERP), "funding": _funding(("binance", rate)),
+                                 "stats": {}, "latency_ms": {"binance": 20.0}}
+    return _view(**(fields | changes))
+
+
+def test_a_2bp_binance_spot_perp_carry_is_accepted_with_its_horizon_despite_a_low_score() -> None:
+    o = _only(_binance_spot_perp("0.0002"), short="binance")
+    # fees 2 × (spot maker 10 + perp taker 5) = 30; spread −1/60,000.5 ≈ −0.17 bps; exit slippage 2 × 0.083
+    # edge = 2 × 21 − 0.17 − 30 − 0.17 ≈ 11.67 bps > 5
+    assert o.accepted and o.fees_bps == D(30) and o.score < 70 and o.holding_intervals == 21
+    assert o.detail is not None and "H 21 (default)" in o.detail and "edge 11.67 bps" in o.detail
+
+
+def test_a_thin_binance_spot_perp_carry_is_refused_not_profitable_with_the_numbers() -> None:
+    o = _only(_binance_spot_perp("0.00012"), short="binance")
+    # 1.2 × 21 = 25.2 − 0.17 − 30 − 0.17 ≈ −5.13 bps ≤ 5 (0.5 bp is refused earlier, FUNDING_DELTA_TOO_LOW ≤ 1 bp)
+    assert o.reason == reasons.NOT_PROFITABLE and o.detail is not None
+    for part in ("carry 1.20 bp/8h", "H 21 (default)", "cost 30.17", "edge -5.13 bps", "margin 5"):
+        assert part in o.detail, (part, o.detail)
+
+
+def test_the_settled_funding_history_sets_h_when_it_holds_completed_runs() -> None:
+    # settled rates, oldest first: −, 25 × +, −, 35 × +, − (runs 25 and 35 → H 30), then the current 2 bp
+    rates = ["-0.0001"] + ["0.0002"] * 25 + ["-0.0001"] + ["0.0002"] * 35 + ["-0.0001", "0.0002"]
+    state = None
+    for i, rate in enumerate(rates):
+        settle = T + H8 - (len(rates) - 1 - i) * H8
+        state, _ = funding.observe(state, FundingRate(venue="binance", symbol="BTC/USDT:USDT", market="perp",
+                                                      rate=D(rate), interval_ms=H8, next_funding_time=settle,
+                                                      ts_local=settle - H8 + (H8 - 1000 if i == len(rates) - 1 else 0)))
+    o = _only(_binance_spot_perp("0.0002", funding=state), short="binance")
+    # 2 × 30 = 60 − 0.17 − 30 − 0.17 ≈ 29.67 bps
+    assert o.holding_intervals == 30 and o.detail is not None and "H 30 (history, 2 runs)" in o.detail
+    assert "edge 29.67 bps" in o.detail
 
 
 def test_candidates_are_cross_venue_perps_and_long_spot_short_perp_in_one_quote_currency() -> None:
