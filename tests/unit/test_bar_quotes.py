@@ -126,3 +126,37 @@ def test_at_one_time_bars_precede_the_settlement_and_the_cue_follows_both(tmp_pa
                      ("md.ticker", t + EIGHT_H + 1_000, "ETH/USDT"),
                      ("md.ticker", t + 2 * EIGHT_H, "ETH/USDT:USDT"),
                      ("md.ticker", t + 2 * EIGHT_H + 1_000, "ETH/USDT:USDT")]
+
+
+def test_a_leg_whose_bar_was_refused_holds_its_pairs_flat_instead_of_pricing_the_old_quote(tmp_path: Path) -> None:
+    from arbflow.cli.backtest import backtest_settings
+    from arbflow.model.desk_config import desk_config
+    from arbflow.model.signals import Opportunity
+    from arbflow.model.validation import Universe, parse_record
+    from arbflow.operators.asset_desk import run_desk
+
+    t = T0
+    rows = []
+    for ts, bybit_close in ((t, "60100"), (t + EIGHT_H, "0")):  # bybit's second bar cannot be priced
+        rows += [f"{ts},x,binance,BTC,BTCUSDT,perp_linear,1,1,1,60000,1,0.0001",
+                 f"{ts},x,bybit,BTC,BTCUSDT,perp_linear,1,1,1,{bybit_close},1,0.0003",
+                 f"{ts},x,okx,BTC,BTCUSDT,perp_linear,1,1,1,60050,1,0.0002"]
+    history = _history(tmp_path / "bars_utc.csv.gz", rows)
+    config = backtest_settings(Config())
+    convert_bars(history, tmp_path / "out.jsonl.gz", venues=config.venues, backtest=config.backtest,
+                 scan_cue_ms=config.signals.scan_interval_ms)
+    universe, settings, desk = Universe.from_config(config), desk_config(config, "paper"), None
+    scanned: list[Opportunity] = []
+    for line in _read(tmp_path / "out.jsonl.gz"):
+        topic = str(line.pop("topic"))
+        desk, out = run_desk(desk, parse_record(topic, codec.dumps(line), universe), settings)
+        scanned += [o for o in out if isinstance(o, Opportunity)]
+    cue = t + 2 * EIGHT_H + 1_000  # the cue's scan of the second close (bars closing at t + 16 h)
+    verdicts = {(o.long_venue, o.short_venue): o for o in scanned if o.ts == cue}
+    assert verdicts, "the cue scanned the second close"
+    for (long, short), opportunity in verdicts.items():
+        if "bybit" in (long, short):  # its last quote is 8 h old: refused, never priced
+            assert opportunity.reason == reasons.VENUE_STALE, opportunity
+            assert opportunity.detail == "bybit BTC/USDT:USDT: last price 28801000 ms old"  # 8 h + the cue's 1 s
+        else:  # binance and okx closed: priced (1 bp either side of the closes)
+            assert opportunity.reason != reasons.VENUE_STALE and opportunity.long_px > 0, opportunity
