@@ -21,9 +21,12 @@ T + `scan_interval_ms`, after the funding settled at T (same prices and sizes; c
 Refusals. A bar whose close is zero or negative, or whose size rounds to 0, cannot be quoted:
 it becomes a `Rejected` (source `file:line`, reason NON_POSITIVE_PRICE or ZERO_SIZE) in the
 returned list and its instrument simply has no quote for that close (the scanner holds the
-pair flat, VENUE_STALE or NO_BOOK, with its reason). Rows the reader cannot read at all
-(an unknown instrument, a malformed number or time) raise `ValueError` naming `file:line`,
-as in `convert funding`.
+pair flat, VENUE_STALE or NO_BOOK, with its reason). A perp row without its funding rate is
+quoted but writes no funding record (a `Rejected`, MISSING_FIELD): the leg's last rate is
+the estimate for a settlement that has passed, so once the 60 s settlement grace is over the
+scanner refuses its pairs STALE_FUNDING. Rows the reader cannot read at all (an unknown
+instrument, a malformed number or time) raise `ValueError` naming `file:line`, as in
+`convert funding`.
 
 Output: non-decreasing `ts_local`; at one time the closing bars' tickers precede the funding
 settled then, which precedes the scan cues.
@@ -90,7 +93,12 @@ def bar_items(path: Path, *, venues: Mapping[str, VenueConfig], model: QuoteMode
     """The replay items of one aha-hh file in reading order (not yet sorted by time)."""
     read: Counter[str] = Counter()
     last: dict[tuple[int, str], Ticker] = {}  # (close time, asset) → its latest ticker: the cue
-    for where, (ts, topic, record) in aha_hh_items(path, venues=venues, counts=read):
+    def missing(where: str) -> None:
+        conversion.rejected.append(codec.reject(reasons.MISSING_FIELD, "funding_rate: a perp bar without its "
+                                                "settlement; the bar is quoted, no funding record is written",
+                                                source=where, raw=""))
+
+    for where, (ts, topic, record) in aha_hh_items(path, venues=venues, counts=read, missing_funding=missing):
         if topic != MD_CANDLE:
             yield ts, topic, record
             continue

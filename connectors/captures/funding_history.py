@@ -53,7 +53,7 @@ venue that needs a default interval but is not in `venues`.
 import csv
 import gzip
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from operator import itemgetter
 from pathlib import Path
@@ -200,16 +200,21 @@ def read_aha_hh(path: Path, *, venues: Venues, counts: Counter[str]) -> Iterator
     return (item for _, item in aha_hh_items(path, venues=venues, counts=counts))
 
 
-def aha_hh_items(path: Path, *, venues: Venues, counts: Counter[str]) -> Iterator[tuple[str, Item]]:
-    """`read_aha_hh` with the `file:line` of the row each item came from."""
+def aha_hh_items(path: Path, *, venues: Venues, counts: Counter[str],
+                 missing_funding: Callable[[str], None] | None = None) -> Iterator[tuple[str, Item]]:
+    """`read_aha_hh` with the `file:line` of the row each item came from. A perp row without a
+    funding rate raises ValueError, or — given `missing_funding` — is told to it (`file:line`)
+    and gives its candle without a funding record."""
     series = FundingSeries(venues, counts)
     for where, row in _rows(path, COLUMNS[AHA_HH]):
         ts_open, venue = _ms(row, "ts_ms_utc", where), row["exchange"]
         symbol = _aha_hh_symbol(_asset(row["asset"], where), row["market"], row["pair"], where)
         market = parse_symbol(symbol).market
-        if market == "perp":
-            if not row["funding_rate"]:
+        if market == "perp" and not row["funding_rate"]:
+            if missing_funding is None:
                 raise ValueError(f"{where}: perp row without funding_rate")
+            missing_funding(where)
+        elif market == "perp":
             yield where, (ts_open, MD_FUNDING, series.settle(venue, symbol, _decimal(row, "funding_rate", where),
                                                              ts_open, where))
         elif row["funding_rate"]:

@@ -9,11 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arbflow.connectors.captures.bar_quotes import SCAN_CUE, QuoteModel, convert_bars, quote_bar
+from arbflow.connectors.captures.bar_quotes import SCAN_CUE, BarConversion, QuoteModel, convert_bars, quote_bar
 from arbflow.model import codec, reasons
 from arbflow.model.config import BacktestConfig, Config, parse_config
 from arbflow.model.errors import ConfigError
 from arbflow.model.market import Candle, Ticker
+from arbflow.model.signals import Opportunity
 
 HEADER = "ts_ms_utc,time_as_published,exchange,asset,pair,market,open,high,low,close,volume,funding_rate\n"
 T0 = 1672531200000  # 2023-01-01 00:00 UTC
@@ -128,29 +129,36 @@ def test_at_one_time_bars_precede_the_settlement_and_the_cue_follows_both(tmp_pa
                      ("md.ticker", t + 2 * EIGHT_H + 1_000, "ETH/USDT:USDT")]
 
 
-def test_a_leg_whose_bar_was_refused_holds_its_pairs_flat_instead_of_pricing_the_old_quote(tmp_path: Path) -> None:
+def _scans(tmp_path: Path, rows: list[str]) -> tuple[BarConversion, list[Opportunity]]:
+    """Rows → the converter → every record through one desk (`run_desk`, paper trading, the
+    backtest settings): the conversion and every opportunity scanned."""
     from arbflow.cli.backtest import backtest_settings
     from arbflow.model.desk_config import desk_config
-    from arbflow.model.signals import Opportunity
     from arbflow.model.validation import Universe, parse_record
     from arbflow.operators.asset_desk import run_desk
 
-    t = T0
-    rows = []
-    for ts, bybit_close in ((t, "60100"), (t + EIGHT_H, "0")):  # bybit's second bar cannot be priced
-        rows += [f"{ts},x,binance,BTC,BTCUSDT,perp_linear,1,1,1,60000,1,0.0001",
-                 f"{ts},x,bybit,BTC,BTCUSDT,perp_linear,1,1,1,{bybit_close},1,0.0003",
-                 f"{ts},x,okx,BTC,BTCUSDT,perp_linear,1,1,1,60050,1,0.0002"]
-    history = _history(tmp_path / "bars_utc.csv.gz", rows)
     config = backtest_settings(Config())
-    convert_bars(history, tmp_path / "out.jsonl.gz", venues=config.venues, backtest=config.backtest,
-                 scan_cue_ms=config.signals.scan_interval_ms)
+    conversion = convert_bars(_history(tmp_path / "bars_utc.csv.gz", rows), tmp_path / "out.jsonl.gz",
+                              venues=config.venues, backtest=config.backtest,
+                              scan_cue_ms=config.signals.scan_interval_ms)
     universe, settings, desk = Universe.from_config(config), desk_config(config, "paper"), None
     scanned: list[Opportunity] = []
     for line in _read(tmp_path / "out.jsonl.gz"):
         topic = str(line.pop("topic"))
         desk, out = run_desk(desk, parse_record(topic, codec.dumps(line), universe), settings)
         scanned += [o for o in out if isinstance(o, Opportunity)]
+    return conversion, scanned
+
+
+def _three_perps(ts: int, bybit_close: str = "60100", bybit_rate: str = "0.0003") -> list[str]:
+    return [f"{ts},x,binance,BTC,BTCUSDT,perp_linear,1,1,1,60000,1,0.0001",
+            f"{ts},x,bybit,BTC,BTCUSDT,perp_linear,1,1,1,{bybit_close},1,{bybit_rate}",
+            f"{ts},x,okx,BTC,BTCUSDT,perp_linear,1,1,1,60050,1,0.0002"]
+
+
+def test_a_leg_whose_bar_was_refused_holds_its_pairs_flat_instead_of_pricing_the_old_quote(tmp_path: Path) -> None:
+    t = T0
+    _, scanned = _scans(tmp_path, _three_perps(t) + _three_perps(t + EIGHT_H, bybit_close="0"))
     cue = t + 2 * EIGHT_H + 1_000  # the cue's scan of the second close (bars closing at t + 16 h)
     verdicts = {(o.long_venue, o.short_venue): o for o in scanned if o.ts == cue}
     assert verdicts, "the cue scanned the second close"
@@ -160,3 +168,20 @@ def test_a_leg_whose_bar_was_refused_holds_its_pairs_flat_instead_of_pricing_the
             assert opportunity.detail == "bybit BTC/USDT:USDT: last price 28801000 ms old"  # 8 h + the cue's 1 s
         else:  # binance and okx closed: priced (1 bp either side of the closes)
             assert opportunity.reason != reasons.VENUE_STALE and opportunity.long_px > 0, opportunity
+
+
+def test_a_perp_bar_without_its_settlement_is_quoted_and_its_pairs_refused_once_the_rate_is_stale(
+        tmp_path: Path) -> None:
+    t = T0
+    conversion, scanned = _scans(tmp_path, _three_perps(t) + _three_perps(t + EIGHT_H, bybit_rate=""))
+    [missing] = conversion.rejected
+    assert (missing.source, missing.reason) == ("bars_utc.csv.gz:6", reasons.MISSING_FIELD)
+    assert conversion.counts["md.funding"] == 5 and conversion.counts["md.ticker"] == 6
+    # bybit's last rate settled at t and stood for t + 8 h; at the second close's cue (t + 16 h + 1 s)
+    # that settlement is 8 h past with no new rate: its pairs are refused, the others judged on carry
+    cue = t + 2 * EIGHT_H + 1_000
+    verdicts = {(o.long_venue, o.short_venue): o for o in scanned if o.ts == cue}
+    assert verdicts
+    for (long, short), opportunity in verdicts.items():
+        stale = opportunity.reason == reasons.STALE_FUNDING
+        assert stale == ("bybit" in (long, short)), opportunity
