@@ -6,7 +6,8 @@ Settings a settlement history needs, set on the configuration (not through the
 environment): `signals.funding_silent_after_s = 0`, because funding arrives once per 8 h by
 nature, and the live "silent stream" rule would call every leg stale. Everything else is
 the configuration as loaded. The quote model's assumptions (half-spread, depth, the scan
-cue, fees) are printed with the summary and written into summary.json and report.html.
+cue, fees) are printed with the summary and written into summary.json and report.html; the
+entries the desks refused are printed by reason (counted in-process, not published).
 Wall time covers conversion, publishing and the flow; records/s is the flow's rate over
 the records published.
 """
@@ -23,6 +24,15 @@ from arbflow.cli.replay import replay_and_report
 from arbflow.cli.support import err_console, guard, load
 from arbflow.connectors.captures.bar_quotes import assumptions
 from arbflow.model.config import Config
+
+
+def denied_entries() -> dict[str, int]:
+    """Accepted opportunities the desks refused in this process so far, by reason (the
+    `arbflow_entries_denied_total` counter: refusals are counted, not published)."""
+    from arbflow.sinks.metrics import ENTRIES_DENIED
+
+    return {sample.labels["reason"]: int(sample.value) for metric in ENTRIES_DENIED.collect()
+            for sample in metric.samples if sample.name.endswith("_total") and sample.value}
 
 
 def backtest_settings(config: Config) -> Config:
@@ -54,6 +64,8 @@ def backtest(ctx: click.Context, file: Path, out_dir: Path | None, workers: int 
         summary = replay_and_report(config, (replay_file,), speed=0, workers=workers, out_dir=out_dir,
                                     as_json=as_json, trade=True, title="arbflow backtest", assumptions=rows)
     wall_s = time.monotonic() - started
+    denied = ", ".join(f"{reason} {count:,}" for reason, count in sorted(denied_entries().items()))
+    err_console.print(f"entries the desks refused: {denied or 'none'}")
     records = sum(summary.published.values())
     rate = records / summary.flow_s if summary.flow_s else 0.0
     err_console.print(f"backtest: {records:,} records, wall time {wall_s:.1f} s (publish {summary.publish_s:.1f} s, "

@@ -46,6 +46,7 @@ def test_backtest_replays_bars_through_the_desks_and_prints_its_assumptions(
     assert "assumed depth per side: 250000 USD" in result.stdout
     assert "assumed fees binance (bps maker / taker): spot 10 / 10, perp 2 / 5" in result.stdout
     assert "backtest: 320 records, wall time" in result.stderr
+    assert "entries the desks refused: " in result.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["published"] == {"md.ticker": 200, "md.funding": 120}
     assert summary["rejects"] == []
