@@ -6,10 +6,11 @@ machines, compare ratios within one run.
 """
 
 import argparse
+import contextlib
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
@@ -96,6 +97,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (default 3)")
     parser.add_argument("--fixture", type=Path, default=FIXTURE, help="replay file to publish")
     args = parser.parse_args()
+    with services() as (bootstrap, redis_url, state):
+        _measure(args, bootstrap, redis_url, state)
+
+
+@contextlib.contextmanager
+def services() -> Iterator[tuple[str, str, Path]]:
+    """A Tansu broker and a redis-server on free ports in a scratch directory, stopped after:
+    (Kafka bootstrap, Redis URL, the directory)."""
     with tempfile.TemporaryDirectory(prefix="arbflow-bench-") as tmp:
         state = Path(tmp)
         kafka_port, redis_port = process.free_port(), process.free_port()
@@ -103,7 +112,7 @@ def main() -> None:
         tansu.start(state, kafka_port, timeout_s=30)
         redis_server.start(state, redis_port, timeout_s=30)
         try:
-            _measure(args, f"127.0.0.1:{kafka_port}", f"redis://127.0.0.1:{redis_port}/0", state)
+            yield f"127.0.0.1:{kafka_port}", f"redis://127.0.0.1:{redis_port}/0", state
         finally:
             process.stop(state, tansu.NAME, grace_s=2.0)
             process.stop(state, redis_server.NAME)

@@ -1,12 +1,15 @@
-"""`arbflow convert hftbacktest | cryptofeed | funding`: recorded raw exchange captures and
-funding histories into replay files (`connectors.captures` does the work)."""
+"""`arbflow convert hftbacktest | cryptofeed | funding | bars`: recorded raw exchange captures,
+funding histories and 8 h bars into replay files (`connectors.captures` does the work)."""
 
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from arbflow.cli.support import guard, load, out_console
+from arbflow.cli.support import err_console, guard, load, out_console
+from arbflow.connectors.captures.bar_quotes import BarConversion
+from arbflow.connectors.captures.bar_quotes import convert_bars as convert_bar_file
+from arbflow.model.config import Config
 
 
 def _parse_time(text: str | None) -> int | None:
@@ -114,3 +117,34 @@ def convert_funding(ctx: click.Context, files: tuple[Path, ...], out: Path) -> N
     for kind, count in sorted(counts.items()):
         out_console.print(f"{kind:28} {count:>10,}")
     out_console.print(f"wrote {out}")
+
+
+@convert.command("bars")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Replay file to write (.jsonl or .jsonl.gz).")
+@click.pass_context
+@guard
+def convert_bars(ctx: click.Context, file: Path, out: Path) -> None:
+    """8h bars with funding (fixtures/funding/spot_perp_8h_*_utc.csv.gz) → md.ticker and
+    md.funding for a backtest, through the declared quote model ([backtest] half_spread_bps,
+    depth_usd): each bar close c is quoted c × (1 ∓ h) at its close time, depth_usd / c a side.
+    Bars it cannot price (close ≤ 0) are refused with file:line and reason; that instrument has
+    no quote for that close."""
+    bars_to_replay(load(ctx), file, out)
+    out_console.print(f"wrote {out}")
+
+
+def bars_to_replay(config: Config, file: Path, out: Path) -> BarConversion:
+    """Convert and print the counts and every refused bar (`arbflow convert bars`, `backtest`)."""
+    try:
+        conversion = convert_bar_file(file, out, venues=config.venues, backtest=config.backtest,
+                                             scan_cue_ms=config.signals.scan_interval_ms)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    for kind, count in sorted(conversion.counts.items()):
+        err_console.print(f"{kind:28} {count:>10,}")
+    for rejected in conversion.rejected:
+        err_console.print(f"refused {rejected.source}: {rejected.reason} — {rejected.detail}")
+    err_console.print(f"{'refused bars':28} {len(conversion.rejected):>10,}")
+    return conversion

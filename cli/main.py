@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from arbflow.cli.backtest import backtest
 from arbflow.cli.convert import convert
 from arbflow.cli.describe import schema, show_config
 from arbflow.cli.feed import dashboard, rebuild_redis, scores
@@ -35,8 +36,8 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj["config_path"] = config_path
 
 
-for command in (infra, replay, scan, trade, rebuild_redis, scores, dashboard, record, convert, schema, show_config,
-                ingest, study, simulate_margin, allocate):
+for command in (infra, replay, backtest, scan, trade, rebuild_redis, scores, dashboard, record, convert, schema,
+                show_config, ingest, study, simulate_margin, allocate):
     main.add_command(command)
 
 

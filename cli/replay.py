@@ -1,15 +1,20 @@
 """`arbflow replay FILE…`: publish replay files, run the dataflow over exactly them, and
 print the summary (`flows.replay` orchestrates; `reports.replay_tables` and
-`reports.replay_output` render)."""
+`reports.replay_output` render). `replay_and_report` is shared with `arbflow backtest`."""
 
 import contextlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from arbflow.cli.support import err_console, guard, load, out_console
+from arbflow.model.config import Config
+
+if TYPE_CHECKING:
+    from arbflow.flows.replay import ReplaySummary
 
 
 @click.command()
@@ -37,12 +42,21 @@ def replay(ctx: click.Context, files: tuple[Path, ...], speed: float | None, wor
     Redis. Starts the embedded services if they are not running. Publishing shows a
     progress bar (records/s, ETA) on a terminal, plain lines otherwise.
     """
+    replay_and_report(load(ctx), files, speed=speed, workers=workers, out_dir=out_dir, as_json=as_json,
+                      trade=not no_trade, publish_only=publish_only)
+
+
+def replay_and_report(config: Config, files: tuple[Path, ...], *, speed: float | None, workers: int | None,
+                      out_dir: Path | None, as_json: bool, trade: bool, publish_only: bool = False,
+                      title: str = "arbflow replay", assumptions: list[tuple[str, str]] | None = None
+                      ) -> "ReplaySummary":
+    """Run the replay with a progress bar, print its summary (or JSON) and write `out_dir`'s
+    files; `arbflow backtest` adds its `title` and `assumptions` (printed and in the report)."""
     from arbflow.cli.progress import ProgressReport
     from arbflow.connectors.replay import count_lines
     from arbflow.flows.replay import run_replay
     from arbflow.model import codec
 
-    config = load(ctx)
     total = sum(count_lines(path) for path in files)
     if not as_json:
         err_console.print(f"replaying {len(files)} file(s), {total:,} lines …")
@@ -63,24 +77,29 @@ def replay(ctx: click.Context, files: tuple[Path, ...], speed: float | None, wor
             err_console.print(line)
 
         summary = run_replay(config, list(files), speed=speed, workers=workers, progress=progress,
-                             trade=not no_trade, publish_only=publish_only,
+                             trade=trade, publish_only=publish_only,
                              announce=None if as_json else announce)
     if publish_only:
         published = ", ".join(f"{topic} {count:,}" for topic, count in sorted(summary.published.items()))
         rejected = sum(summary.rejects.values())
         err_console.print(f"published {published} in {summary.publish_s:.1f} s; {rejected} lines to dlq.replay")
-        return
+        return summary
     document = summary.as_json()
+    if assumptions:
+        document["assumptions"] = dict(assumptions)
     page = None
     if out_dir is not None:
         from arbflow.reports.replay_output import write_outputs
 
-        page = write_outputs(out_dir, config, files, summary, document)
+        page = write_outputs(out_dir, config, files, summary, document, title=title, assumptions=assumptions)
     if as_json:
         sys.stdout.buffer.write(codec.dumps(document) + b"\n")
     else:
         from arbflow.reports.replay_tables import render_summary
 
         render_summary(summary, out_console)
+        for what, value in assumptions or ():
+            out_console.print(f"assumed {what}: {value}")
         if page is not None:
             out_console.print(f"report: {page}")
+    return summary

@@ -543,6 +543,21 @@ class RecoveryConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BacktestConfig:
+    """The quote model of `arbflow backtest` (connectors/captures/bar_quotes.py): an 8 h bar
+    closing at `c` becomes a ticker `bid = c × (1 − h)`, `ask = c × (1 + h)` with
+    `h = half_spread_bps / 10⁴`, `depth_usd / c` base units on each side. Both are assumptions,
+    printed with every backtest. Defaults: 1 bp, wider than the BTC and ETH touch on the
+    venues of the bundled history (well under 1 bp); $250,000 a side, ten times the largest
+    order a $100,000 portfolio places (half of one of two desks' shares) and above the
+    scanner's `min_depth_usd`, so the assumed depth never limits a trade."""
+
+    half_spread_bps: Decimal = field(default=Decimal(1), metadata=rule(lambda v: 0 < v <= 1_000,
+                                                                        "a decimal > 0 and <= 1000 (bps)"))
+    depth_usd: Decimal = field(default=Decimal(250_000), metadata=rule(_positive, "a decimal > 0 (USD)"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """Everything arbflow needs to start; see each section's docstring."""
 
@@ -559,6 +574,7 @@ class Config:
     allocation: AllocationConfig = field(default_factory=AllocationConfig)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
+    backtest: BacktestConfig = field(default_factory=BacktestConfig)
 
 
 # -- parsing ----------------------------------------------------------------------------

@@ -50,6 +50,7 @@ class ReportInputs:
     portfolio: list[PortfolioState] = field(default_factory=list)
     funding: list[FundingRate] = field(default_factory=list)
     execution: bool = False
+    assumptions: list[tuple[str, str]] = field(default_factory=list)  # (what, value): a backtest's quote model
 
 
 def _time(ts: int) -> datetime:
@@ -205,6 +206,8 @@ def render(inputs: ReportInputs) -> str:
     first, last = summary.get("first_ts"), summary.get("last_ts")
     period = f"{_time(first).isoformat()} → {_time(last).isoformat()}" if first and last else "no data"
     parts.append(f"<p>Data: {html.escape(', '.join(inputs.files))}<br>Period (event time, UTC): {period}</p>")
+    if inputs.assumptions:
+        parts.append("<h2>Assumptions</h2>" + page.table(inputs.assumptions, ("assumption", "value")))
     parts.append("<h2>Records</h2>" + page.table(
         sorted((t, summary.get("published", {}).get(t, 0), summary.get("produced", {}).get(t, 0))
                for t in set(summary.get("published", {})) | set(summary.get("produced", {}))),

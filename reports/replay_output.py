@@ -21,20 +21,24 @@ TRADE_COLUMNS: Final = (
 
 
 def write_outputs(out_dir: Path, config: Config, files: tuple[Path, ...], summary: ReplaySummary,
-                  document: dict[str, Any]) -> Path:
-    """Every file of a replay into `out_dir` (created); returns the report's path."""
+                  document: dict[str, Any], *, title: str = "arbflow replay",
+                  assumptions: list[tuple[str, str]] | None = None) -> Path:
+    """Every file of a replay into `out_dir` (created); returns the report's path. A backtest
+    names itself in `title` and lists its quote model's `assumptions` on the page."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.json").write_bytes(codec.dumps(document))
     write_trading_files(out_dir, summary)
-    return write_replay_report(out_dir, config, files, summary, document)
+    return write_replay_report(out_dir, config, files, summary, document, title=title, assumptions=assumptions)
 
 
 def write_replay_report(out_dir: Path, config: Config, files: tuple[Path, ...], summary: ReplaySummary,
-                        document: dict[str, Any]) -> Path:
+                        document: dict[str, Any], *, title: str = "arbflow replay",
+                        assumptions: list[tuple[str, str]] | None = None) -> Path:
     """report.html from the records the run read back (`document` is summary.json's content)."""
     outputs = summary.outputs
     return write_report(out_dir / "report.html", ReportInputs(
-        title="arbflow replay", files=[str(f) for f in files], summary=document, config=plain(config),
+        title=title, files=[str(f) for f in files], summary=document, config=plain(config),
+        assumptions=list(assumptions or ()),
         basis=outputs.get(topics.SIGNAL_BASIS, []), latency=outputs.get(topics.SIGNAL_LATENCY, []),
         opportunities=outputs.get(topics.ARB_OPPORTUNITY, []), alerts=outputs.get(topics.RISK_ALERT, []),
         trades=summary.final_trades(), portfolio=outputs.get(topics.PORTFOLIO_STATE, []),

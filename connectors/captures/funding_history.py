@@ -53,7 +53,7 @@ venue that needs a default interval but is not in `venues`.
 import csv
 import gzip
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from operator import itemgetter
 from pathlib import Path
@@ -197,25 +197,35 @@ def _aha_hh_symbol(asset: str, market: str, pair: str, where: str) -> str:
 
 def read_aha_hh(path: Path, *, venues: Venues, counts: Counter[str]) -> Iterator[Item]:
     """Items of the aha-hh 8h file in row order: a candle per row, a funding record per perp row."""
+    return (item for _, item in aha_hh_items(path, venues=venues, counts=counts))
+
+
+def aha_hh_items(path: Path, *, venues: Venues, counts: Counter[str],
+                 missing_funding: Callable[[str], None] | None = None) -> Iterator[tuple[str, Item]]:
+    """`read_aha_hh` with the `file:line` of the row each item came from. A perp row without a
+    funding rate raises ValueError, or — given `missing_funding` — is told to it (`file:line`)
+    and gives its candle without a funding record."""
     series = FundingSeries(venues, counts)
     for where, row in _rows(path, COLUMNS[AHA_HH]):
         ts_open, venue = _ms(row, "ts_ms_utc", where), row["exchange"]
         symbol = _aha_hh_symbol(_asset(row["asset"], where), row["market"], row["pair"], where)
         market = parse_symbol(symbol).market
-        if market == "perp":
-            if not row["funding_rate"]:
+        if market == "perp" and not row["funding_rate"]:
+            if missing_funding is None:
                 raise ValueError(f"{where}: perp row without funding_rate")
-            yield ts_open, MD_FUNDING, series.settle(venue, symbol, _decimal(row, "funding_rate", where),
-                                                     ts_open, where)
+            missing_funding(where)
+        elif market == "perp":
+            yield where, (ts_open, MD_FUNDING, series.settle(venue, symbol, _decimal(row, "funding_rate", where),
+                                                             ts_open, where))
         elif row["funding_rate"]:
             raise ValueError(f"{where}: spot row with a funding_rate")
         ts_close = ts_open + CANDLE_INTERVAL_MS
         counts[MD_CANDLE] += 1
-        yield ts_close, MD_CANDLE, Candle(
+        yield where, (ts_close, MD_CANDLE, Candle(
             venue=venue, symbol=symbol, market=market, interval_ms=CANDLE_INTERVAL_MS,
             open=_decimal(row, "open", where), high=_decimal(row, "high", where), low=_decimal(row, "low", where),
             close=_decimal(row, "close", where), volume=_decimal(row, "volume", where),
-            ts_open=ts_open, ts_close=ts_close, ts_local=ts_close)
+            ts_open=ts_open, ts_close=ts_close, ts_local=ts_close))
 
 
 def _website_symbol(contract: str, where: str) -> str:
@@ -254,7 +264,7 @@ READERS: Final = {AHA_HH: read_aha_hh, BINANCE_WEBSITE: read_binance_website, SU
 # -- writing -------------------------------------------------------------------------------
 
 
-def _write(items: list[Item], out: Path) -> None:
+def write_items(items: list[Item], out: Path) -> None:
     """Write items in non-decreasing ts_local; the sort is stable, so ties keep input order."""
     items.sort(key=itemgetter(0))
     with ReplayWriter(out) as writer:
@@ -264,7 +274,7 @@ def _write(items: list[Item], out: Path) -> None:
 
 def _convert_one(kind: str, path: Path, out: Path, venues: Venues) -> Counter[str]:
     counts: Counter[str] = Counter()
-    _write(list(READERS[kind](path, venues=venues, counts=counts)), out)
+    write_items(list(READERS[kind](path, venues=venues, counts=counts)), out)
     return counts
 
 
@@ -293,5 +303,5 @@ def convert(paths: Sequence[Path], out: Path, *, venues: Venues) -> Counter[str]
     items: list[Item] = []
     for path in paths:
         items.extend(READERS[detect_format(path)](path, venues=venues, counts=counts))
-    _write(items, out)
+    write_items(items, out)
     return counts

@@ -1,0 +1,149 @@
+"""The declared quote model of a backtest: 8 h bars with funding (the aha-hh history of
+fixtures/funding/, read by `funding_history.aha_hh_items`) → `md.ticker` and `md.funding`
+records a replay runs through the desks (`arbflow convert bars`, `arbflow backtest`).
+
+The model (`[backtest]` in model/config.py; both numbers are assumptions and are printed with
+every backtest). A bar of one instrument closing at T with close c becomes
+`Ticker(bid = c × (1 − h), ask = c × (1 + h), bid_qty = ask_qty = depth_usd / c,
+ts_exchange = ts_local = T)`, h = `half_spread_bps` / 10⁴. Prices are exact (Decimal products
+in the money context); sizes are base units rounded down to 1e-8, so the assumed depth is
+never overstated. The bar is known only once it has closed, so the quote never holds
+information from after T. Funding settlements become exactly the records `arbflow convert
+funding` writes (same reader, same intervals).
+
+The scan cue. A desk scans on a price update at most once per `signals.scan_interval_ms`,
+so at a close its scan runs on the first ticker of T, when every other leg still holds the
+quote of T − 8 h (refused VENUE_STALE: never priced from stale data). So that the desk also
+sees the whole close, each asset's last ticker of a close is stated once more at
+T + `scan_interval_ms`, after the funding settled at T (same prices and sizes; counted as
+`md.ticker:scan-cue`). One extra record per asset and close; the quote model is unchanged.
+
+Refusals. A bar whose close is zero or negative, or whose size rounds to 0, cannot be quoted:
+it becomes a `Rejected` (source `file:line`, reason NON_POSITIVE_PRICE or ZERO_SIZE) in the
+returned list and its instrument simply has no quote for that close (the scanner holds the
+pair flat, VENUE_STALE or NO_BOOK, with its reason). A perp row without its funding rate is
+quoted but writes no funding record (a `Rejected`, MISSING_FIELD): the leg's last rate is
+the estimate for a settlement that has passed, so once the 60 s settlement grace is over the
+scanner refuses its pairs STALE_FUNDING. Rows the reader cannot read at all (an unknown
+instrument, a malformed number or time) raise `ValueError` naming `file:line`, as in
+`convert funding`.
+
+Output: non-decreasing `ts_local`; at one time the closing bars' tickers precede the funding
+settled then, which precedes the scan cues.
+"""
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_DOWN, Decimal
+from pathlib import Path
+from typing import Final
+
+from arbflow.connectors.captures.funding_history import Item, aha_hh_items, write_items
+from arbflow.model import codec, reasons
+from arbflow.model.config import BacktestConfig, Config, VenueConfig
+from arbflow.model.market import Candle, Ticker
+from arbflow.model.money import BPS_PER_UNIT, MONEY, ONE, ZERO
+from arbflow.model.rejected import Rejected
+from arbflow.model.symbols import base_asset
+from arbflow.model.topics import MD_CANDLE, MD_TICKER
+
+SIZE_STEP: Final = Decimal("1e-8")  # base units: sizes are rounded down to this
+SCAN_CUE: Final = f"{MD_TICKER}:scan-cue"
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteModel:
+    """`h` (a fraction, half_spread_bps / 10⁴) and the assumed depth per side in USD."""
+
+    half_spread: Decimal
+    depth_usd: Decimal
+
+    @classmethod
+    def from_config(cls, backtest: BacktestConfig) -> "QuoteModel":
+        return cls(half_spread=MONEY.divide(backtest.half_spread_bps, BPS_PER_UNIT), depth_usd=backtest.depth_usd)
+
+
+def quote_bar(candle: Candle, model: QuoteModel) -> Ticker | tuple[str, str]:
+    """The bar's closing quote (see the module docstring), or (reason, detail) when it has none."""
+    close = candle.close
+    if close <= ZERO:
+        return reasons.NON_POSITIVE_PRICE, f"close {close} is not > 0: the quote model cannot price it"
+    size = MONEY.divide(model.depth_usd, close).quantize(SIZE_STEP, rounding=ROUND_DOWN)
+    if size <= ZERO:
+        return reasons.ZERO_SIZE, f"depth {model.depth_usd} USD / close {close} rounds to 0 at {SIZE_STEP:f}"
+    return Ticker(venue=candle.venue, symbol=candle.symbol, market=candle.market,
+                  bid=MONEY.multiply(close, ONE - model.half_spread),
+                  ask=MONEY.multiply(close, ONE + model.half_spread),
+                  bid_qty=size, ask_qty=size, ts_exchange=candle.ts_close, ts_local=candle.ts_close)
+
+
+@dataclass(slots=True)
+class BarConversion:
+    """What a conversion wrote (`counts` by topic, plus `md.ticker:scan-cue` and the reader's
+    interval counts) and the bars it refused, as dead letters naming `file:line`."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    rejected: list[Rejected] = field(default_factory=list)
+    venues: set[str] = field(default_factory=set)  # the venues of the quotes written
+
+
+def bar_items(path: Path, *, venues: Mapping[str, VenueConfig], model: QuoteModel, scan_cue_ms: int,
+              conversion: BarConversion) -> Iterator[Item]:
+    """The replay items of one aha-hh file in reading order (not yet sorted by time)."""
+    read: Counter[str] = Counter()
+    last: dict[tuple[int, str], Ticker] = {}  # (close time, asset) → its latest ticker: the cue
+    def missing(where: str) -> None:
+        conversion.rejected.append(codec.reject(reasons.MISSING_FIELD, "funding_rate: a perp bar without its "
+                                                "settlement; the bar is quoted, no funding record is written",
+                                                source=where, raw=""))
+
+    for where, (ts, topic, record) in aha_hh_items(path, venues=venues, counts=read, missing_funding=missing):
+        if topic != MD_CANDLE:
+            yield ts, topic, record
+            continue
+        quoted = quote_bar(record, model)
+        if isinstance(quoted, Ticker):
+            conversion.counts[MD_TICKER] += 1
+            conversion.venues.add(quoted.venue)
+            last[(ts, base_asset(quoted.symbol))] = quoted
+            yield ts, MD_TICKER, quoted
+        else:
+            conversion.rejected.append(codec.reject(quoted[0], quoted[1], source=where, raw=codec.encode(record),
+                                                    ts=ts))
+    for (ts, _), ticker in last.items():
+        conversion.counts[SCAN_CUE] += 1
+        cue = ts + scan_cue_ms
+        yield cue, MD_TICKER, replace(ticker, ts_exchange=cue, ts_local=cue)
+    read.pop(MD_CANDLE, None)
+    conversion.counts.update(read)
+
+
+def convert_bars(path: Path, out: Path, *, venues: Mapping[str, VenueConfig], backtest: BacktestConfig,
+                 scan_cue_ms: int) -> BarConversion:
+    """aha-hh `spot_perp_8h_*_utc.csv(.gz)` → replay file `out` (.jsonl[.gz]) of tickers (the
+    quote model of `backtest`) and funding, in non-decreasing time; `scan_cue_ms` is the
+    configuration's `signals.scan_interval_ms`."""
+    conversion = BarConversion()
+    items = list(bar_items(path, venues=venues, model=QuoteModel.from_config(backtest), scan_cue_ms=scan_cue_ms,
+                           conversion=conversion))
+    write_items(items, out)
+    return conversion
+
+
+def assumptions(config: Config, venues: Iterable[str]) -> list[tuple[str, str]]:
+    """What a backtest assumes beyond the data, as (what, value) rows for its summary and
+    report: the quote model, the scan cue, and the fees (bps, maker / taker) of `venues`."""
+    backtest = config.backtest
+    rows = [("quote", "bar close c → bid c × (1 − h), ask c × (1 + h) at the close time"),
+            ("half-spread h", f"{backtest.half_spread_bps} bps"),
+            ("depth per side", f"{backtest.depth_usd} USD (depth_usd / c base units, rounded down to {SIZE_STEP:f})"),
+            ("scan cue", f"each asset's last quote of a close restated {config.signals.scan_interval_ms} ms later"),
+            ("fills", "from the quotes only: bars carry no trade prints")]
+    for name in sorted(venues):
+        venue = config.venues[name]
+        fees = [f"{market} {s.maker_bps} / {s.taker_bps}" for market, s in (("spot", venue.spot), ("perp", venue.perp))
+                if s is not None]
+        if fees:
+            rows.append((f"fees {name} (bps maker / taker)", ", ".join(fees)))
+    return rows
