@@ -10,6 +10,9 @@ from pathlib import Path
 from arbflow.model.config import Config, parse_config
 from arbflow.model.errors import ConfigError
 
+# Environment variables of the command line itself, not configuration keys.
+COMMAND_ENV = frozenset({"ARBFLOW_CONFIG", "ARBFLOW_LOG_LEVEL", "ARBFLOW_LOG_FORMAT"})
+
 
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
     """The validated configuration; raises `ConfigError` naming the bad key."""
@@ -24,4 +27,4 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
             raise ConfigError("config", f"file {file} does not exist") from None
         except tomllib.TOMLDecodeError as error:
             raise ConfigError("config", f"{file} is not valid TOML: {error}") from None
-    return parse_config(document, {k: v for k, v in env.items() if k != "ARBFLOW_CONFIG"})
+    return parse_config(document, {k: v for k, v in env.items() if k not in COMMAND_ENV})

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from arbflow.cli.logs import redactor
 from arbflow.cli.support import guard, load, out_console
 
 
@@ -24,7 +25,7 @@ def _print_endpoints(endpoints: Any) -> None:
         state = "[green]running[/green]" if service.running else "[red]not running[/red]"
         pid = f" pid {service.pid}" if service.pid else ""
         fresh = " (started now)" if service.started_now else ""
-        out_console.print(f"{service.name:6} {service.origin:8} {service.address:28} {state}{pid}{fresh}")
+        out_console.print(f"{service.name:6} {service.origin:8} {redactor(service.address):28} {state}{pid}{fresh}")
 
 
 @infra.command("up")
@@ -66,7 +67,7 @@ def infra_status(ctx: click.Context, as_json: bool) -> None:
 
     endpoints = services.status(load(ctx))
     if as_json:
-        click.echo(json.dumps({s.name: {"origin": s.origin, "address": s.address, "running": s.running,
+        click.echo(json.dumps({s.name: {"origin": s.origin, "address": redactor(s.address), "running": s.running,
                                         "pid": s.pid} for s in (endpoints.kafka, endpoints.redis)}))
     else:
         _print_endpoints(endpoints)

@@ -21,6 +21,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from arbflow.cli.logs import redactor
 from arbflow.cli.support import die as _die
 from arbflow.cli.support import err_console, out_console
 from arbflow.cli.support import guard as _guard
@@ -279,7 +280,7 @@ def _from_redis(config: Any, url: str, venues: str | None, symbols: str | None, 
                                            key_prefix=key_prefix)
     source = redis_compat.RedisTickerSource(client, venues=chosen, assets=assets, universe=Universe.from_config(config),
                                             emit=emitter, settings=settings)
-    err_console.print(f"from redis {url}: {', '.join(chosen)} "
+    err_console.print(f"from redis {redactor(url)}: {', '.join(chosen)} "
                       f"({', '.join(sorted(source.assets))}), poll every {poll_s:g} s")
 
     async def main() -> None:

@@ -4,6 +4,7 @@ the configuration, and the error guard (exit codes: 1 runtime failure, 2 usage/c
 `cli.main` can register them all without an import cycle."""
 
 import contextlib
+import logging
 import signal
 import sys
 import threading
@@ -29,11 +30,18 @@ def die(message: str, code: int) -> NoReturn:
 
 def load(ctx: click.Context) -> Config:
     from arbflow.cli.config_file import load_config
+    from arbflow.cli.logs import config_secrets, redactor
+    from arbflow.reports.configuration import plain
 
     try:
-        return load_config(ctx.obj["config_path"])
+        config = load_config(ctx.obj["config_path"])
     except ConfigError as error:
         die(f"config error: {error}", 2)
+    redactor.add(config_secrets(plain(config)))  # no log line shows them
+    logging.getLogger("arbflow.config").debug(
+        "configuration from %s: kafka %s, redis %s", ctx.obj["config_path"] or "the built-in defaults",
+        config.kafka.bootstrap or "embedded", config.redis.url or "embedded")
+    return config
 
 
 def _arbflow_cause(error: BaseException) -> ArbflowError | None:

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import click
 
+from arbflow.cli.logs import redactor
 from arbflow.cli.support import err_console, graceful_stop, guard, load, recovery
 from arbflow.model.config import Config
 
@@ -68,7 +69,8 @@ def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: i
 
     config = load(ctx)
     endpoints, partitions = _tailing_setup(config, metrics_port)
-    err_console.print(f"scanning md.* on {endpoints.kafka_bootstrap} → Redis {endpoints.redis_url} (Ctrl-C to stop)")
+    err_console.print(f"scanning md.* on {endpoints.kafka_bootstrap} → Redis {redactor(endpoints.redis_url)} "
+                      "(Ctrl-C to stop)")
     with graceful_stop(err_console.print) as stop:
         cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
                                    start="beginning" if from_beginning else "end", partitions=partitions, stop=stop),
@@ -129,7 +131,7 @@ def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: 
         elif mode == "live":
             err_console.print(f"LIVE trading (cluster process {process_id}; the gateway runs in process 0)")
         else:
-            err_console.print(f"paper trading md.* on {endpoints.kafka_bootstrap} → Redis {endpoints.redis_url} "
+            err_console.print(f"paper trading md.* on {endpoints.kafka_bootstrap} → Redis {redactor(endpoints.redis_url)} "
                               "(Ctrl-C to stop)")
         try:
             cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
