@@ -13,9 +13,9 @@ from arbflow.cli.convert import convert
 from arbflow.cli.describe import schema, show_config
 from arbflow.cli.feed import dashboard, rebuild_redis, scores
 from arbflow.cli.infra import infra
+from arbflow.cli.ingest import ingest
 from arbflow.cli.logs import FORMAT_ENV, FORMATS, LEVEL_ENV, LEVELS
 from arbflow.cli.logs import configure as configure_logging
-from arbflow.cli.ingest import ingest
 from arbflow.cli.record import record
 from arbflow.cli.replay import replay
 from arbflow.cli.risk import allocate, simulate_margin
@@ -27,7 +27,7 @@ from arbflow.cli.trading import scan, trade
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, envvar="ARBFLOW_CONFIG",
               help="TOML configuration file (default: built-in defaults; env ARBFLOW_CONFIG). Environment "
                    "variables ARBFLOW_<SECTION>__<KEY>, KAFKA_BOOTSTRAP and REDIS_URL override it.")
-@click.option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), default="INFO", show_default=True,
+@click.option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), default="info", show_default=True,
               envvar=LEVEL_ENV, help=f"Lowest level of the log lines on stderr (env {LEVEL_ENV}).")
 @click.option("--log-format", type=click.Choice(FORMATS), default="text", show_default=True, envvar=FORMAT_ENV,
               help=f"text: `<UTC time> <LEVEL> <component>: <message>`; json: one object per line (env {FORMAT_ENV}). "

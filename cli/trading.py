@@ -131,8 +131,8 @@ def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: 
         elif mode == "live":
             err_console.print(f"LIVE trading (cluster process {process_id}; the gateway runs in process 0)")
         else:
-            err_console.print(f"paper trading md.* on {endpoints.kafka_bootstrap} → Redis {redactor(endpoints.redis_url)} "
-                              "(Ctrl-C to stop)")
+            err_console.print(f"paper trading md.* on {endpoints.kafka_bootstrap} → Redis "
+                              f"{redactor(endpoints.redis_url)} (Ctrl-C to stop)")
         try:
             cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
                                        start="beginning" if from_beginning else "end", partitions=partitions,
