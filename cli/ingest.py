@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from arbflow.cli.logs import redactor
+from arbflow.cli.serving import metrics_options, serve_metrics
 from arbflow.cli.support import die as _die
 from arbflow.cli.support import err_console, out_console
 from arbflow.cli.support import guard as _guard
@@ -135,8 +136,7 @@ def _status_table(feeds: list[Any], emitter: Any) -> Table:
                    "updated within this period is skipped.")
 @click.option("--oi-poll", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
               help="Seconds between open-interest polls (with --streams …,oi).")
-@click.option("--metrics-port", type=click.IntRange(0, 65535), default=9401, show_default=True,
-              help="Serve Prometheus metrics on this port (0 = off; `arbflow scan` uses 9400).")
+@metrics_options("ingest")
 @click.option("--duration", type=click.FloatRange(min=0.1), default=None,
               help="Stop after this many seconds (default: run until Ctrl-C or SIGTERM).")
 @click.option("--status-every", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
@@ -148,8 +148,8 @@ def _status_table(feeds: list[Any], emitter: Any) -> Table:
 @_guard
 def ingest(ctx: click.Context, venues: str | None, symbols: str | None, from_redis: str | None, poll_s: float,
            discover_s: float, key_prefix: str, streams: str, depth: int, stale_after: float,
-           funding_poll: float, oi_poll: float, metrics_port: int, duration: float | None, status_every: float,
-           endpoints_file: Path | None) -> None:
+           funding_poll: float, oi_poll: float, metrics_port: int, metrics_host: str | None, duration: float | None,
+           status_every: float, endpoints_file: Path | None) -> None:
     """Stream normalised tickers, books, trades and funding from exchanges into Kafka.
 
     Prints every few seconds, per venue and stream, what is flowing and what is stale.
@@ -167,7 +167,7 @@ def ingest(ctx: click.Context, venues: str | None, symbols: str | None, from_red
     config = _config(ctx)
     if from_redis is not None:
         ccxt_only = [f"--{name.replace('_', '-')}" for name in ("streams", "depth", "funding_poll", "oi_poll",
-                                                                 "metrics_port", "endpoints_file")
+                                                                 "metrics_port", "metrics_host", "endpoints_file")
                      if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
         if ccxt_only:
             _die(f"{', '.join(o.replace('-file', '') for o in ccxt_only)} cannot be used with --from-redis", 2)
@@ -182,18 +182,33 @@ def ingest(ctx: click.Context, venues: str | None, symbols: str | None, from_red
         _die("--symbols: name at least one asset", 2)
     stream_list = _choose("stream", _split(streams), STREAM_NAMES)
     asyncio.run(_ingest(config, chosen, wanted, stream_list, depth=depth, stale_after=stale_after,
-                        funding_poll=funding_poll, oi_poll=oi_poll, metrics_port=metrics_port, duration=duration,
-                        status_every=status_every, endpoints=_endpoints(endpoints_file)))
+                        funding_poll=funding_poll, oi_poll=oi_poll, metrics_host=metrics_host,
+                        metrics_port=metrics_port, duration=duration, status_every=status_every,
+                        endpoints=_endpoints(endpoints_file)))
 
 
 async def _ingest(config: Any, venues: list[str], wanted: list[str], streams: list[str], *, depth: int,
-                  stale_after: float, funding_poll: float, oi_poll: float, metrics_port: int, duration: float | None,
-                  status_every: float, endpoints: dict[str, dict[str, str]]) -> None:
-    from prometheus_client import start_http_server
+                  stale_after: float, funding_poll: float, oi_poll: float, metrics_host: str | None, metrics_port: int,
+                  duration: float | None, status_every: float, endpoints: dict[str, dict[str, str]]) -> None:
+    from arbflow.connectors.feeds.metrics import FeedMetrics
 
+    metrics = FeedMetrics()
+    server = serve_metrics(config, metrics_host, metrics_port, metrics.registry)  # a busy port: exit 2 at once
+    try:
+        await _run_feeds(config, venues, wanted, streams, metrics, depth=depth, stale_after=stale_after,
+                         funding_poll=funding_poll, oi_poll=oi_poll, duration=duration, status_every=status_every,
+                         endpoints=endpoints)
+    finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+
+async def _run_feeds(config: Any, venues: list[str], wanted: list[str], streams: list[str], metrics: Any, *,
+                     depth: int, stale_after: float, funding_poll: float, oi_poll: float, duration: float | None,
+                     status_every: float, endpoints: dict[str, dict[str, str]]) -> None:
     from arbflow.connectors.feeds import runner
     from arbflow.connectors.feeds.exchange import UnknownSymbol
-    from arbflow.connectors.feeds.metrics import FeedMetrics
     from arbflow.connectors.feeds.settings import FeedSettings
     from arbflow.connectors.infra import services
     from arbflow.model.errors import ServiceUnavailable
@@ -214,7 +229,6 @@ async def _ingest(config: Any, venues: list[str], wanted: list[str], streams: li
                                      "run `arbflow infra up` or set KAFKA_BOOTSTRAP")
         producer = runner.kafka_producer(config, kafka.address)
         emitter = runner.KafkaEmitter(producer, config.kafka.topic_prefix)
-        metrics = FeedMetrics()
         settings = FeedSettings(streams=tuple(streams), depth=depth, stale_after_s=stale_after,
                                 funding_poll_s=funding_poll, oi_poll_s=oi_poll)
         feeds = runner.build_feeds(prepared, config, settings, emit=emitter, clock=runner.wall_clock_ms,
@@ -222,14 +236,6 @@ async def _ingest(config: Any, venues: list[str], wanted: list[str], streams: li
     except BaseException:
         await asyncio.gather(*(p.exchange.close() for p in prepared), return_exceptions=True)
         raise
-    server = None
-    if metrics_port:
-        try:
-            server, _ = start_http_server(metrics_port, registry=metrics.registry)
-        except OSError as error:
-            await asyncio.gather(*(p.exchange.close() for p in prepared), return_exceptions=True)
-            raise ServiceUnavailable(f"--metrics-port {metrics_port}: {error}") from error
-        err_console.print(f"metrics on http://0.0.0.0:{server.server_port}/metrics")
     for p in prepared:
         err_console.print(f"{p.venue}: {', '.join(m.symbol for m in p.markets)} ({', '.join(streams)})")
     try:
@@ -237,9 +243,6 @@ async def _ingest(config: Any, venues: list[str], wanted: list[str], streams: li
             await runner.run(feeds, emitter, stop=stop, check=emitter.check, status_every_s=status_every,
                              status=lambda: err_console.print(_status_table(feeds, emitter)))
     finally:
-        if server is not None:
-            server.shutdown()
-            server.server_close()
         producer.flush()
     err_console.print(_status_table(feeds, emitter))
     for topic, count in sorted(emitter.counts.items()):

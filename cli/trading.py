@@ -9,19 +9,23 @@ from typing import Any, cast
 import click
 
 from arbflow.cli.logs import redactor
+from arbflow.cli.serving import metrics_options, serve_metrics
 from arbflow.cli.support import err_console, graceful_stop, guard, load, recovery
 from arbflow.model.config import Config
 
 
-def _tailing_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The options every long-running flow command shares (scan, trade)."""
+def _tailing_options(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The options every long-running flow command shares (scan, trade); `name` picks the
+    default metrics port."""
+    return lambda command: metrics_options(name)(_shared_options(command))
+
+
+def _shared_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed((
         click.option("--from-beginning", is_flag=True,
                      help="Process the retained md.* history first instead of new data."),
         click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
                      help="Bytewax worker threads."),
-        click.option("--metrics-port", type=click.IntRange(0, 65535), default=9400, show_default=True,
-                     help="Serve Prometheus metrics on this port (0 = off)."),
         click.option("--no-recovery", is_flag=True, help="Do not snapshot state or resume from a previous run."),
         click.option("--process-id", "process_id", type=click.IntRange(0, 1023), default=None,
                      help="Cluster: this process's index in --addresses (one process per host)."),
@@ -33,30 +37,27 @@ def _tailing_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def _tailing_setup(config: Config, metrics_port: int) -> tuple[Any, dict[str, int]]:
-    """Services answering, every topic present, metrics served: (endpoints, partition counts)."""
-    from prometheus_client import start_http_server
-
+def _tailing_setup(config: Config, metrics_host: str | None, metrics_port: int) -> tuple[Any, dict[str, int]]:
+    """Metrics served (first: a busy port exits 2 before anything else), services answering,
+    every topic present: (endpoints, partition counts)."""
     from arbflow.connectors import kafka
     from arbflow.connectors.infra import services
     from arbflow.model import topics
 
+    serve_metrics(config, metrics_host, metrics_port)
     endpoints = services.require(config)
     names = [kafka.topic_name(config, t) for t in topics.all_topics()]
     partitions = kafka.ensure_topics(endpoints.kafka_bootstrap, names, config.kafka.partitions,
                                      config.kafka.connect_timeout_s)
-    if metrics_port:
-        start_http_server(metrics_port)
-        err_console.print(f"metrics on http://0.0.0.0:{metrics_port}/metrics")
     return endpoints, partitions
 
 
 @click.command()
-@_tailing_options
+@_tailing_options("scan")
 @click.pass_context
 @guard
-def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: int, no_recovery: bool,
-         process_id: int | None, addresses: str | None) -> None:
+def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: int, metrics_host: str | None,
+         no_recovery: bool, process_id: int | None, addresses: str | None) -> None:
     """Run the signal dataflow on the live md.* topics until Ctrl-C.
 
     Publishes basis (signal.basis), venue latency (signal.latency), every scanned
@@ -68,7 +69,7 @@ def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: i
     from arbflow.flows.signal_flow import build_signal_flow
 
     config = load(ctx)
-    endpoints, partitions = _tailing_setup(config, metrics_port)
+    endpoints, partitions = _tailing_setup(config, metrics_host, metrics_port)
     err_console.print(f"scanning md.* on {endpoints.kafka_bootstrap} → Redis {redactor(endpoints.redis_url)} "
                       "(Ctrl-C to stop)")
     with graceful_stop(err_console.print) as stop:
@@ -90,12 +91,12 @@ def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: i
 @click.option("--endpoint", "endpoints_override", multiple=True, metavar="VENUE.PATH=URL",
               help="live: point a ccxt URL elsewhere (a testnet or a local stub), e.g. "
                    "binance.api.fapiPrivate=https://testnet.binancefuture.com/fapi/v1. Repeatable.")
-@_tailing_options
+@_tailing_options("trade")
 @click.pass_context
 @guard
 def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: bool,
           endpoints_override: tuple[str, ...], from_beginning: bool, workers: int, metrics_port: int,
-          no_recovery: bool, process_id: int | None, addresses: str | None) -> None:
+          metrics_host: str | None, no_recovery: bool, process_id: int | None, addresses: str | None) -> None:
     """Trade the live md.* topics until Ctrl-C: signals plus the execution desks.
 
     Everything `arbflow scan` publishes, and each asset's desk turns accepted
@@ -117,7 +118,7 @@ def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: 
     gateway = _live_gateway(config, live_venues, confirm_live, endpoints_override) if mode == "live" else None
     if gateway is not None and process_id:  # one gateway per cluster: process 0 places every order
         gateway = None
-    endpoints, partitions = _tailing_setup(config, metrics_port)
+    endpoints, partitions = _tailing_setup(config, metrics_host, metrics_port)
     with graceful_stop(err_console.print) as stop:
         worker = None
         if gateway is not None:

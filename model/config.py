@@ -542,6 +542,19 @@ class RecoveryConfig:
                                                                    "0.01 to 3600 seconds"))
 
 
+def _host(v: str) -> bool:
+    return bool(v) and not any(c.isspace() or c in "/@" for c in v)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricsConfig:
+    """The Prometheus endpoint of the long-running commands (`scan`, `trade`, `ingest`; each
+    has its own default `--metrics-port`). `host` is the address it listens on: the loopback
+    by default; `0.0.0.0` (all interfaces) for a Prometheus in a container or on another host."""
+
+    host: str = field(default="127.0.0.1", metadata=rule(_host, "an IP address or host name"))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BacktestConfig:
     """The quote model of `arbflow backtest` (connectors/captures/bar_quotes.py): an 8 h bar
@@ -575,6 +588,7 @@ class Config:
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
     backtest: BacktestConfig = field(default_factory=BacktestConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
 
 # -- parsing ----------------------------------------------------------------------------
