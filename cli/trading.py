@@ -2,8 +2,9 @@
 (paper, or live through the venue gateway), on the live md.* topics until Ctrl-C; the
 options they share and the Bytewax cluster arguments."""
 
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 import click
@@ -26,6 +27,9 @@ def _shared_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Process the retained md.* history first instead of new data."),
         click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
                      help="Bytewax worker threads."),
+        click.option("--status-every", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+                     help="Seconds of wall time between status lines on stderr (records/s, lag, rejects by reason, "
+                          "open trades, health; logger arbflow.status)."),
         click.option("--no-recovery", is_flag=True, help="Do not snapshot state or resume from a previous run."),
         click.option("--process-id", "process_id", type=click.IntRange(0, 1023), default=None,
                      help="Cluster: this process's index in --addresses (one process per host)."),
@@ -57,7 +61,7 @@ def _tailing_setup(config: Config, metrics_host: str | None, metrics_port: int) 
 @click.pass_context
 @guard
 def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: int, metrics_host: str | None,
-         no_recovery: bool, process_id: int | None, addresses: str | None) -> None:
+         status_every: float, no_recovery: bool, process_id: int | None, addresses: str | None) -> None:
     """Run the signal dataflow on the live md.* topics until Ctrl-C.
 
     Publishes basis (signal.basis), venue latency (signal.latency), every scanned
@@ -72,7 +76,7 @@ def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: i
     endpoints, partitions = _tailing_setup(config, metrics_host, metrics_port)
     err_console.print(f"scanning md.* on {endpoints.kafka_bootstrap} → Redis {redactor(endpoints.redis_url)} "
                       "(Ctrl-C to stop)")
-    with graceful_stop(err_console.print) as stop:
+    with graceful_stop(err_console.print) as stop, _status("scan", status_every, trading=False):
         cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
                                    start="beginning" if from_beginning else "end", partitions=partitions, stop=stop),
                  workers_per_process=workers, **recovery(config, "scan", not no_recovery, endpoints.kafka),
@@ -96,7 +100,8 @@ def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: i
 @guard
 def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: bool,
           endpoints_override: tuple[str, ...], from_beginning: bool, workers: int, metrics_port: int,
-          metrics_host: str | None, no_recovery: bool, process_id: int | None, addresses: str | None) -> None:
+          metrics_host: str | None, status_every: float, no_recovery: bool, process_id: int | None,
+          addresses: str | None) -> None:
     """Trade the live md.* topics until Ctrl-C: signals plus the execution desks.
 
     Everything `arbflow scan` publishes, and each asset's desk turns accepted
@@ -119,7 +124,7 @@ def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: 
     if gateway is not None and process_id:  # one gateway per cluster: process 0 places every order
         gateway = None
     endpoints, partitions = _tailing_setup(config, metrics_host, metrics_port)
-    with graceful_stop(err_console.print) as stop:
+    with graceful_stop(err_console.print) as stop, _status("trade", status_every, trading=True):
         worker = None
         if gateway is not None:
             worker = gateway(endpoints.kafka_bootstrap, partitions, stop)
@@ -145,6 +150,18 @@ def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: 
             if worker is not None:
                 worker.join()
     err_console.print("stopped")
+
+
+@contextlib.contextmanager
+def _status(command: str, every_s: float, *, trading: bool) -> Iterator[None]:
+    """The periodic status line (cli/status.py) while the flow runs, and a last one when it stops."""
+    from arbflow.cli.status import StatusReporter
+
+    reporter = StatusReporter(command, every_s, trading=trading).start()
+    try:
+        yield
+    finally:
+        reporter.stop()
 
 
 def _cluster(process_id: int | None, addresses: str | None) -> dict[str, Any]:

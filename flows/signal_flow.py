@@ -36,7 +36,14 @@ from arbflow.model.validation import Universe, parse_record
 from arbflow.operators.asset_desk import run_desk
 from arbflow.operators.signals import funding
 from arbflow.sinks.dead_letter import dead_letter
-from arbflow.sinks.metrics import ENTRIES_DENIED, count_alerts, count_records, count_stage, observe_funding
+from arbflow.sinks.metrics import (
+    ENTRIES_DENIED,
+    count_alerts,
+    count_records,
+    count_stage,
+    observe_funding,
+    observe_stream_time,
+)
 from arbflow.sinks.redis_feed import SignalRedisSink
 
 _LOG = logging.getLogger("arbflow.alerts")
@@ -104,6 +111,8 @@ def _decoder(universe: Universe, prefix: str, assets: tuple[str, ...]) -> Callab
 def _observe_decoded(records: list[Any]) -> None:
     """Per-market record counts and the funding gauges, wherever records are decoded."""
     count_records(r.market for r in records if type(r) not in _UNMARKETED)
+    if records:
+        observe_stream_time(max(getattr(r, "ts_local", 0) for r in records))
     for record in records:
         if type(record) is FundingRate and record.interval_ms > 0:
             observe_funding(record.venue, record.symbol, funding.rate_8h(record.rate, record.interval_ms),

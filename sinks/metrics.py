@@ -14,6 +14,7 @@ default), never by the data. Per-pair and per-trade detail lives in Kafka and Re
 | `arbflow_venue_clock_offset_ms` | gauge | venue | local − venue clock |
 | `arbflow_venue_stale` | gauge | venue | 1 when the corrected latency is above 200 ms |
 | `arbflow_end_to_end_seconds` | histogram | – | receipt (`ts_local`) to the Redis write, live data only |
+| `arbflow_stream_time_ms` | gauge | – | the newest `ts_local` among the decoded market-data records (ms UTC) |
 | `arbflow_entries_denied_total` | counter | reason | accepted opportunities the execution desk refused |
 | `arbflow_stage_events_total` | counter | stage | records through each stage (below); `rate()` = events/s |
 | `arbflow_funding_rate_8h` | gauge | venue, symbol | the latest funding rate of a perp as a fraction per 8 h |
@@ -22,6 +23,7 @@ default), never by the data. Per-pair and per-trade detail lives in Kafka and Re
 | `arbflow_funding_carry_apr` | gauge | asset | that carry annualised (fraction per year) |
 | `arbflow_portfolio_{available,open_notional,cumulative_pnl}_usd` | gauge | – | the portfolio ledger |
 | `arbflow_portfolio_open_positions` / `_leg_outs` | gauge | – | open trades; leg-out events so far |
+| `arbflow_portfolio_updates_total` | counter | – | portfolio totals observed (0: no desk has reported yet) |
 | `arbflow_venue_order_events_total` | counter | venue, kind | live gateway answers (accepted/fill/canceled/rejected) |
 | `arbflow_venue_errors_total` | counter | venue, reason | refused orders by reason code (unknown codes: `OTHER`) |
 | `arbflow_venue_retries_total` | counter | venue, error | requests retried, by ccxt error class (429: DDoSProtection) |
@@ -52,6 +54,7 @@ OFFSET = Gauge("arbflow_venue_clock_offset_ms", "Local minus venue clock (ms).",
 STALE = Gauge("arbflow_venue_stale", "1 when the venue's corrected latency is above 200 ms.", ["venue"])
 END_TO_END = Histogram("arbflow_end_to_end_seconds", "From receipt (ts_local) to the Redis write.",
                        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
+STREAM_TIME = Gauge("arbflow_stream_time_ms", "Newest ts_local among the decoded market-data records (ms UTC).")
 STAGE_EVENTS = Counter("arbflow_stage_events", "Records through each flow stage (decode, desk, redis, kafka).",
                        ["stage"])
 FUNDING_RATE_8H = Gauge("arbflow_funding_rate_8h", "Latest funding rate of a perp, fraction per 8 h.",
@@ -70,6 +73,7 @@ PORTFOLIO = {name: Gauge(f"arbflow_portfolio_{name}", text) for name, text in (
     ("margin_health", "Lowest margin health of the desks' venue accounts (1 = no margin used; absent: no positions)."),
     ("liquidation_distance", "Smallest price move (fraction) that takes a desk's venue account to health 0."),
 )}
+PORTFOLIO_UPDATES = Counter("arbflow_portfolio_updates", "Portfolio totals observed (0: no desk reported yet).")
 ALERTS = Counter("arbflow_risk_alerts", "Alerts published on risk.alert, by code.", ["reason"])
 VENUE_EVENTS = Counter("arbflow_venue_order_events", "Live gateway answers published on exec.venue, by kind.",
                        ["venue", "kind"])
@@ -91,6 +95,16 @@ def count_records(markets: Iterable[str]) -> None:
     """Count decoded records per market, one increment per label per batch."""
     for market, count in Tally(markets).items():
         RECORDS.labels(market=market).inc(count)
+
+
+def observe_stream_time(ts_local_ms: int) -> None:
+    """The newest receipt time decoded so far; wall clock minus it is how far the flow lags."""
+    if ts_local_ms > _newest[0]:
+        _newest[0] = ts_local_ms
+        STREAM_TIME.set(ts_local_ms)
+
+
+_newest = [0]  # the gauge's value, kept as an int (several workers may report; the newest wins)
 
 
 def observe_latency(reading: LatencyReading) -> None:
@@ -133,6 +147,7 @@ def observe_carry(opportunities: Iterable[Opportunity]) -> None:
 
 def observe_portfolio(total: dict[str, object]) -> None:
     """The portfolio total as written to `strategy:portfolio:state` (Decimal / int values)."""
+    PORTFOLIO_UPDATES.inc()
     for name, field in (("available_usd", "available"), ("open_notional_usd", "open_notional"),
                         ("cumulative_pnl_usd", "cumulative_pnl"), ("open_positions", "open_positions"),
                         ("leg_outs", "leg_out_count"), ("margin_health", "margin_health"),
