@@ -24,6 +24,7 @@ from arbflow.cli.replay import replay_and_report
 from arbflow.cli.support import err_console, guard, load
 from arbflow.connectors.captures.bar_quotes import assumptions
 from arbflow.model.config import Config
+from arbflow.reports.output_files import BACKTEST_BARS, REPLAY_OUTPUTS
 
 
 def denied_entries() -> dict[str, int]:
@@ -43,8 +44,8 @@ def backtest_settings(config: Config) -> Config:
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write the converted replay file (bars.jsonl.gz), summary.json, report.html and the trade "
-                   "files here.")
+              help=f"Write here the converted replay file ({BACKTEST_BARS}) and what `replay --out` writes: "
+                   f"{', '.join(REPLAY_OUTPUTS)}.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Bytewax worker threads (default 1).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of tables.")
 @click.pass_context
@@ -58,7 +59,7 @@ def backtest(ctx: click.Context, file: Path, out_dir: Path | None, workers: int 
     config = backtest_settings(load(ctx))
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="arbflow-backtest-") as scratch:
-        replay_file = (out_dir or Path(scratch)) / "bars.jsonl.gz"
+        replay_file = (out_dir or Path(scratch)) / BACKTEST_BARS
         conversion = bars_to_replay(config, file, replay_file)
         rows = assumptions(config, conversion.venues)
         summary = replay_and_report(config, (replay_file,), speed=0, workers=workers, out_dir=out_dir,

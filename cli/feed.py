@@ -55,7 +55,8 @@ def rebuild_redis(ctx: click.Context) -> None:
 @click.pass_context
 @guard
 def scores(ctx: click.Context, as_json: bool, asset: str | None, limit: int) -> None:
-    """The latest scored opportunities, basis and venue latency from Redis."""
+    """The latest scored opportunities, basis and venue latency from Redis (the same three
+    parts in text and in --json)."""
     from arbflow.connectors.infra import services
     from arbflow.model import codec
     from arbflow.sinks.redis_client import connect
@@ -71,13 +72,10 @@ def scores(ctx: click.Context, as_json: bool, asset: str | None, limit: int) -> 
     if as_json:
         sys.stdout.buffer.write(codec.dumps(document) + b"\n")
         return
-    for o in document["opportunities"]:
-        spread, profit = float(o["entry_spread_bps"]), float(o["projected_profit"])
-        out_console.print(f"{o['score']:>3}  {o['asset']:5} long {o['long_venue']} {o['long_symbol']:16} "
-                          f"short {o['short_venue']} {o['short_symbol']:16} spread {spread:7.2f} bps  "
-                          f"profit {profit:9.2f}")
-    if not document["opportunities"]:
-        out_console.print("no accepted opportunity right now")
+    from arbflow.reports.scores import score_lines
+
+    for line in score_lines(document):
+        out_console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 @click.command()

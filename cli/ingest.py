@@ -27,6 +27,8 @@ from arbflow.cli.support import die as _die
 from arbflow.cli.support import err_console, out_console
 from arbflow.cli.support import guard as _guard
 from arbflow.cli.support import load as _config
+from arbflow.connectors.feeds.compat_tickers import COMPAT_VENUES
+from arbflow.connectors.feeds.spec import LIVE_VENUES
 
 STREAM_NAMES = ("ticker", "book", "trade", "funding", "oi", "liquidation")
 DEFAULT_STREAMS = ("ticker", "book", "trade", "funding")
@@ -105,8 +107,8 @@ def _status_table(feeds: list[Any], emitter: Any) -> Table:
 
 @click.command()
 @click.option("--venues", default=None,
-              help="Comma-separated venues: binance, bybit, okx, hyperliquid (required); with --from-redis any of "
-                   "binance, bybit, kucoin, okx, bitget, gate, hyperliquid, paradex (default: all eight).")
+              help=f"Comma-separated venues, any of {', '.join(LIVE_VENUES)} (required); with --from-redis any of "
+                   f"{', '.join(COMPAT_VENUES)} (default: all of them).")
 @click.option("--symbols", default=None,
               help="Comma-separated base assets (BTC → the venue's USDT spot and USDT linear perp; USDC perp on "
                    "Hyperliquid) or ccxt symbols (BTC/USDT:USDT); required. With --from-redis: base assets to keep "
@@ -162,8 +164,6 @@ def ingest(ctx: click.Context, venues: str | None, symbols: str | None, from_red
     md.ticker instead — changed values only, malformed ones to dlq.md.ticker, a status
     line per venue with records and stale keys (docs/ingest.md, "Compatibility source").
     """
-    from arbflow.connectors.feeds.exchange import LIVE_VENUES
-
     config = _config(ctx)
     if from_redis is not None:
         ccxt_only = [f"--{name.replace('_', '-')}" for name in ("streams", "depth", "funding_poll", "oi_poll",

@@ -1,4 +1,4 @@
-"""Progress of long work (issue 8 item 5): on a terminal a rich bar with the count, records/s
+"""Progress of long work: on a terminal a rich bar with the count, records/s
 and the ETA; when stderr is not a terminal (logs, CI, pipes) plain lines instead — one when a
 phase starts, at most one every `every_s` seconds while it runs, and one when it ends — so
 a log holds no carriage returns or escape codes.

@@ -12,6 +12,7 @@ import click
 
 from arbflow.cli.support import err_console, guard, load, out_console
 from arbflow.model.config import Config
+from arbflow.reports.output_files import listed
 
 if TYPE_CHECKING:
     from arbflow.flows.replay import ReplaySummary
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
               help="0 = as fast as possible (default), N = N × the recorded pace.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Bytewax worker threads (default 1).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Also write summary.json and a self-contained report.html into this directory.")
+              help=f"Also write into this directory: {listed()}.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of tables.")
 @click.option("--no-trade", is_flag=True, help="Signals only: do not run the paper execution desks.")
 @click.option("--publish-only", is_flag=True,

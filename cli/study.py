@@ -225,7 +225,7 @@ def _day_ms(text: str | None, option: str) -> int | None:
 @_guard
 def portfolio(ctx: click.Context, data_file: Path, out_dir: Path, capital: Decimal, start_day: str | None,
               end_day: str | None, as_json: bool) -> None:
-    """Multi-pair portfolio vs the best single pair over 8h history (issue 7).
+    """Multi-pair portfolio vs the best single pair over 8h history.
 
     Every cash-and-carry and cross-venue funding spread of the data is simulated with the
     funding study's rules (fees, hysteresis, basis stop); at each 8h step the allocator

@@ -1,6 +1,7 @@
-"""What `arbflow replay --out DIR` writes: summary.json, report.html (the page of
-`reports.html`), trades.jsonl and trades.csv (the last state of each trade), orders.jsonl
-(every order event) and portfolio.json (each desk's final ledger and the totals)."""
+"""What `arbflow replay --out DIR` writes: the files of `reports.output_files.REPLAY_OUTPUTS` —
+summary.json, report.html (the page of `reports.html`), trades.jsonl and trades.csv (the last
+state of each trade), orders.jsonl (every order event) and portfolio.json (each desk's final
+ledger and the totals)."""
 
 import csv
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from arbflow.model import codec, topics
 from arbflow.model.config import Config
 from arbflow.reports.configuration import plain
 from arbflow.reports.html import ReportInputs, write_report
+from arbflow.reports.output_files import ORDERS, PORTFOLIO, REPORT, SUMMARY, TRADES_CSV, TRADES_JSONL
 
 TRADE_COLUMNS: Final = (
     "trade_id", "asset", "status", "long_venue", "long_symbol", "short_venue", "short_symbol", "qty", "notional",
@@ -26,7 +28,7 @@ def write_outputs(out_dir: Path, config: Config, files: tuple[Path, ...], summar
     """Every file of a replay into `out_dir` (created); returns the report's path. A backtest
     names itself in `title` and lists its quote model's `assumptions` on the page."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "summary.json").write_bytes(codec.dumps(document))
+    (out_dir / SUMMARY).write_bytes(codec.dumps(document))
     write_trading_files(out_dir, summary)
     return write_replay_report(out_dir, config, files, summary, document, title=title, assumptions=assumptions)
 
@@ -36,7 +38,7 @@ def write_replay_report(out_dir: Path, config: Config, files: tuple[Path, ...], 
                         assumptions: list[tuple[str, str]] | None = None) -> Path:
     """report.html from the records the run read back (`document` is summary.json's content)."""
     outputs = summary.outputs
-    return write_report(out_dir / "report.html", ReportInputs(
+    return write_report(out_dir / REPORT, ReportInputs(
         title=title, files=[str(f) for f in files], summary=document, config=plain(config),
         assumptions=list(assumptions or ()),
         basis=outputs.get(topics.SIGNAL_BASIS, []), latency=outputs.get(topics.SIGNAL_LATENCY, []),
@@ -55,8 +57,8 @@ def write_trading_files(out_dir: Path, summary: ReplaySummary) -> None:
     strings, times ISO-8601 UTC), orders.jsonl (every order event) and portfolio.json (each
     desk's final ledger and the totals)."""
     trades = summary.final_trades()
-    (out_dir / "trades.jsonl").write_bytes(b"".join(codec.encode(t) + b"\n" for t in trades))
-    with (out_dir / "trades.csv").open("w", newline="") as handle:
+    (out_dir / TRADES_JSONL).write_bytes(b"".join(codec.encode(t) + b"\n" for t in trades))
+    with (out_dir / TRADES_CSV).open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=TRADE_COLUMNS)
         writer.writeheader()
         for t in trades:
@@ -64,7 +66,7 @@ def write_trading_files(out_dir: Path, summary: ReplaySummary) -> None:
             row |= {"entry_time": _iso(t.ts_entry), "exit_time": _iso(t.ts_exit), "leg_outs": len(t.leg_outs)}
             writer.writerow({k: "" if v is None else str(v) for k, v in row.items()})
     orders = summary.outputs.get(topics.EXEC_ORDER, [])
-    (out_dir / "orders.jsonl").write_bytes(b"".join(codec.encode(o) + b"\n" for o in orders))
+    (out_dir / ORDERS).write_bytes(b"".join(codec.encode(o) + b"\n" for o in orders))
     portfolio = {"totals": summary.trading_json(), "desks": [codec.loads(codec.encode(d))
                                                              for d in summary.final_portfolios()]}
-    (out_dir / "portfolio.json").write_bytes(codec.dumps(portfolio))
+    (out_dir / PORTFOLIO).write_bytes(codec.dumps(portfolio))

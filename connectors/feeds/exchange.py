@@ -23,13 +23,11 @@ import ccxt.pro
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from arbflow.connectors.feeds.normalise import FeedMarket, feed_market
-from arbflow.connectors.feeds.spec import LiveSpec
+from arbflow.connectors.feeds.spec import LIVE_VENUES, LiveSpec
 from arbflow.connectors.payload import PayloadError
 from arbflow.model.errors import ArbflowError, ConfigError, FeedUnavailable
 
 ExchangeFactory = Callable[[str, dict[str, Any]], Any]  # (ccxt id, ccxt config) → ccxt.pro exchange
-# venues with a `LIVE` spec (connectors/venues/<venue>.py)
-LIVE_VENUES = ("binance", "bybit", "okx", "bitget", "gate", "kucoin", "hyperliquid", "paradex")
 
 
 class UnknownSymbol(ArbflowError):

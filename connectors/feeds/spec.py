@@ -26,6 +26,11 @@ from typing import Any, Literal
 
 from arbflow.model.market import Market
 
+# The venues with a `LIVE` spec (connectors/venues/<venue>.py): what `arbflow ingest --venues`
+# accepts and its help lists. Kept here, with no exchange library imported, so the command
+# line builds its help without loading ccxt.
+LIVE_VENUES = ("binance", "bybit", "okx", "bitget", "gate", "kucoin", "hyperliquid", "paradex")
+
 TickerSource = Literal["bids_asks", "ticker", "book"]
 Fields = Callable[[Any], Mapping[str, Any]]
 HOUR_MS = 3_600_000

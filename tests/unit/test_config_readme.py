@@ -1,6 +1,7 @@
-"""The README's configuration table against `model/config.py`: one row for every key of every
-section and no row for a key that does not exist, each row's default the parsed default — so
-a new knob cannot ship undocumented and a changed default cannot leave the README behind."""
+"""The README's configuration table against `model/config.py`: every section of `Config` has
+rows, one row for every key of every section and no row for a key that does not exist, each
+row's default the parsed default — so a new section or knob cannot ship undocumented and a
+changed default cannot leave the README behind."""
 
 import dataclasses
 import itertools
@@ -40,9 +41,9 @@ def _keys(cls: Any, prefix: str, default: Any) -> Iterator[tuple[str, Any]]:
             yield f"{prefix}{f.name}", value
 
 
-def _rows() -> dict[str, str]:
+def _rows(text: str | None = None) -> dict[str, str]:
     """Dotted key → its default cell, from the table under the README's configuration heading."""
-    lines = README.read_text(encoding="utf-8").splitlines()
+    lines = (README.read_text(encoding="utf-8") if text is None else text).splitlines()
     start = lines.index(HEADER) + 2  # after the header and its |---| line
     rows: dict[str, str] = {}
     for line in itertools.takewhile(lambda text: text.startswith("|"), lines[start:]):
@@ -68,6 +69,24 @@ def _shown(value: Any) -> str | None:
 
 KEYS = dict(_keys(Config, "", Config()))
 ROWS = _rows()
+SECTIONS = [f.name for f in dataclasses.fields(Config)]
+
+
+def _missing_sections(rows: Mapping[str, str]) -> list[str]:
+    """The sections of `Config` without a single row in the table."""
+    return [section for section in SECTIONS if not any(key.split(".", 1)[0] == section for key in rows)]
+
+
+def test_every_config_section_has_rows_when_the_table_is_parsed() -> None:
+    assert "margin" in SECTIONS and "allocation" in SECTIONS and "metrics" in SECTIONS
+    assert _missing_sections(ROWS) == []
+
+
+def test_a_section_left_out_of_the_table_fails_when_its_rows_are_removed() -> None:
+    text = README.read_text(encoding="utf-8")
+    without = "\n".join(line for line in text.splitlines()
+                        if not line.startswith(("| `margin", "| `allocation`")))
+    assert _missing_sections(_rows(without)) == ["margin", "allocation"]
 
 
 def test_every_config_key_has_a_readme_row_when_the_table_is_parsed() -> None:
