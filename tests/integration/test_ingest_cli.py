@@ -51,7 +51,7 @@ def test_ingest_streams_four_venues_through_a_mid_stream_drop_and_exits_cleanly(
     for venue in ("binance", "okx", "bybit", "hyperliquid"):
         assert re.search(rf"│ {venue}\s+│ book\s+│\s+[1-9][\d,]* │ .* │ flowing", result.stderr), venue
     assert re.search(r"│ binance\s+│ book\s+│.*flowing \([1-9]\d* reconnects\)", result.stderr)
-    assert "metrics on http://0.0.0.0:" in result.stderr
+    assert "metrics on http://127.0.0.1:" in result.stderr  # the loopback unless [metrics] host says otherwise
     assert binance_depth_connections >= 2  # the book was rebuilt from a second snapshot
     books = [codec.decode(OrderBook, m.value, source="t") for m in kafka.read_topic(
         config.kafka.bootstrap or "", kafka.topic_name(config, topics.MD_BOOK))]
