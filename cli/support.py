@@ -13,6 +13,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from arbflow.model.config import Config
 from arbflow.model.errors import ArbflowError, ConfigError
@@ -24,7 +25,10 @@ out_console = Console(highlight=False, width=None if sys.stdout.isatty() else 12
 
 
 def die(message: str, code: int) -> NoReturn:
-    err_console.print(f"[bold red]arbflow:[/bold red] {message}", soft_wrap=True)
+    """Exit with `message` as one line on stderr (secrets masked, as in every log line)."""
+    from arbflow.cli.logs import redactor
+
+    err_console.print(f"[bold red]arbflow:[/bold red] {escape(redactor(message))}", soft_wrap=True)
     sys.exit(code)
 
 

@@ -144,3 +144,13 @@ def test_a_bad_log_level_exits_2_naming_the_option_when_given() -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("Error: Invalid value for '--log-level'")
+
+
+def test_an_error_line_masks_secrets_too_when_a_command_exits(capsys: pytest.CaptureFixture[str]) -> None:
+    from arbflow.cli.support import die
+
+    with pytest.raises(SystemExit) as stopped:
+        die("Redis at redis://:pw-s3cret@cache:6379/0 did not answer within 3 s [check it]", 1)
+    assert stopped.value.code == 1
+    expected = "arbflow: Redis at redis://:***@cache:6379/0 did not answer within 3 s [check it]\n"
+    assert capsys.readouterr().err == expected  # masked, and the brackets are text, not markup
