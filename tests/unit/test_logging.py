@@ -33,6 +33,7 @@ def captured() -> Iterator[io.StringIO]:
     yield stream
     root.handlers[:] = handlers
     root.setLevel(level)
+    logging.captureWarnings(False)
     logs.redactor = logs.Redactor()
 
 
