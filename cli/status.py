@@ -141,7 +141,10 @@ class StatusReporter:
 
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):
-            self.report()
+            try:
+                self.report()
+            except Exception:  # a status line is never worth stopping the reports (or the flow) for
+                log.exception("status line failed")
 
     def stop(self) -> None:
         if self._thread.is_alive():
