@@ -17,8 +17,9 @@ studies like the bundled data):
 - funding: a rate settled at T → `FundingRate(rate, interval_ms, next_funding_time = T +
   interval_ms, ts_exchange = ts_local = T, predicted_rate None)`. `interval_ms` is the row's
   interval column when mapped, else the backward spacing to the series' previous settlement
-  when it is 1, 2, 4 or 8 h, else the venue's `funding_interval_ms` (counted
-  `interval:defaulted`). `rate_8h` columns are turned into the rate per that interval. Rows
+  when it is 1, 2, 4 or 8 h (`interval:spacing`); a series' first settlement takes the
+  series' most common such spacing (`interval:series`: its schedule, a property of the
+  contract); otherwise the venue's `funding_interval_ms` (counted `interval:defaulted`). `rate_8h` columns are turned into the rate per that interval. Rows
   may come in any order (exports are often newest first): each series is put in time order
   first; two settlements of one series at the same time are refused.
 - quotes: a row at T → `Ticker(bid, ask, bid_qty, ask_qty, last?, mark?, index?,
@@ -232,6 +233,19 @@ def _rate(row: Row, mapping: ColumnMapping, where: str) -> Decimal | None:
     return decimal_cell(row[mapping.columns[name]], name, where)
 
 
+def _series_spacing(settlements: list[tuple[int, str, str, str, Decimal, int | None]]) -> dict[tuple[str, str], int]:
+    """(venue, symbol) → the most common spacing of its settlements when that is 1, 2, 4 or 8 h
+    (ties: the shorter): the schedule the series' first settlement takes — a property of the
+    contract, not a market value, so no look-ahead. `settlements` sorted by series and time."""
+    spacings: dict[tuple[str, str], Counter[int]] = {}
+    for (ts_a, venue_a, symbol_a, *_), (ts_b, venue_b, symbol_b, *_) in zip(settlements, settlements[1:],
+                                                                            strict=False):
+        spacing = backward_interval_ms(ts_a, ts_b) if (venue_a, symbol_a) == (venue_b, symbol_b) else None
+        if spacing is not None:
+            spacings.setdefault((venue_b, symbol_b), Counter())[spacing] += 1
+    return {key: min(c, key=lambda ms: (-c[ms], ms)) for key, c in spacings.items()}
+
+
 def funding_items(path: Path, mapping: ColumnMapping, *, venues: Mapping[str, VenueConfig],
                   counts: Counter[str]) -> list[tuple[str, Item]]:
     """(where, item) of the funding records of one mapped funding (or bar) file."""
@@ -250,6 +264,7 @@ def funding_items(path: Path, mapping: ColumnMapping, *, venues: Mapping[str, Ve
                     if "interval" in mapping.columns and row[mapping.columns["interval"]].strip() else None)
         settlements.append((ts, venue, symbol, where, rate, interval))
     settlements.sort(key=lambda s: (s[1], s[2], s[0]))
+    schedule = _series_spacing(settlements)
     previous: dict[tuple[str, str], int] = {}
     items: list[tuple[str, Item]] = []
     for ts, venue, symbol, where, rate, interval in settlements:
@@ -261,7 +276,10 @@ def funding_items(path: Path, mapping: ColumnMapping, *, venues: Mapping[str, Ve
             counts["interval:column"] += 1
         else:
             interval = backward_interval_ms(before, ts)
-            if interval is None:
+            if interval is None and before is None and (venue, symbol) in schedule:
+                interval = schedule[(venue, symbol)]
+                counts["interval:series"] += 1
+            elif interval is None:
                 interval = venues[venue].funding_interval_ms
                 counts[DEFAULTED] += 1
                 counts[f"{DEFAULTED}:{venue}"] += 1
