@@ -12,6 +12,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from arbflow.model.config import Config
 from arbflow.model.errors import ArbflowError, ConfigError
@@ -23,7 +24,8 @@ out_console = Console(highlight=False, width=None if sys.stdout.isatty() else 12
 
 
 def die(message: str, code: int) -> NoReturn:
-    err_console.print(f"[bold red]arbflow:[/bold red] {message}", soft_wrap=True)
+    """Print `message` (plain text: brackets in it are not markup) as one line and exit."""
+    err_console.print(f"[bold red]arbflow:[/bold red] {escape(message)}", soft_wrap=True)
     sys.exit(code)
 
 

@@ -19,7 +19,8 @@ studies like the bundled data):
   interval column when mapped, else the backward spacing to the series' previous settlement
   when it is 1, 2, 4 or 8 h (`interval:spacing`); a series' first settlement takes the
   series' most common such spacing (`interval:series`: its schedule, a property of the
-  contract); otherwise the venue's `funding_interval_ms` (counted `interval:defaulted`). `rate_8h` columns are turned into the rate per that interval. Rows
+  contract); otherwise the venue's `funding_interval_ms` (counted `interval:defaulted`).
+  `rate_8h` columns are turned into the rate per that interval. Rows
   may come in any order (exports are often newest first): each series is put in time order
   first; two settlements of one series at the same time are refused.
 - quotes: a row at T → `Ticker(bid, ask, bid_qty, ask_qty, last?, mark?, index?,
@@ -39,6 +40,7 @@ does not fit together, an unconfigured venue.
 
 import csv
 import gzip
+import itertools
 import json
 import tomllib
 from collections import Counter
@@ -238,8 +240,7 @@ def _series_spacing(settlements: list[tuple[int, str, str, str, Decimal, int | N
     (ties: the shorter): the schedule the series' first settlement takes — a property of the
     contract, not a market value, so no look-ahead. `settlements` sorted by series and time."""
     spacings: dict[tuple[str, str], Counter[int]] = {}
-    for (ts_a, venue_a, symbol_a, *_), (ts_b, venue_b, symbol_b, *_) in zip(settlements, settlements[1:],
-                                                                            strict=False):
+    for (ts_a, venue_a, symbol_a, *_), (ts_b, venue_b, symbol_b, *_) in itertools.pairwise(settlements):
         spacing = backward_interval_ms(ts_a, ts_b) if (venue_a, symbol_a) == (venue_b, symbol_b) else None
         if spacing is not None:
             spacings.setdefault((venue_b, symbol_b), Counter())[spacing] += 1
