@@ -16,6 +16,7 @@ bars the bar length). Cells:
   (e.g. `480`, `3600`: minutes? seconds?) is refused as ambiguous. 1 minute … 24 hours.
 - rate (funding): the rate per the row's interval, or `rate_8h`, an 8h-equivalent
   (rate per interval = rate_8h × interval / 8 h). A mapping names one of them, never both.
+  A fraction (`0.0001`) or a percentage written with its sign (`0.0100%`).
 - symbol: a unified symbol (`BTC/USD:BTC`, taken as is) or a venue code whose base asset is
   read from its first part (`XBTUSD`, `BTC-PERPETUAL`, `BTC-USD`, `BTCUSDT` → BTC).
 A file that is no known layout and has no mapping is refused by `refusal`: one line naming
@@ -301,6 +302,15 @@ def decimal_cell(text: str, name: str, where: str) -> Decimal:
         return parse_decimal(text.strip())
     except DecimalTextError:
         raise MappingError(f"{where}: {name} {text!r} is not a decimal number") from None
+
+
+def rate_cell(text: str, name: str, where: str) -> Decimal:
+    """A funding rate: a fraction (`0.0001`) or a percentage with its sign (`0.0100%` = 0.0001,
+    as venue websites print them), exact; MappingError."""
+    cleaned = text.strip()
+    if cleaned.endswith("%"):
+        return MONEY.divide(decimal_cell(cleaned[:-1], name, where), Decimal(100))
+    return decimal_cell(cleaned, name, where)
 
 
 def _asset(text: str) -> tuple[str, Decimal]:

@@ -7,8 +7,9 @@ settle currency, contract size → the unified symbol and base quantities) `mode
 from the mapping or else the venue table (`VenueConfig.contract`, `quote`, `settle`,
 `contract_size`).
 
-Reading. CSV: the first line is the header. JSON: a list of objects, or an object holding one
-such list (`{"result": [...]}`); JSON Lines: one object per line. The columns of a JSON file
+Reading. CSV: the first line is the header; `,`-separated, or `;`, tab or `|` when the header
+has no comma. JSON: a list of objects, or an object holding one such list at any depth (the
+nearest the top: `{"result": {"list": [...]}}`); JSON Lines: one object per line. The columns of a JSON file
 are the keys of its first object. Numbers are kept as their text (never float). A row is
 named `file:line` (CSV, JSONL) or `file:[index]` (a JSON list) in every message.
 
@@ -63,6 +64,7 @@ from arbflow.model.column_map import (
     decimal_cell,
     parse_interval_ms,
     per_interval,
+    rate_cell,
     refusal,
     symbol_cell,
 )
@@ -96,10 +98,18 @@ def _text(value: Any) -> str:
 
 
 def _json_rows(data: Any) -> list[Any]:
-    if isinstance(data, dict):
-        lists = [v for v in data.values() if isinstance(v, list)]
-        data = lists[0] if len(lists) == 1 else [data]
-    return data if isinstance(data, list) else []
+    """The rows of a JSON document: the document when it is a list, else the one list of
+    objects found nearest the top of an object (`{"result": {"list": [...]}}`, Bybit's shape),
+    else the object itself as one row."""
+    level = [data]
+    while level:
+        lists = [v for v in level if isinstance(v, list) and (not v or isinstance(v[0], dict))]
+        if len(lists) == 1:
+            return lists[0]
+        if len(lists) > 1:
+            break
+        level = [v for node in level if isinstance(node, dict) for v in node.values()]
+    return [data] if isinstance(data, dict) else []
 
 
 def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[str, Row]]]:
@@ -127,15 +137,24 @@ def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[str, Row]]]:
         return header, ((where, {k: _text(v) for k, v in obj.items()}) for where, obj in rows
                         if isinstance(obj, dict))
     with _open(path) as handle:
-        header = next(csv.reader(handle), [])
+        first_line = handle.readline()
+    delimiter = _delimiter(first_line)
+    header = next(csv.reader([first_line], delimiter=delimiter), [])
 
     def rows_of_csv() -> Iterator[tuple[str, Row]]:
         with _open(path) as handle:
-            reader = csv.DictReader(handle)
+            reader = csv.DictReader(handle, delimiter=delimiter)
             for row in reader:
                 yield f"{path.name}:{reader.line_num}", {k: _text(v) for k, v in row.items() if k is not None}
 
     return header, rows_of_csv()
+
+
+def _delimiter(header_line: str) -> str:
+    """`,` unless the header has none and holds `;`, a tab or `|` (spreadsheet exports)."""
+    if "," in header_line:
+        return ","
+    return next((d for d in (";", "\t", "|") if d in header_line), ",")
 
 
 def read_header(path: Path) -> list[str]:
@@ -232,7 +251,7 @@ def _rate(row: Row, mapping: ColumnMapping, where: str) -> Decimal | None:
     name = mapping.rate_field()
     if name is None or not row[mapping.columns[name]].strip():
         return None
-    return decimal_cell(row[mapping.columns[name]], name, where)
+    return rate_cell(row[mapping.columns[name]], name, where)
 
 
 def _series_spacing(settlements: list[tuple[int, str, str, str, Decimal, int | None]]) -> dict[tuple[str, str], int]:

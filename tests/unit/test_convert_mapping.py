@@ -452,3 +452,32 @@ def test_mapping_settings_without_a_mapping_are_refused(config_file: Path, tmp_p
     line = _one_line_refusal(_run(config_file, "convert", "funding", source, "--out", tmp_path / "o.jsonl",
                                   "--venue", "bitmex"))
     assert line == "arbflow: --venue describe a mapped file: give --map or --mapping too"
+
+
+def test_bybit_shaped_json_with_percent_rates_and_a_semicolon_csv_convert_alike(config_file: Path,
+                                                                               tmp_path: Path) -> None:
+    bybit = _write(tmp_path / "bybit.json", json.dumps({"retCode": 0, "result": {"category": "linear", "list": [
+        {"symbol": "BTCUSDT", "fundingRate": "0.0100%", "fundingRateTimestamp": "1704096000000"},
+        {"symbol": "BTCUSDT", "fundingRate": "-0.0050%", "fundingRateTimestamp": "1704067200000"}]}}))
+    semicolons = _write(tmp_path / "export.csv", "Time;Symbol;Rate\n2024-01-01T00:00:00Z;BTCUSDT;-0.00005\n"
+                                                 "2024-01-01T08:00:00Z;BTCUSDT;0.0001\n")
+    outs = []
+    for source, mapping in ((bybit, "time=fundingRateTimestamp,rate=fundingRate,symbol=symbol"),
+                            (semicolons, "time=Time,rate=Rate,symbol=Symbol")):
+        outs.append(tmp_path / f"{source.stem}.jsonl")
+        result = _run(config_file, "convert", "funding", source, "--out", outs[-1], "--map", mapping,
+                      "--venue", "bybit")
+        assert result.exit_code == 0, result.output
+    first, second = (_records(config_file, out) for out in outs)
+    assert [(r.symbol, r.rate, r.ts_exchange, r.interval_ms) for r in first] == [
+        ("BTC/USDT:USDT", D("-0.00005"), T0, 8 * H), ("BTC/USDT:USDT", D("0.0001"), T0 + 8 * H, 8 * H)]
+    assert first == second
+
+
+def test_bars_without_a_rate_column_or_contract_are_spot(config_file: Path, tmp_path: Path) -> None:
+    source = _write(tmp_path / "spot.csv", "t,c\n1704067200,42000\n")
+    out = tmp_path / "spot.jsonl"
+    result = _run(config_file, "convert", "bars", source, "--out", out, "--map", "time=t,close=c", "--venue",
+                  "binance", "--asset", "BTC")
+    assert result.exit_code == 0, result.output
+    assert {(r.symbol, r.market) for r in _records(config_file, out)} == {("BTC/USDT", "spot")}
