@@ -16,6 +16,7 @@ from arbflow.connectors.captures.column_map import load_mapping_file, refuse_unm
 from arbflow.connectors.captures.funding_history import Item
 from arbflow.model.column_map import (
     BARS,
+    FIELDS,
     ColumnMapping,
     MappingError,
     build_mapping,
@@ -30,15 +31,22 @@ F = TypeVar("F", bound=Callable[..., Any])
 CONSTANT_OPTIONS = ("venue", "asset", "contract", "quote", "settle", "contract_size", "bar")
 
 
+def _fields_help(kind: str) -> str:
+    def shown(names: tuple[str, ...]) -> str:
+        return ", ".join(f"{name} (or rate_8h, an 8h-equivalent)" if name == "rate" else name for name in names)
+
+    required, optional = FIELDS[kind]
+    return f"{shown(required)}; optional {shown(optional)}"
+
+
 def mapping_options(kind: str) -> Callable[[F], F]:
     """The options every mapped conversion of `kind` takes (bars also `--bar`)."""
 
     def decorate(function: F) -> F:
         options = [
             click.option("--map", "map_text", default=None, metavar="FIELD=COLUMN,…",
-                         help="Read a file of your own layout: which column holds what, e.g. "
-                              "time=ts,rate=funding_rate (rate per interval) or rate_8h=… (an 8h-equivalent), "
-                              "interval=…, venue=…, symbol=… or asset=…. See README 'Your own data'."),
+                         help="Read a file of your own layout: which column holds what. Fields: "
+                              f"{_fields_help(kind)}. See README 'Your own data'."),
             click.option("--mapping", "mapping_file", default=None,
                          type=click.Path(exists=True, dir_okay=False, path_type=Path),
                          help="The same as a TOML file: [columns] field = \"column\", and venue, asset, contract, "
