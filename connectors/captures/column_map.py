@@ -46,7 +46,7 @@ import json
 import tomllib
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, Final
@@ -189,15 +189,30 @@ def venue_contract(venue: VenueConfig) -> Contract:
                     size=parse_contract_size(venue.contract_size))
 
 
+Resolved = tuple[str, str, Contract, Decimal]  # venue, unified symbol, contract, multiplier
+
+
 @dataclass(slots=True)
 class Instruments:
-    """Resolves (venue, symbol, contract, multiplier) of each row of one mapped file."""
+    """Resolves (venue, symbol, contract, multiplier) of each row of one mapped file; each
+    distinct (venue, symbol or asset) cell pair is resolved once."""
 
     mapping: ColumnMapping
     venues: Mapping[str, VenueConfig]
     counts: Counter[str]
+    known: dict[tuple[str, str], Resolved] = field(default_factory=dict)
 
-    def of(self, row: Row, where: str) -> tuple[str, str, Contract, Decimal]:
+    def of(self, row: Row, where: str) -> Resolved:
+        columns = self.mapping.columns
+        key = (row[columns["venue"]] if "venue" in columns else "",
+               row[columns["symbol"]] if "symbol" in columns else row[columns["asset"]] if "asset" in columns else "")
+        resolved = self.known.get(key)
+        if resolved is None:
+            resolved = self.known[key] = self._resolve(row, where)
+        self.counts[f"symbol:{resolved[0]} {resolved[1]}"] += 1
+        return resolved
+
+    def _resolve(self, row: Row, where: str) -> Resolved:
         columns = self.mapping.columns
         venue = row[columns["venue"]].strip().lower() if "venue" in columns else self.mapping.venue or ""
         config = self.venues.get(venue)
@@ -223,7 +238,6 @@ class Instruments:
             symbol = asset_symbol(self.mapping.asset, contract, where)
         else:
             raise MappingError(f"{where}: no asset (--asset, asset= or symbol=)")
-        self.counts[f"symbol:{venue} {symbol}"] += 1
         return venue, symbol, contract, multiplier
 
 
@@ -247,11 +261,10 @@ def _time_rows(path: Path, mapping: ColumnMapping) -> Iterator[tuple[str, Row, i
         yield where, row, times.ms(row[mapping.columns["time"]], where)
 
 
-def _rate(row: Row, mapping: ColumnMapping, where: str) -> Decimal | None:
-    name = mapping.rate_field()
-    if name is None or not row[mapping.columns[name]].strip():
+def _rate(row: Row, name: str | None, column: str, where: str) -> Decimal | None:
+    if name is None or not row[column].strip():
         return None
-    return rate_cell(row[mapping.columns[name]], name, where)
+    return rate_cell(row[column], name, where)
 
 
 def _series_spacing(settlements: list[tuple[int, str, str, str, Decimal, int | None]]) -> dict[tuple[str, str], int]:
@@ -271,8 +284,10 @@ def funding_items(path: Path, mapping: ColumnMapping, *, venues: Mapping[str, Ve
     """(where, item) of the funding records of one mapped funding (or bar) file."""
     instruments = Instruments(mapping, venues, counts)
     settlements: list[tuple[int, str, str, str, Decimal, int | None]] = []
+    rate_name = mapping.rate_field()
+    rate_column = mapping.columns[rate_name] if rate_name is not None else ""
     for where, row, ts in _time_rows(path, mapping):
-        rate = _rate(row, mapping, where)
+        rate = _rate(row, rate_name, rate_column, where)
         if rate is None:
             if mapping.kind == FUNDING:
                 raise MappingError(f"{where}: {mapping.rate_field()} is empty")
@@ -305,7 +320,7 @@ def funding_items(path: Path, mapping: ColumnMapping, *, venues: Mapping[str, Ve
                 counts[f"{DEFAULTED}:{venue}"] += 1
             else:
                 counts["interval:spacing"] += 1
-        if mapping.rate_field() == "rate_8h":
+        if rate_name == "rate_8h":
             rate = per_interval(rate, interval)
         counts[MD_FUNDING] += 1
         items.append((where, (ts, MD_FUNDING, FundingRate(
