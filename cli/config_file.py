@@ -3,8 +3,9 @@
 environment. Parsing and validation live in `model.config`."""
 
 import os
+import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from arbflow.model.config import Config, parse_config
@@ -12,10 +13,21 @@ from arbflow.model.errors import ConfigError
 
 # Environment variables of the command line itself, not configuration keys.
 COMMAND_ENV = frozenset({"ARBFLOW_CONFIG", "ARBFLOW_LOG_LEVEL", "ARBFLOW_LOG_FORMAT"})
+_WARNED: set[str] = set()
 
 
-def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
-    """The validated configuration; raises `ConfigError` naming the bad key."""
+def warn_once(line: str) -> None:
+    """Print a configuration warning to stderr, once per process (a command may load twice)."""
+    if line not in _WARNED:
+        _WARNED.add(line)
+        print(f"arbflow: warning: {line}", file=sys.stderr)
+
+
+def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None,
+                warn: Callable[[str], None] = warn_once) -> Config:
+    """The validated configuration; raises `ConfigError` naming the bad key. A venue configured
+    with its kind and fees only is completed with defaults, and `warn` gets one line per such
+    venue naming them."""
     env = os.environ if env is None else env
     path = path or env.get("ARBFLOW_CONFIG") or None
     document = {}
@@ -27,4 +39,8 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
             raise ConfigError("config", f"file {file} does not exist") from None
         except tomllib.TOMLDecodeError as error:
             raise ConfigError("config", f"{file} is not valid TOML: {error}") from None
-    return parse_config(document, {k: v for k, v in env.items() if k not in COMMAND_ENV})
+    notes: list[str] = []
+    config = parse_config(document, {k: v for k, v in env.items() if k not in COMMAND_ENV}, notes)
+    for line in notes:
+        warn(line)
+    return config

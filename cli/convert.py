@@ -1,14 +1,18 @@
 """`arbflow convert hftbacktest | cryptofeed | funding | bars`: recorded raw exchange captures,
 funding histories and 8 h bars into replay files (`connectors.captures` does the work)."""
 
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
+from arbflow.cli.column_map import bar_source, convert_mapped, mapped_bars, mapping_options
 from arbflow.cli.support import err_console, guard, load, out_console
 from arbflow.connectors.captures.bar_quotes import BarConversion
 from arbflow.connectors.captures.bar_quotes import convert_bars as convert_bar_file
+from arbflow.model.column_map import BARS, FUNDING, QUOTES, ColumnMapping
 from arbflow.model.config import Config
 
 
@@ -96,12 +100,14 @@ def convert_cryptofeed(files: tuple[Path, ...], out: Path, streams: str, depth: 
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Replay file to write (.jsonl or .jsonl.gz).")
+@mapping_options(FUNDING)
 @click.pass_context
 @guard
-def convert_funding(ctx: click.Context, files: tuple[Path, ...], out: Path) -> None:
+def convert_funding(ctx: click.Context, files: tuple[Path, ...], out: Path, **mapped: Any) -> None:
     """Funding and 8h-candle histories (fixtures/funding/: aha-hh 8h bars with funding,
     Binance website funding exports, the supervik 7-venue funding history; the format is
-    recognised from the header) → md.funding and md.candle in one replay file.
+    recognised from the header) → md.funding and md.candle in one replay file. Any other
+    funding history (CSV, JSON, JSONL) with --map or --mapping (README 'Your own data').
 
     No look-ahead: a rate settled at T is published at T as the estimate for the next
     settlement; a bar is published when it closes. Intervals come from the previous
@@ -110,6 +116,8 @@ def convert_funding(ctx: click.Context, files: tuple[Path, ...], out: Path) -> N
     from arbflow.connectors.captures import funding_history
 
     config = load(ctx)
+    if convert_mapped(FUNDING, files, out, config, mapped, known=funding_history.detect_format):
+        return
     try:
         counts = funding_history.convert(list(files), out, venues=config.venues)
     except ValueError as error:
@@ -123,23 +131,42 @@ def convert_funding(ctx: click.Context, files: tuple[Path, ...], out: Path) -> N
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Replay file to write (.jsonl or .jsonl.gz).")
+@mapping_options(BARS)
 @click.pass_context
 @guard
-def convert_bars(ctx: click.Context, file: Path, out: Path) -> None:
+def convert_bars(ctx: click.Context, file: Path, out: Path, **mapped: Any) -> None:
     """8h bars with funding (fixtures/funding/spot_perp_8h_*_utc.csv.gz) → md.ticker and
     md.funding for a backtest, through the declared quote model ([backtest] half_spread_bps,
     depth_usd): each bar close c is quoted c × (1 ∓ h) at its close time, depth_usd / c a side.
     Bars it cannot price (close ≤ 0) are refused with file:line and reason; that instrument has
-    no quote for that close."""
-    bars_to_replay(load(ctx), file, out)
+    no quote for that close. Bars of your own layout with --map or --mapping."""
+    bars_to_replay(load(ctx), file, out, mapped_bars(file, mapped))
     out_console.print(f"wrote {out}")
 
 
-def bars_to_replay(config: Config, file: Path, out: Path) -> BarConversion:
-    """Convert and print the counts and every refused bar (`arbflow convert bars`, `backtest`)."""
+@convert.command("quotes")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Replay file to write (.jsonl or .jsonl.gz).")
+@mapping_options(QUOTES)
+@click.pass_context
+@guard
+def convert_quotes(ctx: click.Context, files: tuple[Path, ...], out: Path, **mapped: Any) -> None:
+    """Best bid/ask histories of your own layout (CSV, JSON, JSONL; --map time=…,bid=…,ask=…,
+    bid_qty=…,ask_qty=…) → md.ticker, quantities in base units (inverse contracts converted at
+    the row's prices)."""
+    convert_mapped(QUOTES, files, out, load(ctx), mapped, known=None)
+
+
+def bars_to_replay(config: Config, file: Path, out: Path, mapping: ColumnMapping | None = None) -> BarConversion:
+    """Convert and print the counts and every refused bar (`arbflow convert bars`, `backtest`);
+    `mapping`: a bar file of the user's layout (`connectors.captures.column_map`)."""
     try:
+        read: Counter[str] = Counter()
+        source = None if mapping is None else bar_source(file, mapping, config, read)
         conversion = convert_bar_file(file, out, venues=config.venues, backtest=config.backtest,
-                                             scan_cue_ms=config.signals.scan_interval_ms)
+                                      scan_cue_ms=config.signals.scan_interval_ms, source=source)
+        conversion.counts.update(read)
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
     for kind, count in sorted(conversion.counts.items()):

@@ -103,7 +103,8 @@ def study() -> None:
 @study.command("funding")
 @click.option("--data", "data_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A funding history (repeatable): aha-hh 8h bars with funding, a Binance website export or the "
-                   "supervik 7-venue file, *_utc.csv(.gz); the format is recognised from the header. "
+                   "supervik 7-venue file, *_utc.csv(.gz); the format is recognised from the header; or a replay "
+                   "file written by `arbflow convert funding` (*.jsonl(.gz), e.g. of a mapped file). "
                    "Default: every file in fixtures/funding/.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out/funding-study"),
               show_default=True, help=f"Directory for {JSON_NAME}, {CSV_NAME}, {HTML_NAME} and plots/*.html.")

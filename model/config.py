@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from arbflow.model.contracts import CONTRACT_SIZE_ALLOWED, parse_contract_size
 from arbflow.model.errors import ConfigError
 from arbflow.model.money import DecimalTextError, parse_decimal
 
@@ -41,15 +42,36 @@ class FeeSchedule:
     taker_bps: Decimal = field(metadata=rule(_bps, "a decimal between -10 and 100 (bps)"))
 
 
+def _currency(v: str | None) -> bool:
+    return v is None or (v.isascii() and v.isalnum() and v.upper() == v and len(v) <= 10)
+
+
+def _contract_size(v: str) -> bool:
+    try:
+        parse_contract_size(v)
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VenueConfig:
     """One venue. `liquidity_rank`: 1 = hardest to fill; the harder leg trades first
-    (docs/architecture.md §3.7). `spot` is None where arbflow trades no spot market on the venue.
+    (docs/architecture.md §3.7); 0 = not given (a venue configured with kind and fees only:
+    `parse_config` ranks it the hardest of its kind and renumbers the others, order kept).
+    `spot` is None where arbflow trades no spot market on the venue.
     Tick, lot and min_qty are fallbacks used until the venue's own market data is loaded.
+
+    The venue's perpetuals as converted files describe them unless told otherwise
+    (`arbflow convert … --contract/--quote/--settle/--contract-size`, model/contracts.py):
+    `contract` linear or inverse; `quote` (None: the settle currency for linear, USD for
+    inverse) and `settle` (None: USDT for linear, the base asset for inverse);
+    `contract_size` "<number> [unit]", the unit `base` (default) or a quote currency such
+    as USD (an inverse contract worth 10 USD is "10 USD").
     """
 
     kind: Literal["cex", "dex"]
-    liquidity_rank: int = field(metadata=rule(lambda v: 1 <= v <= 100, "an integer from 1 to 100"))
+    liquidity_rank: int = field(default=0, metadata=rule(lambda v: 1 <= v <= 100, "an integer from 1 to 100"))
     spot: FeeSchedule | None = None
     perp: FeeSchedule
     funding_interval_ms: int = field(
@@ -57,6 +79,14 @@ class VenueConfig:
     tick_size: Decimal = field(default=Decimal("0.01"), metadata=rule(lambda v: v > 0, "a decimal > 0"))
     lot_size: Decimal = field(default=Decimal("0.001"), metadata=rule(lambda v: v > 0, "a decimal > 0"))
     min_qty: Decimal = field(default=Decimal("0.001"), metadata=rule(lambda v: v > 0, "a decimal > 0"))
+    contract: Literal["linear", "inverse"] = "linear"
+    quote: str | None = field(default=None, metadata=rule(_currency, "an upper-case currency code, e.g. USD"))
+    settle: str | None = field(default=None, metadata=rule(_currency, "an upper-case currency code, e.g. USDC"))
+    contract_size: str = field(default="1", metadata=rule(_contract_size, CONTRACT_SIZE_ALLOWED))
+
+
+# Keys a venue may leave out: parse_config fills them and says so in one line per venue.
+VENUE_FALLBACK_KEYS = ("liquidity_rank", "funding_interval_ms", "tick_size", "lot_size", "min_qty")
 
 
 def _fees(maker: str, taker: str) -> FeeSchedule:
@@ -76,10 +106,11 @@ DEFAULT_VENUES: dict[str, VenueConfig] = {
     "bitget": VenueConfig(kind="cex", liquidity_rank=6, spot=_fees("10", "10"), perp=_fees("2", "6")),
     "htx": VenueConfig(kind="cex", liquidity_rank=5, spot=_fees("20", "20"), perp=_fees("2", "6")),  # data venue
     "mexc": VenueConfig(kind="cex", liquidity_rank=4, spot=_fees("0", "5"), perp=_fees("0", "2")),  # data venue
-    "hyperliquid": VenueConfig(kind="dex", liquidity_rank=3, perp=_fees("1.5", "4.5"), funding_interval_ms=HOUR_MS),
+    "hyperliquid": VenueConfig(kind="dex", liquidity_rank=3, perp=_fees("1.5", "4.5"), funding_interval_ms=HOUR_MS,
+                               settle="USDC"),
     "dydx": VenueConfig(kind="dex", liquidity_rank=2, perp=_fees("1", "5"),  # data venue (v4 fees; v3 history)
-                        funding_interval_ms=HOUR_MS),
-    "paradex": VenueConfig(kind="dex", liquidity_rank=1, perp=_fees("0", "2")),
+                        funding_interval_ms=HOUR_MS, quote="USD", settle="USDC"),
+    "paradex": VenueConfig(kind="dex", liquidity_rank=1, perp=_fees("0", "2"), quote="USD", settle="USDC"),
 }
 
 
@@ -644,10 +675,47 @@ def _merge(base: Any, override: Any) -> Any:
     return override
 
 
-def parse_config(document: Mapping[str, Any], env: Mapping[str, str]) -> Config:
-    """Defaults ← `document` (a parsed TOML file) ← `env`; raises `ConfigError`."""
+def parse_config(document: Mapping[str, Any], env: Mapping[str, str], notes: list[str] | None = None) -> Config:
+    """Defaults ← `document` (a parsed TOML file) ← `env`; raises `ConfigError`.
+
+    A venue outside the built-in table needs only `kind` and its fees; the keys of
+    `VENUE_FALLBACK_KEYS` it leaves out take their defaults, and one line per such venue naming
+    the defaults used is appended to `notes` (the caller prints it)."""
     merged = _merge(_merge(_plain(Config()), dict(document)), env_overrides(env))
-    return typing.cast(Config, _parse(Config, merged, ""))
+    config = typing.cast(Config, _parse(Config, merged, ""))
+    given = merged.get("venues", {})
+    missing = {name: [key for key in VENUE_FALLBACK_KEYS if key not in given[name]]
+               for name in config.venues if name not in DEFAULT_VENUES}
+    venues = rank_new_venues(config.venues)
+    for name, keys in sorted(missing.items()):
+        if keys and notes is not None:
+            notes.append(_defaults_note(name, venues[name], keys))
+    return dataclasses.replace(config, venues=venues) if venues != config.venues else config
+
+
+def rank_new_venues(venues: Mapping[str, VenueConfig]) -> dict[str, VenueConfig]:
+    """Give every venue without a rank (0) one: a new DEX is the hardest of all, a new CEX
+    the hardest CEX (easier than the DEXes ranked before the first CEX); then every venue is
+    renumbered 1…N in that order, so the given ranks keep their order. Unchanged when every
+    venue has a rank. Unknown liquidity is treated as thin: its legs trade first."""
+    if all(v.liquidity_rank for v in venues.values()):
+        return dict(venues)
+    ranked = sorted((n for n, v in venues.items() if v.liquidity_rank), key=lambda n: (venues[n].liquidity_rank, n))
+    new = sorted(n for n, v in venues.items() if not v.liquidity_rank)
+    first_cex = next((i for i, n in enumerate(ranked) if venues[n].kind == "cex"), len(ranked))
+    order = ([n for n in new if venues[n].kind == "dex"] + ranked[:first_cex]
+             + [n for n in new if venues[n].kind == "cex"] + ranked[first_cex:])
+    return {name: dataclasses.replace(venues[name], liquidity_rank=rank) for rank, name in enumerate(order, start=1)}
+
+
+def _defaults_note(name: str, venue: VenueConfig, keys: list[str]) -> str:
+    shown = {"liquidity_rank": f"liquidity_rank {venue.liquidity_rank} (the hardest {venue.kind} to fill: its "
+                               "legs trade first; the other venues renumbered, order kept)",
+             "funding_interval_ms": f"funding_interval_ms {venue.funding_interval_ms} "
+                                    f"({venue.funding_interval_ms / HOUR_MS:g} h)",
+             "tick_size": f"tick_size {venue.tick_size}", "lot_size": f"lot_size {venue.lot_size}",
+             "min_qty": f"min_qty {venue.min_qty}"}
+    return f"venue {name}: defaults used for {', '.join(shown[key] for key in keys)}"
 
 
 def _fail(key: str, value: Any, allowed: str) -> ConfigError:

@@ -89,8 +89,10 @@ class BarConversion:
 
 
 def bar_items(path: Path, *, venues: Mapping[str, VenueConfig], model: QuoteModel, scan_cue_ms: int,
-              conversion: BarConversion) -> Iterator[Item]:
-    """The replay items of one aha-hh file in reading order (not yet sorted by time)."""
+              conversion: BarConversion, source: Iterable[tuple[str, Item]] | None = None) -> Iterator[Item]:
+    """The replay items of one aha-hh file in reading order (not yet sorted by time); `source`,
+    when given, replaces the aha-hh reader: (`file:line`, candle or funding item) of a mapped
+    bar file (`column_map.bar_items`)."""
     read: Counter[str] = Counter()
     last: dict[tuple[int, str], Ticker] = {}  # (close time, asset) → its latest ticker: the cue
     def missing(where: str) -> None:
@@ -98,7 +100,8 @@ def bar_items(path: Path, *, venues: Mapping[str, VenueConfig], model: QuoteMode
                                                 "settlement; the bar is quoted, no funding record is written",
                                                 source=where, raw=""))
 
-    for where, (ts, topic, record) in aha_hh_items(path, venues=venues, counts=read, missing_funding=missing):
+    rows = source if source is not None else aha_hh_items(path, venues=venues, counts=read, missing_funding=missing)
+    for where, (ts, topic, record) in rows:
         if topic != MD_CANDLE:
             yield ts, topic, record
             continue
@@ -120,13 +123,13 @@ def bar_items(path: Path, *, venues: Mapping[str, VenueConfig], model: QuoteMode
 
 
 def convert_bars(path: Path, out: Path, *, venues: Mapping[str, VenueConfig], backtest: BacktestConfig,
-                 scan_cue_ms: int) -> BarConversion:
+                 scan_cue_ms: int, source: Iterable[tuple[str, Item]] | None = None) -> BarConversion:
     """aha-hh `spot_perp_8h_*_utc.csv(.gz)` → replay file `out` (.jsonl[.gz]) of tickers (the
     quote model of `backtest`) and funding, in non-decreasing time; `scan_cue_ms` is the
-    configuration's `signals.scan_interval_ms`."""
+    configuration's `signals.scan_interval_ms`; `source` as in `bar_items` (a mapped file)."""
     conversion = BarConversion()
     items = list(bar_items(path, venues=venues, model=QuoteModel.from_config(backtest), scan_cue_ms=scan_cue_ms,
-                           conversion=conversion))
+                           conversion=conversion, source=source))
     write_items(items, out)
     return conversion
 

@@ -10,6 +10,10 @@ data set (the two Binance website exports hold different contracts); should two 
 one format hold the same series, the later one becomes its own data set, named
 `<format> #2`, rather than mixing them.
 
+A replay file (`*.jsonl[.gz]`: what `arbflow convert funding` writes, e.g. from a file of the
+user's own layout through a column mapping) is read back as its md.funding and md.candle
+records (format `replay`), so converted data studies like the bundled histories.
+
 `CAVEATS` carries what each data set's PROVENANCE says about a venue's timing, so the study
 can print it beside the figures.
 
@@ -19,17 +23,29 @@ unconfigured venue; `ValueError` for a file of no known format.
 
 import gzip
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from arbflow.connectors.captures.funding_history import AHA_HH, BINANCE_WEBSITE, READERS, SUPERVIK, detect_format
+from arbflow.connectors.captures.funding_history import (
+    AHA_HH,
+    BINANCE_WEBSITE,
+    READERS,
+    SUPERVIK,
+    Item,
+    detect_format,
+)
+from arbflow.connectors.replay import ReplayLine, read_file
+from arbflow.model import codec
 from arbflow.model.config import VenueConfig
 from arbflow.model.market import Candle, FundingRate
-from arbflow.model.topics import MD_CANDLE, MD_FUNDING
+from arbflow.model.rejected import Rejected
+from arbflow.model.topics import MD_CANDLE, MD_FUNDING, record_type
 
 Key = tuple[str, str]  # (venue, symbol)
+REPLAY: Final = "replay"
+REPLAY_SUFFIXES: Final = (".jsonl", ".jsonl.gz")
 REPORT_EVERY_ROWS: Final = 2_000
 
 # (format, venue or None for every venue) → what the data set's PROVENANCE warns about.
@@ -70,19 +86,38 @@ class StudyData:
 def count_rows(path: Path) -> int:
     """Data rows of a CSV file (lines after the header; the histories have no quoted newlines)."""
     with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as handle:
-        return max(sum(1 for _ in handle) - 1, 0)
+        header = 0 if path.name.endswith(REPLAY_SUFFIXES) else 1
+        return max(sum(1 for _ in handle) - header, 0)
+
+
+def replay_items(path: Path, *, venues: Mapping[str, VenueConfig], counts: Counter[str]) -> Iterator[Item]:
+    """The md.funding and md.candle records of a replay file (what `arbflow convert funding`,
+    also of a mapped file, writes); other topics are skipped. ValueError naming `file:line` for
+    a line that does not decode."""
+    for line in read_file(path):
+        if not isinstance(line, ReplayLine):
+            raise ValueError(f"{line[0].source}: {line[0].reason} — {line[0].detail}")
+        if line.topic not in (MD_FUNDING, MD_CANDLE):
+            continue
+        record = codec.decode(record_type(line.topic), line.value, source=line.source)
+        if isinstance(record, Rejected):
+            raise ValueError(f"{record.source}: {record.reason} — {record.detail}")
+        counts[line.topic] += 1
+        yield line.ts, line.topic, record
 
 
 def read_series(path: Path, *, venues: Mapping[str, VenueConfig],
                 on_rows: Callable[[int], None] | None = None) -> tuple[str, StudyData]:
     """One file → (format, its series). `on_rows(n)` is told every few thousand CSV rows how
-    many were read since the last call (a row is one candle in aha-hh, one settlement elsewhere)."""
-    kind = detect_format(path)
+    many were read since the last call (a row is one candle in aha-hh, one settlement elsewhere).
+    A replay file (`*.jsonl`, `*.jsonl.gz`, e.g. a converted mapped file) is its own format."""
+    kind = REPLAY if path.name.endswith(REPLAY_SUFFIXES) else detect_format(path)
     data = StudyData(name=kind, kind=kind, paths=[path])
     funding: dict[Key, list[FundingRate]] = {}
     candles: dict[Key, list[Candle]] = {}
     pending = 0
-    for _, topic, record in READERS[kind](path, venues=venues, counts=data.counts):
+    reader = replay_items if kind == REPLAY else READERS[kind]
+    for _, topic, record in reader(path, venues=venues, counts=data.counts):
         if topic == MD_FUNDING:
             funding.setdefault((record.venue, record.symbol), []).append(record)
         elif topic == MD_CANDLE:

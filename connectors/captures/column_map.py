@@ -1,0 +1,405 @@
+"""Bring-your-own files by column mapping: a funding, quote or bar history in CSV, JSON or
+JSON Lines (optionally .gz), with its own column names, → the records `arbflow convert`
+writes for the bundled data (`arbflow convert funding|quotes|bars FILE --map …`).
+
+The mapping and the cell rules are `model/column_map.py`; the contract (linear, inverse,
+settle currency, contract size → the unified symbol and base quantities) `model/contracts.py`,
+from the mapping or else the venue table (`VenueConfig.contract`, `quote`, `settle`,
+`contract_size`).
+
+Reading. CSV: the first line is the header; `,`-separated, or `;`, tab or `|` when the header
+has no comma. JSON: a list of objects, or an object holding one such list at any depth (the
+nearest the top: `{"result": {"list": [...]}}`); JSON Lines: one object per line. The columns of a JSON file
+are the keys of its first object. Numbers are kept as their text (never float). A row is
+named `file:line` (CSV, JSONL) or `file:[index]` (a JSON list) in every message.
+
+Records (the rules of `funding_history` and `bar_quotes`, so a mapped file replays and
+studies like the bundled data):
+- funding: a rate settled at T → `FundingRate(rate, interval_ms, next_funding_time = T +
+  interval_ms, ts_exchange = ts_local = T, predicted_rate None)`. `interval_ms` is the row's
+  interval column when mapped, else the backward spacing to the series' previous settlement
+  when it is 1, 2, 4 or 8 h (`interval:spacing`); a series' first settlement takes the
+  series' most common such spacing (`interval:series`: its schedule, a property of the
+  contract); otherwise the venue's `funding_interval_ms` (counted `interval:defaulted`).
+  `rate_8h` columns are turned into the rate per that interval. Rows
+  may come in any order (exports are often newest first): each series is put in time order
+  first; two settlements of one series at the same time are refused.
+- quotes: a row at T → `Ticker(bid, ask, bid_qty, ask_qty, last?, mark?, index?,
+  ts_exchange = ts_local = T)`, quantities converted to base units (inverse contracts at the
+  row's bid and ask).
+- bars: a row opening at t → `Candle([t, t + bar))` published at its close (open, high and
+  low default to the close, volume to 0 when not mapped; volume in contracts converted to base
+  units at the close), and a funding record at t when the row has a rate (perps only); the
+  caller turns the candles into quotes (`bar_quotes`).
+A venue must be configured (`[venues.<name>]` with kind and fees at least): an unknown venue
+is refused up front.
+
+Failure modes: `MappingError` (a `ValueError`), one line naming `file:line` and the field,
+for a mapping that does not fit the file, an unreadable or ambiguous cell, a contract that
+does not fit together, an unconfigured venue.
+"""
+
+import csv
+import gzip
+import itertools
+import json
+import tomllib
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any, Final
+
+from arbflow.connectors.captures.funding_history import Item, backward_interval_ms, write_items
+from arbflow.model.column_map import (
+    BARS,
+    FUNDING,
+    QUOTES,
+    ColumnMapping,
+    MappingError,
+    TimeColumn,
+    asset_symbol,
+    check,
+    decimal_cell,
+    parse_interval_ms,
+    per_interval,
+    rate_cell,
+    refusal,
+    symbol_cell,
+)
+from arbflow.model.config import VenueConfig
+from arbflow.model.contracts import Contract, ContractError, parse_contract_size
+from arbflow.model.market import Candle, FundingRate, Ticker
+from arbflow.model.money import MONEY, ONE
+from arbflow.model.symbols import parse_symbol
+from arbflow.model.topics import MD_CANDLE, MD_FUNDING, MD_TICKER
+
+Row = dict[str, str]
+DEFAULTED: Final = "interval:defaulted"
+JSON_SUFFIXES: Final = (".json", ".jsonl", ".ndjson")
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def _stem(path: Path) -> str:
+    return path.name.removesuffix(".gz")
+
+
+def _open(path: Path) -> IO[str]:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _json_rows(data: Any) -> list[Any]:
+    """The rows of a JSON document: the document when it is a list, else the one list of
+    objects found nearest the top of an object (`{"result": {"list": [...]}}`, Bybit's shape),
+    else the object itself as one row."""
+    level = [data]
+    while level:
+        lists = [v for v in level if isinstance(v, list) and (not v or isinstance(v[0], dict))]
+        if len(lists) == 1:
+            return lists[0]
+        if len(lists) > 1:
+            break
+        level = [v for node in level if isinstance(node, dict) for v in node.values()]
+    return [data] if isinstance(data, dict) else []
+
+
+def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[str, Row]]]:
+    """(the columns, (where, row) for each data row) of a CSV, JSON or JSONL file."""
+    stem = _stem(path)
+    if stem.endswith(JSON_SUFFIXES):
+        with _open(path) as handle:
+            text = handle.read()
+        if stem.endswith(".json"):
+            try:
+                objects = _json_rows(json.loads(text, parse_float=str, parse_int=str))
+            except json.JSONDecodeError as error:
+                raise MappingError(f"{path.name}: not JSON ({error})") from None
+            rows = [(f"{path.name}:[{i}]", obj) for i, obj in enumerate(objects)]
+        else:
+            rows = []
+            for number, line in enumerate(text.splitlines(), start=1):
+                if line.strip():
+                    try:
+                        rows.append((f"{path.name}:{number}", json.loads(line, parse_float=str, parse_int=str)))
+                    except json.JSONDecodeError as error:
+                        raise MappingError(f"{path.name}:{number}: not JSON ({error})") from None
+        first = rows[0][1] if rows and isinstance(rows[0][1], dict) else {}
+        header = [k for k, v in first.items() if not isinstance(v, (dict, list))]
+        return header, ((where, {k: _text(v) for k, v in obj.items()}) for where, obj in rows
+                        if isinstance(obj, dict))
+    with _open(path) as handle:
+        first_line = handle.readline()
+    delimiter = _delimiter(first_line)
+    header = next(csv.reader([first_line], delimiter=delimiter), [])
+
+    def rows_of_csv() -> Iterator[tuple[str, Row]]:
+        with _open(path) as handle:
+            reader = csv.DictReader(handle, delimiter=delimiter)
+            for row in reader:
+                yield f"{path.name}:{reader.line_num}", {k: _text(v) for k, v in row.items() if k is not None}
+
+    return header, rows_of_csv()
+
+
+def _delimiter(header_line: str) -> str:
+    """`,` unless the header has none and holds `;`, a tab or `|` (spreadsheet exports)."""
+    if "," in header_line:
+        return ","
+    return next((d for d in (";", "\t", "|") if d in header_line), ",")
+
+
+def read_header(path: Path) -> list[str]:
+    """The column names of a CSV, JSON or JSONL file (JSON: the keys of its first object)."""
+    try:
+        return read_rows(path)[0]
+    except (MappingError, UnicodeDecodeError, OSError, csv.Error):
+        return []
+
+
+def refuse_unmapped(kind: str, path: Path) -> MappingError:
+    """The error for a file of no known layout given without a mapping (`model.column_map.refusal`)."""
+    return MappingError(refusal(kind, path.name, read_header(path)))
+
+
+def load_mapping_file(path: Path) -> dict[str, Any]:
+    """A TOML mapping file (`[columns]` and the constants); MappingError when unreadable."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise MappingError(f"mapping {path}: {error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise MappingError(f"mapping {path} is not valid TOML: {error}") from None
+
+
+# -- the instrument of a row ---------------------------------------------------------------
+
+
+def venue_contract(venue: VenueConfig) -> Contract:
+    """The venue table's description of a venue's perps."""
+    return Contract(kind=venue.contract, quote=venue.quote, settle=venue.settle,
+                    size=parse_contract_size(venue.contract_size))
+
+
+Resolved = tuple[str, str, Contract, Decimal]  # venue, unified symbol, contract, multiplier
+
+
+@dataclass(slots=True)
+class Instruments:
+    """Resolves (venue, symbol, contract, multiplier) of each row of one mapped file; each
+    distinct (venue, symbol or asset) cell pair is resolved once."""
+
+    mapping: ColumnMapping
+    venues: Mapping[str, VenueConfig]
+    counts: Counter[str]
+    known: dict[tuple[str, str], Resolved] = field(default_factory=dict)
+
+    def of(self, row: Row, where: str) -> Resolved:
+        columns = self.mapping.columns
+        key = (row[columns["venue"]] if "venue" in columns else "",
+               row[columns["symbol"]] if "symbol" in columns else row[columns["asset"]] if "asset" in columns else "")
+        resolved = self.known.get(key)
+        if resolved is None:
+            resolved = self.known[key] = self._resolve(row, where)
+        self.counts[f"symbol:{resolved[0]} {resolved[1]}"] += 1
+        return resolved
+
+    def _resolve(self, row: Row, where: str) -> Resolved:
+        columns = self.mapping.columns
+        venue = row[columns["venue"]].strip().lower() if "venue" in columns else self.mapping.venue or ""
+        config = self.venues.get(venue)
+        if config is None:
+            raise MappingError(f"{where}: venue {venue!r} is not configured: add [venues.{venue or 'NAME'}] with "
+                               "kind and perp fees to the config file")
+        contract = self.mapping.contract or venue_contract(config)
+        if self.mapping.kind == BARS and self.mapping.contract is None and "rate" not in columns \
+                and "rate_8h" not in columns:
+            contract = Contract(kind="spot", quote=config.quote or config.settle, settle=None)
+        multiplier = ONE
+        if "symbol" in columns and row[columns["symbol"]].strip():
+            symbol, multiplier = symbol_cell(row[columns["symbol"]], contract, where)
+            instrument = parse_symbol(symbol)
+            kind = "spot" if instrument.market == "spot" else "inverse" if instrument.inverse else "linear"
+            if kind != contract.kind:
+                contract = Contract(kind=kind, quote=instrument.quote,  # type: ignore[arg-type]
+                                    settle=instrument.settle, size=contract.size)
+        elif "asset" in columns:
+            asset, multiplier = _asset_cell(row[columns["asset"]], where)
+            symbol = asset_symbol(asset, contract, where)
+        elif self.mapping.asset is not None:
+            symbol = asset_symbol(self.mapping.asset, contract, where)
+        else:
+            raise MappingError(f"{where}: no asset (--asset, asset= or symbol=)")
+        return venue, symbol, contract, multiplier
+
+
+def _asset_cell(text: str, where: str) -> tuple[str, Decimal]:
+    from arbflow.model.symbols import SymbolError, canonical_asset
+
+    try:
+        return canonical_asset(text.strip())
+    except SymbolError as error:
+        raise MappingError(f"{where}: {error}") from None
+
+
+# -- the three kinds -----------------------------------------------------------------------
+
+
+def _time_rows(path: Path, mapping: ColumnMapping) -> Iterator[tuple[str, Row, int]]:
+    header, rows = read_rows(path)
+    check(mapping, header, path.name)
+    times = TimeColumn(mapping.columns["time"])
+    for where, row in rows:
+        yield where, row, times.ms(row[mapping.columns["time"]], where)
+
+
+def _rate(row: Row, name: str | None, column: str, where: str) -> Decimal | None:
+    if name is None or not row[column].strip():
+        return None
+    return rate_cell(row[column], name, where)
+
+
+def _series_spacing(settlements: list[tuple[int, str, str, str, Decimal, int | None]]) -> dict[tuple[str, str], int]:
+    """(venue, symbol) → the most common spacing of its settlements when that is 1, 2, 4 or 8 h
+    (ties: the shorter): the schedule the series' first settlement takes — a property of the
+    contract, not a market value, so no look-ahead. `settlements` sorted by series and time."""
+    spacings: dict[tuple[str, str], Counter[int]] = {}
+    for (ts_a, venue_a, symbol_a, *_), (ts_b, venue_b, symbol_b, *_) in itertools.pairwise(settlements):
+        spacing = backward_interval_ms(ts_a, ts_b) if (venue_a, symbol_a) == (venue_b, symbol_b) else None
+        if spacing is not None:
+            spacings.setdefault((venue_b, symbol_b), Counter())[spacing] += 1
+    return {key: min(c, key=lambda ms: (-c[ms], ms)) for key, c in spacings.items()}
+
+
+def funding_items(path: Path, mapping: ColumnMapping, *, venues: Mapping[str, VenueConfig],
+                  counts: Counter[str]) -> list[tuple[str, Item]]:
+    """(where, item) of the funding records of one mapped funding (or bar) file."""
+    instruments = Instruments(mapping, venues, counts)
+    settlements: list[tuple[int, str, str, str, Decimal, int | None]] = []
+    rate_name = mapping.rate_field()
+    rate_column = mapping.columns[rate_name] if rate_name is not None else ""
+    for where, row, ts in _time_rows(path, mapping):
+        rate = _rate(row, rate_name, rate_column, where)
+        if rate is None:
+            if mapping.kind == FUNDING:
+                raise MappingError(f"{where}: {mapping.rate_field()} is empty")
+            continue
+        venue, symbol, contract, _ = instruments.of(row, where)
+        if contract.kind == "spot":
+            continue
+        interval = (parse_interval_ms(row[mapping.columns["interval"]], where)
+                    if "interval" in mapping.columns and row[mapping.columns["interval"]].strip() else None)
+        settlements.append((ts, venue, symbol, where, rate, interval))
+    settlements.sort(key=lambda s: (s[1], s[2], s[0]))
+    schedule = _series_spacing(settlements)
+    previous: dict[tuple[str, str], int] = {}
+    items: list[tuple[str, Item]] = []
+    for ts, venue, symbol, where, rate, interval in settlements:
+        before = previous.get((venue, symbol))
+        if before == ts:
+            raise MappingError(f"{where}: {venue} {symbol} has two settlements at {ts}")
+        previous[(venue, symbol)] = ts
+        if interval is not None:
+            counts["interval:column"] += 1
+        else:
+            interval = backward_interval_ms(before, ts)
+            if interval is None and before is None and (venue, symbol) in schedule:
+                interval = schedule[(venue, symbol)]
+                counts["interval:series"] += 1
+            elif interval is None:
+                interval = venues[venue].funding_interval_ms
+                counts[DEFAULTED] += 1
+                counts[f"{DEFAULTED}:{venue}"] += 1
+            else:
+                counts["interval:spacing"] += 1
+        if rate_name == "rate_8h":
+            rate = per_interval(rate, interval)
+        counts[MD_FUNDING] += 1
+        items.append((where, (ts, MD_FUNDING, FundingRate(
+            venue=venue, symbol=symbol, market="perp", rate=rate, predicted_rate=None, interval_ms=interval,
+            next_funding_time=ts + interval, ts_exchange=ts, ts_local=ts))))
+    return items
+
+
+def quote_items(path: Path, mapping: ColumnMapping, *, venues: Mapping[str, VenueConfig],
+                counts: Counter[str]) -> list[Item]:
+    """The tickers of one mapped quote file, quantities in base units."""
+    instruments = Instruments(mapping, venues, counts)
+    items: list[Item] = []
+    for where, row, ts in _time_rows(path, mapping):
+        venue, symbol, contract, multiplier = instruments.of(row, where)
+        cells = {name: decimal_cell(row[column], name, where) for name, column in mapping.columns.items()
+                 if name in ("bid", "ask", "bid_qty", "ask_qty", "last", "mark", "index") and row[column].strip()}
+        missing = [name for name in ("bid", "ask", "bid_qty", "ask_qty") if name not in cells]
+        if missing:
+            raise MappingError(f"{where}: {', '.join(missing)} empty")
+        prices = {name: MONEY.divide(cells[name], multiplier) for name in ("bid", "ask", "last", "mark", "index")
+                  if name in cells}
+        if prices["bid"] <= 0 or prices["ask"] <= 0:
+            raise MappingError(f"{where}: bid {cells['bid']} / ask {cells['ask']}: a price must be > 0")
+        bid_qty = MONEY.multiply(contract.base_quantity(cells["bid_qty"], cells["bid"]), multiplier)
+        ask_qty = MONEY.multiply(contract.base_quantity(cells["ask_qty"], cells["ask"]), multiplier)
+        counts[MD_TICKER] += 1
+        items.append((ts, MD_TICKER, Ticker(
+            venue=venue, symbol=symbol, market=parse_symbol(symbol).market, bid=prices["bid"], ask=prices["ask"],
+            bid_qty=bid_qty, ask_qty=ask_qty, last=prices.get("last"), mark=prices.get("mark"),
+            index=prices.get("index"), ts_exchange=ts, ts_local=ts)))
+    return items
+
+
+def bar_items(path: Path, mapping: ColumnMapping, *, venues: Mapping[str, VenueConfig],
+              counts: Counter[str]) -> list[tuple[str, Item]]:
+    """(where, item) of one mapped bar file: a candle per row (published at its close) and
+    the funding records of its perp rows, in reading order (sorted by the writer)."""
+    instruments = Instruments(mapping, venues, Counter())
+    items: list[tuple[str, Item]] = []
+    for where, row, ts in _time_rows(path, mapping):
+        venue, symbol, contract, multiplier = instruments.of(row, where)
+        counts[f"symbol:{venue} {symbol}"] += 1
+        cells = {name: MONEY.divide(decimal_cell(row[column], name, where), multiplier)
+                 for name, column in mapping.columns.items() if name in ("open", "high", "low", "close")
+                 and row[column].strip()}
+        if "close" not in cells:
+            raise MappingError(f"{where}: close is empty")
+        close = cells["close"]
+        volume = (decimal_cell(row[mapping.columns["volume"]], "volume", where)
+                  if "volume" in mapping.columns and row[mapping.columns["volume"]].strip() else Decimal(0))
+        if contract.kind != "spot" and close > 0:
+            volume = MONEY.multiply(contract.base_quantity(volume, close * multiplier), multiplier)
+        ts_close = ts + mapping.bar_ms
+        counts[MD_CANDLE] += 1
+        items.append((where, (ts_close, MD_CANDLE, Candle(
+            venue=venue, symbol=symbol, market=parse_symbol(symbol).market, interval_ms=mapping.bar_ms,
+            open=cells.get("open", close), high=cells.get("high", close), low=cells.get("low", close), close=close,
+            volume=volume, ts_open=ts, ts_close=ts_close, ts_local=ts_close))))
+    if mapping.rate_field() is not None:  # after the candles: at T the bar closing then precedes the settlement
+        funding_counts: Counter[str] = Counter()
+        items.extend(funding_items(path, mapping, venues=venues, counts=funding_counts))
+        counts.update({key: n for key, n in funding_counts.items() if not key.startswith("symbol:")})
+    return items
+
+
+def convert(kind: str, paths: Sequence[Path], out: Path, mapping: ColumnMapping, *,
+            venues: Mapping[str, VenueConfig]) -> Counter[str]:
+    """Mapped funding or quote files → one replay file merged by time; counts by topic, by
+    `symbol:<venue> <symbol>` and by how intervals were found."""
+    counts: Counter[str] = Counter()
+    items: list[Item] = []
+    for path in paths:
+        try:
+            if kind == QUOTES:
+                items.extend(quote_items(path, mapping, venues=venues, counts=counts))
+            else:
+                items.extend(item for _, item in funding_items(path, mapping, venues=venues, counts=counts))
+        except ContractError as error:
+            raise MappingError(f"{path.name}: {error}") from None
+    write_items(items, out)
+    return counts
