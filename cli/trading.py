@@ -33,12 +33,14 @@ def _tailing_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _tailing_setup(config: Config, metrics_port: int) -> tuple[Any, dict[str, int]]:
-    """Services answering, every topic present, metrics served: (endpoints, partition counts)."""
+    """Services answering, every topic present, metrics served, refused records reported
+    every 5 s (a warning line by reason): (endpoints, partition counts)."""
     from prometheus_client import start_http_server
 
     from arbflow.connectors import kafka
     from arbflow.connectors.infra import services
     from arbflow.model import topics
+    from arbflow.sinks.dead_letter import watch_rejects
 
     endpoints = services.require(config)
     names = [kafka.topic_name(config, t) for t in topics.all_topics()]
@@ -47,6 +49,7 @@ def _tailing_setup(config: Config, metrics_port: int) -> tuple[Any, dict[str, in
     if metrics_port:
         start_http_server(metrics_port)
         err_console.print(f"metrics on http://0.0.0.0:{metrics_port}/metrics")
+    watch_rejects()
     return endpoints, partitions
 
 
