@@ -32,13 +32,18 @@ def _tailing_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def _tailing_setup(config: Config, metrics_port: int) -> tuple[Any, dict[str, int]]:
+def _tailing_setup(config: Config, metrics_port: int, from_beginning: bool, trade: bool
+                   ) -> tuple[Any, dict[str, int], Any]:
     """Services answering, every topic present, metrics served, refused records reported
-    every 5 s (a warning line by reason): (endpoints, partition counts)."""
+    every 5 s (a warning line by reason): (endpoints, partition counts, where to start).
+    Without `from_beginning` the start is the end of every input partition *now*
+    (`kafka.end_offsets`), before the command says it runs: whatever is published after
+    that line is read, nothing before it (a snapshot to resume from wins)."""
     from prometheus_client import start_http_server
 
     from arbflow.connectors import kafka
     from arbflow.connectors.infra import services
+    from arbflow.flows.signal_flow import input_topics
     from arbflow.model import topics
     from arbflow.sinks.dead_letter import watch_rejects
 
@@ -50,7 +55,12 @@ def _tailing_setup(config: Config, metrics_port: int) -> tuple[Any, dict[str, in
         start_http_server(metrics_port)
         err_console.print(f"metrics on http://0.0.0.0:{metrics_port}/metrics")
     watch_rejects()
-    return endpoints, partitions
+    start: Any = "beginning"
+    if not from_beginning:
+        start = kafka.end_offsets(endpoints.kafka_bootstrap, [(t, p) for t in input_topics(config, trade=trade)
+                                                              for p in range(partitions[t])],
+                                  config.kafka.connect_timeout_s)
+    return endpoints, partitions, start
 
 
 @click.command()
@@ -70,11 +80,13 @@ def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: i
     from arbflow.flows.signal_flow import build_signal_flow
 
     config = load(ctx)
-    endpoints, partitions = _tailing_setup(config, metrics_port)
-    err_console.print(f"scanning md.* on {endpoints.kafka_bootstrap} → Redis {endpoints.redis_url} (Ctrl-C to stop)")
+    endpoints, partitions, start = _tailing_setup(config, metrics_port, from_beginning, trade=False)
+    err_console.print(f"scanning md.* on {endpoints.kafka_bootstrap} → Redis {endpoints.redis_url}, "
+                      f"{'from the beginning' if from_beginning else 'reading what is published from now on'}"
+                      " (Ctrl-C to stop)")
     with graceful_stop(err_console.print) as stop:
         cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
-                                   start="beginning" if from_beginning else "end", partitions=partitions, stop=stop),
+                                   start=start, partitions=partitions, stop=stop),
                  workers_per_process=workers, **recovery(config, "scan", not no_recovery, endpoints.kafka),
                  **_cluster(process_id, addresses))
     err_console.print("stopped")
@@ -118,7 +130,7 @@ def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: 
     gateway = _live_gateway(config, live_venues, confirm_live, endpoints_override) if mode == "live" else None
     if gateway is not None and process_id:  # one gateway per cluster: process 0 places every order
         gateway = None
-    endpoints, partitions = _tailing_setup(config, metrics_port)
+    endpoints, partitions, start = _tailing_setup(config, metrics_port, from_beginning, trade=True)
     with graceful_stop(err_console.print) as stop:
         worker = None
         if gateway is not None:
@@ -132,12 +144,13 @@ def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: 
         elif mode == "live":
             err_console.print(f"LIVE trading (cluster process {process_id}; the gateway runs in process 0)")
         else:
-            err_console.print(f"paper trading md.* on {endpoints.kafka_bootstrap} → Redis {endpoints.redis_url} "
-                              "(Ctrl-C to stop)")
+            err_console.print(f"paper trading md.* on {endpoints.kafka_bootstrap} → Redis {endpoints.redis_url}, "
+                              f"{'from the beginning' if from_beginning else 'reading what is published from now on'}"
+                              " (Ctrl-C to stop)")
         try:
             cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
-                                       start="beginning" if from_beginning else "end", partitions=partitions,
-                                       trade=True, mode=cast(TradeMode, mode), stop=stop),
+                                       start=start, partitions=partitions, trade=True, mode=cast(TradeMode, mode),
+                                       stop=stop),
                      workers_per_process=workers, **recovery(config, f"trade-{mode}", not no_recovery, endpoints.kafka),
                      **_cluster(process_id, addresses))
         finally:

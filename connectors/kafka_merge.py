@@ -46,6 +46,7 @@ from arbflow.connectors.kafka import Consumed, admin, consumer, end_offsets
 from arbflow.connectors.kafka_flow import Start
 from arbflow.model.errors import ServiceUnavailable
 
+StartAt = Start | dict[tuple[str, int], int]  # or explicit offsets per (topic, partition)
 CHECK_EVERY_S = 5.0
 UNREACHABLE_S = 60.0
 
@@ -160,9 +161,12 @@ class _MergedPartition(StatefulSourcePartition[Consumed, dict[str, int]]):
 class MergedKafkaInput(FixedPartitionedSource[Consumed, dict[str, int]]):
     """Partition p of every topic in `topics`, merged in event time (see the module
     docstring). `ranges` (topic, partition) → (first, last) inclusive offsets bounds the
-    read; every topic must have the same partition count."""
+    read; every topic must have the same partition count. Without `ranges` the read tails
+    from `start`: "beginning", "end" (`kafka.end_offsets` when the partition is built), or
+    offsets per (topic, partition) — e.g. the ends taken when a command started, so that
+    what is published after it said it is reading is read. A resume state wins over all."""
 
-    def __init__(self, bootstrap: str, topics: list[str], *, start: Start = "beginning",
+    def __init__(self, bootstrap: str, topics: list[str], *, start: StartAt = "beginning",
                  ranges: dict[tuple[str, int], tuple[int, int]] | None = None, timeout_s: float = 5.0,
                  batch_size: int = 1000, stop: threading.Event | None = None) -> None:
         self._bootstrap, self._topics, self._start, self._ranges = bootstrap, topics, start, ranges
@@ -191,6 +195,8 @@ class MergedKafkaInput(FixedPartitionedSource[Consumed, dict[str, int]]):
             stops = {t: span[1] for t, span in spans.items()}
         elif resume_state is not None and set(resume_state) >= set(self._topics):
             starts = {}  # every topic resumes from its snapshot
+        elif isinstance(self._start, dict):
+            starts = {t: self._start.get((t, partition), OFFSET_BEGINNING) for t in self._topics}
         elif self._start == "beginning":
             starts = dict.fromkeys(self._topics, OFFSET_BEGINNING)
         else:

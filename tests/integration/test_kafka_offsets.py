@@ -12,7 +12,7 @@ from arbflow.connectors import kafka
 from arbflow.connectors.kafka_merge import MergedKafkaInput
 from arbflow.model.config import Config
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.under_load]
 
 
 def _produce_batches(bootstrap: str, topic: str, sizes: list[int], ts: int = 1_000) -> int:
