@@ -16,8 +16,10 @@ empty holds the others back until the consumer has reached its end (librdkafka's
 end-of-partition event, which a fetch answers from its own high watermark). What has
 arrived is then emitted smallest event time first, so the order depends on what the
 broker held when it was read, never on which fetch happened to return first or on the
-wall clock (a paper-trading result once changed with machine load because of that: trades
-merged before the tickers they follow left a resting order unfilled). A producer that
+wall clock. (Before, a tailing read emitted whatever had arrived: under load the prints of
+a replayed market could reach the desk before the tickers they follow, so a resting order
+missed its fill — the likely cause of a paper-trading test that failed only on a loaded
+machine; tests/integration/test_kafka_offsets.py shows the old order.) A producer that
 writes its records in event-time order across topics (`arbflow replay --publish-only`
 waits for each topic's acknowledgement before it writes another topic) is then read
 back in that order. "Start at the end" starts at `kafka.end_offsets` (the broker's
