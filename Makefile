@@ -9,10 +9,10 @@ FIXTURE := fixtures/binance-btc-eth-spot-perp-bookticker-2024-08-08.jsonl.gz
 FUNDING := fixtures/funding/binance_website_funding_BTCUSDT_perp_2019-09-10_2024-08-09.utc.csv.gz
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint bench fuzz soak infra-up infra-down clean report-screenshot
+.PHONY: help install run test test-under-load lint bench fuzz soak infra-up infra-down clean report-screenshot
 
 help:  ## show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "arbflow needs Python >= 3.11, found " + sys.version.split()[0])'
@@ -35,6 +35,10 @@ run: $(STAMP)  ## start Kafka (Tansu) + Redis, replay real Binance tickers + fun
 test: $(STAMP)  ## import contracts + the whole test suite (unit, flow, integration)
 	@$(BIN)/lint-imports --no-cache
 	@$(BIN)/python -m pytest
+
+# Not part of `make test` (it takes two cores for a minute or two). PYTEST_ARGS adds options.
+test-under-load: $(STAMP)  ## the tests marked under_load, with two busy processes hogging the cores
+	@$(BIN)/python -m tests.under_load $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff, import-linter and mypy (strict on model/ and operators/)
 	@$(BIN)/ruff check .

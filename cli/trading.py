@@ -41,19 +41,32 @@ def _shared_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def _tailing_setup(config: Config, metrics_host: str | None, metrics_port: int) -> tuple[Any, dict[str, int]]:
+def _tailing_setup(config: Config, metrics_host: str | None, metrics_port: int, from_beginning: bool,
+                   trade: bool) -> tuple[Any, dict[str, int], Any]:
     """Metrics served (first: a busy port exits 2 before anything else), services answering,
-    every topic present: (endpoints, partition counts)."""
+    every topic present, refused records reported every 5 s (a warning line by reason):
+    (endpoints, partition counts, where to start). Without `from_beginning` the start is the
+    end of every input partition *now* (`kafka.end_offsets`), before the command says it
+    runs: whatever is published after that line is read, nothing before it (a snapshot to
+    resume from wins)."""
     from arbflow.connectors import kafka
     from arbflow.connectors.infra import services
+    from arbflow.flows.signal_flow import input_topics
     from arbflow.model import topics
+    from arbflow.sinks.dead_letter import watch_rejects
 
     serve_metrics(config, metrics_host, metrics_port)
     endpoints = services.require(config)
     names = [kafka.topic_name(config, t) for t in topics.all_topics()]
     partitions = kafka.ensure_topics(endpoints.kafka_bootstrap, names, config.kafka.partitions,
                                      config.kafka.connect_timeout_s)
-    return endpoints, partitions
+    watch_rejects()
+    start: Any = "beginning"
+    if not from_beginning:
+        start = kafka.end_offsets(endpoints.kafka_bootstrap, [(t, p) for t in input_topics(config, trade=trade)
+                                                              for p in range(partitions[t])],
+                                  config.kafka.connect_timeout_s)
+    return endpoints, partitions, start
 
 
 @click.command()
@@ -73,12 +86,13 @@ def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: i
     from arbflow.flows.signal_flow import build_signal_flow
 
     config = load(ctx)
-    endpoints, partitions = _tailing_setup(config, metrics_host, metrics_port)
-    err_console.print(f"scanning md.* on {endpoints.kafka_bootstrap} → Redis {redactor(endpoints.redis_url)} "
-                      "(Ctrl-C to stop)")
+    endpoints, partitions, start = _tailing_setup(config, metrics_host, metrics_port, from_beginning, trade=False)
+    err_console.print(f"scanning md.* on {endpoints.kafka_bootstrap} → Redis {redactor(endpoints.redis_url)}, "
+                      f"{'from the beginning' if from_beginning else 'reading what is published from now on'}"
+                      " (Ctrl-C to stop)")
     with graceful_stop(err_console.print) as stop, _status("scan", status_every, trading=False):
         cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
-                                   start="beginning" if from_beginning else "end", partitions=partitions, stop=stop),
+                                   start=start, partitions=partitions, stop=stop),
                  workers_per_process=workers, **recovery(config, "scan", not no_recovery, endpoints.kafka),
                  **_cluster(process_id, addresses))
     err_console.print("stopped")
@@ -123,7 +137,7 @@ def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: 
     gateway = _live_gateway(config, live_venues, confirm_live, endpoints_override) if mode == "live" else None
     if gateway is not None and process_id:  # one gateway per cluster: process 0 places every order
         gateway = None
-    endpoints, partitions = _tailing_setup(config, metrics_host, metrics_port)
+    endpoints, partitions, start = _tailing_setup(config, metrics_host, metrics_port, from_beginning, trade=True)
     with graceful_stop(err_console.print) as stop, _status("trade", status_every, trading=True):
         worker = None
         if gateway is not None:
@@ -138,11 +152,13 @@ def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: 
             err_console.print(f"LIVE trading (cluster process {process_id}; the gateway runs in process 0)")
         else:
             err_console.print(f"paper trading md.* on {endpoints.kafka_bootstrap} → Redis "
-                              f"{redactor(endpoints.redis_url)} (Ctrl-C to stop)")
+                              f"{redactor(endpoints.redis_url)}, "
+                              f"{'from the beginning' if from_beginning else 'reading what is published from now on'}"
+                              " (Ctrl-C to stop)")
         try:
             cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
-                                       start="beginning" if from_beginning else "end", partitions=partitions,
-                                       trade=True, mode=cast(TradeMode, mode), stop=stop),
+                                       start=start, partitions=partitions, trade=True, mode=cast(TradeMode, mode),
+                                       stop=stop),
                      workers_per_process=workers, **recovery(config, f"trade-{mode}", not no_recovery, endpoints.kafka),
                      **_cluster(process_id, addresses))
         finally:

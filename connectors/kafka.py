@@ -12,6 +12,14 @@ partition, so a foreign producer using another partitioner loses nothing.
 Errors: an unreachable broker raises `ServiceUnavailable` within the configured
 timeout; a message that is not acknowledged raises `DeliveryFailed` at `flush()` —
 a produce is never logged-and-forgotten.
+
+End offsets: the broker's *reported* end of a partition (ListOffsets "latest", what
+librdkafka's `OFFSET_END` and `get_watermark_offsets` use) is never trusted: the embedded
+Tansu answers with the base offset of the partition's last batch + 1, i.e. up to a batch
+too low (measured: batches of 1, 1, 3, 2 and 10 records → reported ends 1, 2, 3, 6, 8
+while the partition held 1, 2, 5, 7, 17). `end_offsets` reads forward from the reported
+end to the end-of-partition a fetch reports (the fetch's high watermark is right), so
+"start at the end" starts after the last record, not inside the last batch.
 """
 
 import logging
@@ -166,6 +174,43 @@ class KeyedProducer:
 
     def __exit__(self, *exc: object) -> None:
         self.flush()
+
+
+def end_offsets(bootstrap: str, partitions: Sequence[tuple[str, int]], timeout_s: float = 10.0
+                ) -> dict[tuple[str, int], int]:
+    """The offset the next record of each `(topic, partition)` will get: where a consumer
+    "at the end" starts. Read from the broker's reported end forward to the fetch's
+    end-of-partition (see the module docstring); records found on the way already existed
+    and are skipped. Raises `ServiceUnavailable` if the broker does not answer in `timeout_s`."""
+    if not partitions:
+        return {}
+    client = consumer(bootstrap, eof=True)
+    try:
+        starts = []
+        for topic, partition in partitions:
+            try:
+                low, high = client.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s)
+            except KafkaException as error:
+                raise ServiceUnavailable(f"Kafka at {bootstrap}: no end offset for {topic}[{partition}] within "
+                                         f"{timeout_s:g} s: {error}") from error
+            starts.append(TopicPartition(topic, partition, max(low, high)))
+        client.assign(starts)
+        ends: dict[tuple[str, int], int] = {}
+        deadline = time.monotonic() + timeout_s
+        while len(ends) < len(starts):
+            for message in client.consume(1000, 0.05):
+                error = message.error()
+                if error is None:
+                    continue  # an existing record between the reported and the real end
+                if error.code() != KafkaError._PARTITION_EOF:
+                    raise ServiceUnavailable(f"reading {message.topic()}[{message.partition()}]: {error.str()}")
+                ends.setdefault((message.topic(), message.partition()), message.offset())
+            if time.monotonic() > deadline:
+                missing = sorted(f"{t}[{p}]" for t, p in partitions if (t, p) not in ends)
+                raise ServiceUnavailable(f"Kafka at {bootstrap}: no end of {', '.join(missing)} within {timeout_s:g} s")
+        return ends
+    finally:
+        client.close()
 
 
 @dataclass(frozen=True, slots=True)

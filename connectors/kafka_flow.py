@@ -13,9 +13,9 @@ from typing import Literal
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 
-from arbflow.connectors.kafka import Consumed, KeyedProducer, Partitioner, admin, consumer
+from arbflow.connectors.kafka import Consumed, KeyedProducer, Partitioner, admin, consumer, end_offsets
 from arbflow.model.errors import ServiceUnavailable
 
 Start = Literal["beginning", "end"]
@@ -97,8 +97,9 @@ class KafkaInput(FixedPartitionedSource[Consumed, int]):
         if self._ranges is not None:
             first, stop = self._ranges[(topic, partition)]
             start = first
-        else:
-            start = OFFSET_BEGINNING if self._start == "beginning" else OFFSET_END
+        elif resume_state is None:  # "end": kafka.end_offsets, never the broker's reported end
+            start = OFFSET_BEGINNING if self._start == "beginning" else \
+                end_offsets(self._bootstrap, [(topic, partition)], self._timeout_s)[(topic, partition)]
         if resume_state is not None:
             start = resume_state
         return _Partition(self._bootstrap, topic, partition, start, stop, self._batch_size)

@@ -10,11 +10,20 @@ which arbflow's producers set to the record's event time; ties by topic order, t
 offset), so processing order is a function of the data alone.
 
 Bounded (replay, `ranges` given): a message is emitted only when every topic that still
-has messages to come has one queued — exact. Tailing (live): what has arrived is emitted
-smallest event time first; a silent topic holds the others back for at most
-`lateness_ms` of wall time (default 0: live order is network order anyway, and waiting
-costs latency), and a message older than the newest seen by more than `lateness_ms` of
-event time goes at once. Resume state is the next offset per topic.
+has messages to come has one queued — exact. Tailing (live, `arbflow scan` / `trade`): the
+same rule, with "still has messages to come" read from the broker: a topic whose queue is
+empty holds the others back until the consumer has reached its end (librdkafka's
+end-of-partition event, which a fetch answers from its own high watermark). What has
+arrived is then emitted smallest event time first, so the order depends on what the
+broker held when it was read, never on which fetch happened to return first or on the
+wall clock. (Before, a tailing read emitted whatever had arrived: under load the prints of
+a replayed market could reach the desk before the tickers they follow, so a resting order
+missed its fill — the likely cause of a paper-trading test that failed only on a loaded
+machine; tests/integration/test_kafka_offsets.py shows the old order.) A producer that
+writes its records in event-time order across topics (`arbflow replay --publish-only`
+waits for each topic's acknowledgement before it writes another topic) is then read
+back in that order. "Start at the end" starts at `kafka.end_offsets` (the broker's
+reported end is not trusted). Resume state is the next offset per topic.
 
 Broker health (tailing): every `CHECK_EVERY_S` the partition asks the broker for its
 topics. A topic or partition that vanished (the embedded broker's memory storage loses
@@ -33,30 +42,31 @@ from collections import deque
 from datetime import datetime
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
-from arbflow.connectors.kafka import Consumed, admin, consumer
+from arbflow.connectors.kafka import Consumed, admin, consumer, end_offsets
 from arbflow.connectors.kafka_flow import Start
 from arbflow.model.errors import ServiceUnavailable
 
+StartAt = Start | dict[tuple[str, int], int]  # or explicit offsets per (topic, partition)
 CHECK_EVERY_S = 5.0
 UNREACHABLE_S = 60.0
 
 
 class _MergedPartition(StatefulSourcePartition[Consumed, dict[str, int]]):
     def __init__(self, bootstrap: str, topics: list[str], partition: int, starts: dict[str, int],
-                 stops: dict[str, int] | None, lateness_ms: int, batch_size: int,
-                 stop: threading.Event | None = None) -> None:
+                 stops: dict[str, int] | None, batch_size: int, stop: threading.Event | None = None) -> None:
         self._topics, self._partition, self._stops, self._stop = topics, partition, stops, stop
         self._order = {topic: i for i, topic in enumerate(topics)}
-        self._queues: dict[str, deque[tuple[Consumed, float]]] = {t: deque() for t in topics}
+        self._queues: dict[str, deque[Consumed]] = {t: deque() for t in topics}
         self._next = dict(starts)
         self._done = {t: stops is not None and (t not in stops or starts[t] > stops[t]) for t in topics}
-        self._lateness_ms, self._batch_size = lateness_ms, batch_size
-        self._newest = 0
+        # tailing: the consumer has reached the topic's end and nothing arrived since
+        self._at_end = dict.fromkeys(topics, False)
+        self._batch_size = batch_size
         self._checked = time.monotonic()
         self._unreachable_since: float | None = None
-        self._consumer = consumer(bootstrap, eof=False)
+        self._consumer = consumer(bootstrap, eof=stops is None)
         live = [t for t in topics if not self._done[t]]
         if live:
             self._consumer.list_topics(timeout=10)  # avoids a ~0.5 s wait on the first fetch
@@ -68,7 +78,7 @@ class _MergedPartition(StatefulSourcePartition[Consumed, dict[str, int]]):
         if self._stop is not None and self._stop.is_set():
             self._done = dict.fromkeys(self._topics, True)
             self._stops = None
-            return self._drain(time.monotonic())  # everything queued, in merge order; then the end
+            return self._drain()  # everything queued, in merge order; then the end
         now = time.monotonic()
         if self._stops is None and now - self._checked >= CHECK_EVERY_S:
             self._checked = now
@@ -79,22 +89,22 @@ class _MergedPartition(StatefulSourcePartition[Consumed, dict[str, int]]):
             error = message.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
+                    self._at_end[message.topic()] = True
                     continue
                 raise ServiceUnavailable(f"reading {message.topic()}[{self._partition}]: {error.str()}")
             topic, offset = message.topic(), message.offset()
             if self._done[topic]:
                 continue
+            self._at_end[topic] = False
             stop = self._stops.get(topic) if self._stops is not None else None
             if stop is not None and offset > stop:
                 self._done[topic] = True
                 continue
-            ts = message.timestamp()[1]
-            self._queues[topic].append((Consumed(topic, self._partition, offset, message.key(), message.value(), ts),
-                                        now))
-            self._newest = max(self._newest, ts)
+            self._queues[topic].append(Consumed(topic, self._partition, offset, message.key(), message.value(),
+                                                message.timestamp()[1]))
             if stop is not None and offset >= stop:
                 self._done[topic] = True
-        return self._drain(now)
+        return self._drain()
 
     def _check_broker(self, now: float) -> None:
         try:
@@ -114,30 +124,29 @@ class _MergedPartition(StatefulSourcePartition[Consumed, dict[str, int]]):
                     "keeps topics in memory, a restart empties it). Run `arbflow infra up` to recreate the topics, "
                     "delete the recovery directory of this command, and start again")
 
-    def _drain(self, now: float) -> list[Consumed]:
+    def _drain(self) -> list[Consumed]:
+        """Emit queued messages smallest event time first (ties: topic order, then offset)
+        while no topic that may still hold an older one is empty: bounded, one with messages
+        to come before its stop offset; tailing, one the consumer has not read to its end."""
         out: list[Consumed] = []
         queues, order = self._queues, self._order
         active = [t for t, q in queues.items() if q or not self._done[t]]
-        if len(active) == 1:  # one stream left: nothing to merge, emit it as it is
+        if len(active) == 1 and self._stops is not None:  # one stream left: nothing to merge
             queue = queues[active[0]]
-            out = [message for message, _ in queue]
+            out = list(queue)
             queue.clear()
             if out:
                 self._next[active[0]] = out[-1].offset + 1
             return out
+        tailing = self._stops is None and not all(self._done.values())
         while True:
-            heads = [(q[0][0].ts, order[t], q[0][0].offset, t) for t, q in queues.items() if q]
+            heads = [(q[0].ts, order[t], q[0].offset, t) for t, q in queues.items() if q]
             if not heads:
                 return out
-            ts, _, _, topic = min(heads)
-            waiting = any(not q and not self._done[t] for t, q in queues.items())
-            if waiting:
-                if self._stops is not None:
-                    return out  # bounded: wait for every topic that still has data to come
-                arrived = queues[topic][0][1]
-                if ts > self._newest - self._lateness_ms and (now - arrived) * 1000 < self._lateness_ms:
-                    return out
-            message, _ = queues[topic].popleft()
+            if any(not q and not self._done[t] and not (tailing and self._at_end[t]) for t, q in queues.items()):
+                return out  # a topic that may still hold an older message has none queued: wait for it
+            topic = min(heads)[3]
+            message = queues[topic].popleft()
             self._next[topic] = message.offset + 1
             out.append(message)
 
@@ -154,14 +163,17 @@ class _MergedPartition(StatefulSourcePartition[Consumed, dict[str, int]]):
 class MergedKafkaInput(FixedPartitionedSource[Consumed, dict[str, int]]):
     """Partition p of every topic in `topics`, merged in event time (see the module
     docstring). `ranges` (topic, partition) → (first, last) inclusive offsets bounds the
-    read; every topic must have the same partition count."""
+    read; every topic must have the same partition count. Without `ranges` the read tails
+    from `start`: "beginning", "end" (`kafka.end_offsets` when the partition is built), or
+    offsets per (topic, partition) — e.g. the ends taken when a command started, so that
+    what is published after it said it is reading is read. A resume state wins over all."""
 
-    def __init__(self, bootstrap: str, topics: list[str], *, start: Start = "beginning",
+    def __init__(self, bootstrap: str, topics: list[str], *, start: StartAt = "beginning",
                  ranges: dict[tuple[str, int], tuple[int, int]] | None = None, timeout_s: float = 5.0,
-                 lateness_ms: int = 0, batch_size: int = 1000, stop: threading.Event | None = None) -> None:
+                 batch_size: int = 1000, stop: threading.Event | None = None) -> None:
         self._bootstrap, self._topics, self._start, self._ranges = bootstrap, topics, start, ranges
         self._stop = stop
-        self._timeout_s, self._lateness_ms, self._batch_size = timeout_s, lateness_ms, batch_size
+        self._timeout_s, self._batch_size = timeout_s, batch_size
 
     def list_parts(self) -> list[str]:
         if self._ranges is not None:
@@ -183,10 +195,15 @@ class MergedKafkaInput(FixedPartitionedSource[Consumed, dict[str, int]]):
             spans = {t: self._ranges[(t, partition)] for t in self._topics if (t, partition) in self._ranges}
             starts = {t: spans[t][0] if t in spans else 0 for t in self._topics}
             stops = {t: span[1] for t, span in spans.items()}
+        elif resume_state is not None and set(resume_state) >= set(self._topics):
+            starts = {}  # every topic resumes from its snapshot
+        elif isinstance(self._start, dict):
+            starts = {t: self._start.get((t, partition), OFFSET_BEGINNING) for t in self._topics}
+        elif self._start == "beginning":
+            starts = dict.fromkeys(self._topics, OFFSET_BEGINNING)
         else:
-            offset = OFFSET_BEGINNING if self._start == "beginning" else OFFSET_END
-            starts = {t: offset for t in self._topics}
+            ends = end_offsets(self._bootstrap, [(t, partition) for t in self._topics], self._timeout_s)
+            starts = {t: ends[(t, partition)] for t in self._topics}
         if resume_state is not None:
             starts.update(resume_state)
-        return _MergedPartition(self._bootstrap, self._topics, partition, starts, stops, self._lateness_ms,
-                                self._batch_size, self._stop)
+        return _MergedPartition(self._bootstrap, self._topics, partition, starts, stops, self._batch_size, self._stop)

@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
-from arbflow.connectors.kafka import consumer
+from arbflow.connectors.kafka import consumer, end_offsets
 from arbflow.connectors.replay import ReplayWriter
 from arbflow.model import topics as topic_names
 from arbflow.model.errors import ServiceUnavailable
@@ -67,8 +67,11 @@ def record(bootstrap: str, logical_topics: Sequence[str], out: Path, *, prefix: 
     missing = [name for name in physical if name not in metadata]
     if missing:
         raise ServiceUnavailable(f"topics do not exist: {', '.join(missing)} (run `arbflow infra up`)")
-    offset = OFFSET_BEGINNING if start == "beginning" else OFFSET_END
-    client.assign([TopicPartition(name, p, offset) for name in physical for p in sorted(metadata[name].partitions)])
+    parts = [(name, p) for name in physical for p in sorted(metadata[name].partitions)]
+    # "end": where the next record goes, not the broker's reported end (kafka.end_offsets)
+    starts = dict.fromkeys(parts, OFFSET_BEGINNING) if start == "beginning" else \
+        end_offsets(bootstrap, parts, connect_timeout_s)
+    client.assign([TopicPartition(name, p, starts[(name, p)]) for name, p in parts])
     pending: list[tuple[int, int, str, Any]] = []
     sequence = 0
     newest = 0

@@ -20,7 +20,11 @@ they stand).
 Publishing (`publish_files`) sends the merged lines to their topics, keyed and partitioned
 like every arbflow producer, as fast as possible or paced at × `speed` of the recorded
 pace; a rejected line goes to `dlq.replay`. It returns when Kafka has acknowledged every
-message (or raises `DeliveryFailed`).
+message (or raises `DeliveryFailed`). As a live source for a running flow (`ordered`), it
+waits for the acknowledgement of every record before it writes a record of another topic,
+so the broker holds the lines in event-time order across topics at every moment and a
+tailing reader merges them back in that order (`connectors.kafka_merge`); a ticker-only
+file pays nothing for it, one that alternates topics on every line pays a round trip each.
 """
 
 import gzip
@@ -176,9 +180,10 @@ class Published:
 
 def publish_files(config: Config, bootstrap: str, files: Sequence[Path], *, speed: float,
                   partitions: dict[str, int], published: Published,
-                  progress: Progress | None = None) -> kafka.Delivered:
+                  progress: Progress | None = None, ordered: bool = False) -> kafka.Delivered:
     """Publish the merged lines of `files` (see the module docstring); returns what Kafka
-    acknowledged, offset ranges included. `progress` runs every 2,000 lines and at the end."""
+    acknowledged, offset ranges included. `progress` runs every 2,000 lines and at the end.
+    `ordered`: each change of topic waits for what was written before (module docstring)."""
     partitioner = kafka.Partitioner(config.universe.assets, config.kafka.partitions)
     producer = kafka.KeyedProducer(bootstrap, partitioner, delivery_timeout_ms=config.kafka.delivery_timeout_ms,
                                    partitions=partitions)
@@ -186,6 +191,7 @@ def publish_files(config: Config, bootstrap: str, files: Sequence[Path], *, spee
     started = time.monotonic()
     first_ts: int | None = None
     count = 0
+    last_topic = ""
     for item in merge_files(files, published.files):
         if isinstance(item, Rejected):
             producer.produce(prefix + topics.DLQ_REPLAY, None, codec.encode(item))
@@ -198,6 +204,9 @@ def publish_files(config: Config, bootstrap: str, files: Sequence[Path], *, spee
             delay = (line.ts - first_ts) / 1000 / speed - (time.monotonic() - started)
             if delay > 0.001:
                 time.sleep(delay)
+        if ordered and line.topic != last_topic:
+            producer.flush()
+            last_topic = line.topic
         producer.produce(prefix + line.topic, line.key, line.value, timestamp=line.ts)
         published.counts[line.topic] += 1
         published.last_ts = line.ts

@@ -103,12 +103,14 @@ class ReplaySummary:
 
 
 def publish(config: Config, bootstrap: str, files: Sequence[Path], *, speed: float,
-            partitions: dict[str, int], summary: ReplaySummary, progress: Progress | None = None) -> kafka.Delivered:
-    """Publish the merged lines into `summary`'s counts (`connectors.replay.publish_files`);
-    returns what Kafka acknowledged (offset ranges included)."""
+            partitions: dict[str, int], summary: ReplaySummary, progress: Progress | None = None,
+            ordered: bool = False) -> kafka.Delivered:
+    """Publish the merged lines into `summary`'s counts (`connectors.replay.publish_files`;
+    `ordered` for a running flow reading them); returns what Kafka acknowledged (offset
+    ranges included)."""
     published = Published(files=summary.files, counts=summary.published, rejects=summary.rejects)
     delivered = publish_files(config, bootstrap, files, speed=speed, partitions=partitions, published=published,
-                              progress=progress)
+                              progress=progress, ordered=ordered)
     summary.first_ts, summary.last_ts, summary.publish_s = published.first_ts, published.last_ts, published.seconds
     return delivered
 
@@ -131,7 +133,7 @@ def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = N
                             starting_capital=config.execution.starting_capital)
     delivered = publish(config, endpoints.kafka_bootstrap, files,
                         speed=config.replay.speed if speed is None else speed,
-                        partitions=partitions, summary=summary, progress=progress)
+                        partitions=partitions, summary=summary, progress=progress, ordered=publish_only)
     if publish_only:
         return summary
     inputs = {kafka.topic_name(config, t) for t in INPUT_TOPICS}

@@ -20,8 +20,8 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 
 from arbflow.connectors.kafka import Consumed, KeyedProducer, Partitioner, topic_name
-from arbflow.connectors.kafka_flow import KafkaOutput, OutputItem, Start
-from arbflow.connectors.kafka_merge import MergedKafkaInput
+from arbflow.connectors.kafka_flow import KafkaOutput, OutputItem
+from arbflow.connectors.kafka_merge import MergedKafkaInput, StartAt
 from arbflow.flows.stateful import fold
 from arbflow.model import codec, reasons, topics
 from arbflow.model.config import Config
@@ -218,17 +218,23 @@ def _asset(record: Any) -> str:
     return base_asset(symbol) if symbol else getattr(record, "venue", None) or ""
 
 
-def build_signal_flow(config: Config, kafka_bootstrap: str, redis_url: str, *, start: Start = "beginning",
+def input_topics(config: Config, *, trade: bool) -> list[str]:
+    """The physical topics the flow reads: md.*, and clock.tick and exec.venue when it trades."""
+    return [topic_name(config, t) for t in INPUT_TOPICS + (TRADING_INPUT_TOPICS if trade else ())]
+
+
+def build_signal_flow(config: Config, kafka_bootstrap: str, redis_url: str, *, start: StartAt = "beginning",
                       ranges: dict[tuple[str, int], tuple[int, int]] | None = None,
                       on_producer: Callable[[KeyedProducer], None] | None = None,
                       partitions: dict[str, int] | None = None, trade: bool = False,
                       mode: TradeMode = "paper", stop: threading.Event | None = None) -> Dataflow:
     """The signal dataflow over Kafka and Redis. `ranges` bounds the input to exact offsets
-    (replay); without it the flow tails the md.* topics from `start`. With `trade` the desks
+    (replay); without it the flow tails the md.* topics from `start` ("beginning", "end" or
+    offsets per (topic, partition): `MergedKafkaInput`). With `trade` the desks
     execute (`mode`), and clock.tick and exec.venue are read as well. Setting `stop` ends a
     tailing flow cleanly (queued input processed, sinks flushed)."""
     flow = Dataflow("arbflow_signals")
-    names = [topic_name(config, t) for t in INPUT_TOPICS + (TRADING_INPUT_TOPICS if trade else ())]
+    names = input_topics(config, trade=trade)
     if ranges is not None:
         ranges = {key: span for key, span in ranges.items() if key[0] in names}
     source = MergedKafkaInput(kafka_bootstrap, names, start=start, ranges=ranges,

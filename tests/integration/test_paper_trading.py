@@ -17,7 +17,7 @@ from arbflow.model.execution import Order, PairTrade
 from arbflow.model.portfolio import PortfolioState
 from tests.markets import two_venue_market
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.under_load]
 
 
 def _read(config: Config, topic: str) -> list[bytes]:

@@ -51,3 +51,12 @@ def test_recording_a_replay_gives_back_identical_records(config: Config, tmp_pat
     assert again.published == {topics.MD_TICKER: 800, "dlq.md.ticker": 1}
     assert {(p.asset, p.basis_bps) for p in again.latest_basis} == {
         (p.asset, p.basis_bps) for p in run_replay(config, [original]).latest_basis}
+
+
+def test_recording_from_the_end_records_nothing_that_was_there_before(config: Config, tmp_path: Path) -> None:
+    # the replay's producer leaves multi-record batches: the broker reports their ends too low
+    run_replay(config, [slice_of_bundled(tmp_path / "before.jsonl", 800)], trade=False)
+    counts = recorder.record(config.kafka.bootstrap or "", ["md.ticker"], tmp_path / "after.jsonl",
+                             prefix=config.kafka.topic_prefix, universe=Universe.from_config(config),
+                             start="end", idle_exit_s=1.0)
+    assert counts.total() == 0 and (tmp_path / "after.jsonl").read_bytes() == b""

@@ -138,6 +138,7 @@ def test_speed_paces_publishing_at_the_recorded_rate(config: Config, tmp_path: P
     assert summary.published[topics.MD_TICKER] == 2
 
 
+@pytest.mark.under_load
 def test_the_same_replay_gives_byte_identical_opportunities(config: Config, tmp_path: Path) -> None:
     """The merged, event-time-ordered input makes the scan a function of the data: two
     runs into fresh topics publish the same arb.opportunity bytes in the same order."""
@@ -197,6 +198,7 @@ def test_the_flow_exports_its_metrics(config: Config, tmp_path: Path) -> None:
         assert name in exposition
 
 
+@pytest.mark.under_load
 def test_two_workers_give_the_same_outputs_as_one(config: Config, tmp_path: Path) -> None:
     """Keyed by asset end to end: with 2 Bytewax workers each asset still lives on one
     worker, so every partition of every output topic holds the same sequence."""

@@ -46,6 +46,7 @@ def _dashboard(env: dict[str, str]) -> str:
     return result.stdout
 
 
+@pytest.mark.under_load
 def test_paper_trading_a_replayed_market_shows_on_the_dashboard(config: Config, kafka_bootstrap: str,
                                                                  redis_url: str, tmp_path: Path) -> None:
     env = _env(config, kafka_bootstrap, redis_url)
