@@ -550,8 +550,11 @@ class BacktestConfig:
     printed with every backtest. Defaults: 1 bp, wider than the BTC and ETH touch on the
     venues of the bundled history (well under 1 bp); $250,000 a side, ten times the largest
     order a $100,000 portfolio places (half of one of two desks' shares) and above the
-    scanner's `min_depth_usd`, so the assumed depth never limits a trade."""
+    scanner's `min_depth_usd`, so the assumed depth never limits a trade. `order_style` is the
+    `strategy.order_style` a backtest runs with (default "taker": bars carry no trade prints,
+    so a resting maker order never fills; both legs cross the bar quotes as IOCs)."""
 
+    order_style: OrderStyle = "taker"
     half_spread_bps: Decimal = field(default=Decimal(1), metadata=rule(lambda v: 0 < v <= 1_000,
                                                                         "a decimal > 0 and <= 1000 (bps)"))
     depth_usd: Decimal = field(default=Decimal(250_000), metadata=rule(_positive, "a decimal > 0 (USD)"))

@@ -139,7 +139,10 @@ def assumptions(config: Config, venues: Iterable[str]) -> list[tuple[str, str]]:
             ("half-spread h", f"{backtest.half_spread_bps} bps"),
             ("depth per side", f"{backtest.depth_usd} USD (depth_usd / c base units, rounded down to {SIZE_STEP:f})"),
             ("scan cue", f"each asset's last quote of a close restated {config.signals.scan_interval_ms} ms later"),
-            ("fills", "from the quotes only: bars carry no trade prints")]
+            ("fills", "from the quotes only: bars carry no trade prints, a resting order never fills"),
+            ("order style", "taker: both legs marketable IOCs against the quotes, harder leg first, exits marketable"
+             if config.strategy.order_style == "taker" else
+             f"{config.strategy.order_style}: the harder leg rests at its touch (no entry fills from bars)")]
     for name in sorted(venues):
         venue = config.venues[name]
         fees = [f"{market} {s.maker_bps} / {s.taker_bps}" for market, s in (("spot", venue.spot), ("perp", venue.perp))
