@@ -92,8 +92,7 @@ def main() -> None:
         print(f"bars: {'all of ' if args.days <= 0 else f'the first {args.days} days of '}{DATA.name}", flush=True)
         started = time.perf_counter()
         bar_file = Path(tmp) / "bars.jsonl.gz"
-        convert_bars(history, bar_file, venues=bars_config.venues, backtest=bars_config.backtest,
-                     scan_cue_ms=bars_config.signals.scan_interval_ms)
+        convert_bars(history, bar_file, venues=bars_config.venues, backtest=bars_config.backtest)
         convert_s = time.perf_counter() - started
         runs = {}
         for name, config, path in (("bars", bars_config, bar_file), ("ticks", ticks_config, FIXTURE)):

@@ -138,8 +138,7 @@ def convert_bars(ctx: click.Context, file: Path, out: Path) -> None:
 def bars_to_replay(config: Config, file: Path, out: Path) -> BarConversion:
     """Convert and print the counts and every refused bar (`arbflow convert bars`, `backtest`)."""
     try:
-        conversion = convert_bar_file(file, out, venues=config.venues, backtest=config.backtest,
-                                             scan_cue_ms=config.signals.scan_interval_ms)
+        conversion = convert_bar_file(file, out, venues=config.venues, backtest=config.backtest)
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
     for kind, count in sorted(conversion.counts.items()):

@@ -169,6 +169,7 @@ class ScannerConfig:
 
 
 OrderStyle = Literal["maker_first", "taker"]
+ScanOn = Literal["price_update", "timestamp_complete"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -217,8 +218,13 @@ class SignalsConfig:
     `late_tolerance_ms` behind the newest of its asset goes to its dead-letter topic as
     LATE_RECORD instead of rewinding the state. A venue's latency reading is published at
     most every `latency_interval_ms`; BASIS_NEGATIVE warns once a venue's median basis has
-    stayed below 0 for more than `basis_negative_alert_ms` of stream time."""
+    stayed below 0 for more than `basis_negative_alert_ms` of stream time. `scan_on` says when
+    a due scan runs: "price_update" at the price update that found it due (live feeds, tick
+    replays); "timestamp_complete" once stream time moves past that update's timestamp, so
+    every record of that time is in (bar histories: every instrument closes at one time,
+    the funding settles then too; one scan per close instead of one per price)."""
 
+    scan_on: ScanOn = "price_update"
     scan_interval_ms: int = field(default=1_000, metadata=rule(lambda v: 1 <= v <= 3_600_000, "1 ms to 1 hour"))
     funding_silent_after_s: int = field(default=600, metadata=rule(lambda v: v >= 0, "seconds, 0 = off"))
     late_tolerance_ms: int = field(default=5_000, metadata=rule(lambda v: v >= 0, "an integer >= 0 (ms)"))

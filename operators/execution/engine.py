@@ -319,6 +319,9 @@ def _entry_prices(run: Run, trade: Trade, plan: pricing.EntryPlan) -> tuple[Deci
 def _begin(state: ExecutionState, ts: int, settings: DeskConfig) -> Run:
     """Move stream time to `ts` and fire what fell due (see the module docstring)."""
     run = Run(state, settings)
+    if ts > state.now and settings.allocation.desk_controller:  # the timestamp `state.now` is complete
+        _reconcile(run)
+        _drain(run)
     state.now = max(state.now, ts)
     ledger_ops.observe_time(state.ledger, ts)
     if state.paper is not None:
@@ -335,13 +338,14 @@ def _finish(run: Run) -> list[Output]:
     _drain(run)
     _check_risk(run)
     _drain(run)
-    _reconcile(run)
-    _drain(run)
     return run.out
 
 
 def _reconcile(run: Run) -> None:
-    """The portfolio controller's turn (operators.execution.controller), every `rebalance_interval_s`."""
+    """The portfolio controller's turn (operators.execution.controller) when it is due — every
+    `rebalance_interval_s`, or after an urgent change — run by `_begin` when stream time moves
+    past the timestamp `run.now`: at most once per stream timestamp, after every record and
+    opportunity of that timestamp, on the market as it stood then."""
     state, settings = run.state, run.settings
     if not settings.allocation.desk_controller or not controller.due(state.controller, run.now, settings):
         return

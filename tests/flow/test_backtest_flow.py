@@ -39,8 +39,7 @@ def _history(path: Path, closes: int) -> Path:
 def test_the_backtest_flow_enters_a_carry_with_taker_fills_at_the_close_quotes(tmp_path: Path) -> None:
     config = backtest_settings(Config(universe=UniverseConfig(assets=("BTC",))))
     replay = tmp_path / "bars.jsonl.gz"
-    convert_bars(_history(tmp_path / "bars_utc.csv.gz", 3), replay, venues=config.venues, backtest=config.backtest,
-                 scan_cue_ms=config.signals.scan_interval_ms)
+    convert_bars(_history(tmp_path / "bars_utc.csv.gz", 3), replay, venues=config.venues, backtest=config.backtest)
     with gzip.open(replay, "rb") as handle:
         lines = [codec.loads(line) for line in handle]
     messages = []

@@ -19,7 +19,7 @@ from arbflow.model import reasons
 from arbflow.model.config import Config, OrderStyle, UniverseConfig
 from arbflow.model.desk_config import DeskConfig, desk_config
 from arbflow.model.execution import Fill, Order, PairTrade
-from arbflow.model.market import FundingRate, Ticker
+from arbflow.model.market import ClockTick, FundingRate, Ticker
 from arbflow.operators.asset_desk import AssetDesk, run_desk
 from tests.unit.execution_support import T0
 
@@ -45,9 +45,10 @@ def _funding(rate: str, ts: int) -> FundingRate:
 
 
 def _close(ts: int, spot: str, perp: str, rate: str) -> list[Any]:
-    """One bar close: the perp's quote, its settlement, then the spot quote a second later
-    (so the desk's scan, once a second, sees both legs of this close)."""
-    return [_quote(PERP, perp, ts), _funding(rate, ts), _quote(SPOT, spot, ts + 1_000)]
+    """One bar close as the converter writes it — the quotes, then the settlement — and stream
+    time moving past it (a clock tick 1 ms later), when its one scan runs
+    (`signals.scan_on = "timestamp_complete"`, the backtest's setting)."""
+    return [_quote(PERP, perp, ts), _quote(SPOT, spot, ts), _funding(rate, ts), ClockTick(ts=ts + 1)]
 
 
 def _run(settings: DeskConfig, records: list[Any], desk: AssetDesk | None = None) -> tuple[AssetDesk, list[Any]]:
@@ -88,7 +89,8 @@ def test_under_maker_first_the_harder_leg_rests_and_bars_never_fill_it() -> None
 def test_under_taker_a_carry_turning_negative_closes_both_legs_marketable_at_the_next_close() -> None:
     settings = _settings("taker")
     desk, _ = _run(settings, _close(T0, "60000", "60030", "0.0003"))
-    _, out = _run(settings, [_quote(PERP, "60100", T0 + H8), _funding("-0.0001", T0 + H8)], desk)
+    _, out = _run(settings, [_quote(PERP, "60100", T0 + H8), _funding("-0.0001", T0 + H8), ClockTick(ts=T0 + H8 + 1)],
+                  desk)
     closing = [o for o in out if type(o) is Order and o.status == "new"]
     assert [(o.symbol, o.side, o.order_type) for o in closing] == [(SPOT, "sell", "ioc"), (PERP, "buy", "ioc")]
     # the spot leg closes at its last quote's bid (60,000 × 0.9999 = 59,994), the perp at the new ask
