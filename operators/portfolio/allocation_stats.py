@@ -89,7 +89,8 @@ def _weights(n: int, decay: float) -> tuple[tuple[float, ...], float]:
     return weights, math.fsum(weights)
 
 
-_Moments = tuple[list[float], float]  # deviations from the weighted mean, weighted variance
+# deviations d from the weighted mean, the weighted deviations w × d, the weighted variance
+_Moments = tuple[list[float], list[float], float]
 
 
 def _moments(series: dict[int, float], shared: tuple[int, ...], weights: tuple[float, ...],
@@ -97,7 +98,8 @@ def _moments(series: dict[int, float], shared: tuple[int, ...], weights: tuple[f
     xs = [series[t] for t in shared]
     mean = math.fsum(map(float.__mul__, weights, xs)) / total
     deviations = [x - mean for x in xs]
-    return deviations, math.fsum(w * d * d for w, d in zip(weights, deviations, strict=True)) / total
+    weighted = list(map(float.__mul__, weights, deviations))
+    return deviations, weighted, math.fsum(map(float.__mul__, weighted, deviations)) / total  # Σ (w × d) × d
 
 
 def _cached_moments(series: dict[int, float], shared: tuple[int, ...], decay: float, weights: tuple[float, ...],
@@ -123,11 +125,11 @@ def ew_correlation(a: dict[int, float], b: dict[int, float], decay: float, min_o
     if n < min_overlap:
         return None
     weights, total = _weights(n, decay)
-    dx, var_x = _cached_moments(a, shared, decay, weights, total)
-    dy, var_y = _cached_moments(b, shared, decay, weights, total)
+    _, wdx, var_x = _cached_moments(a, shared, decay, weights, total)
+    dy, _, var_y = _cached_moments(b, shared, decay, weights, total)
     if var_x <= 0 or var_y <= 0:
         return 0.0
-    cov = math.fsum(w * u * v for w, u, v in zip(weights, dx, dy, strict=True)) / total
+    cov = math.fsum(map(float.__mul__, wdx, dy)) / total  # Σ (w × dx) × dy
     return max(-1.0, min(1.0, cov / math.sqrt(var_x * var_y)))
 
 
