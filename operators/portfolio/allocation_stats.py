@@ -52,7 +52,8 @@ def carry_stats(points: Sequence[CarryPoint], std_floor: Decimal) -> CarryStats:
     """Mean, sample std and `mean / max(std, std_floor)` of the points' carry (n ≥ 2)."""
     n = len(points)
     mean = MONEY.divide(sum((p.carry_8h for p in points), _ZERO), Decimal(n))
-    squares = sum((MONEY.multiply(p.carry_8h - mean, p.carry_8h - mean) for p in points), _ZERO)
+    deviations = [p.carry_8h - mean for p in points]
+    squares = sum(map(MONEY.multiply, deviations, deviations), _ZERO)
     std = MONEY.sqrt(MONEY.divide(squares, Decimal(n - 1))) if n > 1 else _ZERO
     return CarryStats(mean=mean, std=std, ratio=float(MONEY.divide(mean, max(std, std_floor))), points=n)
 
