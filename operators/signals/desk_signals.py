@@ -6,10 +6,11 @@ Per record: latency per venue (from streamed records only), the spot–perp basi
 stream with its risk verdict per venue, funding alerts, and the soft-metric windows; the
 quotes and funding legs it reads are the market state's. A price update (ticker or
 book) triggers a scan, at most every `scan_interval_ms` of stream time (once a
-second by default) — at once, or, with `scan_on = "timestamp_complete"`, once stream time
-moves past the update's timestamp (`scan_completed`); a scan emits every candidate — accepted first, ranked — so
-consumers see rejections with reasons too. Alerts are emitted on transitions only:
-a venue going stale or recovering, a funding leg going stale, a basis-at-risk stop.
+second by default) — at once, or, with `scan_on = "timestamp_complete"`, once stream
+time moves past the update's timestamp (`scan_completed`); a scan emits every
+candidate — accepted first, ranked — so consumers see rejections with reasons too.
+Alerts are emitted on transitions only: a venue going stale or recovering, a funding leg
+going stale, a basis-at-risk stop.
 
 Outputs (in stream order): `BasisPoint`, `LatencyReading` (at most every
 `latency_interval_ms` per venue), `Opportunity` and `Alert`; beside them, for the execution
