@@ -8,10 +8,10 @@ Prints, per path: records, wall time (median of `--repeat` flow runs; conversion
 publishing apart) and records/s, and the bar path's cost per record against the tick
 path's. Starts its own broker and redis-server. Not a test: compare within one run.
 
-`--days N` (default 60) takes the history's first N days, bars and study alike: the desks'
-controller costs tens of ms per bar record once its 30-day carry window is full (BENCHMARKS.md),
-so the whole 18 months (`--days 0`) takes the better part of an hour per run; 60 days
-reaches that steady state.
+`--days N` (default 60) takes the history's first N days, bars and study alike: 60 days fill
+the desks' 30-day carry window, the steady state of a close's allocator run (BENCHMARKS.md);
+the whole 18 months (`--days 0`) take about a minute of flow per run. The bars run with the
+backtest's settings (`backtest_settings`: one scan per close, order style taker).
 """
 
 import argparse
@@ -92,8 +92,7 @@ def main() -> None:
         print(f"bars: {'all of ' if args.days <= 0 else f'the first {args.days} days of '}{DATA.name}", flush=True)
         started = time.perf_counter()
         bar_file = Path(tmp) / "bars.jsonl.gz"
-        convert_bars(history, bar_file, venues=bars_config.venues, backtest=bars_config.backtest,
-                     scan_cue_ms=bars_config.signals.scan_interval_ms)
+        convert_bars(history, bar_file, venues=bars_config.venues, backtest=bars_config.backtest)
         convert_s = time.perf_counter() - started
         runs = {}
         for name, config, path in (("bars", bars_config, bar_file), ("ticks", ticks_config, FIXTURE)):

@@ -4,9 +4,13 @@ margin gates and ledger as live and paper trading — converted by the declared 
 
 Settings a settlement history needs, set on the configuration (not through the
 environment): `signals.funding_silent_after_s = 0`, because funding arrives once per 8 h by
-nature, and the live "silent stream" rule would call every leg stale. Everything else is
-the configuration as loaded. The quote model's assumptions (half-spread, depth, the scan
-cue, fees) are printed with the summary and written into summary.json and report.html; the
+nature, and the live "silent stream" rule would call every leg stale; `strategy.order_style
+= backtest.order_style` (default "taker": bars carry no trade prints, so a maker leg resting
+at its touch would never fill — under taker both legs cross the quotes); `signals.scan_on =
+"timestamp_complete"`, so each close is scanned once, after all its quotes and settlements
+(not at its first ticker, against the other legs' 8 h old quotes). Everything else is
+the configuration as loaded. The quote model's assumptions (half-spread, depth, when a
+close is scanned, the order style, fees) are printed with the summary and written into summary.json and report.html; the
 entries the desks refused are printed by reason (counted in-process, not published).
 Wall time covers conversion, publishing and the flow; records/s is the flow's rate over
 the records published.
@@ -37,8 +41,11 @@ def denied_entries() -> dict[str, int]:
 
 
 def backtest_settings(config: Config) -> Config:
-    """`config` with the funding-silence rule off (see the module docstring)."""
-    return dataclasses.replace(config, signals=dataclasses.replace(config.signals, funding_silent_after_s=0))
+    """`config` with the funding-silence rule off, `strategy.order_style` =
+    `backtest.order_style` and scans on complete timestamps (see the module docstring)."""
+    return dataclasses.replace(config, signals=dataclasses.replace(config.signals, funding_silent_after_s=0,
+                                                                   scan_on="timestamp_complete"),
+                               strategy=dataclasses.replace(config.strategy, order_style=config.backtest.order_style))
 
 
 @click.command()
@@ -54,8 +61,9 @@ def backtest(ctx: click.Context, file: Path, out_dir: Path | None, workers: int 
     """Backtest an 8h bar + funding history (fixtures/funding/spot_perp_8h_*_utc.csv.gz)
     through the paper desks: each bar close c becomes a quote c × (1 ∓ half_spread_bps / 10⁴)
     with depth_usd / c a side ([backtest] in the configuration), each settlement a funding
-    record; then the replay runs with trading on, the funding-silence rule off. Prints the
-    summary, the assumptions, wall time and records/s."""
+    record; then the replay runs with trading on, the funding-silence rule off, and the
+    order style of [backtest] order_style (default taker: both legs cross the bar quotes).
+    Prints the summary, the assumptions, wall time and records/s."""
     config = backtest_settings(load(ctx))
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="arbflow-backtest-") as scratch:

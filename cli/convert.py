@@ -165,7 +165,7 @@ def bars_to_replay(config: Config, file: Path, out: Path, mapping: ColumnMapping
         read: Counter[str] = Counter()
         source = None if mapping is None else bar_source(file, mapping, config, read)
         conversion = convert_bar_file(file, out, venues=config.venues, backtest=config.backtest,
-                                      scan_cue_ms=config.signals.scan_interval_ms, source=source)
+                                      source=source)
         conversion.counts.update(read)
     except ValueError as error:
         raise click.BadParameter(str(error)) from None

@@ -200,6 +200,7 @@ class ScannerConfig:
 
 
 OrderStyle = Literal["maker_first", "taker"]
+ScanOn = Literal["price_update", "timestamp_complete"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -248,8 +249,13 @@ class SignalsConfig:
     `late_tolerance_ms` behind the newest of its asset goes to its dead-letter topic as
     LATE_RECORD instead of rewinding the state. A venue's latency reading is published at
     most every `latency_interval_ms`; BASIS_NEGATIVE warns once a venue's median basis has
-    stayed below 0 for more than `basis_negative_alert_ms` of stream time."""
+    stayed below 0 for more than `basis_negative_alert_ms` of stream time. `scan_on` says when
+    a due scan runs: "price_update" at the price update that found it due (live feeds, tick
+    replays); "timestamp_complete" once stream time moves past that update's timestamp, so
+    every record of that time is in (bar histories: every instrument closes at one time,
+    the funding settles then too; one scan per close instead of one per price)."""
 
+    scan_on: ScanOn = "price_update"
     scan_interval_ms: int = field(default=1_000, metadata=rule(lambda v: 1 <= v <= 3_600_000, "1 ms to 1 hour"))
     funding_silent_after_s: int = field(default=600, metadata=rule(lambda v: v >= 0, "seconds, 0 = off"))
     late_tolerance_ms: int = field(default=5_000, metadata=rule(lambda v: v >= 0, "an integer >= 0 (ms)"))
@@ -594,8 +600,11 @@ class BacktestConfig:
     printed with every backtest. Defaults: 1 bp, wider than the BTC and ETH touch on the
     venues of the bundled history (well under 1 bp); $250,000 a side, ten times the largest
     order a $100,000 portfolio places (half of one of two desks' shares) and above the
-    scanner's `min_depth_usd`, so the assumed depth never limits a trade."""
+    scanner's `min_depth_usd`, so the assumed depth never limits a trade. `order_style` is the
+    `strategy.order_style` a backtest runs with (default "taker": bars carry no trade prints,
+    so a resting maker order never fills; both legs cross the bar quotes as IOCs)."""
 
+    order_style: OrderStyle = "taker"
     half_spread_bps: Decimal = field(default=Decimal(1), metadata=rule(lambda v: 0 < v <= 1_000,
                                                                         "a decimal > 0 and <= 1000 (bps)"))
     depth_usd: Decimal = field(default=Decimal(250_000), metadata=rule(_positive, "a decimal > 0 (USD)"))

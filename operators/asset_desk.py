@@ -18,7 +18,9 @@ A market record goes through the stages in order:
    start entries; with a controller, every one feeds it).
 Before the market state takes the record, the execution stage moves its stream time to
 the record's (`engine.advance`): timeouts and funding settlements that fell due happen on
-the market as it stood until then.
+the market as it stood until then. With `signals.scan_on = "timestamp_complete"` (bar
+backtests) a scan found due at T runs before all that, when the first record past T
+arrives: the scan and its opportunities' execution at T, on the market of T complete.
 
 `ClockTick`s (stream time without data: timeouts fire on a quiet book) and `VenueEvent`s
 (a live venue's answers) go to execution only; without trading they are ignored.
@@ -57,8 +59,9 @@ def run_desk(desk: AssetDesk | None, record: Any, config: DeskConfig) -> tuple[A
     """Fold one record through the desk's stages (see the module docstring); return the desk
     and the records to publish, in stream order. With `config.mode` None it only signals."""
     desk = desk or AssetDesk()
+    completed = [] if desk.signals.scan_due is None else _completed_scan(desk, record, config)
     if type(record) in (ClockTick, VenueEvent):
-        return desk, _execution_only(desk, record, config)
+        return desk, completed + _execution_only(desk, record, config)
     run = _advance(desk, record, config)
     late = market_state.observe(desk.market, record, config.signals.late_tolerance_ms)
     stop = None
@@ -67,8 +70,25 @@ def run_desk(desk: AssetDesk | None, record: Any, config: DeskConfig) -> tuple[A
     else:
         out = [late]
     if run is None:
-        return desk, out
-    return desk, _execute(run, record, out, stop)
+        return desk, completed + out
+    return desk, completed + _execute(run, record, out, stop)
+
+
+def _completed_scan(desk: AssetDesk, record: Any, config: DeskConfig) -> list[Any]:
+    """`signals.scan_on = "timestamp_complete"`: the pending scan of a timestamp this record
+    is past runs first, at that timestamp (`desk_signals.scan_completed`), and its
+    opportunities reach the execution stage at that time too — before the record moves
+    stream time on and touches the market."""
+    ts = record.ts if type(record) in (ClockTick, VenueEvent) else record.ts_local
+    scanned = desk_signals.scan_completed(desk.signals, desk.market, ts, config)
+    state = desk.execution
+    if config.mode is None or state is None or not scanned:
+        return scanned
+    out = list(scanned)
+    for item in scanned:
+        if type(item) is Opportunity and (item.accepted or config.allocation.desk_controller):
+            out += execution.on_opportunity(state, item, config)
+    return _with_asset(out, desk.market.asset or None)
 
 
 def _advance(desk: AssetDesk, record: Any, config: DeskConfig) -> execution.Run | None:

@@ -11,12 +11,13 @@ never overstated. The bar is known only once it has closed, so the quote never h
 information from after T. Funding settlements become exactly the records `arbflow convert
 funding` writes (same reader, same intervals).
 
-The scan cue. A desk scans on a price update at most once per `signals.scan_interval_ms`,
-so at a close its scan runs on the first ticker of T, when every other leg still holds the
-quote of T − 8 h (refused VENUE_STALE: never priced from stale data). So that the desk also
-sees the whole close, each asset's last ticker of a close is stated once more at
-T + `scan_interval_ms`, after the funding settled at T (same prices and sizes; counted as
-`md.ticker:scan-cue`). One extra record per asset and close; the quote model is unchanged.
+One scan per close. A desk scans on a price update; left at its live setting
+(`signals.scan_on = "price_update"`) it would scan the first ticker of T, when every other
+leg still holds the quote of T − 8 h (refused VENUE_STALE: never priced from stale data).
+`arbflow backtest` runs with `signals.scan_on = "timestamp_complete"`: the scan a close's
+first ticker found due runs once stream time moves past T — every quote of T and the
+funding settled at T are in by then. The file holds the bars and settlements only (no
+extra record); the last close of a file is not scanned (no later record moves time past it).
 
 Refusals. A bar whose close is zero or negative, or whose size rounds to 0, cannot be quoted:
 it becomes a `Rejected` (source `file:line`, reason NON_POSITIVE_PRICE or ZERO_SIZE) in the
@@ -29,12 +30,12 @@ instrument, a malformed number or time) raise `ValueError` naming `file:line`, a
 `convert funding`.
 
 Output: non-decreasing `ts_local`; at one time the closing bars' tickers precede the funding
-settled then, which precedes the scan cues.
+settled then.
 """
 
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Final
@@ -45,11 +46,9 @@ from arbflow.model.config import BacktestConfig, Config, VenueConfig
 from arbflow.model.market import Candle, Ticker
 from arbflow.model.money import BPS_PER_UNIT, MONEY, ONE, ZERO
 from arbflow.model.rejected import Rejected
-from arbflow.model.symbols import base_asset
 from arbflow.model.topics import MD_CANDLE, MD_TICKER
 
 SIZE_STEP: Final = Decimal("1e-8")  # base units: sizes are rounded down to this
-SCAN_CUE: Final = f"{MD_TICKER}:scan-cue"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,21 +79,20 @@ def quote_bar(candle: Candle, model: QuoteModel) -> Ticker | tuple[str, str]:
 
 @dataclass(slots=True)
 class BarConversion:
-    """What a conversion wrote (`counts` by topic, plus `md.ticker:scan-cue` and the reader's
-    interval counts) and the bars it refused, as dead letters naming `file:line`."""
+    """What a conversion wrote (`counts` by topic, plus the reader's interval counts) and the
+    bars it refused, as dead letters naming `file:line`."""
 
     counts: Counter[str] = field(default_factory=Counter)
     rejected: list[Rejected] = field(default_factory=list)
     venues: set[str] = field(default_factory=set)  # the venues of the quotes written
 
 
-def bar_items(path: Path, *, venues: Mapping[str, VenueConfig], model: QuoteModel, scan_cue_ms: int,
+def bar_items(path: Path, *, venues: Mapping[str, VenueConfig], model: QuoteModel,
               conversion: BarConversion, source: Iterable[tuple[str, Item]] | None = None) -> Iterator[Item]:
     """The replay items of one aha-hh file in reading order (not yet sorted by time); `source`,
     when given, replaces the aha-hh reader: (`file:line`, candle or funding item) of a mapped
     bar file (`column_map.bar_items`)."""
     read: Counter[str] = Counter()
-    last: dict[tuple[int, str], Ticker] = {}  # (close time, asset) → its latest ticker: the cue
     def missing(where: str) -> None:
         conversion.rejected.append(codec.reject(reasons.MISSING_FIELD, "funding_rate: a perp bar without its "
                                                 "settlement; the bar is quoted, no funding record is written",
@@ -109,40 +107,39 @@ def bar_items(path: Path, *, venues: Mapping[str, VenueConfig], model: QuoteMode
         if isinstance(quoted, Ticker):
             conversion.counts[MD_TICKER] += 1
             conversion.venues.add(quoted.venue)
-            last[(ts, base_asset(quoted.symbol))] = quoted
             yield ts, MD_TICKER, quoted
         else:
             conversion.rejected.append(codec.reject(quoted[0], quoted[1], source=where, raw=codec.encode(record),
                                                     ts=ts))
-    for (ts, _), ticker in last.items():
-        conversion.counts[SCAN_CUE] += 1
-        cue = ts + scan_cue_ms
-        yield cue, MD_TICKER, replace(ticker, ts_exchange=cue, ts_local=cue)
     read.pop(MD_CANDLE, None)
     conversion.counts.update(read)
 
 
 def convert_bars(path: Path, out: Path, *, venues: Mapping[str, VenueConfig], backtest: BacktestConfig,
-                 scan_cue_ms: int, source: Iterable[tuple[str, Item]] | None = None) -> BarConversion:
+                 source: Iterable[tuple[str, Item]] | None = None) -> BarConversion:
     """aha-hh `spot_perp_8h_*_utc.csv(.gz)` → replay file `out` (.jsonl[.gz]) of tickers (the
-    quote model of `backtest`) and funding, in non-decreasing time; `scan_cue_ms` is the
-    configuration's `signals.scan_interval_ms`; `source` as in `bar_items` (a mapped file)."""
+    quote model of `backtest`) and funding, in non-decreasing time; `source` as in `bar_items`
+    (a mapped file)."""
     conversion = BarConversion()
-    items = list(bar_items(path, venues=venues, model=QuoteModel.from_config(backtest), scan_cue_ms=scan_cue_ms,
-                           conversion=conversion, source=source))
+    items = list(bar_items(path, venues=venues, model=QuoteModel.from_config(backtest), conversion=conversion,
+                           source=source))
     write_items(items, out)
     return conversion
 
 
 def assumptions(config: Config, venues: Iterable[str]) -> list[tuple[str, str]]:
     """What a backtest assumes beyond the data, as (what, value) rows for its summary and
-    report: the quote model, the scan cue, and the fees (bps, maker / taker) of `venues`."""
+    report: the quote model, when a close is scanned, the order style and the fees (bps, maker / taker) of `venues`."""
     backtest = config.backtest
     rows = [("quote", "bar close c → bid c × (1 − h), ask c × (1 + h) at the close time"),
             ("half-spread h", f"{backtest.half_spread_bps} bps"),
             ("depth per side", f"{backtest.depth_usd} USD (depth_usd / c base units, rounded down to {SIZE_STEP:f})"),
-            ("scan cue", f"each asset's last quote of a close restated {config.signals.scan_interval_ms} ms later"),
-            ("fills", "from the quotes only: bars carry no trade prints")]
+            ("scan", "once per close, after every quote and settlement of it (signals.scan_on = "
+                     f"{config.signals.scan_on})"),
+            ("fills", "from the quotes only: bars carry no trade prints, a resting order never fills"),
+            ("order style", "taker: both legs marketable IOCs against the quotes, harder leg first, exits marketable"
+             if config.strategy.order_style == "taker" else
+             f"{config.strategy.order_style}: the harder leg rests at its touch (no entry fills from bars)")]
     for name in sorted(venues):
         venue = config.venues[name]
         fees = [f"{market} {s.maker_bps} / {s.taker_bps}" for market, s in (("spot", venue.spot), ("perp", venue.perp))

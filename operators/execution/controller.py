@@ -1,10 +1,13 @@
 """The portfolio controller inside an asset's execution step (docs/architecture.md §3.8, §3.9 Allocation;
 issue 7 item 4) — pure, stream time only.
 
-Every `allocation.rebalance_interval_s` of stream time [5 min], and at once after a large
-change (a pair's carry crossing 0 or moving by more than half its size), the desk reconciles
+Every `allocation.rebalance_interval_s` of stream time [5 min], and after a large change (a
+pair's carry crossing 0 or moving by more than half its size: `urgent`), the desk reconciles
 `target − current = adjustments` with `operators.portfolio.allocator.allocate` over the pairs it has
-seen (only with `allocation.desk_controller` on):
+seen (only with `allocation.desk_controller` on) — at most once per stream timestamp: a
+reconcile due at T runs when stream time moves past T (the engine's `_begin`), at T, after
+every record and opportunity of T (a bar close's candidates all move at once: one allocator
+run per close, not one per candidate), on the market as it stood at T:
 - a pair is what an opportunity names (`asset:long_venue:long_symbol>short_venue:short_symbol`,
   the opportunity id without its `@ts`); its current carry and round-trip cost (the four
   fills' fees + slippage, bps) are the latest opportunity's; its carry history is one

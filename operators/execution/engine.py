@@ -64,6 +64,7 @@ from arbflow.operators.execution.state import (
     cancel,
     new_state,
     send,
+    send_marketable,
     set_phase,
     snapshot,
 )
@@ -272,7 +273,8 @@ def _start_entry(run: Run, opp: Opportunity, key: tuple[tuple[str, str], tuple[s
     hard, easy = (venues[opp.long_venue], opp.long_market), (venues[opp.short_venue], opp.short_market)
     if plan.first == "short":
         hard, easy = easy, hard
-    maker, taker = pricing.fee_bps(hard[0], hard[1], True), pricing.fee_bps(easy[0], easy[1], False)
+    taker_first = run.settings.strategy.order_style == "taker"
+    maker, taker = pricing.fee_bps(hard[0], hard[1], not taker_first), pricing.fee_bps(easy[0], easy[1], False)
     assert maker is not None and taker is not None
     trade = Trade(
         trade_id=trade_id, opportunity_id=opp.opportunity_id, asset=opp.asset, pair=key,
@@ -293,9 +295,14 @@ def _start_entry(run: Run, opp: Opportunity, key: tuple[tuple[str, str], tuple[s
     state.started[opp.opportunity_id] = (trade_id, opp.ts)
     run.out += [trade_record(trade, run.now), snapshot(run)]
     leg = trade.leg(plan.first)
-    send(run, trade, leg, purpose="entry", client_order_id=ids.entry_id(trade_id, leg.name), side=leg.open_side,
-         qty=plan.first_qty, order_type="limit", limit_px=plan.first_px, reference_px=plan.first_px, kind="entry",
-         priority=ENTRY_PRIORITY, reason="FIRST_LEG")
+    if taker_first:  # order_style taker: the harder leg crosses too (an IOC; the second leg takes what it filled)
+        send_marketable(run, trade, leg, purpose="entry", client_order_id=ids.entry_id(trade_id, leg.name),
+                        side=leg.open_side, qty=plan.first_qty, reference_px=plan.first_px, kind="entry",
+                        reason="FIRST_LEG", priority=ENTRY_PRIORITY)
+    else:
+        send(run, trade, leg, purpose="entry", client_order_id=ids.entry_id(trade_id, leg.name), side=leg.open_side,
+             qty=plan.first_qty, order_type="limit", limit_px=plan.first_px, reference_px=plan.first_px,
+             kind="entry", priority=ENTRY_PRIORITY, reason="FIRST_LEG")
     return None
 
 
@@ -312,6 +319,9 @@ def _entry_prices(run: Run, trade: Trade, plan: pricing.EntryPlan) -> tuple[Deci
 def _begin(state: ExecutionState, ts: int, settings: DeskConfig) -> Run:
     """Move stream time to `ts` and fire what fell due (see the module docstring)."""
     run = Run(state, settings)
+    if ts > state.now and settings.allocation.desk_controller:  # the timestamp `state.now` is complete
+        _reconcile(run)
+        _drain(run)
     state.now = max(state.now, ts)
     ledger_ops.observe_time(state.ledger, ts)
     if state.paper is not None:
@@ -328,13 +338,14 @@ def _finish(run: Run) -> list[Output]:
     _drain(run)
     _check_risk(run)
     _drain(run)
-    _reconcile(run)
-    _drain(run)
     return run.out
 
 
 def _reconcile(run: Run) -> None:
-    """The portfolio controller's turn (operators.execution.controller), every `rebalance_interval_s`."""
+    """The portfolio controller's turn (operators.execution.controller) when it is due — every
+    `rebalance_interval_s`, or after an urgent change — run by `_begin` when stream time moves
+    past the timestamp `run.now`: at most once per stream timestamp, after every record and
+    opportunity of that timestamp, on the market as it stood then."""
     state, settings = run.state, run.settings
     if not settings.allocation.desk_controller or not controller.due(state.controller, run.now, settings):
         return

@@ -32,16 +32,20 @@ _CENT: Final = Decimal("0.01")
 
 
 def step_first(run: Run, trade: Trade) -> bool:
-    """The harder leg rests; filled → second leg; done otherwise → unwind what executed, or
-    reject the trade when nothing did."""
+    """The harder leg works (resting under `order_style` maker_first, an IOC under taker);
+    filled → second leg; done otherwise → unwind what executed (maker_first: a partial fill
+    at the timeout), or the second leg for what executed (taker: the IOC's remainder is
+    canceled at once, no timeout to blame), or reject the trade when nothing did."""
     leg = trade.leg(trade.first)
     if expire(run, leg.order):
         return False
-    if leg.order is None:  # never sent (duplicate client id): nothing to wait for
+    if leg.order is None:  # never sent (duplicate client id, or no quote to price an IOC): nothing to wait for
         return end(run, trade, "rejected")
-    if leg.order.status == "filled":
+    taker = leg.order.order_type == "ioc"
+    if leg.order.status == "filled" or (taker and tradeable(run, trade.other(trade.first), leg.position) > _ZERO):
         return _start_second(run, trade)
-    trade.reason = reasons.FIRST_LEG_REJECTED if leg.order.status == "rejected" else reasons.FIRST_LEG_TIMEOUT
+    trade.reason = reasons.FIRST_LEG_REJECTED if leg.order.status == "rejected" else \
+        reasons.IOC_REMAINDER if taker else reasons.FIRST_LEG_TIMEOUT
     if tradeable(run, leg, leg.position) > _ZERO:
         return _start_unwind(run, trade)
     return end(run, trade, "rejected")

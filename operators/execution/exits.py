@@ -51,9 +51,11 @@ def exit_signal(run: Run, trade: Trade) -> pricing.ExitSignal | None:
 
 def start_exit(run: Run, trade: Trade, reason: str, hard: bool) -> None:
     """Begin closing an active trade (the caller then progresses it): hard → marketable at
-    once; soft → passive limits at each leg's own touch, for `leg_timeout_ms`."""
+    once; soft → passive limits at each leg's own touch, for `leg_timeout_ms` — except under
+    `strategy.order_style` taker, whose cost assumed taker exits: marketable at once too."""
     trade.reason = reason
-    trade.hard_exit = hard or trade.soft_rounds >= run.settings.execution.max_soft_exit_rounds
+    trade.hard_exit = (hard or trade.soft_rounds >= run.settings.execution.max_soft_exit_rounds
+                       or run.settings.strategy.order_style == "taker")
     trade.round_orders = []
     if trade.hard_exit:
         trade.long.attempt = trade.short.attempt = -1

@@ -75,9 +75,11 @@ def harder_leg(venues: Mapping[str, VenueConfig], long_venue: str, short_venue: 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EntryPlan:
-    """A sized entry: `notional` USD reserved, the harder leg `first` resting `first_qty` at
-    `first_px`; `projected_profit` and `entry_spread_bps` recomputed for `notional` on the
-    current books (book-walk VWAPs of both legs, exit slippage of both)."""
+    """A sized entry: `notional` USD reserved, the harder leg `first` for `first_qty` at
+    `first_px` — its own touch, resting, under `order_style` "maker_first"; the touch it
+    crosses, as a marketable IOC, under "taker"; `projected_profit` and `entry_spread_bps`
+    recomputed for `notional` on the current books (book-walk VWAPs of both legs, exit
+    slippage of both)."""
 
     notional: Decimal
     projected_profit: Decimal
@@ -159,7 +161,8 @@ def plan_entry(opp: Opportunity, long: scanner.Quote | None, short: scanner.Quot
         return Refusal(reasons.NOT_PROFITABLE, f"on the current books for {notional} USD: {decision.detail()}")
     first_quote, first_venue, other_venue = (long, opp.long_venue, opp.short_venue) if first == "long" else \
         (short, opp.short_venue, opp.long_venue)
-    first_px = passive_px(first_quote, "buy" if first == "long" else "sell")
+    first_side: Side = "buy" if first == "long" else "sell"
+    first_px = (touch if config.strategy.order_style == "taker" else passive_px)(first_quote, first_side)
     assert first_px is not None
     qty = round_to_lot(MONEY.divide(notional, first_px), common_lot(venues[first_venue], venues[other_venue]))
     if tradeable(qty, venues[first_venue]) == _ZERO or tradeable(qty, venues[other_venue]) == _ZERO:

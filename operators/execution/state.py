@@ -143,10 +143,11 @@ def cancel(run: Run, order: WorkingOrder, reason: str) -> None:
 
 
 def send_marketable(run: Run, trade: Trade, leg: LegBook, *, purpose: Purpose, client_order_id: str, side: Side,
-                    qty: Decimal, reference_px: Decimal | None, kind: IntentKind, reason: str) -> bool:
+                    qty: Decimal, reference_px: Decimal | None, kind: IntentKind, reason: str,
+                    priority: int = DE_RISK_PRIORITY) -> bool:
     """A marketable IOC for `qty` within `max_hedge_slippage_bps + attempt × retry_widen_bps`
-    of the current touch, at `DE_RISK_PRIORITY`; False when the leg has no quote to price it
-    from."""
+    of the current touch, at `priority` (`DE_RISK_PRIORITY` unless it opens a trade); False
+    when the leg has no quote to price it from."""
     quote = run.state.market.quotes.get((leg.venue, leg.symbol))
     touch = None if quote is None else pricing.touch(quote, side)
     if touch is None:
@@ -156,7 +157,7 @@ def send_marketable(run: Run, trade: Trade, leg: LegBook, *, purpose: Purpose, c
     limit = pricing.marketable_limit(touch, side, width, run.settings.venues[leg.venue].tick_size)
     return send(run, trade, leg, purpose=purpose, client_order_id=client_order_id, side=side, qty=qty,
                 order_type="ioc", limit_px=limit, reference_px=touch if reference_px is None else reference_px,
-                kind=kind, priority=DE_RISK_PRIORITY, reason=reason)
+                kind=kind, priority=priority, reason=reason)
 
 
 def tradeable(run: Run, leg: LegBook, qty: Decimal) -> Decimal:

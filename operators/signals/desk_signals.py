@@ -6,9 +6,11 @@ Per record: latency per venue (from streamed records only), the spot–perp basi
 stream with its risk verdict per venue, funding alerts, and the soft-metric windows; the
 quotes and funding legs it reads are the market state's. A price update (ticker or
 book) triggers a scan, at most every `scan_interval_ms` of stream time (once a
-second by default); a scan emits every candidate — accepted first, ranked — so
-consumers see rejections with reasons too. Alerts are emitted on transitions only:
-a venue going stale or recovering, a funding leg going stale, a basis-at-risk stop.
+second by default) — at once, or, with `scan_on = "timestamp_complete"`, once stream
+time moves past the update's timestamp (`scan_completed`); a scan emits every
+candidate — accepted first, ranked — so consumers see rejections with reasons too.
+Alerts are emitted on transitions only: a venue going stale or recovering, a funding leg
+going stale, a basis-at-risk stop.
 
 Outputs (in stream order): `BasisPoint`, `LatencyReading` (at most every
 `latency_interval_ms` per venue), `Opportunity` and `Alert`; beside them, for the execution
@@ -45,6 +47,7 @@ class AssetSignals:
     stale: dict[str, bool] = field(default_factory=dict)
     stats: dict[tuple[str, str], market_stats.InstrumentStats] = field(default_factory=dict)
     last_scan: int = 0
+    scan_due: int | None = None  # scan_on "timestamp_complete": the timestamp whose scan is pending
     last_latency: dict[str, int] = field(default_factory=dict)
     alerted: set[tuple[str, ...]] = field(default_factory=set)
     negative_since: dict[str, int] = field(default_factory=dict)  # venue → since when its median basis < 0
@@ -96,8 +99,23 @@ def update(state: AssetSignals, market: MarketState, record: Any,
         out += _basis_negative_alert(state, market.asset, record.venue, now, settings.signals.basis_negative_alert_ms)
     if kind in (Ticker, OrderBook) and now - state.last_scan >= settings.signals.scan_interval_ms:
         state.last_scan = now
-        out += _scan(state, market, base_asset(record.symbol), now, settings)
+        if settings.signals.scan_on == "timestamp_complete":
+            state.scan_due = now  # run by `scan_completed` once stream time moves past `now`
+        else:
+            out += _scan(state, market, base_asset(record.symbol), now, settings)
     return state, out, stop
+
+
+def scan_completed(state: AssetSignals, market: MarketState, ts: int, settings: DeskConfig) -> list[Any]:
+    """`signals.scan_on = "timestamp_complete"`: the scan a price update at T found due runs
+    here, at stream time T, once a record (or clock tick) of a later time `ts` arrives —
+    before that record touches the market, so the scan sees every record of T and nothing
+    after. [] when no scan is pending or `ts` is not past it."""
+    due = state.scan_due
+    if due is None or ts <= due:
+        return []
+    state.scan_due = None
+    return _scan(state, market, market.asset, due, settings)
 
 
 def _observe_latency(state: AssetSignals, asset: str, venue: str, ts_exchange: int, now: int,

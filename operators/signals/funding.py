@@ -21,6 +21,7 @@ Units: rates are fractions per interval (`rate`), per 8 h (`rate_8h`) or per yea
 State is one mutable `FundingMonitor` per key (base asset), owned by its step.
 """
 
+import itertools
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
@@ -92,6 +93,10 @@ class FundingMonitor:
     previous_next: dict[tuple[str, str], int] = field(default_factory=dict)
     # per perp, oldest first: (8 h bucket = settle_time // 8 h, sum of settled rate_8h, settlements)
     settled: dict[tuple[str, str], tuple[tuple[int, Decimal, int], ...]] = field(default_factory=dict)
+    # per perp: (the `settled` tuple it was taken of, its bucket → mean): a scan asks for each
+    # leg's means once per candidate it is in; they change only when the leg settles
+    means: dict[tuple[str, str], tuple[tuple[tuple[int, Decimal, int], ...], dict[int, Decimal]]] = field(
+        default_factory=dict)
 
 
 def observe(state: FundingMonitor | None, record: FundingRate) -> tuple[FundingMonitor, FundingLeg | None]:
@@ -133,16 +138,35 @@ def carry_history(state: FundingMonitor, long: tuple[str, str], short: tuple[str
                   intervals: int) -> tuple[Decimal, ...]:
     """The pair's settled carry per 8 h bucket, oldest first, at most the last `intervals`
     buckets that every perp leg has (fractions per 8 h; empty for two spot legs)."""
-    means = [(_bucket_means(state.settled.get(key, ())), sign) for key, sign in ((long, -1), (short, 1))
-             if ":" in key[1]]
+    means = [(_leg_means(state, key), sign) for key, sign in ((long, -1), (short, 1)) if ":" in key[1]]
     if not means:
         return ()
-    common = sorted(set.intersection(*(set(m) for m, _ in means)))[-intervals:]
-    return tuple(sum((m[b] if sign > 0 else -m[b] for m, sign in means), _ZERO) for b in common)
+    # buckets ascending (a history is oldest first): walk back from the newest until `intervals` are found
+    # (spelled out for speed; each bucket's value is the same sum, `0 + one leg's term + the other's`)
+    if len(means) == 1:
+        (a, sign_a), = means
+        common = list(itertools.islice(reversed(a), max(intervals, 0)))[::-1]
+        return tuple(_ZERO + (a[k] if sign_a > 0 else -a[k]) for k in common)
+    (a, sign_a), (b, sign_b) = means
+    common = []
+    for bucket in reversed(a):
+        if len(common) >= intervals:
+            break
+        if bucket in b:
+            common.append(bucket)
+    common.reverse()
+    return tuple(_ZERO + (a[k] if sign_a > 0 else -a[k]) + (b[k] if sign_b > 0 else -b[k]) for k in common)
 
 
-def _bucket_means(history: tuple[tuple[int, Decimal, int], ...]) -> dict[int, Decimal]:
-    return {b: total if count == 1 else MONEY.divide(total, Decimal(count)) for b, total, count in history}
+def _leg_means(state: FundingMonitor, key: tuple[str, str]) -> dict[int, Decimal]:
+    """The perp's bucket means, taken once per settled history (cached in `state.means`)."""
+    history = state.settled.get(key, ())
+    cached = state.means.get(key)
+    if cached is not None and cached[0] is history:
+        return cached[1]
+    means = {b: total if count == 1 else MONEY.divide(total, Decimal(count)) for b, total, count in history}
+    state.means[key] = (history, means)
+    return means
 
 
 def staleness(leg: FundingLeg, now: int, silent_after_ms: int | None = SILENT_AFTER_MS) -> str | None:

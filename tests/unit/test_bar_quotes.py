@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arbflow.connectors.captures.bar_quotes import SCAN_CUE, BarConversion, QuoteModel, convert_bars, quote_bar
+from arbflow.connectors.captures.bar_quotes import BarConversion, QuoteModel, convert_bars, quote_bar
 from arbflow.model import codec, reasons
 from arbflow.model.config import BacktestConfig, Config, parse_config
 from arbflow.model.errors import ConfigError
@@ -91,8 +91,7 @@ def test_bad_and_extreme_rows_go_through_the_converter_without_a_traceback(tmp_p
         f"{t},x,binance,BTC,BTCUSDT,perp_linear,60000,60000,60000,60000,12.5,1e-12",  # a 1e-12 rate
         f"{t},x,bybit,BTC,BTCUSDT,perp_linear,0,0,0,0,0,0.0001",                      # close 0: refused
     ])
-    conversion = convert_bars(history, tmp_path / "out.jsonl.gz", venues=Config().venues, backtest=BacktestConfig(),
-                              scan_cue_ms=1_000)
+    conversion = convert_bars(history, tmp_path / "out.jsonl.gz", venues=Config().venues, backtest=BacktestConfig())
     [refused] = conversion.rejected
     assert (refused.source, refused.reason, refused.ts) == ("bars_utc.csv.gz:4", reasons.NON_POSITIVE_PRICE,
                                                             t + EIGHT_H)
@@ -104,29 +103,25 @@ def test_bad_and_extreme_rows_go_through_the_converter_without_a_traceback(tmp_p
     # 1e6 × 0.9999 = 999,900, × 1.0001 = 1,000,100; 250,000 / 1e6 = 0.25. Bybit has no quote at this close.
     assert [(q["venue"], q["symbol"], q["bid"], q["ask"], q["bid_qty"], q["ts_local"]) for q in tickers] == [
         ("binance", "BTC/USDT", "999900.0000", "1000100.0000", "0.25000000", t + EIGHT_H),
-        ("binance", "BTC/USDT:USDT", "59994.0000", "60006.0000", "4.16666666", t + EIGHT_H),
-        ("binance", "BTC/USDT:USDT", "59994.0000", "60006.0000", "4.16666666", t + EIGHT_H + 1_000)]  # the cue
-    assert conversion.counts == {"md.ticker": 2, SCAN_CUE: 1, "md.funding": 2, "interval:defaulted": 2,
+        ("binance", "BTC/USDT:USDT", "59994.0000", "60006.0000", "4.16666666", t + EIGHT_H)]
+    assert conversion.counts == {"md.ticker": 2, "md.funding": 2, "interval:defaulted": 2,
                                  "interval:defaulted:binance": 1, "interval:defaulted:bybit": 1}
     assert conversion.venues == {"binance"}
 
 
-def test_at_one_time_bars_precede_the_settlement_and_the_cue_follows_both(tmp_path: Path) -> None:
+def test_at_one_time_bars_precede_the_settlement_and_nothing_else_is_written(tmp_path: Path) -> None:
     t = T0
     history = _history(tmp_path / "bars_utc.csv.gz", [
         f"{t},x,okx,ETH,ETHUSDT,perp_linear,1,1,1,2000,1,0.0001",
         f"{t},x,okx,ETH,ETH/USDT,spot,1,1,1,1999,1,",
         f"{t + EIGHT_H},x,okx,ETH,ETHUSDT,perp_linear,1,1,1,2001,1,0.0002",
     ])
-    convert_bars(history, tmp_path / "out.jsonl.gz", venues=Config().venues, backtest=BacktestConfig(),
-                 scan_cue_ms=1_000)
+    convert_bars(history, tmp_path / "out.jsonl.gz", venues=Config().venues, backtest=BacktestConfig())
     order = [(line["topic"], line["ts_local"], line.get("symbol")) for line in _read(tmp_path / "out.jsonl.gz")]
     assert order == [("md.funding", t, "ETH/USDT:USDT"),
                      ("md.ticker", t + EIGHT_H, "ETH/USDT:USDT"), ("md.ticker", t + EIGHT_H, "ETH/USDT"),
                      ("md.funding", t + EIGHT_H, "ETH/USDT:USDT"),
-                     ("md.ticker", t + EIGHT_H + 1_000, "ETH/USDT"),
-                     ("md.ticker", t + 2 * EIGHT_H, "ETH/USDT:USDT"),
-                     ("md.ticker", t + 2 * EIGHT_H + 1_000, "ETH/USDT:USDT")]
+                     ("md.ticker", t + 2 * EIGHT_H, "ETH/USDT:USDT")]
 
 
 def _scans(tmp_path: Path, rows: list[str]) -> tuple[BarConversion, list[Opportunity]]:
@@ -139,8 +134,7 @@ def _scans(tmp_path: Path, rows: list[str]) -> tuple[BarConversion, list[Opportu
 
     config = backtest_settings(Config())
     conversion = convert_bars(_history(tmp_path / "bars_utc.csv.gz", rows), tmp_path / "out.jsonl.gz",
-                              venues=config.venues, backtest=config.backtest,
-                              scan_cue_ms=config.signals.scan_interval_ms)
+                              venues=config.venues, backtest=config.backtest)
     universe, settings, desk = Universe.from_config(config), desk_config(config, "paper"), None
     scanned: list[Opportunity] = []
     for line in _read(tmp_path / "out.jsonl.gz"):
@@ -158,14 +152,17 @@ def _three_perps(ts: int, bybit_close: str = "60100", bybit_rate: str = "0.0003"
 
 def test_a_leg_whose_bar_was_refused_holds_its_pairs_flat_instead_of_pricing_the_old_quote(tmp_path: Path) -> None:
     t = T0
-    _, scanned = _scans(tmp_path, _three_perps(t) + _three_perps(t + EIGHT_H, bybit_close="0"))
-    cue = t + 2 * EIGHT_H + 1_000  # the cue's scan of the second close (bars closing at t + 16 h)
-    verdicts = {(o.long_venue, o.short_venue): o for o in scanned if o.ts == cue}
-    assert verdicts, "the cue scanned the second close"
+    # the third close (at t + 24 h) moves stream time past the second, whose scan then runs
+    _, scanned = _scans(tmp_path, _three_perps(t) + _three_perps(t + EIGHT_H, bybit_close="0")
+                        + _three_perps(t + 2 * EIGHT_H))
+    close = t + 2 * EIGHT_H  # the second close (bars opening at t + 8 h)
+    assert {o.ts for o in scanned} == {t + EIGHT_H, close}, "one scan per close; the last close is not scanned"
+    verdicts = {(o.long_venue, o.short_venue): o for o in scanned if o.ts == close}
+    assert len(verdicts) == len([o for o in scanned if o.ts == close]), "each pair judged once per close"
     for (long, short), opportunity in verdicts.items():
         if "bybit" in (long, short):  # its last quote is 8 h old: refused, never priced
             assert opportunity.reason == reasons.VENUE_STALE, opportunity
-            assert opportunity.detail == "bybit BTC/USDT:USDT: last price 28801000 ms old"  # 8 h + the cue's 1 s
+            assert opportunity.detail == "bybit BTC/USDT:USDT: last price 28800000 ms old"  # 8 h
         else:  # binance and okx closed: priced (1 bp either side of the closes)
             assert opportunity.reason != reasons.VENUE_STALE and opportunity.long_px > 0, opportunity
 
@@ -173,14 +170,17 @@ def test_a_leg_whose_bar_was_refused_holds_its_pairs_flat_instead_of_pricing_the
 def test_a_perp_bar_without_its_settlement_is_quoted_and_its_pairs_refused_once_the_rate_is_stale(
         tmp_path: Path) -> None:
     t = T0
-    conversion, scanned = _scans(tmp_path, _three_perps(t) + _three_perps(t + EIGHT_H, bybit_rate=""))
-    [missing] = conversion.rejected
-    assert (missing.source, missing.reason) == ("bars_utc.csv.gz:6", reasons.MISSING_FIELD)
-    assert conversion.counts["md.funding"] == 5 and conversion.counts["md.ticker"] == 6
-    # bybit's last rate settled at t and stood for t + 8 h; at the second close's cue (t + 16 h + 1 s)
+    # (the third row set settles at t + 16 h too, in the second close's timestamp: bybit's is missing there as well)
+    conversion, scanned = _scans(tmp_path, _three_perps(t) + _three_perps(t + EIGHT_H, bybit_rate="")
+                                 + _three_perps(t + 2 * EIGHT_H, bybit_rate=""))
+    missing = conversion.rejected
+    assert [(m.source, m.reason) for m in missing] == [("bars_utc.csv.gz:6", reasons.MISSING_FIELD),
+                                                       ("bars_utc.csv.gz:9", reasons.MISSING_FIELD)]
+    assert conversion.counts["md.funding"] == 7 and conversion.counts["md.ticker"] == 9
+    # bybit's last rate settled at t and stood for t + 8 h; at the second close's scan (t + 16 h)
     # that settlement is 8 h past with no new rate: its pairs are refused, the others judged on carry
-    cue = t + 2 * EIGHT_H + 1_000
-    verdicts = {(o.long_venue, o.short_venue): o for o in scanned if o.ts == cue}
+    close = t + 2 * EIGHT_H
+    verdicts = {(o.long_venue, o.short_venue): o for o in scanned if o.ts == close}
     assert verdicts
     for (long, short), opportunity in verdicts.items():
         stale = opportunity.reason == reasons.STALE_FUNDING

@@ -46,6 +46,8 @@ def test_an_entry_is_capped_by_the_desks_share_of_its_sector_before_there_is_any
     [intent] = driver.intents()
     [pending] = driver.trades()
     assert (pending.notional, intent.qty) == (D("3000.00"), D("0.050"))  # 3000 / 60000
+    assert driver.state.controller.last is None  # the first reconcile waits for T0 + 10 to be complete
+    driver.tick(T0 + 11)
     assert driver.state.controller.excluded == {PAIR: reasons.HISTORY_TOO_SHORT}
 
 
@@ -54,6 +56,7 @@ def test_with_three_minutes_of_carry_history_the_allocator_targets_the_sector_ca
     for minute in range(6):  # rejected by the scanner (not accepted): observed, never traded
         _market(driver, T0 + minute * MINUTE)
         driver.feed(opportunity(T0 + minute * MINUTE + 10, accepted=False))
+    driver.tick(T0 + 5 * MINUTE + 11)  # stream time moves past the last opportunity's timestamp
     assert driver.intents() == []
     allocation = driver.state.controller.last
     assert allocation is not None and allocation.ts == T0 + 5 * MINUTE + 10  # the second run, 5 min after the first
@@ -70,6 +73,7 @@ def test_a_pair_whose_carry_turns_negative_is_closed_by_the_controller_and_refus
     assert driver.trades()[-1].status == "active"
     _market(driver, T0 + 5 * MINUTE)
     produced = driver.feed(opportunity(T0 + 5 * MINUTE + 20, carry="-0.0001", accepted=False))
+    produced += driver.tick(T0 + 5 * MINUTE + 21)
     exits = [i for i in driver.intents(produced) if i.kind == "exit"]
     assert {(i.venue, i.side, i.order_type, i.reason) for i in exits} == {
         ("okx", "sell", "limit", reasons.REBALANCE), ("binance", "buy", "limit", reasons.REBALANCE)}
@@ -88,12 +92,35 @@ def test_a_cap_below_the_minimum_notional_refuses_the_entry_with_allocation_cap(
     assert (denied.reason, denied.detail) == (reasons.ALLOCATION_CAP, "the controller allows 99.99 USD on the pair")
 
 
-def test_a_carry_turning_negative_is_a_large_change_that_reconciles_at_once() -> None:
+def test_a_carry_turning_negative_is_a_large_change_that_reconciles_once_stream_time_moves_past_it() -> None:
     driver = _driver()
     driver.feed(opportunity(T0 + 10))
     driver.feed(trade("okx", "sell", "60000", "1.1", T0 + 30))
     assert driver.trades()[-1].status == "active"
     produced = driver.feed(opportunity(T0 + MINUTE, carry="-0.0001", accepted=False))  # 1 min, not 5
+    assert driver.state.controller.urgent and driver.intents(produced) == []  # marked, not yet run
+    produced = driver.tick(T0 + MINUTE + 1)
     assert {(i.venue, i.reason) for i in driver.intents(produced) if i.kind == "exit"} == {
         ("okx", reasons.REBALANCE), ("binance", reasons.REBALANCE)}
     assert driver.state.controller.last_run == T0 + MINUTE and not driver.state.controller.urgent
+
+
+def test_urgent_changes_of_several_pairs_at_one_timestamp_make_one_reconcile_after_all_of_them() -> None:
+    """A bar close moves every pair's carry at once: the candidates of one timestamp each
+    mark the controller urgent, and it runs the allocator once, when time moves on."""
+    driver = _driver()
+    driver.feed(opportunity(T0 + 10, accepted=False), opportunity(T0 + 10, long="binance", short="okx",
+                                                                   accepted=False))
+    driver.tick(T0 + 11)
+    first = driver.state.controller.last_run
+    assert first == T0 + 10
+    driver.feed(opportunity(T0 + MINUTE, carry="-0.0001", accepted=False))
+    driver.feed(opportunity(T0 + MINUTE, long="binance", short="okx", carry="0.0003", accepted=False))
+    assert driver.state.controller.urgent and driver.state.controller.last_run == first  # both marked, none run
+    driver.feed(opportunity(T0 + MINUTE, long="binance", short="okx", carry="-0.0003", accepted=False))
+    assert driver.state.controller.last_run == first
+    driver.tick(T0 + MINUTE + 1)
+    allocation = driver.state.controller.last
+    assert allocation is not None and allocation.ts == T0 + MINUTE and not driver.state.controller.urgent
+    # the one run saw the last word of every candidate of T0 + 1 min: both carries negative
+    assert {e.reason for e in allocation.excluded} == {reasons.CARRY_NOT_POSITIVE}
