@@ -24,9 +24,10 @@ returned list and its instrument simply has no quote for that close (the scanner
 pair flat, VENUE_STALE or NO_BOOK, with its reason). A perp row without its funding rate is
 quoted but writes no funding record (a `Rejected`, MISSING_FIELD): the leg's last rate is
 the estimate for a settlement that has passed, so once the 60 s settlement grace is over the
-scanner refuses its pairs STALE_FUNDING. Rows the reader cannot read at all (an unknown
-instrument, a malformed number or time) raise `ValueError` naming `file:line`, as in
-`convert funding`.
+scanner refuses its pairs STALE_FUNDING. Rows the reader refuses (an unknown instrument, a
+malformed number or time, an implausible price or rate) follow the one bad-row policy of
+`convert funding` (`connectors.captures.row_policy`): dead letters naming `file:line`, or with
+the strict policy (the default without one) `BadRow` at the first.
 
 Output: non-decreasing `ts_local`; at one time the closing bars' tickers precede the funding
 settled then, which precedes the scan cues.
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import Final
 
 from arbflow.connectors.captures.funding_history import Item, aha_hh_items, write_items
+from arbflow.connectors.captures.row_policy import RowPolicy
 from arbflow.model import codec, reasons
 from arbflow.model.config import BacktestConfig, Config, VenueConfig
 from arbflow.model.market import Candle, Ticker
@@ -89,8 +91,10 @@ class BarConversion:
 
 
 def bar_items(path: Path, *, venues: Mapping[str, VenueConfig], model: QuoteModel, scan_cue_ms: int,
-              conversion: BarConversion) -> Iterator[Item]:
-    """The replay items of one aha-hh file in reading order (not yet sorted by time)."""
+              conversion: BarConversion, policy: RowPolicy | None = None) -> Iterator[Item]:
+    """The replay items of one aha-hh file in reading order (not yet sorted by time). Rows the
+    reader refuses go to `policy` (strict when None); a bar the model cannot quote is kept in
+    `conversion.rejected` and, given a policy, refused there too."""
     read: Counter[str] = Counter()
     last: dict[tuple[int, str], Ticker] = {}  # (close time, asset) → its latest ticker: the cue
     def missing(where: str) -> None:
@@ -98,7 +102,8 @@ def bar_items(path: Path, *, venues: Mapping[str, VenueConfig], model: QuoteMode
                                                 "settlement; the bar is quoted, no funding record is written",
                                                 source=where, raw=""))
 
-    for where, (ts, topic, record) in aha_hh_items(path, venues=venues, counts=read, missing_funding=missing):
+    for where, (ts, topic, record) in aha_hh_items(path, venues=venues, counts=read, missing_funding=missing,
+                                                   policy=policy):
         if topic != MD_CANDLE:
             yield ts, topic, record
             continue
@@ -111,6 +116,8 @@ def bar_items(path: Path, *, venues: Mapping[str, VenueConfig], model: QuoteMode
         else:
             conversion.rejected.append(codec.reject(quoted[0], quoted[1], source=where, raw=codec.encode(record),
                                                     ts=ts))
+            if policy is not None:
+                policy.refuse(quoted[0], quoted[1], source=where, raw=codec.encode(record), ts=ts)
     for (ts, _), ticker in last.items():
         conversion.counts[SCAN_CUE] += 1
         cue = ts + scan_cue_ms
@@ -120,13 +127,13 @@ def bar_items(path: Path, *, venues: Mapping[str, VenueConfig], model: QuoteMode
 
 
 def convert_bars(path: Path, out: Path, *, venues: Mapping[str, VenueConfig], backtest: BacktestConfig,
-                 scan_cue_ms: int) -> BarConversion:
+                 scan_cue_ms: int, policy: RowPolicy | None = None) -> BarConversion:
     """aha-hh `spot_perp_8h_*_utc.csv(.gz)` → replay file `out` (.jsonl[.gz]) of tickers (the
     quote model of `backtest`) and funding, in non-decreasing time; `scan_cue_ms` is the
     configuration's `signals.scan_interval_ms`."""
     conversion = BarConversion()
     items = list(bar_items(path, venues=venues, model=QuoteModel.from_config(backtest), scan_cue_ms=scan_cue_ms,
-                           conversion=conversion))
+                           conversion=conversion, policy=policy))
     write_items(items, out)
     return conversion
 

@@ -1,0 +1,139 @@
+"""Plausibility: values that parse and pass the type and sign checks but cannot be a market's.
+One check each, used wherever input is read — `arbflow convert` and `arbflow study` (the file
+readers of `connectors/captures/`), and the dataflow of `replay`, `scan` and `trade` (funding in
+`model.validation`, prices in `operators.market_state`). Pure: no I/O, no clock.
+
+Funding (IMPOSSIBLE_RATE). A rate per `interval_ms` whose 8 h equivalent `rate × 8 h / interval`
+lies beyond ±`max_funding_rate_8h` (a fraction; default 0.03 = 3 % per 8 h, above every venue's
+cap on the majors). Compared against the limit scaled to the interval, never through `abs()` or a
+product of the rate: `1E+999999` must be refused, not overflow.
+
+Prices (PRICE_IMPLAUSIBLE). `PriceReferences` keeps, for one base asset, the latest accepted mid
+(USD-like quote units; ms UTC) of each instrument `(venue, symbol)`. The reference of a price at
+time t is the (lower) median of the latest mids of the asset's *other* instruments within
+`reference_max_age_ms` of t (in either direction: files are not always in time order), else the
+instrument's own latest mid within that age. A price outside `reference × (1 ± price_band)` is
+refused with the value and the reference (a price ≤ 0 is left to the sign check,
+NON_POSITIVE_PRICE). Without any reference only the floor applies: a
+price below `price_floors[asset]` looks like a ratio — a premium, a basis, a rate — where a price
+belongs. A refused price never becomes a reference, and a reference older than the age limit
+stops counting, so a genuine move beyond the band is accepted once the old prices age out.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Final
+
+from arbflow.model.config import HOUR_MS, PlausibilityConfig
+from arbflow.model.market import Candle, Liquidation, MarketTrade, OrderBook, Ticker
+
+EIGHT_HOURS_MS: Final = 8 * HOUR_MS
+_ZERO: Final = Decimal(0)
+_ONE: Final = Decimal(1)
+_TWO: Final = Decimal(2)
+MAX_PRICE: Final = Decimal("1e15")  # as model.validation's MAX_MAGNITUDE: no market has a larger price
+Instrument = tuple[str, str]  # (venue, symbol)
+
+
+def funding_limit(interval_ms: int, max_rate_8h: Decimal) -> Decimal:
+    """The largest plausible |rate| per `interval_ms` (> 0): the 8 h cap scaled to the interval."""
+    return max_rate_8h * interval_ms / EIGHT_HOURS_MS
+
+
+def funding_problem(name: str, value: Decimal | None, interval_ms: int, max_rate_8h: Decimal) -> str | None:
+    """Why a funding rate (`name` = rate or predicted_rate) is impossible, or None when it is not."""
+    if value is None or interval_ms <= 0:
+        return None
+    limit = funding_limit(interval_ms, max_rate_8h)
+    if -limit <= value <= limit:
+        return None
+    return (f"{name} {value} per {interval_ms // 60_000} min is beyond ±{limit.normalize():f} "
+            f"(±{max_rate_8h} per 8 h, plausibility.max_funding_rate_8h)")
+
+
+@dataclass(slots=True)
+class PriceReferences:
+    """The latest accepted mid and its time per instrument of one asset (mutable; owned by
+    one reader or one desk)."""
+
+    mids: dict[Instrument, tuple[Decimal, int]] = field(default_factory=dict)
+
+    def note(self, instrument: Instrument, mid: Decimal, ts: int) -> None:
+        """An accepted mid becomes the instrument's reference (a later time only)."""
+        held = self.mids.get(instrument)
+        if held is None or ts >= held[1]:
+            self.mids[instrument] = (mid, ts)
+
+    def reference(self, instrument: Instrument, ts: int, max_age_ms: int) -> tuple[Decimal, str] | None:
+        """(reference mid, what it is) for a price of `instrument` at `ts`, or None."""
+        others = sorted((mid, key) for key, (mid, at) in self.mids.items()
+                        if key != instrument and -max_age_ms <= ts - at <= max_age_ms)
+        if len(others) == 1:
+            mid, (venue, symbol) = others[0]
+            return mid, f"{venue} {symbol} mid {mid}"
+        if others:
+            median = others[(len(others) - 1) // 2][0]
+            return median, f"median {median} of {len(others)} other instruments' mids"
+        own = self.mids.get(instrument)
+        if own is not None and -max_age_ms <= ts - own[1] <= max_age_ms:
+            return own[0], f"its own last mid {own[0]}"
+        return None
+
+
+def price_problem(prices: Iterable[tuple[str, Decimal]], asset: str, reference: tuple[Decimal, str] | None,
+                  config: PlausibilityConfig) -> str | None:
+    """Why the first of `prices` ((field, value) pairs) is implausible, or None."""
+    if reference is None:
+        floor = config.price_floors.get(asset)
+        if floor is None:
+            return None
+        for name, value in prices:
+            if value < floor:
+                return (f"{name} {value} is below {asset}'s floor {floor} (plausibility.price_floors): "
+                        "a ratio, not a price")
+        return None
+    mid, what = reference
+    low, high = mid * (_ONE - config.price_band), mid * (_ONE + config.price_band)
+    for name, value in prices:
+        if not low <= value <= high:
+            return (f"{name} {value} is outside ±{config.price_band * 100:g} % of the reference, {what} "
+                    f"(plausibility.price_band)")
+    return None
+
+
+def record_prices(record: Any) -> tuple[list[tuple[str, Decimal]], tuple[Decimal, ...]]:
+    """The prices a record states (field, value) and the prices whose mean is the mid it sets
+    as its instrument's reference (none for trades, liquidations and one-sided books)."""
+    kind = type(record)
+    if kind is Ticker:
+        prices = [("bid", record.bid), ("ask", record.ask)]
+        prices += [(name, value) for name in ("last", "mark", "index") if (value := getattr(record, name)) is not None]
+        return prices, (record.bid, record.ask)
+    if kind is OrderBook:
+        prices = ([("best bid", record.bids[0][0])] if record.bids else []) + \
+                 ([("best ask", record.asks[0][0])] if record.asks else [])
+        return prices, (record.bids[0][0], record.asks[0][0]) if record.bids and record.asks else ()
+    if kind in (MarketTrade, Liquidation):
+        return [("px", record.px)], ()
+    if kind is Candle:
+        return [("close", record.close)], (record.close,)  # open/high/low against it: INCONSISTENT_CANDLE
+    return [], ()
+
+
+def check_record(references: PriceReferences, asset: str, record: Any, ts: int,
+                 config: PlausibilityConfig) -> str | None:
+    """Judge the prices of a market record against `references` (for `asset`); an accepted
+    record with a mid becomes its instrument's reference. Returns why it is implausible, or None."""
+    prices, sides = record_prices(record)
+    prices = [(name, value) for name, value in prices if value > _ZERO]  # ≤ 0: the sign check's (NON_POSITIVE_PRICE)
+    if not prices:
+        return None
+    for name, value in prices:
+        if not value <= MAX_PRICE:  # compared before any product: 1E+999999 must not overflow
+            return f"{name} {value} is above {MAX_PRICE:f}"
+    instrument = (record.venue, record.symbol)
+    problem = price_problem(prices, asset, references.reference(instrument, ts, config.reference_max_age_ms), config)
+    if problem is None and sides and all(side > _ZERO for side in sides):
+        references.note(instrument, sides[0] if len(sides) == 1 else (sides[0] + sides[1]) / _TWO, ts)
+    return problem
