@@ -6,9 +6,12 @@ from pathlib import Path
 
 import click
 
+from arbflow.cli.bad_rows import dead_letters_option, reading, strict_option
 from arbflow.cli.support import err_console, guard, load, out_console
 from arbflow.connectors.captures.bar_quotes import BarConversion
 from arbflow.connectors.captures.bar_quotes import convert_bars as convert_bar_file
+from arbflow.connectors.captures.row_policy import BadRow, RowPolicy, dead_letter_path
+from arbflow.model import reasons
 from arbflow.model.config import Config
 
 
@@ -96,9 +99,12 @@ def convert_cryptofeed(files: tuple[Path, ...], out: Path, streams: str, depth: 
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Replay file to write (.jsonl or .jsonl.gz).")
+@strict_option
+@dead_letters_option("next to --out, NAME.rejected.jsonl")
 @click.pass_context
 @guard
-def convert_funding(ctx: click.Context, files: tuple[Path, ...], out: Path) -> None:
+def convert_funding(ctx: click.Context, files: tuple[Path, ...], out: Path, strict: bool,
+                    dead_letters: Path | None) -> None:
     """Funding and 8h-candle histories (fixtures/funding/: aha-hh 8h bars with funding,
     Binance website funding exports, the supervik 7-venue funding history; the format is
     recognised from the header) → md.funding and md.candle in one replay file.
@@ -106,45 +112,63 @@ def convert_funding(ctx: click.Context, files: tuple[Path, ...], out: Path) -> N
     No look-ahead: a rate settled at T is published at T as the estimate for the next
     settlement; a bar is published when it closes. Intervals come from the previous
     settlement (1, 2, 4 or 8 h), else the venue's configured interval (counted).
+
+    A bad row (malformed, duplicate or out-of-order settlement, unknown venue or instrument,
+    a rate beyond [plausibility] max_funding_rate_8h, an implausible price) is written to the
+    dead letters with file:line, reason and raw text, and the rest is converted (--strict:
+    exit 2 at the first). A .gz/.xz file that breaks before its end: every readable row is
+    converted, then one line names where it broke, exit 1.
     """
     from arbflow.connectors.captures import funding_history
 
     config = load(ctx)
-    try:
-        counts = funding_history.convert(list(files), out, venues=config.venues)
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
-    for kind, count in sorted(counts.items()):
-        out_console.print(f"{kind:28} {count:>10,}")
-    out_console.print(f"wrote {out}")
+    with reading(config, strict, dead_letters or dead_letter_path(out)) as policy:
+        try:
+            counts = funding_history.convert(list(files), out, venues=config.venues, policy=policy)
+        except BadRow:
+            raise
+        except ValueError as error:
+            raise click.BadParameter(str(error)) from None
+        for kind, count in sorted(counts.items()):
+            out_console.print(f"{kind:28} {count:>10,}")
+        out_console.print(f"wrote {out}")
 
 
 @convert.command("bars")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Replay file to write (.jsonl or .jsonl.gz).")
+@strict_option
+@dead_letters_option("next to --out, NAME.rejected.jsonl")
 @click.pass_context
 @guard
-def convert_bars(ctx: click.Context, file: Path, out: Path) -> None:
+def convert_bars(ctx: click.Context, file: Path, out: Path, strict: bool, dead_letters: Path | None) -> None:
     """8h bars with funding (fixtures/funding/spot_perp_8h_*_utc.csv.gz) → md.ticker and
     md.funding for a backtest, through the declared quote model ([backtest] half_spread_bps,
     depth_usd): each bar close c is quoted c × (1 ∓ h) at its close time, depth_usd / c a side.
     Bars it cannot price (close ≤ 0) are refused with file:line and reason; that instrument has
-    no quote for that close."""
-    bars_to_replay(load(ctx), file, out)
-    out_console.print(f"wrote {out}")
+    no quote for that close. Bad rows follow the policy of `convert funding` (dead letters,
+    --strict, damaged files)."""
+    config = load(ctx)
+    with reading(config, strict, dead_letters or dead_letter_path(out)) as policy:
+        bars_to_replay(config, file, out, policy)
+        out_console.print(f"wrote {out}")
 
 
-def bars_to_replay(config: Config, file: Path, out: Path) -> BarConversion:
+def bars_to_replay(config: Config, file: Path, out: Path, policy: RowPolicy | None = None) -> BarConversion:
     """Convert and print the counts and every refused bar (`arbflow convert bars`, `backtest`)."""
     try:
         conversion = convert_bar_file(file, out, venues=config.venues, backtest=config.backtest,
-                                             scan_cue_ms=config.signals.scan_interval_ms)
+                                      scan_cue_ms=config.signals.scan_interval_ms, policy=policy)
+    except BadRow:
+        raise
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
     for kind, count in sorted(conversion.counts.items()):
         err_console.print(f"{kind:28} {count:>10,}")
-    for rejected in conversion.rejected:
+    # with a policy, the bars it could not quote are among its bad rows (printed with them)
+    for rejected in conversion.rejected if policy is None else [r for r in conversion.rejected
+                                                                if r.reason == reasons.MISSING_FIELD]:
         err_console.print(f"refused {rejected.source}: {rejected.reason} — {rejected.detail}")
     err_console.print(f"{'refused bars':28} {len(conversion.rejected):>10,}")
     return conversion

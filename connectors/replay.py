@@ -26,7 +26,9 @@ message (or raises `DeliveryFailed`).
 import gzip
 import heapq
 import io
+import lzma
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -34,10 +36,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from arbflow.connectors import kafka
+from arbflow.connectors.captures.row_policy import BadRow
+from arbflow.connectors.compressed import Damage, lines, open_binary
 from arbflow.model import codec, reasons, topics
 from arbflow.model.config import Config
 from arbflow.model.rejected import Rejected
 from arbflow.model.symbols import base_asset
+from arbflow.model.validation import Universe, parse_record
 
 _TIME_FIELDS = ("ts_local", "ts", "ts_exchange")
 Progress = Callable[[int, int], None]  # (records published so far, event-time ms of the latest)
@@ -56,27 +61,30 @@ class ReplayLine:
 
 @dataclass(slots=True)
 class FileStats:
-    """Per-file reading counts; `out_of_order` lines went back in event time."""
+    """Per-file reading counts; `out_of_order` lines went back in event time; `damage` where a
+    compressed file broke before its end (every line before it was read)."""
 
     lines: int = 0
     rejected: int = 0
     out_of_order: int = 0
+    damage: Damage | None = None
 
 
 def open_text(path: Path) -> IO[bytes]:
-    """Open a replay file for binary reading, transparently un-gzipping `.gz`."""
-    if path.suffix == ".gz":
-        return gzip.open(path, "rb")
-    return open(path, "rb")
+    """Open a replay file for binary reading, transparently un-gzipping `.gz` (and `.xz`)."""
+    return open_binary(path)
 
 
 def count_lines(path: Path) -> int:
-    """Lines in a replay file (for progress totals): ≈ 0.1 s per 100k gzip'd lines."""
+    """Lines in a replay file (for progress totals), up to a break in a damaged compressed file."""
     count, last = 0, b"\n"
-    with open_text(path) as handle:
-        while chunk := handle.read(1 << 20):
-            count += chunk.count(b"\n")
-            last = chunk[-1:]
+    try:
+        with open_text(path) as handle:
+            while chunk := handle.read(1 << 20):
+                count += chunk.count(b"\n")
+                last = chunk[-1:]
+    except (EOFError, OSError, zlib.error, lzma.LZMAError):
+        return count  # damaged: the reader stops at the break and says where
     return count + (last != b"\n")
 
 
@@ -93,31 +101,33 @@ def read_file(path: Path, stats: FileStats | None = None) -> Iterator[ReplayLine
     line before them so they keep their place in a merge."""
     stats = stats if stats is not None else FileStats()
     last_ts = 0
-    with open_text(path) as handle:
-        for number, raw in enumerate(handle, start=1):
-            raw = raw.rstrip(b"\r\n")
-            if not raw.strip():
-                continue
-            stats.lines += 1
-            source = f"{path.name}:{number}"
-            try:
-                obj = codec.loads(raw)
-            except codec.DecodeError as error:
-                stats.rejected += 1
-                yield codec.reject(error.reason, error.detail, source=source, raw=raw), last_ts
-                continue
-            topic = obj.get("topic") if type(obj) is dict else None
-            if type(topic) is not str:
-                stats.rejected += 1
-                yield codec.reject(reasons.MISSING_FIELD, "topic: a replay line needs a string topic",
-                                   source=source, raw=raw), last_ts
-                continue
-            del obj["topic"]
-            ts = next((v for name in _TIME_FIELDS if type(v := obj.get(name)) is int), last_ts)
-            if ts < last_ts:
-                stats.out_of_order += 1
-            last_ts = max(last_ts, ts)
-            yield ReplayLine(topic=topic, key=_key(obj), value=codec.dumps(obj), ts=ts, source=source)
+    damage: list[Damage] = []
+    for number, raw in enumerate(lines(path, damage), start=1):
+        raw = raw.rstrip(b"\r\n")
+        if not raw.strip():
+            continue
+        stats.lines += 1
+        source = f"{path.name}:{number}"
+        try:
+            obj = codec.loads(raw)
+        except codec.DecodeError as error:
+            stats.rejected += 1
+            yield codec.reject(error.reason, error.detail, source=source, raw=raw), last_ts
+            continue
+        topic = obj.get("topic") if type(obj) is dict else None
+        if type(topic) is not str:
+            stats.rejected += 1
+            yield codec.reject(reasons.MISSING_FIELD, "topic: a replay line needs a string topic",
+                               source=source, raw=raw), last_ts
+            continue
+        del obj["topic"]
+        ts = next((v for name in _TIME_FIELDS if type(v := obj.get(name)) is int), last_ts)
+        if ts < last_ts:
+            stats.out_of_order += 1
+        last_ts = max(last_ts, ts)
+        yield ReplayLine(topic=topic, key=_key(obj), value=codec.dumps(obj), ts=ts, source=source)
+    if damage:
+        stats.damage = damage[0]
 
 
 def merge_files(paths: Iterable[Path], stats: dict[str, FileStats] | None = None
@@ -176,9 +186,13 @@ class Published:
 
 def publish_files(config: Config, bootstrap: str, files: Sequence[Path], *, speed: float,
                   partitions: dict[str, int], published: Published,
-                  progress: Progress | None = None) -> kafka.Delivered:
+                  progress: Progress | None = None, strict: bool = False) -> kafka.Delivered:
     """Publish the merged lines of `files` (see the module docstring); returns what Kafka
-    acknowledged, offset ranges included. `progress` runs every 2,000 lines and at the end."""
+    acknowledged, offset ranges included. `progress` runs every 2,000 lines and at the end.
+    `strict`: each line is also decoded and validated here (`parse_record`, the flow's own
+    check), and the first one refused raises `BadRow` naming its `file:line` — nothing after it
+    is published."""
+    universe = Universe.from_config(config) if strict else None
     partitioner = kafka.Partitioner(config.universe.assets, config.kafka.partitions)
     producer = kafka.KeyedProducer(bootstrap, partitioner, delivery_timeout_ms=config.kafka.delivery_timeout_ms,
                                    partitions=partitions)
@@ -187,6 +201,8 @@ def publish_files(config: Config, bootstrap: str, files: Sequence[Path], *, spee
     first_ts: int | None = None
     count = 0
     for item in merge_files(files, published.files):
+        if universe is not None:
+            _strict_check(item, universe)
         if isinstance(item, Rejected):
             producer.produce(prefix + topics.DLQ_REPLAY, None, codec.encode(item))
             published.rejects[(topics.DLQ_REPLAY, item.reason)] += 1
@@ -210,3 +226,12 @@ def publish_files(config: Config, bootstrap: str, files: Sequence[Path], *, spee
     delivered = producer.flush()
     published.seconds = time.monotonic() - started
     return delivered
+
+
+def _strict_check(item: ReplayLine | Rejected, universe: Universe) -> None:
+    """`BadRow` for a line the reader or the flow's validation would refuse."""
+    if isinstance(item, Rejected):
+        raise BadRow(item)
+    verdict = parse_record(item.topic, item.value, universe, source=item.source)
+    if type(verdict) is Rejected:
+        raise BadRow(verdict)

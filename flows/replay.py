@@ -18,6 +18,7 @@ from typing import Any
 from bytewax.run import cli_main
 
 from arbflow.connectors import kafka
+from arbflow.connectors.compressed import Damage
 from arbflow.connectors.infra import services
 from arbflow.connectors.replay import FileStats, Progress, Published, publish_files
 from arbflow.flows.signal_flow import INPUT_TOPICS, build_signal_flow
@@ -51,6 +52,15 @@ class ReplaySummary:
     flow_s: float = 0.0
     kafka: str = ""
     redis: str = ""
+
+    def dead_letters(self) -> list[Rejected]:
+        """The dead letters the flow published (read back), in topic order."""
+        return [r for topic in sorted(self.outputs) if topic.startswith(topics.DLQ_PREFIX)
+                for r in self.outputs[topic] if isinstance(r, Rejected)]
+
+    def damage(self) -> list[Damage]:
+        """Where damaged files broke (their lines before the break were replayed)."""
+        return [s.damage for s in self.files.values() if s.damage is not None]
 
     def final_trades(self) -> list[PairTrade]:
         """The last state of every trade the run published, by trade id."""
@@ -88,7 +98,8 @@ class ReplaySummary:
 
     def as_json(self) -> dict[str, object]:
         return {
-            "files": {name: {"lines": s.lines, "rejected": s.rejected, "out_of_order": s.out_of_order}
+            "files": {name: {"lines": s.lines, "rejected": s.rejected, "out_of_order": s.out_of_order,
+                             "damaged": s.damage.message() if s.damage else None}
                       for name, s in self.files.items()},
             "published": dict(self.published), "produced": dict(self.produced),
             "rejects": [{"topic": t, "reason": r, "count": n} for (t, r), n in sorted(self.rejects.items())],
@@ -103,23 +114,27 @@ class ReplaySummary:
 
 
 def publish(config: Config, bootstrap: str, files: Sequence[Path], *, speed: float,
-            partitions: dict[str, int], summary: ReplaySummary, progress: Progress | None = None) -> kafka.Delivered:
+            partitions: dict[str, int], summary: ReplaySummary, progress: Progress | None = None,
+            strict: bool = False) -> kafka.Delivered:
     """Publish the merged lines into `summary`'s counts (`connectors.replay.publish_files`);
     returns what Kafka acknowledged (offset ranges included)."""
     published = Published(files=summary.files, counts=summary.published, rejects=summary.rejects)
     delivered = publish_files(config, bootstrap, files, speed=speed, partitions=partitions, published=published,
-                              progress=progress)
+                              progress=progress, strict=strict)
     summary.first_ts, summary.last_ts, summary.publish_s = published.first_ts, published.last_ts, published.seconds
     return delivered
 
 
 def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = None, workers: int | None = None,
                progress: Progress | None = None, trade: bool = True, publish_only: bool = False,
-               announce: Callable[[str], None] | None = None) -> ReplaySummary:
+               announce: Callable[[str], None] | None = None, strict: bool = False) -> ReplaySummary:
     """Publish `files`, run the signal flow over them (with the paper execution desks
     unless `trade` is False), and return the summary. With `publish_only` the files are a
     live source: published (paced by `speed`) for a running `arbflow scan` / `trade`, no flow.
-    `progress(count, data_ts)` runs every 2,000 published lines; `announce` gets phase lines."""
+    `progress(count, data_ts)` runs every 2,000 published lines; `announce` gets phase lines.
+    `strict`: the first line the reader or the validation refuses raises `BadRow` before it is
+    published (refusals only the flow can make — LATE_RECORD, PRICE_IMPLAUSIBLE — are in the
+    summary's dead letters, as always)."""
     for path in files:
         if not path.is_file():
             raise FileNotFoundError(f"replay file {path} does not exist")
@@ -131,7 +146,7 @@ def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = N
                             starting_capital=config.execution.starting_capital)
     delivered = publish(config, endpoints.kafka_bootstrap, files,
                         speed=config.replay.speed if speed is None else speed,
-                        partitions=partitions, summary=summary, progress=progress)
+                        partitions=partitions, summary=summary, progress=progress, strict=strict)
     if publish_only:
         return summary
     inputs = {kafka.topic_name(config, t) for t in INPUT_TOPICS}

@@ -48,7 +48,10 @@ def funding_problem(name: str, value: Decimal | None, interval_ms: int, max_rate
     limit = funding_limit(interval_ms, max_rate_8h)
     if -limit <= value <= limit:
         return None
-    return (f"{name} {value} per {interval_ms // 60_000} min is beyond ±{limit.normalize():f} "
+    if interval_ms == EIGHT_HOURS_MS:
+        return f"{name} {value} per 8 h is beyond ±{max_rate_8h} (plausibility.max_funding_rate_8h)"
+    every = f"{interval_ms // HOUR_MS} h" if interval_ms % HOUR_MS == 0 else f"{interval_ms / 60_000:g} min"
+    return (f"{name} {value} per {every} is beyond ±{limit.normalize():f} "
             f"(±{max_rate_8h} per 8 h, plausibility.max_funding_rate_8h)")
 
 

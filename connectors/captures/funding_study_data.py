@@ -13,11 +13,12 @@ one format hold the same series, the later one becomes its own data set, named
 `CAVEATS` carries what each data set's PROVENANCE says about a venue's timing, so the study
 can print it beside the figures.
 
-Failure modes: `ValueError` from the readers (naming `file:line`) for a malformed file or an
-unconfigured venue; `ValueError` for a file of no known format.
+Bad rows (a malformed or implausible row, a duplicate or out-of-order settlement, an
+unconfigured venue) follow the readers' `RowPolicy` (`connectors.captures.row_policy`): dead
+letters naming `file:line`, or `BadRow` (a `ValueError`) at the first when strict. `ValueError`
+for a file of no known format or a missing column.
 """
 
-import gzip
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Final
 
 from arbflow.connectors.captures.funding_history import AHA_HH, BINANCE_WEBSITE, READERS, SUPERVIK, detect_format
+from arbflow.connectors.captures.row_policy import RowPolicy
+from arbflow.connectors.compressed import count_lines
 from arbflow.model.config import VenueConfig
 from arbflow.model.market import Candle, FundingRate
 from arbflow.model.topics import MD_CANDLE, MD_FUNDING
@@ -68,21 +71,23 @@ class StudyData:
 
 
 def count_rows(path: Path) -> int:
-    """Data rows of a CSV file (lines after the header; the histories have no quoted newlines)."""
-    with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as handle:
-        return max(sum(1 for _ in handle) - 1, 0)
+    """Data rows of a CSV file (lines after the header, up to a break in a damaged compressed
+    file; the histories have no quoted newlines)."""
+    return max(count_lines(path) - 1, 0)
 
 
 def read_series(path: Path, *, venues: Mapping[str, VenueConfig],
-                on_rows: Callable[[int], None] | None = None) -> tuple[str, StudyData]:
+                on_rows: Callable[[int], None] | None = None,
+                policy: RowPolicy | None = None) -> tuple[str, StudyData]:
     """One file → (format, its series). `on_rows(n)` is told every few thousand CSV rows how
-    many were read since the last call (a row is one candle in aha-hh, one settlement elsewhere)."""
+    many were read since the last call (a row is one candle in aha-hh, one settlement elsewhere).
+    Bad rows go to `policy` (strict when None: the first raises `BadRow`)."""
     kind = detect_format(path)
     data = StudyData(name=kind, kind=kind, paths=[path])
     funding: dict[Key, list[FundingRate]] = {}
     candles: dict[Key, list[Candle]] = {}
     pending = 0
-    for _, topic, record in READERS[kind](path, venues=venues, counts=data.counts):
+    for _, topic, record in READERS[kind](path, venues=venues, counts=data.counts, policy=policy):
         if topic == MD_FUNDING:
             funding.setdefault((record.venue, record.symbol), []).append(record)
         elif topic == MD_CANDLE:
@@ -111,11 +116,11 @@ def _merge(into: StudyData, other: StudyData) -> bool:
 
 
 def load(paths: Sequence[Path], *, venues: Mapping[str, VenueConfig],
-         on_rows: Callable[[int], None] | None = None) -> list[StudyData]:
+         on_rows: Callable[[int], None] | None = None, policy: RowPolicy | None = None) -> list[StudyData]:
     """All files → data sets, one per format unless two files hold the same series."""
     datasets: list[StudyData] = []
     for path in paths:
-        kind, data = read_series(path, venues=venues, on_rows=on_rows)
+        kind, data = read_series(path, venues=venues, on_rows=on_rows, policy=policy)
         same_kind = [d for d in datasets if d.kind == kind]
         if not any(_merge(d, data) for d in same_kind):
             data.name = kind if not same_kind else f"{kind} #{len(same_kind) + 1}"

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arbflow.connectors.captures.bar_quotes import SCAN_CUE, BarConversion, QuoteModel, convert_bars, quote_bar
-from arbflow.model import codec, reasons
 from arbflow.connectors.captures.row_policy import RowPolicy
+from arbflow.model import codec, reasons
 from arbflow.model.config import BacktestConfig, Config, PlausibilityConfig, parse_config
 from arbflow.model.errors import ConfigError
 from arbflow.model.market import Candle, Ticker
