@@ -100,7 +100,7 @@ def price_problem(prices: Iterable[tuple[str, Decimal]], asset: str, reference: 
     low, high = mid * (_ONE - config.price_band), mid * (_ONE + config.price_band)
     for name, value in prices:
         if not low <= value <= high:
-            return (f"{name} {value} is outside ±{config.price_band * 100:g} % of the reference, {what} "
+            return (f"{name} {value} is outside ±{(config.price_band * 100).normalize():f} % of the reference, {what} "
                     f"(plausibility.price_band)")
     return None
 
