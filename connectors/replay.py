@@ -202,7 +202,11 @@ def publish_files(config: Config, bootstrap: str, files: Sequence[Path], *, spee
     count = 0
     for item in merge_files(files, published.files):
         if universe is not None:
-            _strict_check(item, universe)
+            try:
+                _strict_check(item, universe)
+            except BadRow:
+                producer.flush()  # the lines before it are published; none after
+                raise
         if isinstance(item, Rejected):
             producer.produce(prefix + topics.DLQ_REPLAY, None, codec.encode(item))
             published.rejects[(topics.DLQ_REPLAY, item.reason)] += 1
