@@ -11,6 +11,7 @@ from arbflow.cli.support import err_console, guard, load, out_console
 from arbflow.connectors.captures.bar_quotes import BarConversion
 from arbflow.connectors.captures.bar_quotes import convert_bars as convert_bar_file
 from arbflow.connectors.captures.row_policy import BadRow, RowPolicy, dead_letter_path
+from arbflow.connectors.compressed import Damage, DamagedFile
 from arbflow.model import reasons
 from arbflow.model.config import Config
 
@@ -57,14 +58,17 @@ def convert_hftbacktest(files: tuple[Path, ...], out: Path, streams: str, depth:
     unknown = [s for s in wanted if s not in hftbacktest.STREAMS]
     if unknown:
         raise click.BadParameter(f"unknown stream(s) {', '.join(unknown)}; allowed: {', '.join(hftbacktest.STREAMS)}")
+    damage: list[Damage] = []
     try:
         counts = hftbacktest.convert(list(files), out, streams=wanted, since_ms=_parse_time(since) or 0,
-                                     until_ms=_parse_time(until), depth=depth)
+                                     until_ms=_parse_time(until), depth=depth, damage=damage)
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
     for kind, count in sorted(counts.items()):
         out_console.print(f"{kind:20} {count:>10,}")
     out_console.print(f"wrote {out}")
+    if damage:  # every line before the break was converted: one line, exit 1
+        raise DamagedFile(damage)
 
 
 @convert.command("cryptofeed")
@@ -86,13 +90,16 @@ def convert_cryptofeed(files: tuple[Path, ...], out: Path, streams: str, depth: 
     from arbflow.connectors.captures import cryptofeed
 
     wanted = tuple(s.strip() for s in streams.split(",") if s.strip())
+    damage: list[Damage] = []
     try:
-        counts = cryptofeed.convert(list(files), out, streams=wanted, depth=depth)
+        counts = cryptofeed.convert(list(files), out, streams=wanted, depth=depth, damage=damage)
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
     for kind, count in sorted(counts.items()):
         out_console.print(f"{kind:28} {count:>10,}")
     out_console.print(f"wrote {out}")
+    if damage:  # every line before the break was converted: one line, exit 1
+        raise DamagedFile(damage)
 
 
 @convert.command("funding")

@@ -184,3 +184,23 @@ def test_a_premium_column_mapped_as_a_price_is_refused_price_implausible(tmp_pat
         assert not any(p.startswith("0.000") for p in prices)
         # a refused row writes nothing, not even its settlement
         assert sorted(r["venue"] for r in written if r["topic"] == "md.funding") == ["binance", "bybit"]
+
+
+def test_a_truncated_xz_capture_converts_every_line_before_the_break_then_exits_1(tmp_path: Path) -> None:
+    source = Path(__file__).resolve().parents[2] / "fixtures" / "raw" / "usdm_btcusdt_20240808.head.txt.xz"
+    text = lzma.decompress(source.read_bytes())
+    cut, complete = _truncated(text, "xz")
+    (tmp_path / "usdm_btcusdt_20240808.txt.xz").write_bytes(cut)
+    (tmp_path / "whole.txt").write_bytes(b"".join(text.splitlines(keepends=True)[:complete]))
+    whole = tmp_path / "usdm_btcusdt_20240808.txt"  # the same complete lines, undamaged: what must come out
+    (tmp_path / "whole.txt").rename(whole)
+    result = _run("convert", "hftbacktest", str(tmp_path / "usdm_btcusdt_20240808.txt.xz"),
+                  "--out", str(tmp_path / "cut.jsonl"))
+    assert result.exit_code == 1
+    _no_traceback(result)
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f"arbflow: {tmp_path / 'usdm_btcusdt_20240808.txt.xz'}: damaged xz file: it breaks after line {complete:,}")
+    reference = _run("convert", "hftbacktest", str(whole), "--out", str(tmp_path / "whole.jsonl"))
+    assert reference.exit_code == 0, reference.output
+    assert (tmp_path / "cut.jsonl").read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
+    assert len(_lines(tmp_path / "cut.jsonl")) > 100
