@@ -20,7 +20,6 @@ belongs. A refused price never becomes a reference, and a reference older than t
 stops counting, so a genuine move beyond the band is accepted once the old prices age out.
 """
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
@@ -55,88 +54,127 @@ def funding_problem(name: str, value: Decimal | None, interval_ms: int, max_rate
             f"(±{max_rate_8h} per 8 h, plausibility.max_funding_rate_8h)")
 
 
+class Reference:
+    """One instrument's latest accepted mid: its time, the band around it, and the sides it was
+    taken from (a quote whose sides did not move only refreshes the time: no arithmetic)."""
+
+    __slots__ = ("high", "low", "mid", "sides", "ts")
+
+    def __init__(self, sides: tuple[Decimal, ...], ts: int, band: Decimal) -> None:
+        self.sides = sides
+        self.ts = ts
+        self.mid = sides[0] if len(sides) == 1 else (sides[0] + sides[1]) / _TWO
+        self.low = self.mid * (_ONE - band)
+        self.high = self.mid * (_ONE + band)
+
+    def __getstate__(self) -> tuple[Any, ...]:  # pickled with the desk's state (recovery snapshots)
+        return self.high, self.low, self.mid, self.sides, self.ts
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.high, self.low, self.mid, self.sides, self.ts = state
+
+
 @dataclass(slots=True)
 class PriceReferences:
-    """The latest accepted mid and its time per instrument of one asset (mutable; owned by
-    one reader or one desk)."""
+    """The latest accepted mid per instrument of one asset (mutable; owned by one reader or one
+    desk)."""
 
-    mids: dict[Instrument, tuple[Decimal, int]] = field(default_factory=dict)
+    mids: dict[Instrument, Reference] = field(default_factory=dict)
 
-    def note(self, instrument: Instrument, mid: Decimal, ts: int) -> None:
-        """An accepted mid becomes the instrument's reference (a later time only)."""
+    def note(self, instrument: Instrument, sides: tuple[Decimal, ...], ts: int, band: Decimal) -> None:
+        """Accepted prices (a bid and an ask, or a close) become the instrument's reference
+        (a later time only)."""
         held = self.mids.get(instrument)
-        if held is None or ts >= held[1]:
-            self.mids[instrument] = (mid, ts)
+        if held is None:
+            self.mids[instrument] = Reference(sides, ts, band)
+        elif ts >= held.ts:
+            if held.sides == sides:
+                held.ts = ts
+            else:
+                self.mids[instrument] = Reference(sides, ts, band)
 
-    def reference(self, instrument: Instrument, ts: int, max_age_ms: int) -> tuple[Decimal, str] | None:
-        """(reference mid, what it is) for a price of `instrument` at `ts`, or None."""
-        others = sorted((mid, key) for key, (mid, at) in self.mids.items()
-                        if key != instrument and -max_age_ms <= ts - at <= max_age_ms)
+    def reference(self, instrument: Instrument, ts: int, max_age_ms: int) -> tuple[Reference, int, Instrument] | None:
+        """The reference for a price of `instrument` at `ts` — (reference, how many other
+        instruments it is the median of (0: the instrument's own), whose it is) — or None."""
+        others = [(held, key) for key, held in self.mids.items()
+                  if key != instrument and -max_age_ms <= ts - held.ts <= max_age_ms]
         if len(others) == 1:
-            mid, (venue, symbol) = others[0]
-            return mid, f"{venue} {symbol} mid {mid}"
+            return others[0][0], 1, others[0][1]
         if others:
-            median = others[(len(others) - 1) // 2][0]
-            return median, f"median {median} of {len(others)} other instruments' mids"
+            others.sort(key=lambda entry: entry[0].mid)
+            median, key = others[(len(others) - 1) // 2]
+            return median, len(others), key
         own = self.mids.get(instrument)
-        if own is not None and -max_age_ms <= ts - own[1] <= max_age_ms:
-            return own[0], f"its own last mid {own[0]}"
+        if own is not None and -max_age_ms <= ts - own.ts <= max_age_ms:
+            return own, 0, instrument
         return None
 
 
-def price_problem(prices: Iterable[tuple[str, Decimal]], asset: str, reference: tuple[Decimal, str] | None,
-                  config: PlausibilityConfig) -> str | None:
-    """Why the first of `prices` ((field, value) pairs) is implausible, or None."""
-    if reference is None:
-        floor = config.price_floors.get(asset)
-        if floor is None:
-            return None
-        for name, value in prices:
-            if value < floor:
-                return (f"{name} {value} is below {asset}'s floor {floor} (plausibility.price_floors): "
-                        "a ratio, not a price")
-        return None
-    mid, what = reference
-    low, high = mid * (_ONE - config.price_band), mid * (_ONE + config.price_band)
-    for name, value in prices:
-        if not low <= value <= high:
-            return (f"{name} {value} is outside ±{(config.price_band * 100).normalize():f} % of the reference, {what} "
-                    f"(plausibility.price_band)")
-    return None
+def describe(reference: tuple[Reference, int, Instrument]) -> str:
+    """What a reference is, for a refusal's detail."""
+    held, count, (venue, symbol) = reference
+    if count == 0:
+        return f"its own last mid {held.mid}"
+    if count == 1:
+        return f"{venue} {symbol} mid {held.mid}"
+    return f"median {held.mid} of {count} other instruments' mids"
 
 
-def record_prices(record: Any) -> tuple[list[tuple[str, Decimal]], tuple[Decimal, ...]]:
-    """The prices a record states (field, value) and the prices whose mean is the mid it sets
-    as its instrument's reference (none for trades, liquidations and one-sided books)."""
+def _prices(record: Any) -> tuple[tuple[tuple[str, Decimal], ...], tuple[Decimal, ...]]:
+    """The prices a record states (field, value) and the sides whose mean is the mid it sets as
+    its instrument's reference (none for trades, liquidations and one-sided books)."""
     kind = type(record)
     if kind is Ticker:
-        prices = [("bid", record.bid), ("ask", record.ask)]
-        prices += [(name, value) for name in ("last", "mark", "index") if (value := getattr(record, name)) is not None]
+        prices: tuple[tuple[str, Decimal], ...] = (("bid", record.bid), ("ask", record.ask))
+        if record.last is not None or record.mark is not None or record.index is not None:
+            prices += tuple((name, value) for name in ("last", "mark", "index")
+                            if (value := getattr(record, name)) is not None)
         return prices, (record.bid, record.ask)
     if kind is OrderBook:
-        prices = ([("best bid", record.bids[0][0])] if record.bids else []) + \
-                 ([("best ask", record.asks[0][0])] if record.asks else [])
-        return prices, (record.bids[0][0], record.asks[0][0]) if record.bids and record.asks else ()
+        bids, asks = record.bids, record.asks
+        prices = ((("best bid", bids[0][0]),) if bids else ()) + ((("best ask", asks[0][0]),) if asks else ())
+        return prices, (bids[0][0], asks[0][0]) if bids and asks else ()
     if kind in (MarketTrade, Liquidation):
-        return [("px", record.px)], ()
+        return (("px", record.px),), ()
     if kind is Candle:
-        return [("close", record.close)], (record.close,)  # open/high/low against it: INCONSISTENT_CANDLE
-    return [], ()
+        return (("close", record.close),), (record.close,)  # open/high/low against it: INCONSISTENT_CANDLE
+    return (), ()
 
 
 def check_record(references: PriceReferences, asset: str, record: Any, ts: int,
                  config: PlausibilityConfig) -> str | None:
     """Judge the prices of a market record against `references` (for `asset`); an accepted
     record with a mid becomes its instrument's reference. Returns why it is implausible, or None."""
-    prices, sides = record_prices(record)
-    prices = [(name, value) for name, value in prices if value > _ZERO]  # ≤ 0: the sign check's (NON_POSITIVE_PRICE)
+    if type(record) is Ticker and record.last is None and record.mark is None and record.index is None:
+        # the common case, a plain quote inside the band of its reference: a few comparisons
+        bid, ask, instrument = record.bid, record.ask, (record.venue, record.symbol)
+        if _ZERO < bid <= MAX_PRICE and _ZERO < ask <= MAX_PRICE:
+            found = references.reference(instrument, ts, config.reference_max_age_ms)
+            if found is not None and found[0].low <= bid <= found[0].high and found[0].low <= ask <= found[0].high:
+                references.note(instrument, (bid, ask), ts, config.price_band)
+                return None
+    prices, sides = _prices(record)
+    prices = tuple(item for item in prices if item[1] > _ZERO)  # ≤ 0: the sign check's (NON_POSITIVE_PRICE)
     if not prices:
         return None
     for name, value in prices:
         if not value <= MAX_PRICE:  # compared before any product: 1E+999999 must not overflow
             return f"{name} {value} is above {MAX_PRICE:f}"
     instrument = (record.venue, record.symbol)
-    problem = price_problem(prices, asset, references.reference(instrument, ts, config.reference_max_age_ms), config)
-    if problem is None and sides and all(side > _ZERO for side in sides):
-        references.note(instrument, sides[0] if len(sides) == 1 else (sides[0] + sides[1]) / _TWO, ts)
-    return problem
+    found = references.reference(instrument, ts, config.reference_max_age_ms)
+    if found is None:
+        floor = config.price_floors.get(asset)
+        if floor is not None:
+            for name, value in prices:
+                if value < floor:
+                    return (f"{name} {value} is below {asset}'s floor {floor} (plausibility.price_floors): "
+                            "a ratio, not a price")
+    else:
+        low, high = found[0].low, found[0].high
+        for name, value in prices:
+            if not low <= value <= high:
+                return (f"{name} {value} is outside ±{(config.price_band * 100).normalize():f} % of the reference, "
+                        f"{describe(found)} (plausibility.price_band)")
+    if sides and sides[0] > _ZERO and sides[-1] > _ZERO:
+        references.note(instrument, sides, ts, config.price_band)
+    return None

@@ -59,7 +59,7 @@ def test_a_lone_first_price_below_the_assets_floor_looks_like_a_ratio() -> None:
 def test_the_median_of_the_other_venues_outvotes_one_bad_reference() -> None:
     references = PriceReferences()
     for venue, mid in (("okx", "67600"), ("bybit", "67610"), ("gate", "6761")):  # gate's is off by 10×
-        references.note((venue, PERP), D(mid), T)
+        references.note((venue, PERP), (D(mid),), T, PLAUSIBLE.price_band)
     assert check_record(references, "BTC", _ticker("binance", "67590", "67591", T), T, PLAUSIBLE) is None
     problem = check_record(references, "BTC", _ticker("kucoin", "6760", "6761", T), T, PLAUSIBLE)
     # the lower median of 6761, 67590.5 (binance, just taken), 67600 and 67610
@@ -82,13 +82,15 @@ def test_trades_are_judged_but_never_become_references() -> None:
                         trade_id="1", ts_local=T + 1)
     refused = market_state.observe(market, trade, None, PLAUSIBLE)
     assert refused is not None and refused.source == "md.trade" and refused.detail.startswith("px 600 is outside")
-    assert market.prices.mids == {("binance", PERP): (D("60000.5"), T)}
+    [(key, held)] = market.prices.mids.items()
+    assert (key, held.mid, held.ts, held.low, held.high) == (("binance", PERP), D("60000.5"), T, D("48000.400"),
+                                                             D("72000.600"))
 
 
 @given(st.decimals(min_value=D("0.8"), max_value=D("1.2"), places=6))
 def test_every_price_inside_the_band_is_accepted(factor: Decimal) -> None:
     references = PriceReferences()
-    references.note(("okx", PERP), D(50_000), T)
+    references.note(("okx", PERP), (D(50_000),), T, PLAUSIBLE.price_band)
     price = D(50_000) * factor
     ticker = _ticker("binance", str(price), str(price + 1), T)
     inside = D(40_000) <= price and price + 1 <= D(60_000)
