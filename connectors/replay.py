@@ -143,6 +143,38 @@ def merge_files(paths: Iterable[Path], stats: dict[str, FileStats] | None = None
         yield item[0] if isinstance(item, tuple) else item
 
 
+def locate(paths: Sequence[Path], dead: Sequence[tuple[str, Rejected]], universe: Universe) -> list[str | None]:
+    """The `file:line` of each dead letter (`(record topic, Rejected)`) the flow published for a
+    replay of `paths`, or None where no line matches. The flow knows only Kafka positions, so
+    the files are read again — only when there are dead letters — and a line matches when its
+    topic and event time are the dead letter's and its bytes are the raw text (a decode or
+    validation refusal) or its record encodes to it (a refusal of the desk, LATE_RECORD or
+    PRICE_IMPLAUSIBLE). Identical lines match in file order, one dead letter each."""
+    found: list[str | None] = [None] * len(dead)
+    waiting: dict[tuple[str, int | None], list[int]] = {}
+    for index, (topic, rejected) in enumerate(dead):
+        waiting.setdefault((topic, rejected.ts), []).append(index)
+    for path in paths:
+        for item in read_file(path):
+            if isinstance(item, tuple) or not waiting:
+                continue
+            for key in ((item.topic, item.ts), (item.topic, None)):
+                indices = waiting.get(key)
+                if indices and _matches(item, dead[indices[0]][1], universe):
+                    found[indices.pop(0)] = item.source
+                    if not indices:
+                        del waiting[key]
+                    break
+    return found
+
+
+def _matches(line: ReplayLine, rejected: Rejected, universe: Universe) -> bool:
+    if line.value.decode("utf-8", errors="replace") == rejected.raw:
+        return True
+    record = parse_record(line.topic, line.value, universe)
+    return type(record) is not Rejected and codec.encode(record).decode() == rejected.raw
+
+
 class ReplayWriter:
     """Write records to a replay file (gzip when the name ends in `.gz`)."""
 

@@ -63,19 +63,28 @@ def test_a_ratio_for_a_bid_next_to_the_other_venues_prices_is_refused_and_the_re
     last_ts = json.loads(head[-1])["ts_local"]
     extra = [TICKER % ("okx", "67600", "67600.2", last_ts + 1),
              TICKER % ("binance", "0.00066", "0.00067", last_ts + 2),     # a premium where a price belongs
-             TICKER % ("binance", "61700", "61700.1", last_ts + 3)]
+             TICKER % ("binance", "61700", "61700.1", last_ts + 3),
+             TICKER % ("binance", "61710", "61700", last_ts + 4)]          # crossed: refused by validation
     (tmp_path / "mixed.jsonl").write_bytes(b"".join(head) + "\n".join(extra).encode() + b"\n")
     result = _replay(config, kafka_bootstrap, redis_url, str(tmp_path / "mixed.jsonl"))
     assert result.returncode == 0, result.stderr
     assert "PRICE_IMPLAUSIBLE" in result.stdout  # the summary's dead-letter table
-    [line] = [x for x in result.stderr.splitlines() if x.startswith("dead letter ")]
-    assert line.startswith(f"dead letter md.ticker: {reasons.PRICE_IMPLAUSIBLE} — bid 0.00066 is outside ±20 % of "
-                           "the reference, median ")
-    assert "md.ticker" in result.stdout and "603" in result.stdout  # 600 + 3 published
+    implausible, crossed = sorted(x for x in result.stderr.splitlines() if x.startswith("dead letter "))
+    assert implausible.startswith(f"dead letter mixed.jsonl:602: {reasons.PRICE_IMPLAUSIBLE} — bid 0.00066 is "
+                                  "outside ±20 % of the reference, median ")
+    assert crossed == f"dead letter mixed.jsonl:604: {reasons.CROSSED_BOOK} — bid 61710 >= ask 61700"
+    assert "md.ticker" in result.stdout and "604" in result.stdout  # 600 + 4 published, every good one processed
+    # --strict: the crossed line is refused before anything after it is published …
     strict = _replay(config, kafka_bootstrap, redis_url, str(tmp_path / "mixed.jsonl"), "--strict")
     assert strict.returncode == 2
+    assert strict.stderr.strip().splitlines()[-1] == (f"arbflow: mixed.jsonl:604: {reasons.CROSSED_BOOK}: bid 61710 >= "
+                                                      "ask 61700 (--strict: stopped at the first bad line)")
+    # … and a refusal only the stream can make ends the run with exit 2, naming its line
+    (tmp_path / "implausible.jsonl").write_bytes(b"".join(head) + "\n".join(extra[:3]).encode() + b"\n")
+    strict = _replay(config, kafka_bootstrap, redis_url, str(tmp_path / "implausible.jsonl"), "--strict")
+    assert strict.returncode == 2
     assert strict.stderr.strip().splitlines()[-1].startswith(
-        f"arbflow: md.ticker: {reasons.PRICE_IMPLAUSIBLE}: bid 0.00066 is outside")
+        f"arbflow: implausible.jsonl:602: {reasons.PRICE_IMPLAUSIBLE}: bid 0.00066 is outside")
 
 
 def test_strict_stops_at_the_first_unreadable_line_before_publishing_it(
