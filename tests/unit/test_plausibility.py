@@ -2,6 +2,7 @@
 stage refuses a price outside the band around the asset's other prices (PRICE_IMPLAUSIBLE, with
 the value and the reference), and the funding cap scales with the interval."""
 
+import pickle
 from decimal import Decimal
 
 import pytest
@@ -105,3 +106,14 @@ def test_every_price_inside_the_band_is_accepted(factor: Decimal) -> None:
 def test_the_funding_cap_is_3_percent_per_8h_scaled_to_the_interval(rate: str, interval_ms: int,
                                                                     refused: bool) -> None:
     assert (funding_problem("rate", D(rate), interval_ms, PLAUSIBLE.max_funding_rate_8h) is not None) == refused
+
+
+def test_the_references_survive_a_snapshot_of_the_desk() -> None:
+    market = MarketState()
+    assert market_state.observe(market, _ticker("okx", "60000", "60001", T), None, PLAUSIBLE) is None
+    restored = pickle.loads(pickle.dumps(market))
+    [(key, held)] = restored.prices.mids.items()
+    assert (key, held.mid, held.low, held.high, held.ts) == (("okx", PERP), D("60000.5"), D("48000.400"),
+                                                             D("72000.600"), T)
+    refused = market_state.observe(restored, _ticker("binance", "6000", "6001", T + 1), None, PLAUSIBLE)
+    assert refused is not None and "okx BTC/USDT:USDT mid 60000.5" in refused.detail
