@@ -53,6 +53,7 @@ bench: $(STAMP)  ## replay throughput vs a raw consumer; tick-to-Redis latency a
 	@$(BIN)/python -m bench.allocation
 	@$(BIN)/python -m bench.portfolio_eval
 	@$(BIN)/python -m bench.bar_replay
+	@$(BIN)/python -m bench.plausibility
 
 # Not part of `make test` (a miniature of each is: tests/unit/test_fuzz_smoke.py,
 # tests/integration/test_soak_smoke.py). FUZZ_ARGS / SOAK_ARGS pass options, e.g.

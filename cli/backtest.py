@@ -23,10 +23,12 @@ from pathlib import Path
 
 import click
 
+from arbflow.cli.bad_rows import reading, strict_option
 from arbflow.cli.convert import bars_to_replay
 from arbflow.cli.replay import replay_and_report
 from arbflow.cli.support import err_console, guard, load
 from arbflow.connectors.captures.bar_quotes import assumptions
+from arbflow.connectors.captures.row_policy import dead_letter_path
 from arbflow.model.config import Config
 from arbflow.reports.output_files import BACKTEST_BARS, REPLAY_OUTPUTS
 
@@ -55,20 +57,25 @@ def backtest_settings(config: Config) -> Config:
                    f"{', '.join(REPLAY_OUTPUTS)}.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Bytewax worker threads (default 1).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of tables.")
+@strict_option
 @click.pass_context
 @guard
-def backtest(ctx: click.Context, file: Path, out_dir: Path | None, workers: int | None, as_json: bool) -> None:
+def backtest(ctx: click.Context, file: Path, out_dir: Path | None, workers: int | None, as_json: bool,
+             strict: bool) -> None:
     """Backtest an 8h bar + funding history (fixtures/funding/spot_perp_8h_*_utc.csv.gz)
     through the paper desks: each bar close c becomes a quote c × (1 ∓ half_spread_bps / 10⁴)
     with depth_usd / c a side ([backtest] in the configuration), each settlement a funding
     record; then the replay runs with trading on, the funding-silence rule off, and the
     order style of [backtest] order_style (default taker: both legs cross the bar quotes).
-    Prints the summary, the assumptions, wall time and records/s."""
+    Prints the summary, the assumptions, wall time and records/s. Bad rows of FILE follow the
+    policy of `arbflow convert bars` (dead letters, --strict: exit 2 at the first; a damaged
+    .gz: exit 1 after the backtest of everything readable)."""
     config = backtest_settings(load(ctx))
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="arbflow-backtest-") as scratch:
         replay_file = (out_dir or Path(scratch)) / BACKTEST_BARS
-        conversion = bars_to_replay(config, file, replay_file)
+        with reading(config, strict, dead_letter_path(replay_file), damage_exits=False) as policy:
+            conversion = bars_to_replay(config, file, replay_file, policy=policy)
         rows = assumptions(config, conversion.venues)
         summary = replay_and_report(config, (replay_file,), speed=0, workers=workers, out_dir=out_dir,
                                     as_json=as_json, trade=True, title="arbflow backtest", assumptions=rows)
@@ -79,3 +86,4 @@ def backtest(ctx: click.Context, file: Path, out_dir: Path | None, workers: int 
     rate = records / summary.flow_s if summary.flow_s else 0.0
     err_console.print(f"backtest: {records:,} records, wall time {wall_s:.1f} s (publish {summary.publish_s:.1f} s, "
                       f"flow {summary.flow_s:.1f} s), flow {rate:,.0f} records/s")
+    policy.raise_damage()

@@ -14,6 +14,7 @@ from arbflow.cli.support import die, out_console
 from arbflow.connectors.captures import column_map
 from arbflow.connectors.captures.column_map import load_mapping_file, refuse_unmapped
 from arbflow.connectors.captures.funding_history import Item
+from arbflow.connectors.captures.row_policy import RowPolicy
 from arbflow.model.column_map import (
     BARS,
     FIELDS,
@@ -114,17 +115,17 @@ def _known_layout(kind: str, path: Path, known: Callable[[Path], str] | None) ->
 
 
 def convert_mapped(kind: str, files: tuple[Path, ...], out: Path, config: Config, options: dict[str, Any],
-                   known: Callable[[Path], str] | None) -> bool:
+                   known: Callable[[Path], str] | None, policy: RowPolicy | None = None) -> bool:
     """Convert `files` by their mapping and print the counts (True), or check that they are of
     a known layout (False: the caller converts them). One line and exit 2 on a bad mapping or
-    a file of no known layout without one."""
+    a file of no known layout without one; bad rows go to `policy` (the one bad-row policy)."""
     try:
         mapping = resolve(kind, **options)
         if mapping is None:
             for path in files:
                 _known_layout(kind, path, known)
             return False
-        counts = column_map.convert(kind, files, out, mapping, venues=config.venues)
+        counts = column_map.convert(kind, files, out, mapping, venues=config.venues, policy=policy)
     except MappingError as error:
         die(str(error), 2)
     for name, count in sorted(counts.items()):
@@ -144,11 +145,13 @@ def mapped_bars(file: Path, options: dict[str, Any]) -> ColumnMapping | None:
     return mapping
 
 
-def bar_source(file: Path, mapping: ColumnMapping, config: Config, counts: Counter[str]) -> list[tuple[str, Item]]:
+def bar_source(file: Path, mapping: ColumnMapping, config: Config, counts: Counter[str],
+               policy: RowPolicy | None = None) -> list[tuple[str, Item]]:
     """The candles and funding items of a mapped bar file (`bar_quotes.convert_bars(source=…)`);
-    the reading counts but md.candle go to `counts`; exit 2 on a mapping error."""
+    the reading counts but md.candle go to `counts`; bad rows to `policy`; exit 2 on a mapping
+    error."""
     try:
-        items = column_map.bar_items(file, mapping, venues=config.venues, counts=counts)
+        items = column_map.bar_items(file, mapping, venues=config.venues, counts=counts, policy=policy)
     except MappingError as error:
         die(str(error), 2)
     counts.pop(MD_CANDLE, None)

@@ -8,10 +8,14 @@ from typing import Any
 
 import click
 
+from arbflow.cli.bad_rows import dead_letters_option, reading, strict_option
 from arbflow.cli.column_map import bar_source, convert_mapped, mapped_bars, mapping_options
 from arbflow.cli.support import err_console, guard, load, out_console
 from arbflow.connectors.captures.bar_quotes import BarConversion
 from arbflow.connectors.captures.bar_quotes import convert_bars as convert_bar_file
+from arbflow.connectors.captures.row_policy import BadRow, RowPolicy, dead_letter_path
+from arbflow.connectors.compressed import Damage, DamagedFile
+from arbflow.model import reasons
 from arbflow.model.column_map import BARS, FUNDING, QUOTES, ColumnMapping
 from arbflow.model.config import Config
 
@@ -58,14 +62,17 @@ def convert_hftbacktest(files: tuple[Path, ...], out: Path, streams: str, depth:
     unknown = [s for s in wanted if s not in hftbacktest.STREAMS]
     if unknown:
         raise click.BadParameter(f"unknown stream(s) {', '.join(unknown)}; allowed: {', '.join(hftbacktest.STREAMS)}")
+    damage: list[Damage] = []
     try:
         counts = hftbacktest.convert(list(files), out, streams=wanted, since_ms=_parse_time(since) or 0,
-                                     until_ms=_parse_time(until), depth=depth)
+                                     until_ms=_parse_time(until), depth=depth, damage=damage)
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
     for kind, count in sorted(counts.items()):
         out_console.print(f"{kind:20} {count:>10,}")
     out_console.print(f"wrote {out}")
+    if damage:  # every line before the break was converted: one line, exit 1
+        raise DamagedFile(damage)
 
 
 @convert.command("cryptofeed")
@@ -87,13 +94,16 @@ def convert_cryptofeed(files: tuple[Path, ...], out: Path, streams: str, depth: 
     from arbflow.connectors.captures import cryptofeed
 
     wanted = tuple(s.strip() for s in streams.split(",") if s.strip())
+    damage: list[Damage] = []
     try:
-        counts = cryptofeed.convert(list(files), out, streams=wanted, depth=depth)
+        counts = cryptofeed.convert(list(files), out, streams=wanted, depth=depth, damage=damage)
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
     for kind, count in sorted(counts.items()):
         out_console.print(f"{kind:28} {count:>10,}")
     out_console.print(f"wrote {out}")
+    if damage:  # every line before the break was converted: one line, exit 1
+        raise DamagedFile(damage)
 
 
 @convert.command("funding")
@@ -101,9 +111,12 @@ def convert_cryptofeed(files: tuple[Path, ...], out: Path, streams: str, depth: 
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Replay file to write (.jsonl or .jsonl.gz).")
 @mapping_options(FUNDING)
+@strict_option
+@dead_letters_option("next to --out, NAME.rejected.jsonl")
 @click.pass_context
 @guard
-def convert_funding(ctx: click.Context, files: tuple[Path, ...], out: Path, **mapped: Any) -> None:
+def convert_funding(ctx: click.Context, files: tuple[Path, ...], out: Path, strict: bool,
+                    dead_letters: Path | None, **mapped: Any) -> None:
     """Funding and 8h-candle histories (fixtures/funding/: aha-hh 8h bars with funding,
     Binance website funding exports, the supervik 7-venue funding history; the format is
     recognised from the header) → md.funding and md.candle in one replay file. Any other
@@ -112,19 +125,28 @@ def convert_funding(ctx: click.Context, files: tuple[Path, ...], out: Path, **ma
     No look-ahead: a rate settled at T is published at T as the estimate for the next
     settlement; a bar is published when it closes. Intervals come from the previous
     settlement (1, 2, 4 or 8 h), else the venue's configured interval (counted).
+
+    A bad row (malformed, duplicate or out-of-order settlement, unknown venue or instrument,
+    a rate beyond [plausibility] max_funding_rate_8h, an implausible price) is written to the
+    dead letters with file:line, reason and raw text, and the rest is converted (--strict:
+    exit 2 at the first). A .gz/.xz file that breaks before its end: every readable row is
+    converted, then one line names where it broke, exit 1.
     """
     from arbflow.connectors.captures import funding_history
 
     config = load(ctx)
-    if convert_mapped(FUNDING, files, out, config, mapped, known=funding_history.detect_format):
-        return
-    try:
-        counts = funding_history.convert(list(files), out, venues=config.venues)
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
-    for kind, count in sorted(counts.items()):
-        out_console.print(f"{kind:28} {count:>10,}")
-    out_console.print(f"wrote {out}")
+    with reading(config, strict, dead_letters or dead_letter_path(out)) as policy:
+        if convert_mapped(FUNDING, files, out, config, mapped, known=funding_history.detect_format, policy=policy):
+            return
+        try:
+            counts = funding_history.convert(list(files), out, venues=config.venues, policy=policy)
+        except BadRow:
+            raise
+        except ValueError as error:
+            raise click.BadParameter(str(error)) from None
+        for kind, count in sorted(counts.items()):
+            out_console.print(f"{kind:28} {count:>10,}")
+        out_console.print(f"wrote {out}")
 
 
 @convert.command("bars")
@@ -132,16 +154,23 @@ def convert_funding(ctx: click.Context, files: tuple[Path, ...], out: Path, **ma
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Replay file to write (.jsonl or .jsonl.gz).")
 @mapping_options(BARS)
+@strict_option
+@dead_letters_option("next to --out, NAME.rejected.jsonl")
 @click.pass_context
 @guard
-def convert_bars(ctx: click.Context, file: Path, out: Path, **mapped: Any) -> None:
+def convert_bars(ctx: click.Context, file: Path, out: Path, strict: bool, dead_letters: Path | None,
+                 **mapped: Any) -> None:
     """8h bars with funding (fixtures/funding/spot_perp_8h_*_utc.csv.gz) → md.ticker and
     md.funding for a backtest, through the declared quote model ([backtest] half_spread_bps,
     depth_usd): each bar close c is quoted c × (1 ∓ h) at its close time, depth_usd / c a side.
     Bars it cannot price (close ≤ 0) are refused with file:line and reason; that instrument has
-    no quote for that close. Bars of your own layout with --map or --mapping."""
-    bars_to_replay(load(ctx), file, out, mapped_bars(file, mapped))
-    out_console.print(f"wrote {out}")
+    no quote for that close. Bars of your own layout with --map or --mapping. Bad rows follow
+    the policy of `convert funding` (dead letters, --strict, damaged files)."""
+    config = load(ctx)
+    mapping = mapped_bars(file, mapped)
+    with reading(config, strict, dead_letters or dead_letter_path(out)) as policy:
+        bars_to_replay(config, file, out, mapping, policy=policy)
+        out_console.print(f"wrote {out}")
 
 
 @convert.command("quotes")
@@ -149,29 +178,40 @@ def convert_bars(ctx: click.Context, file: Path, out: Path, **mapped: Any) -> No
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Replay file to write (.jsonl or .jsonl.gz).")
 @mapping_options(QUOTES)
+@strict_option
+@dead_letters_option("next to --out, NAME.rejected.jsonl")
 @click.pass_context
 @guard
-def convert_quotes(ctx: click.Context, files: tuple[Path, ...], out: Path, **mapped: Any) -> None:
+def convert_quotes(ctx: click.Context, files: tuple[Path, ...], out: Path, strict: bool, dead_letters: Path | None,
+                   **mapped: Any) -> None:
     """Best bid/ask histories of your own layout (CSV, JSON, JSONL; --map time=…,bid=…,ask=…,
     bid_qty=…,ask_qty=…) → md.ticker, quantities in base units (inverse contracts converted at
-    the row's prices)."""
-    convert_mapped(QUOTES, files, out, load(ctx), mapped, known=None)
+    the row's prices). Bad rows follow the policy of `convert funding` (dead letters, --strict)."""
+    config = load(ctx)
+    with reading(config, strict, dead_letters or dead_letter_path(out)) as policy:
+        convert_mapped(QUOTES, files, out, config, mapped, known=None, policy=policy)
 
 
-def bars_to_replay(config: Config, file: Path, out: Path, mapping: ColumnMapping | None = None) -> BarConversion:
+def bars_to_replay(config: Config, file: Path, out: Path, mapping: ColumnMapping | None = None, *,
+                   policy: RowPolicy | None = None) -> BarConversion:
     """Convert and print the counts and every refused bar (`arbflow convert bars`, `backtest`);
-    `mapping`: a bar file of the user's layout (`connectors.captures.column_map`)."""
+    `mapping`: a bar file of the user's layout (`connectors.captures.column_map`); bad rows go
+    to `policy` (strict when None)."""
     try:
         read: Counter[str] = Counter()
-        source = None if mapping is None else bar_source(file, mapping, config, read)
+        source = None if mapping is None else bar_source(file, mapping, config, read, policy)
         conversion = convert_bar_file(file, out, venues=config.venues, backtest=config.backtest,
-                                      source=source)
+                                      source=source, policy=policy)
         conversion.counts.update(read)
+    except BadRow:
+        raise
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
     for kind, count in sorted(conversion.counts.items()):
         err_console.print(f"{kind:28} {count:>10,}")
-    for rejected in conversion.rejected:
+    # with a policy, the bars it could not quote are among its bad rows (printed with them)
+    for rejected in conversion.rejected if policy is None else [r for r in conversion.rejected
+                                                                if r.reason == reasons.MISSING_FIELD]:
         err_console.print(f"refused {rejected.source}: {rejected.reason} — {rejected.detail}")
     err_console.print(f"{'refused bars':28} {len(conversion.rejected):>10,}")
     return conversion

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from arbflow.cli.support import err_console, guard, load, out_console
+from arbflow.cli.support import die, err_console, guard, load, out_console
+from arbflow.connectors.captures.row_policy import BadRow
 from arbflow.model.config import Config
 from arbflow.reports.output_files import listed
 
@@ -30,10 +31,13 @@ if TYPE_CHECKING:
 @click.option("--publish-only", is_flag=True,
               help="Only publish FILES to their topics (paced by --speed) and stop: a live source for a running "
                    "`arbflow scan` or `arbflow trade`.")
+@click.option("--strict", is_flag=True,
+              help="Exit 2 at the first bad line (unreadable, or refused by validation) before publishing it, and "
+                   "after the run if the flow refused any record; default: dead-letter it and go on.")
 @click.pass_context
 @guard
 def replay(ctx: click.Context, files: tuple[Path, ...], speed: float | None, workers: int | None,
-           out_dir: Path | None, as_json: bool, no_trade: bool, publish_only: bool) -> None:
+           out_dir: Path | None, as_json: bool, no_trade: bool, publish_only: bool, strict: bool) -> None:
     """Replay recorded FILES through Kafka and the dataflow, then summarise.
 
     FILES are replay files (JSON Lines, .gz allowed; format in the README). They are
@@ -41,18 +45,22 @@ def replay(ctx: click.Context, files: tuple[Path, ...], speed: float | None, wor
     dlq.replay. The basis flow then runs over exactly the published md.ticker records:
     invalid ones go to dlq.md.ticker with a reason, the basis goes to signal.basis and
     Redis. Starts the embedded services if they are not running. Publishing shows a
-    progress bar (records/s, ETA) on a terminal, plain lines otherwise.
+    progress bar (records/s, ETA) on a terminal, plain lines otherwise. A .gz/.xz file that
+    breaks before its end is replayed up to the break; then one line names where it broke,
+    exit 1.
     """
     replay_and_report(load(ctx), files, speed=speed, workers=workers, out_dir=out_dir, as_json=as_json,
-                      trade=not no_trade, publish_only=publish_only)
+                      trade=not no_trade, publish_only=publish_only, strict=strict)
 
 
 def replay_and_report(config: Config, files: tuple[Path, ...], *, speed: float | None, workers: int | None,
                       out_dir: Path | None, as_json: bool, trade: bool, publish_only: bool = False,
-                      title: str = "arbflow replay", assumptions: list[tuple[str, str]] | None = None
-                      ) -> "ReplaySummary":
+                      title: str = "arbflow replay", assumptions: list[tuple[str, str]] | None = None,
+                      strict: bool = False) -> "ReplaySummary":
     """Run the replay with a progress bar, print its summary (or JSON) and write `out_dir`'s
-    files; `arbflow backtest` adds its `title` and `assumptions` (printed and in the report)."""
+    files; `arbflow backtest` adds its `title` and `assumptions` (printed and in the report).
+    Exits 2 on a bad line under `strict`; raises `DamagedFile` (exit 1) after the summary when
+    a file broke before its end."""
     from arbflow.cli.progress import ProgressReport
     from arbflow.connectors.replay import count_lines
     from arbflow.flows.replay import run_replay
@@ -77,13 +85,18 @@ def replay_and_report(config: Config, files: tuple[Path, ...], *, speed: float |
             publishing.close()  # the publishing phase ends (its figures print) before the flow starts
             err_console.print(line)
 
-        summary = run_replay(config, list(files), speed=speed, workers=workers, progress=progress,
-                             trade=trade, publish_only=publish_only,
-                             announce=None if as_json else announce)
+        try:
+            summary = run_replay(config, list(files), speed=speed, workers=workers, progress=progress,
+                                 trade=trade, publish_only=publish_only,
+                                 announce=None if as_json else announce, strict=strict)
+        except BadRow as error:
+            publishing.close()
+            die(f"{error} (--strict: stopped at the first bad line)", 2)
     if publish_only:
         published = ", ".join(f"{topic} {count:,}" for topic, count in sorted(summary.published.items()))
         rejected = sum(summary.rejects.values())
         err_console.print(f"published {published} in {summary.publish_s:.1f} s; {rejected} lines to dlq.replay")
+        _end(summary, strict=False)
         return summary
     document = summary.as_json()
     if assumptions:
@@ -103,4 +116,22 @@ def replay_and_report(config: Config, files: tuple[Path, ...], *, speed: float |
             out_console.print(f"assumed {what}: {value}")
         if page is not None:
             out_console.print(f"report: {page}")
+        for rejected in summary.dead_letters()[:DEAD_LETTERS_SHOWN]:
+            err_console.print(f"dead letter {rejected.source}: {rejected.reason} — {rejected.detail}", soft_wrap=True)
+    _end(summary, strict=strict)
     return summary
+
+
+DEAD_LETTERS_SHOWN = 5  # the first few dead letters are printed under the summary
+
+
+def _end(summary: "ReplaySummary", *, strict: bool) -> None:
+    """After the summary: exit 2 under `strict` if the flow refused a record; a file that
+    broke before its end is one line and exit 1 (`DamagedFile`)."""
+    from arbflow.connectors.compressed import DamagedFile
+
+    dead = summary.dead_letters()
+    if strict and dead:
+        die(f"{dead[0].source}: {dead[0].reason}: {dead[0].detail} (--strict: {len(dead):,} record(s) refused)", 2)
+    if summary.damage():
+        raise DamagedFile(summary.damage())

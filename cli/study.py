@@ -19,12 +19,14 @@ from typing import Any, Final
 import click
 from rich.console import Console
 
+from arbflow.cli.bad_rows import reading, strict_option
 from arbflow.cli.progress import ProgressReport
 from arbflow.cli.support import die as _die
 from arbflow.cli.support import guard as _guard
 from arbflow.connectors.captures import funding_study_data
+from arbflow.connectors.captures.row_policy import BadRow
 from arbflow.model import codec
-from arbflow.model.config import Config, VenueConfig
+from arbflow.model.config import Config
 from arbflow.model.errors import ConfigError
 from arbflow.model.money import BPS_PER_UNIT, DecimalTextError, parse_decimal
 from arbflow.operators.study import carry as carry_study
@@ -46,6 +48,7 @@ FIXTURES: Final = Path(__file__).resolve().parents[1] / "fixtures" / "funding"
 JSON_NAME: Final = "funding_study.json"
 CSV_NAME: Final = "funding_study.csv"
 HTML_NAME: Final = "funding_study.html"
+REJECTED_NAME: Final = "rejected.jsonl"  # the dead letters of the data files
 PORTFOLIO_DATA: Final = FIXTURES / "spot_perp_8h_binance_bybit_okx_utc.csv.gz"
 PORTFOLIO_JSON: Final = "portfolio.json"
 PORTFOLIO_CSV: Final = "portfolio_equity.csv"
@@ -79,11 +82,6 @@ def _config(ctx: click.Context) -> Config:
         return load_config(path)
     except ConfigError as error:
         _die(f"config error: {error}", 2)
-
-
-def _venues(ctx: click.Context) -> dict[str, VenueConfig]:
-    """The configured venues (fees, funding intervals)."""
-    return dict(_config(ctx).venues)
 
 
 def _data_files(given: tuple[Path, ...]) -> list[Path]:
@@ -125,12 +123,13 @@ def study() -> None:
 @click.option("--basis-reentry-bps", type=DECIMAL, default="0", show_default=True,
               help="After a basis stop, entries wait for a bar at or above this basis.")
 @click.option("--json", "as_json", is_flag=True, help="Print the study as JSON instead of the table.")
+@strict_option
 @click.pass_context
 @_guard
 def funding(ctx: click.Context, data_files: tuple[Path, ...], out_dir: Path, entry_margin_bps: Decimal | None,
             exit_bps: Decimal | None,
             signal_window: int, notional: Decimal, basis_stop_bps: Decimal, basis_stop_intervals: int,
-            basis_reentry_bps: Decimal, as_json: bool) -> None:
+            basis_reentry_bps: Decimal, as_json: bool, strict: bool) -> None:
     """Funding-carry study: cash-and-carry per venue and cross-venue funding spread, with
     fees, the desks' carry rule (entry over H, exit by hysteresis) and the basis stop, in exact
     Decimal, next to the naive
@@ -140,11 +139,18 @@ def funding(ctx: click.Context, data_files: tuple[Path, ...], out_dir: Path, ent
     table and writes funding_study.json, funding_study.csv, funding_study.html (charts of
     cumulative P&L, self-contained) and plots/*.html into --out. Progress goes to stderr: a
     bar on a terminal, plain lines otherwise.
+
+    Bad rows (malformed, duplicate or out-of-order settlements, rates beyond [plausibility]
+    max_funding_rate_8h, implausible prices) are left out and written to --out/rejected.jsonl
+    with file:line, reason and raw text; the counts are printed (--strict: exit 2 at the first).
+    A .gz/.xz file that breaks before its end is studied up to the break, then one line names
+    where it broke, exit 1.
     """
-    venues = _venues(ctx)
+    config = _config(ctx)
+    venues = dict(config.venues)
     files = _data_files(data_files)
     try:
-        strategy = _config(ctx).strategy
+        strategy = config.strategy
         strategy = dataclasses.replace(
             strategy, entry_margin_bps=strategy.entry_margin_bps if entry_margin_bps is None else entry_margin_bps,
             exit_carry_8h=strategy.exit_carry_8h if exit_bps is None else exit_bps / BPS_PER_UNIT)
@@ -157,9 +163,12 @@ def funding(ctx: click.Context, data_files: tuple[Path, ...], out_dir: Path, ent
     err = Console(stderr=True, highlight=False)
     rows: list[Row] = []
     with ProgressReport(err) as progress:
-        with progress.phase("reading", funding_study_data.total_rows(files)) as advance:
+        with progress.phase("reading", funding_study_data.total_rows(files)) as advance, \
+                reading(config, strict, out_dir / REJECTED_NAME, damage_exits=False) as policy:
             try:
-                datasets = funding_study_data.load(files, venues=venues, on_rows=advance)
+                datasets = funding_study_data.load(files, venues=venues, on_rows=advance, policy=policy)
+            except BadRow:
+                raise
             except ValueError as error:
                 _die(str(error), 2)
         plans = [(data, carry_study.plan(data.funding, data.candles, venues)) for data in datasets]
@@ -178,6 +187,7 @@ def funding(ctx: click.Context, data_files: tuple[Path, ...], out_dir: Path, ent
     written = _write(out_dir, rows, params, described, summary)
     if as_json:
         sys.stdout.buffer.write(codec.dumps(summary) + b"\n")
+        policy.raise_damage()
         return
     out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     rule = params.strategy
@@ -186,6 +196,7 @@ def funding(ctx: click.Context, data_files: tuple[Path, ...], out_dir: Path, ent
                           f"{rule.exit_carry_8h * BPS_PER_UNIT} bp/8h, taker fees"))
     for path in written:
         out.print(f"wrote {path}")
+    policy.raise_damage()
 
 
 def _write(out_dir: Path, rows: list[Row], params: carry_study.StudyParams, described: list[dict[str, Any]],
@@ -222,10 +233,11 @@ def _day_ms(text: str | None, option: str) -> int | None:
 @click.option("--start", "start_day", default=None, help="First day (UTC, YYYY-MM-DD) of data to use.")
 @click.option("--end", "end_day", default=None, help="Use data published before this day (UTC, YYYY-MM-DD).")
 @click.option("--json", "as_json", is_flag=True, help="Print the evaluation as JSON instead of the table.")
+@strict_option
 @click.pass_context
 @_guard
 def portfolio(ctx: click.Context, data_file: Path, out_dir: Path, capital: Decimal, start_day: str | None,
-              end_day: str | None, as_json: bool) -> None:
+              end_day: str | None, as_json: bool, strict: bool) -> None:
     """Multi-pair portfolio vs the best single pair over 8h history.
 
     Every cash-and-carry and cross-venue funding spread of the data is simulated with the
@@ -235,7 +247,8 @@ def portfolio(ctx: click.Context, data_file: Path, out_dir: Path, capital: Decim
     gates check every venue. The best single pair is chosen in hindsight. Prints annualised
     return, Sharpe (daily), max drawdown, utilisation, turnover, fees, refusals,
     de-leverings and liquidations, next to the naive "mean funding × 3 × 365"; writes
-    portfolio.json and portfolio_equity.csv into --out. Progress goes to stderr.
+    portfolio.json and portfolio_equity.csv into --out. Progress goes to stderr. Bad rows as in
+    `study funding` (left out, --out/rejected.jsonl, --strict; a damaged file: exit 1 after).
     """
     config = _config(ctx)
     venues = dict(config.venues)
@@ -247,9 +260,13 @@ def portfolio(ctx: click.Context, data_file: Path, out_dir: Path, capital: Decim
     params = carry_study.StudyParams(notional=capital)
     err = Console(stderr=True, highlight=False)
     with ProgressReport(err) as progress:
-        with progress.phase("reading", funding_study_data.total_rows([data_file])) as advance:
+        with progress.phase("reading", funding_study_data.total_rows([data_file])) as advance, \
+                reading(config, strict, out_dir / REJECTED_NAME, damage_exits=False) as policy:
             try:
-                kind, data = funding_study_data.read_series(data_file, venues=venues, on_rows=advance)
+                kind, data = funding_study_data.read_series(data_file, venues=venues, on_rows=advance,
+                                                            policy=policy)
+            except BadRow:
+                raise
             except ValueError as error:
                 _die(str(error), 2)
         funding_series = portfolio_eval.between(data.funding, start_ms, end_ms)
@@ -280,6 +297,7 @@ def portfolio(ctx: click.Context, data_file: Path, out_dir: Path, capital: Decim
                                          encoding="utf-8")
     if as_json:
         sys.stdout.buffer.write(codec.dumps(summary) + b"\n")
+        policy.raise_damage()
         return
     out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     out.print(portfolio_report.table(evaluation, f"Multi-pair portfolio vs best single pair — {data_file.name}, "
@@ -289,3 +307,4 @@ def portfolio(ctx: click.Context, data_file: Path, out_dir: Path, capital: Decim
     out.print(portfolio_report.candidates_table(evaluation))
     for name in (PORTFOLIO_JSON, PORTFOLIO_CSV):
         out.print(f"wrote {out_dir / name}")
+    policy.raise_damage()

@@ -30,7 +30,9 @@ file pays nothing for it, one that alternates topics on every line pays a round 
 import gzip
 import heapq
 import io
+import lzma
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,10 +40,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from arbflow.connectors import kafka
+from arbflow.connectors.captures.row_policy import BadRow
+from arbflow.connectors.compressed import Damage, lines, open_binary
 from arbflow.model import codec, reasons, topics
 from arbflow.model.config import Config
 from arbflow.model.rejected import Rejected
 from arbflow.model.symbols import base_asset
+from arbflow.model.validation import Universe, parse_record
 
 _TIME_FIELDS = ("ts_local", "ts", "ts_exchange")
 Progress = Callable[[int, int], None]  # (records published so far, event-time ms of the latest)
@@ -60,27 +65,30 @@ class ReplayLine:
 
 @dataclass(slots=True)
 class FileStats:
-    """Per-file reading counts; `out_of_order` lines went back in event time."""
+    """Per-file reading counts; `out_of_order` lines went back in event time; `damage` where a
+    compressed file broke before its end (every line before it was read)."""
 
     lines: int = 0
     rejected: int = 0
     out_of_order: int = 0
+    damage: Damage | None = None
 
 
 def open_text(path: Path) -> IO[bytes]:
-    """Open a replay file for binary reading, transparently un-gzipping `.gz`."""
-    if path.suffix == ".gz":
-        return gzip.open(path, "rb")
-    return open(path, "rb")
+    """Open a replay file for binary reading, transparently un-gzipping `.gz` (and `.xz`)."""
+    return open_binary(path)
 
 
 def count_lines(path: Path) -> int:
-    """Lines in a replay file (for progress totals): ≈ 0.1 s per 100k gzip'd lines."""
+    """Lines in a replay file (for progress totals), up to a break in a damaged compressed file."""
     count, last = 0, b"\n"
-    with open_text(path) as handle:
-        while chunk := handle.read(1 << 20):
-            count += chunk.count(b"\n")
-            last = chunk[-1:]
+    try:
+        with open_text(path) as handle:
+            while chunk := handle.read(1 << 20):
+                count += chunk.count(b"\n")
+                last = chunk[-1:]
+    except (EOFError, OSError, zlib.error, lzma.LZMAError):
+        return count  # damaged: the reader stops at the break and says where
     return count + (last != b"\n")
 
 
@@ -97,31 +105,33 @@ def read_file(path: Path, stats: FileStats | None = None) -> Iterator[ReplayLine
     line before them so they keep their place in a merge."""
     stats = stats if stats is not None else FileStats()
     last_ts = 0
-    with open_text(path) as handle:
-        for number, raw in enumerate(handle, start=1):
-            raw = raw.rstrip(b"\r\n")
-            if not raw.strip():
-                continue
-            stats.lines += 1
-            source = f"{path.name}:{number}"
-            try:
-                obj = codec.loads(raw)
-            except codec.DecodeError as error:
-                stats.rejected += 1
-                yield codec.reject(error.reason, error.detail, source=source, raw=raw), last_ts
-                continue
-            topic = obj.get("topic") if type(obj) is dict else None
-            if type(topic) is not str:
-                stats.rejected += 1
-                yield codec.reject(reasons.MISSING_FIELD, "topic: a replay line needs a string topic",
-                                   source=source, raw=raw), last_ts
-                continue
-            del obj["topic"]
-            ts = next((v for name in _TIME_FIELDS if type(v := obj.get(name)) is int), last_ts)
-            if ts < last_ts:
-                stats.out_of_order += 1
-            last_ts = max(last_ts, ts)
-            yield ReplayLine(topic=topic, key=_key(obj), value=codec.dumps(obj), ts=ts, source=source)
+    damage: list[Damage] = []
+    for number, raw in enumerate(lines(path, damage), start=1):
+        raw = raw.rstrip(b"\r\n")
+        if not raw.strip():
+            continue
+        stats.lines += 1
+        source = f"{path.name}:{number}"
+        try:
+            obj = codec.loads(raw)
+        except codec.DecodeError as error:
+            stats.rejected += 1
+            yield codec.reject(error.reason, error.detail, source=source, raw=raw), last_ts
+            continue
+        topic = obj.get("topic") if type(obj) is dict else None
+        if type(topic) is not str:
+            stats.rejected += 1
+            yield codec.reject(reasons.MISSING_FIELD, "topic: a replay line needs a string topic",
+                               source=source, raw=raw), last_ts
+            continue
+        del obj["topic"]
+        ts = next((v for name in _TIME_FIELDS if type(v := obj.get(name)) is int), last_ts)
+        if ts < last_ts:
+            stats.out_of_order += 1
+        last_ts = max(last_ts, ts)
+        yield ReplayLine(topic=topic, key=_key(obj), value=codec.dumps(obj), ts=ts, source=source)
+    if damage:
+        stats.damage = damage[0]
 
 
 def merge_files(paths: Iterable[Path], stats: dict[str, FileStats] | None = None
@@ -135,6 +145,38 @@ def merge_files(paths: Iterable[Path], stats: dict[str, FileStats] | None = None
                         for item in read_file(path, file_stats))
     for _, _, item in heapq.merge(*streams, key=lambda entry: (entry[0], entry[1])):
         yield item[0] if isinstance(item, tuple) else item
+
+
+def locate(paths: Sequence[Path], dead: Sequence[tuple[str, Rejected]], universe: Universe) -> list[str | None]:
+    """The `file:line` of each dead letter (`(record topic, Rejected)`) the flow published for a
+    replay of `paths`, or None where no line matches. The flow knows only Kafka positions, so
+    the files are read again — only when there are dead letters — and a line matches when its
+    topic and event time are the dead letter's and its bytes are the raw text (a decode or
+    validation refusal) or its record encodes to it (a refusal of the desk, LATE_RECORD or
+    PRICE_IMPLAUSIBLE). Identical lines match in file order, one dead letter each."""
+    found: list[str | None] = [None] * len(dead)
+    waiting: dict[tuple[str, int | None], list[int]] = {}
+    for index, (topic, rejected) in enumerate(dead):
+        waiting.setdefault((topic, rejected.ts), []).append(index)
+    for path in paths:
+        for item in read_file(path):
+            if isinstance(item, tuple) or not waiting:
+                continue
+            for key in ((item.topic, item.ts), (item.topic, None)):
+                indices = waiting.get(key)
+                if indices and _matches(item, dead[indices[0]][1], universe):
+                    found[indices.pop(0)] = item.source
+                    if not indices:
+                        del waiting[key]
+                    break
+    return found
+
+
+def _matches(line: ReplayLine, rejected: Rejected, universe: Universe) -> bool:
+    if line.value.decode("utf-8", errors="replace") == rejected.raw:
+        return True
+    record = parse_record(line.topic, line.value, universe)
+    return type(record) is not Rejected and codec.encode(record).decode() == rejected.raw
 
 
 class ReplayWriter:
@@ -180,10 +222,14 @@ class Published:
 
 def publish_files(config: Config, bootstrap: str, files: Sequence[Path], *, speed: float,
                   partitions: dict[str, int], published: Published,
-                  progress: Progress | None = None, ordered: bool = False) -> kafka.Delivered:
+                  progress: Progress | None = None, ordered: bool = False, strict: bool = False) -> kafka.Delivered:
     """Publish the merged lines of `files` (see the module docstring); returns what Kafka
     acknowledged, offset ranges included. `progress` runs every 2,000 lines and at the end.
-    `ordered`: each change of topic waits for what was written before (module docstring)."""
+    `ordered`: each change of topic waits for what was written before (module docstring).
+    `strict`: each line is also decoded and validated here (`parse_record`, the flow's own
+    check), and the first one refused raises `BadRow` naming its `file:line` — nothing after it
+    is published."""
+    universe = Universe.from_config(config) if strict else None
     partitioner = kafka.Partitioner(config.universe.assets, config.kafka.partitions)
     producer = kafka.KeyedProducer(bootstrap, partitioner, delivery_timeout_ms=config.kafka.delivery_timeout_ms,
                                    partitions=partitions)
@@ -193,6 +239,12 @@ def publish_files(config: Config, bootstrap: str, files: Sequence[Path], *, spee
     count = 0
     last_topic = ""
     for item in merge_files(files, published.files):
+        if universe is not None:
+            try:
+                _strict_check(item, universe)
+            except BadRow:
+                producer.flush()  # the lines before it are published; none after
+                raise
         if isinstance(item, Rejected):
             producer.produce(prefix + topics.DLQ_REPLAY, None, codec.encode(item))
             published.rejects[(topics.DLQ_REPLAY, item.reason)] += 1
@@ -219,3 +271,12 @@ def publish_files(config: Config, bootstrap: str, files: Sequence[Path], *, spee
     delivered = producer.flush()
     published.seconds = time.monotonic() - started
     return delivered
+
+
+def _strict_check(item: ReplayLine | Rejected, universe: Universe) -> None:
+    """`BadRow` for a line the reader or the flow's validation would refuse."""
+    if isinstance(item, Rejected):
+        raise BadRow(item)
+    verdict = parse_record(item.topic, item.value, universe, source=item.source)
+    if type(verdict) is Rejected:
+        raise BadRow(verdict)

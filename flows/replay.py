@@ -10,7 +10,7 @@ letters and opportunities the run produced, and the latest basis from Redis.
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,9 @@ from typing import Any
 from bytewax.run import cli_main
 
 from arbflow.connectors import kafka
+from arbflow.connectors.compressed import Damage
 from arbflow.connectors.infra import services
-from arbflow.connectors.replay import FileStats, Progress, Published, publish_files
+from arbflow.connectors.replay import FileStats, Progress, Published, locate, publish_files
 from arbflow.flows.signal_flow import INPUT_TOPICS, build_signal_flow
 from arbflow.model import codec, topics
 from arbflow.model.config import Config
@@ -27,6 +28,7 @@ from arbflow.model.execution import Order, PairTrade
 from arbflow.model.portfolio import PortfolioState
 from arbflow.model.rejected import Rejected
 from arbflow.model.signals import BasisPoint, Opportunity
+from arbflow.model.validation import Universe
 from arbflow.operators.portfolio.performance import performance
 from arbflow.sinks.redis_client import connect
 from arbflow.sinks.redis_state import read_latest
@@ -51,6 +53,18 @@ class ReplaySummary:
     flow_s: float = 0.0
     kafka: str = ""
     redis: str = ""
+    located: dict[tuple[str, int], str] = field(default_factory=dict)  # (dlq topic, index) → file:line
+
+    def dead_letters(self) -> list[Rejected]:
+        """The dead letters the flow published (read back), in topic order, each with the
+        `file:line` it came from as its source where the replay found it (`located`)."""
+        return [replace(r, source=self.located.get((topic, index)) or r.source)
+                for topic in sorted(self.outputs) if topic.startswith(topics.DLQ_PREFIX)
+                for index, r in enumerate(self.outputs[topic]) if isinstance(r, Rejected)]
+
+    def damage(self) -> list[Damage]:
+        """Where damaged files broke (their lines before the break were replayed)."""
+        return [s.damage for s in self.files.values() if s.damage is not None]
 
     def final_trades(self) -> list[PairTrade]:
         """The last state of every trade the run published, by trade id."""
@@ -88,10 +102,13 @@ class ReplaySummary:
 
     def as_json(self) -> dict[str, object]:
         return {
-            "files": {name: {"lines": s.lines, "rejected": s.rejected, "out_of_order": s.out_of_order}
+            "files": {name: {"lines": s.lines, "rejected": s.rejected, "out_of_order": s.out_of_order,
+                             "damaged": s.damage.message() if s.damage else None}
                       for name, s in self.files.items()},
             "published": dict(self.published), "produced": dict(self.produced),
             "rejects": [{"topic": t, "reason": r, "count": n} for (t, r), n in sorted(self.rejects.items())],
+            "dead_letters": [{"source": r.source, "reason": r.reason, "detail": r.detail, "raw": r.raw}
+                             for r in self.dead_letters()[:DEAD_LETTERS_KEPT]],
             "opportunities": dict(self.outcomes),
             "latest_basis": [{"asset": p.asset, "venue": p.venue, "basis_bps": p.basis_bps, "ts": p.ts}
                              for p in self.latest_basis],
@@ -104,24 +121,27 @@ class ReplaySummary:
 
 def publish(config: Config, bootstrap: str, files: Sequence[Path], *, speed: float,
             partitions: dict[str, int], summary: ReplaySummary, progress: Progress | None = None,
-            ordered: bool = False) -> kafka.Delivered:
+            ordered: bool = False, strict: bool = False) -> kafka.Delivered:
     """Publish the merged lines into `summary`'s counts (`connectors.replay.publish_files`;
-    `ordered` for a running flow reading them); returns what Kafka acknowledged (offset
-    ranges included)."""
+    `ordered` for a running flow reading them, `strict` to stop at the first refused line);
+    returns what Kafka acknowledged (offset ranges included)."""
     published = Published(files=summary.files, counts=summary.published, rejects=summary.rejects)
     delivered = publish_files(config, bootstrap, files, speed=speed, partitions=partitions, published=published,
-                              progress=progress, ordered=ordered)
+                              progress=progress, ordered=ordered, strict=strict)
     summary.first_ts, summary.last_ts, summary.publish_s = published.first_ts, published.last_ts, published.seconds
     return delivered
 
 
 def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = None, workers: int | None = None,
                progress: Progress | None = None, trade: bool = True, publish_only: bool = False,
-               announce: Callable[[str], None] | None = None) -> ReplaySummary:
+               announce: Callable[[str], None] | None = None, strict: bool = False) -> ReplaySummary:
     """Publish `files`, run the signal flow over them (with the paper execution desks
     unless `trade` is False), and return the summary. With `publish_only` the files are a
     live source: published (paced by `speed`) for a running `arbflow scan` / `trade`, no flow.
-    `progress(count, data_ts)` runs every 2,000 published lines; `announce` gets phase lines."""
+    `progress(count, data_ts)` runs every 2,000 published lines; `announce` gets phase lines.
+    `strict`: the first line the reader or the validation refuses raises `BadRow` before it is
+    published (refusals only the flow can make — LATE_RECORD, PRICE_IMPLAUSIBLE — are in the
+    summary's dead letters, as always)."""
     for path in files:
         if not path.is_file():
             raise FileNotFoundError(f"replay file {path} does not exist")
@@ -133,7 +153,8 @@ def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = N
                             starting_capital=config.execution.starting_capital)
     delivered = publish(config, endpoints.kafka_bootstrap, files,
                         speed=config.replay.speed if speed is None else speed,
-                        partitions=partitions, summary=summary, progress=progress, ordered=publish_only)
+                        partitions=partitions, summary=summary, progress=progress, ordered=publish_only,
+                        strict=strict)
     if publish_only:
         return summary
     inputs = {kafka.topic_name(config, t) for t in INPUT_TOPICS}
@@ -148,6 +169,7 @@ def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = N
         cli_main(flow, workers_per_process=workers or config.replay.workers)
     summary.flow_s = time.monotonic() - started
     _collect_outputs(config, endpoints.kafka_bootstrap, producers, delivered, summary)
+    _locate_dead_letters(config, files, summary)
     client = connect(endpoints.redis_url, config.redis.connect_timeout_s)
     try:
         summary.latest_basis = read_latest(client, config.redis.key_prefix)
@@ -156,6 +178,19 @@ def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = N
     return summary
 
 
+def _locate_dead_letters(config: Config, files: Sequence[Path], summary: ReplaySummary) -> None:
+    """Name the `file:line` of each dead letter the flow published (the files are read again,
+    only when there is one)."""
+    dead = [((topic, index), topic.removeprefix(topics.DLQ_PREFIX), r)
+            for topic in sorted(summary.outputs) if topic.startswith(topics.DLQ_PREFIX)
+            for index, r in enumerate(summary.outputs[topic]) if isinstance(r, Rejected)]
+    if not dead:
+        return
+    sources = locate(files, [(topic, r) for _, topic, r in dead], Universe.from_config(config))
+    summary.located = {key: source for (key, _, _), source in zip(dead, sources, strict=True) if source}
+
+
+DEAD_LETTERS_KEPT = 100  # the first dead letters in summary.json (all are on the dlq.* topics)
 READ_BACK = (topics.SIGNAL_BASIS, topics.SIGNAL_LATENCY, topics.ARB_OPPORTUNITY, topics.RISK_ALERT,
              topics.EXEC_ORDER, topics.EXEC_TRADE, topics.PORTFOLIO_STATE)
 

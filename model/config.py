@@ -610,6 +610,39 @@ class BacktestConfig:
     depth_usd: Decimal = field(default=Decimal(250_000), metadata=rule(_positive, "a decimal > 0 (USD)"))
 
 
+# Lowest plausible price per base asset (USD-like quote): below it a value looks like a ratio (a
+# premium, a basis or a rate) where a price belongs. Far below every price each asset ever traded at.
+DEFAULT_PRICE_FLOORS: dict[str, Decimal] = {"BTC": Decimal(1), "ETH": Decimal("0.1"), "SOL": Decimal("0.01")}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlausibilityConfig:
+    """Values that parse but cannot be a market's (model/plausibility.py), refused wherever input
+    is read: `arbflow convert`, `arbflow study`, and the replay or live dataflow.
+
+    Funding: a rate whose 8 h equivalent (`rate × 8 h / interval`) lies beyond
+    ±`max_funding_rate_8h` is IMPOSSIBLE_RATE (predicted rates too). Prices: a quote, trade or bar
+    price outside ±`price_band` (a fraction) of its reference is PRICE_IMPLAUSIBLE. The reference is
+    the median of the latest mids of the asset's other instruments (other venues, or the other
+    market of the same venue) no further than `reference_max_age_ms` from the record's time, else
+    the instrument's own latest mid within that age; with neither, only the floor applies: a price
+    below `price_floors[asset]` looks like a ratio (a premium, a rate) where a price belongs. A
+    refused price never becomes a reference; a stale reference stops counting, so a real move
+    beyond the band is accepted once the old prices have aged out."""
+
+    max_funding_rate_8h: Decimal = field(default=Decimal("0.03"), metadata=rule(
+        lambda v: 0 < v <= 1, "a decimal in (0, 1] (fraction per 8 h)"))
+    price_band: Decimal = field(default=Decimal("0.20"), metadata=rule(lambda v: 0 < v < 1, "a decimal in (0, 1)"))
+    reference_max_age_ms: int = field(default=60_000, metadata=rule(lambda v: 0 <= v <= 7 * 24 * HOUR_MS,
+                                                                     "an integer from 0 to 604800000 (ms)"))
+    price_floors: Mapping[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_PRICE_FLOORS))
+
+    def __post_init__(self) -> None:
+        for asset, floor in self.price_floors.items():
+            if not floor > 0:
+                raise ConfigError(f"plausibility.price_floors.{asset}", f"got {floor}; allowed: a decimal > 0")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """Everything arbflow needs to start; see each section's docstring."""
@@ -629,6 +662,7 @@ class Config:
     recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
     backtest: BacktestConfig = field(default_factory=BacktestConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    plausibility: PlausibilityConfig = field(default_factory=PlausibilityConfig)
 
 
 # -- parsing ----------------------------------------------------------------------------

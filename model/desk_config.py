@@ -10,7 +10,7 @@ none, and how many configured assets share each narrative sector.
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Final, Literal
 
@@ -20,6 +20,7 @@ from arbflow.model.config import (
     Config,
     ExecutionConfig,
     MarginConfig,
+    PlausibilityConfig,
     ScannerConfig,
     SignalsConfig,
     StrategyConfig,
@@ -53,6 +54,7 @@ class DeskConfig:
     mode: TradeMode | None
     capital: Decimal
     sector_assets: Mapping[str, int]
+    plausibility: PlausibilityConfig = field(default_factory=PlausibilityConfig)
 
 
 def desk_config(config: Config, mode: TradeMode | None = None) -> DeskConfig:
@@ -65,7 +67,7 @@ def desk_config(config: Config, mode: TradeMode | None = None) -> DeskConfig:
                       execution=config.execution, margin=with_fallback_tables(config.margin, config.venues),
                       allocation=allocation, mode=mode,
                       capital=config.execution.starting_capital / len(config.universe.assets),
-                      sector_assets=dict(sectors))
+                      sector_assets=dict(sectors), plausibility=config.plausibility)
 
 
 def sector_of(allocation: AllocationConfig, asset: str) -> str:

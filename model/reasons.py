@@ -46,6 +46,11 @@ INPUT_REASONS: Final = tuple(
 # -- stream position and routing (valid records refused where they arrive) ----------------
 LATE_RECORD: Final = "LATE_RECORD"  # event time further behind the asset's stream than the tolerance
 KEY_MISMATCH: Final = "KEY_MISMATCH"  # the Kafka key names another asset than the record's symbol
+# a price outside the plausibility band around its reference, or below its asset's floor (a ratio
+# where a price belongs): model/plausibility.py
+PRICE_IMPLAUSIBLE: Final = "PRICE_IMPLAUSIBLE"
+DUPLICATE_ROW: Final = "DUPLICATE_ROW"  # a file row repeating its series' previous time (a settlement)
+OUT_OF_ORDER_ROW: Final = "OUT_OF_ORDER_ROW"  # a file row earlier than its series' previous one
 
 # -- feed alerts (risk.alert codes of the live ingest) -----------------------------------
 STALE_FEED: Final = "STALE_FEED"  # warning: no streamed update for stale_after_s

@@ -13,16 +13,17 @@ from decimal import Decimal
 from typing import Any, Final
 
 from arbflow.model import codec, reasons
-from arbflow.model.config import Config
+from arbflow.model.config import Config, PlausibilityConfig
 from arbflow.model.execution import Fill, Order, OrderIntent, PairTrade, VenueEvent
 from arbflow.model.market import Candle, FundingRate, Liquidation, MarketTrade, OpenInterest, OrderBook, Ticker
+from arbflow.model.plausibility import funding_problem
 from arbflow.model.rejected import Rejected
 from arbflow.model.signals import BasisPoint, Opportunity
 from arbflow.model.symbols import SymbolError, parse_symbol
 from arbflow.model.timestamps import classify_timestamp
 from arbflow.model.topics import record_type
 
-MAX_FUNDING_RATE: Final = Decimal("0.1")  # per interval; venue caps are ≤ 4 %
+MAX_FUNDING_RATE_8H: Final = PlausibilityConfig().max_funding_rate_8h  # the default cap (model/plausibility.py)
 MIN_FUNDING_INTERVAL_MS: Final = 60_000
 MAX_FUNDING_INTERVAL_MS: Final = 86_400_000
 _ZERO: Final = Decimal(0)
@@ -48,15 +49,18 @@ _INSTRUMENT_TYPES: Final = frozenset({Ticker, OrderBook, MarketTrade, FundingRat
 class Universe:
     """The venues and instruments arbflow knows (from `Config`); memoises symbol checks."""
 
-    def __init__(self, venues: Iterable[str], assets: Iterable[str], quotes: Iterable[str]) -> None:
+    def __init__(self, venues: Iterable[str], assets: Iterable[str], quotes: Iterable[str], *,
+                 max_funding_rate_8h: Decimal = MAX_FUNDING_RATE_8H) -> None:
         self.venues = frozenset(venues)
         self.assets = frozenset(assets)
         self.quotes = frozenset(quotes)
+        self.max_funding_rate_8h = max_funding_rate_8h  # plausibility.max_funding_rate_8h
         self._symbols: dict[str, tuple[str, str] | str] = {}
 
     @classmethod
     def from_config(cls, config: Config) -> "Universe":
-        return cls(config.venues, config.universe.assets, config.universe.quotes)
+        return cls(config.venues, config.universe.assets, config.universe.quotes,
+                   max_funding_rate_8h=config.plausibility.max_funding_rate_8h)
 
     def symbol_market(self, symbol: str) -> tuple[str, str] | str:
         """(market, "") for a known symbol, else the detail of why it is unknown."""
@@ -130,7 +134,7 @@ def check(record: Any, universe: Universe) -> tuple[str, str] | None:
     if cls is OrderBook:
         return _check_book(record)
     if cls is FundingRate:
-        return _check_funding(record)
+        return _check_funding(record, universe.max_funding_rate_8h)
     if cls is Candle:
         return _check_candle(record)
     return None
@@ -156,7 +160,7 @@ def _check_book(book: OrderBook) -> tuple[str, str] | None:
     return None
 
 
-def _check_funding(funding: FundingRate) -> tuple[str, str] | None:
+def _check_funding(funding: FundingRate, max_rate_8h: Decimal) -> tuple[str, str] | None:
     if funding.market == "spot":
         if funding.rate != _ZERO or funding.next_funding_time != 0 or funding.interval_ms != 0 \
                 or funding.predicted_rate is not None:
@@ -165,10 +169,9 @@ def _check_funding(funding: FundingRate) -> tuple[str, str] | None:
     if not MIN_FUNDING_INTERVAL_MS <= funding.interval_ms <= MAX_FUNDING_INTERVAL_MS:
         return reasons.IMPOSSIBLE_INTERVAL, f"interval_ms {funding.interval_ms} is outside 1 min .. 24 h"
     for name in ("rate", "predicted_rate"):
-        value = getattr(funding, name)
-        # compared, not abs(): abs() rounds to the context and overflows on 1e999999999
-        if value is not None and not -MAX_FUNDING_RATE <= value <= MAX_FUNDING_RATE:
-            return reasons.IMPOSSIBLE_RATE, f"{name} {value} exceeds ±{MAX_FUNDING_RATE} per interval"
+        problem = funding_problem(name, getattr(funding, name), funding.interval_ms, max_rate_8h)
+        if problem is not None:
+            return reasons.IMPOSSIBLE_RATE, problem
     if funding.next_funding_time == 0:
         return reasons.INVALID_SENTINEL, "a perp needs next_funding_time (0 is the spot sentinel)"
     return None

@@ -11,7 +11,8 @@ is the sum of the desks' ledgers.
 
 A market record goes through the stages in order:
 1. the market state takes it (quotes, marks, funding) — once, for both stages; a record
-   too far behind its asset is refused there (LATE_RECORD) and the signal stage skips it;
+   too far behind its asset (LATE_RECORD) or with an implausible price (PRICE_IMPLAUSIBLE)
+   is refused there and the signal stage skips it;
 2. the signal stage: latency, basis, basis-risk verdicts, funding alerts, the scan;
 3. the execution stage: the record itself, then the basis-at-risk stop the signal stage
    reports turned on or off, then every opportunity the scan produced (accepted ones may
@@ -29,6 +30,7 @@ arrives: the scan and its opportunities' execution at T, on the market of T comp
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from arbflow.model import reasons
 from arbflow.model.desk_config import DeskConfig
 from arbflow.model.execution import VenueEvent
 from arbflow.model.market import ClockTick, FundingRate, MarketTrade, OrderBook, Ticker
@@ -63,14 +65,16 @@ def run_desk(desk: AssetDesk | None, record: Any, config: DeskConfig) -> tuple[A
     if type(record) in (ClockTick, VenueEvent):
         return desk, completed + _execution_only(desk, record, config)
     run = _advance(desk, record, config)
-    late = market_state.observe(desk.market, record, config.signals.late_tolerance_ms)
+    refused = market_state.observe(desk.market, record, config.signals.late_tolerance_ms, config.plausibility)
     stop = None
-    if late is None:
+    if refused is None:
         desk.signals, out, stop = desk_signals.update(desk.signals, desk.market, record, config)
     else:
-        out = [late]
+        out = [refused]
     if run is None:
         return desk, completed + out
+    if refused is not None and refused.reason == reasons.PRICE_IMPLAUSIBLE:  # never a price to fill or exit at
+        return desk, completed + _with_asset(out + execution.on_refused(run), base_asset(record.symbol))
     return desk, completed + _execute(run, record, out, stop)
 
 

@@ -11,7 +11,11 @@ the first read after it changed, once for both readers.
 
 A record more than `late_tolerance_ms` behind the newest record of its asset changes
 nothing here: `observe` returns it as a LATE_RECORD rejection (`source` = its topic) for
-its dead-letter topic.
+its dead-letter topic. So does a quote, book, trade or liquidation whose price is implausible
+against the asset's other prices (PRICE_IMPLAUSIBLE, `model.plausibility`: outside the band
+around the median mid of the other instruments, else its own recent mid; below the asset's
+floor without either) — given the `[plausibility]` section; accepted quotes and books are the
+references.
 """
 
 from collections.abc import Iterator, Mapping
@@ -20,7 +24,9 @@ from decimal import Decimal
 from typing import Any
 
 from arbflow.model import codec, reasons
-from arbflow.model.market import FundingRate, OrderBook, Ticker
+from arbflow.model.config import PlausibilityConfig
+from arbflow.model.market import FundingRate, Liquidation, MarketTrade, OrderBook, Ticker
+from arbflow.model.plausibility import PriceReferences, check_record
 from arbflow.model.rejected import Rejected
 from arbflow.model.symbols import base_asset
 from arbflow.model.topics import RECORD_TYPES
@@ -79,18 +85,28 @@ class MarketState:
     funding: funding_ops.FundingMonitor = field(default_factory=funding_ops.FundingMonitor)
     watermark: int = 0  # the newest ts_local seen
     asset: str = ""  # the base asset, from the first record
+    prices: PriceReferences = field(default_factory=PriceReferences)  # accepted mids: plausibility references
 
 
-def observe(market: MarketState, record: Any, late_tolerance_ms: int | None = None) -> Rejected | None:
+_PRICED = (Ticker, OrderBook, MarketTrade, Liquidation)
+
+
+def observe(market: MarketState, record: Any, late_tolerance_ms: int | None = None,
+            plausibility: PlausibilityConfig | None = None) -> Rejected | None:
     """Fold one market-data record in (any `md.*` record); None, or the rejection of a late
-    record (more than `late_tolerance_ms` behind the watermark; None = never late)."""
+    record (more than `late_tolerance_ms` behind the watermark; None = never late) or of an
+    implausible price (given `plausibility`; None = not checked)."""
     now = record.ts_local
     if late_tolerance_ms is not None and now < market.watermark - late_tolerance_ms:
         return _late(record, market.watermark)
-    market.watermark = max(market.watermark, now)
     if not market.asset:
         market.asset = base_asset(record.symbol)
     kind = type(record)
+    if plausibility is not None and kind in _PRICED:
+        problem = check_record(market.prices, market.asset, record, now, plausibility)
+        if problem is not None:
+            return _refused(record, reasons.PRICE_IMPLAUSIBLE, problem)
+    market.watermark = max(market.watermark, now)
     if kind is Ticker:
         market.quotes.observe(record)
         if record.mark is not None:
@@ -104,7 +120,11 @@ def observe(market: MarketState, record: Any, late_tolerance_ms: int | None = No
 
 def _late(record: Any, watermark: int) -> Rejected:
     """A record too far behind its asset's stream, for its dead-letter topic (`source`)."""
+    return _refused(record, reasons.LATE_RECORD, f"ts_local {record.ts_local} is {watermark - record.ts_local} ms "
+                    "behind the newest record of its asset")
+
+
+def _refused(record: Any, reason: str, detail: str) -> Rejected:
+    """A valid record the market state refuses, for its dead-letter topic (`source`)."""
     topic = next(t for t, cls in RECORD_TYPES.items() if cls is type(record))
-    return codec.reject(reasons.LATE_RECORD, f"ts_local {record.ts_local} is {watermark - record.ts_local} ms "
-                        "behind the newest record of its asset", source=topic, raw=codec.encode(record),
-                        ts=record.ts_local)
+    return codec.reject(reason, detail, source=topic, raw=codec.encode(record), ts=record.ts_local)

@@ -9,7 +9,7 @@ and break exactly one thing.
 """
 
 import string
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from hypothesis import strategies as st
@@ -56,8 +56,14 @@ bps = decimals("-10000", "10000", places=4)
 """Basis points with 4 places."""
 fractions = decimals("-1", "1", places=10)
 """Basis, carry and similar fractions."""
-funding_rates = decimals("-0.1", "0.1", places=8)
-"""Per-interval funding rates within the plausible cap (±10 %)."""
+funding_rates = decimals("-0.03", "0.03", places=8)
+"""8 h funding rates within the plausible cap (±3 % per 8 h, `plausibility.max_funding_rate_8h`)."""
+
+
+def funding_rates_for(interval_ms: int) -> st.SearchStrategy[Decimal]:
+    """Rates per `interval_ms` within the cap scaled to the interval (3 % × interval / 8 h)."""
+    limit = (Decimal("0.03") * interval_ms / 28_800_000).quantize(Decimal(1).scaleb(-PLACES), rounding=ROUND_DOWN)
+    return decimals(str(-limit), str(limit))
 
 timestamps_ms = st.integers(min_value=MS_MIN, max_value=MS_MAX - 1)
 """Integer milliseconds UTC in 2000-01-01 .. 2100-01-01."""
@@ -162,13 +168,13 @@ market_trades = _with_instrument(
     ts_exchange=optional_timestamps_ms, ts_local=timestamps_ms,
 )
 
-perp_funding_rates = _with_instrument(
-    FundingRate, "perp",
-    rate=funding_rates, predicted_rate=optional(funding_rates),
-    interval_ms=st.sampled_from([3_600_000, 4 * 3_600_000, 8 * 3_600_000])
-    | st.integers(min_value=60_000, max_value=86_400_000),
-    next_funding_time=timestamps_ms, ts_exchange=optional_timestamps_ms, ts_local=timestamps_ms,
-)
+perp_funding_rates = (st.sampled_from([3_600_000, 4 * 3_600_000, 8 * 3_600_000])
+                      | st.integers(min_value=60_000, max_value=86_400_000)).flatmap(
+    lambda interval_ms: _with_instrument(
+        FundingRate, "perp",
+        rate=funding_rates_for(interval_ms), predicted_rate=optional(funding_rates_for(interval_ms)),
+        interval_ms=st.just(interval_ms),
+        next_funding_time=timestamps_ms, ts_exchange=optional_timestamps_ms, ts_local=timestamps_ms))
 spot_funding_rates = _with_instrument(
     FundingRate, "spot",
     # the spot sentinel (docs/architecture.md §3.2): rate 0, interval 0, next_funding_time 0, no prediction

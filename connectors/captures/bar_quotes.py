@@ -25,9 +25,10 @@ returned list and its instrument simply has no quote for that close (the scanner
 pair flat, VENUE_STALE or NO_BOOK, with its reason). A perp row without its funding rate is
 quoted but writes no funding record (a `Rejected`, MISSING_FIELD): the leg's last rate is
 the estimate for a settlement that has passed, so once the 60 s settlement grace is over the
-scanner refuses its pairs STALE_FUNDING. Rows the reader cannot read at all (an unknown
-instrument, a malformed number or time) raise `ValueError` naming `file:line`, as in
-`convert funding`.
+scanner refuses its pairs STALE_FUNDING. Rows the reader refuses (an unknown instrument, a
+malformed number or time, an implausible price or rate) follow the one bad-row policy of
+`convert funding` (`connectors.captures.row_policy`): dead letters naming `file:line`, or with
+the strict policy (the default without one) `BadRow` at the first.
 
 Output: non-decreasing `ts_local`; at one time the closing bars' tickers precede the funding
 settled then.
@@ -41,6 +42,7 @@ from pathlib import Path
 from typing import Final
 
 from arbflow.connectors.captures.funding_history import Item, aha_hh_items, write_items
+from arbflow.connectors.captures.row_policy import RowPolicy
 from arbflow.model import codec, reasons
 from arbflow.model.config import BacktestConfig, Config, VenueConfig
 from arbflow.model.market import Candle, Ticker
@@ -88,17 +90,21 @@ class BarConversion:
 
 
 def bar_items(path: Path, *, venues: Mapping[str, VenueConfig], model: QuoteModel,
-              conversion: BarConversion, source: Iterable[tuple[str, Item]] | None = None) -> Iterator[Item]:
+              conversion: BarConversion, source: Iterable[tuple[str, Item]] | None = None,
+              policy: RowPolicy | None = None) -> Iterator[Item]:
     """The replay items of one aha-hh file in reading order (not yet sorted by time); `source`,
     when given, replaces the aha-hh reader: (`file:line`, candle or funding item) of a mapped
-    bar file (`column_map.bar_items`)."""
+    bar file (`column_map.bar_items`). Rows the reader refuses go to `policy` (strict when
+    None); a bar the model cannot quote is kept in `conversion.rejected` and, given a policy,
+    refused there too."""
     read: Counter[str] = Counter()
     def missing(where: str) -> None:
         conversion.rejected.append(codec.reject(reasons.MISSING_FIELD, "funding_rate: a perp bar without its "
                                                 "settlement; the bar is quoted, no funding record is written",
                                                 source=where, raw=""))
 
-    rows = source if source is not None else aha_hh_items(path, venues=venues, counts=read, missing_funding=missing)
+    rows = source if source is not None else aha_hh_items(path, venues=venues, counts=read, missing_funding=missing,
+                                                          policy=policy)
     for where, (ts, topic, record) in rows:
         if topic != MD_CANDLE:
             yield ts, topic, record
@@ -111,18 +117,20 @@ def bar_items(path: Path, *, venues: Mapping[str, VenueConfig], model: QuoteMode
         else:
             conversion.rejected.append(codec.reject(quoted[0], quoted[1], source=where, raw=codec.encode(record),
                                                     ts=ts))
+            if policy is not None:
+                policy.refuse(quoted[0], quoted[1], source=where, raw=codec.encode(record), ts=ts)
     read.pop(MD_CANDLE, None)
     conversion.counts.update(read)
 
 
 def convert_bars(path: Path, out: Path, *, venues: Mapping[str, VenueConfig], backtest: BacktestConfig,
-                 source: Iterable[tuple[str, Item]] | None = None) -> BarConversion:
+                 source: Iterable[tuple[str, Item]] | None = None, policy: RowPolicy | None = None) -> BarConversion:
     """aha-hh `spot_perp_8h_*_utc.csv(.gz)` → replay file `out` (.jsonl[.gz]) of tickers (the
     quote model of `backtest`) and funding, in non-decreasing time; `source` as in `bar_items`
     (a mapped file)."""
     conversion = BarConversion()
     items = list(bar_items(path, venues=venues, model=QuoteModel.from_config(backtest), conversion=conversion,
-                           source=source))
+                           source=source, policy=policy))
     write_items(items, out)
     return conversion
 

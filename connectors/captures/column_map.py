@@ -34,9 +34,18 @@ studies like the bundled data):
 A venue must be configured (`[venues.<name>]` with kind and fees at least): an unknown venue
 is refused up front.
 
+Bad rows. Given a `RowPolicy` (`connectors.captures.row_policy`, the one policy of every file
+reader), a row whose rate, price or quantity cell does not read (INVALID_NUMBER), is empty
+(MISSING_FIELD), holds a price ≤ 0 (NON_POSITIVE_PRICE), repeats its series' settlement time
+(DUPLICATE_ROW) or a rate beyond `[plausibility] max_funding_rate_8h` for its interval
+(IMPOSSIBLE_RATE) is refused there — a dead letter naming `file:line` with the row as its raw
+text, and the rest of the file is converted (or `BadRow` at the first when strict). Without a
+policy such a row raises `MappingError`.
+
 Failure modes: `MappingError` (a `ValueError`), one line naming `file:line` and the field,
-for a mapping that does not fit the file, an unreadable or ambiguous cell, a contract that
-does not fit together, an unconfigured venue.
+for a mapping that does not fit the file, a time cell that does not read or a time column
+that mixes units, a contract that does not fit together, an unconfigured venue — whatever
+says the mapping or the configuration, not one row, is wrong.
 """
 
 import csv
@@ -45,13 +54,15 @@ import itertools
 import json
 import tomllib
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, Final
 
 from arbflow.connectors.captures.funding_history import Item, backward_interval_ms, write_items
+from arbflow.connectors.captures.row_policy import RowPolicy
+from arbflow.model import reasons
 from arbflow.model.column_map import (
     BARS,
     FUNDING,
@@ -72,6 +83,7 @@ from arbflow.model.config import VenueConfig
 from arbflow.model.contracts import Contract, ContractError, parse_contract_size
 from arbflow.model.market import Candle, FundingRate, Ticker
 from arbflow.model.money import MONEY, ONE
+from arbflow.model.plausibility import funding_problem
 from arbflow.model.symbols import parse_symbol
 from arbflow.model.topics import MD_CANDLE, MD_FUNDING, MD_TICKER
 
@@ -253,6 +265,24 @@ def _asset_cell(text: str, where: str) -> tuple[str, Decimal]:
 # -- the three kinds -----------------------------------------------------------------------
 
 
+def _refuse(policy: RowPolicy | None, reason: str, error: MappingError, where: str, row: Row,
+            ts: int | None = None) -> None:
+    """A bad row: to `policy` (a dead letter, or `BadRow` when strict), or `error` without one."""
+    if policy is None:
+        raise error
+    policy.refuse(reason, str(error).removeprefix(f"{where}: "), source=where,
+                  raw=json.dumps(row, ensure_ascii=False), ts=ts)
+
+
+def _cells(policy: RowPolicy | None, where: str, row: Row, ts: int, read: Callable[..., Any], *args: Any) -> Any:
+    """`read(*args)`, or None after refusing the row INVALID_NUMBER when a cell does not read."""
+    try:
+        return read(*args)
+    except MappingError as error:
+        _refuse(policy, reasons.INVALID_NUMBER, error, where, row, ts)
+        return None
+
+
 def _time_rows(path: Path, mapping: ColumnMapping) -> Iterator[tuple[str, Row, int]]:
     header, rows = read_rows(path)
     check(mapping, header, path.name)
@@ -265,6 +295,19 @@ def _rate(row: Row, name: str | None, column: str, where: str) -> Decimal | None
     if name is None or not row[column].strip():
         return None
     return rate_cell(row[column], name, where)
+
+
+QUOTE_CELLS: Final = ("bid", "ask", "bid_qty", "ask_qty", "last", "mark", "index")
+BAR_CELLS: Final = ("open", "high", "low", "close")
+
+
+def _decimals(row: Row, mapping: ColumnMapping, names: tuple[str, ...], where: str,
+              divisor: Decimal) -> dict[str, Decimal]:
+    """The non-empty mapped cells of `names` as Decimals, each divided by `divisor` (1 when
+    none: a division by one is exact)."""
+    return {name: decimal_cell(row[column], name, where) if divisor == ONE else
+            MONEY.divide(decimal_cell(row[column], name, where), divisor)
+            for name, column in mapping.columns.items() if name in names and row[column].strip()}
 
 
 def _series_spacing(settlements: list[tuple[int, str, str, str, Decimal, int | None]]) -> dict[tuple[str, str], int]:
@@ -280,24 +323,32 @@ def _series_spacing(settlements: list[tuple[int, str, str, str, Decimal, int | N
 
 
 def funding_items(path: Path, mapping: ColumnMapping, *, venues: Mapping[str, VenueConfig],
-                  counts: Counter[str]) -> list[tuple[str, Item]]:
-    """(where, item) of the funding records of one mapped funding (or bar) file."""
+                  counts: Counter[str], policy: RowPolicy | None = None) -> list[tuple[str, Item]]:
+    """(where, item) of the funding records of one mapped funding (or bar) file; bad rows go to
+    `policy` (module docstring)."""
     instruments = Instruments(mapping, venues, counts)
     settlements: list[tuple[int, str, str, str, Decimal, int | None]] = []
+    rows: dict[str, Row] = {}  # where → row, for the dead letters of the second pass
     rate_name = mapping.rate_field()
     rate_column = mapping.columns[rate_name] if rate_name is not None else ""
     for where, row, ts in _time_rows(path, mapping):
-        rate = _rate(row, rate_name, rate_column, where)
-        if rate is None:
+        if rate_name is not None and not row[rate_column].strip():
             if mapping.kind == FUNDING:
-                raise MappingError(f"{where}: {mapping.rate_field()} is empty")
+                _refuse(policy, reasons.MISSING_FIELD, MappingError(f"{where}: {rate_name} is empty"), where, row, ts)
+            continue
+        rate = _cells(policy, where, row, ts, _rate, row, rate_name, rate_column, where)
+        if rate is None:
             continue
         venue, symbol, contract, _ = instruments.of(row, where)
         if contract.kind == "spot":
             continue
-        interval = (parse_interval_ms(row[mapping.columns["interval"]], where)
-                    if "interval" in mapping.columns and row[mapping.columns["interval"]].strip() else None)
+        has_interval = "interval" in mapping.columns and row[mapping.columns["interval"]].strip()
+        interval = (_cells(policy, where, row, ts, parse_interval_ms, row[mapping.columns["interval"]], where)
+                    if has_interval else None)
+        if has_interval and interval is None:
+            continue
         settlements.append((ts, venue, symbol, where, rate, interval))
+        rows[where] = row
     settlements.sort(key=lambda s: (s[1], s[2], s[0]))
     schedule = _series_spacing(settlements)
     previous: dict[tuple[str, str], int] = {}
@@ -305,7 +356,9 @@ def funding_items(path: Path, mapping: ColumnMapping, *, venues: Mapping[str, Ve
     for ts, venue, symbol, where, rate, interval in settlements:
         before = previous.get((venue, symbol))
         if before == ts:
-            raise MappingError(f"{where}: {venue} {symbol} has two settlements at {ts}")
+            _refuse(policy, reasons.DUPLICATE_ROW, MappingError(f"{where}: {venue} {symbol} has two settlements at "
+                                                                f"{ts}"), where, rows[where], ts)
+            continue
         previous[(venue, symbol)] = ts
         if interval is not None:
             counts["interval:column"] += 1
@@ -322,6 +375,11 @@ def funding_items(path: Path, mapping: ColumnMapping, *, venues: Mapping[str, Ve
                 counts["interval:spacing"] += 1
         if rate_name == "rate_8h":
             rate = per_interval(rate, interval)
+        problem = (None if policy is None else
+                   funding_problem("rate", rate, interval, policy.plausibility.max_funding_rate_8h))
+        if problem is not None:
+            _refuse(policy, reasons.IMPOSSIBLE_RATE, MappingError(f"{where}: {problem}"), where, rows[where], ts)
+            continue
         counts[MD_FUNDING] += 1
         items.append((where, (ts, MD_FUNDING, FundingRate(
             venue=venue, symbol=symbol, market="perp", rate=rate, predicted_rate=None, interval_ms=interval,
@@ -330,21 +388,26 @@ def funding_items(path: Path, mapping: ColumnMapping, *, venues: Mapping[str, Ve
 
 
 def quote_items(path: Path, mapping: ColumnMapping, *, venues: Mapping[str, VenueConfig],
-                counts: Counter[str]) -> list[Item]:
-    """The tickers of one mapped quote file, quantities in base units."""
+                counts: Counter[str], policy: RowPolicy | None = None) -> list[Item]:
+    """The tickers of one mapped quote file, quantities in base units; bad rows go to `policy`
+    (module docstring)."""
     instruments = Instruments(mapping, venues, counts)
     items: list[Item] = []
     for where, row, ts in _time_rows(path, mapping):
         venue, symbol, contract, multiplier = instruments.of(row, where)
-        cells = {name: decimal_cell(row[column], name, where) for name, column in mapping.columns.items()
-                 if name in ("bid", "ask", "bid_qty", "ask_qty", "last", "mark", "index") and row[column].strip()}
+        cells = _cells(policy, where, row, ts, _decimals, row, mapping, QUOTE_CELLS, where, ONE)
+        if cells is None:
+            continue
         missing = [name for name in ("bid", "ask", "bid_qty", "ask_qty") if name not in cells]
         if missing:
-            raise MappingError(f"{where}: {', '.join(missing)} empty")
+            _refuse(policy, reasons.MISSING_FIELD, MappingError(f"{where}: {', '.join(missing)} empty"), where, row, ts)
+            continue
         prices = {name: MONEY.divide(cells[name], multiplier) for name in ("bid", "ask", "last", "mark", "index")
                   if name in cells}
         if prices["bid"] <= 0 or prices["ask"] <= 0:
-            raise MappingError(f"{where}: bid {cells['bid']} / ask {cells['ask']}: a price must be > 0")
+            _refuse(policy, reasons.NON_POSITIVE_PRICE, MappingError(
+                f"{where}: bid {cells['bid']} / ask {cells['ask']}: a price must be > 0"), where, row, ts)
+            continue
         bid_qty = MONEY.multiply(contract.base_quantity(cells["bid_qty"], cells["bid"]), multiplier)
         ask_qty = MONEY.multiply(contract.base_quantity(cells["ask_qty"], cells["ask"]), multiplier)
         counts[MD_TICKER] += 1
@@ -356,22 +419,27 @@ def quote_items(path: Path, mapping: ColumnMapping, *, venues: Mapping[str, Venu
 
 
 def bar_items(path: Path, mapping: ColumnMapping, *, venues: Mapping[str, VenueConfig],
-              counts: Counter[str]) -> list[tuple[str, Item]]:
+              counts: Counter[str], policy: RowPolicy | None = None) -> list[tuple[str, Item]]:
     """(where, item) of one mapped bar file: a candle per row (published at its close) and
-    the funding records of its perp rows, in reading order (sorted by the writer)."""
+    the funding records of its perp rows, in reading order (sorted by the writer); bad rows go
+    to `policy` (module docstring)."""
     instruments = Instruments(mapping, venues, Counter())
     items: list[tuple[str, Item]] = []
     for where, row, ts in _time_rows(path, mapping):
         venue, symbol, contract, multiplier = instruments.of(row, where)
         counts[f"symbol:{venue} {symbol}"] += 1
-        cells = {name: MONEY.divide(decimal_cell(row[column], name, where), multiplier)
-                 for name, column in mapping.columns.items() if name in ("open", "high", "low", "close")
-                 and row[column].strip()}
+        cells = _cells(policy, where, row, ts, _decimals, row, mapping, BAR_CELLS, where, multiplier)
+        if cells is None:
+            continue
         if "close" not in cells:
-            raise MappingError(f"{where}: close is empty")
+            _refuse(policy, reasons.MISSING_FIELD, MappingError(f"{where}: close is empty"), where, row, ts)
+            continue
         close = cells["close"]
-        volume = (decimal_cell(row[mapping.columns["volume"]], "volume", where)
-                  if "volume" in mapping.columns and row[mapping.columns["volume"]].strip() else Decimal(0))
+        has_volume = "volume" in mapping.columns and row[mapping.columns["volume"]].strip()
+        volume = (_cells(policy, where, row, ts, decimal_cell, row[mapping.columns["volume"]], "volume", where)
+                  if has_volume else Decimal(0))
+        if volume is None:
+            continue
         if contract.kind != "spot" and close > 0:
             volume = MONEY.multiply(contract.base_quantity(volume, close * multiplier), multiplier)
         ts_close = ts + mapping.bar_ms
@@ -382,23 +450,24 @@ def bar_items(path: Path, mapping: ColumnMapping, *, venues: Mapping[str, VenueC
             volume=volume, ts_open=ts, ts_close=ts_close, ts_local=ts_close))))
     if mapping.rate_field() is not None:  # after the candles: at T the bar closing then precedes the settlement
         funding_counts: Counter[str] = Counter()
-        items.extend(funding_items(path, mapping, venues=venues, counts=funding_counts))
+        items.extend(funding_items(path, mapping, venues=venues, counts=funding_counts, policy=policy))
         counts.update({key: n for key, n in funding_counts.items() if not key.startswith("symbol:")})
     return items
 
 
 def convert(kind: str, paths: Sequence[Path], out: Path, mapping: ColumnMapping, *,
-            venues: Mapping[str, VenueConfig]) -> Counter[str]:
+            venues: Mapping[str, VenueConfig], policy: RowPolicy | None = None) -> Counter[str]:
     """Mapped funding or quote files → one replay file merged by time; counts by topic, by
-    `symbol:<venue> <symbol>` and by how intervals were found."""
+    `symbol:<venue> <symbol>` and by how intervals were found; bad rows go to `policy`."""
     counts: Counter[str] = Counter()
     items: list[Item] = []
     for path in paths:
         try:
             if kind == QUOTES:
-                items.extend(quote_items(path, mapping, venues=venues, counts=counts))
+                items.extend(quote_items(path, mapping, venues=venues, counts=counts, policy=policy))
             else:
-                items.extend(item for _, item in funding_items(path, mapping, venues=venues, counts=counts))
+                items.extend(item for _, item in funding_items(path, mapping, venues=venues, counts=counts,
+                                                               policy=policy))
         except ContractError as error:
             raise MappingError(f"{path.name}: {error}") from None
     write_items(items, out)

@@ -19,7 +19,6 @@ sequencing — lives in that venue's `Feed` in `connectors/venues/`.
 
 import heapq
 import json
-import lzma
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -28,6 +27,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
+from arbflow.connectors import compressed
+from arbflow.connectors.compressed import Damage, DamagedFile
 from arbflow.connectors.payload import UNROUTED, Out, PayloadError
 from arbflow.connectors.replay import ReplayWriter
 from arbflow.connectors.venues import binance, bitget, bybit, gate, kucoin, okx
@@ -114,23 +115,23 @@ def _ms(seconds: str) -> int:
     return value
 
 
-def read_lines(path: Path) -> Iterator[Line]:
-    """Classified lines of one file, in file order (unreadable lines come as `malformed`)."""
+def read_lines(path: Path, damage: list[Damage] | None = None) -> Iterator[Line]:
+    """Classified lines of one file, in file order (unreadable lines come as `malformed`). A
+    .xz file that breaks before its end gives every line before the break; its `Damage` goes
+    to `damage` (`DamagedFile` is raised instead when `damage` is None)."""
     _, origin = describe(path)
-    opener = lzma.open if path.suffix == ".xz" else open
     last = 0  # lines without a time of their own keep the previous line's, so merges stay ordered
     # errors="replace": one corrupt byte makes one bad line (a dead letter), not a failed conversion
-    with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = raw.rstrip("\n")
-            source = f"{path.name}:{number}"
-            try:
-                classified = _classify(line, origin, last, source)
-            except _TimeOutOfRange:
-                classified = Line("malformed", origin, "", last, line, source)
-            if classified is not None:
-                last = classified.ts_local
-                yield classified
+    for number, data in enumerate(compressed.lines(path, damage), start=1):
+        line = data.decode("utf-8", errors="replace").rstrip("\r\n")
+        source = f"{path.name}:{number}"
+        try:
+            classified = _classify(line, origin, last, source)
+        except _TimeOutOfRange:
+            classified = Line("malformed", origin, "", last, line, source)
+        if classified is not None:
+            last = classified.ts_local
+            yield classified
 
 
 def _classify(line: str, origin: str, last: int, source: str) -> Line | None:
@@ -169,7 +170,7 @@ def _loads(payload: str) -> Any:
 
 
 def read_capture(path: Path, *, streams: tuple[str, ...] = STREAMS, counts: Counter[str] | None = None,
-                 depth: int = 20) -> Iterator[tuple[str, Any]]:
+                 depth: int = 20, damage: list[Damage] | None = None) -> Iterator[tuple[str, Any]]:
     """(topic, record-or-Rejected) for the whole recording `path` belongs to: reference
     data first, then websocket and snapshot lines merged by receive time.
 
@@ -184,8 +185,8 @@ def read_capture(path: Path, *, streams: tuple[str, ...] = STREAMS, counts: Coun
     counts = counts if counts is not None else Counter()
     feed = FEEDS[name](depth)
     files = siblings(path)
-    live = heapq.merge(*(read_lines(p) for p in files["ws"] + files["http"]), key=lambda line: line.ts_local)
-    for line in (line for p in files["reference"] for line in read_lines(p)):
+    live = heapq.merge(*(read_lines(p, damage) for p in files["ws"] + files["http"]), key=lambda line: line.ts_local)
+    for line in (line for p in files["reference"] for line in read_lines(p, damage)):
         yield from _wanted(_handle(feed, line, counts), streams, counts)
     for line in live:
         yield from _wanted(_handle(feed, line, counts), streams, counts)
@@ -239,20 +240,26 @@ def _event_ts(item: Out) -> int:
 
 
 def convert(paths: Iterable[Path], out: Path, *, streams: tuple[str, ...] = STREAMS,
-            depth: int = 20) -> Counter[str]:
+            depth: int = 20, damage: list[Damage] | None = None) -> Counter[str]:
     """Convert the recordings that `paths` belong to (any file of a recording brings its
     siblings) into one replay file merged by `ts_local`; rejects go in as `dlq.*` lines.
 
     `streams` picks among ticker, trade, book, funding, oi (their dead letters follow
     them; `dlq.replay`, for lines that fit no topic, is always written). Books are
-    sequenced whatever is picked. Returns the counts described in `read_capture`."""
+    sequenced whatever is picked. Returns the counts described in `read_capture`. A file that
+    breaks before its end contributes every line before the break; its `Damage` goes to
+    `damage`, or — with `damage` None — `DamagedFile` is raised once the file is written."""
     counts: Counter[str] = Counter()
+    found: list[Damage] = [] if damage is None else damage
     recordings: dict[str, Path] = {}
     for path in paths:
         name, _ = describe(path)
         recordings.setdefault(f"{path.parent}/{name}", path)
-    readers = [read_capture(path, streams=streams, counts=counts, depth=depth) for path in recordings.values()]
+    readers = [read_capture(path, streams=streams, counts=counts, depth=depth, damage=found)
+               for path in recordings.values()]
     with ReplayWriter(out) as writer:
         for topic, record in heapq.merge(*readers, key=_event_ts):
             writer.write(topic, record)
+    if damage is None and found:
+        raise DamagedFile(found)
     return counts

@@ -17,11 +17,12 @@ records (format `replay`), so converted data studies like the bundled histories.
 `CAVEATS` carries what each data set's PROVENANCE says about a venue's timing, so the study
 can print it beside the figures.
 
-Failure modes: `ValueError` from the readers (naming `file:line`) for a malformed file or an
-unconfigured venue; `ValueError` for a file of no known format.
+Bad rows (a malformed or implausible row, a duplicate or out-of-order settlement, an
+unconfigured venue) follow the readers' `RowPolicy` (`connectors.captures.row_policy`): dead
+letters naming `file:line`, or `BadRow` (a `ValueError`) at the first when strict. `ValueError`
+for a file of no known format or a missing column.
 """
 
-import gzip
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from arbflow.connectors.captures.funding_history import (
     Item,
     detect_format,
 )
+from arbflow.connectors.captures.row_policy import RowPolicy
+from arbflow.connectors.compressed import count_lines
 from arbflow.connectors.replay import ReplayLine, read_file
 from arbflow.model import codec
 from arbflow.model.config import VenueConfig
@@ -84,40 +87,47 @@ class StudyData:
 
 
 def count_rows(path: Path) -> int:
-    """Data rows of a CSV file (lines after the header; the histories have no quoted newlines)."""
-    with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as handle:
-        header = 0 if path.name.endswith(REPLAY_SUFFIXES) else 1
-        return max(sum(1 for _ in handle) - header, 0)
+    """Data rows of a CSV file (lines after the header, up to a break in a damaged compressed
+    file; the histories have no quoted newlines), or records of a replay file (no header)."""
+    header = 0 if path.name.endswith(REPLAY_SUFFIXES) else 1
+    return max(count_lines(path) - header, 0)
 
 
-def replay_items(path: Path, *, venues: Mapping[str, VenueConfig], counts: Counter[str]) -> Iterator[Item]:
+def replay_items(path: Path, *, venues: Mapping[str, VenueConfig], counts: Counter[str],
+                 policy: RowPolicy | None = None) -> Iterator[Item]:
     """The md.funding and md.candle records of a replay file (what `arbflow convert funding`,
-    also of a mapped file, writes); other topics are skipped. ValueError naming `file:line` for
-    a line that does not decode."""
+    also of a mapped file, writes); other topics are skipped. A line that does not decode goes
+    to `policy` as a bad row naming `file:line` (strict when None: `BadRow` at the first)."""
+    policy = policy if policy is not None else RowPolicy()
     for line in read_file(path):
         if not isinstance(line, ReplayLine):
-            raise ValueError(f"{line[0].source}: {line[0].reason} — {line[0].detail}")
+            rejected = line[0]
+            policy.refuse(rejected.reason, rejected.detail, source=rejected.source, raw=rejected.raw, ts=rejected.ts)
+            continue
         if line.topic not in (MD_FUNDING, MD_CANDLE):
             continue
         record = codec.decode(record_type(line.topic), line.value, source=line.source)
         if isinstance(record, Rejected):
-            raise ValueError(f"{record.source}: {record.reason} — {record.detail}")
+            policy.refuse(record.reason, record.detail, source=record.source, raw=record.raw, ts=record.ts)
+            continue
         counts[line.topic] += 1
         yield line.ts, line.topic, record
 
 
 def read_series(path: Path, *, venues: Mapping[str, VenueConfig],
-                on_rows: Callable[[int], None] | None = None) -> tuple[str, StudyData]:
+                on_rows: Callable[[int], None] | None = None,
+                policy: RowPolicy | None = None) -> tuple[str, StudyData]:
     """One file → (format, its series). `on_rows(n)` is told every few thousand CSV rows how
     many were read since the last call (a row is one candle in aha-hh, one settlement elsewhere).
-    A replay file (`*.jsonl`, `*.jsonl.gz`, e.g. a converted mapped file) is its own format."""
+    A replay file (`*.jsonl`, `*.jsonl.gz`, e.g. a converted mapped file) is its own format.
+    Bad rows go to `policy` (strict when None: the first raises `BadRow`)."""
     kind = REPLAY if path.name.endswith(REPLAY_SUFFIXES) else detect_format(path)
     data = StudyData(name=kind, kind=kind, paths=[path])
     funding: dict[Key, list[FundingRate]] = {}
     candles: dict[Key, list[Candle]] = {}
     pending = 0
     reader = replay_items if kind == REPLAY else READERS[kind]
-    for _, topic, record in reader(path, venues=venues, counts=data.counts):
+    for _, topic, record in reader(path, venues=venues, counts=data.counts, policy=policy):
         if topic == MD_FUNDING:
             funding.setdefault((record.venue, record.symbol), []).append(record)
         elif topic == MD_CANDLE:
@@ -146,11 +156,11 @@ def _merge(into: StudyData, other: StudyData) -> bool:
 
 
 def load(paths: Sequence[Path], *, venues: Mapping[str, VenueConfig],
-         on_rows: Callable[[int], None] | None = None) -> list[StudyData]:
+         on_rows: Callable[[int], None] | None = None, policy: RowPolicy | None = None) -> list[StudyData]:
     """All files → data sets, one per format unless two files hold the same series."""
     datasets: list[StudyData] = []
     for path in paths:
-        kind, data = read_series(path, venues=venues, on_rows=on_rows)
+        kind, data = read_series(path, venues=venues, on_rows=on_rows, policy=policy)
         same_kind = [d for d in datasets if d.kind == kind]
         if not any(_merge(d, data) for d in same_kind):
             data.name = kind if not same_kind else f"{kind} #{len(same_kind) + 1}"

@@ -10,16 +10,16 @@ converted to coins. The recorder clock ran ~1.27 s behind Binance: `ts_local` is
 as recorded (it is the replay order), `ts_exchange` as Binance sent it.
 """
 
-import gzip
 import heapq
-import lzma
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from arbflow.connectors import compressed
+from arbflow.connectors.compressed import Damage, DamagedFile
 from arbflow.connectors.replay import ReplayWriter
 from arbflow.connectors.venues import binance, hyperliquid
 from arbflow.model import codec, reasons, topics
@@ -58,32 +58,27 @@ def describe(path: Path) -> CaptureFile:
     raise ValueError(f"{path.name}: expected a spot_*, usdm_*, cm_*_perp_* (Binance) or hyperliquid_* capture")
 
 
-def _open(path: Path) -> IO[bytes]:
-    if path.suffix == ".xz":
-        return lzma.open(path, "rb")
-    if path.suffix == ".gz":
-        return gzip.open(path, "rb")
-    return open(path, "rb")
-
-
 def read_capture(path: Path, *, streams: tuple[str, ...] = STREAMS, since_ms: int = 0,
                  until_ms: int | None = None, counts: Counter[str] | None = None,
                  depth: int = 20, sync: binance.DepthSync | None = None,
-                 lines: Iterable[bytes] | None = None) -> Iterator[tuple[str, Any]]:
+                 lines: Iterable[bytes] | None = None,
+                 damage: list[Damage] | None = None) -> Iterator[tuple[str, Any]]:
     """(topic, record-or-Rejected) for each wanted message with since ≤ ts_local < until.
 
     `counts` receives tallies per converted stream, `skipped:<stream>`, `rejected`, and
     for books `book:gaps`, `book:crossed`, `book:unsynced` (diffs before a snapshot or
     after a gap that no later snapshot repaired). Consecutive files of one stream (a
     day boundary) pass the same `sync` so the book carries over. `lines`, when given, are
-    the file's lines already read (its name still says what they are).
+    the file's lines already read (its name still says what they are). A .xz/.gz file that
+    breaks before its end gives every line before the break, then its `Damage` goes to
+    `damage` (`DamagedFile` is raised instead when `damage` is None).
     """
     file = describe(path)
     counts = counts if counts is not None else Counter()
     scale = binance.coin_m_scale(file.venue_symbol) if file.coin_margined else None
     if sync is None:
         sync = new_sync(path, depth)
-    with _open(path) if lines is None else nullcontext(lines) as handle:
+    with nullcontext(compressed.lines(path, damage) if lines is None else lines) as handle:
         for number, line in enumerate(handle, start=1):
             stamp, _, payload = line.rstrip(b"\n").partition(b" ")
             source = f"{path.name}:{number}"
@@ -123,11 +118,12 @@ def new_sync(path: Path, depth: int = 20) -> binance.DepthSync:
     return binance.DepthSync(symbol=symbol, market=file.market, futures=file.futures, depth=depth, qty_scale=scale)
 
 
-def _stream(paths: list[Path], counts: Counter[str], depth: int, **window: Any) -> Iterator[tuple[str, Any]]:
+def _stream(paths: list[Path], counts: Counter[str], depth: int, damage: list[Damage],
+            **window: Any) -> Iterator[tuple[str, Any]]:
     """One stream over several files in name (date) order, sharing one book sequencer."""
     sync = new_sync(paths[0], depth)
     for path in sorted(paths, key=lambda p: p.name):
-        yield from read_capture(path, counts=counts, depth=depth, sync=sync, **window)
+        yield from read_capture(path, counts=counts, depth=depth, sync=sync, damage=damage, **window)
     counts["book:gaps"] += sync.gaps
     counts["book:crossed"] += sync.crossed
     counts["book:unsynced"] += sync.dropped + sync.pending
@@ -197,15 +193,20 @@ def _event_ts(item: tuple[str, Any]) -> int:
 
 
 def convert(paths: list[Path], out: Path, *, streams: tuple[str, ...] = STREAMS, since_ms: int = 0,
-            until_ms: int | None = None, depth: int = 20) -> Counter[str]:
-    """Merge captures by `ts_local` into one replay file; rejects go in as dlq.* lines."""
+            until_ms: int | None = None, depth: int = 20, damage: list[Damage] | None = None) -> Counter[str]:
+    """Merge captures by `ts_local` into one replay file; rejects go in as dlq.* lines. A file
+    that breaks before its end contributes every line before the break; its `Damage` goes to
+    `damage`, or — with `damage` None — `DamagedFile` is raised once the file is written."""
     counts: Counter[str] = Counter()
+    found: list[Damage] = [] if damage is None else damage
     groups: dict[CaptureFile, list[Path]] = {}
     for path in paths:
         groups.setdefault(describe(path), []).append(path)
-    readers = [_stream(group, counts, depth, streams=streams, since_ms=since_ms, until_ms=until_ms)
+    readers = [_stream(group, counts, depth, found, streams=streams, since_ms=since_ms, until_ms=until_ms)
                for group in groups.values()]
     with ReplayWriter(out) as writer:
         for topic, record in heapq.merge(*readers, key=_event_ts):
             writer.write(topic, record)
+    if damage is None and found:
+        raise DamagedFile(found)
     return counts

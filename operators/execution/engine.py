@@ -104,6 +104,14 @@ def advance(state: ExecutionState, ts: int, settings: DeskConfig) -> Run:
 
 
 @_money
+def on_refused(run: Run) -> list[Output]:
+    """After `advance`, for a record the desk's market stage refused (an implausible price):
+    what fell due until its time happens; the record itself reaches neither the paper venue
+    nor the exits."""
+    return _finish(run)
+
+
+@_money
 def on_market(run: Run, record: Ticker | OrderBook | MarketTrade) -> list[Output]:
     """A market record, after `advance` and after the market state took it: feed the paper
     venue, check exits."""

@@ -10,8 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arbflow.connectors.captures.bar_quotes import BarConversion, QuoteModel, convert_bars, quote_bar
+from arbflow.connectors.captures.row_policy import RowPolicy
 from arbflow.model import codec, reasons
-from arbflow.model.config import BacktestConfig, Config, parse_config
+from arbflow.model.config import BacktestConfig, Config, PlausibilityConfig, parse_config
 from arbflow.model.errors import ConfigError
 from arbflow.model.market import Candle, Ticker
 from arbflow.model.signals import Opportunity
@@ -91,7 +92,9 @@ def test_bad_and_extreme_rows_go_through_the_converter_without_a_traceback(tmp_p
         f"{t},x,binance,BTC,BTCUSDT,perp_linear,60000,60000,60000,60000,12.5,1e-12",  # a 1e-12 rate
         f"{t},x,bybit,BTC,BTCUSDT,perp_linear,0,0,0,0,0,0.0001",                      # close 0: refused
     ])
-    conversion = convert_bars(history, tmp_path / "out.jsonl.gz", venues=Config().venues, backtest=BacktestConfig())
+    wide = RowPolicy(strict=False, plausibility=PlausibilityConfig(price_band=Decimal("0.99")))  # 1e6 by 60,000 passes
+    conversion = convert_bars(history, tmp_path / "out.jsonl.gz", venues=Config().venues, backtest=BacktestConfig(),
+                              policy=wide)
     [refused] = conversion.rejected
     assert (refused.source, refused.reason, refused.ts) == ("bars_utc.csv.gz:4", reasons.NON_POSITIVE_PRICE,
                                                             t + EIGHT_H)

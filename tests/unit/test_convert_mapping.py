@@ -481,3 +481,51 @@ def test_bars_without_a_rate_column_or_contract_are_spot(config_file: Path, tmp_
                   "binance", "--asset", "BTC")
     assert result.exit_code == 0, result.output
     assert {(r.symbol, r.market) for r in _records(config_file, out)} == {("BTC/USDT", "spot")}
+
+
+# -- bad rows: the one bad-row policy ------------------------------------------------------------
+
+BAD_FUNDING_ROWS = """
+t,r
+1704067200000,0.0001
+1704096000000,abc
+1704124800000,
+1704124800000,0.0002
+1704153600000,0.5
+1704182400000,0.0003
+"""
+
+
+def test_bad_rows_of_a_mapped_funding_file_are_dead_letters_and_the_rest_converts(config_file: Path,
+                                                                                 tmp_path: Path) -> None:
+    source = _write(tmp_path / "okx.csv", BAD_FUNDING_ROWS)
+    out = tmp_path / "okx.jsonl"
+    result = _run(config_file, "convert", "funding", source, "--out", out, "--map", "time=t,rate=r",
+                  "--venue", "okx", "--asset", "BTC")
+    assert result.exit_code == 0, result.output
+    assert [(r.rate, r.ts_exchange) for r in _records(config_file, out)] == [
+        (D("0.0001"), T0), (D("0.0002"), T0 + 16 * H), (D("0.0003"), T0 + 32 * H)]
+    dead = [json.loads(line) for line in (tmp_path / "okx.rejected.jsonl").read_text().splitlines()]
+    assert [(d["source"], d["reason"]) for d in dead] == [
+        ("okx.csv:3", "INVALID_NUMBER"), ("okx.csv:4", "MISSING_FIELD"), ("okx.csv:6", "IMPOSSIBLE_RATE")]
+    assert json.loads(dead[0]["raw"]) == {"t": "1704096000000", "r": "abc"}
+    assert "bad rows: INVALID_NUMBER" in result.stderr
+
+
+def test_strict_stops_a_mapped_conversion_at_the_first_bad_row(config_file: Path, tmp_path: Path) -> None:
+    source = _write(tmp_path / "okx.csv", BAD_FUNDING_ROWS)
+    line = _one_line_refusal(_run(config_file, "convert", "funding", source, "--out", tmp_path / "o.jsonl", "--map",
+                                  "time=t,rate=r", "--venue", "okx", "--asset", "BTC", "--strict"))
+    assert line.startswith("arbflow: okx.csv:3: INVALID_NUMBER: ")
+    assert line.endswith("(--strict: stopped at the first bad row)")
+
+
+def test_a_mapped_quote_at_price_zero_is_a_dead_letter(config_file: Path, tmp_path: Path) -> None:
+    source = _write(tmp_path / "q.csv", "t,b,a,bq,aq\n1704067200000,0,50001,1,1\n1704067201000,50000,50001,1,1\n")
+    out = tmp_path / "q.jsonl"
+    result = _run(config_file, "convert", "quotes", source, "--out", out, "--map", "time=t,bid=b,ask=a,bid_qty=bq,"
+                  "ask_qty=aq", "--venue", "okx", "--asset", "BTC")
+    assert result.exit_code == 0, result.output
+    assert [t.ts_local for t in _records(config_file, out)] == [T0 + 1000]
+    dead = [json.loads(line) for line in (tmp_path / "q.rejected.jsonl").read_text().splitlines()]
+    assert [(d["source"], d["reason"]) for d in dead] == [("q.csv:2", "NON_POSITIVE_PRICE")]

@@ -314,7 +314,7 @@ def test_convert_aha_hh_raises_when_a_pair_does_not_fit_its_market(tmp_path: Pat
     path = tmp_path / "aha.csv"
     path.write_text("ts_ms_utc,time_as_published,exchange,asset,pair,market,open,high,low,close,volume,funding_rate\n"
                     "1672531200000,x,binance,BTC,BTCUSDT,perp_inverse,1,1,1,1,1,0.0001\n")
-    with pytest.raises(ValueError, match=r"aha.csv:2: market 'perp_inverse' with pair 'BTCUSDT'"):
+    with pytest.raises(ValueError, match=r"aha.csv:2: UNKNOWN_SYMBOL: market 'perp_inverse' with pair 'BTCUSDT'"):
         fh.convert_aha_hh(path, tmp_path / "out.jsonl", venues=DEFAULT_VENUES)
 
 

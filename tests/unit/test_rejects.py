@@ -185,7 +185,10 @@ TABLE = [
     row(reasons.IMPOSSIBLE_INTERVAL, funding(interval_ms=-8 * 3_600_000), "negative"),
     row(reasons.IMPOSSIBLE_RATE, funding(rate="0.5"), "rate-50pct"),
     row(reasons.IMPOSSIBLE_RATE, funding(rate="-0.5"), "rate-minus-50pct"),
-    row(reasons.IMPOSSIBLE_RATE, funding(predicted_rate="0.10000001"), "predicted-just-above-cap"),
+    row(reasons.IMPOSSIBLE_RATE, funding(predicted_rate="0.03000001"), "predicted-just-above-cap"),
+    # the cap is 3 % per 8 h, scaled to the interval: 0.375 % per hour
+    row(reasons.IMPOSSIBLE_RATE, funding(rate="0.00375001", interval_ms=3_600_000), "hourly-just-above-cap"),
+    row(reasons.IMPOSSIBLE_RATE, funding(rate="1E+999999"), "rate-1e999999"),
     row(reasons.INVALID_SENTINEL, spot_funding(rate="0.0001"), "spot-with-rate"),
     row(reasons.INVALID_SENTINEL, spot_funding(interval_ms=8 * 3_600_000), "spot-with-interval"),
     row(reasons.INVALID_SENTINEL, spot_funding(next_funding_time=T0 + 8 * 3_600_000), "spot-with-next"),
@@ -288,10 +291,12 @@ def test_parse_record_returns_funding_when_spot_sentinel_is_valid() -> None:
 
 
 @pytest.mark.parametrize(("rate", "interval_ms"), [
-    ("0.1", 8 * 3_600_000), ("-0.1", 8 * 3_600_000), ("0.0001", 60_000), ("0.0001", 24 * 3_600_000),
-], ids=["rate-at-cap", "rate-at-minus-cap", "one-minute", "24h"])
+    ("0.03", 8 * 3_600_000), ("-0.03", 8 * 3_600_000), ("0.0000625", 60_000), ("0.09", 24 * 3_600_000),
+    ("0.00375", 3_600_000),
+], ids=["rate-at-cap", "rate-at-minus-cap", "one-minute-at-cap", "24h-at-cap", "hourly-at-cap"])
 def test_parse_record_accepts_funding_when_value_is_on_the_boundary(rate: str, interval_ms: int) -> None:
-    assert isinstance(parse_record(*funding(rate=rate, interval_ms=interval_ms), UNIVERSE), FundingRate)
+    assert isinstance(parse_record(*funding(rate=rate, predicted_rate=rate, interval_ms=interval_ms), UNIVERSE),
+                      FundingRate)
 
 
 def test_parse_record_accepts_book_when_one_side_is_empty() -> None:

@@ -1,0 +1,92 @@
+"""Reading input files line by line — plain, gzip (`.gz`) or xz (`.xz`) — keeping every line
+that precedes damage. Used by every reader of recorded files (replay files, funding and bar
+histories, raw captures), so a damaged file behaves the same in `replay`, `convert` and `study`.
+
+A compressed file that is truncated or corrupt (a download cut short, a disk error) still holds
+readable lines before the break. `lines(path, damage)` yields each complete line (bytes, newline
+kept) up to the break, then records one `Damage` — the file, the last complete line, the
+uncompressed bytes read and the decompressor's reason — and stops; the caller processes what was
+read and then reports the damage (`DamagedFile`: exit 1 with that one line). A line cut by the
+break is never yielded: half a record is not a record. Zstandard (`.zst`) is not read: no
+decompressor is among the dependencies, and the file's bytes are taken as they are.
+"""
+
+import gzip
+import lzma
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Final
+
+from arbflow.model.errors import ArbflowError
+
+COMPRESSED: Final = {".gz": "gzip", ".xz": "xz"}
+# What the decompressors raise on a truncated or corrupt stream (gzip.BadGzipFile is an OSError).
+_DAMAGE: Final = (EOFError, OSError, zlib.error, lzma.LZMAError)
+
+
+@dataclass(frozen=True, slots=True)
+class Damage:
+    """Where a compressed file broke: after `line` complete lines, `offset` bytes of text."""
+
+    path: Path
+    line: int
+    offset: int
+    reason: str
+
+    def message(self) -> str:
+        """The one line the commands print (then exit 1)."""
+        kind = COMPRESSED.get(self.path.suffix, "")
+        return (f"{self.path}: damaged {kind} file: it breaks after line {self.line:,} (byte {self.offset:,} of "
+                f"its text): {self.reason}; the {self.line:,} lines before the break were processed")
+
+
+class DamagedFile(ArbflowError):
+    """A file broke before its end; `damage` says where. Raised after the readable part was used."""
+
+    def __init__(self, damage: list[Damage]) -> None:
+        super().__init__("; ".join(d.message() for d in damage))
+        self.damage = damage
+
+
+def open_binary(path: Path) -> IO[bytes]:
+    """The file for binary reading, un-gzipping `.gz` and un-xz-ing `.xz`."""
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")
+    if path.suffix == ".xz":
+        return lzma.open(path, "rb")
+    return open(path, "rb")
+
+
+def lines(path: Path, damage: list[Damage] | None = None) -> Iterator[bytes]:
+    """Every complete line of `path` (newline kept; the last line may lack one). At a break
+    the `Damage` is appended to `damage` and the iteration ends; with `damage` None it raises
+    `DamagedFile` instead — after the lines before the break were yielded."""
+    number = offset = 0
+    with open_binary(path) as handle:
+        iterator = iter(handle)
+        while True:
+            try:
+                raw = next(iterator)
+            except StopIteration:
+                return
+            except _DAMAGE as error:
+                found = Damage(path, number, offset, _reason(error))
+                if damage is None:
+                    raise DamagedFile([found]) from None
+                damage.append(found)
+                return
+            number += 1
+            offset += len(raw)
+            yield raw
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    return text[0].lower() + text[1:] if text else text
+
+
+def count_lines(path: Path) -> int:
+    """Complete lines of `path` up to its end or its break (for progress totals)."""
+    return sum(1 for _ in lines(path, []))
