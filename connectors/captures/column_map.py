@@ -40,7 +40,9 @@ reader), a row whose rate, price or quantity cell does not read (INVALID_NUMBER)
 (DUPLICATE_ROW) or a rate beyond `[plausibility] max_funding_rate_8h` for its interval
 (IMPOSSIBLE_RATE) is refused there — a dead letter naming `file:line` with the row as its raw
 text, and the rest of the file is converted (or `BadRow` at the first when strict). Without a
-policy such a row raises `MappingError`.
+policy such a row raises `MappingError`. A .gz file that breaks before its end gives every
+row before the break (`connectors.compressed`), its `Damage` in `policy.damage` (the command
+exits 1 after converting them; without a policy `DamagedFile` is raised after the rows).
 
 Failure modes: `MappingError` (a `ValueError`), one line naming `file:line` and the field,
 for a mapping that does not fit the file, a time cell that does not read or a time column
@@ -62,6 +64,7 @@ from typing import IO, Any, Final
 
 from arbflow.connectors.captures.funding_history import Item, backward_interval_ms, write_items
 from arbflow.connectors.captures.row_policy import RowPolicy
+from arbflow.connectors.compressed import Damage, lines
 from arbflow.model import reasons
 from arbflow.model.column_map import (
     BARS,
@@ -105,6 +108,14 @@ def _open(path: Path) -> IO[str]:
     return open(path, encoding="utf-8-sig", newline="")
 
 
+def _lines(path: Path, damage: list[Damage] | None) -> Iterator[str]:
+    """The text lines of `path` (newlines kept), up to a break in a damaged .gz/.xz file
+    (`connectors.compressed.lines`: the `Damage` goes to `damage`, or `DamagedFile` is raised
+    after the lines before it when `damage` is None)."""
+    for number, raw in enumerate(lines(path, damage)):
+        yield raw.decode("utf-8-sig" if number == 0 else "utf-8")
+
+
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
@@ -124,12 +135,12 @@ def _json_rows(data: Any) -> list[Any]:
     return [data] if isinstance(data, dict) else []
 
 
-def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[str, Row]]]:
-    """(the columns, (where, row) for each data row) of a CSV, JSON or JSONL file."""
+def read_rows(path: Path, damage: list[Damage] | None = None) -> tuple[list[str], Iterator[tuple[str, Row]]]:
+    """(the columns, (where, row) for each data row) of a CSV, JSON or JSONL file; a damaged
+    compressed file gives the rows before its break (`_lines`, `damage`)."""
     stem = _stem(path)
     if stem.endswith(JSON_SUFFIXES):
-        with _open(path) as handle:
-            text = handle.read()
+        text = "".join(_lines(path, damage))
         if stem.endswith(".json"):
             try:
                 objects = _json_rows(json.loads(text, parse_float=str, parse_int=str))
@@ -154,10 +165,9 @@ def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[str, Row]]]:
     header = next(csv.reader([first_line], delimiter=delimiter), [])
 
     def rows_of_csv() -> Iterator[tuple[str, Row]]:
-        with _open(path) as handle:
-            reader = csv.DictReader(handle, delimiter=delimiter)
-            for row in reader:
-                yield f"{path.name}:{reader.line_num}", {k: _text(v) for k, v in row.items() if k is not None}
+        reader = csv.DictReader(_lines(path, damage), delimiter=delimiter)
+        for row in reader:
+            yield f"{path.name}:{reader.line_num}", {k: _text(v) for k, v in row.items() if k is not None}
 
     return header, rows_of_csv()
 
@@ -283,12 +293,17 @@ def _cells(policy: RowPolicy | None, where: str, row: Row, ts: int, read: Callab
         return None
 
 
-def _time_rows(path: Path, mapping: ColumnMapping) -> Iterator[tuple[str, Row, int]]:
-    header, rows = read_rows(path)
+def _time_rows(path: Path, mapping: ColumnMapping, policy: RowPolicy | None) -> Iterator[tuple[str, Row, int]]:
+    """(where, row, time) of each row; a damaged compressed file ends at its break, its
+    `Damage` noted once in `policy.damage` (without a policy: `DamagedFile` after the rows)."""
+    damage: list[Damage] | None = None if policy is None else []
+    header, rows = read_rows(path, damage)
     check(mapping, header, path.name)
     times = TimeColumn(mapping.columns["time"])
     for where, row in rows:
         yield where, row, times.ms(row[mapping.columns["time"]], where)
+    if policy is not None:  # a bar file is read twice (candles, then settlements): one damage
+        policy.damage.extend(found for found in damage or [] if found not in policy.damage)
 
 
 def _rate(row: Row, name: str | None, column: str, where: str) -> Decimal | None:
@@ -331,7 +346,7 @@ def funding_items(path: Path, mapping: ColumnMapping, *, venues: Mapping[str, Ve
     rows: dict[str, Row] = {}  # where → row, for the dead letters of the second pass
     rate_name = mapping.rate_field()
     rate_column = mapping.columns[rate_name] if rate_name is not None else ""
-    for where, row, ts in _time_rows(path, mapping):
+    for where, row, ts in _time_rows(path, mapping, policy):
         if rate_name is not None and not row[rate_column].strip():
             if mapping.kind == FUNDING:
                 _refuse(policy, reasons.MISSING_FIELD, MappingError(f"{where}: {rate_name} is empty"), where, row, ts)
@@ -393,7 +408,7 @@ def quote_items(path: Path, mapping: ColumnMapping, *, venues: Mapping[str, Venu
     (module docstring)."""
     instruments = Instruments(mapping, venues, counts)
     items: list[Item] = []
-    for where, row, ts in _time_rows(path, mapping):
+    for where, row, ts in _time_rows(path, mapping, policy):
         venue, symbol, contract, multiplier = instruments.of(row, where)
         cells = _cells(policy, where, row, ts, _decimals, row, mapping, QUOTE_CELLS, where, ONE)
         if cells is None:
@@ -425,7 +440,7 @@ def bar_items(path: Path, mapping: ColumnMapping, *, venues: Mapping[str, VenueC
     to `policy` (module docstring)."""
     instruments = Instruments(mapping, venues, Counter())
     items: list[tuple[str, Item]] = []
-    for where, row, ts in _time_rows(path, mapping):
+    for where, row, ts in _time_rows(path, mapping, policy):
         venue, symbol, contract, multiplier = instruments.of(row, where)
         counts[f"symbol:{venue} {symbol}"] += 1
         cells = _cells(policy, where, row, ts, _decimals, row, mapping, BAR_CELLS, where, multiplier)

@@ -529,3 +529,25 @@ def test_a_mapped_quote_at_price_zero_is_a_dead_letter(config_file: Path, tmp_pa
     assert [t.ts_local for t in _records(config_file, out)] == [T0 + 1000]
     dead = [json.loads(line) for line in (tmp_path / "q.rejected.jsonl").read_text().splitlines()]
     assert [(d["source"], d["reason"]) for d in dead] == [("q.csv:2", "NON_POSITIVE_PRICE")]
+
+
+def test_a_truncated_gz_mapped_file_converts_every_row_before_the_break_then_exits_1(config_file: Path,
+                                                                                    tmp_path: Path) -> None:
+    import zlib
+
+    text = "t,r\n" + "".join(f"{T0 + i * 8 * H},0.{i % 97:04d}{i:06d}\n" for i in range(20_000))
+    packed = gzip.compress(text.encode(), mtime=0)
+    cut = packed[: len(packed) * 2 // 3]
+    complete = zlib.decompressobj(wbits=31).decompress(cut).count(b"\n")  # the header and the rows before the break
+    source = tmp_path / "okx.csv.gz"
+    source.write_bytes(cut)
+    out = tmp_path / "okx.jsonl"
+    result = _run(config_file, "convert", "funding", source, "--out", out, "--map", "time=t,rate=r",
+                  "--venue", "okx", "--asset", "BTC")
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    records = _records(config_file, out)
+    assert len(records) == complete - 1 > 1_000
+    assert records[-1].ts_exchange == T0 + (complete - 2) * 8 * H
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("arbflow:")]
+    assert line.startswith(f"arbflow: {source}: damaged gzip file: it breaks after line {complete:,} (byte ")
