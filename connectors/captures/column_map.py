@@ -37,8 +37,10 @@ is refused up front.
 Bad rows. Given a `RowPolicy` (`connectors.captures.row_policy`, the one policy of every file
 reader), a row whose rate, price or quantity cell does not read (INVALID_NUMBER), is empty
 (MISSING_FIELD), holds a price ≤ 0 (NON_POSITIVE_PRICE), repeats its series' settlement time
-(DUPLICATE_ROW) or a rate beyond `[plausibility] max_funding_rate_8h` for its interval
-(IMPOSSIBLE_RATE) is refused there — a dead letter naming `file:line` with the row as its raw
+(DUPLICATE_ROW), a rate beyond `[plausibility] max_funding_rate_8h` for its interval
+(IMPOSSIBLE_RATE) or a quote or bar close implausible against the file's other prices or the
+asset's floor (PRICE_IMPLAUSIBLE, `model.plausibility`, references per asset in file order; a
+refused bar writes no settlement either) is refused there — a dead letter naming `file:line` with the row as its raw
 text, and the rest of the file is converted (or `BadRow` at the first when strict). Without a
 policy such a row raises `MappingError`. A .gz file that breaks before its end gives every
 row before the break (`connectors.compressed`), its `Damage` in `policy.damage` (the command
@@ -86,8 +88,8 @@ from arbflow.model.config import VenueConfig
 from arbflow.model.contracts import Contract, ContractError, parse_contract_size
 from arbflow.model.market import Candle, FundingRate, Ticker
 from arbflow.model.money import MONEY, ONE
-from arbflow.model.plausibility import funding_problem
-from arbflow.model.symbols import parse_symbol
+from arbflow.model.plausibility import PriceReferences, check_record, funding_problem
+from arbflow.model.symbols import base_asset, parse_symbol
 from arbflow.model.topics import MD_CANDLE, MD_FUNDING, MD_TICKER
 
 Row = dict[str, str]
@@ -284,6 +286,22 @@ def _refuse(policy: RowPolicy | None, reason: str, error: MappingError, where: s
                   raw=json.dumps(row, ensure_ascii=False), ts=ts)
 
 
+@dataclass(slots=True)
+class _Prices:
+    """The price plausibility of one mapped file (`model.plausibility`): references per base
+    asset in file order, used only under a policy (its `[plausibility]` limits)."""
+
+    policy: RowPolicy | None
+    assets: dict[str, PriceReferences] = field(default_factory=dict)
+
+    def problem(self, record: Ticker | Candle) -> str | None:
+        if self.policy is None:
+            return None
+        asset = base_asset(record.symbol)
+        references = self.assets.setdefault(asset, PriceReferences())
+        return check_record(references, asset, record, record.ts_local, self.policy.plausibility)
+
+
 def _cells(policy: RowPolicy | None, where: str, row: Row, ts: int, read: Callable[..., Any], *args: Any) -> Any:
     """`read(*args)`, or None after refusing the row INVALID_NUMBER when a cell does not read."""
     try:
@@ -338,15 +356,18 @@ def _series_spacing(settlements: list[tuple[int, str, str, str, Decimal, int | N
 
 
 def funding_items(path: Path, mapping: ColumnMapping, *, venues: Mapping[str, VenueConfig],
-                  counts: Counter[str], policy: RowPolicy | None = None) -> list[tuple[str, Item]]:
+                  counts: Counter[str], policy: RowPolicy | None = None,
+                  skip: frozenset[str] = frozenset()) -> list[tuple[str, Item]]:
     """(where, item) of the funding records of one mapped funding (or bar) file; bad rows go to
-    `policy` (module docstring)."""
+    `policy` (module docstring); the rows at `skip` (bars already refused) are left out."""
     instruments = Instruments(mapping, venues, counts)
     settlements: list[tuple[int, str, str, str, Decimal, int | None]] = []
     rows: dict[str, Row] = {}  # where → row, for the dead letters of the second pass
     rate_name = mapping.rate_field()
     rate_column = mapping.columns[rate_name] if rate_name is not None else ""
     for where, row, ts in _time_rows(path, mapping, policy):
+        if where in skip:
+            continue
         if rate_name is not None and not row[rate_column].strip():
             if mapping.kind == FUNDING:
                 _refuse(policy, reasons.MISSING_FIELD, MappingError(f"{where}: {rate_name} is empty"), where, row, ts)
@@ -407,6 +428,7 @@ def quote_items(path: Path, mapping: ColumnMapping, *, venues: Mapping[str, Venu
     """The tickers of one mapped quote file, quantities in base units; bad rows go to `policy`
     (module docstring)."""
     instruments = Instruments(mapping, venues, counts)
+    plausible = _Prices(policy)
     items: list[Item] = []
     for where, row, ts in _time_rows(path, mapping, policy):
         venue, symbol, contract, multiplier = instruments.of(row, where)
@@ -425,11 +447,16 @@ def quote_items(path: Path, mapping: ColumnMapping, *, venues: Mapping[str, Venu
             continue
         bid_qty = MONEY.multiply(contract.base_quantity(cells["bid_qty"], cells["bid"]), multiplier)
         ask_qty = MONEY.multiply(contract.base_quantity(cells["ask_qty"], cells["ask"]), multiplier)
-        counts[MD_TICKER] += 1
-        items.append((ts, MD_TICKER, Ticker(
+        ticker = Ticker(
             venue=venue, symbol=symbol, market=parse_symbol(symbol).market, bid=prices["bid"], ask=prices["ask"],
             bid_qty=bid_qty, ask_qty=ask_qty, last=prices.get("last"), mark=prices.get("mark"),
-            index=prices.get("index"), ts_exchange=ts, ts_local=ts)))
+            index=prices.get("index"), ts_exchange=ts, ts_local=ts)
+        problem = plausible.problem(ticker)
+        if problem is not None:
+            _refuse(policy, reasons.PRICE_IMPLAUSIBLE, MappingError(f"{where}: {problem}"), where, row, ts)
+            continue
+        counts[MD_TICKER] += 1
+        items.append((ts, MD_TICKER, ticker))
     return items
 
 
@@ -439,6 +466,8 @@ def bar_items(path: Path, mapping: ColumnMapping, *, venues: Mapping[str, VenueC
     the funding records of its perp rows, in reading order (sorted by the writer); bad rows go
     to `policy` (module docstring)."""
     instruments = Instruments(mapping, venues, Counter())
+    plausible = _Prices(policy)
+    refused: set[str] = set()
     items: list[tuple[str, Item]] = []
     for where, row, ts in _time_rows(path, mapping, policy):
         venue, symbol, contract, multiplier = instruments.of(row, where)
@@ -458,14 +487,21 @@ def bar_items(path: Path, mapping: ColumnMapping, *, venues: Mapping[str, VenueC
         if contract.kind != "spot" and close > 0:
             volume = MONEY.multiply(contract.base_quantity(volume, close * multiplier), multiplier)
         ts_close = ts + mapping.bar_ms
-        counts[MD_CANDLE] += 1
-        items.append((where, (ts_close, MD_CANDLE, Candle(
+        candle = Candle(
             venue=venue, symbol=symbol, market=parse_symbol(symbol).market, interval_ms=mapping.bar_ms,
             open=cells.get("open", close), high=cells.get("high", close), low=cells.get("low", close), close=close,
-            volume=volume, ts_open=ts, ts_close=ts_close, ts_local=ts_close))))
+            volume=volume, ts_open=ts, ts_close=ts_close, ts_local=ts_close)
+        problem = plausible.problem(candle)
+        if problem is not None:
+            _refuse(policy, reasons.PRICE_IMPLAUSIBLE, MappingError(f"{where}: {problem}"), where, row, ts_close)
+            refused.add(where)
+            continue
+        counts[MD_CANDLE] += 1
+        items.append((where, (ts_close, MD_CANDLE, candle)))
     if mapping.rate_field() is not None:  # after the candles: at T the bar closing then precedes the settlement
         funding_counts: Counter[str] = Counter()
-        items.extend(funding_items(path, mapping, venues=venues, counts=funding_counts, policy=policy))
+        items.extend(funding_items(path, mapping, venues=venues, counts=funding_counts, policy=policy,
+                                   skip=frozenset(refused)))
         counts.update({key: n for key, n in funding_counts.items() if not key.startswith("symbol:")})
     return items
 

@@ -339,7 +339,7 @@ def test_study_runs_the_spread_between_two_converted_venues(config_file: Path, t
 DERIBIT_QUOTES = """
 timestamp,instrument_name,best_bid_price,best_ask_price,best_bid_amount,best_ask_amount
 1704067200000000,BTC-PERPETUAL,50000,50000.5,5000,12000
-1704067201000000,BTC-PERPETUAL,40000,40000.5,4000,8000
+1704067201000000,BTC-PERPETUAL,45000,45000.5,4500,9000
 """
 
 
@@ -357,7 +357,7 @@ def test_inverse_quotes_with_usd_contract_size_become_base_units_at_the_rows_pri
     # 5,000 contracts × $10 at the bid $50,000 = 1 BTC; 12,000 × $10 at $50,000.5 = 2.39997600023999760002… BTC
     assert first.bid_qty == D(1)
     assert first.ask_qty == ratio(D(120000), D("50000.5"))
-    assert (second.bid_qty, second.ts_local) == (D(1), T0 + 1000)  # 4,000 × $10 at $40,000
+    assert (second.bid_qty, second.ts_local) == (D(1), T0 + 1000)  # 4,500 × $10 at $45,000
 
 
 def test_linear_quotes_keep_base_quantities_and_get_the_given_settle_currency(config_file: Path,
@@ -551,3 +551,18 @@ def test_a_truncated_gz_mapped_file_converts_every_row_before_the_break_then_exi
     assert records[-1].ts_exchange == T0 + (complete - 2) * 8 * H
     [line] = [line for line in result.stderr.splitlines() if line.startswith("arbflow:")]
     assert line.startswith(f"arbflow: {source}: damaged gzip file: it breaks after line {complete:,} (byte ")
+
+
+def test_a_premium_column_mapped_as_a_close_is_refused_price_implausible_with_its_settlement(
+        config_file: Path, tmp_path: Path) -> None:
+    source = _write(tmp_path / "bars.csv", "t,c,p,f\n"
+                    f"{T0},50000,0.0004,0.0001\n{T0 + 8 * H},50100,0.0005,0.0002\n")
+    out = tmp_path / "bars.jsonl"
+    result = _run(config_file, "convert", "bars", source, "--out", out, "--map", "time=t,close=p,rate=f",
+                  "--venue", "okx", "--asset", "BTC")
+    assert result.exit_code == 0, result.output
+    dead = [json.loads(line) for line in (tmp_path / "bars.rejected.jsonl").read_text().splitlines()]
+    assert [(d["source"], d["reason"]) for d in dead] == [("bars.csv:2", "PRICE_IMPLAUSIBLE"),
+                                                          ("bars.csv:3", "PRICE_IMPLAUSIBLE")]
+    assert dead[0]["detail"] == "close 0.0004 is below BTC's floor 1 (plausibility.price_floors): a ratio, not a price"
+    assert _records(config_file, out) == []  # neither the quotes nor the settlements of refused bars
