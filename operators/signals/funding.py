@@ -26,8 +26,10 @@ from decimal import Decimal
 from typing import Final
 
 from arbflow.model import reasons
+from arbflow.model.config import StrategyConfig
 from arbflow.model.market import FundingRate
 from arbflow.model.money import MONEY
+from arbflow.operators.strategy import holding
 
 HOUR_MS: Final = 3_600_000
 EIGHT_HOURS_MS: Final = 8 * HOUR_MS
@@ -139,6 +141,16 @@ def carry_history(state: FundingMonitor, long: tuple[str, str], short: tuple[str
         return ()
     common = sorted(set.intersection(*(set(m) for m, _ in means)))[-intervals:]
     return tuple(sum((m[b] if sign > 0 else -m[b] for m, sign in means), _ZERO) for b in common)
+
+
+def expected_carry(state: FundingMonitor, long: tuple[str, str], short: tuple[str, str], current_8h: Decimal,
+                   rule: StrategyConfig) -> Decimal:
+    """The carry rule's μ̂ for a pair (operators/strategy/holding.py): the mean of its last
+    `carry_window_intervals` carries, the settled ones and `current_8h` as the newest."""
+    settled = carry_history(state, long, short, rule.carry_window_intervals - 1) if rule.carry_window_intervals > 1 \
+        else ()
+    mean = holding.expected_carry((*settled, current_8h), rule)
+    return current_8h if mean is None else mean
 
 
 def _bucket_means(history: tuple[tuple[int, Decimal, int], ...]) -> dict[int, Decimal]:

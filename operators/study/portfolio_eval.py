@@ -251,6 +251,7 @@ def _targets(book: _Book, paths: Mapping[str, PairPath], histories: Mapping[str,
         fees = paths[key].spec.fees_bps
         candidates.append(Candidate(pair_id=key, asset=paths[key].spec.asset, carry_8h=carry if direction else ZERO,
                                     history=history, round_trip_cost_bps=TWO * (fees[0] + fees[1]),
+                                    rule_holds=direction != 0,
                                     current_notional=MONEY.multiply(book.scale[key], cfg.capital)))
     equity = cfg.capital + book.pnl
     allocation = allocate(AllocationRequest(equity=equity, ts=now, candidates=tuple(candidates)), cfg.allocation)
