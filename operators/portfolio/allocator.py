@@ -229,7 +229,7 @@ def sector_limit(equity: Decimal, sectors: int, cfg: AllocationConfig) -> Decima
     does not move as pairs come and go) — a universe of fewer than 1/cap sectors does not
     leave capital idle (two sectors may hold half each), a wider one is capped."""
     share = cfg.sector_cap if sectors == 0 else max(cfg.sector_cap, MONEY.divide(Decimal(1), Decimal(sectors)))
-    return MONEY.multiply(share, equity)
+    return _cents(MONEY.multiply(share, equity))  # cents, rounded down: a cap is never exceeded by rounding
 
 
 def allocate(request: AllocationRequest, cfg: AllocationConfig) -> Allocation:

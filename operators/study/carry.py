@@ -151,7 +151,8 @@ class PathPoint:
     leg 0 / short leg 1), `qty` per leg (base units; 0 when flat or carry-only), `entry` the
     legs' marks at entry, `marks` the legs' latest marks (None before any), `signal_8h` the
     step's leg 1 − leg 0 carry per 8 h (the signal window's mean; None = a leg stale), and
-    the cumulative `pnl` (net of fees, marked), `fees` and `traded` notional, in USD."""
+    the cumulative `pnl` (net of fees, marked), `fees`, `traded` notional and `funding`
+    received (paid: negative), in USD."""
 
     ts_ms: int
     direction: int
@@ -162,6 +163,7 @@ class PathPoint:
     pnl: Decimal
     fees: Decimal
     traded: Decimal
+    funding: Decimal = ZERO
 
 
 # -- the simulation -------------------------------------------------------------------------
@@ -289,7 +291,7 @@ def _simulate(steps: Sequence[Step], *, fees: tuple[FeeSchedule, FeeSchedule], d
         if trace is not None:
             trace.append(PathPoint(ts_ms=step.ts_ms, direction=run.direction, qty=run.qty, entry=run.entry,
                                    marks=marks, signal_8h=None if carry is None else carry[1], pnl=curve[-1][1],
-                                   fees=run.fees, traded=run.traded))
+                                   fees=run.fees, traded=run.traded, funding=run.funding))
     return run, decisions, curve, undecided
 
 
