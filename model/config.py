@@ -187,11 +187,11 @@ class StrategyConfig:
     entry bar is the whole round trip plus the margin, the exit bar only the carry's sign)."""
 
     order_style: OrderStyle = "maker_first"
-    entry_margin_bps: Decimal = field(default=Decimal(5), metadata=rule(lambda v: 0 <= v <= 1_000,
+    entry_margin_bps: Decimal = field(default=Decimal(20), metadata=rule(lambda v: 0 <= v <= 1_000,
                                                                        "a decimal from 0 to 1000 (bps)"))
-    exit_carry_8h: Decimal = field(default=Decimal(0), metadata=rule(lambda v: -1 < v < 1,
+    exit_carry_8h: Decimal = field(default=Decimal("-0.00005"), metadata=rule(lambda v: -1 < v < 1,
                                                                     "a decimal in (-1, 1) (fraction per 8 h)"))
-    carry_window_intervals: int = field(default=21, metadata=rule(lambda v: 1 <= v <= 1_095,
+    carry_window_intervals: int = field(default=42, metadata=rule(lambda v: 1 <= v <= 1_095,
                                                                   "an integer from 1 to 1095 (8 h intervals)"))
     rebalance_drift: Decimal = field(default=Decimal("0.2"), metadata=rule(lambda v: 0 < v < 1,
                                                                           "a decimal in (0, 1)"))

@@ -10,16 +10,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arbflow.model import reasons
-from arbflow.model.config import DEFAULT_VENUES, ScannerConfig, StrategyConfig
+from arbflow.model.config import DEFAULT_VENUES, ScannerConfig
 from arbflow.model.market import FundingRate
 from arbflow.model.money import MONEY
 from arbflow.operators.signals import funding, scanner
 from arbflow.operators.signals.scanner import LegStats, MarketView, Quote
+from tests.unit.execution_support import WORKED_RULE
 
 T = 1_723_161_600_000
 H8 = 8 * 3_600_000
 CFG = ScannerConfig()
-STRATEGY = StrategyConfig()
+STRATEGY = WORKED_RULE  # margin 5 bps, exit at or below 0, μ̂ over 21
 BINANCE_PERP = Quote(venue="binance", symbol="BTC/USDT:USDT", market="perp", bids=((D(60_000), D(10)),),
                      asks=((D(60_001), D(10)),), is_book=True, ts=T)
 BYBIT_PERP = Quote(venue="bybit", symbol="BTC/USDT:USDT", market="perp", bids=((D(60_100), D(10)),),
