@@ -112,24 +112,29 @@ def study() -> None:
 @click.option("--exit-bps", type=DECIMAL, default=None,
               help="Exit when the held side's 8h carry falls below this many bps (1 bp = 0.01 %/8h). "
                    "Default: [strategy] exit_carry_8h.")
-@click.option("--signal-window", type=click.IntRange(1, 1000), default=1, show_default=True,
-              help="The entry/exit signal is the mean 8h carry of this many last settlements (8h buckets for "
-                   "pairs); 1 = the last settlement.")
+@click.option("--signal-window", type=click.IntRange(1, 1095), default=None,
+              help="The expected carry the rule enters, holds and exits on is the mean 8h carry of this many "
+                   "last settlements (8h buckets for pairs); 1 = the last settlement. "
+                   "Default: [strategy] carry_window_intervals.")
 @click.option("--notional", type=DECIMAL, default="10000", show_default=True, help="USD per leg.")
-@click.option("--basis-stop-bps", type=DECIMAL, default="-5", show_default=True,
-              help="Basis stop level: (perp − spot) / spot below this many bps …")
-@click.option("--basis-stop-intervals", type=click.IntRange(1, 1000), default=3, show_default=True,
-              help="… for this many consecutive 8h bars exits a cash-and-carry.")
-@click.option("--basis-reentry-bps", type=DECIMAL, default="0", show_default=True,
-              help="After a basis stop, entries wait for a bar at or above this basis.")
+@click.option("--basis-stop-bps", type=DECIMAL, default=None,
+              help="Basis stop level: (perp − spot) / spot below this many bps … "
+                   "Default: [strategy] basis_stop_bps.")
+@click.option("--basis-stop-intervals", type=click.IntRange(1, 1000), default=None,
+              help="… for this many consecutive 8h bars exits a cash-and-carry. "
+                   "Default: [strategy] basis_stop_intervals.")
+@click.option("--basis-reentry-bps", type=DECIMAL, default=None,
+              help="After a basis stop, entries wait for a bar at or above this basis. "
+                   "Default: [strategy] basis_reentry_bps.")
 @click.option("--json", "as_json", is_flag=True, help="Print the study as JSON instead of the table.")
 @strict_option
 @click.pass_context
 @_guard
 def funding(ctx: click.Context, data_files: tuple[Path, ...], out_dir: Path, entry_margin_bps: Decimal | None,
             exit_bps: Decimal | None,
-            signal_window: int, notional: Decimal, basis_stop_bps: Decimal, basis_stop_intervals: int,
-            basis_reentry_bps: Decimal, as_json: bool, strict: bool) -> None:
+            signal_window: int | None, notional: Decimal, basis_stop_bps: Decimal | None,
+            basis_stop_intervals: int | None, basis_reentry_bps: Decimal | None, as_json: bool,
+            strict: bool) -> None:
     """Funding-carry study: cash-and-carry per venue and cross-venue funding spread, with
     fees, the desks' carry rule (entry over H, exit by hysteresis) and the basis stop, in exact
     Decimal, next to the naive
@@ -153,11 +158,13 @@ def funding(ctx: click.Context, data_files: tuple[Path, ...], out_dir: Path, ent
         strategy = config.strategy
         strategy = dataclasses.replace(
             strategy, entry_margin_bps=strategy.entry_margin_bps if entry_margin_bps is None else entry_margin_bps,
-            exit_carry_8h=strategy.exit_carry_8h if exit_bps is None else exit_bps / BPS_PER_UNIT)
-        params = carry_study.StudyParams(
-            notional=notional, strategy=strategy,
-            basis_stop=basis_stop_bps / BPS_PER_UNIT, basis_stop_intervals=basis_stop_intervals,
-            basis_reentry=basis_reentry_bps / BPS_PER_UNIT, signal_window=signal_window)
+            exit_carry_8h=strategy.exit_carry_8h if exit_bps is None else exit_bps / BPS_PER_UNIT,
+            carry_window_intervals=strategy.carry_window_intervals if signal_window is None else signal_window,
+            basis_stop_bps=strategy.basis_stop_bps if basis_stop_bps is None else basis_stop_bps,
+            basis_stop_intervals=strategy.basis_stop_intervals if basis_stop_intervals is None
+            else basis_stop_intervals,
+            basis_reentry_bps=strategy.basis_reentry_bps if basis_reentry_bps is None else basis_reentry_bps)
+        params = carry_study.StudyParams(notional=notional, strategy=strategy)
     except ValueError as error:
         _die(f"invalid rule: {error}", 2)
     err = Console(stderr=True, highlight=False)

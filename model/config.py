@@ -219,10 +219,20 @@ class StrategyConfig:
     entry bar is the whole round trip plus the margin, the exit bar only the carry's sign)."""
 
     order_style: OrderStyle = "maker_first"
-    entry_margin_bps: Decimal = field(default=Decimal(5), metadata=rule(lambda v: 0 <= v <= 1_000,
+    entry_margin_bps: Decimal = field(default=Decimal(20), metadata=rule(lambda v: 0 <= v <= 1_000,
                                                                        "a decimal from 0 to 1000 (bps)"))
-    exit_carry_8h: Decimal = field(default=Decimal(0), metadata=rule(lambda v: -1 < v < 1,
+    exit_carry_8h: Decimal = field(default=Decimal("-0.00005"), metadata=rule(lambda v: -1 < v < 1,
                                                                     "a decimal in (-1, 1) (fraction per 8 h)"))
+    carry_window_intervals: int = field(default=42, metadata=rule(lambda v: 1 <= v <= 1_095,
+                                                                  "an integer from 1 to 1095 (8 h intervals)"))
+    rebalance_drift: Decimal = field(default=Decimal("0.2"), metadata=rule(lambda v: 0 < v < 1,
+                                                                          "a decimal in (0, 1)"))
+    basis_stop_bps: Decimal = field(default=Decimal(-20), metadata=rule(lambda v: -10_000 < v <= 0,
+                                                                       "a decimal in (-10000, 0] (bps)"))
+    basis_stop_intervals: int = field(default=3, metadata=rule(lambda v: 1 <= v <= 1_095,
+                                                              "an integer from 1 to 1095 (funding intervals)"))
+    basis_reentry_bps: Decimal = field(default=Decimal(0), metadata=rule(lambda v: -10_000 < v < 10_000,
+                                                                         "a decimal in (-10000, 10000) (bps)"))
     holding_lookback_intervals: int = field(default=270, metadata=rule(lambda v: 1 <= v <= 1_095,
                                                                        "an integer from 1 to 1095 (8 h intervals)"))
     min_holding_intervals: int = field(default=3, metadata=rule(lambda v: 1 <= v <= 1_095,
@@ -452,6 +462,8 @@ class AllocationConfig:
     sector_cap: Decimal = field(default=Decimal("0.15"), metadata=rule(_fraction, "a decimal in (0, 1]"))
     rebalance_band: Decimal = field(default=Decimal("0.07"),
                                     metadata=rule(lambda v: 0 <= v < 1, "a decimal in [0, 1)"))
+    min_trade_fraction: Decimal = field(default=Decimal("0.02"),
+                                        metadata=rule(lambda v: 0 <= v < 1, "a decimal in [0, 1)"))
     gain_cost_multiple: Decimal = field(default=Decimal("2.5"),
                                         metadata=rule(lambda v: 0 <= v <= 100, "a decimal from 0 to 100"))
     gain_horizon_intervals: int = field(default=90, metadata=rule(lambda v: 1 <= v <= 100_000,

@@ -95,7 +95,9 @@ class CarryPoint:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Candidate:
-    """A pair the allocator may hold. `carry_8h` is the current carry (≤ 0 excludes it);
+    """A pair the allocator may hold. `carry_8h` is its expected carry (≤ 0 excludes it,
+    unless `rule_holds`: the carry rule keeps an open pair while its expected carry stays
+    above the rule's exit threshold, which may be below 0);
     `history` its past carry, any order; `round_trip_cost_bps` fees + slippage of entering
     and leaving (4 fills) in bps of notional; `current_notional` what is held now and
     `pending_notional` what open entry orders would add; `sector` overrides the config's
@@ -109,6 +111,7 @@ class Candidate:
     current_notional: Decimal = Decimal(0)
     pending_notional: Decimal = Decimal(0)
     sector: str | None = None
+    rule_holds: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

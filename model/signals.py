@@ -66,7 +66,9 @@ class Opportunity:
     Spreads in bps per docs/architecture.md §3.9; `carry_8h` is a fraction per 8h, `carry_apr` a
     fraction per year; `notional` and `projected_profit` in quote currency (USD), the
     projected profit over `holding_intervals`, the carry rule's expected holding period H in
-    8 h intervals (None = not priced that far; operators/strategy/carry_rule.py).
+    8 h intervals, and `expected_carry_8h` the expected carry μ̂ the rule decided on (the
+    mean of the last settled carries with the current one; None = not priced that far;
+    operators/strategy/).
     `accepted` is False with a `reason` code (and a human `detail`) when a filter or hard
     constraint refused it; `flags` name the soft metrics that had no data.
     """
@@ -91,6 +93,7 @@ class Opportunity:
     notional: Decimal
     projected_profit: Decimal
     holding_intervals: int | None = None
+    expected_carry_8h: Decimal | None = None
     depth_long: Decimal
     depth_short: Decimal
     score: int
@@ -101,3 +104,8 @@ class Opportunity:
     detail: str | None = None
     ts: int
     schema_version: int = 1
+
+    @property
+    def rule_carry_8h(self) -> Decimal | None:
+        """The carry the rule decides on: the expected carry, else the current one."""
+        return self.expected_carry_8h if self.expected_carry_8h is not None else self.carry_8h

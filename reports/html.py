@@ -23,6 +23,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from arbflow.model import codec
+from arbflow.model.config import StrategyConfig
 from arbflow.model.execution import PairTrade
 from arbflow.model.market import FundingRate
 from arbflow.model.portfolio import Alert, PortfolioState
@@ -31,7 +32,6 @@ from arbflow.reports import page
 
 MEDIAN_WINDOW_MS = 300_000
 YEAR_MS = 365 * 86_400_000
-STOP_BPS = -5.0
 
 
 @dataclass(slots=True, kw_only=True)
@@ -71,7 +71,14 @@ def _rolling_median(points: list[BasisPoint]) -> list[float]:
     return out
 
 
-def _basis_figure(points: list[BasisPoint]) -> go.Figure:
+def _stop_bps(config: dict[str, Any]) -> float:
+    """The basis-at-risk level the run used ([strategy] basis_stop_bps; the default without one)."""
+    section = config.get("strategy")
+    value = section.get("basis_stop_bps") if isinstance(section, dict) else None
+    return float(value if value is not None else StrategyConfig().basis_stop_bps)
+
+
+def _basis_figure(points: list[BasisPoint], stop_bps: float) -> go.Figure:
     figure = page.figure("Spot–perp basis (bps) with its 5-minute median", "bps")
     series: dict[tuple[str, str], list[BasisPoint]] = defaultdict(list)
     for point in points:
@@ -85,7 +92,7 @@ def _basis_figure(points: list[BasisPoint]) -> go.Figure:
         values = sorted(float(p.basis_bps) for p in rows)
         p01 = values[int(0.01 * (len(values) - 1))]
         figure.add_hline(y=p01, line_dash="dot", annotation_text=f"{asset} 1st percentile {p01:.2f}")
-    figure.add_hline(y=STOP_BPS, line_dash="dash", line_color="red", annotation_text="Basis-at-Risk −5 bps")
+    figure.add_hline(y=stop_bps, line_dash="dash", line_color="red", annotation_text=f"Basis-at-Risk {stop_bps:g} bps")
     return figure
 
 
@@ -198,7 +205,7 @@ def render(inputs: ReportInputs) -> str:
     parts: list[str] = []
     charts = [("Opportunities", _outcome_figure(inputs.opportunities), bool(inputs.opportunities)),
               ("Funding", _funding_figure(inputs.funding), any(r.interval_ms > 0 for r in inputs.funding)),
-              ("Basis", _basis_figure(inputs.basis), bool(inputs.basis)),
+              ("Basis", _basis_figure(inputs.basis, _stop_bps(inputs.config)), bool(inputs.basis)),
               ("Latency", _latency_figure(inputs.latency), bool(inputs.latency))]
     figures = page.Figures()
     summary = inputs.summary

@@ -89,7 +89,8 @@ def params_document(params: StudyParams) -> dict[str, Any]:
             "min_holding_intervals": rule.min_holding_intervals, "max_holding_intervals": rule.max_holding_intervals,
             "default_holding_intervals": rule.default_holding_intervals,
             "basis_stop": params.basis_stop, "basis_stop_intervals": params.basis_stop_intervals,
-            "basis_reentry": params.basis_reentry, "signal_window": params.signal_window}
+            "basis_reentry": params.basis_reentry, "carry_window_intervals": rule.carry_window_intervals,
+            "rebalance_drift": rule.rebalance_drift}
 
 
 def csv_text(rows: Sequence[Row]) -> str:

@@ -83,18 +83,20 @@ def pair_id(opportunity_id: str) -> str:
 
 
 def observe(ctrl: DeskController, opp: Opportunity, config: DeskConfig) -> None:
-    """Fold an opportunity's carry and costs into its pair (opportunities without carry skip)."""
-    if opp.carry_8h is None:
+    """Fold an opportunity's carry — the expected carry the rule decides on — and costs into
+    its pair (opportunities without carry skip)."""
+    carry = opp.rule_carry_8h
+    if carry is None:
         return
     key = pair_id(opp.opportunity_id)
     view = ctrl.pairs.get(key)
     if view is None:
-        view = ctrl.pairs[key] = PairView(asset=opp.asset, carry_8h=opp.carry_8h, cost_bps=_ZERO)
-    if ctrl.last_run is not None and _large_change(view.carry_8h, opp.carry_8h):
+        view = ctrl.pairs[key] = PairView(asset=opp.asset, carry_8h=carry, cost_bps=_ZERO)
+    if ctrl.last_run is not None and _large_change(view.carry_8h, carry):
         ctrl.urgent = True
-    view.carry_8h, view.cost_bps = opp.carry_8h, opp.fees_bps + opp.slippage_bps
+    view.carry_8h, view.cost_bps = carry, opp.fees_bps + opp.slippage_bps
     if not view.history or opp.ts - view.history[-1].ts >= config.allocation.carry_sample_ms:
-        view.history.append(CarryPoint(ts=opp.ts, carry_8h=opp.carry_8h))
+        view.history.append(CarryPoint(ts=opp.ts, carry_8h=carry))
     oldest = opp.ts - config.allocation.history_days * DAY_MS
     while view.history and view.history[0].ts < oldest:
         view.history.popleft()

@@ -252,7 +252,7 @@ def _forget_old_opportunities(state: ExecutionState, oldest: int) -> None:
 def _refusal(run: Run, opp: Opportunity) -> pricing.Refusal | None:
     state, settings = run.state, run.settings
     busy = state.trades.get(state.pairs.get(_pair_key(opp), ""))
-    gated = carry_rule.spread_trade(opp.entry_spread_bps, opp.carry_8h, opp.holding_intervals)
+    gated = carry_rule.spread_trade(opp.entry_spread_bps, opp.rule_carry_8h, opp.holding_intervals)
     if gated and opp.score < settings.scanner.min_score:  # the score gates spread trades only (§3.6)
         return pricing.Refusal(reasons.SCORE_TOO_LOW, f"spread trade: score {opp.score} < {settings.scanner.min_score}")
     if opp.opportunity_id in state.started:

@@ -45,7 +45,9 @@ def exit_signal(run: Run, trade: Trade) -> pricing.ExitSignal | None:
     stop = any((leg.venue, trade.asset) in state.basis_stops for leg in (long, short))
     return pricing.exit_signal(view, state.market.quotes.get((long.venue, long.symbol)),
                                state.market.quotes.get((short.venue, short.symbol)),
-                               None if isinstance(carry, funding_ops.Blocked) else carry.carry_8h, stop,
+                               None if isinstance(carry, funding_ops.Blocked) else funding_ops.expected_carry(
+                                   state.market.funding, (long.venue, long.symbol), (short.venue, short.symbol),
+                                   carry.carry_8h, run.settings.strategy), stop,
                                run.settings.execution, run.settings.strategy)
 
 

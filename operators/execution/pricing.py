@@ -107,7 +107,7 @@ def size_notional(opp: Opportunity, available: Decimal, config: DeskConfig) -> D
     `max_position_fraction × available` and the opportunity's notional. Over the opportunity's
     H, in bps: the carry `c = carry_8h × H × 10⁴` is income when positive (`gross = spread +
     c`, `costs = fees`) and a cost when negative (`gross = spread`, `costs = fees − c`)."""
-    carry = opp.carry_8h if opp.carry_8h is not None else _ZERO
+    carry = opp.rule_carry_8h if opp.rule_carry_8h is not None else _ZERO
     carry_bps = carry_rule.edge_bps(carry, holding_of(opp, config.strategy).intervals, _ZERO, _ZERO)
     gross = opp.entry_spread_bps + max(_ZERO, carry_bps)
     edge = gross - opp.fees_bps - max(_ZERO, -carry_bps)
@@ -153,7 +153,8 @@ def plan_entry(opp: Opportunity, long: scanner.Quote | None, short: scanner.Quot
     (long_px, _), (short_px, _), (_, exit_long_bps), (_, exit_short_bps) = prices  # type: ignore[misc]
     spread = MONEY.divide(MONEY.multiply(short_px - long_px, BPS_PER_UNIT), mid(long_px, short_px))
     decision = carry_rule.decide_entry(
-        carry_8h=opp.carry_8h if opp.carry_8h is not None else _ZERO, holding=holding_of(opp, config.strategy),
+        carry_8h=opp.rule_carry_8h if opp.rule_carry_8h is not None else _ZERO,
+        holding=holding_of(opp, config.strategy),
         entry_spread_bps=spread, fees_bps=opp.fees_bps, exit_slippage_bps=exit_long_bps + exit_short_bps,
         cfg=config.strategy)
     profit = carry_rule.projected_profit(notional, decision.edge_bps)

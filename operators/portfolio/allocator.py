@@ -2,7 +2,8 @@
 (USD, rounded down to cents: never over-allocated), scores and weights float.
 
 `allocate(request, cfg)`, for `AllocationConfig` cfg (defaults in brackets):
-1. Exclusions: current carry ≤ 0 → CARRY_NOT_POSITIVE; fewer than `min_history_points` [3]
+1. Exclusions: expected carry ≤ 0 → CARRY_NOT_POSITIVE (not for an open pair the carry rule
+   still holds, `rule_holds`); fewer than `min_history_points` [3]
    carry observations in the last `history_days` [30] → HISTORY_TOO_SHORT; beyond the best
    `max_pairs` [20] by ratio → PAIR_LIMIT. A shorter history than the window is used and
    flagged SHORT_HISTORY. (Ratio, returns and correlation: operators.portfolio.allocation_stats.)
@@ -142,7 +143,10 @@ def _correlation_penalty(kept: list[_Pair], cfg: AllocationConfig) -> None:
             rhos[i, j] = rhos[j, i] = rho
     for i, p in enumerate(kept):
         co_moving = sum(q.softmax * max(rhos[i, j], 0.0) for j, q in enumerate(kept) if j != i)
-        p.weight = p.softmax * (1.0 - cfg.correlation_penalty * co_moving)
+        p.weight = max(p.softmax * (1.0 - cfg.correlation_penalty * co_moving), 0.0)
+    total = sum(p.weight for p in kept)
+    for p in kept:  # renormalised: the penalty moves weight between pairs, it does not create cash
+        p.weight = p.weight / total if total > 0 else p.softmax
         if p.weight < p.softmax * 0.95:  # flag cuts of more than 5 %
             p.flag(reasons.CORRELATED)
 
@@ -154,7 +158,10 @@ def _decide(pairs: list[_Pair], capital: Decimal, limit: Decimal, cfg: Allocatio
     total_ideal = sum((p.ideal for p in kept), _ZERO)
     mean_carry = (MONEY.divide(sum((MONEY.multiply(p.ideal, p.stats.mean) for p in kept if p.stats), _ZERO),
                                total_ideal) if total_ideal > 0 else _ZERO)
-    over_capital = sum((p.held for p in pairs), _ZERO) > capital
+    smallest = MONEY.multiply(cfg.min_trade_fraction, capital)  # no resize below this (exits excepted)
+    slack = 1 + cfg.rebalance_band  # a cap or the capital overshot by less than the band is no reason to trade
+    over_capital = sum((p.held for p in pairs), _ZERO) > MONEY.multiply(slack, capital)
+    over_limit = MONEY.multiply(slack, limit)
     held_by_sector = _sector_totals(pairs, "held")
     horizon, multiple = Decimal(cfg.gain_horizon_intervals), cfg.gain_cost_multiple
     rising: list[_Pair] = []
@@ -177,9 +184,10 @@ def _decide(pairs: list[_Pair], capital: Decimal, limit: Decimal, cfg: Allocatio
             continue
         if ideal < c.current_notional:
             drop = c.current_notional - ideal
-            forced = reasons.SECTOR_CAPPED if held_by_sector[p.sector] > limit else \
+            forced = reasons.SECTOR_CAPPED if held_by_sector[p.sector] > over_limit else \
                 reasons.CAPITAL_EXHAUSTED if over_capital else None
-            if forced is None and drop <= MONEY.multiply(cfg.rebalance_band, c.current_notional):
+            if forced is None and ideal > 0 and (drop <= MONEY.multiply(cfg.rebalance_band, c.current_notional)
+                                                 or drop < smallest):
                 p.reason = reasons.WITHIN_BAND
             elif forced is None and (mean_carry - p.stats.mean) * horizon <= cost:
                 p.reason = reasons.GAIN_BELOW_COSTS
@@ -202,7 +210,7 @@ def _decide(pairs: list[_Pair], capital: Decimal, limit: Decimal, cfg: Allocatio
         free, room = capital - committed, limit - by_sector[p.sector]
         amount = _cents(max(_ZERO, min(wanted, free, room)))
         short_by = reasons.CAPITAL_EXHAUSTED if free <= room else reasons.SECTOR_CAPPED
-        if amount <= 0 or (p.held > 0 and amount <= MONEY.multiply(cfg.rebalance_band, p.held)):
+        if amount <= 0 or amount <= MONEY.multiply(cfg.rebalance_band, max(p.held, p.ideal)) or amount < smallest:
             p.reason = short_by if amount < wanted else reasons.WITHIN_BAND
             continue
         if amount < wanted:
@@ -215,13 +223,21 @@ def _decide(pairs: list[_Pair], capital: Decimal, limit: Decimal, cfg: Allocatio
                                       reason=reasons.REBALANCE_UP))
 
 
+def sector_limit(equity: Decimal, sectors: int, cfg: AllocationConfig) -> Decimal:
+    """The most one sector may hold: `max(sector_cap, 1 / sectors) × equity`, `sectors` the
+    number of sectors among the candidates (the universe, eligible or not, so the limit
+    does not move as pairs come and go) — a universe of fewer than 1/cap sectors does not
+    leave capital idle (two sectors may hold half each), a wider one is capped."""
+    share = cfg.sector_cap if sectors == 0 else max(cfg.sector_cap, MONEY.divide(Decimal(1), Decimal(sectors)))
+    return _cents(MONEY.multiply(share, equity))  # cents, rounded down: a cap is never exceeded by rounding
+
+
 def allocate(request: AllocationRequest, cfg: AllocationConfig) -> Allocation:
     """Target notional per pair and the adjustments to get there (see the module
     docstring). Raises `RiskInputError` on invalid input; an empty candidate list answers
     NO_CANDIDATES with nothing allocated."""
     _validate(request)
     capital = request.equity if request.capital is None else request.capital
-    limit = MONEY.multiply(cfg.sector_cap, request.equity)
     if not request.candidates:
         return Allocation(ts=request.ts, equity=request.equity, capital=capital, deployed=_ZERO,
                           reason=reasons.NO_CANDIDATES, targets=(), excluded=(), adjustments=(), sectors=())
@@ -235,7 +251,7 @@ def allocate(request: AllocationRequest, cfg: AllocationConfig) -> Allocation:
         if c.sector is None and c.asset.upper() not in sectors:
             p.flag(reasons.UNMAPPED_SECTOR)
         points = in_window(c.history, request.ts, window_ms)
-        if c.carry_8h <= 0:
+        if c.carry_8h <= 0 and not (c.rule_holds and c.current_notional > 0):
             p.reason = reasons.CARRY_NOT_POSITIVE
             excluded.append(Exclusion(pair_id=c.pair_id, reason=p.reason, detail=f"current carry {c.carry_8h} <= 0"))
         elif len(points) < cfg.min_history_points:
@@ -256,6 +272,7 @@ def allocate(request: AllocationRequest, cfg: AllocationConfig) -> Allocation:
         excluded.append(Exclusion(pair_id=p.candidate.pair_id, reason=p.reason,
                                   detail=f"not among the best {cfg.max_pairs} by carry ratio"))
     kept = eligible[:cfg.max_pairs]
+    limit = sector_limit(request.equity, len({p.sector for p in pairs}), cfg)
     for p in kept:  # returns only for the kept: correlations are taken among them
         p.series = returns(window_points[p.candidate.pair_id])
     for p, w in zip(kept, softmax([p.stats.ratio for p in kept if p.stats], cfg.temperature), strict=True):

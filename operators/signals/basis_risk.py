@@ -9,9 +9,10 @@ these are thresholds for decisions, not money); time in ms of stream time.
 - 1st percentile: a DDSketch (1 % relative accuracy) over every point seen, which
   survives a Bytewax snapshot (it pickles);
 - Basis-at-Risk: a funding interval (aligned to `interval_ms` on the UTC grid) counts as
-  negative when every median in it stayed below `stop_bps` (−5 bps = −0.05 %); three in
-  a row → `stop` (exit). Hysteresis: after a stop, entries stay blocked until one whole
-  interval keeps the median at or above `reentry_bps` (0 bps);
+  negative when every median in it stayed below `[strategy] basis_stop_bps` (−20 bps =
+  −0.2 %); `basis_stop_intervals` (3) in a row → `stop` (exit). Hysteresis: after a stop,
+  entries stay blocked until one whole interval keeps the median at or above
+  `basis_reentry_bps` (0 bps). The study applies the same levels to 8 h closes;
 - entry block: median below the historical 1st percentile, or funding fading to zero
   (`predicted_8h` ≤ a quarter of a positive current rate) while the median is negative.
 """
@@ -24,10 +25,9 @@ from typing import Final
 from ddsketch import DDSketch
 from sortedcontainers import SortedList
 
+from arbflow.model.config import StrategyConfig
+
 WINDOW_MS: Final = 300_000
-STOP_BPS: Final = -5.0
-STOP_INTERVALS: Final = 3
-REENTRY_BPS: Final = 0.0
 PERCENTILE: Final = 0.01
 MIN_HISTORY: Final = 100  # points before the percentile gate means anything
 
@@ -60,9 +60,12 @@ class BasisRiskReading:
 
 
 def observe(state: BasisRisk | None, basis_bps: Decimal, ts: int, interval_ms: int, *,
-            rate_8h: Decimal | None = None, predicted_8h: Decimal | None = None,
+            rule: StrategyConfig, rate_8h: Decimal | None = None, predicted_8h: Decimal | None = None,
             window_ms: int = WINDOW_MS) -> tuple[BasisRisk, BasisRiskReading]:
-    """Fold one basis point (bps) at stream time `ts` into the state and judge it."""
+    """Fold one basis point (bps) at stream time `ts` into the state and judge it; the stop's
+    levels are the carry rule's (`rule.basis_stop_bps`, `basis_stop_intervals`,
+    `basis_reentry_bps`)."""
+    stop_bps, reentry_bps = float(rule.basis_stop_bps), float(rule.basis_reentry_bps)
     state = state or BasisRisk()
     value = float(basis_bps)
     state.window.append((ts, value))
@@ -73,13 +76,13 @@ def observe(state: BasisRisk | None, basis_bps: Decimal, ts: int, interval_ms: i
     ordered = state.ordered
     count = len(ordered)
     median = ordered[count // 2] if count % 2 else (ordered[count // 2 - 1] + ordered[count // 2]) / 2
-    _advance_interval(state, ts // interval_ms)
-    state.interval_all_below = state.interval_all_below and median < STOP_BPS
-    state.interval_all_above = state.interval_all_above and median >= REENTRY_BPS
+    _advance_interval(state, ts // interval_ms, rule.basis_stop_intervals)
+    state.interval_all_below = state.interval_all_below and median < stop_bps
+    state.interval_all_above = state.interval_all_above and median >= reentry_bps
     p01 = state.sketch.get_quantile_value(PERCENTILE) if state.sketch.count >= MIN_HISTORY else None
     block = None
     if state.stopped:
-        block = f"basis-at-risk stop: waiting for a full interval with the median ≥ {REENTRY_BPS:g} bps"
+        block = f"basis-at-risk stop: waiting for a full interval with the median ≥ {reentry_bps:g} bps"
     elif p01 is not None and median < p01:
         block = f"median basis {median:.2f} bps below its 1st percentile {p01:.2f} bps"
     elif median < 0 and rate_8h is not None and predicted_8h is not None and rate_8h > 0 \
@@ -89,7 +92,7 @@ def observe(state: BasisRisk | None, basis_bps: Decimal, ts: int, interval_ms: i
                                    stop=state.stopped, block=block, ts=ts)
 
 
-def _advance_interval(state: BasisRisk, index: int) -> None:
+def _advance_interval(state: BasisRisk, index: int, stop_intervals: int) -> None:
     """Close the previous funding interval(s) when `index` moves on."""
     if state.interval is None:
         state.interval = index
@@ -100,7 +103,7 @@ def _advance_interval(state: BasisRisk, index: int) -> None:
         state.negative_intervals = 0
     elif state.interval_all_below:
         state.negative_intervals += 1
-        if state.negative_intervals >= STOP_INTERVALS:
+        if state.negative_intervals >= stop_intervals:
             state.stopped = True
     else:
         state.negative_intervals = 0

@@ -143,7 +143,7 @@ def _judge_basis(state: AssetSignals, funding: funding_ops.FundingMonitor, point
     leg = funding.legs.get((point.venue, point.perp_symbol))
     interval = leg.interval_ms if leg else settings.venues[point.venue].funding_interval_ms
     state.risk[point.venue], verdict = basis_risk.observe(
-        state.risk.get(point.venue), point.basis_bps, point.ts, interval,
+        state.risk.get(point.venue), point.basis_bps, point.ts, interval, rule=settings.strategy,
         rate_8h=leg.rate_8h if leg else None, predicted_8h=leg.predicted_rate_8h if leg else None)
     before = state.verdicts.get(point.venue)
     state.verdicts[point.venue] = verdict
@@ -152,7 +152,8 @@ def _judge_basis(state: AssetSignals, funding: funding_ops.FundingMonitor, point
     was_stopped = before is not None and before.stop
     if verdict.stop and not was_stopped:
         out.append(Alert(code=reasons.TOXIC_BASIS, severity="critical", asset=point.asset, venue=point.venue,
-                         message=f"basis-at-risk stop: median below -5 bps for {verdict.negative_intervals} intervals",
+                         message=f"basis-at-risk stop: median below {settings.strategy.basis_stop_bps} bps for "
+                                 f"{verdict.negative_intervals} intervals",
                          ts=point.ts))
     return out, None if verdict.stop == was_stopped else BasisStopChanged(venue=point.venue, stop=verdict.stop)
 

@@ -27,8 +27,10 @@ from decimal import Decimal
 from typing import Final
 
 from arbflow.model import reasons
+from arbflow.model.config import StrategyConfig
 from arbflow.model.market import FundingRate
 from arbflow.model.money import MONEY
+from arbflow.operators.strategy import holding
 
 HOUR_MS: Final = 3_600_000
 EIGHT_HOURS_MS: Final = 8 * HOUR_MS
@@ -156,6 +158,16 @@ def carry_history(state: FundingMonitor, long: tuple[str, str], short: tuple[str
             common.append(bucket)
     common.reverse()
     return tuple(_ZERO + (a[k] if sign_a > 0 else -a[k]) + (b[k] if sign_b > 0 else -b[k]) for k in common)
+
+
+def expected_carry(state: FundingMonitor, long: tuple[str, str], short: tuple[str, str], current_8h: Decimal,
+                   rule: StrategyConfig) -> Decimal:
+    """The carry rule's μ̂ for a pair (operators/strategy/holding.py): the mean of its last
+    `carry_window_intervals` carries, the settled ones and `current_8h` as the newest."""
+    settled = carry_history(state, long, short, rule.carry_window_intervals - 1) if rule.carry_window_intervals > 1 \
+        else ()
+    mean = holding.expected_carry((*settled, current_8h), rule)
+    return current_8h if mean is None else mean
 
 
 def _leg_means(state: FundingMonitor, key: tuple[str, str]) -> dict[int, Decimal]:

@@ -37,7 +37,14 @@ from arbflow.model.market import Level, Market
 from arbflow.model.money import BPS_PER_UNIT, MONEY, mid
 from arbflow.model.signals import ConfluenceComponents, Opportunity
 from arbflow.operators.signals import confluence, slippage
-from arbflow.operators.signals.funding import SILENT_AFTER_MS, Blocked, FundingMonitor, carry, carry_history
+from arbflow.operators.signals.funding import (
+    SILENT_AFTER_MS,
+    Blocked,
+    FundingMonitor,
+    carry,
+    carry_history,
+    expected_carry,
+)
 from arbflow.operators.strategy import carry_rule, holding
 
 _ZERO: Final = Decimal(0)
@@ -164,12 +171,14 @@ def evaluate(view: MarketView, long: Quote, short: Quote, cfg: ScannerConfig,
         "depth_long": depth_long, "depth_short": depth_short}
     if isinstance(funding, Blocked):
         return _rejected(priced, funding.reason, funding.detail)
-    held = holding.expected_holding(carry_history(view.funding, *legs, strategy.holding_lookback_intervals), strategy)
-    decision = carry_rule.decide_entry(carry_8h=funding.carry_8h, holding=held, entry_spread_bps=entry_spread,
+    settled = carry_history(view.funding, *legs, strategy.holding_lookback_intervals + strategy.carry_window_intervals)
+    held = holding.expected_holding(settled, strategy)
+    expected = expected_carry(view.funding, *legs, funding.carry_8h, strategy)
+    decision = carry_rule.decide_entry(carry_8h=expected, holding=held, entry_spread_bps=entry_spread,
                                        fees_bps=fees, exit_slippage_bps=exit_slip, cfg=strategy)
     priced |= {"carry_8h": funding.carry_8h, "carry_apr": funding.carry_apr,
                "projected_profit": carry_rule.projected_profit(n, decision.edge_bps),
-               "holding_intervals": held.intervals}
+               "holding_intervals": held.intervals, "expected_carry_8h": expected}
     return _judge(view, long, short, cfg, priced, funding.carry_8h, funding.expected_8h, decision)
 
 
@@ -190,7 +199,7 @@ def _judge(view: MarketView, long: Quote, short: Quote, cfg: ScannerConfig, pric
             for q, side in ((long, long.asks), (short, short.bids))]
     if min(band) < cfg.min_depth_usd:
         return _rejected(priced, reasons.SHALLOW_BOOK, f"depth within {cfg.depth_band_bps} bps: {band[0]}/{band[1]}")
-    spread_trade = carry_rule.spread_trade(decision.entry_spread_bps, carry_8h, decision.holding.intervals)
+    spread_trade = carry_rule.spread_trade(decision.entry_spread_bps, decision.carry_8h, decision.holding.intervals)
     if spread_trade and decision.entry_spread_bps < cfg.min_spread_bps:
         return _rejected(priced, reasons.SPREAD_BELOW_COSTS, f"spread trade: spread {decision.entry_spread_bps:.2f}"
                          f" bps < min {cfg.min_spread_bps} bps; {decision.detail()}")

@@ -12,10 +12,12 @@ Formulas (one place each):
   prices, hence inside `entry_spread_bps`);
 - `edge_bps = carry_8h × H × 10⁴ + entry_spread_bps − cost_bps`; projected profit over H =
   `N × edge_bps / 10⁴`;
-- enter iff `carry_8h ≥ exit_carry_8h` and `edge_bps > entry_margin_bps`, else NOT_PROFITABLE;
+- `carry_8h` is the pair's *expected* carry μ̂ (operators/strategy/holding.py: the mean of
+  its last `carry_window_intervals` settled carries, the live rate counted as the newest);
+- enter iff `carry_8h > exit_carry_8h` and `edge_bps > entry_margin_bps`, else NOT_PROFITABLE;
 - a *spread trade* earns more from `entry_spread_bps` than from `carry_8h × H × 10⁴`; only
   spread trades are gated by the confluence score and `min_spread_bps` (scanner and desks);
-- hold while `carry_8h ≥ exit_carry_8h`, exit below it (hysteresis: entering needs the whole
+- hold while `carry_8h > exit_carry_8h`, exit at or below it (hysteresis: entering needs the whole
   round trip plus the margin, holding only the carry's sign — the fees are sunk and the exit
   fees are paid whenever one exits — and never a fixed horizon).
 Not supported: reverse carry (negative funding on a spot–perp pair would need a short spot
@@ -89,12 +91,12 @@ class EntryDecision:
 
 def decide_entry(*, carry_8h: Decimal, holding: Holding, entry_spread_bps: Decimal, fees_bps: Decimal,
                  exit_slippage_bps: Decimal, cfg: StrategyConfig) -> EntryDecision:
-    """Enter iff the carry is at or above the exit threshold and the edge over H beats the margin."""
+    """Enter iff the carry is above the exit threshold and the edge over H beats the margin."""
     edge = edge_bps(carry_8h, holding.intervals, entry_spread_bps, fees_bps + exit_slippage_bps)
     note = ""
-    if carry_8h < cfg.exit_carry_8h:
-        note = (f"carry below the exit threshold {cfg.exit_carry_8h * BPS_PER_UNIT} bp/8h: the hold rule would exit"
-                " at once (reverse carry, short spot, needs spot borrow: not supported)")
+    if carry_8h <= cfg.exit_carry_8h:
+        note = (f"carry at or below the exit threshold {cfg.exit_carry_8h * BPS_PER_UNIT} bp/8h: the hold rule would"
+                " exit at once (reverse carry, short spot, needs spot borrow: not supported)")
     accepted = not note and edge > cfg.entry_margin_bps
     return EntryDecision(accepted=accepted, reason=None if accepted else reasons.NOT_PROFITABLE, carry_8h=carry_8h,
                          holding=holding, entry_spread_bps=entry_spread_bps, fees_bps=fees_bps,
@@ -112,5 +114,6 @@ def spread_trade(entry_spread_bps: Decimal, carry_8h: Decimal | None, holding_in
 
 
 def should_exit(carry_8h: Decimal, cfg: StrategyConfig) -> bool:
-    """The hold/exit decision: exit once the carry falls below `exit_carry_8h` (fraction per 8 h)."""
-    return carry_8h < cfg.exit_carry_8h
+    """The hold/exit decision on the expected carry: hold while it stays above `exit_carry_8h`
+    (fraction per 8 h), exit at or below it (a pair earning exactly nothing frees its capital)."""
+    return carry_8h <= cfg.exit_carry_8h

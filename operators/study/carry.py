@@ -74,25 +74,32 @@ END_OF_DATA: Final = "end of data"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StudyParams:
-    """The rules. Rates are fractions per 8 h, basis levels fractions of the spot close;
-    entry and exit are `strategy`'s carry rule (the `[strategy]` section the desks run)."""
+    """The rules: `strategy`, the carry rule the desks run (the `[strategy]` section: entry,
+    hold, exit and the basis stop), and the study notional N (USD per leg)."""
 
     notional: Decimal = Decimal(10_000)
     strategy: StrategyConfig = dataclasses.field(default_factory=StrategyConfig)
-    basis_stop: Decimal = Decimal("-0.0005")  # −0.05 % (docs/architecture.md §3.3)
-    basis_stop_intervals: int = 3
-    basis_reentry: Decimal = Decimal(0)  # as operators.signals.basis_risk.REENTRY_BPS
-    signal_window: int = 1  # the signal: mean carry of the last this many steps (1 = the last settlement)
 
     def __post_init__(self) -> None:
         if self.notional <= 0:
             raise ValueError(f"notional must be > 0, got {self.notional}")
-        if self.basis_stop_intervals < 1:
-            raise ValueError("basis_stop_intervals must be ≥ 1")
-        if self.basis_reentry < self.basis_stop:
+        if self.strategy.basis_reentry_bps < self.strategy.basis_stop_bps:
             raise ValueError("basis_reentry must be at or above basis_stop")
-        if self.signal_window < 1:
-            raise ValueError("signal_window must be ≥ 1")
+
+    @property
+    def basis_stop(self) -> Decimal:
+        """The basis stop level as a fraction of the spot close (`basis_stop_bps` / 10⁴)."""
+        return self.strategy.basis_stop_bps / BPS_PER_UNIT
+
+    @property
+    def basis_stop_intervals(self) -> int:
+        """Consecutive closed bars below the level that exit a cash-and-carry."""
+        return self.strategy.basis_stop_intervals
+
+    @property
+    def basis_reentry(self) -> Decimal:
+        """After a stop, entries wait for a bar at or above this basis (fraction)."""
+        return self.strategy.basis_reentry_bps / BPS_PER_UNIT
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -144,7 +151,8 @@ class PathPoint:
     leg 0 / short leg 1), `qty` per leg (base units; 0 when flat or carry-only), `entry` the
     legs' marks at entry, `marks` the legs' latest marks (None before any), `signal_8h` the
     step's leg 1 − leg 0 carry per 8 h (the signal window's mean; None = a leg stale), and
-    the cumulative `pnl` (net of fees, marked), `fees` and `traded` notional, in USD."""
+    the cumulative `pnl` (net of fees, marked), `fees`, `traded` notional and `funding`
+    received (paid: negative), in USD."""
 
     ts_ms: int
     direction: int
@@ -155,6 +163,7 @@ class PathPoint:
     pnl: Decimal
     fees: Decimal
     traded: Decimal
+    funding: Decimal = ZERO
 
 
 # -- the simulation -------------------------------------------------------------------------
@@ -174,13 +183,15 @@ class _Run:
     traded: Decimal = ZERO
     held_ms: int = 0
     round_trips: int = 0
+    rebalances: int = 0
 
 
 def _entry(carry_8h: Decimal, direction: int, history: Sequence[Decimal], round_trip_bps: Decimal,
            params: StudyParams) -> bool:
-    """The carry rule's entry on `direction` (+1 long leg 0 / short leg 1): H from the settled
-    carries so far (signed for the direction); entry spread 0 (8h closes are no executable
-    prices: on cross-venue closes a "spread" is mostly timing and would be traded as profit)."""
+    """The carry rule's entry on `direction` (+1 long leg 0 / short leg 1) at the expected carry
+    `carry_8h`: H from the settled carries so far (signed for the direction); entry spread 0
+    (8h closes are no executable prices: on cross-venue closes a "spread" is mostly timing and
+    would be traded as profit)."""
     held = holding.expected_holding([direction * c for c in history], params.strategy)
     return carry_rule.decide_entry(carry_8h=carry_8h, holding=held, entry_spread_bps=ZERO, fees_bps=round_trip_bps,
                                    exit_slippage_bps=ZERO, cfg=params.strategy).accepted
@@ -196,11 +207,11 @@ def _simulate(steps: Sequence[Step], *, fees: tuple[FeeSchedule, FeeSchedule], d
     n = params.notional
     fee = (fees[0].taker_bps / BPS_PER_UNIT, fees[1].taker_bps / BPS_PER_UNIT)
     round_trip = carry_rule.round_trip_fees_bps("taker", *fees)
-    history: deque[Decimal] = deque(maxlen=params.strategy.holding_lookback_intervals)  # settled leg 1 − leg 0
+    rule = params.strategy
+    history: deque[Decimal] = deque(maxlen=rule.holding_lookback_intervals + rule.carry_window_intervals)
     run, decisions, curve = _Run(), [], []
     marks: tuple[Decimal, Decimal] | None = None
     streak, blocked, undecided = 0, False, 0
-    window: deque[Decimal] = deque(maxlen=params.signal_window)  # leg 1 − leg 0 per 8 h, latest last
 
     def legs_notional() -> tuple[Decimal, Decimal]:
         return (run.qty * marks[0], run.qty * marks[1]) if priced and marks is not None else (n, n)
@@ -233,21 +244,37 @@ def _simulate(steps: Sequence[Step], *, fees: tuple[FeeSchedule, FeeSchedule], d
         decisions.append(Decision(ts_ms=step.ts_ms, action="enter", direction=direction, reason="carry rule",
                                   signal_8h=signal))
 
+    def rebalance() -> None:
+        """Constant notional: legs drifted beyond `rebalance_drift` × N go back to N (fees paid)."""
+        if not (priced and marks is not None and run.direction):
+            return
+        mark = marks[0] if run.direction > 0 else marks[1]
+        if abs(run.qty * mark - n) <= rule.rebalance_drift * n:
+            return
+        run.basis += unrealised()
+        target = MONEY.divide(n, mark)
+        change = abs(target - run.qty)
+        run.fees += change * (marks[0] * fee[0] + marks[1] * fee[1])
+        run.traded += change * (marks[0] + marks[1])
+        run.rebalances += 1
+        run.qty, run.entry = target, marks
+
     for index, step in enumerate(steps):
         if step.prices is not None:
             marks = step.prices
         if run.direction:
             legs = legs_notional()
             run.funding += run.direction * (step.rates[1] * legs[1] - step.rates[0] * legs[0])
+            rebalance()
         for basis in step.bases:
             streak = streak + 1 if basis < params.basis_stop else 0
             blocked = (blocked and basis < params.basis_reentry) or streak >= params.basis_stop_intervals
         s0, s1 = step.signals
         carry: dict[int, Decimal] | None = None
         if s0 is not None and s1 is not None:
-            window.append(s1 - s0)
             history.append(s1 - s0)
-            forward = MONEY.divide(sum(window, ZERO), Decimal(len(window)))
+            forward = holding.expected_carry(history, rule)
+            assert forward is not None
             carry = {1: forward, -1: -forward}
         undecided += carry is None
         if run.direction and blocked:
@@ -264,7 +291,7 @@ def _simulate(steps: Sequence[Step], *, fees: tuple[FeeSchedule, FeeSchedule], d
         if trace is not None:
             trace.append(PathPoint(ts_ms=step.ts_ms, direction=run.direction, qty=run.qty, entry=run.entry,
                                    marks=marks, signal_8h=None if carry is None else carry[1], pnl=curve[-1][1],
-                                   fees=run.fees, traded=run.traded))
+                                   fees=run.fees, traded=run.traded, funding=run.funding))
     return run, decisions, curve, undecided
 
 

@@ -29,12 +29,13 @@ fill, both legs) / capital / years. Figures: `operators.portfolio.metrics`.
 """
 
 import bisect
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Final, TypeVar
 
-from arbflow.model.config import AllocationConfig, MarginConfig, VenueConfig
+from arbflow.model.config import AllocationConfig, MarginConfig, StrategyConfig, VenueConfig
 from arbflow.model.market import Candle, FundingRate
 from arbflow.model.money import BPS_PER_UNIT, MONEY, ZERO
 from arbflow.model.risk import AllocationRequest, Candidate, CarryPoint
@@ -46,6 +47,7 @@ from arbflow.operators.study.carry import CARRY, NAIVE, Job, PathPoint, Strategy
 from arbflow.operators.study.carry_steps import bucket_end
 
 ALLOCATOR: Final = "allocator"
+EQUAL_WEIGHT: Final = "equal weight"
 _Record = TypeVar("_Record", FundingRate, Candle)
 TWO: Final = Decimal(2)
 
@@ -94,6 +96,26 @@ class PortfolioResult:
     flags: tuple[str, ...]
     curve: tuple[tuple[int, Decimal], ...]
     weights: tuple[tuple[int, Mapping[str, Decimal]], ...] = ()
+    funding: Decimal = ZERO
+    ledger: tuple[tuple[int, Decimal, Decimal, Decimal], ...] = ()
+    by_pair: Mapping[str, "PairFigures"] = field(default_factory=dict)
+
+    @property
+    def basis(self) -> Decimal:
+        """The basis marks' P&L: net − funding + fees (USD)."""
+        return self.net_pnl - self.funding + self.fees
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PairFigures:
+    """One pair's share of a portfolio run, USD: `funding` received, `fees` paid (its own
+    entries, exits and drift resizes, and the allocator's resizes of its sleeve), `basis`
+    the marks' P&L, `net` = funding + basis − fees."""
+
+    funding: Decimal
+    fees: Decimal
+    basis: Decimal
+    net: Decimal
 
 
 # -- the candidates -------------------------------------------------------------------------
@@ -201,6 +223,10 @@ class _Book:
     pnl: Decimal = ZERO
     fees: Decimal = ZERO
     traded: Decimal = ZERO
+    funding: Decimal = ZERO
+    pair_pnl: dict[str, Decimal] = field(default_factory=dict)
+    pair_fees: dict[str, Decimal] = field(default_factory=dict)
+    pair_funding: dict[str, Decimal] = field(default_factory=dict)
     resizes: int = 0
     refusals: dict[str, int] = field(default_factory=dict)
     deleverings: int = 0
@@ -221,6 +247,8 @@ class _Book:
             self.resizes += 1
         self.pnl -= fees
         self.fees += fees
+        self.pair_pnl[spec.pair_id] = self.pair_pnl.get(spec.pair_id, ZERO) - fees
+        self.pair_fees[spec.pair_id] = self.pair_fees.get(spec.pair_id, ZERO) + fees
         self.traded += traded
         self.scale[spec.pair_id] = scale
 
@@ -239,6 +267,9 @@ class RunConfig:
 def _targets(book: _Book, paths: Mapping[str, PairPath], histories: Mapping[str, _History], policy: str,
              now: int, cfg: RunConfig) -> list[tuple[str, Decimal]]:
     """(pair, target notional) in the order to apply them: decreases, then increases."""
+    if policy == EQUAL_WEIGHT:  # every pair its 1/n of the capital, from the first step to the last
+        share = MONEY.divide(cfg.capital, Decimal(len(paths)))
+        return sorted((k, share) for k in book.points)
     if policy != ALLOCATOR:
         wanted = {k: (cfg.capital if p.direction else ZERO) for k, p in book.points.items()}
         return sorted(wanted.items(), key=lambda kv: kv[1] > book.scale[kv[0]] * cfg.capital)
@@ -251,6 +282,7 @@ def _targets(book: _Book, paths: Mapping[str, PairPath], histories: Mapping[str,
         fees = paths[key].spec.fees_bps
         candidates.append(Candidate(pair_id=key, asset=paths[key].spec.asset, carry_8h=carry if direction else ZERO,
                                     history=history, round_trip_cost_bps=TWO * (fees[0] + fees[1]),
+                                    rule_holds=direction != 0,
                                     current_notional=MONEY.multiply(book.scale[key], cfg.capital)))
     equity = cfg.capital + book.pnl
     allocation = allocate(AllocationRequest(equity=equity, ts=now, candidates=tuple(candidates)), cfg.allocation)
@@ -285,9 +317,9 @@ def run(paths: Sequence[PairPath], policy: str, cfg: RunConfig,
 def _run(paths: Sequence[PairPath], policy: str, cfg: RunConfig,
          on_step: Callable[[int], None] | None) -> PortfolioResult:
     by_key = {p.spec.pair_id: p for p in paths}
-    if policy != ALLOCATOR and policy not in by_key:
-        raise ValueError(f"unknown policy {policy!r}: {ALLOCATOR!r} or one of {sorted(by_key)}")
-    chosen = by_key if policy == ALLOCATOR else {policy: by_key[policy]}
+    if policy not in (ALLOCATOR, EQUAL_WEIGHT) and policy not in by_key:
+        raise ValueError(f"unknown policy {policy!r}: {ALLOCATOR!r}, {EQUAL_WEIGHT!r} or one of {sorted(by_key)}")
+    chosen = by_key if policy in (ALLOCATOR, EQUAL_WEIGHT) else {policy: by_key[policy]}
     specs = {k: p.spec for k, p in chosen.items()}
     histories = {k: _history(p) for k, p in chosen.items()}
     grid = sorted({bucket for p in chosen.values() for bucket in p.points})
@@ -295,6 +327,7 @@ def _run(paths: Sequence[PairPath], policy: str, cfg: RunConfig,
         raise ValueError("no steps: the candidates hold no points")
     book = _Book(capital=cfg.capital, scale=dict.fromkeys(chosen, ZERO))
     curve: list[tuple[int, Decimal]] = []
+    ledger: list[tuple[int, Decimal, Decimal, Decimal]] = []
     weights: list[tuple[int, Mapping[str, Decimal]]] = []
     deployed_sum = ZERO
     for bucket in grid:
@@ -303,8 +336,15 @@ def _run(paths: Sequence[PairPath], policy: str, cfg: RunConfig,
         for key, point in arrived.items():
             before = book.points.get(key)
             scale = book.scale[key]
-            book.pnl += MONEY.multiply(scale, point.pnl - (before.pnl if before else ZERO))
-            book.fees += MONEY.multiply(scale, point.fees - (before.fees if before else ZERO))
+            pnl = MONEY.multiply(scale, point.pnl - (before.pnl if before else ZERO))
+            fees = MONEY.multiply(scale, point.fees - (before.fees if before else ZERO))
+            funding = MONEY.multiply(scale, point.funding - (before.funding if before else ZERO))
+            book.pnl += pnl
+            book.fees += fees
+            book.funding += funding
+            book.pair_pnl[key] = book.pair_pnl.get(key, ZERO) + pnl
+            book.pair_fees[key] = book.pair_fees.get(key, ZERO) + fees
+            book.pair_funding[key] = book.pair_funding.get(key, ZERO) + funding
             book.traded += MONEY.multiply(scale, point.traded - (before.traded if before else ZERO))
             book.points[key] = point
         _margin_step(book, specs, cfg)
@@ -325,15 +365,17 @@ def _run(paths: Sequence[PairPath], policy: str, cfg: RunConfig,
                              if p.direction), ZERO)
         deployed_sum += MONEY.divide(open_notional, cfg.capital)
         curve.append((now, cfg.capital + book.pnl))
+        ledger.append((now, book.funding, book.fees, book.traded))
         weights.append((now, {k: MONEY.divide(MONEY.multiply(s, cfg.capital), decided_equity)
                               for k, s in book.scale.items() if s > 0}))
         if on_step is not None:
             on_step(1)
-    return _result(policy, tuple(chosen), book, curve, weights, deployed_sum)
+    return _result(policy, tuple(chosen), book, curve, weights, deployed_sum, ledger)
 
 
 def _result(policy: str, pairs: tuple[str, ...], book: _Book, curve: list[tuple[int, Decimal]],
-            weights: list[tuple[int, Mapping[str, Decimal]]], deployed_sum: Decimal) -> PortfolioResult:
+            weights: list[tuple[int, Mapping[str, Decimal]]], deployed_sum: Decimal,
+            ledger: list[tuple[int, Decimal, Decimal, Decimal]]) -> PortfolioResult:
     start, end, capital = curve[0][0], curve[-1][0], book.capital
     years = years_between(start, end)
     flags = []
@@ -341,14 +383,20 @@ def _result(policy: str, pairs: tuple[str, ...], book: _Book, curve: list[tuple[
         flags.append(f"{book.netting_losses} netted positions whose locked-in loss was floored at 0 USDT "
                      "in the margin accounts")
     return PortfolioResult(
-        name="multi-pair portfolio" if policy == ALLOCATOR else f"best single pair: {policy}", pairs=pairs,
+        name={ALLOCATOR: "multi-pair portfolio", EQUAL_WEIGHT: "always in, equal weight"}.get(
+            policy, f"best single pair: {policy}"), pairs=pairs,
         start_ms=start, end_ms=end, steps=len(curve), capital=capital, net_pnl=book.pnl,
         annual_return=annualised(book.pnl, capital, start, end), sharpe=daily_sharpe(curve, capital),
         max_drawdown=max_drawdown(curve, capital), utilisation=MONEY.divide(deployed_sum, Decimal(len(curve))),
         traded=book.traded, turnover=MONEY.divide(MONEY.divide(book.traded, capital), years) if years else ZERO,
         fees=book.fees, resizes=book.resizes, refusals=book.refusals, deleverings=book.deleverings,
         liquidations=book.liquidations, min_health=book.min_health, min_health_after_entry=book.after_entry,
-        min_distance=book.min_distance, flags=tuple(flags), curve=tuple(curve), weights=tuple(weights))
+        min_distance=book.min_distance, flags=tuple(flags), curve=tuple(curve), weights=tuple(weights),
+        funding=book.funding, ledger=tuple(ledger),
+        by_pair={k: PairFigures(funding=book.pair_funding.get(k, ZERO), fees=book.pair_fees.get(k, ZERO),
+                                basis=book.pair_pnl.get(k, ZERO) - book.pair_funding.get(k, ZERO)
+                                + book.pair_fees.get(k, ZERO), net=book.pair_pnl.get(k, ZERO))
+                 for k in pairs if k in book.pair_pnl})
 
 
 # -- the whole evaluation ---------------------------------------------------------------------
@@ -372,6 +420,7 @@ class Evaluation:
     single: PortfolioResult
     naive_apr: Decimal
     candidates: tuple[PairPath, ...]
+    equal: PortfolioResult | None = None
 
 
 def evaluate(funding: Mapping[tuple[str, str], Sequence[FundingRate]],
@@ -387,5 +436,18 @@ def evaluate(funding: Mapping[tuple[str, str], Sequence[FundingRate]],
     if not paths:
         raise ValueError("no candidate pairs in the data (no linear perps on venues with a spot market or pairs)")
     best = best_single(paths)
+    always = StudyParams(notional=rules.notional, strategy=always_in(rules.strategy))
+    held = [p for job in jobs if job.strategy == CARRY
+            and (p := trace_pair(job, funding, candles, cfg.venues, always)) is not None]
     return Evaluation(portfolio=run(paths, ALLOCATOR, cfg), single=run(paths, best.spec.pair_id, cfg),
-                      naive_apr=naive_reference(paths), candidates=tuple(paths))
+                      naive_apr=naive_reference(paths), candidates=tuple(paths),
+                      equal=run(held, EQUAL_WEIGHT, cfg) if held else None)
+
+
+def always_in(rule: StrategyConfig) -> StrategyConfig:
+    """The baseline's rule: in from the first settlement whose carry pays the round trip over a
+    year (H 1,095), never out (no exit threshold, no basis stop) until the data ends."""
+    return dataclasses.replace(rule, entry_margin_bps=ZERO, exit_carry_8h=Decimal("-0.99"), carry_window_intervals=1,
+                               min_holding_intervals=1_095, default_holding_intervals=1_095,
+                               max_holding_intervals=1_095, basis_stop_bps=Decimal(-9_999),
+                               basis_reentry_bps=Decimal(-9_999))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from arbflow.model.config import AllocationConfig, Config, FeeSchedule, UniverseConfig, VenueConfig
+from arbflow.model.config import AllocationConfig, Config, FeeSchedule, StrategyConfig, UniverseConfig, VenueConfig
 from arbflow.model.desk_config import DeskConfig, TradeMode, desk_config
 from arbflow.model.execution import Fill, Order, OrderIntent, PairTrade
 from arbflow.model.market import ClockTick, FundingRate, MarketTrade, OrderBook, Ticker
@@ -30,12 +30,18 @@ def venue(rank: int, maker: str = "2", taker: str = "5") -> VenueConfig:
 VENUES = {"okx": venue(9), "binance": venue(11)}
 
 
+# The carry rule these hand-worked tests use (not the defaults, which were chosen on 2023's data
+# and may move): entry margin 5 bps, exit at or below 0, μ̂ over 21 settlements.
+WORKED_RULE = StrategyConfig(entry_margin_bps=D(5), exit_carry_8h=D(0), carry_window_intervals=21)
+
+
 def settings(mode: TradeMode = "paper", **sections: Any) -> DeskConfig:
     """The desk of these tests, from the flows' own builder: BTC alone in the universe (so the
-    desk trades the whole $20,000), VENUES, no portfolio controller; `sections` replace parts of
-    the configuration (`execution=…`, `margin=…`, `allocation=…`, `venues=…`)."""
+    desk trades the whole $20,000), VENUES, no portfolio controller, WORKED_RULE; `sections`
+    replace parts of the configuration (`execution=…`, `margin=…`, `allocation=…`, `venues=…`)."""
     config: dict[str, Any] = {"universe": UniverseConfig(assets=("BTC",)), "venues": VENUES,
-                              "allocation": AllocationConfig(desk_controller=False), **sections}
+                              "allocation": AllocationConfig(desk_controller=False), "strategy": WORKED_RULE,
+                              **sections}
     return desk_config(Config(**config), mode)
 
 

@@ -1,7 +1,8 @@
 """The allocator (docs/architecture.md §3.8, §3.9 Allocation; operators.portfolio.allocator,
-operators.portfolio.allocation_stats) on hand-worked candidates: exclusion of carry ≤ 0, the 15 %
-sector cap, the 7 % band and the 2.5 × round-trip-cost test, cancel > de-risk > entry, and
-properties (weights sum to at most 1, caps hold, at most 20 pairs)."""
+operators.portfolio.allocation_stats) on hand-worked candidates: exclusion of carry ≤ 0, the
+sector cap (15 %, at least 1 / the universe's sectors), the 7 % band, the minimum trade and the
+2.5 × round-trip-cost test, cancel > de-risk > entry, and properties (weights sum to at most 1,
+caps hold, at most 20 pairs)."""
 
 import math
 from dataclasses import replace
@@ -16,7 +17,7 @@ from arbflow.model.config import AllocationConfig
 from arbflow.model.errors import RiskInputError
 from arbflow.model.risk import AllocationRequest, Candidate, CarryPoint
 from arbflow.operators.portfolio.allocation_stats import carry_stats, ew_correlation, softmax
-from arbflow.operators.portfolio.allocator import allocate
+from arbflow.operators.portfolio.allocator import allocate, sector_limit
 from tests.strategies import decimals
 
 NOW = 1_717_200_000_000
@@ -36,6 +37,12 @@ def _candidate(pair_id: str, asset: str, carry: str = "0.0001", *, history: tupl
     return Candidate(pair_id=pair_id, asset=asset, carry_8h=D(carry),
                      history=_flat(carry) if history is None else history, round_trip_cost_bps=D(cost),
                      current_notional=D(current), pending_notional=D(pending), sector=sector)
+
+
+def _wide(n: int = 7) -> tuple[Candidate, ...]:
+    """n excluded pairs (carry 0) in n sectors of their own: a universe of n + 1 sectors, so
+    the 15 % cap binds (1 / 8 < 15 %)."""
+    return tuple(_candidate(f"z{i}", f"Z{i}", "0", sector=f"s{i}") for i in range(n))
 
 
 def _allocate(*candidates: Candidate, cfg: AllocationConfig = NO_PENALTY, equity: str = "100000",
@@ -90,7 +97,7 @@ def test_held_pair_exits_at_de_risk_priority_when_its_carry_turns_negative() -> 
     assert [(a.pair_id, a.kind, a.change, a.priority, a.reason) for a in result.adjustments] == [
         ("bad", "cancel", D(-1000), 0, reasons.CARRY_NOT_POSITIVE),
         ("bad", "exit", D(-5000), 1, reasons.CARRY_NOT_POSITIVE),
-        ("good", "enter", D(15000), 2, reasons.REBALANCE_UP)]
+        ("good", "enter", D(50000), 2, reasons.REBALANCE_UP)]  # two sectors: each may hold half
 
 
 def test_pair_is_excluded_when_history_is_too_short_and_flagged_when_shorter_than_the_window() -> None:
@@ -126,28 +133,35 @@ def test_allocate_raises_naming_the_field_when_input_is_invalid(candidates: tupl
 # -- the 15 % sector cap -------------------------------------------------------------------
 
 
-def test_sector_cap_scales_a_sector_to_15_percent_and_hands_the_excess_on_when_others_have_room() -> None:
-    # 4 identical pairs on 40,000 of capital: 10,000 each. Two are "bitcoin": 20,000 > 15 % ×
-    # 100,000 → 7,500 each, 5,000 excess to "meme" and "ai" in proportion: 12,500 each.
+def test_sector_cap_scales_a_sector_to_its_cap_and_hands_the_excess_on_when_others_have_room() -> None:
+    # cap 40 % (above 1 / 3 sectors): 4 identical pairs on 100,000: 25,000 each. Two are "bitcoin":
+    # 50,000 > 40,000 → 20,000 each, 10,000 excess to "meme" and "ai" in proportion: 30,000 each.
     result = _allocate(_candidate("btc-a", "BTC"), _candidate("btc-b", "BTC"), _candidate("doge", "DOGE"),
-                       _candidate("fet", "FET"), capital="40000")
+                       _candidate("fet", "FET"), cfg=replace(NO_PENALTY, sector_cap=D("0.4")))
     targets = {t.pair_id: t.target_notional for t in result.targets}
-    assert targets == {"btc-a": D(7500), "btc-b": D(7500), "doge": D(12500), "fet": D(12500)}
+    assert targets == {"btc-a": D(20000), "btc-b": D(20000), "doge": D(30000), "fet": D(30000)}
     assert {s.sector: (s.notional, s.capped) for s in result.sectors} == {
-        "bitcoin": (D(15000), True), "meme": (D(12500), False), "ai": (D(12500), False)}
+        "bitcoin": (D(40000), True), "meme": (D(30000), False), "ai": (D(30000), False)}
 
 
-def test_sector_cap_leaves_cash_when_every_sector_is_full() -> None:
-    # 3 identical pairs on 100,000: 33,333.33 each (cents rounded down); both sectors capped
-    # at 15,000: bitcoin 33,333.33 × 15,000 / 66,666.66 = 7,500 each, sol 15,000; 70,000 stays cash
+def test_a_narrow_universe_raises_the_cap_to_one_over_its_sectors_so_no_capital_idles() -> None:
+    # 3 identical pairs, 2 sectors: the cap is max(15 %, 1/2) = 50,000. 33,333.33 each (cents down);
+    # bitcoin 66,666.66 → 25,000 each, its excess to sol, which then holds its cap: all deployed
     result = _allocate(_candidate("btc-a", "BTC"), _candidate("btc-b", "BTC"), _candidate("sol", "SOL"))
     assert {t.pair_id: t.target_notional for t in result.targets} == {
-        "btc-a": D(7500), "btc-b": D(7500), "sol": D(15000)}
-    assert result.deployed == D(30000)
+        "btc-a": D(25000), "btc-b": D(25000), "sol": D("49999.99")}
+    assert result.deployed == D("99999.99")  # cents rounded down, never over
 
 
-def test_unmapped_assets_share_one_capped_sector_when_not_in_the_sector_map() -> None:
-    result = _allocate(_candidate("x", "XYZ"), _candidate("y", "QQQ"))
+def test_sector_cap_leaves_cash_when_every_eligible_sector_is_full() -> None:
+    # a universe of 8 sectors with one eligible pair: the 15 % cap holds, 85,000 stays cash
+    result = _allocate(_candidate("btc", "BTC"), *_wide())
+    assert {t.pair_id: t.target_notional for t in result.targets} == {"btc": D(15000)}
+    assert result.deployed == D(15000)
+
+
+def test_unmapped_assets_share_one_sector_when_not_in_the_sector_map() -> None:
+    result = _allocate(_candidate("x", "XYZ"), _candidate("y", "QQQ"), *_wide())
     assert {t.sector for t in result.targets} == {"unmapped"}
     assert sum(t.target_notional for t in result.targets) <= D(15000)
     assert all(reasons.UNMAPPED_SECTOR in t.flags for t in result.targets)
@@ -219,14 +233,15 @@ def test_over_allocated_pairs_are_reduced_without_the_gain_test_when_capital_shr
 
 
 def test_over_cap_sectors_are_reduced_without_the_gain_test_when_equity_shrank() -> None:
-    # 20,000 held in "bitcoin", cap 15 % of 100,000: down to 15,000 at once (5,000 is 25 % > 7 %)
-    result = _allocate(_candidate("p", "BTC", current="20000"))
+    # 20,000 held in "bitcoin", cap 15 % of 100,000 (8 sectors): 20,000 > 15,000 × 1.07, so down to
+    # 15,000 at once (5,000 is 25 % > 7 %)
+    result = _allocate(_candidate("p", "BTC", current="20000"), *_wide())
     assert [(a.kind, a.change, a.reason) for a in result.adjustments] == [
         ("reduce", D(-5000), reasons.SECTOR_CAPPED)]
 
 
 def test_pending_entries_above_the_target_are_cancelled_first() -> None:
-    result = _allocate(_candidate("p", "BTC", current="10000", pending="10000"), cfg=NO_PENALTY)
+    result = _allocate(_candidate("p", "BTC", current="10000", pending="10000"), *_wide(), cfg=NO_PENALTY)
     # ideal 15,000 (the 15 % cap): cancel 5,000 of the 10,000 pending
     assert [(a.kind, a.change, a.priority) for a in result.adjustments] == [("cancel", D(-5000), 0)]
 
@@ -234,13 +249,16 @@ def test_pending_entries_above_the_target_are_cancelled_first() -> None:
 def test_correlated_pairs_get_less_when_their_returns_move_together() -> None:
     wiggle = tuple(CarryPoint(ts=NOW - i * H8, carry_8h=D("0.0001") + D(i % 3) * D("0.00002")) for i in range(90))
     other = tuple(CarryPoint(ts=NOW - i * H8, carry_8h=D("0.0001") + D((i + 1) % 3) * D("0.00002")) for i in range(90))
-    together = _allocate(_candidate("a", "BTC", history=wiggle), _candidate("b", "DOGE", history=wiggle),
-                         cfg=replace(CFG, sector_cap=D(1)))
-    apart = _allocate(_candidate("a", "BTC", history=wiggle), _candidate("b", "DOGE", history=other),
-                      cfg=replace(CFG, sector_cap=D(1)))
-    assert together.deployed == D(75000)  # ρ = 1: each 0.5 × (1 − 0.5 × 0.5) = 0.375
-    assert apart.deployed > together.deployed
-    assert all(reasons.CORRELATED in t.flags for t in together.targets)
+    cfg = replace(CFG, sector_cap=D(1))
+    # a and b move together (ρ = 1), c apart (ρ = −0.5): before renormalising a and b keep
+    # 1/3 × (1 − 0.5 × 1/3) = 5/18, c keeps 6/18; renormalised (÷ 16/18): a, b 5/16 each, c 6/16
+    result = _allocate(_candidate("a", "BTC", history=wiggle), _candidate("b", "DOGE", history=wiggle),
+                       _candidate("c", "FET", history=other), cfg=cfg)
+    targets = _by_id(result)
+    assert targets["a"].weight == pytest.approx(5 / 16, abs=1e-6)  # type: ignore[attr-defined]
+    assert targets["c"].weight == pytest.approx(6 / 16, abs=1e-6)  # type: ignore[attr-defined]
+    assert result.deployed > D("99999")  # the penalty moves weight, it does not create cash
+    assert {t.pair_id for t in result.targets if reasons.CORRELATED in t.flags} == {"a", "b"}
 
 
 # -- properties ---------------------------------------------------------------------------
@@ -271,8 +289,10 @@ def test_weights_sum_to_at_most_one_and_caps_hold_when_candidates_are_random(
     result = allocate(AllocationRequest(equity=equity, capital=capital, ts=NOW, candidates=tuple(candidates)), cfg)
     assert math.fsum(t.weight for t in result.targets) <= 1 + 1e-9
     assert result.deployed == sum((t.target_notional for t in result.targets), D(0))
-    assert result.deployed <= result.capital  # holdings above capital or a sector cap are reduced at once
-    assert all(sector.notional <= sector.cap for sector in result.sectors)
+    # holdings above capital or a sector cap by more than the band are reduced at once; within it they hold
+    slack = 1 + cfg.rebalance_band
+    assert result.deployed <= result.capital * slack
+    assert all(sector.notional <= sector.cap * slack for sector in result.sectors)
     assert len([t for t in result.targets if t.target_notional > 0 and t.ideal_notional > 0]) <= cfg.max_pairs
     assert all(t.target_notional == 0 for t in result.targets if t.reason in (
         reasons.CARRY_NOT_POSITIVE, reasons.HISTORY_TOO_SHORT, reasons.PAIR_LIMIT))
@@ -285,6 +305,25 @@ def test_caps_hold_exactly_when_nothing_is_held(candidates: list[Candidate], equ
     fresh = tuple(replace(c, current_notional=D(0), pending_notional=D(0)) for c in candidates)
     result = allocate(AllocationRequest(equity=equity, ts=NOW, candidates=fresh), CFG)
     assert result.deployed <= result.capital
-    assert all(s.notional <= CFG.sector_cap * equity for s in result.sectors)
+    mapped = {k.upper(): v for k, v in CFG.sectors.items()}
+    universe = {c.sector or mapped.get(c.asset.upper()) or CFG.unmapped_sector for c in fresh}
+    assert all(s.notional <= s.cap == sector_limit(equity, len(universe), CFG) for s in result.sectors)
     assert len([t for t in result.targets if t.target_notional > 0]) <= CFG.max_pairs
     assert all(a.kind in ("enter",) and a.priority == 2 for a in result.adjustments)
+
+
+def test_no_entry_is_squeezed_into_the_last_free_capital_below_the_minimum_trade() -> None:
+    # "a" holds 99,000 of 100,000 (its 50,000 ideal would cut it, but reducing gains nothing: it
+    # holds); "b" wants 50,000 but 1,000 is free: below 2 % of the capital, so no entry at all
+    result = _allocate(_candidate("a", "BTC", current="99000"), _candidate("b", "ETH"), cfg=OPEN)
+    b = _by_id(result)["b"]
+    assert (b.target_notional, b.reason) == (0, reasons.CAPITAL_EXHAUSTED)  # type: ignore[attr-defined]
+    assert result.adjustments == ()
+
+
+def test_a_cap_overshot_by_less_than_the_band_forces_nothing() -> None:
+    # 16,000 held in "bitcoin" against a 15,000 cap (8 sectors): 6.7 % over, inside the 7 % band;
+    # the cut would gain nothing (one pair), so it holds
+    result = _allocate(_candidate("p", "BTC", current="16000"), *_wide())
+    assert result.adjustments == ()
+    assert _by_id(result)["p"].target_notional == D(16000)  # type: ignore[attr-defined]

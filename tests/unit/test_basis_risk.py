@@ -5,18 +5,20 @@ from decimal import Decimal as D
 
 import pytest
 
+from arbflow.model.config import StrategyConfig
 from arbflow.operators.signals import basis_risk as br
 
 H = 3_600_000
 T = 1_704_067_200_000  # 2024-01-01T00:00Z, on the 8 h grid
+RULE = StrategyConfig(basis_stop_bps=D(-5))  # the stop at −5 bps, 3 intervals, re-entry at 0 bps
 
 
 def test_the_median_covers_five_minutes_and_ignores_a_spike() -> None:
     state = None
     for i, value in enumerate(("-3", "-4", "-3.5", "-60", "-3.7")):  # one flash crash tick
-        state, reading = br.observe(state, D(value), T + i * 1000, 8 * H)
+        state, reading = br.observe(state, D(value), T + i * 1000, 8 * H, rule=RULE)
     assert reading.median_bps == pytest.approx(-3.7)  # sorted: -60 -4 -3.7 -3.5 -3
-    state, reading = br.observe(state, D("-2"), T + 300_001, 8 * H)  # the first (-3 at T) has left
+    state, reading = br.observe(state, D("-2"), T + 300_001, 8 * H, rule=RULE)  # the first (-3 at T) has left
     assert reading.median_bps == pytest.approx(-3.7)  # sorted: -60 -4 -3.7 -3.5 -2
 
 
@@ -24,16 +26,16 @@ def test_three_negative_intervals_stop_and_one_recovered_interval_releases() -> 
     state = None
     for interval in range(3):  # the median below -5 bps through three 8 h intervals
         for minute in range(0, 8 * 60, 30):
-            state, reading = br.observe(state, D("-6"), T + interval * 8 * H + minute * 60_000, 8 * H)
+            state, reading = br.observe(state, D("-6"), T + interval * 8 * H + minute * 60_000, 8 * H, rule=RULE)
     assert not reading.stop and reading.block is None  # the third interval is not closed yet
-    state, reading = br.observe(state, D("-6"), T + 24 * H, 8 * H)
+    state, reading = br.observe(state, D("-6"), T + 24 * H, 8 * H, rule=RULE)
     assert reading.stop and reading.negative_intervals == 3 and "basis-at-risk" in (reading.block or "")
     for minute in range(0, 8 * 60, 30):  # a recovered interval: median climbs to ≥ 0 …
-        state, reading = br.observe(state, D("1"), T + 24 * H + 300_001 + minute * 60_000, 8 * H)
+        state, reading = br.observe(state, D("1"), T + 24 * H + 300_001 + minute * 60_000, 8 * H, rule=RULE)
     assert reading.stop  # … but the interval that started negative does not count
     for minute in range(0, 8 * 60, 30):
-        state, reading = br.observe(state, D("1"), T + 32 * H + minute * 60_000, 8 * H)
-    state, reading = br.observe(state, D("1"), T + 40 * H, 8 * H)
+        state, reading = br.observe(state, D("1"), T + 32 * H + minute * 60_000, 8 * H, rule=RULE)
+    state, reading = br.observe(state, D("1"), T + 40 * H, 8 * H, rule=RULE)
     assert not reading.stop and reading.block is None
 
 
@@ -42,24 +44,24 @@ def test_an_interval_with_any_median_above_the_threshold_breaks_the_run() -> Non
     for interval in range(4):
         value = "-2" if interval == 1 else "-6"
         for minute in range(0, 8 * 60, 60):
-            state, reading = br.observe(state, D(value), T + interval * 8 * H + minute * 60_000, 8 * H)
-    state, reading = br.observe(state, D("-6"), T + 32 * H, 8 * H)
+            state, reading = br.observe(state, D(value), T + interval * 8 * H + minute * 60_000, 8 * H, rule=RULE)
+    state, reading = br.observe(state, D("-6"), T + 32 * H, 8 * H, rule=RULE)
     assert reading.negative_intervals == 2 and not reading.stop
 
 
 def test_a_median_below_the_historical_first_percentile_blocks_entries() -> None:
     state = None
     for i in range(400):
-        state, reading = br.observe(state, D(-3 - (i % 10) / 10), T + i * 1_000_000, 8 * H, window_ms=1)
+        state, reading = br.observe(state, D(-3 - (i % 10) / 10), T + i * 1_000_000, 8 * H, rule=RULE, window_ms=1)
     assert reading.p01_bps is not None and -4.0 <= reading.p01_bps <= -3.8
-    state, reading = br.observe(state, D("-9"), T + 401 * 1_000_000, 8 * H, window_ms=1)
+    state, reading = br.observe(state, D("-9"), T + 401 * 1_000_000, 8 * H, rule=RULE, window_ms=1)
     assert "1st percentile" in (reading.block or "")
 
 
 def test_fading_funding_with_a_negative_basis_blocks_entries() -> None:
-    _, reading = br.observe(None, D("-1"), T, 8 * H, rate_8h=D("0.0001"), predicted_8h=D("0.00002"))
+    _, reading = br.observe(None, D("-1"), T, 8 * H, rule=RULE, rate_8h=D("0.0001"), predicted_8h=D("0.00002"))
     assert "funding fading" in (reading.block or "")
-    _, reading = br.observe(None, D("1"), T, 8 * H, rate_8h=D("0.0001"), predicted_8h=D("0.00002"))
+    _, reading = br.observe(None, D("1"), T, 8 * H, rule=RULE, rate_8h=D("0.0001"), predicted_8h=D("0.00002"))
     assert reading.block is None  # a positive basis is not toxic
 
 
@@ -105,7 +107,7 @@ def test_the_rolling_median_on_the_binance_capture_matches_an_independent_comput
         ticker = codec.decode(Ticker, "{" + line.split(",", 1)[1], source="t")
         state, point = update_basis(state, ticker)
         if point is not None:
-            risk, reading = br.observe(risk, point.basis_bps, point.ts, 8 * H)
+            risk, reading = br.observe(risk, point.basis_bps, point.ts, 8 * H, rule=RULE)
     assert reading is not None and reading.ts == last_ts
     assert reading.median_bps == pytest.approx(expected, abs=1e-9)
     assert -4.3 < expected < -3.5  # the capture's basis sits around -3.7 … -4.2 bps

@@ -5,6 +5,7 @@ Bundled fees (model/config.py DEFAULT_VENUES): Binance spot 10/10 bps, perp make
 2 × (10 maker spot + 5 taker perp) = 30 bps; taker: 2 × (10 + 5) = 30 bps.
 OKX spot maker 8 / taker 10, perp taker 5: maker_first 2 × (8 + 5) = 26, taker 30."""
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -16,7 +17,10 @@ from arbflow.model.config import DEFAULT_VENUES, OrderStyle, StrategyConfig, par
 from arbflow.model.errors import ConfigError
 from arbflow.operators.strategy import carry_rule, holding
 
-CFG = StrategyConfig()  # margin 5 bps, exit below 0, H default 21 clamped to [3, 90], lookback 270
+# The rule as these hand numbers are worked: margin 5 bps, exit at or below 0, μ̂ over 21 settlements,
+# H default 21 clamped to [3, 90], lookback 270 (the defaults are tested in the last test).
+CFG = StrategyConfig(entry_margin_bps=Decimal(5), exit_carry_8h=Decimal(0), carry_window_intervals=21)
+RAW = replace(CFG, carry_window_intervals=1)  # μ̂ = the last value: runs measured on the raw carry
 P, N = Decimal("0.0001"), Decimal("-0.0001")
 
 
@@ -69,7 +73,7 @@ def test_the_edge_adds_the_spread_and_subtracts_exit_slippage_when_both_are_give
 
 def test_the_history_sets_h_when_completed_runs_exist() -> None:
     history = [N] + [P] * 20 + [N] + [P] * 30 + [N] + [P] * 4  # runs 20, 30; the last 4 still open
-    h = holding.expected_holding(history, CFG)
+    h = holding.expected_holding(history, RAW)
     assert (h.intervals, h.source, h.runs) == (25, "history", 2)
     decision = carry_rule.decide_entry(carry_8h=Decimal("0.0002"), holding=h, entry_spread_bps=Decimal(0),
                                        fees_bps=_binance_fees(), exit_slippage_bps=Decimal(0), cfg=CFG)
@@ -84,10 +88,11 @@ def test_runs_cut_by_the_window_do_not_count_when_measuring() -> None:
 
 def test_h_is_clamped_when_the_runs_are_short_or_the_carry_never_flips() -> None:
     flips = [N, P] * 10 + [N]  # ten completed runs of 1
-    assert holding.expected_holding(flips, CFG).intervals == 3
-    cfg = StrategyConfig(holding_lookback_intervals=5)
-    assert holding.expected_holding([N] + [P] * 5, cfg) == holding.Holding(intervals=90, source="history")
-    assert holding.expected_holding([P] * 4, cfg).source == "default"  # not a full window yet
+    assert holding.expected_holding(flips, RAW).intervals == 3
+    cfg = replace(CFG, holding_lookback_intervals=5, carry_window_intervals=1, default_holding_intervals=3)
+    # no completed run: the open run's length, at least the default (5 positive in a row → 5)
+    assert holding.expected_holding([N] + [P] * 5, cfg) == holding.Holding(intervals=5, source="history")
+    assert holding.expected_holding([P] * 2, cfg).source == "default"  # shorter than the default
     # only the last 5 values are read: [P, N, P, P, N] has one completed run of 2 → clamped to 3
     assert holding.expected_holding([N, P, P, P, P, P, N, P, P, N], cfg).intervals == 3
 
@@ -98,9 +103,9 @@ def test_hold_continues_below_the_entry_bar_and_exits_below_zero_when_carry_fade
                                      exit_slippage_bps=Decimal(0), cfg=CFG)
     assert not one_bp.accepted  # 21 − 30 = −9: too little to enter ...
     assert not carry_rule.should_exit(P, CFG)  # ... but an open trade keeps earning it
-    assert not carry_rule.should_exit(Decimal(0), CFG)
+    assert carry_rule.should_exit(Decimal(0), CFG)  # a pair earning nothing frees its capital
     assert carry_rule.should_exit(Decimal("-0.00001"), CFG)
-    assert carry_rule.should_exit(Decimal("0.00004"), StrategyConfig(exit_carry_8h=Decimal("0.00005")))
+    assert carry_rule.should_exit(Decimal("0.00004"), replace(CFG, exit_carry_8h=Decimal("0.00005")))
 
 
 def test_reverse_carry_is_refused_with_the_reason_when_carry_is_negative() -> None:
@@ -131,3 +136,38 @@ def test_more_carry_never_turns_an_entry_away_when_all_else_is_equal(low: int, s
                                        entry_spread_bps=Decimal(spread), fees_bps=Decimal(30),
                                        exit_slippage_bps=Decimal(0), cfg=CFG).accepted
     assert not accepted(low) or accepted(low + step)
+
+
+def test_the_expected_carry_is_the_mean_of_the_last_k_settlements() -> None:
+    cfg = replace(CFG, carry_window_intervals=4)
+    assert holding.expected_carry([], cfg) is None
+    assert holding.expected_carry([P], cfg) == P
+    # the last four: 1, 1, −1, 3 bp → 1 bp
+    assert holding.expected_carry([N * 9, P, P, N, P * 3], cfg) == P
+    assert holding.rolling_means([P, N, P * 3], 2) == [P, Decimal(0), P]
+
+
+def test_one_negative_print_does_not_end_a_run_of_the_expected_carry() -> None:
+    # raw: 30 positive, one −1 bp, 30 positive → two runs of the raw sign, none of μ̂ (k 21)
+    history = [N] * 21 + [P] * 30 + [N] + [P] * 30
+    assert holding.completed_runs(history[20:]) == [30]
+    raw = holding.expected_holding(history, RAW)
+    smooth = holding.expected_holding(history, CFG)
+    assert raw.runs == 1 and raw.intervals == 30
+    # μ̂ turns positive at the 32nd value (11 P > 10 N in its window) and stays so: an open run of 51
+    assert (smooth.intervals, smooth.source, smooth.runs) == (51, "history", 0)
+
+
+def test_with_the_defaults_a_2bp_binance_carry_with_history_is_accepted_and_half_a_bp_is_refused() -> None:
+    rule = StrategyConfig()  # margin 20 bps, μ̂ over 42 settlements, exit at or below −0.5 bp
+    history = [P * 2] * 60  # 60 settlements at 2 bp: μ̂ positive throughout, an open run of 60 → H 60
+    h = holding.expected_holding(history, rule)
+    assert (h.intervals, h.source) == (60, "history")
+    carry = holding.expected_carry(history, rule)
+    accepted = carry_rule.decide_entry(carry_8h=carry, holding=h, entry_spread_bps=Decimal(0),
+                                       fees_bps=_binance_fees(), exit_slippage_bps=Decimal(0), cfg=rule)
+    assert accepted.accepted and accepted.edge_bps == Decimal(90)  # 2 × 60 − 30 = 90 > 20
+    half = carry_rule.decide_entry(carry_8h=P / 2, holding=h, entry_spread_bps=Decimal(0), fees_bps=_binance_fees(),
+                                   exit_slippage_bps=Decimal(0), cfg=rule)
+    assert not half.accepted and half.reason == reasons.NOT_PROFITABLE  # 0.5 × 60 − 30 = 0 ≤ 20
+    assert "carry 0.50 bp/8h × H 60 (history)" in half.detail() and "margin 20 bps" in half.detail()

@@ -51,7 +51,7 @@ def test_an_entry_is_capped_by_the_desks_share_of_its_sector_before_there_is_any
     assert driver.state.controller.excluded == {PAIR: reasons.HISTORY_TOO_SHORT}
 
 
-def test_with_three_minutes_of_carry_history_the_allocator_targets_the_sector_cap() -> None:
+def test_with_three_minutes_of_carry_history_the_allocator_targets_the_whole_desk_of_one_sector() -> None:
     driver = _driver()
     for minute in range(6):  # rejected by the scanner (not accepted): observed, never traded
         _market(driver, T0 + minute * MINUTE)
@@ -62,8 +62,8 @@ def test_with_three_minutes_of_carry_history_the_allocator_targets_the_sector_ca
     assert allocation is not None and allocation.ts == T0 + 5 * MINUTE + 10  # the second run, 5 min after the first
     [target] = allocation.targets
     assert (target.pair_id, target.history_points, target.ideal_notional, target.target_notional, target.action) == (
-        PAIR, 6, D("3000.00"), D("3000.00"), "enter")
-    assert driver.state.controller.caps == {PAIR: D("3000.00")}
+        PAIR, 6, D("20000.00"), D("20000.00"), "enter")  # one sector in the desk's universe: it may hold all
+    assert driver.state.controller.caps == {PAIR: D("20000.00")}
 
 
 def test_a_pair_whose_carry_turns_negative_is_closed_by_the_controller_and_refused_new_entries() -> None:

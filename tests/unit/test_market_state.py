@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from arbflow.model import reasons
-from arbflow.model.config import Config, SignalsConfig
+from arbflow.model.config import Config, SignalsConfig, StrategyConfig
 from arbflow.model.desk_config import desk_config
 from arbflow.model.market import FundingRate, OrderBook, Ticker
 from arbflow.model.portfolio import Alert
@@ -21,7 +21,8 @@ D = Decimal
 H = 3_600_000
 T = 1_704_067_200_000  # 2024-01-01T00:00Z, on the hour grid
 PERP, SPOT = "BTC/USDT:USDT", "BTC/USDT"
-CONFIG = Config(signals=SignalsConfig(funding_silent_after_s=0))
+CONFIG = Config(signals=SignalsConfig(funding_silent_after_s=0),
+                strategy=StrategyConfig(basis_stop_bps=D(-5)))  # the basis stop at −5 bps
 SIGNALS, PAPER = desk_config(CONFIG), desk_config(CONFIG, "paper")
 
 

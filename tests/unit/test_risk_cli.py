@@ -142,7 +142,7 @@ def test_allocate_answers_targets_and_adjustments_when_the_request_is_valid() ->
     assert [(e["pair_id"], e["reason"]) for e in answer["excluded"]] == [("sol-okx", reasons.CARRY_NOT_POSITIVE)]
     kinds = [(a["pair_id"], a["kind"], a["priority"]) for a in answer["adjustments"]]
     assert kinds[0] == ("sol-okx", "exit", 1) and {k[1] for k in kinds[1:]} == {"enter"}
-    assert all(D(s["notional"]) <= D(15000) for s in answer["sectors"])
+    assert all(D(s["notional"]) <= D(s["cap"]) for s in answer["sectors"])  # max(15 %, 1 / sectors) of equity
     assert sum(t["weight"] for t in answer["targets"]) <= 1
 
 

@@ -10,15 +10,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arbflow.model import reasons
-from arbflow.model.config import DEFAULT_VENUES, ScannerConfig, StrategyConfig
+from arbflow.model.config import DEFAULT_VENUES, ScannerConfig
 from arbflow.model.market import FundingRate
+from arbflow.model.money import MONEY
 from arbflow.operators.signals import funding, scanner
 from arbflow.operators.signals.scanner import LegStats, MarketView, Quote
+from tests.unit.execution_support import WORKED_RULE
 
 T = 1_723_161_600_000
 H8 = 8 * 3_600_000
 CFG = ScannerConfig()
-STRATEGY = StrategyConfig()
+STRATEGY = WORKED_RULE  # margin 5 bps, exit at or below 0, μ̂ over 21
 BINANCE_PERP = Quote(venue="binance", symbol="BTC/USDT:USDT", market="perp", bids=((D(60_000), D(10)),),
                      asks=((D(60_001), D(10)),), is_book=True, ts=T)
 BYBIT_PERP = Quote(venue="bybit", symbol="BTC/USDT:USDT", market="perp", bids=((D(60_100), D(10)),),
@@ -154,8 +156,10 @@ def test_a_thin_binance_spot_perp_carry_is_refused_not_profitable_with_the_numbe
         assert part in o.detail, (part, o.detail)
 
 
-def test_the_settled_funding_history_sets_h_when_it_holds_completed_runs() -> None:
-    # settled rates, oldest first: −, 25 × +, −, 35 × +, − (runs 25 and 35 → H 30), then the current 2 bp
+def test_the_settled_funding_history_sets_h_and_the_expected_carry_when_single_prints_dip() -> None:
+    # settled rates, oldest first: −1, 25 × +2, −1, 35 × +2, −1 bp, then the current 2 bp. The raw sign
+    # has runs of 25 and 35; the expected carry μ̂ (mean of 21) stays positive from the second value on:
+    # one open run of 62 → H 62. μ̂ now = (19 × 2 − 1 + 2) / 21 = 39 / 21 bp.
     rates = ["-0.0001"] + ["0.0002"] * 25 + ["-0.0001"] + ["0.0002"] * 35 + ["-0.0001", "0.0002"]
     state = None
     for i, rate in enumerate(rates):
@@ -164,9 +168,10 @@ def test_the_settled_funding_history_sets_h_when_it_holds_completed_runs() -> No
                                                       rate=D(rate), interval_ms=H8, next_funding_time=settle,
                                                       ts_local=settle - H8 + (H8 - 1000 if i == len(rates) - 1 else 0)))
     o = _only(_binance_spot_perp("0.0002", funding=state), short="binance")
-    # 2 × 30 = 60 − 0.17 − 30 − 0.17 ≈ 29.67 bps
-    assert o.holding_intervals == 30 and o.detail is not None and "H 30 (history, 2 runs)" in o.detail
-    assert "edge 29.67 bps" in o.detail
+    assert o.expected_carry_8h == MONEY.divide(D("0.0039"), D(21)) and o.carry_8h == D("0.0002")
+    # 39 / 21 × 62 = 115.14 bps − 0.16 spread − 30.17 cost ≈ 84.81 bps
+    assert o.holding_intervals == 62 and o.detail is not None and "H 62 (history)" in o.detail
+    assert "carry 1.86 bp/8h" in o.detail and "edge 84.81 bps" in o.detail
 
 
 def test_candidates_are_cross_venue_perps_and_long_spot_short_perp_in_one_quote_currency() -> None:

@@ -1,0 +1,83 @@
+"""Walk-forward evaluation (docs/study.md "Walk-forward") — pure, exact `Decimal`.
+
+One portfolio run over the whole history is causal (every decision at T uses data published
+by T), so its figures over a later window are out of sample for parameters chosen on an
+earlier one. `figures(result, window, capital)` cuts a run's equity curve and ledger at the
+window's bounds:
+- return: `(E(end) − E(start)) / capital / years`, E(start) the equity at the last step
+  before the window (the capital when none), the years from that step to the last one in it;
+- Sharpe: daily returns inside the window, from E(start) (`portfolio.metrics.daily_sharpe`);
+- max drawdown: from E(start) as the first peak;
+- funding, fees and traded notional: the ledger's differences across the window; turnover
+  = traded / capital / years; `fee_share` = fees / funding (None without funding).
+
+Windows: the whole period, in sample (the calendar year the parameters were chosen on) and
+out of sample (the rest), named by the caller.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from arbflow.model.money import MONEY, ZERO
+from arbflow.operators.portfolio.metrics import daily_sharpe, max_drawdown, years_between
+from arbflow.operators.study.portfolio_eval import PortfolioResult
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Window:
+    """`[start_ms, end_ms)` of stream time; None = open."""
+
+    name: str
+    start_ms: int | None = None
+    end_ms: int | None = None
+
+    def holds(self, ts: int) -> bool:
+        return (self.start_ms is None or ts >= self.start_ms) and (self.end_ms is None or ts < self.end_ms)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Figures:
+    """A run's figures over one window (fractions, per year where annualised; money USD)."""
+
+    annual_return: Decimal | None
+    sharpe: Decimal | None
+    max_drawdown: Decimal
+    funding: Decimal
+    fees: Decimal
+    turnover: Decimal | None
+    fee_share: Decimal | None
+
+
+def figures(result: PortfolioResult, window: Window, capital: Decimal) -> Figures | None:
+    """The run's figures inside `window` (module docstring); None when no step falls in it."""
+    inside = [i for i, (ts, _) in enumerate(result.curve) if window.holds(ts)]
+    if not inside:
+        return None
+    first, last = inside[0], inside[-1]
+    start_ts, start_equity = result.curve[first - 1] if first > 0 else (result.curve[first][0], capital)
+    curve = result.curve[first:last + 1]
+    end_ts, end_equity = curve[-1]
+    years = years_between(start_ts, end_ts)
+    before = result.ledger[first - 1] if first > 0 else (start_ts, ZERO, ZERO, ZERO)
+    after = result.ledger[last]
+    funding, fees, traded = after[1] - before[1], after[2] - before[2], after[3] - before[3]
+    per_year = (lambda amount: MONEY.divide(MONEY.divide(amount, capital), years)) if years > 0 else None
+    return Figures(
+        annual_return=per_year(end_equity - start_equity) if per_year else None,
+        sharpe=daily_sharpe(curve, start_equity), max_drawdown=max_drawdown(curve, start_equity),
+        funding=funding, fees=fees, turnover=per_year(traded) if per_year else None,
+        fee_share=MONEY.divide(fees, funding) if funding > 0 else None)
+
+
+def naive_apr(series: Sequence[Sequence[tuple[int, Decimal]]], window: Window) -> Decimal | None:
+    """Mean 8h-equivalent funding × 3 × 365 over the settlements `(ts, rate_8h)` of each series
+    inside `window`, averaged over the series that have any (no fees, always in)."""
+    means = []
+    for points in series:
+        rates = [rate for ts, rate in points if window.holds(ts)]
+        if rates:
+            means.append(MONEY.divide(sum(rates, ZERO), Decimal(len(rates))))
+    if not means:
+        return None
+    return MONEY.multiply(MONEY.divide(sum(means, ZERO), Decimal(len(means))), Decimal(3 * 365))
