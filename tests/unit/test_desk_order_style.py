@@ -89,7 +89,9 @@ def test_under_maker_first_the_harder_leg_rests_and_bars_never_fill_it() -> None
 def test_under_taker_a_carry_turning_negative_closes_both_legs_marketable_at_the_next_close() -> None:
     settings = _settings("taker")
     desk, _ = _run(settings, _close(T0, "60000", "60030", "0.0003"))
-    _, out = _run(settings, [_quote(PERP, "60100", T0 + H8), _funding("-0.0001", T0 + H8), ClockTick(ts=T0 + H8 + 1)],
+    # the expected carry (the mean of the settled 3 bp and the new −10 bp) is −3.5 bp/8h: at or below
+    # the exit threshold (−0.5 bp), so the rule exits
+    _, out = _run(settings, [_quote(PERP, "60100", T0 + H8), _funding("-0.001", T0 + H8), ClockTick(ts=T0 + H8 + 1)],
                   desk)
     closing = [o for o in out if type(o) is Order and o.status == "new"]
     assert [(o.symbol, o.side, o.order_type) for o in closing] == [(SPOT, "sell", "ioc"), (PERP, "buy", "ioc")]
