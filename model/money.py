@@ -91,9 +91,71 @@ def is_dust(qty: Decimal, min_qty: Decimal) -> bool:
 
 def venue_decimal(text: str) -> Decimal:
     """A venue's decimal string without trailing fractional zeros (`"61837.63000000"` →
-    `61837.63`); the value is unchanged, only the written precision is dropped."""
+    `61837.63`); the value is unchanged, only the written precision is dropped. Texts with
+    a sign or an exponent keep them as written (`"-0.000"` → `-0`, `"1.50E+5"` → `1.50E+5`).
+
+    The common venue form — ASCII digits with at most one point — is read with one
+    `Decimal()` of the trimmed text; anything else goes through `parse_decimal`."""
+    if text.isascii() and not text.strip("0123456789."):
+        head, point, tail = text.partition(".")
+        if point:
+            if not head and not tail:
+                raise DecimalTextError(text, non_finite=False)  # "." alone
+            tail = tail.rstrip("0")
+            text_trimmed = f"{head}.{tail}" if tail else (head or "0")
+        else:
+            text_trimmed = text
+        try:
+            return Decimal(text_trimmed)
+        except InvalidOperation:  # "", "1.2.3"
+            raise DecimalTextError(text, non_finite=False) from None
     value = parse_decimal(text)
     if "." in text and "e" not in text and "E" not in text:
         trimmed = text.rstrip("0").rstrip(".")
         return Decimal(trimmed if trimmed not in ("", "-") else "0")
+    return value
+
+
+# -- the venue-text cache: repeated price/size texts → Decimal ---------------------------
+#
+# Book prices and sizes repeat from message to message; a dict lookup costs a fraction of
+# reading the text again, and Decimals are immutable, so sharing one is safe. The venue
+# parsers look `PLAIN_DECIMALS` up inline in their loops and call `plain_decimal` only on
+# a miss. Invariant: every entry is `text → venue_decimal(text)` (same sign, digits and
+# exponent, so the text round-trip is the same as without the cache) for a finite value
+# whose magnitude is in range (zero, or `MAX_EXPONENT` ≥ adjusted exponent ≥
+# −`MAX_EXPONENT`): a hit needs no further check. Bounded: cleared when full.
+
+MAX_EXPONENT = 30  # no venue sends |x| >= 1e31 or a non-zero |x| < 1e-30
+PLAIN_DECIMALS: dict[str, Decimal] = {}
+PLAIN_DECIMALS_MAX = 65_536
+
+
+def in_range(value: Decimal) -> bool:
+    """True for zero and for magnitudes within 1e-30 … < 1e31 (see `MAX_EXPONENT`)."""
+    return not value or -MAX_EXPONENT <= value.adjusted() <= MAX_EXPONENT
+
+
+def plain_decimal(text: str) -> Decimal:
+    """`venue_decimal(text)` through the bounded cache; raises `DecimalTextError` like it.
+    Values out of range (`in_range`) are returned but not kept, so the caller judges them."""
+    value = PLAIN_DECIMALS.get(text)
+    if value is not None:
+        return value
+    if text.count(".") == 1 and text.isascii() and not text.strip("0123456789.") and text != ".":
+        # venue_decimal's common case inlined (a miss costs as much as the rest of a message):
+        # ASCII digits and one point; drop the trailing fractional zeros, and the point if bare
+        trimmed = text.rstrip("0")
+        if trimmed[-1] == ".":
+            trimmed = trimmed[:-1] or "0"
+        try:
+            value = Decimal(trimmed)
+        except InvalidOperation:  # cannot happen for digits and one point; kept as the guard
+            raise DecimalTextError(text, non_finite=False) from None
+    else:
+        value = venue_decimal(text)
+    if not value or -MAX_EXPONENT <= value.adjusted() <= MAX_EXPONENT:  # in_range, inlined
+        if len(PLAIN_DECIMALS) >= PLAIN_DECIMALS_MAX:
+            PLAIN_DECIMALS.clear()
+        PLAIN_DECIMALS[text] = value
     return value
