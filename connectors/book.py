@@ -23,6 +23,7 @@ from typing import Any
 from arbflow.model.market import Level
 from arbflow.model.money import PLAIN_DECIMALS
 
+_NEGATE = Decimal.copy_negate
 Read = Callable[[Any, str], Decimal]  # (text, "p" | "q") → Decimal, raising the caller's error
 
 
@@ -67,9 +68,15 @@ class L2Book:
         self._top_bids = self._top_asks = None
 
     def load(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
-        """Replace the whole book with a snapshot (zero quantities are skipped)."""
-        self._bids = {price: qty for price, qty in bids if qty}
-        self._asks = {price: qty for price, qty in asks if qty}
+        """Replace the whole book with a snapshot (levels applied in order, as `apply`
+        would: a zero quantity deletes an earlier level of the same price)."""
+        self._bids, self._asks = {}, {}
+        for side, levels in ((self._bids, bids), (self._asks, asks)):
+            for price, qty in levels:
+                if qty:
+                    side[price] = qty
+                else:
+                    side.pop(price, None)
         self._bid_px = sorted(self._bids)
         self._ask_neg = sorted([price.copy_negate() for price in self._asks])
         self._top_bids = self._top_asks = None
@@ -168,14 +175,12 @@ class L2Book:
             self._top_depth = depth
             self._top_bids = self._top_asks = None
         if self._top_bids is None:
-            bids, prices = self._bids, self._bid_px
-            best = prices[:-depth - 1:-1] if depth > 0 else []
-            self._top_bids = tuple([(price, bids[price]) for price in best])
+            best = self._bid_px[:-depth - 1:-1] if depth > 0 else []
+            self._top_bids = tuple(zip(best, map(self._bids.__getitem__, best), strict=True))
             self._bid_edge = best[-1] if len(best) == depth and depth > 0 else None
         if self._top_asks is None:
-            asks = self._asks
-            best = [neg.copy_negate() for neg in self._ask_neg[:-depth - 1:-1]] if depth > 0 else []
-            self._top_asks = tuple([(price, asks[price]) for price in best])
+            best = list(map(_NEGATE, self._ask_neg[:-depth - 1:-1])) if depth > 0 else []
+            self._top_asks = tuple(zip(best, map(self._asks.__getitem__, best), strict=True))
             self._ask_edge = best[-1] if len(best) == depth and depth > 0 else None
         return self._top_bids, self._top_asks
 

@@ -124,7 +124,7 @@ def venue_decimal(text: str) -> Decimal:
 # a miss. Invariant: every entry is `text → venue_decimal(text)` (same sign, digits and
 # exponent, so the text round-trip is the same as without the cache) for a finite value
 # whose magnitude is in range (zero, or `MAX_EXPONENT` ≥ adjusted exponent ≥
-# −`MAX_EXPONENT`): a hit needs no further check. Bounded: cleared when full.
+# −`MAX_EXPONENT`): a hit needs no further check. Bounded: when full, the older half goes.
 
 MAX_EXPONENT = 30  # no venue sends |x| >= 1e31 or a non-zero |x| < 1e-30
 PLAIN_DECIMALS: dict[str, Decimal] = {}
@@ -155,7 +155,9 @@ def plain_decimal(text: str) -> Decimal:
     else:
         value = venue_decimal(text)
     if not value or -MAX_EXPONENT <= value.adjusted() <= MAX_EXPONENT:  # in_range, inlined
-        if len(PLAIN_DECIMALS) >= PLAIN_DECIMALS_MAX:
+        if len(PLAIN_DECIMALS) >= PLAIN_DECIMALS_MAX:  # full: keep the newer half (in place)
+            newer = list(PLAIN_DECIMALS.items())[PLAIN_DECIMALS_MAX // 2:]
             PLAIN_DECIMALS.clear()
+            PLAIN_DECIMALS.update(newer)
         PLAIN_DECIMALS[text] = value
     return value
