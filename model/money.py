@@ -128,7 +128,7 @@ def venue_decimal(text: str) -> Decimal:
 
 MAX_EXPONENT = 30  # no venue sends |x| >= 1e31 or a non-zero |x| < 1e-30
 PLAIN_DECIMALS: dict[str, Decimal] = {}
-PLAIN_DECIMALS_MAX = 65_536
+PLAIN_DECIMALS_MAX = 16384
 
 
 def in_range(value: Decimal) -> bool:
