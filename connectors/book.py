@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from arbflow.model.market import Level
-from arbflow.model.money import PLAIN_DECIMALS
+from arbflow.model.money import PLAIN_DECIMALS, plain_decimal
 
 _NEGATE = Decimal.copy_negate
 Read = Callable[[Any, str], Decimal]  # (text, "p" | "q") → Decimal, raising the caller's error
@@ -92,8 +92,8 @@ class L2Book:
     def apply_texts(self, bids: list[Any], asks: list[Any], read: Read) -> None:
         """`apply` for levels as a venue sends them, `[price_text, qty_text, …]` lists
         (extra items ignored): each text is looked up in `model.money.PLAIN_DECIMALS`, a
-        miss (or a non-text) is read by `read(text, "p" | "q")`, which refuses what is not
-        a number. One pass, no intermediate levels. Not atomic: a bad level raises (the
+        miss read by `plain_decimal`, and what that cannot read (a non-text, not a number,
+        out of range) by `read(text, "p" | "q")`, which must refuse it. One pass, no intermediate levels. Not atomic: a bad level raises (the
         error of `read`, or `LevelError`) after the levels before it were applied, so the
         caller must drop the book then (Binance's `DepthSync` resyncs)."""
         if self._top_bids is None:
@@ -127,13 +127,17 @@ class L2Book:
             except TypeError:  # an unhashable non-text: `read` refuses it
                 price = None
             if price is None:
-                price = read(text_px, "p")
+                price = plain_decimal(text_px)
+                if price is None:
+                    price = read(text_px, "p")  # raises
             try:
                 qty = known(text_qty)
             except TypeError:
                 qty = None
             if qty is None:
-                qty = read(text_qty, "q")
+                qty = plain_decimal(text_qty)
+                if qty is None:
+                    qty = read(text_qty, "q")  # raises
             if bids:
                 if not touched:
                     touched = price >= edge  # type: ignore[operator]

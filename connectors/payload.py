@@ -20,7 +20,7 @@ from typing import Any, Literal
 from arbflow.connectors.book import L2Book
 from arbflow.model import reasons, topics
 from arbflow.model.market import Market, OrderBook
-from arbflow.model.money import MAX_EXPONENT, PLAIN_DECIMALS, DecimalTextError, parse_decimal, plain_decimal, ratio
+from arbflow.model.money import MAX_EXPONENT, DecimalTextError, parse_decimal, plain_decimal, ratio, venue_decimal
 from arbflow.model.symbols import SymbolError, VenueSymbol, from_venue
 
 QtyScale = Callable[[Decimal, Decimal], Decimal]  # (price, venue qty) → base qty
@@ -62,11 +62,11 @@ def money(value: Any, where: str, topic: str) -> Decimal:
     magnitudes outside `in_range`. Texts go through the shared cache
     (`model.money.plain_decimal`): a hit is a text already read and range-checked."""
     if type(value) is str:
-        cached = PLAIN_DECIMALS.get(value)
-        if cached is not None:
-            return cached
-        try:
-            return in_range(plain_decimal(value), where, topic)
+        read = plain_decimal(value)
+        if read is not None:
+            return read
+        try:  # the checked reading says why not
+            return in_range(venue_decimal(value), where, topic)
         except DecimalTextError as error:
             reason = reasons.NON_FINITE if error.non_finite else reasons.INVALID_NUMBER
             raise PayloadError(reason, f"{where}: {value!r}", topic) from None

@@ -124,11 +124,19 @@ def venue_decimal(text: str) -> Decimal:
 # a miss. Invariant: every entry is `text → venue_decimal(text)` (same sign, digits and
 # exponent, so the text round-trip is the same as without the cache) for a finite value
 # whose magnitude is in range (zero, or `MAX_EXPONENT` ≥ adjusted exponent ≥
-# −`MAX_EXPONENT`): a hit needs no further check. Bounded: when full, the older half goes.
+# −`MAX_EXPONENT`): a hit needs no further check.
+#
+# A text enters `PLAIN_DECIMALS` on its second read: the first one keeps it in the small
+# `_SEEN_ONCE` (cleared when full). Sizes are often new texts that never come back (a
+# quarter to a third of Binance's); they would push the repeating prices out and make the
+# dict big and slow (cache misses). Both are bounded; a full `PLAIN_DECIMALS` drops its
+# older half.
 
 MAX_EXPONENT = 30  # no venue sends |x| >= 1e31 or a non-zero |x| < 1e-30
 PLAIN_DECIMALS: dict[str, Decimal] = {}
-PLAIN_DECIMALS_MAX = 16384
+PLAIN_DECIMALS_MAX = 65_536
+_SEEN_ONCE: dict[str, Decimal] = {}
+_SEEN_ONCE_MAX = 16_384
 
 
 def in_range(value: Decimal) -> bool:
@@ -136,28 +144,48 @@ def in_range(value: Decimal) -> bool:
     return not value or -MAX_EXPONENT <= value.adjusted() <= MAX_EXPONENT
 
 
-def plain_decimal(text: str) -> Decimal:
-    """`venue_decimal(text)` through the bounded cache; raises `DecimalTextError` like it.
-    Values out of range (`in_range`) are returned but not kept, so the caller judges them."""
+def plain_decimal(text: object) -> Decimal | None:
+    """`venue_decimal(text)` through the bounded cache when `text` is a decimal text whose
+    value is in range (`in_range`); None for anything else — not a text, not a number,
+    non-finite, absurd — so the caller's checked reading says why (nothing is kept then)."""
+    if type(text) is not str:
+        return None
     value = PLAIN_DECIMALS.get(text)
     if value is not None:
         return value
-    if text.count(".") == 1 and text.isascii() and not text.strip("0123456789.") and text != ".":
-        # venue_decimal's common case inlined (a miss costs as much as the rest of a message):
-        # ASCII digits and one point; drop the trailing fractional zeros, and the point if bare
-        trimmed = text.rstrip("0")
-        if trimmed[-1] == ".":
-            trimmed = trimmed[:-1] or "0"
-        try:
-            value = Decimal(trimmed)
-        except InvalidOperation:  # cannot happen for digits and one point; kept as the guard
-            raise DecimalTextError(text, non_finite=False) from None
-    else:
-        value = venue_decimal(text)
-    if not value or -MAX_EXPONENT <= value.adjusted() <= MAX_EXPONENT:  # in_range, inlined
+    value = _SEEN_ONCE.pop(text, None)
+    if value is not None:  # the second read: keep it
         if len(PLAIN_DECIMALS) >= PLAIN_DECIMALS_MAX:  # full: keep the newer half (in place)
             newer = list(PLAIN_DECIMALS.items())[PLAIN_DECIMALS_MAX // 2:]
             PLAIN_DECIMALS.clear()
             PLAIN_DECIMALS.update(newer)
         PLAIN_DECIMALS[text] = value
+        return value
+    if text.count(".") == 1 and not text.strip("0123456789.") and text != ".":
+        # venue_decimal's common case inlined (a miss costs as much as the rest of a message):
+        # ASCII digits and one point (the strip leaves any other character, non-ASCII digits
+        # too); drop the trailing fractional zeros, and the point if it is left bare
+        trimmed = text.rstrip("0")
+        if trimmed[-1] == ".":
+            trimmed = trimmed[:-1] or "0"
+        value = Decimal(trimmed)
+        # ≤ 31 characters: at most 31 integer digits and 29 zeros after the point, in range
+        if len(text) > 31 and value and not -MAX_EXPONENT <= value.adjusted() <= MAX_EXPONENT:
+            return None
+    else:
+        try:
+            value = venue_decimal(text)
+        except DecimalTextError:
+            return None
+        if value and not -MAX_EXPONENT <= value.adjusted() <= MAX_EXPONENT:
+            return None
+    if len(_SEEN_ONCE) >= _SEEN_ONCE_MAX:
+        _SEEN_ONCE.clear()
+    _SEEN_ONCE[text] = value
     return value
+
+
+def clear_plain_decimals() -> None:
+    """Empty the cache (a benchmark pass starts cold, as a new feed does)."""
+    PLAIN_DECIMALS.clear()
+    _SEEN_ONCE.clear()

@@ -24,7 +24,7 @@ from arbflow.connectors.feeds.spec import LiveSpec, field_of, hours_ms
 from arbflow.model import codec, reasons, topics
 from arbflow.model.builders import positional
 from arbflow.model.market import Level, Market, MarketTrade, OrderBook, Ticker
-from arbflow.model.money import PLAIN_DECIMALS, DecimalTextError, plain_decimal
+from arbflow.model.money import PLAIN_DECIMALS, DecimalTextError, clear_plain_decimals, plain_decimal, venue_decimal
 from arbflow.model.rejected import Rejected
 from arbflow.model.symbols import SymbolError, from_venue
 
@@ -71,7 +71,7 @@ _MAX_INT = payload.MAX_INT
 
 def clear_caches() -> None:
     """Forget the decimal and symbol caches (a benchmark pass starts cold, as a feed does)."""
-    PLAIN_DECIMALS.clear()
+    clear_plain_decimals()
     for symbols in _SYMBOLS.values():
         symbols.clear()
 
@@ -79,17 +79,18 @@ def clear_caches() -> None:
 def _number(text: Any, field: str) -> Decimal:
     """A decimal string → `Decimal` (exact, trailing fractional zeros dropped), refusing
     missing, non-string, malformed, non-finite and absurd values (`payload.in_range`)."""
+    value = plain_decimal(text)
+    if value is not None:
+        return value
     if type(text) is not str:
         reason = reasons.MISSING_FIELD if text is None else reasons.WRONG_TYPE
         raise PayloadError(reason, f"{field}: expected a decimal string")
     try:
-        value = plain_decimal(text)
+        value = venue_decimal(text)
     except DecimalTextError as error:
         reason = reasons.NON_FINITE if error.non_finite else reasons.INVALID_NUMBER
         raise PayloadError(reason, f"{field}: {text!r}") from None
-    if value and not -payload.MAX_EXPONENT <= value.adjusted() <= payload.MAX_EXPONENT:
-        payload.in_range(value, field, "")  # raises INVALID_NUMBER: an absurd magnitude (not cached)
-    return value
+    return payload.in_range(value, field, "")  # raises INVALID_NUMBER: an absurd magnitude
 
 
 # market → venue symbol → canonical symbol: resolving costs ~10 µs, a lookup ~0.05
@@ -144,13 +145,21 @@ def book_ticker(data: Any, market: Market, ts_local: int, qty_scale: QtyScale | 
             pass  # missing, unhashable, or a symbol not seen yet: the checked path says what is wrong
         else:  # a text not in the cache yet is read (and judged) on its own, in the checked path's order
             if bid is None:
-                bid = _number(text_bid, "b")
+                bid = plain_decimal(text_bid)
+                if bid is None:
+                    bid = _number(text_bid, "b")  # raises
             if ask is None:
-                ask = _number(text_ask, "a")
+                ask = plain_decimal(text_ask)
+                if ask is None:
+                    ask = _number(text_ask, "a")  # raises
             if bid_qty is None:
-                bid_qty = _number(text_bid_qty, "B")
+                bid_qty = plain_decimal(text_bid_qty)
+                if bid_qty is None:
+                    bid_qty = _number(text_bid_qty, "B")  # raises
             if ask_qty is None:
-                ask_qty = _number(text_ask_qty, "A")
+                ask_qty = plain_decimal(text_ask_qty)
+                if ask_qty is None:
+                    ask_qty = _number(text_ask_qty, "A")  # raises
             event = data.get("E")
             if type(event) is not int or not 0 <= event <= _MAX_INT:
                 event = None
@@ -203,9 +212,13 @@ def agg_trade(data: Any, market: Market, ts_local: int, qty_scale: QtyScale | No
         else:
             if type(agg_id) is int and type(maker_is_buyer) is bool:
                 if px is None:
-                    px = _number(text_px, "p")
+                    px = plain_decimal(text_px)
+                    if px is None:
+                        px = _number(text_px, "p")  # raises
                 if qty is None:
-                    qty = _number(text_qty, "q")
+                    qty = plain_decimal(text_qty)
+                    if qty is None:
+                        qty = _number(text_qty, "q")  # raises
                 event = data.get("E")
                 if type(event) is not int or not 0 <= event <= _MAX_INT:
                     event = None

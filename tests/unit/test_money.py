@@ -117,9 +117,10 @@ def _reference_venue_decimal(text: str) -> Decimal:
 
 def _outcome(read: object, text: str) -> object:
     try:
-        return read(text).as_tuple()  # type: ignore[operator]
+        value = read(text)  # type: ignore[operator]
     except DecimalTextError as error:
         return ("error", error.non_finite)
+    return None if value is None else value.as_tuple()
 
 
 # texts made of what venues send and what they must not: digits, points, signs, exponents,
@@ -143,10 +144,16 @@ def test_venue_decimal_fast_path_reads_every_text_as_the_reference_does(text: st
 @settings(max_examples=1000, deadline=None, database=None)
 @given(text=WIRE_TEXTS)
 def test_plain_decimal_gives_venue_decimal_exactly_cold_and_cached(text: str) -> None:
-    PLAIN_DECIMALS.clear()
+    money.clear_plain_decimals()
     cold = _outcome(plain_decimal, text)
-    assert cold == _outcome(_reference_venue_decimal, text)
-    assert _outcome(plain_decimal, text) == cold  # the second read comes from the cache when kept
+    try:
+        reference = _reference_venue_decimal(text)
+    except DecimalTextError:
+        assert cold is None  # not a number: the caller's checked reading says why
+    else:
+        assert cold == (reference.as_tuple() if money.in_range(reference) else None)
+    assert _outcome(plain_decimal, text) == cold  # the second read, from the seen-once dict when kept
+    assert _outcome(plain_decimal, text) == cold  # the third, from the cache when kept
     if text in PLAIN_DECIMALS:  # only in-range values are kept: a hit needs no further check
         assert money.in_range(PLAIN_DECIMALS[text])
 
@@ -161,26 +168,38 @@ def test_plain_decimal_gives_venue_decimal_exactly_cold_and_cached(text: str) ->
 ])
 def test_plain_decimal_keeps_sign_of_zero_exponent_and_drops_only_fraction_zeros(
         text: str, expected: tuple[int, tuple[int, ...], int]) -> None:
-    PLAIN_DECIMALS.clear()
+    money.clear_plain_decimals()
+    assert plain_decimal(text).as_tuple() == expected
     assert plain_decimal(text).as_tuple() == expected
     assert PLAIN_DECIMALS[text].as_tuple() == expected
     assert plain_decimal(text) is PLAIN_DECIMALS[text]
 
 
-def test_plain_decimal_returns_absurd_magnitudes_without_keeping_them() -> None:
-    PLAIN_DECIMALS.clear()
-    assert plain_decimal("1e31") == Decimal("1e31") and "1e31" not in PLAIN_DECIMALS
-    assert plain_decimal("0.0000000000000000000000000000001") == Decimal("1e-31")
-    assert len(PLAIN_DECIMALS) == 0
+@pytest.mark.parametrize("text", ["1e31", "0.0000000000000000000000000000001", "1" * 32 + ".5", "NaN", "abc", "",
+                                  " 1.5", "1.5.", "."])
+def test_plain_decimal_leaves_absurd_magnitudes_and_non_numbers_to_the_checked_reading(text: str) -> None:
+    money.clear_plain_decimals()
+    for _ in range(2):
+        assert plain_decimal(text) is None
+    assert plain_decimal(None) is None and plain_decimal(15) is None
+    assert len(PLAIN_DECIMALS) == len(money._SEEN_ONCE) == 0
 
 
-def test_plain_decimal_cache_is_bounded_and_keeps_its_newer_half(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plain_decimal_keeps_a_text_from_its_second_read_and_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(money, "PLAIN_DECIMALS_MAX", 8)
-    PLAIN_DECIMALS.clear()
-    for i in range(9):
+    monkeypatch.setattr(money, "_SEEN_ONCE_MAX", 4)
+    money.clear_plain_decimals()
+    first = plain_decimal("1.50")
+    assert "1.50" not in PLAIN_DECIMALS  # read once: not kept yet
+    assert plain_decimal("1.50") is first and PLAIN_DECIMALS["1.50"] is first
+    for i in range(5):  # five texts read once: the seen-once dict (4) was emptied on the way
+        plain_decimal(f"2.{i}")
+    assert len(money._SEEN_ONCE) <= 4 and "2.0" not in PLAIN_DECIMALS
+    for i in range(9):  # nine kept texts in a cache of 8: the older half goes
+        plain_decimal(f"{i}.50")
         plain_decimal(f"{i}.50")
     assert list(PLAIN_DECIMALS) == ["4.50", "5.50", "6.50", "7.50", "8.50"]
-    PLAIN_DECIMALS.clear()
+    money.clear_plain_decimals()
 
 
 # -- round_to_tick ----------------------------------------------------------------------
