@@ -93,9 +93,10 @@ class L2Book:
         """`apply` for levels as a venue sends them, `[price_text, qty_text, …]` lists
         (extra items ignored): each text is looked up in `model.money.PLAIN_DECIMALS`, a
         miss read by `plain_decimal`, and what that cannot read (a non-text, not a number,
-        out of range) by `read(text, "p" | "q")`, which must refuse it. One pass, no intermediate levels. Not atomic: a bad level raises (the
-        error of `read`, or `LevelError`) after the levels before it were applied, so the
-        caller must drop the book then (Binance's `DepthSync` resyncs)."""
+        out of range) by `read(text, "p" | "q")`, which must refuse it. One pass, no
+        intermediate levels. Not atomic: a bad level raises (the error of `read`, or
+        `LevelError`) after the levels before it were applied, so the caller must drop the
+        book then (Binance's `DepthSync` resyncs)."""
         if self._top_bids is None:
             self._set_texts(bids, self._bids, self._bid_px, None, True, read, "b")
         elif self._set_texts(bids, self._bids, self._bid_px, self._bid_edge, True, read, "b"):

@@ -34,7 +34,7 @@ def positional(cls: type[T], names: tuple[str, ...]) -> Callable[..., T]:
     unknown = set(names) - {f.name for f in fields}
     if unknown:
         raise TypeError(f"{cls.__name__} has no field {sorted(unknown)}")
-    slots = tuple(cls.__slots__)
+    slots = tuple(getattr(cls, "__slots__"))  # noqa: B009 — typed as type[T], which declares no __slots__
     if slots != tuple(f.name for f in fields):
         raise TypeError(f"{cls.__name__}: slots {slots} are not its fields")
     defaults: dict[str, Any] = {}
@@ -51,7 +51,7 @@ def positional(cls: type[T], names: tuple[str, ...]) -> Callable[..., T]:
     source = (f"def build({', '.join(names)}):\n    self = _new(_twin)\n" + "\n".join(lines)
               + "\n    self.__class__ = _cls\n    return self\n")
     namespace: dict[str, Any] = {"_new": object.__new__, "_twin": twin, "_cls": cls, **defaults}
-    exec(source, namespace)  # noqa: S102 — the source is built from the dataclass's own field names
+    exec(source, namespace)  # the source is built from the dataclass's own field names
     build: Callable[..., T] = namespace["build"]
     build.__doc__ = f"{cls.__name__}({', '.join(names)}) positionally, the other fields at their defaults."
     return build

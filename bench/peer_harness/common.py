@@ -1,8 +1,8 @@
 """Shared loader + timing harness for the peer normalisation benchmarks.
 
 Data: fixtures/raw/hftbacktest/ (raw Binance combined-stream websocket captures from the hftbacktest
-examples, one `<local_ts_ns> <json>` per line, xz-compressed; see fixtures/PROVENANCE.md). Everything is loaded into memory
-before timing; timing covers only the per-message work (no I/O, no decompression, no network).
+examples, one `<local_ts_ns> <json>` per line, xz-compressed; see fixtures/PROVENANCE.md). Everything is
+loaded into memory before timing; timing covers only the per-message work (no I/O, no decompression, no network).
 
 Method: for every (market, stream) a batch of >= MIN_MSGS messages is built by cycling the real
 messages; each implementation processes the whole batch; msgs/s = batch / elapsed. Three runs,
@@ -16,8 +16,8 @@ import platform
 import subprocess
 import sys
 import time
-from decimal import Decimal
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import orjson
@@ -89,7 +89,7 @@ def load_market(name: str) -> Market:
                 if not ok:
                     raise ValueError(f"{name} {sym}: first diff does not bridge the snapshot")
             else:
-                ok = (d["pu"] == prev_u) if futures else (U == prev_u + 1)
+                ok = (d["pu"] == prev_u) if futures else (prev_u + 1 == U)
                 if not ok:
                     raise ValueError(f"{name} {sym}: gap in depth diffs at u={u}")
             kept.append(js)
@@ -200,11 +200,12 @@ def rows_from_log(path):
     import re
     res = {}
     pat = re.compile(r"run \d+: (.+?)\s+(spot|usdm)\s+(\w+)\s+(\d+) msgs\s+([\d,]+) msg/s")
-    for line in open(path):
-        m = pat.search(line)
-        if m:
-            impl, mkt, stream, n, rate = m.groups()
-            res.setdefault((impl.strip(), mkt, stream), (int(n), []))[1].append(float(rate.replace(",", "")))
+    with open(path) as lines:
+        for line in lines:
+            m = pat.search(line)
+            if m:
+                impl, mkt, stream, n, rate = m.groups()
+                res.setdefault((impl.strip(), mkt, stream), (int(n), []))[1].append(float(rate.replace(",", "")))
     return [dict(impl=i, market=mk, stream=st, n=n, rate=sorted(rs)[len(rs) // 2], rates=sorted(rs))
             for (i, mk, st), (n, rs) in res.items()]
 
@@ -212,9 +213,9 @@ def rows_from_log(path):
 def env_line():
     cpu = "?"
     try:
-        for l in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
-            if l.startswith("Model name"):
-                cpu = l.split(":", 1)[1].strip()
+        for row in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+            if row.startswith("Model name"):
+                cpu = row.split(":", 1)[1].strip()
     except OSError:
         pass
     vers = []

@@ -107,7 +107,8 @@ def sanity(mk, loop):
     for s in mk.depth:
         seed_book(feed, s)
     lts = mk.local_ts
-    msgs = ([(m, lts[m]) for m in mk.book_ticker[:2000]] + [(c.to_agg(m, stream=False), lts[m]) for m in mk.trade[:2000]]
+    msgs = ([(m, lts[m]) for m in mk.book_ticker[:2000]]
+            + [(c.to_agg(m, stream=False), lts[m]) for m in mk.trade[:2000]]
             + [(m, lts[m]) for s in mk.depth for m in s.diffs])
     COUNT["n"] = COUNT["warn"] = 0
 

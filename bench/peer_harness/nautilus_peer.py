@@ -20,10 +20,7 @@ import logging
 import sys
 
 import msgspec
-import orjson
-
-from nautilus_trader.adapters.binance.common.schemas.market import (BinanceDepth, BinanceOrderBookMsg,
-                                                                     BinanceQuoteMsg)
+from nautilus_trader.adapters.binance.common.schemas.market import BinanceDepth, BinanceOrderBookMsg, BinanceQuoteMsg
 from nautilus_trader.adapters.binance.config import BinanceDataClientConfig
 from nautilus_trader.adapters.binance.futures.data import BinanceFuturesDataClient
 from nautilus_trader.adapters.binance.futures.providers import BinanceFuturesInstrumentProvider
@@ -36,7 +33,7 @@ from nautilus_trader.cache.cache import Cache
 from nautilus_trader.common.component import LiveClock, MessageBus
 from nautilus_trader.model.book import OrderBook
 from nautilus_trader.model.enums import BookType
-from nautilus_trader.model.identifiers import InstrumentId, TraderId
+from nautilus_trader.model.identifiers import TraderId
 
 from bench.peer_harness import common as c
 
