@@ -43,7 +43,7 @@ lint: $(STAMP)  ## ruff, import-linter and mypy (strict on model/ and operators/
 	@$(BIN)/lint-imports --no-cache
 	@$(BIN)/mypy
 
-bench: $(STAMP)  ## replay throughput vs a raw consumer; tick-to-Redis latency at 5,000 msg/s and peak RSS; portfolio vs best single pair; the bar backtest path vs the tick path
+bench: $(STAMP)  ## replay throughput vs a raw consumer; tick-to-Redis latency at 5,000 msg/s and peak RSS; portfolio vs best single pair; the bar backtest path vs the tick path; the peer table when .peers-venv exists
 	@$(BIN)/python -m bench.replay_throughput
 	@$(BIN)/python -m bench.tick_latency
 	@$(BIN)/python -m bench.normalise

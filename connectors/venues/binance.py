@@ -187,10 +187,8 @@ def parse_trade(data: Any, market: Market, ts_local: int, *, raw: bytes | str, s
         if type(maker_is_buyer) is not bool:
             raise PayloadError(reasons.MISSING_FIELD, "m: buyer-is-maker flag missing")
         px, qty = _money(data, "p"), _money(data, "q")
-        return MarketTrade(venue=VENUE, symbol=_symbol(data, market), market=market, px=px,
-                           qty=qty_scale(px, qty) if qty_scale is not None else qty,
-                           side="sell" if maker_is_buyer else "buy",
-                           trade_id=str(data.get("t")), ts_exchange=_event_ms(data), ts_local=ts_local)
+        return _TRADE(VENUE, _symbol(data, market), market, px, qty_scale(px, qty) if qty_scale is not None else qty,
+                      "sell" if maker_is_buyer else "buy", str(data.get("t")), _event_ms(data), ts_local)
     except PayloadError as bad:
         return codec.reject(bad.reason, bad.detail, source=source, raw=raw, ts=ts_local)
 
