@@ -161,14 +161,15 @@ def plain_decimal(text: object) -> Decimal | None:
             PLAIN_DECIMALS.update(newer)
         PLAIN_DECIMALS[text] = value
         return value
-    if text.count(".") == 1 and not text.strip("0123456789.") and text != ".":
+    digits = text.replace(".", "", 1)
+    if text.isascii() and digits.isdigit():
         # venue_decimal's common case inlined (a miss costs as much as the rest of a message):
-        # ASCII digits and one point (the strip leaves any other character, non-ASCII digits
-        # too); drop the trailing fractional zeros, and the point if it is left bare
-        trimmed = text.rstrip("0")
-        if trimmed[-1] == ".":
-            trimmed = trimmed[:-1] or "0"
-        value = Decimal(trimmed)
+        # ASCII digits and at most one point; trailing fractional zeros dropped — "3.7800"
+        # reads "3.78", "100.00" reads "100." (= 100), ".000" is left to venue_decimal
+        try:
+            value = Decimal(text.rstrip("0") if text[-1] == "0" and len(digits) != len(text) else text)
+        except InvalidOperation:  # only "." was left: ".000"
+            value = venue_decimal(text)
         # ≤ 31 characters: at most 31 integer digits and 29 zeros after the point, in range
         if len(text) > 31 and value and not -MAX_EXPONENT <= value.adjusted() <= MAX_EXPONENT:
             return None
