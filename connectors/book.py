@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from arbflow.model.market import Level
-from arbflow.model.money import PLAIN_DECIMALS, plain_decimal
+from arbflow.model.money import PLAIN_DECIMALS, plain_decimal_miss
 
 _NEGATE = Decimal.copy_negate
 Read = Callable[[Any, str], Decimal]  # (text, "p" | "q") → Decimal, raising the caller's error
@@ -128,7 +128,7 @@ class L2Book:
             except TypeError:  # an unhashable non-text: `read` refuses it
                 price = None
             if price is None:
-                price = plain_decimal(text_px)
+                price = plain_decimal_miss(text_px) if type(text_px) is str else None
                 if price is None:
                     price = read(text_px, "p")  # raises
             try:
@@ -136,7 +136,7 @@ class L2Book:
             except TypeError:
                 qty = None
             if qty is None:
-                qty = plain_decimal(text_qty)
+                qty = plain_decimal_miss(text_qty) if type(text_qty) is str else None
                 if qty is None:
                     qty = read(text_qty, "q")  # raises
             if bids:

@@ -153,6 +153,12 @@ def plain_decimal(text: object) -> Decimal | None:
     value = PLAIN_DECIMALS.get(text)
     if value is not None:
         return value
+    return plain_decimal_miss(text)
+
+
+def plain_decimal_miss(text: str) -> Decimal | None:
+    """`plain_decimal` for a text its caller already looked up in `PLAIN_DECIMALS` and
+    did not find (the hot loops do the lookup inline); `text` must be a `str`."""
     value = _SEEN_ONCE.pop(text, None)
     if value is not None:  # the second read: keep it
         if len(PLAIN_DECIMALS) >= PLAIN_DECIMALS_MAX:  # full: keep the newer half (in place)

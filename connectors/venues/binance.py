@@ -24,7 +24,14 @@ from arbflow.connectors.feeds.spec import LiveSpec, field_of, hours_ms
 from arbflow.model import codec, reasons, topics
 from arbflow.model.builders import positional
 from arbflow.model.market import Level, Market, MarketTrade, OrderBook, Ticker
-from arbflow.model.money import PLAIN_DECIMALS, DecimalTextError, clear_plain_decimals, plain_decimal, venue_decimal
+from arbflow.model.money import (
+    PLAIN_DECIMALS,
+    DecimalTextError,
+    clear_plain_decimals,
+    plain_decimal,
+    plain_decimal_miss,
+    venue_decimal,
+)
 from arbflow.model.rejected import Rejected
 from arbflow.model.symbols import SymbolError, from_venue
 
@@ -145,19 +152,19 @@ def book_ticker(data: Any, market: Market, ts_local: int, qty_scale: QtyScale | 
             pass  # missing, unhashable, or a symbol not seen yet: the checked path says what is wrong
         else:  # a text not in the cache yet is read (and judged) on its own, in the checked path's order
             if bid is None:
-                bid = plain_decimal(text_bid)
+                bid = plain_decimal_miss(text_bid) if type(text_bid) is str else None
                 if bid is None:
                     bid = _number(text_bid, "b")  # raises
             if ask is None:
-                ask = plain_decimal(text_ask)
+                ask = plain_decimal_miss(text_ask) if type(text_ask) is str else None
                 if ask is None:
                     ask = _number(text_ask, "a")  # raises
             if bid_qty is None:
-                bid_qty = plain_decimal(text_bid_qty)
+                bid_qty = plain_decimal_miss(text_bid_qty) if type(text_bid_qty) is str else None
                 if bid_qty is None:
                     bid_qty = _number(text_bid_qty, "B")  # raises
             if ask_qty is None:
-                ask_qty = plain_decimal(text_ask_qty)
+                ask_qty = plain_decimal_miss(text_ask_qty) if type(text_ask_qty) is str else None
                 if ask_qty is None:
                     ask_qty = _number(text_ask_qty, "A")  # raises
             event = data.get("E")
@@ -210,11 +217,11 @@ def agg_trade(data: Any, market: Market, ts_local: int, qty_scale: QtyScale | No
         else:
             if type(agg_id) is int and type(maker_is_buyer) is bool:
                 if px is None:
-                    px = plain_decimal(text_px)
+                    px = plain_decimal_miss(text_px) if type(text_px) is str else None
                     if px is None:
                         px = _number(text_px, "p")  # raises
                 if qty is None:
-                    qty = plain_decimal(text_qty)
+                    qty = plain_decimal_miss(text_qty) if type(text_qty) is str else None
                     if qty is None:
                         qty = _number(text_qty, "q")  # raises
                 event = data.get("E")
