@@ -7,9 +7,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 FIXTURE := fixtures/binance-btc-eth-spot-perp-bookticker-2024-08-08.jsonl.gz
 FUNDING := fixtures/funding/binance_website_funding_BTCUSDT_perp_2019-09-10_2024-08-09.utc.csv.gz
+PEERS  := .peers-venv
+PEERS_STAMP := $(PEERS)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-under-load lint bench fuzz soak infra-up infra-down clean report-screenshot
+.PHONY: help install run test test-under-load lint bench bench-peers fuzz soak infra-up infra-down clean report-screenshot
 
 help:  ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -45,7 +47,7 @@ lint: $(STAMP)  ## ruff, import-linter and mypy (strict on model/ and operators/
 	@$(BIN)/lint-imports --no-cache
 	@$(BIN)/mypy
 
-bench: $(STAMP)  ## replay throughput vs a raw consumer; tick-to-Redis latency at 5,000 msg/s and peak RSS; portfolio vs best single pair; the walk-forward table (checked against bench/walk_forward_expected.json) and its sweep; the bar backtest path vs the tick path
+bench: $(STAMP)  ## replay throughput vs a raw consumer; tick-to-Redis latency at 5,000 msg/s and peak RSS; portfolio vs best single pair; the walk-forward table (checked against bench/walk_forward_expected.json) and its sweep; the bar backtest path vs the tick path; the peer table when .peers-venv exists
 	@$(BIN)/python -m bench.replay_throughput
 	@$(BIN)/python -m bench.tick_latency
 	@$(BIN)/python -m bench.normalise
@@ -55,6 +57,23 @@ bench: $(STAMP)  ## replay throughput vs a raw consumer; tick-to-Redis latency a
 	@$(BIN)/python -m bench.walk_forward --check
 	@$(BIN)/python -m bench.bar_replay
 	@$(BIN)/python -m bench.plausibility
+	@if [ -x $(PEERS)/bin/python ]; then nice $(PEERS)/bin/python -m bench.peer_harness; \
+	else echo "peer table (arbflow vs cryptofeed): not run — 'make bench-peers' installs the peers into $(PEERS) once"; fi
+
+# The peers live in their own venv: cryptofeed's pins must not touch .venv (requirements.lock).
+$(PEERS_STAMP): bench/peer_harness/requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "the peer harness needs Python >= 3.11")'
+	@test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	@echo "installing cryptofeed into $(PEERS) (it compiles its Cython types: a few minutes) …"
+	@$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check -r bench/peer_harness/requirements.txt
+	@touch $(PEERS_STAMP)
+
+bench-peers: $(PEERS_STAMP)  ## normalisation vs cryptofeed on the same real Binance frames, cost × orjson (PEERS_NAUTILUS=1 adds NautilusTrader)
+	@if [ "$(PEERS_NAUTILUS)" = 1 ]; then \
+		timeout 600 $(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check nautilus_trader \
+		|| echo "nautilus_trader: not installed (failed or over 10 min): its rows are left out"; \
+	else echo "nautilus_trader: skipped (PEERS_NAUTILUS=1 installs it into $(PEERS) and adds its rows)"; fi
+	@nice $(PEERS)/bin/python -m bench.peer_harness
 
 # Not part of `make test` (a miniature of each is: tests/unit/test_fuzz_smoke.py,
 # tests/integration/test_soak_smoke.py). FUZZ_ARGS / SOAK_ARGS pass options, e.g.
@@ -79,7 +98,7 @@ infra-up: $(STAMP)  ## start the embedded broker and redis-server (idempotent)
 infra-down: $(STAMP)  ## stop what infra-up started
 	@$(BIN)/arbflow infra down
 
-clean:  ## stop our services, remove .venv, state and outputs
+clean:  ## stop our services, remove .venv, .peers-venv, state and outputs
 	@test ! -x $(BIN)/arbflow || $(BIN)/arbflow infra down || true
-	@rm -rf $(VENV) .arbflow out .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	@rm -rf $(VENV) $(PEERS) .arbflow out .pytest_cache .ruff_cache .mypy_cache .hypothesis
 	@find . -name __pycache__ -type d -prune -exec rm -rf {} +

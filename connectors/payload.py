@@ -20,7 +20,7 @@ from typing import Any, Literal
 from arbflow.connectors.book import L2Book
 from arbflow.model import reasons, topics
 from arbflow.model.market import Market, OrderBook
-from arbflow.model.money import DecimalTextError, parse_decimal, ratio, venue_decimal
+from arbflow.model.money import MAX_EXPONENT, DecimalTextError, parse_decimal, plain_decimal, ratio, venue_decimal
 from arbflow.model.symbols import SymbolError, VenueSymbol, from_venue
 
 QtyScale = Callable[[Decimal, Decimal], Decimal]  # (price, venue qty) → base qty
@@ -42,7 +42,7 @@ class PayloadError(Exception):
         self.reason, self.detail, self.topic, self.raw = reason, detail, topic, raw
 
 
-MAX_EXPONENT = 30  # no venue sends |x| >= 1e31 or a non-zero |x| < 1e-30 (see `in_range`)
+# MAX_EXPONENT (model.money): no venue sends |x| >= 1e31 or a non-zero |x| < 1e-30 (see `in_range`)
 MAX_INT = 2**63 - 1  # what the codec (orjson) can write
 
 
@@ -59,9 +59,13 @@ def in_range(value: Decimal, where: str, topic: str) -> Decimal:
 def money(value: Any, where: str, topic: str) -> Decimal:
     """A decimal string, a JSON integer or a JSON number decoded as Decimal → `Decimal`.
     Booleans, floats and anything else are refused (never `Decimal(a_float)`); so are
-    magnitudes outside `in_range`."""
+    magnitudes outside `in_range`. Texts go through the shared cache
+    (`model.money.plain_decimal`): a hit is a text already read and range-checked."""
     if type(value) is str:
-        try:
+        read = plain_decimal(value)
+        if read is not None:
+            return read
+        try:  # the checked reading says why not
             return in_range(venue_decimal(value), where, topic)
         except DecimalTextError as error:
             reason = reasons.NON_FINITE if error.non_finite else reasons.INVALID_NUMBER

@@ -19,11 +19,19 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from arbflow.connectors import payload
-from arbflow.connectors.book import L2Book
+from arbflow.connectors.book import L2Book, LevelError
 from arbflow.connectors.feeds.spec import LiveSpec, field_of, hours_ms
 from arbflow.model import codec, reasons, topics
-from arbflow.model.market import Market, MarketTrade, OrderBook, Ticker
-from arbflow.model.money import DecimalTextError, venue_decimal
+from arbflow.model.builders import positional
+from arbflow.model.market import Level, Market, MarketTrade, OrderBook, Ticker
+from arbflow.model.money import (
+    PLAIN_DECIMALS,
+    DecimalTextError,
+    clear_plain_decimals,
+    plain_decimal,
+    plain_decimal_miss,
+    venue_decimal,
+)
 from arbflow.model.rejected import Rejected
 from arbflow.model.symbols import SymbolError, from_venue
 
@@ -32,6 +40,10 @@ VENUE = "binance"
 
 PayloadError = payload.PayloadError
 QtyScale = Callable[[Decimal, Decimal], Decimal]
+# a stream's route: (topic, parser of one record, parser of several records, quantity scale);
+# one of the two parsers is None (see Feed.message)
+Route = tuple[str, Callable[[Any, Market, int, QtyScale | None], Any] | None,
+              Callable[[dict[str, Any], int], list[Any]] | None, QtyScale | None]
 
 
 def coin_m_scale(symbol: str) -> QtyScale:
@@ -44,58 +56,68 @@ def _money(data: dict[str, Any], field: str) -> Any:
     return _number(data.get(field), field)
 
 
-# decimal text → its value: book prices and sizes repeat from message to message, and a
-# dict lookup is ~20× cheaper than validating and parsing the text again (Decimals are
-# immutable, so sharing them is safe); cleared when full, so it stays bounded
-_DECIMALS: dict[str, Decimal] = {}
-_DECIMALS_MAX = 50_000
+# -- the fast path -------------------------------------------------------------------------
+#
+# Every parser below tries the common case first and falls back to the checked code for
+# anything else, so the fast path never decides a rejection: a valid message takes it when
+# each decimal text is already in `model.money.PLAIN_DECIMALS` (a hit is a text that was
+# read and range-checked before, see `plain_decimal`) and its symbol in `_SYMBOLS`; a miss,
+# a missing or mistyped field (KeyError/TypeError, e.g. an unhashable list where a text
+# belongs) goes to the checked path, which reads, caches and judges it. Records are built
+# with `model.builders.positional` (the same frozen records, without the keyword
+# `__init__`; they validate nothing there either).
+
+_TICKER = positional(Ticker, ("venue", "symbol", "market", "bid", "ask", "bid_qty", "ask_qty", "ts_exchange",
+                              "ts_local"))
+_TRADE = positional(MarketTrade, ("venue", "symbol", "market", "px", "qty", "side", "trade_id", "ts_exchange",
+                                  "ts_local"))
+_BOOK = positional(OrderBook, ("venue", "symbol", "market", "bids", "asks", "depth", "seq", "ts_exchange",
+                               "ts_local"))
+_MAX_INT = payload.MAX_INT
 
 
 def clear_caches() -> None:
     """Forget the decimal and symbol caches (a benchmark pass starts cold, as a feed does)."""
-    _DECIMALS.clear()
-    _SYMBOLS.clear()
+    clear_plain_decimals()
+    for symbols in _SYMBOLS.values():
+        symbols.clear()
 
 
 def _number(text: Any, field: str) -> Decimal:
     """A decimal string → `Decimal` (exact, trailing fractional zeros dropped), refusing
     missing, non-string, malformed, non-finite and absurd values (`payload.in_range`)."""
+    value = plain_decimal(text)
+    if value is not None:
+        return value
     if type(text) is not str:
         reason = reasons.MISSING_FIELD if text is None else reasons.WRONG_TYPE
         raise PayloadError(reason, f"{field}: expected a decimal string")
-    value = _DECIMALS.get(text)
-    if value is not None:
-        return value
     try:
         value = venue_decimal(text)
     except DecimalTextError as error:
         reason = reasons.NON_FINITE if error.non_finite else reasons.INVALID_NUMBER
         raise PayloadError(reason, f"{field}: {text!r}") from None
-    if value and not -payload.MAX_EXPONENT <= value.adjusted() <= payload.MAX_EXPONENT:
-        return payload.in_range(value, field, "")  # raises INVALID_NUMBER
-    if len(_DECIMALS) >= _DECIMALS_MAX:
-        _DECIMALS.clear()
-    _DECIMALS[text] = value
-    return value
+    return payload.in_range(value, field, "")  # raises INVALID_NUMBER: an absurd magnitude
 
 
-# venue symbol and market → canonical symbol: resolving costs ~10 µs, a message needs ~0.1
-_SYMBOLS: dict[tuple[str, str], str] = {}
+# market → venue symbol → canonical symbol: resolving costs ~10 µs, a lookup ~0.05
+_SYMBOLS: dict[str, dict[str, str]] = {"spot": {}, "perp": {}}
 
 
 def _symbol(data: dict[str, Any], market: Market) -> str:
     raw = data.get("s")
     if type(raw) is not str:
         raise PayloadError(reasons.MISSING_FIELD, "s: symbol missing")
-    known = _SYMBOLS.get((raw, market))
+    symbols = _SYMBOLS.setdefault(market, {})
+    known = symbols.get(raw)
     if known is not None:
         return known
     try:
         symbol = from_venue(VENUE, raw, market).instrument.symbol
     except SymbolError as error:
         raise PayloadError(reasons.UNKNOWN_SYMBOL, str(error)) from None
-    if len(_SYMBOLS) < 100_000:  # bounded: a feed of garbage symbols cannot grow it for ever
-        _SYMBOLS[(raw, market)] = symbol
+    if len(symbols) < 100_000:  # bounded: a feed of garbage symbols cannot grow it for ever
+        symbols[raw] = symbol
     return symbol
 
 
@@ -120,14 +142,46 @@ def parse_book_ticker(data: Any, market: Market, ts_local: int, *, raw: bytes | 
 
 def book_ticker(data: Any, market: Market, ts_local: int, qty_scale: QtyScale | None = None) -> Ticker:
     """`parse_book_ticker` without the dead-letter wrapping: raises `PayloadError`."""
+    if qty_scale is None and type(data) is dict:
+        known = PLAIN_DECIMALS.get
+        try:
+            text_bid, text_ask, text_bid_qty, text_ask_qty = data["b"], data["a"], data["B"], data["A"]
+            symbol = _SYMBOLS[market][data["s"]]
+            bid, ask, bid_qty, ask_qty = known(text_bid), known(text_ask), known(text_bid_qty), known(text_ask_qty)
+        except (KeyError, TypeError):
+            pass  # missing, unhashable, or a symbol not seen yet: the checked path says what is wrong
+        else:  # a text not in the cache yet is read (and judged) on its own, in the checked path's order
+            if bid is None:
+                bid = plain_decimal_miss(text_bid) if type(text_bid) is str else None
+                if bid is None:
+                    bid = _number(text_bid, "b")  # raises
+            if ask is None:
+                ask = plain_decimal_miss(text_ask) if type(text_ask) is str else None
+                if ask is None:
+                    ask = _number(text_ask, "a")  # raises
+            if bid_qty is None:
+                bid_qty = plain_decimal_miss(text_bid_qty) if type(text_bid_qty) is str else None
+                if bid_qty is None:
+                    bid_qty = _number(text_bid_qty, "B")  # raises
+            if ask_qty is None:
+                ask_qty = plain_decimal_miss(text_ask_qty) if type(text_ask_qty) is str else None
+                if ask_qty is None:
+                    ask_qty = _number(text_ask_qty, "A")  # raises
+            event = data.get("E")
+            if type(event) is not int or not 0 <= event <= _MAX_INT:
+                event = None
+            return _TICKER(VENUE, symbol, market, bid, ask, bid_qty, ask_qty, event, ts_local)
+    return _book_ticker_checked(data, market, ts_local, qty_scale)
+
+
+def _book_ticker_checked(data: Any, market: Market, ts_local: int, qty_scale: QtyScale | None) -> Ticker:
     if type(data) is not dict:
         raise PayloadError(reasons.WRONG_TYPE, "bookTicker: expected an object")
     bid, ask = _money(data, "b"), _money(data, "a")
     bid_qty, ask_qty = _money(data, "B"), _money(data, "A")
     if qty_scale is not None:
         bid_qty, ask_qty = qty_scale(bid, bid_qty), qty_scale(ask, ask_qty)
-    return Ticker(venue=VENUE, symbol=_symbol(data, market), market=market, bid=bid, ask=ask,
-                  bid_qty=bid_qty, ask_qty=ask_qty, ts_exchange=_event_ms(data), ts_local=ts_local)
+    return _TICKER(VENUE, _symbol(data, market), market, bid, ask, bid_qty, ask_qty, _event_ms(data), ts_local)
 
 
 def parse_trade(data: Any, market: Market, ts_local: int, *, raw: bytes | str, source: str,
@@ -140,10 +194,8 @@ def parse_trade(data: Any, market: Market, ts_local: int, *, raw: bytes | str, s
         if type(maker_is_buyer) is not bool:
             raise PayloadError(reasons.MISSING_FIELD, "m: buyer-is-maker flag missing")
         px, qty = _money(data, "p"), _money(data, "q")
-        return MarketTrade(venue=VENUE, symbol=_symbol(data, market), market=market, px=px,
-                           qty=qty_scale(px, qty) if qty_scale is not None else qty,
-                           side="sell" if maker_is_buyer else "buy",
-                           trade_id=str(data.get("t")), ts_exchange=_event_ms(data), ts_local=ts_local)
+        return _TRADE(VENUE, _symbol(data, market), market, px, qty_scale(px, qty) if qty_scale is not None else qty,
+                      "sell" if maker_is_buyer else "buy", str(data.get("t")), _event_ms(data), ts_local)
     except PayloadError as bad:
         return codec.reject(bad.reason, bad.detail, source=source, raw=raw, ts=ts_local)
 
@@ -154,6 +206,33 @@ def agg_trade(data: Any, market: Market, ts_local: int, qty_scale: QtyScale | No
         {"e":"aggTrade","E":1626992742497,"a":57476592,"s":"SUSHIUSDT","p":"7.6110","q":"6",
          "f":110823538,"l":110823538,"T":1626992742342,"m":true}
     """
+    if qty_scale is None and type(data) is dict:
+        known = PLAIN_DECIMALS.get
+        try:
+            text_px, text_qty, agg_id, maker_is_buyer = data["p"], data["q"], data["a"], data["m"]
+            symbol = _SYMBOLS[market][data["s"]]
+            px, qty = known(text_px), known(text_qty)
+        except (KeyError, TypeError):
+            pass  # missing, unhashable, or a symbol not seen yet: the checked path says what is wrong
+        else:
+            if type(agg_id) is int and type(maker_is_buyer) is bool:
+                if px is None:
+                    px = plain_decimal_miss(text_px) if type(text_px) is str else None
+                    if px is None:
+                        px = _number(text_px, "p")  # raises
+                if qty is None:
+                    qty = plain_decimal_miss(text_qty) if type(text_qty) is str else None
+                    if qty is None:
+                        qty = _number(text_qty, "q")  # raises
+                event = data.get("E")
+                if type(event) is not int or not 0 <= event <= _MAX_INT:
+                    event = None
+                return _TRADE(VENUE, symbol, market, px, qty, "sell" if maker_is_buyer else "buy", str(agg_id),
+                              event, ts_local)
+    return _agg_trade_checked(data, market, ts_local, qty_scale)
+
+
+def _agg_trade_checked(data: Any, market: Market, ts_local: int, qty_scale: QtyScale | None) -> MarketTrade:
     if type(data) is not dict:
         raise PayloadError(reasons.WRONG_TYPE, "aggTrade: expected an object")
     maker_is_buyer = data.get("m")
@@ -162,10 +241,8 @@ def agg_trade(data: Any, market: Market, ts_local: int, qty_scale: QtyScale | No
     if type(data.get("a")) is not int:
         raise PayloadError(reasons.MISSING_FIELD, "a: aggregate trade id missing")
     px, qty = _money(data, "p"), _money(data, "q")
-    return MarketTrade(venue=VENUE, symbol=_symbol(data, market), market=market, px=px,
-                       qty=qty_scale(px, qty) if qty_scale is not None else qty,
-                       side="sell" if maker_is_buyer else "buy", trade_id=str(data["a"]),
-                       ts_exchange=_event_ms(data), ts_local=ts_local)
+    return _TRADE(VENUE, _symbol(data, market), market, px, qty_scale(px, qty) if qty_scale is not None else qty,
+                  "sell" if maker_is_buyer else "buy", str(data["a"]), _event_ms(data), ts_local)
 
 
 def parse_agg_trade(data: Any, market: Market, ts_local: int, *, raw: bytes | str, source: str,
@@ -189,22 +266,48 @@ def parse_agg_trade(data: Any, market: Market, ts_local: int, *, raw: bytes | st
 # spot diffs chain by U == previous u + 1 and futures diffs by pu == previous u.
 
 
-def _levels(data: dict[str, Any], field: str, scale: QtyScale | None = None) -> tuple[tuple[Any, Any], ...]:
+def _levels(data: dict[str, Any], field: str, scale: QtyScale | None = None) -> list[Level]:
+    """The `[[price, quantity], …]` list `field` as levels (quantities through `scale`);
+    raises `PayloadError` for a missing list, a malformed level or a bad number."""
     raw = data.get(field)
+    if scale is None and type(raw) is list:
+        levels = _plain_levels(raw)
+        if levels is not None:
+            return levels
     if type(raw) is not list:
         raise PayloadError(reasons.MISSING_FIELD, f"{field}: expected a list of [price, quantity]")
-    levels = []
-    known = _DECIMALS.get  # the cache lookup inlined: this loop is the normaliser's hottest
+    checked = []
     for i, level in enumerate(raw):
         if type(level) is not list or len(level) < 2:
             raise PayloadError(reasons.WRONG_TYPE, f"{field}[{i}]: expected [price, quantity]")
-        text_px, text_qty = level[0], level[1]
-        price = (known(text_px) if type(text_px) is str else None) or _number(text_px, "p")
-        qty = (known(text_qty) if type(text_qty) is str else None)
-        if qty is None:  # not `or`: a cached zero quantity is falsy
-            qty = _number(text_qty, "q")
-        levels.append((price, scale(price, qty) if scale is not None else qty))
-    return tuple(levels)
+        price, qty = _number(level[0], "p"), _number(level[1], "q")
+        checked.append((price, scale(price, qty) if scale is not None else qty))
+    return checked
+
+
+def _plain_levels(raw: list[Any]) -> list[Level] | None:
+    """The fast path of `_levels` (the normaliser's hottest loop): levels that are lists of
+    two texts, each looked up in the decimal cache (a miss is read by `_number`, which
+    refuses a bad number as the checked loop would); None for any other shape (then the
+    checked loop runs and says what is wrong)."""
+    known = PLAIN_DECIMALS.get
+    levels = []
+    append = levels.append
+    try:
+        for level in raw:
+            if type(level) is not list:
+                return None
+            text_px, text_qty = level
+            price = known(text_px)
+            if price is None:
+                price = _number(text_px, "p")
+            qty = known(text_qty)
+            if qty is None:
+                qty = _number(text_qty, "q")
+            append((price, qty))
+    except (TypeError, ValueError):  # an unhashable text, or not exactly two items
+        return None
+    return levels
 
 
 class DepthSync:
@@ -291,16 +394,36 @@ class DepthSync:
             self._first = False
         elif (data.get("pu") != previous) if self.futures else (first_id != previous + 1):
             return self._resync(gap=True)
-        self._book.apply(_levels(data, "b", self._scale), _levels(data, "a", self._scale))
+        if self._scale is None:
+            self._apply_texts(data)
+        else:
+            self._book.apply(_levels(data, "b", self._scale), _levels(data, "a", self._scale))
         self._last_u = last_id
         if self._book.crossed():
             return self._resync(gap=False)
         return True
 
+    def _apply_texts(self, data: dict[str, Any]) -> None:
+        """The diff's levels straight into the book (`L2Book.apply_texts`, one pass over
+        the texts). A bad level refuses the diff with the checked path's reason, and since
+        the levels before it are already in the book, the book is dropped (a gap: the
+        sequence is broken where this diff was not applied) until the next snapshot."""
+        bids, asks = data.get("b"), data.get("a")
+        for field, raw in (("b", bids), ("a", asks)):
+            if type(raw) is not list:
+                raise PayloadError(reasons.MISSING_FIELD, f"{field}: expected a list of [price, quantity]")
+        try:
+            self._book.apply_texts(bids, asks, _number)  # type: ignore[arg-type]
+        except LevelError as bad:
+            self._resync(gap=True)
+            raise PayloadError(reasons.WRONG_TYPE, str(bad)) from None
+        except PayloadError:
+            self._resync(gap=True)
+            raise
+
     def _emit(self, data: dict[str, Any], ts_local: int) -> OrderBook:
         bids, asks = self._book.top(self.depth)
-        return OrderBook(venue=VENUE, symbol=self.symbol, market=self.market, bids=bids, asks=asks,
-                         depth=self.depth, seq=self._last_u, ts_exchange=_event_ms(data), ts_local=ts_local)
+        return _BOOK(VENUE, self.symbol, self.market, bids, asks, self.depth, self._last_u, _event_ms(data), ts_local)
 
     def _resync(self, *, gap: bool) -> bool:
         self.resyncs += 1
@@ -334,6 +457,7 @@ class Feed:
         self.counts: Counter[str] = Counter()
         self._faces: dict[str, Decimal] = {}
         self._syncs: dict[str, DepthSync] = {}
+        self._routes: dict[str, Route] = {}  # stream name → (topic, handler); see `message`
 
     def scale(self, venue_symbol: str) -> QtyScale | None:
         """COIN-M contracts → coins with the exchangeInfo contract size; None elsewhere."""
@@ -346,6 +470,7 @@ class Feed:
         return payload.usd_contracts(face)
 
     def reference(self, url: str, body: Any, ts_local: int) -> list[Any]:
+        self._routes.clear()  # routes hold quantity scales made from the contract sizes
         for item in (body.get("symbols") or []) if type(body) is dict else []:
             if type(item) is dict and "contractSize" in item:
                 self._faces[str(item.get("symbol"))] = payload.money(item["contractSize"], "contractSize",
@@ -369,26 +494,59 @@ class Feed:
             return [(topics.MD_BOOK, b) for b in self._sync(venue_symbol).on_snapshot(body, ts_local)]
 
     def message(self, message: Any, ts_local: int) -> list[Any]:
+        """One combined-stream message `{"stream", "data"}` → `[(topic, record), …]`.
+
+        The stream name is looked up in the feed's routes (venue symbol, channel, market
+        and quantity scale decided once per stream); a stream seen for the first time, or a
+        message that is not a `{stream: str, data: dict}` pair, goes through `_route`."""
+        try:
+            data = message["data"]
+            topic, one, many, scale = self._routes[message["stream"]]
+        except (KeyError, TypeError):
+            return self._route(message, ts_local)
+        if type(data) is not dict:
+            return self._route(message, ts_local)
+        try:
+            if one is not None:
+                return [(topic, one(data, self.market, ts_local, scale))]
+            return [(topic, record) for record in many(data, ts_local)]  # type: ignore[misc]
+        except PayloadError as bad:
+            bad.topic = bad.topic or topic
+            raise
+
+    def _route(self, message: Any, ts_local: int) -> list[Any]:
+        """Route a message the slow way and remember the stream's route."""
         stream = message.get("stream") if type(message) is dict else None
         data = message.get("data") if type(message) is dict else None
         if type(stream) is not str or type(data) is not dict:
             raise payload.PayloadError(reasons.WRONG_TYPE, "expected {stream, data}", payload.UNROUTED)
         venue_symbol, _, channel = stream.upper().partition("@")
-        if _dated(venue_symbol):
-            self.counts["skipped:binance-dated-future"] += 1
-            return []
         channel = channel.lower()
-        if channel == "bookticker":
-            with _translated(topics.MD_TICKER):
-                return [(topics.MD_TICKER, book_ticker(data, self.market, ts_local, self.scale(venue_symbol)))]
-        if channel == "aggtrade":
-            with _translated(topics.MD_TRADE):
-                return [(topics.MD_TRADE, agg_trade(data, self.market, ts_local, self.scale(venue_symbol)))]
-        if channel.startswith("depth"):
+        route: Route
+        if _dated(venue_symbol):
+            route = ("", None, self._skipper("skipped:binance-dated-future"), None)
+        elif channel in ("bookticker", "aggtrade"):
+            topic = topics.MD_TICKER if channel == "bookticker" else topics.MD_TRADE
+            with _translated(topic):
+                route = (topic, book_ticker if channel == "bookticker" else agg_trade, None, self.scale(venue_symbol))
+        elif channel.startswith("depth"):
             with _translated(topics.MD_BOOK):
-                return [(topics.MD_BOOK, b) for b in self._sync(venue_symbol).on_diff(data, ts_local)]
-        self.counts[f"skipped:binance-{channel}"] += 1
-        return []
+                route = (topics.MD_BOOK, None, self._sync(venue_symbol).on_diff, None)
+        else:
+            route = ("", None, self._skipper(f"skipped:binance-{channel}"), None)
+        if len(self._routes) < 10_000:  # bounded: a feed of garbage stream names cannot grow it for ever
+            self._routes[stream] = route
+        topic, one, many, scale = route
+        with _translated(topic):
+            if one is not None:
+                return [(topic, one(data, self.market, ts_local, scale))]
+            return [(topic, record) for record in many(data, ts_local)]  # type: ignore[misc]
+
+    def _skipper(self, count: str) -> Callable[[dict[str, Any], int], list[Any]]:
+        def skip(data: dict[str, Any], ts_local: int) -> list[Any]:
+            self.counts[count] += 1
+            return []
+        return skip
 
     def book_counts(self) -> Counter[str]:
         syncs = self._syncs.values()

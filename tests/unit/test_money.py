@@ -6,11 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from arbflow.model import money
 from arbflow.model.money import (
+    PLAIN_DECIMALS,
     DecimalTextError,
     is_dust,
     mid,
     parse_decimal,
+    plain_decimal,
     ratio,
     round_to_lot,
     round_to_tick,
@@ -101,6 +104,102 @@ def test_venue_decimal_raises_when_text_is_not_a_plain_number(text: str) -> None
 @given(value=decimals("-1000000", "1000000"))
 def test_venue_decimal_keeps_the_value_when_fraction_zeros_are_dropped(value: Decimal) -> None:
     assert venue_decimal(str(value)) == value
+
+
+def _reference_venue_decimal(text: str) -> Decimal:
+    """venue_decimal as it was before its fast path: parse, then drop trailing fraction zeros."""
+    value = parse_decimal(text)
+    if "." in text and "e" not in text and "E" not in text:
+        trimmed = text.rstrip("0").rstrip(".")
+        return Decimal(trimmed if trimmed not in ("", "-") else "0")
+    return value
+
+
+def _outcome(read: object, text: str) -> object:
+    try:
+        value = read(text)  # type: ignore[operator]
+    except DecimalTextError as error:
+        return ("error", error.non_finite)
+    return None if value is None else value.as_tuple()
+
+
+# texts made of what venues send and what they must not: digits, points, signs, exponents,
+# blanks, underscores, a non-ASCII digit, NaN/Infinity
+WIRE_TEXTS = st.one_of(
+    st.text(alphabet="0123456789.-+eE _٣", max_size=12),
+    st.sampled_from(["-0", "-0.000", "0.00000000", ".0", ".", "5.", "1.2.3", "1.5.", "00.0", "1E+2", "1.50E+5",
+                     "2.5000e-3", "NaN", "-Infinity", "1e31", "1e-31", "9" * 40 + ".10"]),
+    st.decimals(allow_nan=False, allow_infinity=False).map(str),
+    st.builds(lambda d, zeros: f"{d:f}" + ("" if "." in f"{d:f}" else ".") + "0" * zeros,
+              st.decimals(min_value=0, max_value=10**9, places=4), st.integers(0, 8)),
+)
+
+
+@settings(max_examples=2000, deadline=None, database=None)
+@given(text=WIRE_TEXTS)
+def test_venue_decimal_fast_path_reads_every_text_as_the_reference_does(text: str) -> None:
+    assert _outcome(venue_decimal, text) == _outcome(_reference_venue_decimal, text)
+
+
+@settings(max_examples=1000, deadline=None, database=None)
+@given(text=WIRE_TEXTS)
+def test_plain_decimal_gives_venue_decimal_exactly_cold_and_cached(text: str) -> None:
+    money.clear_plain_decimals()
+    cold = _outcome(plain_decimal, text)
+    try:
+        reference = _reference_venue_decimal(text)
+    except DecimalTextError:
+        assert cold is None  # not a number: the caller's checked reading says why
+    else:
+        assert cold == (reference.as_tuple() if money.in_range(reference) else None)
+    assert _outcome(plain_decimal, text) == cold  # the second read, from the seen-once dict when kept
+    assert _outcome(plain_decimal, text) == cold  # the third, from the cache when kept
+    if text in PLAIN_DECIMALS:  # only in-range values are kept: a hit needs no further check
+        assert money.in_range(PLAIN_DECIMALS[text])
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("-0", (1, (0,), 0)),
+    ("-0.000", (1, (0,), 0)),
+    ("0.00000000", (0, (0,), 0)),
+    ("1.50E+5", (0, (1, 5, 0), 3)),
+    ("61837.63000000", (0, (6, 1, 8, 3, 7, 6, 3), -2)),
+    ("100.00", (0, (1, 0, 0), 0)),
+])
+def test_plain_decimal_keeps_sign_of_zero_exponent_and_drops_only_fraction_zeros(
+        text: str, expected: tuple[int, tuple[int, ...], int]) -> None:
+    money.clear_plain_decimals()
+    assert plain_decimal(text).as_tuple() == expected
+    assert plain_decimal(text).as_tuple() == expected
+    assert PLAIN_DECIMALS[text].as_tuple() == expected
+    assert plain_decimal(text) is PLAIN_DECIMALS[text]
+
+
+@pytest.mark.parametrize("text", ["1e31", "0.0000000000000000000000000000001", "1" * 32 + ".5", "NaN", "abc", "",
+                                  " 1.5", "1.5.", "."])
+def test_plain_decimal_leaves_absurd_magnitudes_and_non_numbers_to_the_checked_reading(text: str) -> None:
+    money.clear_plain_decimals()
+    for _ in range(2):
+        assert plain_decimal(text) is None
+    assert plain_decimal(None) is None and plain_decimal(15) is None
+    assert len(PLAIN_DECIMALS) == len(money._SEEN_ONCE) == 0
+
+
+def test_plain_decimal_keeps_a_text_from_its_second_read_and_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(money, "PLAIN_DECIMALS_MAX", 8)
+    monkeypatch.setattr(money, "_SEEN_ONCE_MAX", 4)
+    money.clear_plain_decimals()
+    first = plain_decimal("1.50")
+    assert "1.50" not in PLAIN_DECIMALS  # read once: not kept yet
+    assert plain_decimal("1.50") is first and PLAIN_DECIMALS["1.50"] is first
+    for i in range(5):  # five texts read once: the seen-once dict (4) was emptied on the way
+        plain_decimal(f"2.{i}")
+    assert len(money._SEEN_ONCE) <= 4 and "2.0" not in PLAIN_DECIMALS
+    for i in range(9):  # nine kept texts in a cache of 8: the older half goes
+        plain_decimal(f"{i}.50")
+        plain_decimal(f"{i}.50")
+    assert list(PLAIN_DECIMALS) == ["4.50", "5.50", "6.50", "7.50", "8.50"]
+    money.clear_plain_decimals()
 
 
 # -- round_to_tick ----------------------------------------------------------------------

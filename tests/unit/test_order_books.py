@@ -7,11 +7,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from arbflow.connectors.book import L2Book
 from arbflow.connectors.captures.hftbacktest import read_capture
 from arbflow.connectors.venues import binance
 from arbflow.model.market import OrderBook
+from arbflow.model.money import venue_decimal
 
 RAW = Path(__file__).resolve().parents[2] / "fixtures" / "raw"
 D = Decimal
@@ -127,3 +130,132 @@ def test_hyperliquid_books_and_trades_are_read_as_sent() -> None:
     trade = next(r for t, r in out if t == "md.trade")
     assert (trade.px, trade.qty, trade.side, trade.trade_id, trade.ts_exchange) == (
         D(105056), D("0.00219"), "buy", "121451470284048", 1737918794873)
+
+
+# -- the fast book (dict + sorted prices + cached top) against the obvious one ------------
+
+
+class ReferenceBook:
+    """What L2Book did before (sorted maps): every level in a dict, the top cut by sorting."""
+
+    def __init__(self) -> None:
+        self.bids: dict[Decimal, Decimal] = {}
+        self.asks: dict[Decimal, Decimal] = {}
+
+    def apply(self, bids: list[tuple[Decimal, Decimal]], asks: list[tuple[Decimal, Decimal]]) -> None:
+        for side, levels in ((self.bids, bids), (self.asks, asks)):
+            for price, qty in levels:
+                if qty == 0:
+                    side.pop(price, None)
+                else:
+                    side[price] = qty
+
+    def top(self, depth: int) -> tuple[tuple[tuple[Decimal, Decimal], ...], ...]:
+        return (tuple(sorted(self.bids.items(), reverse=True)[:depth]), tuple(sorted(self.asks.items())[:depth]))
+
+    def crossed(self) -> bool:
+        return bool(self.bids) and bool(self.asks) and max(self.bids) >= min(self.asks)
+
+
+def _recorded_texts() -> tuple[list[str], list[str]]:
+    """Price and quantity texts of the recorded spot BTC depth diffs (fixtures/raw)."""
+    import orjson
+
+    prices, qtys = set(), set()
+    with lzma.open(RAW / "spot_btcusdt_20240808.head.txt.xz", "rb") as handle:
+        for line in handle:
+            message = orjson.loads(line.split(b" ", 1)[1])
+            if "@depth" in message.get("stream", ""):
+                for price, qty in message["data"]["b"] + message["data"]["a"]:
+                    prices.add(price)
+                    qtys.add(qty)
+    return sorted(prices)[:400], sorted(qtys)[:400] + ["0.00000000"] * 40
+
+
+PRICES, QTYS = _recorded_texts()
+TEXT_LEVELS = st.lists(st.tuples(st.sampled_from(PRICES), st.sampled_from(QTYS)), max_size=30)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(steps=st.lists(st.tuples(TEXT_LEVELS, TEXT_LEVELS, st.sampled_from([1, 5, 20, 20, 20])), max_size=25),
+       snapshot=st.tuples(TEXT_LEVELS, TEXT_LEVELS), texts=st.booleans())
+def test_the_book_equals_the_sorted_reference_after_any_diffs_of_recorded_levels(
+        steps: list[tuple[list[tuple[str, str]], list[tuple[str, str]], int]],
+        snapshot: tuple[list[tuple[str, str]], list[tuple[str, str]]], texts: bool) -> None:
+    """Recorded price/quantity texts as random snapshots and diffs (zeros delete), applied
+    as Decimal levels or as texts: after every diff each top N (N changing between reads,
+    as the OKX checksum does) and the crossed check equal the reference's."""
+    def parsed(levels: list[tuple[str, str]]) -> list[tuple[Decimal, Decimal]]:
+        return [(binance._number(p, "p"), binance._number(q, "q")) for p, q in levels]
+
+    book, reference = L2Book(), ReferenceBook()
+    book.load(parsed(snapshot[0]), parsed(snapshot[1]))
+    reference.apply(parsed(snapshot[0]), parsed(snapshot[1]))
+    for bids, asks, depth in steps:
+        if texts:
+            book.apply_texts([list(level) for level in bids], [list(level) for level in asks], binance._number)
+        else:
+            book.apply(parsed(bids), parsed(asks))
+        reference.apply(parsed(bids), parsed(asks))
+        assert book.top(depth) == reference.top(depth)
+        assert book.crossed() == reference.crossed()
+        assert book.empty == (not reference.bids or not reference.asks)
+
+
+@pytest.mark.parametrize("name", ["spot_btcusdt_20240808.head.txt.xz", "usdm_btcusdt_20240808.head.txt.xz"])
+def test_every_book_of_the_recorded_diffs_equals_the_reference_book(name: str) -> None:
+    """The recorded snapshot and diffs through DepthSync (the fast text path) and through
+    the reference book: every emitted top 20 is the reference's, level for level, with the
+    same Decimal texts (sign, digits, exponent)."""
+    import orjson
+
+    from arbflow.connectors.captures.hftbacktest import new_sync
+
+    def levels(raw: list[list[str]]) -> list[tuple[Decimal, Decimal]]:
+        return [(venue_decimal(p), venue_decimal(q)) for p, q in raw]
+
+    sync = new_sync(RAW / name)
+    reference, before = ReferenceBook(), []
+    compared = 0
+    with lzma.open(RAW / name, "rb") as handle:
+        for line in handle:
+            message = orjson.loads(line.split(b" ", 1)[1])
+            if "lastUpdateId" in message:  # the snapshot, then the diffs buffered before it that follow it
+                [book] = sync.on_snapshot(message, 1)
+                reference.apply(levels(message["bids"]), levels(message["asks"]))
+                for data in before:
+                    if data["u"] > message["lastUpdateId"] - sync.futures:
+                        reference.apply(levels(data["b"]), levels(data["a"]))
+                assert (book.bids, book.asks) == reference.top(20)
+                continue
+            if "@depth" not in message["stream"]:
+                continue
+            data = message["data"]
+            books = sync.on_diff(data, 1)
+            if not sync.synced:
+                before.append(data)
+            elif books:
+                reference.apply(levels(data["b"]), levels(data["a"]))
+                [book] = books
+                want = reference.top(20)
+                assert (book.bids, book.asks) == want
+                assert [(p.as_tuple(), q.as_tuple()) for p, q in book.bids + book.asks] == [
+                    (p.as_tuple(), q.as_tuple()) for p, q in want[0] + want[1]]
+                compared += 1
+    assert compared > 100 and sync.gaps == 0
+
+
+def test_a_diff_with_a_bad_level_is_refused_and_drops_the_book_until_the_next_snapshot() -> None:
+    sync = binance.DepthSync(symbol="BTC/USDT", market="spot", futures=False)
+    sync.on_snapshot(SNAPSHOT, 1)
+    with pytest.raises(binance.PayloadError) as refused:
+        sync.on_diff(_diff(11, 11, [["99.5", "1"], "100x2"], []), 2)
+    assert (refused.value.reason, refused.value.detail) == ("WRONG_TYPE", "b[1]: expected [price, quantity]")
+    sync.on_snapshot(SNAPSHOT, 3)
+    with pytest.raises(binance.PayloadError) as refused:
+        sync.on_diff(_diff(11, 11, [], [["101.5", "1"], ["102", "1e99"]]), 4)
+    assert refused.value.reason == "INVALID_NUMBER"
+    assert (sync.gaps, sync.synced) == (2, False)  # the first level may be in: the book is not trusted
+    assert sync.on_diff(_diff(11, 11, [["100", "3"]], []), 5) == []  # buffered until a snapshot
+    [book] = sync.on_snapshot(SNAPSHOT, 6)
+    assert (book.bids, book.asks, book.seq) == (((D(100), D(3)), (D(99), D(2))), ((D(101), D(1)), (D(102), D(3))), 11)
