@@ -9,6 +9,7 @@ on Kafka, the opportunity feed, trades and portfolio state in Redis.
                                        └─ to_dead_letter ───────────────┴─ write_kafka
 """
 
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -151,7 +152,10 @@ def _dead_letter_item(item: DeadLetter) -> OutputItem:
     return dead_letter(item.topic, item.rejected)
 
 
-def _encode(items: list[tuple[str, Any]]) -> list[OutputItem]:
+def _encode(items: list[tuple[str, Any]], quiet_alerts: bool = False) -> list[OutputItem]:
+    """Records → output items. Alerts are logged at their severity, or at DEBUG with
+    `quiet_alerts` (a bounded replay or backtest: they are in risk.alert and the report, and
+    18 months of bars raise thousands)."""
     count_stage("desk", len(items))
     out: list[OutputItem] = []
     for asset, record in items:
@@ -162,7 +166,8 @@ def _encode(items: list[tuple[str, Any]]) -> list[OutputItem]:
         else:
             if type(record) is Alert:
                 count_alerts((record.code,))
-                _LOG.log(_LEVELS.get(record.severity, logging.INFO), "alert %s [%s] %s %s: %s (value %s, threshold %s)",
+                level = logging.DEBUG if quiet_alerts else _LEVELS.get(record.severity, logging.INFO)
+                _LOG.log(level, "alert %s [%s] %s %s: %s (value %s, threshold %s)",
                          record.code, record.severity, record.asset or "-", record.venue or "-", record.message,
                          record.value, record.threshold)
             out.append((OUTPUT_TOPIC[type(record)], asset, codec.encode(record)))
@@ -170,7 +175,8 @@ def _encode(items: list[tuple[str, Any]]) -> list[OutputItem]:
     return out
 
 
-def signal_steps(messages: Stream[Consumed], config: Config, *, trade: bool = False, mode: TradeMode = "paper"
+def signal_steps(messages: Stream[Consumed], config: Config, *, trade: bool = False, mode: TradeMode = "paper",
+                 quiet_alerts: bool = False
                  ) -> tuple[Stream[Any], Stream[OutputItem]]:
     """The transport-free core: messages in; Redis items and Kafka output items out.
     With `trade`, each asset's desk also runs the execution stage (`mode` paper or live)."""
@@ -184,7 +190,7 @@ def signal_steps(messages: Stream[Consumed], config: Config, *, trade: bool = Fa
     outputs = op.flat_map("flatten_outputs", folded, lambda kv: kv[1])
     outputs = op.filter("count_denied_entries", outputs, _not_denied)
     keyed = op.map("key_outputs", outputs, lambda record: (_asset(record), record))
-    encoded = op.flat_map_batch("encode_outputs", keyed, _encode)
+    encoded = op.flat_map_batch("encode_outputs", keyed, functools.partial(_encode, quiet_alerts=quiet_alerts))
     for_redis = op.filter("redis_outputs", outputs, lambda r: type(r) in REDIS_TYPES)
     return for_redis, op.merge("merge_outputs", encoded, dead)
 
@@ -239,7 +245,8 @@ def build_signal_flow(config: Config, kafka_bootstrap: str, redis_url: str, *, s
         ranges = {key: span for key, span in ranges.items() if key[0] in names}
     source = MergedKafkaInput(kafka_bootstrap, names, start=start, ranges=ranges,
                               timeout_s=config.kafka.connect_timeout_s, stop=stop)
-    for_redis, outputs = signal_steps(op.input("read_market_data", flow, source), config, trade=trade, mode=mode)
+    for_redis, outputs = signal_steps(op.input("read_market_data", flow, source), config, trade=trade, mode=mode,
+                                      quiet_alerts=ranges is not None)
     op.output("write_redis", for_redis, SignalRedisSink(redis_url, key_prefix=config.redis.key_prefix,
                                                         timeout_s=config.redis.connect_timeout_s,
                                                         top_n=config.scanner.top_n))

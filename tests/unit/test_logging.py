@@ -155,3 +155,16 @@ def test_an_error_line_masks_secrets_too_when_a_command_exits(capsys: pytest.Cap
     assert stopped.value.code == 1
     expected = "arbflow: Redis at redis://:***@cache:6379/0 did not answer within 3 s [check it]\n"
     assert capsys.readouterr().err == expected  # masked, and the brackets are text, not markup
+
+
+def test_a_replay_logs_its_alerts_at_debug_and_a_tailing_flow_at_their_severity(
+        caplog: pytest.LogCaptureFixture) -> None:
+    from arbflow.flows import signal_flow
+    from arbflow.model import reasons
+    from arbflow.model.portfolio import Alert
+
+    alert = Alert(code=reasons.TOXIC_BASIS, severity="critical", asset="BTC", venue="binance", message="stop", ts=1)
+    with caplog.at_level(logging.DEBUG, logger="arbflow.alerts"):
+        signal_flow._encode([("BTC", alert)], quiet_alerts=True)
+        signal_flow._encode([("BTC", alert)])
+    assert [r.levelno for r in caplog.records if r.name == "arbflow.alerts"] == [logging.DEBUG, logging.CRITICAL]
