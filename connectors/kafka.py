@@ -158,6 +158,8 @@ class KeyedProducer:
                 break
             except BufferError:
                 self._producer.poll(0.05)
+            except KafkaException as error:  # refused before queueing (e.g. a partition the topic lacks)
+                raise DeliveryFailed(f"1 message failed, first: {error.args[0]}") from None
         self._producer.poll(0)
 
     def flush(self) -> Delivered:

@@ -51,8 +51,8 @@ def test_a_produce_that_is_never_acknowledged_raises_instead_of_vanishing(config
     # SOL maps to partition 2, which this 2-partition topic does not have.
     producer = kafka.KeyedProducer(kafka_bootstrap, kafka.Partitioner(("BTC", "ETH", "SOL"), 3),
                                    delivery_timeout_ms=1_500, partitions={topic: 3})
-    producer.produce(topic, "SOL", b"{}")
-    with pytest.raises(DeliveryFailed, match="failed"):
+    with pytest.raises(DeliveryFailed, match="failed"):  # at once when the metadata is known, else at the flush
+        producer.produce(topic, "SOL", b"{}")
         producer.flush()
 
 
