@@ -165,6 +165,7 @@ class Trade:
     leg_out: LegOutBook | None = None  # the one hedges of the current phase work on
     funding_pnl: Decimal = _ZERO
     ts_exit: int | None = None
+    spread_trade: bool = True  # carry_rule.spread_trade at entry; a carry trade skips the close-spread exits
 
     def leg(self, name: LegName) -> LegBook:
         return self.long if name == "long" else self.short

@@ -292,7 +292,8 @@ def _start_entry(run: Run, opp: Opportunity, key: tuple[tuple[str, str], tuple[s
                       open_side="sell"),
         first=plan.first, phase="first", status="pending", notional=plan.notional, qty=plan.first_qty,
         projected_profit=plan.projected_profit, planned_spread_bps=plan.entry_spread_bps,
-        exit_fees_bps=maker + taker, ts_entry=run.now)
+        exit_fees_bps=maker + taker, ts_entry=run.now,
+        spread_trade=carry_rule.spread_trade(opp.entry_spread_bps, opp.rule_carry_8h, opp.holding_intervals))
     gate = desk_risk.entry_refusal(state.trades.values(), state.market.marks, state.market.quotes, trade,
                                    _entry_prices(run, trade, plan), state.risk, run.settings)
     if gate is not None:

@@ -41,7 +41,8 @@ def exit_signal(run: Run, trade: Trade) -> pricing.ExitSignal | None:
         long_qty=long.position, short_qty=short.position, entry_long_px=long_px, entry_short_px=short_px,
         entry_spread_bps=spread_bps(long_px, short_px),
         projected_profit=trade.projected_profit, realised=trade.funding_pnl - long.fees - short.fees,
-        exit_fees_bps=trade.exit_fees_bps, notional=trade.notional)
+        exit_fees_bps=trade.exit_fees_bps, notional=trade.notional,
+        spread_trade=getattr(trade, "spread_trade", True))  # a trade restored from before the field: spread
     stop = any((leg.venue, trade.asset) in state.basis_stops for leg in (long, short))
     return pricing.exit_signal(view, state.market.quotes.get((long.venue, long.symbol)),
                                state.market.quotes.get((short.venue, short.symbol)),

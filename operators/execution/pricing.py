@@ -187,6 +187,7 @@ class PositionView:
     realised: Decimal
     exit_fees_bps: Decimal
     notional: Decimal
+    spread_trade: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,14 +219,17 @@ def mark_to_close(view: PositionView, exit_long_px: Decimal, exit_short_px: Deci
 
 def exit_signal(view: PositionView, long: scanner.Quote | None, short: scanner.Quote | None, carry_8h: Decimal | None,
                 basis_stop: bool, execution: ExecutionConfig, strategy: StrategyConfig) -> ExitSignal | None:
-    """The first exit rule that fires (docs/architecture.md §3.7), hard rules first: stop at entry + 100
-    bps, basis stop; then soft: widening > entry + 50 bps, the carry rule's exit (carry below
-    `strategy.exit_carry_8h`), and realised + mark-to-close − expected exit fees ≥ 90 % of the
-    projected profit over H."""
+    """The first exit rule that fires (docs/architecture.md §3.7), hard rules first: basis stop,
+    stop at entry + 100 bps; then soft: widening > entry + 50 bps, the carry rule's exit (expected
+    carry at or below `strategy.exit_carry_8h`), and realised + mark-to-close − expected exit fees
+    ≥ 90 % of the projected profit over H. The close-spread rules (stop, widening, profit target)
+    are a spread trade's (`view.spread_trade`: its profit is the spread converging); a carry trade
+    earns the carry and exits by the carry rule and the basis-at-risk stop — its close spread
+    moves with the basis and comes back, and a stop on it sells the carry at its worst."""
     if basis_stop:
         return ExitSignal(reasons.EXIT_BASIS_STOP, True, "basis-at-risk stop on a leg's venue")
     priced = None if long is None or short is None else close_prices(long, short, view)
-    if priced is not None:
+    if priced is not None and view.spread_trade:
         spread = close_spread_bps(*priced)
         if spread > view.entry_spread_bps + execution.stop_loss_bps:
             return ExitSignal(reasons.EXIT_STOP_LOSS, True, f"close spread {spread:.2f} bps")
@@ -234,7 +238,7 @@ def exit_signal(view: PositionView, long: scanner.Quote | None, short: scanner.Q
     if carry_8h is not None and carry_rule.should_exit(carry_8h, strategy):
         return ExitSignal(reasons.EXIT_FUNDING_CONVERGED, False,
                           f"carry {carry_8h} per 8 h below the exit threshold {strategy.exit_carry_8h}")
-    if priced is not None and view.projected_profit > _ZERO:
+    if priced is not None and view.spread_trade and view.projected_profit > _ZERO:
         exit_fees = MONEY.divide(MONEY.multiply(view.notional, view.exit_fees_bps), BPS_PER_UNIT)
         earned = view.realised + mark_to_close(view, *priced) - exit_fees
         if earned >= execution.profit_take_fraction * view.projected_profit:

@@ -8,6 +8,7 @@ entry spread (60150 − 60000) / 60075 × 10⁴ = 24.97 bps. Funding: okx 0.0000
 """
 
 from decimal import Decimal
+from typing import Any
 
 from arbflow.model import reasons
 from arbflow.operators.execution import engine as execution
@@ -21,13 +22,13 @@ FIRST = f"entry_{TRADE}_long"
 SECOND = f"entry_{TRADE}_short"
 
 
-def _open(mode: str = "paper") -> Driver:
+def _open(mode: str = "paper", **opportunity_fields: Any) -> Driver:
     driver = Driver(settings(mode=mode))
     driver.feed(book("okx", [("60000", "5")], [("60001", "5")], T0),
                 book("binance", [("60150", "5")], [("60151", "5")], T0),
                 mark("okx", "60000", "60001", "60000", T0), mark("binance", "60150", "60151", "60100", T0),
                 funding("okx", "0.00002", T0 + 60_000, T0), funding("binance", "0.0001", T0 + 60_000, T0),
-                opportunity(DECIDED), trade("okx", "sell", "60000", "1.1", T0 + 30))
+                opportunity(DECIDED, **opportunity_fields), trade("okx", "sell", "60000", "1.1", T0 + 30))
     assert driver.trades()[-1].status == "active"
     return driver
 
@@ -88,6 +89,17 @@ def test_stop_loss_beyond_100_bps_exits_marketable_at_once_with_exact_pnl() -> N
         "closed", reasons.EXIT_STOP_LOSS, D("-75.1"), D("10.25255"), D("-85.35255"))
     state = driver.portfolio()
     assert (state.available, state.cumulative_pnl, state.loss_count) == (D("19914.64745"), D("-85.35255"), 1)
+
+
+def test_a_carry_trade_is_not_stopped_by_its_close_spread_but_exits_by_the_basis_stop() -> None:
+    """The same open trade as a carry trade (its carry over H, 8 bp × 21 = 168 bps, beats its 28 bps
+    entry spread): the close spread at 149 bps, past the stop, exits nothing; the basis-at-risk stop
+    on a leg's venue still closes it at once."""
+    driver = _open(carry="0.0008", holding=21)
+    produced = driver.feed(book("binance", [("60900", "5")], [("60901", "5")], T0 + 1_000))
+    assert driver.intents(produced) == [] and driver.trades()[-1].status == "active"
+    produced = execution.on_basis_stop(driver.state, "binance", "BTC", True, T0 + 2_000, driver.settings)
+    assert {(i.order_type, i.reason) for i in driver.intents(produced)} == {("ioc", reasons.EXIT_BASIS_STOP)}
 
 
 def test_basis_stop_on_a_leg_venue_exits_marketable_at_once() -> None:
