@@ -55,8 +55,10 @@ def _secret(value: str, path: str, key: str) -> str:
         return value.strip()
     try:
         return Path(path).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ConfigError(f"alerts.{key}_file", f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"alerts.{key}_file", f"{path} is not UTF-8 text") from None
 
 
 def destinations(config: AlertsConfig) -> list[Destination]:

@@ -66,11 +66,11 @@ def test_secrets_come_from_the_environment_and_are_redacted() -> None:
 
 
 def test_a_bad_secret_setting_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="alerts.telegram_chat_id"):
+    with pytest.raises(ConfigError, match=r"alerts\.telegram_chat_id"):
         destinations(AlertsConfig(telegram_bot_token=TOKEN))
-    with pytest.raises(ConfigError, match="alerts.webhook_url_file"):
+    with pytest.raises(ConfigError, match=r"alerts\.webhook_url_file"):
         destinations(AlertsConfig(webhook_url_file=str(tmp_path / "missing")))
-    with pytest.raises(ConfigError, match="alerts.webhook_url"):
+    with pytest.raises(ConfigError, match=r"alerts\.webhook_url"):
         parse_config({"alerts": {"webhook_url": "ftp://x"}}, {})
     assert destinations(AlertsConfig()) == []
 
@@ -143,3 +143,23 @@ def test_a_hanging_endpoint_never_blocks_notify() -> None:
 def test_config_defaults_are_off() -> None:
     config = parse_config({}, {})
     assert destinations(config.alerts) == [] and config.alerts == replace(AlertsConfig())
+
+
+def test_scan_and_trade_start_the_notifier_and_mask_its_secrets(caplog: pytest.LogCaptureFixture) -> None:
+    """`cli.trading._alerts_out`: the process redactor learns the destinations' secrets, the
+    flow gets `notify`, and what is queued goes out when the flow stops; nothing set: None."""
+    from arbflow.cli.logs import redactor
+    from arbflow.cli.trading import _alerts_out
+
+    with _alerts_out(parse_config({}, {})) as nothing:
+        assert nothing is None
+    with endpoint() as server:
+        url = f"{server.base}/hook/T0-secret-path"
+        config = parse_config({"alerts": {"webhook_url": url}}, {})
+        with caplog.at_level(logging.INFO, logger="arbflow.alert_notify"), _alerts_out(config) as on_alert:
+            assert on_alert is not None
+            on_alert(_alert(0))
+        assert server.paths() == ["/hook/T0-secret-path"]
+    assert "T0-secret-path" not in redactor(f"posting to {url}")
+    assert "alerts: 1 sent, 0 suppressed (severity or same episode), 0 failed, 0 dropped (queue full)" in [
+        r.getMessage() for r in caplog.records]
