@@ -163,3 +163,18 @@ def test_scan_and_trade_start_the_notifier_and_mask_its_secrets(caplog: pytest.L
     assert "T0-secret-path" not in redactor(f"posting to {url}")
     assert "alerts: 1 sent, 0 suppressed (severity or same episode), 0 failed, 0 dropped (queue full)" in [
         r.getMessage() for r in caplog.records]
+
+
+def test_arbflow_config_shows_the_alert_secrets_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from arbflow.cli.main import main as cli
+
+    monkeypatch.setenv("ARBFLOW_ALERTS__SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/secret-xyz")
+    monkeypatch.setenv("ARBFLOW_ALERTS__TELEGRAM_BOT_TOKEN", TOKEN)
+    result = CliRunner().invoke(cli, ["config"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)["alerts"]
+    assert (shown["slack_webhook_url"], shown["telegram_bot_token"], shown["webhook_url"]) == ("***", "***", "")
