@@ -31,9 +31,11 @@ def schema(out_dir: Path | None) -> None:
 @click.command("config")
 @click.pass_context
 def show_config(ctx: click.Context) -> None:
-    """Print the effective configuration (defaults ← file ← environment) as JSON."""
+    """Print the effective configuration (defaults ← file ← environment) as JSON; secrets
+    (keys named token, webhook, password, …; URL passwords) are shown as ***."""
+    from arbflow.cli.logs import redactor
     from arbflow.model import codec
     from arbflow.reports.configuration import plain
 
-    config = load(ctx)
-    sys.stdout.buffer.write(codec.dumps(plain(config)) + b"\n")
+    config = load(ctx)  # registers the configuration's secrets with the redactor
+    sys.stdout.buffer.write(redactor(codec.dumps(plain(config)).decode()).encode() + b"\n")

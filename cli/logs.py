@@ -84,7 +84,7 @@ def config_secrets(tree: Any, name: str = "") -> list[str]:
         return [s for value in tree for s in config_secrets(value, name)]
     if isinstance(tree, str):
         if SECRET_NAME.search(name):
-            return [tree]
+            return [tree] if tree else []  # an unset secret (`alerts.webhook_url = ""`) is nothing to mask
         return [m.group("password") for m in _URL_PASSWORD.finditer(tree)]
     return []
 

@@ -3,6 +3,7 @@
 options they share and the Bytewax cluster arguments."""
 
 import contextlib
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any, cast
@@ -90,9 +91,10 @@ def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: i
     err_console.print(f"scanning md.* on {endpoints.kafka_bootstrap} → Redis {redactor(endpoints.redis_url)}, "
                       f"{'from the beginning' if from_beginning else 'reading what is published from now on'}"
                       " (Ctrl-C to stop)")
-    with graceful_stop(err_console.print) as stop, _status("scan", status_every, trading=False):
+    with (graceful_stop(err_console.print) as stop, _status("scan", status_every, trading=False),
+          _alerts_out(config) as on_alert):
         cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
-                                   start=start, partitions=partitions, stop=stop),
+                                   start=start, partitions=partitions, stop=stop, on_alert=on_alert),
                  workers_per_process=workers, **recovery(config, "scan", not no_recovery, endpoints.kafka),
                  **_cluster(process_id, addresses))
     err_console.print("stopped")
@@ -138,7 +140,8 @@ def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: 
     if gateway is not None and process_id:  # one gateway per cluster: process 0 places every order
         gateway = None
     endpoints, partitions, start = _tailing_setup(config, metrics_host, metrics_port, from_beginning, trade=True)
-    with graceful_stop(err_console.print) as stop, _status("trade", status_every, trading=True):
+    with (graceful_stop(err_console.print) as stop, _status("trade", status_every, trading=True),
+          _alerts_out(config) as on_alert):
         worker = None
         if gateway is not None:
             worker = gateway(endpoints.kafka_bootstrap, partitions, stop)
@@ -158,7 +161,7 @@ def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: 
         try:
             cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
                                        start=start, partitions=partitions, trade=True, mode=cast(TradeMode, mode),
-                                       stop=stop),
+                                       stop=stop, on_alert=on_alert),
                      workers_per_process=workers, **recovery(config, f"trade-{mode}", not no_recovery, endpoints.kafka),
                      **_cluster(process_id, addresses))
         finally:
@@ -178,6 +181,36 @@ def _status(command: str, every_s: float, *, trading: bool) -> Iterator[None]:
         yield
     finally:
         reporter.stop()
+
+
+_ALERT_DRAIN_S = 10.0  # at stop, queued alerts get this long to go out
+
+
+@contextlib.contextmanager
+def _alerts_out(config: Config) -> Iterator[Callable[[Any], None] | None]:
+    """The alert notifier (`[alerts]`, sinks/alert_notify.py) while the flow runs: its
+    secrets registered with the log redactor, one line naming the destinations (kinds
+    only), drained and stopped when the flow ends. None when no destination is set."""
+    from arbflow.sinks.alert_notify import AlertNotifier, destinations, secrets_of
+
+    dests = destinations(config.alerts)  # an unreadable secret file: ConfigError, exit 2
+    if not dests:
+        yield None
+        return
+    redactor.add(secrets_of(dests))
+    notifier = AlertNotifier(config.alerts, dests).start()
+    err_console.print(f"alerts ({config.alerts.min_severity} and above, once per episode) to "
+                      f"{', '.join(d.kind for d in dests)}")
+    try:
+        yield notifier.notify
+    finally:
+        log = logging.getLogger("arbflow.alert_notify")
+        if not notifier.close(wait_s=_ALERT_DRAIN_S):
+            log.warning("alerts: stopped with messages still queued or in flight (gave up after %.0f s)",
+                        _ALERT_DRAIN_S)
+        log.info(
+            "alerts: %d sent, %d suppressed (severity or same episode), %d failed, %d dropped (queue full)",
+            notifier.sent, notifier.suppressed, notifier.failed, notifier.dropped)
 
 
 def _cluster(process_id: int | None, addresses: str | None) -> dict[str, Any]:

@@ -152,10 +152,12 @@ def _dead_letter_item(item: DeadLetter) -> OutputItem:
     return dead_letter(item.topic, item.rejected)
 
 
-def _encode(items: list[tuple[str, Any]], quiet_alerts: bool = False) -> list[OutputItem]:
+def _encode(items: list[tuple[str, Any]], quiet_alerts: bool = False,
+            on_alert: Callable[[Alert], None] | None = None) -> list[OutputItem]:
     """Records → output items. Alerts are logged at their severity, or at DEBUG with
     `quiet_alerts` (a bounded replay or backtest: they are in risk.alert and the report, and
-    18 months of bars raise thousands)."""
+    18 months of bars raise thousands), and handed to `on_alert` (the alert notifier of
+    `scan` and `trade`, sinks/alert_notify.py; it never blocks)."""
     count_stage("desk", len(items))
     out: list[OutputItem] = []
     for asset, record in items:
@@ -170,16 +172,19 @@ def _encode(items: list[tuple[str, Any]], quiet_alerts: bool = False) -> list[Ou
                 _LOG.log(level, "alert %s [%s] %s %s: %s (value %s, threshold %s)",
                          record.code, record.severity, record.asset or "-", record.venue or "-", record.message,
                          record.value, record.threshold)
+                if on_alert is not None:
+                    on_alert(record)
             out.append((OUTPUT_TOPIC[type(record)], asset, codec.encode(record)))
     count_stage("kafka", len(out))
     return out
 
 
 def signal_steps(messages: Stream[Consumed], config: Config, *, trade: bool = False, mode: TradeMode = "paper",
-                 quiet_alerts: bool = False
+                 quiet_alerts: bool = False, on_alert: Callable[[Alert], None] | None = None
                  ) -> tuple[Stream[Any], Stream[OutputItem]]:
     """The transport-free core: messages in; Redis items and Kafka output items out.
-    With `trade`, each asset's desk also runs the execution stage (`mode` paper or live)."""
+    With `trade`, each asset's desk also runs the execution stage (`mode` paper or live);
+    every alert also goes to `on_alert` when given."""
     universe = Universe.from_config(config)
     decoded = op.flat_map_batch("decode_records", messages,
                                 _decoder(universe, config.kafka.topic_prefix, config.universe.assets))
@@ -190,7 +195,8 @@ def signal_steps(messages: Stream[Consumed], config: Config, *, trade: bool = Fa
     outputs = op.flat_map("flatten_outputs", folded, lambda kv: kv[1])
     outputs = op.filter("count_denied_entries", outputs, _not_denied)
     keyed = op.map("key_outputs", outputs, lambda record: (_asset(record), record))
-    encoded = op.flat_map_batch("encode_outputs", keyed, functools.partial(_encode, quiet_alerts=quiet_alerts))
+    encoded = op.flat_map_batch("encode_outputs", keyed, functools.partial(_encode, quiet_alerts=quiet_alerts,
+                                                                             on_alert=on_alert))
     for_redis = op.filter("redis_outputs", outputs, lambda r: type(r) in REDIS_TYPES)
     return for_redis, op.merge("merge_outputs", encoded, dead)
 
@@ -233,12 +239,14 @@ def build_signal_flow(config: Config, kafka_bootstrap: str, redis_url: str, *, s
                       ranges: dict[tuple[str, int], tuple[int, int]] | None = None,
                       on_producer: Callable[[KeyedProducer], None] | None = None,
                       partitions: dict[str, int] | None = None, trade: bool = False,
-                      mode: TradeMode = "paper", stop: threading.Event | None = None) -> Dataflow:
+                      mode: TradeMode = "paper", stop: threading.Event | None = None,
+                      on_alert: Callable[[Alert], None] | None = None) -> Dataflow:
     """The signal dataflow over Kafka and Redis. `ranges` bounds the input to exact offsets
     (replay); without it the flow tails the md.* topics from `start` ("beginning", "end" or
     offsets per (topic, partition): `MergedKafkaInput`). With `trade` the desks
     execute (`mode`), and clock.tick and exec.venue are read as well. Setting `stop` ends a
-    tailing flow cleanly (queued input processed, sinks flushed)."""
+    tailing flow cleanly (queued input processed, sinks flushed). `on_alert` receives every
+    risk.alert record as it is published (the alert notifier; never blocking)."""
     flow = Dataflow("arbflow_signals")
     names = input_topics(config, trade=trade)
     if ranges is not None:
@@ -246,7 +254,7 @@ def build_signal_flow(config: Config, kafka_bootstrap: str, redis_url: str, *, s
     source = MergedKafkaInput(kafka_bootstrap, names, start=start, ranges=ranges,
                               timeout_s=config.kafka.connect_timeout_s, stop=stop)
     for_redis, outputs = signal_steps(op.input("read_market_data", flow, source), config, trade=trade, mode=mode,
-                                      quiet_alerts=ranges is not None)
+                                      quiet_alerts=ranges is not None, on_alert=on_alert)
     op.output("write_redis", for_redis, SignalRedisSink(redis_url, key_prefix=config.redis.key_prefix,
                                                         timeout_s=config.redis.connect_timeout_s,
                                                         top_n=config.scanner.top_n))

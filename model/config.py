@@ -604,6 +604,51 @@ class MetricsConfig:
     host: str = field(default="127.0.0.1", metadata=rule(_host, "an IP address or host name"))
 
 
+def _url_or_empty(v: str) -> bool:
+    return v == "" or (v.startswith(("http://", "https://")) and not any(c.isspace() for c in v))
+
+
+AlertSeverity = Literal["info", "warning", "critical"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertsConfig:
+    """Alerts out (`sinks/alert_notify.py`): the risk.alert records of `scan` and `trade` —
+    breaker trips, margin health, liquidation distance — sent to a generic JSON webhook,
+    a Slack incoming webhook and/or a Telegram chat. A destination is on when its secret is
+    set: `webhook_url`, `slack_webhook_url`, `telegram_bot_token` (+ `telegram_chat_id`),
+    each from the file, the environment (`ARBFLOW_ALERTS__WEBHOOK_URL`, …) or a file its
+    `*_file` key names (a mounted secret; the file wins). Secrets are never logged.
+
+    Only alerts of `min_severity` or above are sent. One message per episode: an alert
+    (code, venue, asset) raised again within `clear_after_ms` of stream time of its last
+    raise is the same episode and not sent again; after a quiet `clear_after_ms` it has
+    cleared, and the next raise is a new episode, sent if `min_interval_ms` have passed
+    since that alert's last message. Delivery runs on its own thread: each request times
+    out after `timeout_s` and is retried `retries` times (exponential backoff from
+    `retry_backoff_s`); a message that still fails is one warning line. At most
+    `queue_size` messages wait; beyond that new ones are dropped (counted), never blocking
+    the flow."""
+
+    webhook_url: str = field(default="", metadata=rule(_url_or_empty, "an http(s) URL or empty"))
+    webhook_url_file: str = ""
+    slack_webhook_url: str = field(default="", metadata=rule(_url_or_empty, "an http(s) URL or empty"))
+    slack_webhook_url_file: str = ""
+    telegram_bot_token: str = ""
+    telegram_bot_token_file: str = ""
+    telegram_chat_id: str = ""
+    telegram_api: str = field(default="https://api.telegram.org",
+                              metadata=rule(lambda v: v != "" and _url_or_empty(v), "an http(s) URL"))
+    min_severity: AlertSeverity = "warning"
+    clear_after_ms: int = field(default=300_000, metadata=rule(lambda v: v >= 0, "an integer >= 0 (ms)"))
+    min_interval_ms: int = field(default=60_000, metadata=rule(lambda v: v >= 0, "an integer >= 0 (ms)"))
+    timeout_s: Decimal = field(default=Decimal(5), metadata=rule(lambda v: 0 < v <= 120, "a decimal in (0, 120] (s)"))
+    retries: int = field(default=3, metadata=rule(lambda v: 0 <= v <= 10, "an integer from 0 to 10"))
+    retry_backoff_s: Decimal = field(default=Decimal(1), metadata=rule(lambda v: 0 <= v <= 60,
+                                                                        "a decimal from 0 to 60 (s)"))
+    queue_size: int = field(default=100, metadata=rule(lambda v: 1 <= v <= 100_000, "an integer from 1 to 100000"))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BacktestConfig:
     """The quote model of `arbflow backtest` (connectors/captures/bar_quotes.py): an 8 h bar
@@ -675,6 +720,7 @@ class Config:
     backtest: BacktestConfig = field(default_factory=BacktestConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     plausibility: PlausibilityConfig = field(default_factory=PlausibilityConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
 
 # -- parsing ----------------------------------------------------------------------------
