@@ -52,10 +52,15 @@ class DamagedFile(ArbflowError):
         self.damage = damage
 
 
+class ArchiveError(ArbflowError, ValueError):
+    """A .zip that is not one readable file (one line; the file readers refuse it as bad input)."""
+
+
 def open_binary(path: Path) -> IO[bytes]:
     """The file for binary reading, un-gzipping `.gz`, un-xz-ing `.xz` and opening the one
-    member of a `.zip` (ValueError when the archive holds more or fewer than one file;
-    `zipfile.BadZipFile` when it is no zip archive)."""
+    member of a `.zip` (`ArchiveError` when the archive holds more or fewer than one file, or
+    is no readable zip: a truncated zip loses its directory, at its end, so no line of it is
+    readable; a member whose data breaks mid-way is `Damage` like a .gz)."""
     if path.suffix == ".zip":
         return _zip_member(path)
     if path.suffix == ".gz":
@@ -66,11 +71,14 @@ def open_binary(path: Path) -> IO[bytes]:
 
 
 def _zip_member(path: Path) -> IO[bytes]:
-    archive = zipfile.ZipFile(path)
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as error:  # a truncated zip has lost its directory: nothing is readable
+        raise ArchiveError(f"{path}: not a readable zip archive ({error})") from None
     members = [info for info in archive.infolist() if not info.is_dir()]
     if len(members) != 1:
         archive.close()
-        raise ValueError(f"{path}: a zip archive must hold exactly one file, it holds {len(members)}")
+        raise ArchiveError(f"{path}: a zip archive must hold exactly one file, it holds {len(members)}")
     member = archive.open(members[0])
     archive.close()  # the member keeps the file open until it is closed itself
     return member

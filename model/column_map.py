@@ -4,12 +4,15 @@ or `--mapping FILE.toml`): which column holds what, and the cell rules — pure 
 
 A mapping names, per field of the kind, the column that holds it (`FIELDS`), plus constants
 for what the file does not say (`venue`, `asset`, the contract: model/contracts.py, and for
-bars the bar length). Cells:
+bars the bar length; `header`, the column names of a CSV file without a header line;
+`source`, a free text every conversion prints — which funding source a run used). Cells:
 - time: integer seconds, milliseconds, microseconds or nanoseconds since the epoch — told
   apart by magnitude, each unit's range being 2000-01-01 … 2100-01-01, so they never overlap
   (a fraction is allowed and truncated to the ms) — or ISO-8601 text (no zone = UTC). The
   first row fixes the column's unit: a value outside every range, or a later row in another
   unit, is refused as ambiguous.
+  With a `time_origin` (ISO-8601) in the mapping, a number is instead the milliseconds after
+  that moment (QuantConnect Lean's minute files count ms from 00:00 UTC of the file's day).
 - interval (funding): hours (a number from 0 to 24: `8`, `1`), milliseconds (an integer from
   60000 to 86400000), a duration (`8h`, `30m`, `PT8H`, `P1D`) or a date offset from
   2000-01-01 or 1970-01-01 (BitMEX's `2000-01-01T08:00:00.000Z` = 8 h). Anything between

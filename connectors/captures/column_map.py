@@ -1,5 +1,6 @@
 """Bring-your-own files by column mapping: a funding, quote or bar history in CSV, JSON or
-JSON Lines (optionally .gz), with its own column names, → the records `arbflow convert`
+JSON Lines (optionally .gz, .xz, or a .zip holding that one file — QuantConnect Lean's
+layout), with its own column names, → the records `arbflow convert`
 writes for the bundled data (`arbflow convert funding|quotes|bars FILE --map …`).
 
 The mapping and the cell rules are `model/column_map.py`; the contract (linear, inverse,
@@ -7,7 +8,8 @@ settle currency, contract size → the unified symbol and base quantities) `mode
 from the mapping or else the venue table (`VenueConfig.contract`, `quote`, `settle`,
 `contract_size`).
 
-Reading. CSV: the first line is the header; `,`-separated, or `;`, tab or `|` when the header
+Reading. CSV: the first line is the header, unless the mapping names the columns (`header`:
+then the first line is data — Lean's files have no header); `,`-separated, or `;`, tab or `|` when the header
 has no comma. JSON: a list of objects, or an object holding one such list at any depth (the
 nearest the top: `{"result": {"list": [...]}}`); JSON Lines: one object per line. The columns of a JSON file
 are the keys of its first object. Numbers are kept as their text (never float). A row is
@@ -65,7 +67,7 @@ from typing import Any, Final
 
 from arbflow.connectors.captures.funding_history import Item, backward_interval_ms, write_items
 from arbflow.connectors.captures.row_policy import RowPolicy
-from arbflow.connectors.compressed import COMPRESSED, Damage, lines
+from arbflow.connectors.compressed import COMPRESSED, ArchiveError, Damage, lines
 from arbflow.model import reasons
 from arbflow.model.column_map import (
     BARS,
@@ -104,7 +106,10 @@ def _stem(path: Path) -> str:
 
 
 def _first_line(path: Path) -> str:
-    return next(_lines(path, []), "")
+    try:
+        return next(_lines(path, []), "")
+    except ArchiveError as error:
+        raise MappingError(str(error)) from None
 
 
 def _lines(path: Path, damage: list[Damage] | None) -> Iterator[str]:
@@ -141,6 +146,7 @@ def read_rows(path: Path, damage: list[Damage] | None = None,
     names of a CSV file without a header line (the mapping's `header`), its first line is data."""
     stem = _stem(path)
     if stem.endswith(JSON_SUFFIXES):
+        _first_line(path)  # a .zip that is not one readable file: MappingError
         text = "".join(_lines(path, damage))
         if stem.endswith(".json"):
             try:
