@@ -1,8 +1,8 @@
 """The Lean minute bars of 2022-12-13 (fixtures/lean/, QuantConnect Lean's zips: Binance COIN-M
 BTCUSD_PERP, an inverse perp of 100 USD contracts, and Bybit's BTCUSDT linear perp), converted
 through the mapping path (`arbflow convert quotes|funding --mapping fixtures/lean/*.toml`) and
-replayed through the signal dataflow and its desks under Bytewax's test harness, once with each
-of the two sources of Binance's funding. The report's pair table shows the morning's funding
+replayed through the signal dataflow and its paper desks under Bytewax's test harness, once with
+each of the two sources of Binance's funding. The report's pair table shows the morning's funding
 spread and the scanner's decision with its reason; the values are checked by hand:
 
 - Bybit BTCUSDT paid −0.020160 % (settled 00:00) and −0.022398 % (08:00); Binance COIN-M
@@ -18,6 +18,7 @@ spread and the scanner's decision with its reason; the values are checked by han
   × 21 = 38.46 bps — accepted either way at the end of the morning, but with Lean's file the
   first hours' 1.61 bp × 21 = 33.81 bps does not clear costs and margin (NOT_PROFITABLE).
 - The reverse pair (long Binance, short Bybit) earns minus the spread: FUNDING_DELTA_TOO_LOW.
+- The desks enter nothing: each accepted entry is refused MARGIN_UNMODELLED (an inverse leg).
 """
 
 from pathlib import Path
@@ -33,7 +34,7 @@ from arbflow.cli.config_file import load_config
 from arbflow.cli.main import main
 from arbflow.connectors.kafka import Consumed
 from arbflow.connectors.replay import ReplayLine, merge_files
-from arbflow.flows.signal_flow import signal_steps
+from arbflow.flows.signal_flow import ENTRIES_DENIED, signal_steps
 from arbflow.model import codec
 from arbflow.model.signals import Opportunity
 from arbflow.reports.replay_tables import render_pairs
@@ -51,13 +52,19 @@ def _convert(kind: str, source: str, mapping: str, out: Path) -> str:
     return result.output
 
 
+def _denied(reason: str) -> float:
+    """Entries the desks refused for `reason` so far in this process (a counter: read as a delta)."""
+    return sum(sample.value for metric in ENTRIES_DENIED.collect() for sample in metric.samples
+               if sample.name.endswith("_total") and sample.labels.get("reason") == reason)
+
+
 def _replay(files: list[Path]) -> list[Opportunity]:
     lines = [line for line in merge_files(files) if isinstance(line, ReplayLine)]
     messages = [Consumed(line.topic, 0, offset, (line.key or "").encode(), line.value)
                 for offset, line in enumerate(lines)]
     flow = Dataflow("test_lean_replay")
     config = load_config(CONFIG, env={}, warn=lambda _: None)
-    _, outputs = signal_steps(op.input("inp", flow, TestingSource(messages)), config)
+    _, outputs = signal_steps(op.input("inp", flow, TestingSource(messages)), config, trade=True)
     items: list[tuple[str, bytes | None, bytes]] = []
     op.output("items", outputs, TestingSink(items))
     run_main(flow)
@@ -90,6 +97,7 @@ def test_lean_minute_bars_replay_into_the_mornings_funding_spread_and_the_scanne
         "funding", "bybit_btcusdt_funding.csv", "funding_bybit_linear.toml", tmp_path / "bybit_funding.jsonl")
     assert source in _convert("funding", funding, mapping, tmp_path / "binance_funding.jsonl")
 
+    denied_before = _denied("MARGIN_UNMODELLED")
     opportunities = _replay([tmp_path / name for name in
                              ("binance.jsonl", "bybit.jsonl", "bybit_funding.jsonl", "binance_funding.jsonl")])
     pairs = {(p.long, p.short): p for p in pair_outcomes(opportunities)}
@@ -104,5 +112,8 @@ def test_lean_minute_bars_replay_into_the_mornings_funding_spread_and_the_scanne
     # Lean's file halves the first hours' spread: then the carry over H no longer pays the 20 bps margin.
     assert ("NOT_PROFITABLE" in long_bybit.reasons) is unprofitable
     assert "FUNDING_DELTA_TOO_LOW" in long_binance.reasons
+    # The paper desks refuse every accepted entry: the margin simulator models spot and USDT-linear perps
+    # only, not Binance's inverse COIN-M leg (operators/portfolio/margin.py) — no trade, and that is why.
+    assert _denied("MARGIN_UNMODELLED") - denied_before == long_bybit.accepted
     # After Bybit's data ends (12:00 UTC) no pair is judged fresh: both legs must be within 20 minutes.
     assert long_bybit.reasons["VENUE_STALE"] == long_binance.reasons["VENUE_STALE"] > 0
