@@ -63,6 +63,9 @@ def render_summary(summary: ReplaySummary, console: Console) -> None:
     trading = summary.trading_json()
     if trading["enabled"] and not trading["trades"]:
         console.print("paper trading: no trade — no opportunity passed the scanner and the desks")
+    if trading["enabled"] and summary.denied:
+        console.print("the desks refused accepted entries: " + ", ".join(
+            f"{reason} {count:,}" for reason, count in summary.denied.most_common()))
     elif trading["enabled"]:
         console.print(f"paper trading: {trading['trades']} trades ({trading['closed']} closed), "
                       f"{trading['orders']} order events, {trading['leg_outs']} leg-outs, "
