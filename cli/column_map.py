@@ -128,6 +128,8 @@ def convert_mapped(kind: str, files: tuple[Path, ...], out: Path, config: Config
         counts = column_map.convert(kind, files, out, mapping, venues=config.venues, policy=policy)
     except MappingError as error:
         die(str(error), 2)
+    if mapping.source is not None:
+        out_console.print(f"{kind} source: {mapping.source}")
     for name, count in sorted(counts.items()):
         out_console.print(f"{name:36} {count:>10,}")
     out_console.print(f"wrote {out}")

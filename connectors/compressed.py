@@ -1,4 +1,5 @@
-"""Reading input files line by line — plain, gzip (`.gz`) or xz (`.xz`) — keeping every line
+"""Reading input files line by line — plain, gzip (`.gz`), xz (`.xz`) or a zip archive holding
+one file (`.zip`, QuantConnect Lean's data layout) — keeping every line
 that precedes damage. Used by every reader of recorded files (replay files, funding and bar
 histories, raw captures), so a damaged file behaves the same in `replay`, `convert` and `study`.
 
@@ -13,6 +14,7 @@ decompressor is among the dependencies, and the file's bytes are taken as they a
 
 import gzip
 import lzma
+import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,9 +23,9 @@ from typing import IO, Final
 
 from arbflow.model.errors import ArbflowError
 
-COMPRESSED: Final = {".gz": "gzip", ".xz": "xz"}
+COMPRESSED: Final = {".gz": "gzip", ".xz": "xz", ".zip": "zip"}
 # What the decompressors raise on a truncated or corrupt stream (gzip.BadGzipFile is an OSError).
-_DAMAGE: Final = (EOFError, OSError, zlib.error, lzma.LZMAError)
+_DAMAGE: Final = (EOFError, OSError, zlib.error, lzma.LZMAError, zipfile.BadZipFile)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +52,36 @@ class DamagedFile(ArbflowError):
         self.damage = damage
 
 
+class ArchiveError(ArbflowError, ValueError):
+    """A .zip that is not one readable file (one line; the file readers refuse it as bad input)."""
+
+
 def open_binary(path: Path) -> IO[bytes]:
-    """The file for binary reading, un-gzipping `.gz` and un-xz-ing `.xz`."""
+    """The file for binary reading, un-gzipping `.gz`, un-xz-ing `.xz` and opening the one
+    member of a `.zip` (`ArchiveError` when the archive holds more or fewer than one file, or
+    is no readable zip: a truncated zip loses its directory, at its end, so no line of it is
+    readable; a member whose data breaks mid-way is `Damage` like a .gz)."""
+    if path.suffix == ".zip":
+        return _zip_member(path)
     if path.suffix == ".gz":
         return gzip.open(path, "rb")
     if path.suffix == ".xz":
         return lzma.open(path, "rb")
     return open(path, "rb")
+
+
+def _zip_member(path: Path) -> IO[bytes]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as error:  # a truncated zip has lost its directory: nothing is readable
+        raise ArchiveError(f"{path}: not a readable zip archive ({error})") from None
+    members = [info for info in archive.infolist() if not info.is_dir()]
+    if len(members) != 1:
+        archive.close()
+        raise ArchiveError(f"{path}: a zip archive must hold exactly one file, it holds {len(members)}")
+    member = archive.open(members[0])
+    archive.close()  # the member keeps the file open until it is closed itself
+    return member
 
 
 def lines(path: Path, damage: list[Damage] | None = None) -> Iterator[bytes]:

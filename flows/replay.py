@@ -30,6 +30,7 @@ from arbflow.model.rejected import Rejected
 from arbflow.model.signals import BasisPoint, Opportunity
 from arbflow.model.validation import Universe
 from arbflow.operators.portfolio.performance import performance
+from arbflow.sinks.metrics import ENTRIES_DENIED
 from arbflow.sinks.redis_client import connect
 from arbflow.sinks.redis_state import read_latest
 
@@ -54,6 +55,7 @@ class ReplaySummary:
     kafka: str = ""
     redis: str = ""
     located: dict[tuple[str, int], str] = field(default_factory=dict)  # (dlq topic, index) → file:line
+    denied: Counter[str] = field(default_factory=Counter)  # accepted entries the desks refused, by reason
 
     def dead_letters(self) -> list[Rejected]:
         """The dead letters the flow published (read back), in topic order, each with the
@@ -166,7 +168,9 @@ def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = N
             announce(f"running the dataflow over {sum(summary.published.values()):,} records …")
         flow = build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url, ranges=ranges,
                                  on_producer=producers.append, partitions=partitions, trade=trade)
+        denied_before = _entries_denied()
         cli_main(flow, workers_per_process=workers or config.replay.workers)
+        summary.denied = _entries_denied() - denied_before
     summary.flow_s = time.monotonic() - started
     _collect_outputs(config, endpoints.kafka_bootstrap, producers, delivered, summary)
     _locate_dead_letters(config, files, summary)
@@ -231,3 +235,10 @@ def _collect_outputs(config: Config, bootstrap: str, producers: list[kafka.Keyed
     replay_dlq = prefix + topics.DLQ_REPLAY
     if delivered.counts.get(replay_dlq):
         summary.produced[topics.DLQ_REPLAY] += delivered.counts[replay_dlq]
+
+
+def _entries_denied() -> Counter[str]:
+    """`arbflow_entries_denied_total` by reason as it stands (the flow runs in this process, so
+    a run's denials are the difference before and after it)."""
+    return Counter({sample.labels["reason"]: int(sample.value) for metric in ENTRIES_DENIED.collect()
+                    for sample in metric.samples if sample.name.endswith("_total")})

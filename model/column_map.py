@@ -4,12 +4,15 @@ or `--mapping FILE.toml`): which column holds what, and the cell rules — pure 
 
 A mapping names, per field of the kind, the column that holds it (`FIELDS`), plus constants
 for what the file does not say (`venue`, `asset`, the contract: model/contracts.py, and for
-bars the bar length). Cells:
+bars the bar length; `header`, the column names of a CSV file without a header line;
+`source`, a free text every conversion prints — which funding source a run used). Cells:
 - time: integer seconds, milliseconds, microseconds or nanoseconds since the epoch — told
   apart by magnitude, each unit's range being 2000-01-01 … 2100-01-01, so they never overlap
   (a fraction is allowed and truncated to the ms) — or ISO-8601 text (no zone = UTC). The
   first row fixes the column's unit: a value outside every range, or a later row in another
   unit, is refused as ambiguous.
+  With a `time_origin` (ISO-8601) in the mapping, a number is instead the milliseconds after
+  that moment (QuantConnect Lean's minute files count ms from 00:00 UTC of the file's day).
 - interval (funding): hours (a number from 0 to 24: `8`, `1`), milliseconds (an integer from
   60000 to 86400000), a duration (`8h`, `30m`, `PT8H`, `P1D`) or a date offset from
   2000-01-01 or 1970-01-01 (BitMEX's `2000-01-01T08:00:00.000Z` = 8 h). Anything between
@@ -50,7 +53,8 @@ FIELDS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     BARS: (("time", "close"), ("open", "high", "low", "volume", "rate", "interval", *_WHERE)),
 }
 RATE_FIELDS: Final = ("rate", "rate_8h")
-CONSTANTS: Final = ("venue", "asset", "contract", "quote", "settle", "contract_size", "bar")
+CONSTANTS: Final = ("venue", "asset", "contract", "quote", "settle", "contract_size", "bar", "header", "time_origin",
+                    "source")
 
 UNITS: Final[dict[str, int]] = {"s": 1, "ms": 1_000, "µs": 1_000_000, "ns": 1_000_000_000}  # per second
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|hr|hour|hours|d|day|days)", re.ASCII | re.IGNORECASE)
@@ -80,6 +84,9 @@ class ColumnMapping:
     contract: Contract | None = None  # None: the venue table's
     bar_ms: int = EIGHT_HOURS_MS
     given: Mapping[str, str] = field(default_factory=dict)  # the constants as written (for messages)
+    header: tuple[str, ...] | None = None  # the column names of a CSV file without a header line
+    time_origin_ms: int | None = None  # numeric times are ms after this moment (ms UTC), not epoch times
+    source: str | None = None  # where the data came from, printed by every conversion (e.g. which funding source)
 
     def rate_field(self) -> str | None:
         """`rate`, `rate_8h` or None (bars without funding)."""
@@ -125,8 +132,10 @@ def build_mapping(kind: str, columns: Mapping[str, str], constants: Mapping[str,
     if asset is not None:
         asset = _asset(asset)[0]
     bar_ms = parse_duration_ms(given["bar"], "bar") if "bar" in given else EIGHT_HOURS_MS
+    header = tuple(name.strip() for name in given["header"].split(",")) if "header" in given else None
+    origin = _iso_ms(given["time_origin"], f"time_origin {given['time_origin']!r}") if "time_origin" in given else None
     return ColumnMapping(kind=kind, columns=dict(columns), venue=given.get("venue"), asset=asset, contract=contract,
-                         bar_ms=bar_ms, given=given)
+                         bar_ms=bar_ms, given=given, header=header, time_origin_ms=origin, source=given.get("source"))
 
 
 def contract_from(kind: str, quote: str | None, settle: str | None, size: str | None) -> Contract:
@@ -147,7 +156,9 @@ def contract_from(kind: str, quote: str | None, settle: str | None, size: str | 
 
 def mapping_document(kind: str, document: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
     """A parsed TOML mapping file → (columns, constants): `[columns]` field = "column", and the
-    constants at the top level (venue, asset, contract, quote, settle, contract_size, bar)."""
+    constants at the top level (venue, asset, contract, quote, settle, contract_size, bar;
+    `header`, a list of column names for a CSV without a header line, kept joined by commas;
+    `time_origin`, ISO-8601; `source`, a free text)."""
     columns = document.get("columns", {})
     if not isinstance(columns, Mapping) or not all(isinstance(v, str) for v in columns.values()):
         raise MappingError('[columns] must be a table of field = "column name"')
@@ -157,6 +168,9 @@ def mapping_document(kind: str, document: Mapping[str, Any]) -> tuple[dict[str, 
             continue
         if name not in CONSTANTS:
             raise MappingError(f"unknown key {name!r}; allowed: columns, {', '.join(CONSTANTS)}")
+        if name == "header" and isinstance(value, list) and all(isinstance(v, str) and "," not in v for v in value):
+            constants[name] = ",".join(value)
+            continue
         if not isinstance(value, (str, int)) or isinstance(value, bool):
             raise MappingError(f"{name} must be a string")
         constants[name] = str(value)
@@ -197,10 +211,13 @@ def time_unit(value: int) -> str | None:
 
 
 class TimeColumn:
-    """Reads one time column; the first row fixes its unit (`unit`: s, ms, µs, ns or iso)."""
+    """Reads one time column; the first row fixes its unit (`unit`: s, ms, µs, ns or iso). With
+    an `origin` (ms UTC, the mapping's `time_origin`) a number is the milliseconds after it
+    (Lean's minute files count ms from the file's day), never an epoch time."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, origin: int | None = None) -> None:
         self.name = name
+        self.origin = origin
         self.unit: str | None = None
 
     def ms(self, text: str, where: str) -> int:
@@ -209,6 +226,8 @@ class TimeColumn:
         if not text:
             raise MappingError(f"{where}: {self.name} is empty")
         number = re.fullmatch(r"(\d+)(?:\.(\d+))?", text, re.ASCII)
+        if number is not None and self.origin is not None:
+            return self.origin + int(parse_decimal(text))
         if number is None:
             value = _iso_ms(text, f"{where}: {self.name} {text!r}")
             unit = "iso"

@@ -7,6 +7,9 @@ from rich.console import Console
 from rich.table import Table
 
 from arbflow.flows.replay import ReplaySummary
+from arbflow.model import topics
+from arbflow.model.signals import Opportunity
+from arbflow.reports.scanner_pairs import pair_outcomes, percent
 
 
 def _utc(ts: int | None) -> str:
@@ -43,6 +46,7 @@ def render_summary(summary: ReplaySummary, console: Console) -> None:
     if not summary.outcomes:
         outcomes.add_row("none scanned", "0")
     console.print(outcomes)
+    render_pairs([o for o in summary.outputs.get(topics.ARB_OPPORTUNITY, []) if isinstance(o, Opportunity)], console)
     basis = Table(title="Latest spot–perp basis", title_justify="left")
     for column in ("asset", "venue", "spot mid", "perp mid", "basis (bps)", "at"):
         basis.add_column(column, justify="right" if column not in ("asset", "venue") else "left")
@@ -59,6 +63,9 @@ def render_summary(summary: ReplaySummary, console: Console) -> None:
     trading = summary.trading_json()
     if trading["enabled"] and not trading["trades"]:
         console.print("paper trading: no trade — no opportunity passed the scanner and the desks")
+    if trading["enabled"] and summary.denied:
+        console.print("the desks refused accepted entries: " + ", ".join(
+            f"{reason} {count:,}" for reason, count in summary.denied.most_common()))
     elif trading["enabled"]:
         console.print(f"paper trading: {trading['trades']} trades ({trading['closed']} closed), "
                       f"{trading['orders']} order events, {trading['leg_outs']} leg-outs, "
@@ -68,3 +75,20 @@ def render_summary(summary: ReplaySummary, console: Console) -> None:
     flow_rate = summary.published.get("md.ticker", 0) / summary.flow_s if summary.flow_s else 0.0
     console.print(f"published {total:,} records in {summary.publish_s:.1f} s ({rate:,.0f}/s); "
                   f"flow processed md.ticker in {summary.flow_s:.1f} s ({flow_rate:,.0f}/s)")
+
+
+def render_pairs(opportunities: list[Opportunity], console: Console) -> None:
+    """The cross-venue funding spread of each pair and what the scanner decided, and why
+    (`reports.scanner_pairs`); nothing when no opportunity was scanned."""
+    if not opportunities:
+        return
+    table = Table(title="Funding spread and the scanner's decision per pair (arb.opportunity)", title_justify="left")
+    for column in ("long", "short", "spread/8h first", "spread/8h last", "judged", "accepted", "rejected by reason",
+                   "why (last)"):
+        table.add_column(column, justify="right" if column in ("judged", "accepted") else "left")
+    for pair in pair_outcomes(opportunities):
+        table.add_row(pair.long, pair.short, percent(pair.first_carry_8h), percent(pair.last_carry_8h),
+                      f"{pair.judged:,}", f"{pair.accepted:,}",
+                      ", ".join(f"{reason} {count:,}" for reason, count in pair.reasons.most_common()) or "-",
+                      pair.why)
+    console.print(table)

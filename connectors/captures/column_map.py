@@ -1,5 +1,6 @@
 """Bring-your-own files by column mapping: a funding, quote or bar history in CSV, JSON or
-JSON Lines (optionally .gz), with its own column names, → the records `arbflow convert`
+JSON Lines (optionally .gz, .xz, or a .zip holding that one file — QuantConnect Lean's
+layout), with its own column names, → the records `arbflow convert`
 writes for the bundled data (`arbflow convert funding|quotes|bars FILE --map …`).
 
 The mapping and the cell rules are `model/column_map.py`; the contract (linear, inverse,
@@ -7,7 +8,8 @@ settle currency, contract size → the unified symbol and base quantities) `mode
 from the mapping or else the venue table (`VenueConfig.contract`, `quote`, `settle`,
 `contract_size`).
 
-Reading. CSV: the first line is the header; `,`-separated, or `;`, tab or `|` when the header
+Reading. CSV: the first line is the header, unless the mapping names the columns (`header`:
+then the first line is data — Lean's files have no header); `,`-separated, or `;`, tab or `|` when the header
 has no comma. JSON: a list of objects, or an object holding one such list at any depth (the
 nearest the top: `{"result": {"list": [...]}}`); JSON Lines: one object per line. The columns of a JSON file
 are the keys of its first object. Numbers are kept as their text (never float). A row is
@@ -53,7 +55,6 @@ says the mapping or the configuration, not one row, is wrong.
 """
 
 import csv
-import gzip
 import itertools
 import json
 import tomllib
@@ -62,11 +63,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import Any, Final
 
 from arbflow.connectors.captures.funding_history import Item, backward_interval_ms, write_items
 from arbflow.connectors.captures.row_policy import RowPolicy
-from arbflow.connectors.compressed import Damage, lines
+from arbflow.connectors.compressed import COMPRESSED, ArchiveError, Damage, lines
 from arbflow.model import reasons
 from arbflow.model.column_map import (
     BARS,
@@ -101,13 +102,14 @@ JSON_SUFFIXES: Final = (".json", ".jsonl", ".ndjson")
 
 
 def _stem(path: Path) -> str:
-    return path.name.removesuffix(".gz")
+    return path.name.removesuffix(path.suffix) if path.suffix in COMPRESSED else path.name
 
 
-def _open(path: Path) -> IO[str]:
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
-    return open(path, encoding="utf-8-sig", newline="")
+def _first_line(path: Path) -> str:
+    try:
+        return next(_lines(path, []), "")
+    except ArchiveError as error:
+        raise MappingError(str(error)) from None
 
 
 def _lines(path: Path, damage: list[Damage] | None) -> Iterator[str]:
@@ -137,11 +139,14 @@ def _json_rows(data: Any) -> list[Any]:
     return [data] if isinstance(data, dict) else []
 
 
-def read_rows(path: Path, damage: list[Damage] | None = None) -> tuple[list[str], Iterator[tuple[str, Row]]]:
+def read_rows(path: Path, damage: list[Damage] | None = None,
+              header: Sequence[str] | None = None) -> tuple[list[str], Iterator[tuple[str, Row]]]:
     """(the columns, (where, row) for each data row) of a CSV, JSON or JSONL file; a damaged
-    compressed file gives the rows before its break (`_lines`, `damage`)."""
+    compressed file gives the rows before its break (`_lines`, `damage`). `header`: the column
+    names of a CSV file without a header line (the mapping's `header`), its first line is data."""
     stem = _stem(path)
     if stem.endswith(JSON_SUFFIXES):
+        _first_line(path)  # a .zip that is not one readable file: MappingError
         text = "".join(_lines(path, damage))
         if stem.endswith(".json"):
             try:
@@ -161,17 +166,17 @@ def read_rows(path: Path, damage: list[Damage] | None = None) -> tuple[list[str]
         header = [k for k, v in first.items() if not isinstance(v, (dict, list))]
         return header, ((where, {k: _text(v) for k, v in obj.items()}) for where, obj in rows
                         if isinstance(obj, dict))
-    with _open(path) as handle:
-        first_line = handle.readline()
-    delimiter = _delimiter(first_line)
-    header = next(csv.reader([first_line], delimiter=delimiter), [])
+    first_line = _first_line(path)
+    delimiter = _delimiter(",".join(header) if header else first_line)
+    names = list(header) if header else next(csv.reader([first_line], delimiter=delimiter), [])
 
     def rows_of_csv() -> Iterator[tuple[str, Row]]:
-        reader = csv.DictReader(_lines(path, damage), delimiter=delimiter)
+        reader = csv.DictReader(_lines(path, damage), fieldnames=list(header) if header else None,
+                                delimiter=delimiter)
         for row in reader:
             yield f"{path.name}:{reader.line_num}", {k: _text(v) for k, v in row.items() if k is not None}
 
-    return header, rows_of_csv()
+    return names, rows_of_csv()
 
 
 def _delimiter(header_line: str) -> str:
@@ -315,9 +320,9 @@ def _time_rows(path: Path, mapping: ColumnMapping, policy: RowPolicy | None) -> 
     """(where, row, time) of each row; a damaged compressed file ends at its break, its
     `Damage` noted once in `policy.damage` (without a policy: `DamagedFile` after the rows)."""
     damage: list[Damage] | None = None if policy is None else []
-    header, rows = read_rows(path, damage)
+    header, rows = read_rows(path, damage, mapping.header)
     check(mapping, header, path.name)
-    times = TimeColumn(mapping.columns["time"])
+    times = TimeColumn(mapping.columns["time"], mapping.time_origin_ms)
     for where, row in rows:
         yield where, row, times.ms(row[mapping.columns["time"]], where)
     if policy is not None:  # a bar file is read twice (candles, then settlements): one damage
