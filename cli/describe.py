@@ -31,9 +31,9 @@ def schema(out_dir: Path | None) -> None:
 @click.command("config")
 @click.pass_context
 def show_config(ctx: click.Context) -> None:
-    """Print the effective configuration (defaults ← file ← environment) as JSON."""
+    """Print the effective configuration (defaults ← file ← environment) as JSON, secrets masked."""
     from arbflow.model import codec
-    from arbflow.reports.configuration import plain
+    from arbflow.reports.configuration import plain, redacted
 
     config = load(ctx)
-    sys.stdout.buffer.write(codec.dumps(plain(config)) + b"\n")
+    sys.stdout.buffer.write(codec.dumps(redacted(plain(config))) + b"\n")

@@ -148,7 +148,7 @@ def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = N
     endpoints = services.up(config)
     names = [kafka.topic_name(config, t) for t in topics.all_topics()]
     partitions = kafka.ensure_topics(endpoints.kafka_bootstrap, names, config.kafka.partitions,
-                                     config.kafka.connect_timeout_s)
+                                     config.kafka.connect_timeout_s, config.kafka.client)
     summary = ReplaySummary(files={}, kafka=endpoints.kafka_bootstrap, redis=endpoints.redis_url, traded=trade,
                             starting_capital=config.execution.starting_capital)
     delivered = publish(config, endpoints.kafka_bootstrap, files,
@@ -216,7 +216,8 @@ def _collect_outputs(config: Config, bootstrap: str, producers: list[kafka.Keyed
     for topic, ranges in read_back.items():
         logical = topic.removeprefix(prefix)
         cls = topics.record_type(logical)
-        messages = sorted(kafka.read_topic(bootstrap, topic, ranges=ranges, timeout_s=config.kafka.connect_timeout_s),
+        messages = sorted(kafka.read_topic(bootstrap, topic, ranges=ranges, timeout_s=config.kafka.connect_timeout_s,
+                                           client=config.kafka.client),
                           key=lambda m: (m.partition, m.offset))
         records = [codec.decode(cls, m.value, source=topic) for m in messages]
         summary.outputs[logical] = records
