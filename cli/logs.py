@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from arbflow.reports.configuration import MASK, SECRET_NAME, URL_PASSWORD
+from arbflow.model.secrets import MASK, SECRET_NAME, URL_PASSWORD
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FORMATS = ("text", "json")

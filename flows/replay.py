@@ -27,6 +27,7 @@ from arbflow.model.config import Config
 from arbflow.model.execution import Order, PairTrade
 from arbflow.model.portfolio import PortfolioState
 from arbflow.model.rejected import Rejected
+from arbflow.model.secrets import mask_url
 from arbflow.model.signals import BasisPoint, Opportunity
 from arbflow.model.validation import Universe
 from arbflow.operators.portfolio.performance import performance
@@ -149,8 +150,8 @@ def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = N
     names = [kafka.topic_name(config, t) for t in topics.all_topics()]
     partitions = kafka.ensure_topics(endpoints.kafka_bootstrap, names, config.kafka.partitions,
                                      config.kafka.connect_timeout_s, config.kafka.client)
-    summary = ReplaySummary(files={}, kafka=endpoints.kafka_bootstrap, redis=endpoints.redis_url, traded=trade,
-                            starting_capital=config.execution.starting_capital)
+    summary = ReplaySummary(files={}, kafka=endpoints.kafka_bootstrap, redis=mask_url(endpoints.redis_url),
+                            traded=trade, starting_capital=config.execution.starting_capital)
     delivered = publish(config, endpoints.kafka_bootstrap, files,
                         speed=config.replay.speed if speed is None else speed,
                         partitions=partitions, summary=summary, progress=progress, ordered=publish_only,

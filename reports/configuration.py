@@ -4,16 +4,9 @@ them as exact strings). `redacted` masks the secrets in it: what leaves the proc
 configuration, the report) never holds a password."""
 
 import dataclasses
-import re
 from typing import Any
 
-MASK = "***"
-# A name that holds a secret: an environment variable or a configuration key (librdkafka's
-# `sasl.password`, `ssl.key.password`, `sasl.oauthbearer.client.secret`, `ssl.key.pem`, …).
-SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|WEBHOOK"
-                         r"|KEY\.PEM|OAUTHBEARER\.CONFIG)", re.IGNORECASE)
-# The password of a `scheme://user:password@host` URL (`rediss://:pw@host:6380/0`).
-URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P<password>[^@\s/]+)@")
+from arbflow.model.secrets import MASK, SECRET_NAME, mask_url
 
 
 def plain(value: Any) -> Any:
@@ -33,5 +26,5 @@ def redacted(tree: Any, name: str = "") -> Any:
     if isinstance(tree, list | tuple):
         return [redacted(v, name) for v in tree]
     if isinstance(tree, str):
-        return MASK if SECRET_NAME.search(name) and tree else URL_PASSWORD.sub(rf"\g<head>{MASK}@", tree)
+        return MASK if SECRET_NAME.search(name) and tree else mask_url(tree)
     return tree
