@@ -53,7 +53,7 @@ class ReplaySummary:
     publish_s: float = 0.0
     flow_s: float = 0.0
     kafka: str = ""
-    redis: str = ""
+    redis: str = ""  # the Redis URL, its password masked (model/secrets.py)
     located: dict[tuple[str, int], str] = field(default_factory=dict)  # (dlq topic, index) → file:line
 
     def dead_letters(self) -> list[Rejected]:

@@ -15,6 +15,7 @@ from typing import Literal
 from arbflow.connectors.infra import process, redis_server, tansu
 from arbflow.model.config import Config
 from arbflow.model.errors import ServiceUnavailable
+from arbflow.model.secrets import mask_url
 
 Origin = Literal["external", "embedded"]
 
@@ -81,7 +82,7 @@ def _redis_up(config: Config) -> Service:
     timeout = config.redis.connect_timeout_s
     if config.redis.url:
         if not redis_server.answers_ping(config.redis.url, timeout):
-            raise ServiceUnavailable(f"Redis at {config.redis.url} did not answer within {timeout:g} s "
+            raise ServiceUnavailable(f"Redis at {mask_url(config.redis.url)} did not answer within {timeout:g} s "
                                      "(redis.url / REDIS_URL)")
         return Service(name="redis", origin="external", address=config.redis.url, running=True)
     state = _state_dir(config)

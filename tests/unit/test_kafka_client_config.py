@@ -126,3 +126,13 @@ def test_redacted_keeps_the_shape_and_masks_only_secrets() -> None:
             "redis": {"url": "redis://127.0.0.1:6379/0"}}
     assert redacted(tree) == {"kafka": {"client": {"sasl.password": "***", "security.protocol": "SSL"},
                                         "partitions": 4}, "redis": {"url": "redis://127.0.0.1:6379/0"}}
+
+
+def test_an_unreachable_redis_with_a_password_is_reported_without_it() -> None:
+    from arbflow.connectors.infra import services
+    from arbflow.model.errors import ServiceUnavailable
+
+    config = parse_config({"redis": {"connect_timeout_s": 0.5}}, {"REDIS_URL": "rediss://:redis-pw-4c4c@127.0.0.1:1/0"})
+    with pytest.raises(ServiceUnavailable) as error:
+        services._redis_up(config)  # the external-Redis check of `infra up` and every command
+    assert "redis-pw-4c4c" not in str(error.value) and "rediss://:***@127.0.0.1:1/0" in str(error.value)
