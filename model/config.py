@@ -758,10 +758,7 @@ def parse_config(document: Mapping[str, Any], env: Mapping[str, str], notes: lis
     A venue outside the built-in table needs only `kind` and its fees; the keys of
     `VENUE_FALLBACK_KEYS` it leaves out take their defaults, and one line per such venue naming
     the defaults used is appended to `notes` (the caller prints it)."""
-    merged = _merge(_merge(_plain(Config()), dict(document)), env_overrides(env))
-    kafka = merged.get("kafka")
-    if isinstance(kafka, dict) and isinstance(kafka.get("client"), Mapping):
-        merged["kafka"] = {**kafka, "client": client_properties(kafka["client"])}
+    merged = _merge(_merge(_plain(Config()), _flat_client(document)), _flat_client(env_overrides(env)))
     config = typing.cast(Config, _parse(Config, merged, ""))
     given = merged.get("venues", {})
     missing = {name: [key for key in VENUE_FALLBACK_KEYS if key not in given[name]]
@@ -771,6 +768,15 @@ def parse_config(document: Mapping[str, Any], env: Mapping[str, str], notes: lis
         if keys and notes is not None:
             notes.append(_defaults_note(name, venues[name], keys))
     return dataclasses.replace(config, venues=venues) if venues != config.venues else config
+
+
+def _flat_client(tree: Mapping[str, Any]) -> dict[str, Any]:
+    """`tree` with its `kafka.client` table flattened (`client_properties`), so that the
+    environment overrides a property the file sets, however either spells it."""
+    kafka = tree.get("kafka")
+    if not isinstance(kafka, Mapping) or not isinstance(kafka.get("client"), Mapping):
+        return dict(tree)
+    return {**tree, "kafka": {**kafka, "client": client_properties(kafka["client"])}}
 
 
 def client_properties(tree: Mapping[str, Any], prefix: str = "kafka.client") -> dict[str, Any]:

@@ -44,6 +44,18 @@ def test_an_environment_variable_sets_a_property_with_underscores_read_as_dots()
     assert config.kafka.client == {"sasl.password": "s3cret-pw", "security.protocol": "SASL_PLAINTEXT"}
 
 
+def test_the_environment_overrides_a_property_the_file_sets_with_a_dotted_key() -> None:
+    config = parse_config({"kafka": {"client": {"sasl": {"mechanism": "PLAIN"}, "sasl.username": "a"}}},
+                          {"ARBFLOW_KAFKA__CLIENT__SASL_MECHANISM": "SCRAM-SHA-256"})
+    assert config.kafka.client == {"sasl.mechanism": "SCRAM-SHA-256", "sasl.username": "a"}
+
+
+def test_one_property_spelt_twice_in_the_file_is_an_error() -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_config({"kafka": {"client": {"sasl": {"mechanism": "PLAIN"}, "sasl.mechanism": "PLAIN"}}}, {})
+    assert error.value.key == "kafka.client.sasl.mechanism"
+
+
 def test_no_properties_by_default() -> None:
     assert parse_config({}, {}).kafka.client == {}
 
