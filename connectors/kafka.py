@@ -30,19 +30,23 @@ import logging
 import time
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from arbflow.model import codec, topics
 from arbflow.model.config import Config
-from arbflow.model.errors import DeliveryFailed, ServiceUnavailable
+from arbflow.model.errors import ConfigError, DeliveryFailed, ServiceUnavailable
 from arbflow.model.execution import Order, OrderIntent
 
 # What the order reader skips is what the live gateway will not send: said under its name.
 _gateway_log = logging.getLogger("arbflow.live_gateway")
+
+
+T = TypeVar("T")
 
 
 def topic_name(config: Config, topic: str) -> str:
@@ -73,10 +77,23 @@ def client_config(bootstrap: str, base: Mapping[str, object], client: Properties
     return {**base, **(client or {}), "bootstrap.servers": bootstrap}
 
 
+def built(factory: Callable[[dict[str, object]], T], conf: dict[str, object]) -> T:
+    """`factory(conf)` (a confluent-kafka client class); a property librdkafka refuses (an
+    unknown name, a bad value, a SASL mechanism the build lacks, a CA file that is not there)
+    is a `ConfigError` on `kafka.client` with librdkafka's words — one line, exit 2."""
+    try:
+        return factory(conf)
+    except KafkaException as error:
+        if error.args[0].code() != KafkaError._INVALID_ARG:
+            raise
+        raise ConfigError("kafka.client", error.args[0].str().strip()) from None
+
+
 def admin(bootstrap: str, timeout_s: float, client: Properties = None) -> AdminClient:
-    """An admin client after checking the broker answers within `timeout_s`."""
-    admin_client = AdminClient(client_config(bootstrap, {"socket.connection.setup.timeout.ms": int(timeout_s * 1000)},
-                                             client))
+    """An admin client after checking the broker answers within `timeout_s` (its connection
+    set-up timeout at least librdkafka's minimum, 1 s)."""
+    admin_client = built(AdminClient, client_config(
+        bootstrap, {"socket.connection.setup.timeout.ms": max(1000, int(timeout_s * 1000))}, client))
     try:
         admin_client.list_topics(timeout=timeout_s)
     except KafkaException as error:
@@ -144,7 +161,7 @@ class KeyedProducer:
 
     def __init__(self, bootstrap: str, partitioner: Partitioner | None, *, delivery_timeout_ms: int,
                  partitions: dict[str, int] | None = None, linger_ms: int = 5, client: Properties = None) -> None:
-        self._producer = Producer(client_config(bootstrap, {
+        self._producer = built(Producer, client_config(bootstrap, {
             "enable.idempotence": True,
             "linger.ms": linger_ms,
             "delivery.timeout.ms": delivery_timeout_ms,
@@ -254,7 +271,7 @@ def consumer(bootstrap: str, *, eof: bool, extra: dict[str, object] | None = Non
         "fetch.wait.max.ms": 10,
     }
     config.update(extra or {})
-    return Consumer(client_config(bootstrap, config, client))
+    return built(Consumer, client_config(bootstrap, config, client))
 
 
 def read_topic(bootstrap: str, topic: str, *, timeout_s: float = 10.0,

@@ -7,6 +7,7 @@ from pathlib import Path
 from confluent_kafka.admin import AdminClient
 
 from arbflow.connectors.infra import process
+from arbflow.connectors.kafka import built, client_config
 from arbflow.model.errors import ServiceUnavailable
 
 NAME = "tansu"
@@ -27,8 +28,9 @@ def binary() -> str:
 
 def answers_kafka(bootstrap: str, timeout_s: float = 1.0, client: Mapping[str, str] | None = None) -> bool:
     """True when a Kafka broker at `bootstrap` returns cluster metadata in time; `client`: the
-    configured `kafka.client` librdkafka properties (they win over the probe's own)."""
-    admin = AdminClient({"socket.connection.setup.timeout.ms": 1000, **(client or {}), "bootstrap.servers": bootstrap})
+    configured `kafka.client` librdkafka properties (they win over the probe's own); a property
+    librdkafka refuses is a `ConfigError`."""
+    admin = built(AdminClient, client_config(bootstrap, {"socket.connection.setup.timeout.ms": 1000}, client))
     try:
         admin.list_topics(timeout=timeout_s)
     except Exception:
