@@ -2,6 +2,7 @@
 (none = built-in defaults; a named file that is missing is an error), then the
 environment. Parsing and validation live in `model.config`."""
 
+import dataclasses
 import os
 import sys
 import tomllib
@@ -43,4 +44,24 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     config = parse_config(document, {k: v for k, v in env.items() if k not in COMMAND_ENV}, notes)
     for line in notes:
         warn(line)
-    return config
+    return with_client_files(config)
+
+
+def with_client_files(config: Config) -> Config:
+    """`kafka.client` with each `<name>_file` entry replaced by `<name>` = the file's content
+    (one trailing newline dropped); `ConfigError` naming the key when the file cannot be read
+    or `<name>` is also given directly."""
+    client = dict(config.kafka.client)
+    files = [name for name in client if name.endswith("_file")]
+    if not files:
+        return config
+    for name in files:
+        target = name.removesuffix("_file")
+        if target in client:
+            raise ConfigError(f"kafka.client.{name}", f"given together with kafka.client.{target}; use one")
+        path = Path(client.pop(name))
+        try:
+            client[target] = path.read_text().removesuffix("\n")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"kafka.client.{name}", f"cannot read {path}: {error.strerror or error}") from None
+    return dataclasses.replace(config, kafka=dataclasses.replace(config.kafka, client=client))

@@ -35,7 +35,8 @@ def show_config(ctx: click.Context) -> None:
     (keys named token, webhook, password, …; URL passwords) are shown as ***."""
     from arbflow.cli.logs import redactor
     from arbflow.model import codec
-    from arbflow.reports.configuration import plain
+    from arbflow.reports.configuration import plain, redacted
 
     config = load(ctx)  # registers the configuration's secrets with the redactor
-    sys.stdout.buffer.write(redactor(codec.dumps(plain(config)).decode()).encode() + b"\n")
+    # masked by key (structurally) and by value (the redactor: secrets under other names)
+    sys.stdout.buffer.write(redactor(codec.dumps(redacted(plain(config))).decode()).encode() + b"\n")

@@ -35,7 +35,8 @@ def rebuild_redis(ctx: click.Context) -> None:
         for logical in (topics.SIGNAL_BASIS, topics.SIGNAL_LATENCY, topics.ARB_OPPORTUNITY, topics.EXEC_TRADE,
                         topics.PORTFOLIO_STATE):
             name, cls = kafka.topic_name(config, logical), topics.record_type(logical)
-            messages = kafka.read_topic(endpoints.kafka_bootstrap, name, timeout_s=config.kafka.connect_timeout_s)
+            messages = kafka.read_topic(endpoints.kafka_bootstrap, name, timeout_s=config.kafka.connect_timeout_s,
+                                        client=config.kafka.client)
             for message in sorted(messages, key=lambda m: (m.partition, m.offset)):
                 yield codec.decode(cls, message.value, source=name)
 

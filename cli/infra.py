@@ -41,7 +41,7 @@ def infra_up(ctx: click.Context) -> None:
     endpoints = services.up(config)
     names = [kafka.topic_name(config, t) for t in topics.all_topics()]
     created = kafka.ensure_topics(endpoints.kafka_bootstrap, names, config.kafka.partitions,
-                                  config.kafka.connect_timeout_s)
+                                  config.kafka.connect_timeout_s, config.kafka.client)
     _print_endpoints(endpoints)
     out_console.print(f"topics  {len(created)} present ({config.kafka.partitions} partitions for new ones)")
 

@@ -19,21 +19,18 @@ and the password of any `scheme://user:password@host` URL with `***`.
 import json
 import logging
 import os
-import re
 import sys
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from arbflow.model.secrets import MASK, SECRET_NAME, URL_PASSWORD
+
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FORMATS = ("text", "json")
 LEVEL_ENV, FORMAT_ENV = "ARBFLOW_LOG_LEVEL", "ARBFLOW_LOG_FORMAT"
-MASK = "***"
-# A name that holds a secret: an environment variable or a configuration key.
-SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|WEBHOOK)",
-                         re.IGNORECASE)
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P<password>[^@\s/]+)@")
+_URL_PASSWORD = URL_PASSWORD
 _MIN_SECRET = 4  # shorter values would mask ordinary words ("1", "true")
 _FILE_LIMIT = 65_536
 

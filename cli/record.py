@@ -50,7 +50,7 @@ def record(ctx: click.Context, patterns: str, out: Path, from_beginning: bool, i
                              universe=Universe.from_config(config),
                              start="beginning" if from_beginning else "end", idle_exit_s=idle_exit,
                              max_records=max_records, reorder_ms=reorder_ms, stop=stop,
-                             connect_timeout_s=config.kafka.connect_timeout_s)
+                             connect_timeout_s=config.kafka.connect_timeout_s, client=config.kafka.client)
     for key, count in sorted(counts.items()):
         out_console.print(f"{key:20} {count:>10,}")
     out_console.print(f"wrote {out}")

@@ -60,13 +60,13 @@ def _tailing_setup(config: Config, metrics_host: str | None, metrics_port: int, 
     endpoints = services.require(config)
     names = [kafka.topic_name(config, t) for t in topics.all_topics()]
     partitions = kafka.ensure_topics(endpoints.kafka_bootstrap, names, config.kafka.partitions,
-                                     config.kafka.connect_timeout_s)
+                                     config.kafka.connect_timeout_s, config.kafka.client)
     watch_rejects()
     start: Any = "beginning"
     if not from_beginning:
         start = kafka.end_offsets(endpoints.kafka_bootstrap, [(t, p) for t in input_topics(config, trade=trade)
                                                               for p in range(partitions[t])],
-                                  config.kafka.connect_timeout_s)
+                                  config.kafka.connect_timeout_s, config.kafka.client)
     return endpoints, partitions, start
 
 

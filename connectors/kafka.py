@@ -20,25 +20,33 @@ too low (measured: batches of 1, 1, 3, 2 and 10 records → reported ends 1, 2, 
 while the partition held 1, 2, 5, 7, 17). `end_offsets` reads forward from the reported
 end to the end-of-partition a fetch reports (the fetch's high watermark is right), so
 "start at the end" starts after the last record, not inside the last batch.
+
+Secured clusters: every client built here (producer, consumer, admin) gets the configured
+`kafka.client` librdkafka properties (SASL, TLS, …) through `client_config`, the `client`
+argument of each function; they may override arbflow's own tuning but not the bootstrap.
 """
 
 import logging
 import time
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from arbflow.model import codec, topics
 from arbflow.model.config import Config
-from arbflow.model.errors import DeliveryFailed, ServiceUnavailable
+from arbflow.model.errors import ConfigError, DeliveryFailed, ServiceUnavailable
 from arbflow.model.execution import Order, OrderIntent
 
 # What the order reader skips is what the live gateway will not send: said under its name.
 _gateway_log = logging.getLogger("arbflow.live_gateway")
+
+
+T = TypeVar("T")
 
 
 def topic_name(config: Config, topic: str) -> str:
@@ -60,25 +68,49 @@ class Partitioner:
         return fixed if fixed is not None else zlib.crc32(key) % self.partitions
 
 
-def admin(bootstrap: str, timeout_s: float) -> AdminClient:
-    """An admin client after checking the broker answers within `timeout_s`."""
-    client = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": int(timeout_s * 1000)})
+Properties = Mapping[str, str] | None  # `kafka.client`: librdkafka properties for every client
+
+
+def client_config(bootstrap: str, base: Mapping[str, object], client: Properties) -> dict[str, object]:
+    """The dict handed to confluent-kafka: arbflow's `base` settings, then the configured
+    `client` properties (which win), then `bootstrap.servers` = `bootstrap`."""
+    return {**base, **(client or {}), "bootstrap.servers": bootstrap}
+
+
+def built(factory: Callable[[dict[str, object]], T], conf: dict[str, object]) -> T:
+    """`factory(conf)` (a confluent-kafka client class); a property librdkafka refuses (an
+    unknown name, a bad value, a SASL mechanism the build lacks, a CA file that is not there)
+    is a `ConfigError` on `kafka.client` with librdkafka's words — one line, exit 2."""
     try:
-        client.list_topics(timeout=timeout_s)
+        return factory(conf)
+    except KafkaException as error:
+        if error.args[0].code() != KafkaError._INVALID_ARG:
+            raise
+        raise ConfigError("kafka.client", error.args[0].str().strip()) from None
+
+
+def admin(bootstrap: str, timeout_s: float, client: Properties = None) -> AdminClient:
+    """An admin client after checking the broker answers within `timeout_s` (its connection
+    set-up timeout at least librdkafka's minimum, 1 s)."""
+    admin_client = built(AdminClient, client_config(
+        bootstrap, {"socket.connection.setup.timeout.ms": max(1000, int(timeout_s * 1000))}, client))
+    try:
+        admin_client.list_topics(timeout=timeout_s)
     except KafkaException as error:
         raise ServiceUnavailable(f"Kafka at {bootstrap} did not answer within {timeout_s:g} s: {error}") from error
-    return client
+    return admin_client
 
 
-def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int, timeout_s: float) -> dict[str, int]:
+def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int, timeout_s: float,
+                  client: Properties = None) -> dict[str, int]:
     """Create the missing topics with `partitions` partitions; returns name → partition
     count of every requested topic (existing topics keep theirs)."""
-    client = admin(bootstrap, timeout_s)
+    admin_client = admin(bootstrap, timeout_s, client)
     wanted = list(dict.fromkeys(names))
-    existing = client.list_topics(timeout=timeout_s).topics
+    existing = admin_client.list_topics(timeout=timeout_s).topics
     missing = [name for name in wanted if name not in existing]
     if missing:
-        futures = client.create_topics([NewTopic(name, partitions, 1) for name in missing],
+        futures = admin_client.create_topics([NewTopic(name, partitions, 1) for name in missing],
                                        operation_timeout=timeout_s, request_timeout=timeout_s)
         for name, future in futures.items():
             try:
@@ -86,13 +118,14 @@ def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int, timeout
             except KafkaException as error:
                 if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                     raise ServiceUnavailable(f"cannot create topic {name}: {error}") from error
-    metadata = client.list_topics(timeout=timeout_s).topics
+    metadata = admin_client.list_topics(timeout=timeout_s).topics
     return {name: len(metadata[name].partitions) for name in wanted if name in metadata}
 
 
-def partition_counts(bootstrap: str, names: Iterable[str], timeout_s: float) -> dict[str, int]:
+def partition_counts(bootstrap: str, names: Iterable[str], timeout_s: float, client: Properties = None
+                     ) -> dict[str, int]:
     """Partition count of each existing topic among `names`."""
-    metadata = admin(bootstrap, timeout_s).list_topics(timeout=timeout_s).topics
+    metadata = admin(bootstrap, timeout_s, client).list_topics(timeout=timeout_s).topics
     return {name: len(metadata[name].partitions) for name in names if name in metadata}
 
 
@@ -127,14 +160,13 @@ class KeyedProducer:
     if any message was not acknowledged."""
 
     def __init__(self, bootstrap: str, partitioner: Partitioner | None, *, delivery_timeout_ms: int,
-                 partitions: dict[str, int] | None = None, linger_ms: int = 5) -> None:
-        self._producer = Producer({
-            "bootstrap.servers": bootstrap,
+                 partitions: dict[str, int] | None = None, linger_ms: int = 5, client: Properties = None) -> None:
+        self._producer = built(Producer, client_config(bootstrap, {
             "enable.idempotence": True,
             "linger.ms": linger_ms,
             "delivery.timeout.ms": delivery_timeout_ms,
             "queue.buffering.max.messages": 500_000,
-        })
+        }, client))
         self._partitioner = partitioner
         self._partitions = partitions or {}
         self._timeout_s = delivery_timeout_ms / 1000
@@ -178,29 +210,29 @@ class KeyedProducer:
         self.flush()
 
 
-def end_offsets(bootstrap: str, partitions: Sequence[tuple[str, int]], timeout_s: float = 10.0
-                ) -> dict[tuple[str, int], int]:
+def end_offsets(bootstrap: str, partitions: Sequence[tuple[str, int]], timeout_s: float = 10.0,
+                client: Properties = None) -> dict[tuple[str, int], int]:
     """The offset the next record of each `(topic, partition)` will get: where a consumer
     "at the end" starts. Read from the broker's reported end forward to the fetch's
     end-of-partition (see the module docstring); records found on the way already existed
     and are skipped. Raises `ServiceUnavailable` if the broker does not answer in `timeout_s`."""
     if not partitions:
         return {}
-    client = consumer(bootstrap, eof=True)
+    reader = consumer(bootstrap, eof=True, client=client)
     try:
         starts = []
         for topic, partition in partitions:
             try:
-                low, high = client.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s)
+                low, high = reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s)
             except KafkaException as error:
                 raise ServiceUnavailable(f"Kafka at {bootstrap}: no end offset for {topic}[{partition}] within "
                                          f"{timeout_s:g} s: {error}") from error
             starts.append(TopicPartition(topic, partition, max(low, high)))
-        client.assign(starts)
+        reader.assign(starts)
         ends: dict[tuple[str, int], int] = {}
         deadline = time.monotonic() + timeout_s
         while len(ends) < len(starts):
-            for message in client.consume(1000, 0.05):
+            for message in reader.consume(1000, 0.05):
                 error = message.error()
                 if error is None:
                     continue  # an existing record between the reported and the real end
@@ -212,7 +244,7 @@ def end_offsets(bootstrap: str, partitions: Sequence[tuple[str, int]], timeout_s
                 raise ServiceUnavailable(f"Kafka at {bootstrap}: no end of {', '.join(missing)} within {timeout_s:g} s")
         return ends
     finally:
-        client.close()
+        reader.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,10 +259,11 @@ class Consumed:
     ts: int = 0  # the Kafka message time (ms): the event time when arbflow produced it
 
 
-def consumer(bootstrap: str, *, eof: bool, extra: dict[str, object] | None = None) -> Consumer:
-    """An assign-based consumer (no group join: Tansu's join takes ~20 s)."""
+def consumer(bootstrap: str, *, eof: bool, extra: dict[str, object] | None = None,
+             client: Properties = None) -> Consumer:
+    """An assign-based consumer (no group join: Tansu's join takes ~20 s). `extra`: arbflow's
+    own settings for this reader; `client`: the configured `kafka.client` properties."""
     config: dict[str, object] = {
-        "bootstrap.servers": bootstrap,
         "group.id": "arbflow-assign",  # required by librdkafka, unused with assign()
         "enable.auto.commit": False,
         "enable.partition.eof": eof,
@@ -240,28 +273,28 @@ def consumer(bootstrap: str, *, eof: bool, extra: dict[str, object] | None = Non
         "fetch.wait.max.ms": 10,
     }
     config.update(extra or {})
-    return Consumer(config)
+    return built(Consumer, client_config(bootstrap, config, client))
 
 
 def read_topic(bootstrap: str, topic: str, *, timeout_s: float = 10.0,
-               ranges: dict[int, tuple[int, int]] | None = None) -> Iterator[Consumed]:
+               ranges: dict[int, tuple[int, int]] | None = None, client: Properties = None) -> Iterator[Consumed]:
     """Read a topic from the beginning to its end (or the inclusive offset `ranges` per
     partition). Ends when every partition is exhausted; raises `ServiceUnavailable` if
     nothing arrives for `timeout_s`."""
-    client = consumer(bootstrap, eof=True)
+    reader = consumer(bootstrap, eof=True, client=client)
     try:
-        metadata = client.list_topics(topic, timeout=timeout_s).topics.get(topic)
+        metadata = reader.list_topics(topic, timeout=timeout_s).topics.get(topic)
         if metadata is None or metadata.error is not None:
             return
         parts = sorted(metadata.partitions) if ranges is None else sorted(ranges)
         starts = {p: (OFFSET_BEGINNING if ranges is None else ranges[p][0]) for p in parts}
         stops = None if ranges is None else {p: ranges[p][1] for p in parts}
-        client.assign([TopicPartition(topic, p, starts[p]) for p in parts])
+        reader.assign([TopicPartition(topic, p, starts[p]) for p in parts])
         pending = set(parts)
         deadline = time.monotonic() + timeout_s
         while pending:
             # A short poll: consume() waits its whole timeout unless the batch fills up.
-            batch = client.consume(1000, 0.05)
+            batch = reader.consume(1000, 0.05)
             if not batch:
                 if time.monotonic() > deadline:
                     raise ServiceUnavailable(f"no data from {topic} for {timeout_s:g} s "
@@ -286,7 +319,7 @@ def read_topic(bootstrap: str, topic: str, *, timeout_s: float = 10.0,
                 if stops is not None and offset >= stops[partition]:
                     pending.discard(partition)
     finally:
-        client.close()
+        reader.close()
 
 
 class OrderReader:
@@ -299,6 +332,7 @@ class OrderReader:
 
     def __init__(self, config: Config, bootstrap: str) -> None:
         self.bootstrap = bootstrap
+        self.client = dict(config.kafka.client)
         self.order_topic = topic_name(config, topics.EXEC_ORDER)
         self.intent_topic = topic_name(config, topics.EXEC_INTENT)
         self._timeout_s = config.kafka.connect_timeout_s
@@ -317,7 +351,7 @@ class OrderReader:
     def _latest(self, venue: str | None, ends: dict[tuple[str, int], int] | None) -> dict[str, Order]:
         known: dict[str, Order] = {}
         for name in (self.order_topic, self.intent_topic) if ends is not None else (self.order_topic,):
-            for message in read_topic(self.bootstrap, name, timeout_s=self._timeout_s):
+            for message in read_topic(self.bootstrap, name, timeout_s=self._timeout_s, client=self.client):
                 if ends is not None:
                     ends[(name, message.partition)] = message.offset + 1
                 if name == self.order_topic:
@@ -329,9 +363,9 @@ class OrderReader:
     def open(self) -> None:
         """Assign every partition of both topics at the end of the history (the beginning
         of a partition the history did not reach)."""
-        self._consumer = consumer(self.bootstrap, eof=False)
+        self._consumer = consumer(self.bootstrap, eof=False, client=self.client)
         names = [self.order_topic, self.intent_topic]
-        counts = partition_counts(self.bootstrap, names, self._timeout_s)
+        counts = partition_counts(self.bootstrap, names, self._timeout_s, self.client)
         self._consumer.assign([TopicPartition(name, p, self._ends.get((name, p), OFFSET_BEGINNING))
                                for name in names for p in range(counts[name])])
 

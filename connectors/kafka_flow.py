@@ -15,7 +15,7 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 
-from arbflow.connectors.kafka import Consumed, KeyedProducer, Partitioner, admin, consumer, end_offsets
+from arbflow.connectors.kafka import Consumed, KeyedProducer, Partitioner, Properties, admin, consumer, end_offsets
 from arbflow.model.errors import ServiceUnavailable
 
 Start = Literal["beginning", "end"]
@@ -24,12 +24,12 @@ OutputItem = tuple[str, str | bytes | None, bytes]
 
 class _Partition(StatefulSourcePartition[Consumed, int]):
     def __init__(self, bootstrap: str, topic: str, partition: int, start: int, stop: int | None,
-                 batch_size: int) -> None:
+                 batch_size: int, client: Properties = None) -> None:
         self._topic, self._partition, self._stop = topic, partition, stop
         self._next = start
         self._batch_size = batch_size
         self._done = stop is not None and start > stop
-        self._consumer = consumer(bootstrap, eof=False)
+        self._consumer = consumer(bootstrap, eof=False, client=client)
         self._consumer.list_topics(topic, timeout=10)  # avoids a ~0.5 s wait on the first fetch
         self._consumer.assign([TopicPartition(topic, partition, start)])
 
@@ -75,14 +75,15 @@ class KafkaInput(FixedPartitionedSource[Consumed, int]):
 
     def __init__(self, bootstrap: str, topics: list[str], *, start: Start = "beginning",
                  ranges: dict[tuple[str, int], tuple[int, int]] | None = None, timeout_s: float = 5.0,
-                 batch_size: int = 1000) -> None:
+                 batch_size: int = 1000, client: Properties = None) -> None:
         self._bootstrap, self._topics, self._start = bootstrap, topics, start
+        self._client = dict(client or {})  # `kafka.client`: librdkafka properties of every reader
         self._ranges, self._timeout_s, self._batch_size = ranges, timeout_s, batch_size
 
     def list_parts(self) -> list[str]:
         if self._ranges is not None:
             return [f"{partition}#{topic}" for topic, partition in sorted(self._ranges) if topic in self._topics]
-        metadata = admin(self._bootstrap, self._timeout_s).list_topics(timeout=self._timeout_s).topics
+        metadata = admin(self._bootstrap, self._timeout_s, self._client).list_topics(timeout=self._timeout_s).topics
         parts = []
         for topic in self._topics:
             if topic not in metadata:
@@ -99,10 +100,10 @@ class KafkaInput(FixedPartitionedSource[Consumed, int]):
             start = first
         elif resume_state is None:  # "end": kafka.end_offsets, never the broker's reported end
             start = OFFSET_BEGINNING if self._start == "beginning" else \
-                end_offsets(self._bootstrap, [(topic, partition)], self._timeout_s)[(topic, partition)]
+                end_offsets(self._bootstrap, [(topic, partition)], self._timeout_s, self._client)[(topic, partition)]
         if resume_state is not None:
             start = resume_state
-        return _Partition(self._bootstrap, topic, partition, start, stop, self._batch_size)
+        return _Partition(self._bootstrap, topic, partition, start, stop, self._batch_size, self._client)
 
 
 class _SinkPartition(StatelessSinkPartition[OutputItem]):
@@ -124,13 +125,14 @@ class KafkaOutput(DynamicSink[OutputItem]):
 
     def __init__(self, bootstrap: str, *, topic_prefix: str, partitioner: Partitioner,
                  delivery_timeout_ms: int, partitions: dict[str, int] | None = None,
-                 on_build: Callable[[KeyedProducer], None] | None = None) -> None:
+                 on_build: Callable[[KeyedProducer], None] | None = None, client: Properties = None) -> None:
         self._bootstrap, self._prefix, self._partitioner = bootstrap, topic_prefix, partitioner
+        self._client = dict(client or {})  # `kafka.client`: librdkafka properties of every producer
         self._timeout_ms, self._partitions, self._on_build = delivery_timeout_ms, partitions, on_build
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _SinkPartition:
         producer = KeyedProducer(self._bootstrap, self._partitioner, delivery_timeout_ms=self._timeout_ms,
-                                 partitions=self._partitions)
+                                 partitions=self._partitions, client=self._client)
         if self._on_build is not None:
             self._on_build(producer)
         return _SinkPartition(producer, self._prefix)

@@ -44,7 +44,7 @@ from datetime import datetime
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
-from arbflow.connectors.kafka import Consumed, admin, consumer, end_offsets
+from arbflow.connectors.kafka import Consumed, Properties, admin, consumer, end_offsets
 from arbflow.connectors.kafka_flow import Start
 from arbflow.model.errors import ServiceUnavailable
 
@@ -55,7 +55,8 @@ UNREACHABLE_S = 60.0
 
 class _MergedPartition(StatefulSourcePartition[Consumed, dict[str, int]]):
     def __init__(self, bootstrap: str, topics: list[str], partition: int, starts: dict[str, int],
-                 stops: dict[str, int] | None, batch_size: int, stop: threading.Event | None = None) -> None:
+                 stops: dict[str, int] | None, batch_size: int, stop: threading.Event | None = None,
+                 client: Properties = None) -> None:
         self._topics, self._partition, self._stops, self._stop = topics, partition, stops, stop
         self._order = {topic: i for i, topic in enumerate(topics)}
         self._queues: dict[str, deque[Consumed]] = {t: deque() for t in topics}
@@ -66,7 +67,7 @@ class _MergedPartition(StatefulSourcePartition[Consumed, dict[str, int]]):
         self._batch_size = batch_size
         self._checked = time.monotonic()
         self._unreachable_since: float | None = None
-        self._consumer = consumer(bootstrap, eof=stops is None)
+        self._consumer = consumer(bootstrap, eof=stops is None, client=client)
         live = [t for t in topics if not self._done[t]]
         if live:
             self._consumer.list_topics(timeout=10)  # avoids a ~0.5 s wait on the first fetch
@@ -170,15 +171,16 @@ class MergedKafkaInput(FixedPartitionedSource[Consumed, dict[str, int]]):
 
     def __init__(self, bootstrap: str, topics: list[str], *, start: StartAt = "beginning",
                  ranges: dict[tuple[str, int], tuple[int, int]] | None = None, timeout_s: float = 5.0,
-                 batch_size: int = 1000, stop: threading.Event | None = None) -> None:
+                 batch_size: int = 1000, stop: threading.Event | None = None, client: Properties = None) -> None:
         self._bootstrap, self._topics, self._start, self._ranges = bootstrap, topics, start, ranges
+        self._client = dict(client or {})  # `kafka.client`: librdkafka properties of every reader
         self._stop = stop
         self._timeout_s, self._batch_size = timeout_s, batch_size
 
     def list_parts(self) -> list[str]:
         if self._ranges is not None:
             return [str(p) for p in sorted({p for t, p in self._ranges if t in self._topics})]
-        metadata = admin(self._bootstrap, self._timeout_s).list_topics(timeout=self._timeout_s).topics
+        metadata = admin(self._bootstrap, self._timeout_s, self._client).list_topics(timeout=self._timeout_s).topics
         counts = set()
         for topic in self._topics:
             if topic not in metadata:
@@ -202,8 +204,9 @@ class MergedKafkaInput(FixedPartitionedSource[Consumed, dict[str, int]]):
         elif self._start == "beginning":
             starts = dict.fromkeys(self._topics, OFFSET_BEGINNING)
         else:
-            ends = end_offsets(self._bootstrap, [(t, partition) for t in self._topics], self._timeout_s)
+            ends = end_offsets(self._bootstrap, [(t, partition) for t in self._topics], self._timeout_s, self._client)
             starts = {t: ends[(t, partition)] for t in self._topics}
         if resume_state is not None:
             starts.update(resume_state)
-        return _MergedPartition(self._bootstrap, self._topics, partition, starts, stops, self._batch_size, self._stop)
+        return _MergedPartition(self._bootstrap, self._topics, partition, starts, stops, self._batch_size, self._stop,
+                                self._client)

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
-from arbflow.connectors.kafka import consumer, end_offsets
+from arbflow.connectors.kafka import Properties, consumer, end_offsets
 from arbflow.connectors.replay import ReplayWriter
 from arbflow.model import topics as topic_names
 from arbflow.model.errors import ServiceUnavailable
@@ -53,15 +53,15 @@ def _event_ts(record: Any) -> int:
 def record(bootstrap: str, logical_topics: Sequence[str], out: Path, *, prefix: str, universe: Universe,
            start: Literal["beginning", "end"] = "end", idle_exit_s: float | None = None,
            max_records: int | None = None, reorder_ms: int = 2_000, stop: threading.Event | None = None,
-           connect_timeout_s: float = 5.0) -> Counter[str]:
+           connect_timeout_s: float = 5.0, client: Properties = None) -> Counter[str]:
     """Record until `stop` is set, `max_records` are written, or nothing arrives for
     `idle_exit_s`. Returns counts per logical topic plus `rejected` and `out_of_order`."""
     stop = stop or threading.Event()
-    client = consumer(bootstrap, eof=False)
+    reader = consumer(bootstrap, eof=False, client=client)
     counts: Counter[str] = Counter()
     physical = {prefix + t: t for t in logical_topics}
     try:
-        metadata = client.list_topics(timeout=connect_timeout_s).topics
+        metadata = reader.list_topics(timeout=connect_timeout_s).topics
     except KafkaException as error:
         raise ServiceUnavailable(f"Kafka at {bootstrap} did not answer within {connect_timeout_s:g} s") from error
     missing = [name for name in physical if name not in metadata]
@@ -70,8 +70,8 @@ def record(bootstrap: str, logical_topics: Sequence[str], out: Path, *, prefix: 
     parts = [(name, p) for name in physical for p in sorted(metadata[name].partitions)]
     # "end": where the next record goes, not the broker's reported end (kafka.end_offsets)
     starts = dict.fromkeys(parts, OFFSET_BEGINNING) if start == "beginning" else \
-        end_offsets(bootstrap, parts, connect_timeout_s)
-    client.assign([TopicPartition(name, p, starts[(name, p)]) for name, p in parts])
+        end_offsets(bootstrap, parts, connect_timeout_s, client)
+    reader.assign([TopicPartition(name, p, starts[(name, p)]) for name, p in parts])
     pending: list[tuple[int, int, str, Any]] = []
     sequence = 0
     newest = 0
@@ -91,7 +91,7 @@ def record(bootstrap: str, logical_topics: Sequence[str], out: Path, *, prefix: 
         while not stop.is_set():
             if max_records is not None and writer.count + len(pending) >= max_records:
                 break
-            batch = client.consume(500, 0.1)
+            batch = reader.consume(500, 0.1)
             if not batch:
                 if idle_exit_s is not None and time.monotonic() - last_message >= idle_exit_s:
                     break
@@ -118,5 +118,5 @@ def record(bootstrap: str, logical_topics: Sequence[str], out: Path, *, prefix: 
                 heapq.heappush(pending, (ts, sequence, topic, item))
             flush(newest - reorder_ms)
         flush(None)
-    client.close()
+    reader.close()
     return counts

@@ -232,7 +232,7 @@ def publish_files(config: Config, bootstrap: str, files: Sequence[Path], *, spee
     universe = Universe.from_config(config) if strict else None
     partitioner = kafka.Partitioner(config.universe.assets, config.kafka.partitions)
     producer = kafka.KeyedProducer(bootstrap, partitioner, delivery_timeout_ms=config.kafka.delivery_timeout_ms,
-                                   partitions=partitions)
+                                   partitions=partitions, client=config.kafka.client)
     prefix = config.kafka.topic_prefix
     started = time.monotonic()
     first_ts: int | None = None

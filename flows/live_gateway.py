@@ -72,7 +72,7 @@ class Gateway:
         self.producer = kafka.KeyedProducer(bootstrap, kafka.Partitioner(config.universe.assets,
                                                                          config.kafka.partitions),
                                             delivery_timeout_ms=config.kafka.delivery_timeout_ms,
-                                            partitions=partitions)
+                                            partitions=partitions, client=config.kafka.client)
         self.topic_venue = kafka.topic_name(config, topics.EXEC_VENUE)
         self.orders = kafka.OrderReader(config, bootstrap)
         self.ready = threading.Event()  # set once every lane's first start ended and exec.order is tailed

@@ -27,6 +27,7 @@ from arbflow.model.config import Config
 from arbflow.model.execution import Order, PairTrade
 from arbflow.model.portfolio import PortfolioState
 from arbflow.model.rejected import Rejected
+from arbflow.model.secrets import mask_url
 from arbflow.model.signals import BasisPoint, Opportunity
 from arbflow.model.validation import Universe
 from arbflow.operators.portfolio.performance import performance
@@ -53,7 +54,7 @@ class ReplaySummary:
     publish_s: float = 0.0
     flow_s: float = 0.0
     kafka: str = ""
-    redis: str = ""
+    redis: str = ""  # the Redis URL, its password masked (model/secrets.py)
     located: dict[tuple[str, int], str] = field(default_factory=dict)  # (dlq topic, index) → file:line
     denied: Counter[str] = field(default_factory=Counter)  # accepted entries the desks refused, by reason
 
@@ -150,9 +151,9 @@ def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = N
     endpoints = services.up(config)
     names = [kafka.topic_name(config, t) for t in topics.all_topics()]
     partitions = kafka.ensure_topics(endpoints.kafka_bootstrap, names, config.kafka.partitions,
-                                     config.kafka.connect_timeout_s)
-    summary = ReplaySummary(files={}, kafka=endpoints.kafka_bootstrap, redis=endpoints.redis_url, traded=trade,
-                            starting_capital=config.execution.starting_capital)
+                                     config.kafka.connect_timeout_s, config.kafka.client)
+    summary = ReplaySummary(files={}, kafka=endpoints.kafka_bootstrap, redis=mask_url(endpoints.redis_url),
+                            traded=trade, starting_capital=config.execution.starting_capital)
     delivered = publish(config, endpoints.kafka_bootstrap, files,
                         speed=config.replay.speed if speed is None else speed,
                         partitions=partitions, summary=summary, progress=progress, ordered=publish_only,
@@ -220,7 +221,8 @@ def _collect_outputs(config: Config, bootstrap: str, producers: list[kafka.Keyed
     for topic, ranges in read_back.items():
         logical = topic.removeprefix(prefix)
         cls = topics.record_type(logical)
-        messages = sorted(kafka.read_topic(bootstrap, topic, ranges=ranges, timeout_s=config.kafka.connect_timeout_s),
+        messages = sorted(kafka.read_topic(bootstrap, topic, ranges=ranges, timeout_s=config.kafka.connect_timeout_s,
+                                           client=config.kafka.client),
                           key=lambda m: (m.partition, m.offset))
         records = [codec.decode(cls, m.value, source=topic) for m in messages]
         summary.outputs[logical] = records

@@ -252,7 +252,7 @@ def build_signal_flow(config: Config, kafka_bootstrap: str, redis_url: str, *, s
     if ranges is not None:
         ranges = {key: span for key, span in ranges.items() if key[0] in names}
     source = MergedKafkaInput(kafka_bootstrap, names, start=start, ranges=ranges,
-                              timeout_s=config.kafka.connect_timeout_s, stop=stop)
+                              timeout_s=config.kafka.connect_timeout_s, stop=stop, client=config.kafka.client)
     for_redis, outputs = signal_steps(op.input("read_market_data", flow, source), config, trade=trade, mode=mode,
                                       quiet_alerts=ranges is not None, on_alert=on_alert)
     op.output("write_redis", for_redis, SignalRedisSink(redis_url, key_prefix=config.redis.key_prefix,
@@ -262,5 +262,5 @@ def build_signal_flow(config: Config, kafka_bootstrap: str, redis_url: str, *, s
               KafkaOutput(kafka_bootstrap, topic_prefix=config.kafka.topic_prefix,
                           partitioner=Partitioner(config.universe.assets, config.kafka.partitions),
                           delivery_timeout_ms=config.kafka.delivery_timeout_ms, partitions=partitions,
-                          on_build=on_producer))
+                          on_build=on_producer, client=config.kafka.client))
     return flow

@@ -133,10 +133,23 @@ def _port(v: int) -> bool:
     return 0 <= v <= 65535
 
 
+# A librdkafka property name (`ssl.ca.location`), or one whose value is read from a file (`…_file`).
+_CLIENT_PROPERTY = re.compile(r"[a-z][a-z0-9-]*(\.[a-z0-9-]+)*(_file)?")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KafkaConfig:
     """Kafka. `bootstrap` None = the embedded broker of `arbflow infra up`.
-    Partitions of every topic; records are keyed by base asset (see connectors.kafka)."""
+    Partitions of every topic; records are keyed by base asset (see connectors.kafka).
+
+    `client`: librdkafka properties given to every producer, consumer and admin client arbflow
+    builds (`security.protocol`, `sasl.mechanism`, `sasl.username`, `sasl.password`,
+    `ssl.ca.location`, …), names as librdkafka spells them, values strings. In TOML a
+    `[kafka.client]` table (dotted keys nest; they are flattened back to `a.b.c`); from the
+    environment `ARBFLOW_KAFKA__CLIENT__SASL_PASSWORD` = `sasl.password` (underscores become
+    dots). A `<name>_file` entry (`sasl.password_file`) names a file whose content (trailing
+    newline dropped) becomes `<name>`: `cli.config_file` reads it, so a loaded configuration
+    holds no `*_file` key. `bootstrap.servers` is `bootstrap`'s, not settable here."""
 
     bootstrap: str | None = None
     partitions: int = field(default=4, metadata=rule(lambda v: 1 <= v <= 1024, "an integer from 1 to 1024"))
@@ -144,6 +157,15 @@ class KafkaConfig:
     connect_timeout_s: float = field(default=5.0, metadata=rule(lambda v: 0 < v <= 60, "seconds, > 0 and ≤ 60"))
     delivery_timeout_ms: int = field(default=10_000, metadata=rule(lambda v: 1_000 <= v <= 300_000,
                                                                   "1000 to 300000 ms"))
+    client: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in self.client:  # the error names the key, never the value (it may be a password)
+            if name == "bootstrap.servers":
+                raise ConfigError("kafka.client.bootstrap.servers", "not settable here; set kafka.bootstrap")
+            if not _CLIENT_PROPERTY.fullmatch(name):
+                raise ConfigError(f"kafka.client.{name}", "allowed: a librdkafka property name (lower-case "
+                                                          "words joined by dots, an optional _file suffix)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -782,7 +804,7 @@ def parse_config(document: Mapping[str, Any], env: Mapping[str, str], notes: lis
     A venue outside the built-in table needs only `kind` and its fees; the keys of
     `VENUE_FALLBACK_KEYS` it leaves out take their defaults, and one line per such venue naming
     the defaults used is appended to `notes` (the caller prints it)."""
-    merged = _merge(_merge(_plain(Config()), dict(document)), env_overrides(env))
+    merged = _merge(_merge(_plain(Config()), _flat_client(document)), _flat_client(env_overrides(env)))
     config = typing.cast(Config, _parse(Config, merged, ""))
     given = merged.get("venues", {})
     missing = {name: [key for key in VENUE_FALLBACK_KEYS if key not in given[name]]
@@ -792,6 +814,39 @@ def parse_config(document: Mapping[str, Any], env: Mapping[str, str], notes: lis
         if keys and notes is not None:
             notes.append(_defaults_note(name, venues[name], keys))
     return dataclasses.replace(config, venues=venues) if venues != config.venues else config
+
+
+def _flat_client(tree: Mapping[str, Any]) -> dict[str, Any]:
+    """`tree` with its `kafka.client` table flattened (`client_properties`), so that the
+    environment overrides a property the file sets, however either spells it."""
+    kafka = tree.get("kafka")
+    if not isinstance(kafka, Mapping) or not isinstance(kafka.get("client"), Mapping):
+        return dict(tree)
+    return {**tree, "kafka": {**kafka, "client": client_properties(kafka["client"])}}
+
+
+def client_properties(tree: Mapping[str, Any], prefix: str = "kafka.client") -> dict[str, Any]:
+    """`[kafka.client]` as flat librdkafka properties: nested tables joined by dots
+    (`security.protocol = …` in TOML nests), `_` read as `.` except a trailing `_file`
+    (`sasl_password` from the environment is `sasl.password`), booleans as "true"/"false" and
+    integers as text; any other value stays as given for the string check to refuse."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = str(key)
+        suffix = "_file" if name.endswith("_file") else ""
+        name = name[:len(name) - len(suffix)].replace("_", ".") + suffix
+        if isinstance(value, Mapping):
+            for inner, item in client_properties(value, f"{prefix}.{name}").items():
+                flat[f"{name}.{inner}"] = item
+            continue
+        if type(value) is bool:
+            value = "true" if value else "false"
+        elif type(value) is int:
+            value = str(value)
+        if name in flat:
+            raise ConfigError(f"{prefix}.{name}", "given twice (as a dotted key and a table, or two spellings)")
+        flat[name] = value
+    return flat
 
 
 def rank_new_venues(venues: Mapping[str, VenueConfig]) -> dict[str, VenueConfig]:

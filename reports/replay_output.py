@@ -11,7 +11,7 @@ from typing import Any, Final
 from arbflow.flows.replay import ReplaySummary
 from arbflow.model import codec, topics
 from arbflow.model.config import Config
-from arbflow.reports.configuration import plain
+from arbflow.reports.configuration import plain, redacted
 from arbflow.reports.html import ReportInputs, write_report
 from arbflow.reports.output_files import ORDERS, PORTFOLIO, REPORT, SUMMARY, TRADES_CSV, TRADES_JSONL
 
@@ -39,7 +39,7 @@ def write_replay_report(out_dir: Path, config: Config, files: tuple[Path, ...], 
     """report.html from the records the run read back (`document` is summary.json's content)."""
     outputs = summary.outputs
     return write_report(out_dir / REPORT, ReportInputs(
-        title=title, files=[str(f) for f in files], summary=document, config=plain(config),
+        title=title, files=[str(f) for f in files], summary=document, config=redacted(plain(config)),
         assumptions=list(assumptions or ()),
         basis=outputs.get(topics.SIGNAL_BASIS, []), latency=outputs.get(topics.SIGNAL_LATENCY, []),
         opportunities=outputs.get(topics.ARB_OPPORTUNITY, []), alerts=outputs.get(topics.RISK_ALERT, []),

@@ -1,9 +1,11 @@
 """Opening Redis with deadlines: a server that does not answer gives `ServiceUnavailable`
-within `connect_timeout_s`, never a hang."""
+within `connect_timeout_s`, never a hang. The URL goes to redis-py unchanged (`rediss://` for
+TLS, `redis://user:password@…`, query options); errors show it with the password masked."""
 
 import redis
 
 from arbflow.model.errors import ServiceUnavailable
+from arbflow.model.secrets import mask_url
 
 
 def connect(url: str, timeout_s: float) -> redis.Redis:
@@ -13,5 +15,6 @@ def connect(url: str, timeout_s: float) -> redis.Redis:
         client.ping()
     except redis.RedisError as error:
         client.close()
-        raise ServiceUnavailable(f"Redis at {url} did not answer within {timeout_s:g} s: {error}") from error
+        raise ServiceUnavailable(f"Redis at {mask_url(url)} did not answer within {timeout_s:g} s: "
+                                 f"{mask_url(str(error))}") from error
     return client

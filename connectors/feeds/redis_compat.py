@@ -42,6 +42,7 @@ from arbflow.connectors.payload import PayloadError
 from arbflow.model import codec, topics
 from arbflow.model.errors import DeliveryFailed, ServiceUnavailable
 from arbflow.model.rejected import Rejected
+from arbflow.model.secrets import mask_url
 from arbflow.model.validation import Universe, check
 
 NOT_SELECTED = "NOT_SELECTED"  # a venue or asset outside --venues / --symbols
@@ -68,7 +69,7 @@ def connect(url: str, timeout_s: float, attempts: int = 3) -> redis.Redis:
         ping()
     except redis.RedisError as error:
         client.close()
-        raise ServiceUnavailable(f"Redis at {url} did not answer: {error}") from error
+        raise ServiceUnavailable(f"Redis at {mask_url(url)} did not answer: {mask_url(str(error))}") from error
     return client
 
 

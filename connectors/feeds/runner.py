@@ -61,9 +61,11 @@ TOPICS = (*MD_TOPICS, topics.CLOCK_TICK, topics.RISK_ALERT)
 def kafka_producer(config: Config, bootstrap: str) -> KeyedProducer:
     """A `KeyedProducer` for ingest after creating its topics (and their dead-letter topics)."""
     names = [topic_name(config, t) for t in (*TOPICS, *(topics.dlq_topic(t) for t in MD_TOPICS))]
-    partitions = ensure_topics(bootstrap, names, config.kafka.partitions, config.kafka.connect_timeout_s)
+    partitions = ensure_topics(bootstrap, names, config.kafka.partitions, config.kafka.connect_timeout_s,
+                               config.kafka.client)
     return KeyedProducer(bootstrap, Partitioner(config.universe.assets, config.kafka.partitions),
-                         delivery_timeout_ms=config.kafka.delivery_timeout_ms, partitions=partitions)
+                         delivery_timeout_ms=config.kafka.delivery_timeout_ms, partitions=partitions,
+                         client=config.kafka.client)
 
 
 def wall_clock_ms() -> int:

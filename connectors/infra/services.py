@@ -15,6 +15,7 @@ from typing import Literal
 from arbflow.connectors.infra import process, redis_server, tansu
 from arbflow.model.config import Config
 from arbflow.model.errors import ServiceUnavailable
+from arbflow.model.secrets import mask_url
 
 Origin = Literal["external", "embedded"]
 
@@ -60,7 +61,7 @@ def _choose_port(configured: int) -> int:
 def _kafka_up(config: Config) -> Service:
     timeout = config.kafka.connect_timeout_s
     if config.kafka.bootstrap:
-        if not tansu.answers_kafka(config.kafka.bootstrap, timeout):
+        if not tansu.answers_kafka(config.kafka.bootstrap, timeout, config.kafka.client):
             raise ServiceUnavailable(f"Kafka at {config.kafka.bootstrap} did not answer within {timeout:g} s "
                                      "(kafka.bootstrap / KAFKA_BOOTSTRAP)")
         return Service(name="kafka", origin="external", address=config.kafka.bootstrap, running=True)
@@ -68,11 +69,11 @@ def _kafka_up(config: Config) -> Service:
     owned = process.read_owned(state, tansu.NAME)
     if owned is not None:
         address = f"127.0.0.1:{owned.port}"
-        process.wait_until(lambda: tansu.answers_kafka(address), timeout_s=config.infra.startup_timeout_s,
-                           what=f"the running Tansu broker on {address}")
+        process.wait_until(lambda: tansu.answers_kafka(address, client=config.kafka.client),
+                           timeout_s=config.infra.startup_timeout_s, what=f"the running Tansu broker on {address}")
         return Service(name="kafka", origin="embedded", address=address, running=True, pid=owned.pid)
     port = _choose_port(config.infra.kafka_port)
-    owned = tansu.start(state, port, config.infra.startup_timeout_s)
+    owned = tansu.start(state, port, config.infra.startup_timeout_s, config.kafka.client)
     return Service(name="kafka", origin="embedded", address=f"127.0.0.1:{port}", running=True, pid=owned.pid,
                    started_now=True)
 
@@ -81,7 +82,7 @@ def _redis_up(config: Config) -> Service:
     timeout = config.redis.connect_timeout_s
     if config.redis.url:
         if not redis_server.answers_ping(config.redis.url, timeout):
-            raise ServiceUnavailable(f"Redis at {config.redis.url} did not answer within {timeout:g} s "
+            raise ServiceUnavailable(f"Redis at {mask_url(config.redis.url)} did not answer within {timeout:g} s "
                                      "(redis.url / REDIS_URL)")
         return Service(name="redis", origin="external", address=config.redis.url, running=True)
     state = _state_dir(config)
@@ -108,7 +109,8 @@ def status(config: Config) -> Endpoints:
     services = []
     for name, external, owned_name, probe, address_of in (
         ("kafka", config.kafka.bootstrap, tansu.NAME,
-         lambda a: tansu.answers_kafka(a, config.kafka.connect_timeout_s), lambda p: f"127.0.0.1:{p}"),
+         lambda a: tansu.answers_kafka(a, config.kafka.connect_timeout_s, config.kafka.client),
+         lambda p: f"127.0.0.1:{p}"),
         ("redis", config.redis.url, redis_server.NAME,
          lambda a: redis_server.answers_ping(a, config.redis.connect_timeout_s), lambda p: f"redis://127.0.0.1:{p}/0"),
     ):

