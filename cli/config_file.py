@@ -39,6 +39,12 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
             raise ConfigError("config", f"file {file} does not exist") from None
         except tomllib.TOMLDecodeError as error:
             raise ConfigError("config", f"{file} is not valid TOML: {error}") from None
+        except UnicodeDecodeError:
+            raise ConfigError("config", f"{file} is not a text file (not UTF-8); a TOML file is expected") from None
+        except IsADirectoryError:
+            raise ConfigError("config", f"{file} is a directory, not a TOML file") from None
+        except OSError as error:
+            raise ConfigError("config", f"{file} cannot be read: {error.strerror or error}") from None
     notes: list[str] = []
     config = parse_config(document, {k: v for k, v in env.items() if k not in COMMAND_ENV}, notes)
     for line in notes:

@@ -159,9 +159,12 @@ Row = tuple[str, dict[str, str], str]  # (file:line, values by column, the raw l
 
 def read_header(path: Path) -> list[str]:
     """The column names of a CSV file (.gz and .xz read too); a UTF-8 BOM (Binance's exports
-    have one) is dropped."""
+    have one) is dropped. A first line that is no CSV at all (a binary file) has none: []."""
     for raw in lines(path, []):
-        return next(csv.reader([raw.decode("utf-8", errors="replace").removeprefix(_BOM)]), [])
+        try:
+            return next(csv.reader([raw.decode("utf-8", errors="replace").removeprefix(_BOM)]), [])
+        except csv.Error:
+            return []
     return []
 
 
