@@ -41,6 +41,21 @@ from arbflow.model.execution import Order, OrderIntent
 _gateway_log = logging.getLogger("arbflow.live_gateway")
 
 
+class _ClientLog:
+    """Where librdkafka's own log lines go: without it they are written straight to the
+    process's stderr (≈ 20 `%3|…|FAIL|…Connection refused` lines before the one clear line of
+    an unreachable broker). They reach the `arbflow.kafka.librdkafka` logger at DEBUG
+    (`--log-level debug` shows them); what matters surfaces as our own errors."""
+
+    _logger = logging.getLogger("arbflow.kafka.librdkafka")
+
+    def log(self, _level: int, message: str, *args: object, **_kwargs: object) -> None:
+        self._logger.debug(message, *args)
+
+
+CLIENT_LOG: dict[str, object] = {"logger": _ClientLog()}  # merged into every client's configuration
+
+
 def topic_name(config: Config, topic: str) -> str:
     """The physical topic name: `kafka.topic_prefix` + logical name."""
     return config.kafka.topic_prefix + topic
@@ -62,7 +77,8 @@ class Partitioner:
 
 def admin(bootstrap: str, timeout_s: float) -> AdminClient:
     """An admin client after checking the broker answers within `timeout_s`."""
-    client = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": int(timeout_s * 1000)})
+    client = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": int(timeout_s * 1000),
+                          **CLIENT_LOG})
     try:
         client.list_topics(timeout=timeout_s)
     except KafkaException as error:
@@ -134,6 +150,7 @@ class KeyedProducer:
             "linger.ms": linger_ms,
             "delivery.timeout.ms": delivery_timeout_ms,
             "queue.buffering.max.messages": 500_000,
+            **CLIENT_LOG,
         })
         self._partitioner = partitioner
         self._partitions = partitions or {}
@@ -236,6 +253,7 @@ def consumer(bootstrap: str, *, eof: bool, extra: dict[str, object] | None = Non
         # Tansu answers a fetch only when fetch.wait.max.ms (500 ms by default) expires
         # unless data is already there; live latency needs a short wait.
         "fetch.wait.max.ms": 10,
+        **CLIENT_LOG,
     }
     config.update(extra or {})
     return Consumer(config)

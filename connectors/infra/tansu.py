@@ -6,6 +6,7 @@ from pathlib import Path
 from confluent_kafka.admin import AdminClient
 
 from arbflow.connectors.infra import process
+from arbflow.connectors.kafka import CLIENT_LOG
 from arbflow.model.errors import ServiceUnavailable
 
 NAME = "tansu"
@@ -26,7 +27,7 @@ def binary() -> str:
 
 def answers_kafka(bootstrap: str, timeout_s: float = 1.0) -> bool:
     """True when a Kafka broker at `bootstrap` returns cluster metadata in time."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 1000})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 1000, **CLIENT_LOG})
     try:
         admin.list_topics(timeout=timeout_s)
     except Exception:
