@@ -62,10 +62,12 @@ def replay_and_report(config: Config, files: tuple[Path, ...], *, speed: float |
     Exits 2 on a bad line under `strict`; raises `DamagedFile` (exit 1) after the summary when
     a file broke before its end."""
     from arbflow.cli.progress import ProgressReport
+    from arbflow.connectors.infra import services
     from arbflow.connectors.replay import count_lines
     from arbflow.flows.replay import run_replay
     from arbflow.model import codec
 
+    services.up(config)  # an unreachable service is its one line before anything is announced
     total = sum(count_lines(path) for path in files)
     if not as_json:
         err_console.print(f"replaying {len(files)} file(s), {total:,} lines …")

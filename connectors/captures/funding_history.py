@@ -186,7 +186,10 @@ def _rows(path: Path, columns: tuple[str, ...], policy: RowPolicy) -> Iterator[R
     for number, raw in enumerate(lines(path, policy.damage), start=1):
         text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
         if header is None:
-            header = next(csv.reader([text.removeprefix(_BOM)]), [])
+            try:
+                header = next(csv.reader([text.removeprefix(_BOM)]), [])
+            except csv.Error as error:  # a binary file
+                raise ValueError(f"{path.name}: the first line is not a CSV header ({error})") from None
             missing = [c for c in columns if c not in header]
             if missing:
                 raise ValueError(f"{path.name}: missing column(s) {', '.join(missing)}")
@@ -194,7 +197,11 @@ def _rows(path: Path, columns: tuple[str, ...], policy: RowPolicy) -> Iterator[R
         if not text:
             continue
         where = f"{path.name}:{number}"
-        values = next(csv.reader([text]), [])
+        try:
+            values = next(csv.reader([text]), [])
+        except csv.Error as error:
+            policy.refuse(reasons.MISSING_FIELD, f"not a CSV row: {error}", source=where, raw=text)
+            continue
         if len(values) != len(header):
             policy.refuse(reasons.MISSING_FIELD, f"{len(values)} fields, the header has {len(header)}",
                           source=where, raw=text)
