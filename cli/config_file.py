@@ -12,7 +12,7 @@ from arbflow.model.config import Config, parse_config
 from arbflow.model.errors import ConfigError
 
 # Environment variables of the command line itself, not configuration keys.
-COMMAND_ENV = frozenset({"ARBFLOW_CONFIG", "ARBFLOW_LOG_LEVEL", "ARBFLOW_LOG_FORMAT"})
+COMMAND_ENV = frozenset({"ARBFLOW_CONFIG", "ARBFLOW_LOG_LEVEL", "ARBFLOW_LOG_FORMAT", "ARBFLOW_DEBUG"})
 _WARNED: set[str] = set()
 
 
