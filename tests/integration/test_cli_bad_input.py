@@ -6,6 +6,7 @@ case starts a service or waits long. An unexpected error (in process, a command 
 raise) is one line naming the log file that holds its traceback; `--debug` prints it."""
 
 import gzip
+import json
 import os
 import socket
 import subprocess
@@ -186,3 +187,40 @@ def test_debug_prints_the_traceback_instead(raising_config: object, tmp_path: Pa
     assert "Traceback (most recent call last)" in result.stderr and "raise RuntimeError" in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("arbflow: unexpected error: RuntimeError")
     assert not (tmp_path / "state" / "logs").exists()
+
+
+def test_redis_refusing_writes_mid_replay_is_one_line_after_the_report(kafka_bootstrap: str, tmp_path: Path,
+                                                                       user_env: dict[str, str]) -> None:
+    """Redis answers the start-up check, then refuses every write of the flow (out of memory):
+    the Redis sink's `DeliveryFailed` stops the flow. No Rust panic on the terminal (it is in
+    the native log), the summary of what the flow did is printed and written, then one line,
+    exit 1."""
+    from arbflow.connectors.infra import redis_server
+    from arbflow.sinks.redis_client import connect
+    from tests.markets import two_venue_market
+
+    (tmp_path / "redis").mkdir()
+    port = process.free_port()
+    redis_server.start(tmp_path / "redis", port, timeout_s=30)
+    try:
+        client = connect(f"redis://127.0.0.1:{port}/0", 2)
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", "1")
+        client.close()
+        market = two_venue_market(tmp_path / "market.jsonl")
+        env = {**user_env, "KAFKA_BOOTSTRAP": kafka_bootstrap, "REDIS_URL": f"redis://127.0.0.1:{port}/0",
+               "ARBFLOW_KAFKA__TOPIC_PREFIX": f"t{port}.", "ARBFLOW_SCANNER__MIN_SCORE": "0"}
+        result = subprocess.run([ARBFLOW, "replay", str(market), "--out", "out"], env=env, cwd=tmp_path,
+                                capture_output=True, text=True, timeout=120, check=False)
+    finally:
+        process.stop(tmp_path / "redis", redis_server.NAME)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1, result.stderr
+    assert "panicked" not in result.stderr and "outputs.rs" not in result.stderr and "Traceback" not in result.stderr
+    assert lines[-1].startswith("arbflow: Redis write of") and "maxmemory" in lines[-1], lines[-1]
+    assert sum(line.startswith("arbflow:") for line in lines) == 1, result.stderr
+    assert "Records per topic" in result.stdout  # the summary of what the flow did before it stopped
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["failure"].startswith("Redis write of") and summary["published"]
+    native = list((tmp_path / "state" / "logs").glob("replay-native-*.log"))
+    assert len(native) == 1 and "panicked" in native[0].read_text()
