@@ -182,7 +182,7 @@ def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = N
     summary.flow_s = time.monotonic() - started
     try:
         _collect_outputs(config, endpoints.kafka_bootstrap, producers, delivered, summary)
-    except ArbflowError:
+    except Exception:
         if summary.failure is None:
             raise
         raise summary.failure from None  # Kafka is gone too: nothing to report from
