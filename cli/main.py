@@ -55,7 +55,7 @@ class _Root(click.Group):
             die(error.format_message(), error.exit_code)
         except click.exceptions.Abort:
             die("aborted", 1)
-        sys.exit(returned if isinstance(returned, int) else 0)
+        sys.exit(returned if type(returned) is int else 0)  # an int only from ctx.exit(code): commands return None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
