@@ -13,7 +13,7 @@ from arbflow.model.config import Config, parse_config
 from arbflow.model.errors import ConfigError
 
 # Environment variables of the command line itself, not configuration keys.
-COMMAND_ENV = frozenset({"ARBFLOW_CONFIG", "ARBFLOW_LOG_LEVEL", "ARBFLOW_LOG_FORMAT"})
+COMMAND_ENV = frozenset({"ARBFLOW_CONFIG", "ARBFLOW_LOG_LEVEL", "ARBFLOW_LOG_FORMAT", "ARBFLOW_DEBUG"})
 _WARNED: set[str] = set()
 
 
@@ -40,6 +40,12 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
             raise ConfigError("config", f"file {file} does not exist") from None
         except tomllib.TOMLDecodeError as error:
             raise ConfigError("config", f"{file} is not valid TOML: {error}") from None
+        except UnicodeDecodeError:
+            raise ConfigError("config", f"{file} is not a text file (not UTF-8); a TOML file is expected") from None
+        except IsADirectoryError:
+            raise ConfigError("config", f"{file} is a directory, not a TOML file") from None
+        except OSError as error:
+            raise ConfigError("config", f"{file} cannot be read: {error.strerror or error}") from None
     notes: list[str] = []
     config = parse_config(document, {k: v for k, v in env.items() if k not in COMMAND_ENV}, notes)
     for line in notes:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from arbflow.cli.support import die, err_console, guard, load, out_console
+from arbflow.cli.support import die, err_console, guard, load, native_stderr, out_console
 from arbflow.connectors.captures.row_policy import BadRow
 from arbflow.model.config import Config
 from arbflow.reports.output_files import listed
@@ -62,10 +62,12 @@ def replay_and_report(config: Config, files: tuple[Path, ...], *, speed: float |
     Exits 2 on a bad line under `strict`; raises `DamagedFile` (exit 1) after the summary when
     a file broke before its end."""
     from arbflow.cli.progress import ProgressReport
+    from arbflow.connectors.infra import services
     from arbflow.connectors.replay import count_lines
     from arbflow.flows.replay import run_replay
     from arbflow.model import codec
 
+    services.up(config)  # an unreachable service is its one line before anything is announced
     total = sum(count_lines(path) for path in files)
     if not as_json:
         err_console.print(f"replaying {len(files)} file(s), {total:,} lines …")
@@ -86,9 +88,10 @@ def replay_and_report(config: Config, files: tuple[Path, ...], *, speed: float |
             err_console.print(line)
 
         try:
-            summary = run_replay(config, list(files), speed=speed, workers=workers, progress=progress,
-                                 trade=trade, publish_only=publish_only,
-                                 announce=None if as_json else announce, strict=strict)
+            with native_stderr("replay"):
+                summary = run_replay(config, list(files), speed=speed, workers=workers, progress=progress,
+                                     trade=trade, publish_only=publish_only,
+                                     announce=None if as_json else announce, strict=strict)
         except BadRow as error:
             publishing.close()
             die(f"{error} (--strict: stopped at the first bad line)", 2)
@@ -126,10 +129,13 @@ DEAD_LETTERS_SHOWN = 5  # the first few dead letters are printed under the summa
 
 
 def _end(summary: "ReplaySummary", *, strict: bool) -> None:
-    """After the summary: exit 2 under `strict` if the flow refused a record; a file that
+    """After the summary: a flow stopped by a lost service exits 1 with its error's line;
+    exit 2 under `strict` if the flow refused a record; a file that
     broke before its end is one line and exit 1 (`DamagedFile`)."""
     from arbflow.connectors.compressed import DamagedFile
 
+    if summary.failure is not None:  # the report above holds what the flow did before it stopped
+        raise summary.failure
     dead = summary.dead_letters()
     if strict and dead:
         die(f"{dead[0].source}: {dead[0].reason}: {dead[0].detail} (--strict: {len(dead):,} record(s) refused)", 2)

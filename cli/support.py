@@ -1,14 +1,20 @@
 """What every `arbflow` command shares: the consoles, exiting with one clear line, loading
 the configuration, and the error guard (exit codes: 1 runtime failure, 2 usage/config,
-130 interrupted). Command modules import these from here, never from `cli.main`, so
-`cli.main` can register them all without an import cycle."""
+130 interrupted). An error arbflow did not expect is one line naming it and the file its
+traceback was written to (`<infra.state_dir>/logs/crash-<UTC time>-<pid>.log`); the root
+option `--debug` prints the traceback on stderr instead. Command modules import these from
+here, never from `cli.main`, so `cli.main` can register them all without an import cycle."""
 
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
+import time
+import traceback
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -28,8 +34,91 @@ def die(message: str, code: int) -> NoReturn:
     """Exit with `message` as one line on stderr (secrets masked, as in every log line)."""
     from arbflow.cli.logs import redactor
 
-    err_console.print(f"[bold red]arbflow:[/bold red] {escape(redactor(message))}", soft_wrap=True)
+    line = " ".join(str(message).split())  # one line, whatever the error's text holds
+    err_console.print(f"[bold red]arbflow:[/bold red] {escape(redactor(line))}", soft_wrap=True)
     sys.exit(code)
+
+
+DEBUG_ENV = "ARBFLOW_DEBUG"
+_MAX_DETAIL = 300  # characters of an unexpected error's text on its one line
+
+
+def debugging() -> bool:
+    """Whether the root `--debug` option (or `$ARBFLOW_DEBUG`) asked for tracebacks."""
+    context = click.get_current_context(silent=True)
+    obj = context.find_root().obj if context is not None else None
+    if isinstance(obj, dict) and "debug" in obj:
+        return bool(obj["debug"])
+    return os.environ.get(DEBUG_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _state_dir() -> Path:
+    """`infra.state_dir` of the configuration in effect, or the default when it cannot load."""
+    from arbflow.cli.config_file import load_config
+    from arbflow.model.config import InfraConfig
+
+    context = click.get_current_context(silent=True)
+    obj = context.find_root().obj if context is not None else None
+    path = obj.get("config_path") if isinstance(obj, dict) else None
+    try:
+        return Path(load_config(path, warn=lambda _line: None).infra.state_dir)
+    except Exception:  # a config that cannot load still gets its crash log
+        return Path(InfraConfig().state_dir)
+
+
+def write_crash_log(error: BaseException) -> Path | None:
+    """Write `error`'s traceback (secrets masked) under `<state_dir>/logs/`, else the temp
+    directory; returns the file, or None when neither can be written."""
+    import tempfile
+
+    from arbflow.cli.logs import redactor
+
+    text = redactor("".join(traceback.format_exception(error)))
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    name = f"crash-{stamp}-{os.getpid()}.log"
+    for directory in (_state_dir() / "logs", Path(tempfile.gettempdir()) / "arbflow-logs"):
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            path = directory / name
+            path.write_text(f"arbflow {' '.join(sys.argv[1:])}\n{text}")
+            return path.resolve()
+        except OSError:
+            continue
+    return None
+
+
+def crash(error: BaseException) -> NoReturn:
+    """Exit 1 on an error arbflow did not expect: one line naming it and the log file holding
+    its traceback, or (with `--debug`) the traceback itself on stderr."""
+    if debugging():
+        traceback.print_exception(error, file=sys.stderr)
+        die(f"unexpected error: {type(error).__name__}: {error}", 1)
+    path = write_crash_log(error)
+    detail = " ".join(str(error).split())
+    if len(detail) > _MAX_DETAIL:
+        detail = detail[:_MAX_DETAIL] + "…"
+    where = f"traceback in {path}" if path is not None else "the traceback could not be written"
+    die(f"unexpected error: {type(error).__name__}: {detail} ({where}; --debug prints it)", 1)
+
+
+def fail(error: BaseException) -> NoReturn:
+    """Exit with the line and code `error` deserves: a configuration error 2, our own errors
+    (also wrapped, e.g. by a dataflow's `BytewaxRuntimeError`) and a missing file 1,
+    Ctrl-C 130, anything else through `crash`."""
+    if isinstance(error, KeyboardInterrupt):
+        die("interrupted", 130)
+    cause = _arbflow_cause(error)
+    if cause is None and isinstance(error, FileNotFoundError):
+        if debugging():
+            traceback.print_exception(error, file=sys.stderr)
+        die(str(error), 1)
+    if cause is None:
+        crash(error)
+    if debugging():
+        traceback.print_exception(error, file=sys.stderr)
+    if isinstance(cause, ConfigError):
+        die(f"config error: {cause}", 2)
+    die(str(cause), 1)
 
 
 def load(ctx: click.Context) -> Config:
@@ -61,22 +150,16 @@ def _arbflow_cause(error: BaseException) -> ArbflowError | None:
 
 
 def guard(function: F) -> F:
-    """Translate our errors into one clear line and an exit code (never a traceback)."""
+    """Translate every error into one clear line and an exit code (never a traceback; see
+    `fail`). The root group applies the same to commands without this decorator."""
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
-        except ConfigError as error:
-            die(f"config error: {error}", 2)
-        except (ArbflowError, FileNotFoundError) as error:
-            die(str(error), 1)
-        except KeyboardInterrupt:
-            die("interrupted", 130)
-        except Exception as error:  # a dataflow wraps what stopped it (BytewaxRuntimeError)
-            cause = _arbflow_cause(error)
-            if cause is None:
-                raise
-            die(str(cause), 1)
+        except click.exceptions.ClickException:
+            raise  # click prints its own usage errors (exit 2)
+        except (Exception, KeyboardInterrupt) as error:  # a dataflow wraps what stopped it
+            fail(error)
 
     wrapper.__name__ = function.__name__
     wrapper.__doc__ = function.__doc__
@@ -145,3 +228,52 @@ def recovery(config: Config, command: str, enabled: bool, kafka: Any) -> dict[st
                       "(resumes where it stopped; delete the directory to start over)")
     return {"recovery_config": RecoveryConfig(directory),
             "epoch_interval": timedelta(seconds=config.recovery.snapshot_interval_s)}
+
+
+@contextlib.contextmanager
+def native_stderr(command: str) -> Iterator[None]:
+    """While a dataflow runs, what native code writes straight to file descriptor 2 — Bytewax's
+    Rust runtime prints ≈ 140 lines of panic (`src/outputs.rs:…`) when a sink or source
+    raises — goes to `<state_dir>/logs/<command>-native-<UTC time>-<pid>.log` instead of the
+    terminal; Python's own stderr (log lines, the status line, the final one line) stays
+    where it was. The error itself still reaches the guard, which says it in one line. An
+    empty log file is removed afterwards. With `--debug`, nothing is redirected."""
+    if debugging():
+        yield
+        return
+    try:
+        python_on_fd2 = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # a test runner's in-memory stream
+        python_on_fd2 = False
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    try:
+        directory = _state_dir() / "logs"
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{command}-native-{stamp}-{os.getpid()}.log"
+        log = path.open("ab")
+    except OSError:
+        yield  # no place for the log: leave stderr as it is
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    previous = sys.stderr
+    if python_on_fd2:
+        sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding=previous.encoding,
+                               errors=previous.errors or "backslashreplace")
+    os.dup2(log.fileno(), 2)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        if python_on_fd2:
+            replaced, sys.stderr = sys.stderr, previous
+            with contextlib.suppress(OSError):
+                replaced.close()
+        log.close()
+        if path.stat().st_size == 0:
+            path.unlink(missing_ok=True)
+        else:
+            logging.getLogger("arbflow.cli").info("the dataflow's native output is in %s", path)

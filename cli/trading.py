@@ -12,7 +12,7 @@ import click
 
 from arbflow.cli.logs import redactor
 from arbflow.cli.serving import metrics_options, serve_metrics
-from arbflow.cli.support import err_console, graceful_stop, guard, load, recovery
+from arbflow.cli.support import err_console, graceful_stop, guard, load, native_stderr, recovery
 from arbflow.model.config import Config
 
 
@@ -92,7 +92,7 @@ def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: i
                       f"{'from the beginning' if from_beginning else 'reading what is published from now on'}"
                       " (Ctrl-C to stop)")
     with (graceful_stop(err_console.print) as stop, _status("scan", status_every, trading=False),
-          _alerts_out(config) as on_alert):
+          _alerts_out(config) as on_alert, native_stderr("scan")):
         cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
                                    start=start, partitions=partitions, stop=stop, on_alert=on_alert),
                  workers_per_process=workers, **recovery(config, "scan", not no_recovery, endpoints.kafka),
@@ -159,11 +159,13 @@ def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: 
                               f"{'from the beginning' if from_beginning else 'reading what is published from now on'}"
                               " (Ctrl-C to stop)")
         try:
-            cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
-                                       start=start, partitions=partitions, trade=True, mode=cast(TradeMode, mode),
-                                       stop=stop, on_alert=on_alert),
-                     workers_per_process=workers, **recovery(config, f"trade-{mode}", not no_recovery, endpoints.kafka),
-                     **_cluster(process_id, addresses))
+            with native_stderr(f"trade-{mode}"):
+                cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
+                                           start=start, partitions=partitions, trade=True,
+                                           mode=cast(TradeMode, mode), stop=stop, on_alert=on_alert),
+                         workers_per_process=workers,
+                         **recovery(config, f"trade-{mode}", not no_recovery, endpoints.kafka),
+                         **_cluster(process_id, addresses))
         finally:
             stop.set()
             if worker is not None:

@@ -46,6 +46,20 @@ from arbflow.model.execution import Order, OrderIntent
 _gateway_log = logging.getLogger("arbflow.live_gateway")
 
 
+class _ClientLog:
+    """Where librdkafka's own log lines go: without it they are written straight to the
+    process's stderr (≈ 20 `%3|…|FAIL|…Connection refused` lines before the one clear line of
+    an unreachable broker). They reach the `arbflow.kafka.librdkafka` logger at DEBUG
+    (`--log-level debug` shows them); what matters surfaces as our own errors."""
+
+    _logger = logging.getLogger("arbflow.kafka.librdkafka")
+
+    def log(self, _level: int, message: str, *args: object, **_kwargs: object) -> None:
+        self._logger.debug(message, *args)
+
+
+CLIENT_LOG: dict[str, object] = {"logger": _ClientLog()}  # merged into every client's configuration
+
 T = TypeVar("T")
 
 
@@ -72,9 +86,10 @@ Properties = Mapping[str, str] | None  # `kafka.client`: librdkafka properties f
 
 
 def client_config(bootstrap: str, base: Mapping[str, object], client: Properties) -> dict[str, object]:
-    """The dict handed to confluent-kafka: arbflow's `base` settings, then the configured
-    `client` properties (which win), then `bootstrap.servers` = `bootstrap`."""
-    return {**base, **(client or {}), "bootstrap.servers": bootstrap}
+    """The dict handed to confluent-kafka: arbflow's `base` settings and its log sink
+    (`CLIENT_LOG`), then the configured `client` properties (which win), then
+    `bootstrap.servers` = `bootstrap`."""
+    return {**base, **CLIENT_LOG, **(client or {}), "bootstrap.servers": bootstrap}
 
 
 def built(factory: Callable[[dict[str, object]], T], conf: dict[str, object]) -> T:
@@ -271,6 +286,7 @@ def consumer(bootstrap: str, *, eof: bool, extra: dict[str, object] | None = Non
         # Tansu answers a fetch only when fetch.wait.max.ms (500 ms by default) expires
         # unless data is already there; live latency needs a short wait.
         "fetch.wait.max.ms": 10,
+        **CLIENT_LOG,
     }
     config.update(extra or {})
     return built(Consumer, client_config(bootstrap, config, client))

@@ -7,6 +7,7 @@ Input items are `Consumed` messages; output items are `(topic, key, value)` tupl
 the logical topic name (the prefix is added here).
 """
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
@@ -17,6 +18,8 @@ from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 
 from arbflow.connectors.kafka import Consumed, KeyedProducer, Partitioner, Properties, admin, consumer, end_offsets
 from arbflow.model.errors import ServiceUnavailable
+
+_log = logging.getLogger("arbflow.kafka")
 
 Start = Literal["beginning", "end"]
 OutputItem = tuple[str, str | bytes | None, bytes]
@@ -107,16 +110,32 @@ class KafkaInput(FixedPartitionedSource[Consumed, int]):
 
 
 class _SinkPartition(StatelessSinkPartition[OutputItem]):
+    """Every batch is flushed and checked in `write_batch` (`DeliveryFailed` stops the flow).
+    `close` never raises: Bytewax calls it while unwinding from a failure — this sink's own
+    or another step's (Redis lost) — and a second Python error there is a panic inside a
+    destructor, which aborts the process (exit 134, no error line, no report). What `close`
+    cannot deliver is logged; after a failed batch it does not wait for the broker again."""
+
     def __init__(self, producer: KeyedProducer, prefix: str) -> None:
         self._producer, self._prefix = producer, prefix
+        self._failed = False
 
     def write_batch(self, items: list[OutputItem]) -> None:
-        for topic, key, value in items:
-            self._producer.produce(self._prefix + topic, key, value)
-        self._producer.flush()
+        try:
+            for topic, key, value in items:
+                self._producer.produce(self._prefix + topic, key, value)
+            self._producer.flush()
+        except BaseException:
+            self._failed = True
+            raise
 
     def close(self) -> None:
-        self._producer.flush()
+        if self._failed:
+            return
+        try:
+            self._producer.flush()
+        except Exception as error:  # never out of close (see the class docstring)
+            _log.error("Kafka output at close: %s", error)
 
 
 class KafkaOutput(DynamicSink[OutputItem]):

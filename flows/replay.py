@@ -4,7 +4,9 @@ over exactly what was published, and summarise what came out.
 Steps: (1) make sure Kafka and Redis are up and the topics exist; (2) publish every line
 (malformed ones to `dlq.replay`), as fast as possible or paced at ×`speed`; (3) run the
 signal flow bounded to the published offsets of the md.* topics; (4) read back the dead
-letters and opportunities the run produced, and the latest basis from Redis.
+letters and opportunities the run produced, and the latest basis from Redis. A flow stopped
+by one of our errors (Redis or Kafka lost mid-run) still gets its summary of what it
+published before (`ReplaySummary.failure` holds the error; no latest basis is read).
 """
 
 import time
@@ -24,6 +26,7 @@ from arbflow.connectors.replay import FileStats, Progress, Published, locate, pu
 from arbflow.flows.signal_flow import INPUT_TOPICS, build_signal_flow
 from arbflow.model import codec, topics
 from arbflow.model.config import Config
+from arbflow.model.errors import ArbflowError
 from arbflow.model.execution import Order, PairTrade
 from arbflow.model.portfolio import PortfolioState
 from arbflow.model.rejected import Rejected
@@ -57,6 +60,9 @@ class ReplaySummary:
     redis: str = ""  # the Redis URL, its password masked (model/secrets.py)
     located: dict[tuple[str, int], str] = field(default_factory=dict)  # (dlq topic, index) → file:line
     denied: Counter[str] = field(default_factory=Counter)  # accepted entries the desks refused, by reason
+    # What stopped the flow before its end (Redis or Kafka lost mid-run): the summary then holds
+    # what the run published before it, and the command raises it after the report.
+    failure: ArbflowError | None = None
 
     def dead_letters(self) -> list[Rejected]:
         """The dead letters the flow published (read back), in topic order, each with the
@@ -116,6 +122,7 @@ class ReplaySummary:
             "latest_basis": [{"asset": p.asset, "venue": p.venue, "basis_bps": p.basis_bps, "ts": p.ts}
                              for p in self.latest_basis],
             "first_ts": self.first_ts, "last_ts": self.last_ts,
+            "failure": None if self.failure is None else str(self.failure),
             "trading": self.trading_json(),
             "publish_seconds": round(self.publish_s, 3), "flow_seconds": round(self.flow_s, 3),
             "kafka": self.kafka, "redis": self.redis,
@@ -170,17 +177,41 @@ def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = N
         flow = build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url, ranges=ranges,
                                  on_producer=producers.append, partitions=partitions, trade=trade)
         denied_before = _entries_denied()
-        cli_main(flow, workers_per_process=workers or config.replay.workers)
+        try:
+            cli_main(flow, workers_per_process=workers or config.replay.workers)
+        except Exception as error:  # Bytewax wraps what stopped the flow
+            summary.failure = _arbflow_cause(error)
+            if summary.failure is None:
+                raise
         summary.denied = _entries_denied() - denied_before
     summary.flow_s = time.monotonic() - started
-    _collect_outputs(config, endpoints.kafka_bootstrap, producers, delivered, summary)
+    try:
+        _collect_outputs(config, endpoints.kafka_bootstrap, producers, delivered, summary)
+    except Exception:
+        if summary.failure is None:
+            raise
+        raise summary.failure from None  # Kafka is gone too: nothing to report from
     _locate_dead_letters(config, files, summary)
+    if summary.failure is not None:
+        return summary  # Redis may be what failed: the latest basis is not read
     client = connect(endpoints.redis_url, config.redis.connect_timeout_s)
     try:
         summary.latest_basis = read_latest(client, config.redis.key_prefix)
     finally:
         client.close()
     return summary
+
+
+def _arbflow_cause(error: BaseException) -> ArbflowError | None:
+    """Our own error inside the chain of exceptions a dataflow raised, if any."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ArbflowError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _locate_dead_letters(config: Config, files: Sequence[Path], summary: ReplaySummary) -> None:

@@ -159,9 +159,12 @@ Row = tuple[str, dict[str, str], str]  # (file:line, values by column, the raw l
 
 def read_header(path: Path) -> list[str]:
     """The column names of a CSV file (.gz and .xz read too); a UTF-8 BOM (Binance's exports
-    have one) is dropped."""
+    have one) is dropped. A first line that is no CSV at all (a binary file) has none: []."""
     for raw in lines(path, []):
-        return next(csv.reader([raw.decode("utf-8", errors="replace").removeprefix(_BOM)]), [])
+        try:
+            return next(csv.reader([raw.decode("utf-8", errors="replace").removeprefix(_BOM)]), [])
+        except csv.Error:
+            return []
     return []
 
 
@@ -183,7 +186,10 @@ def _rows(path: Path, columns: tuple[str, ...], policy: RowPolicy) -> Iterator[R
     for number, raw in enumerate(lines(path, policy.damage), start=1):
         text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
         if header is None:
-            header = next(csv.reader([text.removeprefix(_BOM)]), [])
+            try:
+                header = next(csv.reader([text.removeprefix(_BOM)]), [])
+            except csv.Error as error:  # a binary file
+                raise ValueError(f"{path.name}: the first line is not a CSV header ({error})") from None
             missing = [c for c in columns if c not in header]
             if missing:
                 raise ValueError(f"{path.name}: missing column(s) {', '.join(missing)}")
@@ -191,7 +197,11 @@ def _rows(path: Path, columns: tuple[str, ...], policy: RowPolicy) -> Iterator[R
         if not text:
             continue
         where = f"{path.name}:{number}"
-        values = next(csv.reader([text]), [])
+        try:
+            values = next(csv.reader([text]), [])
+        except csv.Error as error:
+            policy.refuse(reasons.MISSING_FIELD, f"not a CSV row: {error}", source=where, raw=text)
+            continue
         if len(values) != len(header):
             policy.refuse(reasons.MISSING_FIELD, f"{len(values)} fields, the header has {len(header)}",
                           source=where, raw=text)

@@ -144,7 +144,8 @@ def test_a_bad_log_level_exits_2_naming_the_option_when_given() -> None:
     result = _arbflow("--log-level", "verbose", "config", env={})
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1].startswith("Error: Invalid value for '--log-level'")
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]  # one line
+    assert result.stderr.startswith("arbflow: Invalid value for '--log-level'")
 
 
 def test_an_error_line_masks_secrets_too_when_a_command_exits(capsys: pytest.CaptureFixture[str]) -> None:
