@@ -135,7 +135,8 @@ def test_the_signal_flow_hands_the_properties_to_its_bytewax_source_and_sink(mon
 def test_the_configured_properties_override_arbflow_tuning_but_never_the_bootstrap() -> None:
     conf = kafka.client_config("a:1", {"fetch.wait.max.ms": 10, "linger.ms": 5},
                                {"fetch.wait.max.ms": "100", "client.id": "x"})
-    assert conf == {"fetch.wait.max.ms": "100", "linger.ms": 5, "client.id": "x", "bootstrap.servers": "a:1"}
+    assert conf == {"fetch.wait.max.ms": "100", "linger.ms": 5, "client.id": "x", "bootstrap.servers": "a:1",
+                    **kafka.CLIENT_LOG}  # librdkafka's own log lines go to the arbflow.kafka.librdkafka logger
 
 
 def test_the_bundled_librdkafka_accepts_a_sasl_ssl_configuration_as_the_readme_shows_it() -> None:
