@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from arbflow.model.config import Config
-from arbflow.model.errors import ArbflowError, ConfigError
+from arbflow.model.errors import ConfigError, arbflow_cause
 
 F = TypeVar("F", bound=Callable[..., Any])
 # Wide enough for the summary tables when output is piped (rich assumes 80 columns then).
@@ -107,7 +107,7 @@ def fail(error: BaseException) -> NoReturn:
     Ctrl-C 130, anything else through `crash`."""
     if isinstance(error, KeyboardInterrupt):
         die("interrupted", 130)
-    cause = _arbflow_cause(error)
+    cause = arbflow_cause(error)
     if cause is None and isinstance(error, FileNotFoundError):
         if debugging():
             traceback.print_exception(error, file=sys.stderr)
@@ -136,17 +136,6 @@ def load(ctx: click.Context) -> Config:
         config.kafka.bootstrap or "embedded", config.redis.url or "embedded")
     return config
 
-
-def _arbflow_cause(error: BaseException) -> ArbflowError | None:
-    """Our own error inside a chain of wrapping exceptions, if any."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, ArbflowError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
 
 
 def guard(function: F) -> F:

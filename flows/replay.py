@@ -26,7 +26,7 @@ from arbflow.connectors.replay import FileStats, Progress, Published, locate, pu
 from arbflow.flows.signal_flow import INPUT_TOPICS, build_signal_flow
 from arbflow.model import codec, topics
 from arbflow.model.config import Config
-from arbflow.model.errors import ArbflowError
+from arbflow.model.errors import ArbflowError, arbflow_cause
 from arbflow.model.execution import Order, PairTrade
 from arbflow.model.portfolio import PortfolioState
 from arbflow.model.rejected import Rejected
@@ -180,7 +180,7 @@ def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = N
         try:
             cli_main(flow, workers_per_process=workers or config.replay.workers)
         except Exception as error:  # Bytewax wraps what stopped the flow
-            summary.failure = _arbflow_cause(error)
+            summary.failure = arbflow_cause(error)
             if summary.failure is None:
                 raise
         summary.denied = _entries_denied() - denied_before
@@ -201,17 +201,6 @@ def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = N
         client.close()
     return summary
 
-
-def _arbflow_cause(error: BaseException) -> ArbflowError | None:
-    """Our own error inside the chain of exceptions a dataflow raised, if any."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, ArbflowError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
 
 
 def _locate_dead_letters(config: Config, files: Sequence[Path], summary: ReplaySummary) -> None:

@@ -6,6 +6,19 @@ class ArbflowError(Exception):
     """Base of every error arbflow raises on purpose."""
 
 
+def arbflow_cause(error: BaseException) -> ArbflowError | None:
+    """Our own error inside a chain of wrapping exceptions (`__cause__`, else `__context__`:
+    Bytewax and click wrap what a step raised), if any; cycles end the walk."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ArbflowError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 class ConfigError(ArbflowError):
     """A configuration value is invalid. `key` is the dotted path (`kafka.partitions`)."""
 

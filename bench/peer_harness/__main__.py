@@ -42,10 +42,7 @@ def main() -> None:
             cases += cf.cases_for(mk, loop)
         if with_nt:
             cases += nt.cases_for(mk, loop, clock)
-    rows = c.run_suite(cases)
-    c.print_summary(rows)
-    print()
-    c.print_table(rows)
+    c.run_and_print(cases)
 
 
 if __name__ == "__main__":

@@ -195,6 +195,14 @@ def print_summary(rows, ref="orjson.loads(str)"):
                 print(f"| {names[market]} {stream} | " + " | ".join(cells) + " |")
 
 
+def run_and_print(cases):
+    """Run the cases (`run_suite`), then print the summary and the table: every entry point's end."""
+    rows = run_suite(cases)
+    print_summary(rows)
+    print()
+    print_table(rows)
+
+
 def rows_from_log(path):
     """Rebuild rows from the per-run stderr lines of run_suite (for re-tabulating a finished run)."""
     import re

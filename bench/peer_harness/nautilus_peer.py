@@ -163,10 +163,7 @@ def main():
         mk = c.load_market(name)
         cases += c.baseline_cases(mk, with_json=False, with_standins=False)
         cases += cases_for(mk, loop, clock)
-    rows = c.run_suite(cases)
-    c.print_summary(rows)
-    print()
-    c.print_table(rows)
+    c.run_and_print(cases)
 
 
 if __name__ == "__main__":
