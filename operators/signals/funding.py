@@ -22,6 +22,7 @@ State is one mutable `FundingMonitor` per key (base asset), owned by its step.
 """
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
@@ -161,12 +162,15 @@ def carry_history(state: FundingMonitor, long: tuple[str, str], short: tuple[str
 
 
 def expected_carry(state: FundingMonitor, long: tuple[str, str], short: tuple[str, str], current_8h: Decimal,
-                   rule: StrategyConfig) -> Decimal:
+                   rule: StrategyConfig, settled: Sequence[Decimal] | None = None) -> Decimal:
     """The carry rule's μ̂ for a pair (operators/strategy/holding.py): the mean of its last
-    `carry_window_intervals` carries, the settled ones and `current_8h` as the newest."""
-    settled = carry_history(state, long, short, rule.carry_window_intervals - 1) if rule.carry_window_intervals > 1 \
-        else ()
-    mean = holding.expected_carry((*settled, current_8h), rule)
+    `carry_window_intervals` carries, the settled ones and `current_8h` as the newest.
+    `settled`: the pair's `carry_history` when the caller already has it (at least the last
+    `carry_window_intervals − 1` buckets), so it is not read twice."""
+    k = rule.carry_window_intervals
+    if settled is None:
+        settled = carry_history(state, long, short, k - 1) if k > 1 else ()
+    mean = holding.expected_carry((*(settled[-(k - 1):] if k > 1 else ()), current_8h), rule)
     return current_8h if mean is None else mean
 
 

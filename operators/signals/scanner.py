@@ -173,7 +173,7 @@ def evaluate(view: MarketView, long: Quote, short: Quote, cfg: ScannerConfig,
         return _rejected(priced, funding.reason, funding.detail)
     settled = carry_history(view.funding, *legs, strategy.holding_lookback_intervals + strategy.carry_window_intervals)
     held = holding.expected_holding(settled, strategy)
-    expected = expected_carry(view.funding, *legs, funding.carry_8h, strategy)
+    expected = expected_carry(view.funding, *legs, funding.carry_8h, strategy, settled)
     decision = carry_rule.decide_entry(carry_8h=expected, holding=held, entry_spread_bps=entry_spread,
                                        fees_bps=fees, exit_slippage_bps=exit_slip, cfg=strategy)
     priced |= {"carry_8h": funding.carry_8h, "carry_apr": funding.carry_apr,
