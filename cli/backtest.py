@@ -8,8 +8,10 @@ nature, and the live "silent stream" rule would call every leg stale; `strategy.
 = backtest.order_style` (default "taker": bars carry no trade prints, so a maker leg resting
 at its touch would never fill — under taker both legs cross the quotes); `signals.scan_on =
 "timestamp_complete"`, so each close is scanned once, after all its quotes and settlements
-(not at its first ticker, against the other legs' 8 h old quotes). Everything else is
-the configuration as loaded. The quote model's assumptions (half-spread, depth, when a
+(not at its first ticker, against the other legs' 8 h old quotes); `universe.assets` = the
+configured assets the file quotes (`traded_universe`: one desk per asset, each with an
+equal share of the capital, so a configured asset without data would hold its share idle).
+Everything else is the configuration as loaded. The quote model's assumptions (half-spread, depth, when a
 close is scanned, the order style, fees) are printed with the summary and written into summary.json and report.html; the
 entries the desks refused are printed by reason (counted in-process, not published).
 Wall time covers conversion, publishing and the flow; records/s is the flow's rate over
@@ -40,6 +42,15 @@ def denied_entries() -> dict[str, int]:
 
     return {sample.labels["reason"]: int(sample.value) for metric in ENTRIES_DENIED.collect()
             for sample in metric.samples if sample.name.endswith("_total") and sample.value}
+
+
+def traded_universe(config: Config, assets: set[str]) -> Config:
+    """`config` with `universe.assets` cut to the configured ones in `assets` (in their
+    configured order); unchanged when the file quotes none of them (the replay then says so)."""
+    kept = tuple(asset for asset in config.universe.assets if asset in assets)
+    if not kept or kept == config.universe.assets:
+        return config
+    return dataclasses.replace(config, universe=dataclasses.replace(config.universe, assets=kept))
 
 
 def backtest_settings(config: Config) -> Config:
@@ -76,6 +87,7 @@ def backtest(ctx: click.Context, file: Path, out_dir: Path | None, workers: int 
         replay_file = (out_dir or Path(scratch)) / BACKTEST_BARS
         with reading(config, strict, dead_letter_path(replay_file), damage_exits=False) as policy:
             conversion = bars_to_replay(config, file, replay_file, policy=policy)
+        config = traded_universe(config, conversion.assets)
         rows = assumptions(config, conversion.venues)
         summary = replay_and_report(config, (replay_file,), speed=0, workers=workers, out_dir=out_dir,
                                     as_json=as_json, trade=True, title="arbflow backtest", assumptions=rows)

@@ -16,7 +16,7 @@ import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from arbflow.model.contracts import CONTRACT_SIZE_ALLOWED, parse_contract_size
 from arbflow.model.errors import ConfigError
@@ -222,6 +222,11 @@ class ScannerConfig:
 
 
 OrderStyle = Literal["maker_first", "taker"]
+PAIR_KINDS: Final = ("carry", "spread", "cross_carry")
+
+
+def _pair_kinds(v: tuple[str, ...]) -> bool:
+    return len(v) > 0 and len(set(v)) == len(v) and all(kind in PAIR_KINDS for kind in v)
 ScanOn = Literal["price_update", "timestamp_complete"]
 
 
@@ -238,9 +243,16 @@ class StrategyConfig:
     `holding_lookback_intervals`, clamped to [`min_holding_intervals`,
     `max_holding_intervals`]; `default_holding_intervals` when the history holds no
     completed run. Hold while the carry stays at or above `exit_carry_8h` (hysteresis: the
-    entry bar is the whole round trip plus the margin, the exit bar only the carry's sign)."""
+    entry bar is the whole round trip plus the margin, the exit bar only the carry's sign).
+
+    `pair_kinds` says which pairs are traded: "carry" (spot long, perp short on one venue),
+    "spread" (perp long, perp short on two venues), "cross_carry" (spot long on one venue,
+    perp short on another: its basis includes the two venues' price gap, and the study does
+    not evaluate it, so it is off by default)."""
 
     order_style: OrderStyle = "maker_first"
+    pair_kinds: tuple[str, ...] = field(default=("carry", "spread"), metadata=rule(
+        _pair_kinds, f"a non-empty list of distinct pair kinds among {', '.join(PAIR_KINDS)}"))
     entry_margin_bps: Decimal = field(default=Decimal(20), metadata=rule(lambda v: 0 <= v <= 1_000,
                                                                        "a decimal from 0 to 1000 (bps)"))
     exit_carry_8h: Decimal = field(default=Decimal("-0.00005"), metadata=rule(lambda v: -1 < v < 1,

@@ -61,7 +61,7 @@ def run_desk(desk: AssetDesk | None, record: Any, config: DeskConfig) -> tuple[A
     """Fold one record through the desk's stages (see the module docstring); return the desk
     and the records to publish, in stream order. With `config.mode` None it only signals."""
     desk = desk or AssetDesk()
-    completed = [] if desk.signals.scan_due is None else _completed_scan(desk, record, config)
+    completed = _completed(desk, record, config) if desk_signals.pending(desk.signals) else []
     if type(record) in (ClockTick, VenueEvent):
         return desk, completed + _execution_only(desk, record, config)
     run = _advance(desk, record, config)
@@ -78,17 +78,22 @@ def run_desk(desk: AssetDesk | None, record: Any, config: DeskConfig) -> tuple[A
     return desk, completed + _execute(run, record, out, stop)
 
 
-def _completed_scan(desk: AssetDesk, record: Any, config: DeskConfig) -> list[Any]:
-    """`signals.scan_on = "timestamp_complete"`: the pending scan of a timestamp this record
-    is past runs first, at that timestamp (`desk_signals.scan_completed`), and its
-    opportunities reach the execution stage at that time too — before the record moves
-    stream time on and touches the market."""
+def _completed(desk: AssetDesk, record: Any, config: DeskConfig) -> list[Any]:
+    """`signals.scan_on = "timestamp_complete"`: what a timestamp this record is past left
+    pending runs first, at that timestamp (`desk_signals.timestamp_completed`): its basis
+    stops and its scan's opportunities reach the execution stage at that time too — before
+    the record moves stream time on and touches the market."""
     ts = record.ts if type(record) in (ClockTick, VenueEvent) else record.ts_local
-    scanned = desk_signals.scan_completed(desk.signals, desk.market, ts, config)
+    scanned, stops = desk_signals.timestamp_completed(desk.signals, desk.market, ts, config)
     state = desk.execution
     if config.mode is None or state is None or not scanned:
         return scanned
     out = list(scanned)
+    asset = desk.market.asset
+    for stop in stops:
+        out += execution.on_basis_stop(state, stop.venue, asset, stop.stop, state.now, config)
+    if scan := [o for o in scanned if type(o) is Opportunity]:
+        out += execution.on_scan(state, scan, config)
     for item in scanned:
         if type(item) is Opportunity and (item.accepted or config.allocation.desk_controller):
             out += execution.on_opportunity(state, item, config)
@@ -111,6 +116,8 @@ def _execute(run: execution.Run, record: Any, signalled: list[Any], stop: BasisS
                        execution.on_market(run, record))
     if stop is not None:
         out += execution.on_basis_stop(state, stop.venue, asset, stop.stop, record.ts_local, config)
+    if scan := [o for o in signalled if type(o) is Opportunity]:
+        out += execution.on_scan(state, scan, config)
     for item in signalled:  # accepted ones may start entries; every one feeds the controller
         if type(item) is Opportunity and (item.accepted or config.allocation.desk_controller):
             out += execution.on_opportunity(state, item, config)

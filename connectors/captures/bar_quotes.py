@@ -48,6 +48,7 @@ from arbflow.model.config import BacktestConfig, Config, VenueConfig
 from arbflow.model.market import Candle, Ticker
 from arbflow.model.money import BPS_PER_UNIT, MONEY, ONE, ZERO
 from arbflow.model.rejected import Rejected
+from arbflow.model.symbols import base_asset
 from arbflow.model.topics import MD_CANDLE, MD_TICKER
 
 SIZE_STEP: Final = Decimal("1e-8")  # base units: sizes are rounded down to this
@@ -87,6 +88,7 @@ class BarConversion:
     counts: Counter[str] = field(default_factory=Counter)
     rejected: list[Rejected] = field(default_factory=list)
     venues: set[str] = field(default_factory=set)  # the venues of the quotes written
+    assets: set[str] = field(default_factory=set)  # the base assets of the quotes written
 
 
 def bar_items(path: Path, *, venues: Mapping[str, VenueConfig], model: QuoteModel,
@@ -113,6 +115,7 @@ def bar_items(path: Path, *, venues: Mapping[str, VenueConfig], model: QuoteMode
         if isinstance(quoted, Ticker):
             conversion.counts[MD_TICKER] += 1
             conversion.venues.add(quoted.venue)
+            conversion.assets.add(base_asset(quoted.symbol))
             yield ts, MD_TICKER, quoted
         else:
             conversion.rejected.append(codec.reject(quoted[0], quoted[1], source=where, raw=codec.encode(record),
@@ -143,7 +146,10 @@ def assumptions(config: Config, venues: Iterable[str]) -> list[tuple[str, str]]:
             ("half-spread h", f"{backtest.half_spread_bps} bps"),
             ("depth per side", f"{backtest.depth_usd} USD (depth_usd / c base units, rounded down to {SIZE_STEP:f})"),
             ("scan", "once per close, after every quote and settlement of it (signals.scan_on = "
-                     f"{config.signals.scan_on})"),
+                     f"{config.signals.scan_on}); a basis point once per close too, with both legs of it"),
+            ("desks", f"{', '.join(config.universe.assets)}: the configured assets the file quotes, "
+                      f"each with an equal share of {config.execution.starting_capital} USD"),
+            ("pairs", ", ".join(config.strategy.pair_kinds) + " (strategy.pair_kinds)"),
             ("fills", "from the quotes only: bars carry no trade prints, a resting order never fills"),
             ("order style", "taker: both legs marketable IOCs against the quotes, harder leg first, exits marketable"
              if config.strategy.order_style == "taker" else

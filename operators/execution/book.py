@@ -38,7 +38,7 @@ from arbflow.operators.execution.venue_events import VenueEvent
 _ZERO: Final = Decimal(0)
 _PNL_STEP: Final = Decimal("1e-10")  # USD: where a PnL needs a division, it is cut here
 LegName = Literal["long", "short"]
-Purpose = Literal["entry", "second", "hedge", "unwind", "exit"]
+Purpose = Literal["entry", "second", "hedge", "unwind", "exit", "resize"]
 TERMINAL: Final = frozenset({"filled", "canceled", "rejected"})
 
 
@@ -166,6 +166,9 @@ class Trade:
     funding_pnl: Decimal = _ZERO
     ts_exit: int | None = None
     spread_trade: bool = True  # carry_rule.spread_trade at entry; a carry trade skips the close-spread exits
+    target_notional: Decimal | None = None  # N, the notional of the first activation (operators.execution.resize)
+    resize_seq: int = 0  # resizes started (their order ids count them)
+    mark: Decimal = _ZERO  # the last mark to close (USD), on two quotes of one time (state._unrealised)
 
     def leg(self, name: LegName) -> LegBook:
         return self.long if name == "long" else self.short

@@ -2,7 +2,8 @@
 issue 7 item 4) — pure, stream time only.
 
 Every `allocation.rebalance_interval_s` of stream time [5 min], and after a large change (a
-pair's carry crossing 0 or moving by more than half its size: `urgent`), the desk reconciles
+pair's carry crossing 0 or moving by more than half its size, or the carry rule entering or
+leaving the pair — its opportunity accepted or no longer: `urgent`), the desk reconciles
 `target − current = adjustments` with `operators.portfolio.allocator.allocate` over the pairs it has
 seen (only with `allocation.desk_controller` on) — at most once per stream timestamp: a
 reconcile due at T runs when stream time moves past T (the engine's `_begin`), at T, after
@@ -10,7 +11,9 @@ every record and opportunity of T (a bar close's candidates all move at once: on
 run per close, not one per candidate), on the market as it stood at T:
 - a pair is what an opportunity names (`asset:long_venue:long_symbol>short_venue:short_symbol`,
   the opportunity id without its `@ts`); its current carry and round-trip cost (the four
-  fills' fees + slippage, bps) are the latest opportunity's; its carry history is one
+  fills' fees + slippage, bps) are the latest opportunity's — the carry counts only while
+  the carry rule is in the pair (its opportunity accepted, or the pair held and the rule
+  holding it), else 0, so capital goes to the pairs the rule trades; its carry history is one
   observation per `allocation.carry_sample_s` [1 min] of stream time, kept for the
   allocator's window;
 - current = the notional of the pair's open trade, pending = of a trade still entering;
@@ -21,8 +24,9 @@ run per close, not one per candidate), on the market as it stood at T:
 - the allocator's hysteresis decides (7 % band, gain > 2.5 × round-trip cost); adjustments
   come cancel > de-risk > entry and are carried out at once, in that order: `cancel` → the
   pair's resting first leg is cancelled; `exit` → the open trade closes with soft
-  (passive) exits, reason REBALANCE; `reduce` has no partial form here (a trade is a whole
-  pair): it lowers the pair's cap, so the next entry is smaller; `enter`/`increase` set it.
+  (passive) exits, reason REBALANCE; `reduce`/`increase` of an open trade resize both its
+  legs to the target at once (operators.execution.resize; the target becomes the trade's
+  constant notional); `enter` sets the cap of the pair's next entry.
 Entries are capped (`entry_cap`): by the pair's last target; by 0 when the allocator
 excluded it (carry ≤ 0, beyond the best `max_pairs`); otherwise — before the first
 allocation, or while its history is too short — by the room left under the desk's share of
@@ -45,6 +49,7 @@ from arbflow.model.signals import Opportunity
 from arbflow.operators.execution.book import Trade
 from arbflow.operators.portfolio.allocation_stats import DAY_MS
 from arbflow.operators.portfolio.allocator import allocate
+from arbflow.operators.strategy import carry_rule
 
 _ZERO: Final = Decimal(0)
 _ENTERING: Final = frozenset({"first", "second", "hedging"})
@@ -63,6 +68,7 @@ class PairView:
     carry_8h: Decimal
     cost_bps: Decimal
     history: deque[CarryPoint] = field(default_factory=deque)
+    accepted: bool = False  # the carry rule would enter it now (its latest opportunity was accepted)
 
 
 @dataclass(slots=True)
@@ -92,9 +98,9 @@ def observe(ctrl: DeskController, opp: Opportunity, config: DeskConfig) -> None:
     view = ctrl.pairs.get(key)
     if view is None:
         view = ctrl.pairs[key] = PairView(asset=opp.asset, carry_8h=carry, cost_bps=_ZERO)
-    if ctrl.last_run is not None and _large_change(view.carry_8h, carry):
-        ctrl.urgent = True
-    view.carry_8h, view.cost_bps = carry, opp.fees_bps + opp.slippage_bps
+    if ctrl.last_run is not None and (_large_change(view.carry_8h, carry) or view.accepted != opp.accepted):
+        ctrl.urgent = True  # the carry moved a lot, or the rule entered or left the pair
+    view.carry_8h, view.cost_bps, view.accepted = carry, opp.fees_bps + opp.slippage_bps, opp.accepted
     if not view.history or opp.ts - view.history[-1].ts >= config.allocation.carry_sample_ms:
         view.history.append(CarryPoint(ts=opp.ts, carry_8h=carry))
     oldest = opp.ts - config.allocation.history_days * DAY_MS
@@ -129,11 +135,8 @@ def reconcile(ctrl: DeskController, now: int, trades: Iterable[Trade], capital: 
     ctrl.last_run, ctrl.urgent = now, False
     current, pending = _held(trades)
     asset = next(iter(ctrl.pairs.values())).asset
-    candidates = tuple(
-        Candidate(pair_id=key, asset=view.asset, carry_8h=view.carry_8h, history=tuple(view.history),
-                  round_trip_cost_bps=view.cost_bps, current_notional=current.get(key, _ZERO),
-                  pending_notional=pending.get(key, _ZERO))
-        for key, view in sorted(ctrl.pairs.items()))
+    candidates = tuple(_candidate(key, view, current.get(key, _ZERO), pending.get(key, _ZERO), config)
+                       for key, view in sorted(ctrl.pairs.items()))
     allocation = allocate(AllocationRequest(equity=sector_equity(config, asset), capital=max(capital, _ZERO),
                                             ts=now, candidates=candidates), config.allocation)
     ctrl.last = allocation
@@ -141,6 +144,17 @@ def reconcile(ctrl: DeskController, now: int, trades: Iterable[Trade], capital: 
     ctrl.caps = {t.pair_id: t.target_notional for t in allocation.targets if t.pair_id not in ctrl.excluded}
     # a pair the allocator cannot judge yet is left alone (the allocator would unwind it)
     return tuple(a for a in allocation.adjustments if ctrl.excluded.get(a.pair_id) != reasons.HISTORY_TOO_SHORT)
+
+
+def _candidate(key: str, view: PairView, current: Decimal, pending: Decimal, config: DeskConfig) -> Candidate:
+    """The allocator's view of a pair: its expected carry while the carry rule is in it — it
+    would enter now, or the pair is held and the rule holds it — else 0, so the allocator
+    frees that capital for the pairs the rule is in (the study's portfolio does the same)."""
+    holds = current + pending > _ZERO and not carry_rule.should_exit(view.carry_8h, config.strategy)
+    in_market = view.accepted or holds
+    return Candidate(pair_id=key, asset=view.asset, carry_8h=view.carry_8h if in_market else _ZERO,
+                     history=tuple(view.history), round_trip_cost_bps=view.cost_bps, rule_holds=holds,
+                     current_notional=current, pending_notional=pending)
 
 
 def entry_cap(ctrl: DeskController, key: str, asset: str, open_notional: Decimal,

@@ -28,6 +28,9 @@ Trade phases:
   `leg_timeout_ms`; no fill at all → back to active, and after `max_soft_exit_rounds` such
   rounds the next exit is hard) → exit_market (what is left, marketable; an imbalance between
   the legs is a leg-out whose lagging leg is hedged). Hard triggers go to exit_market at once.
+- active → resize_first → resize_second → active: when a timestamp completes, a trade
+  whose `qty × mark` drifted more than `rebalance_drift` from its target notional is
+  resized back to it by IOCs on both legs (operators.execution.resize: constant notional).
 - closed / rejected: the ledger books the trade (or releases it if nothing traded).
 Every move goes through `phases.move`, checked against the declared table `phases.ALLOWED`.
 Timeouts cancel; a phase moves on only once its orders are done (venue confirmed), so every
@@ -50,7 +53,7 @@ from arbflow.model.market import ClockTick, FundingRate, MarketTrade, OrderBook,
 from arbflow.model.money import MONEY, mid
 from arbflow.model.signals import Opportunity
 from arbflow.operators import market_state
-from arbflow.operators.execution import controller, exits, ids, pricing
+from arbflow.operators.execution import controller, exits, ids, pricing, resize
 from arbflow.operators.execution import entry as legs
 from arbflow.operators.execution import ledger as ledger_ops
 from arbflow.operators.execution import paper_venue as paper_fills
@@ -75,8 +78,24 @@ _ZERO: Final = Decimal(0)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-__all__ = ["EntryDenied", "ExecutionState", "Output", "Run", "advance", "new_state", "on_basis_stop", "on_clock",
-           "on_funding", "on_market", "on_opportunity", "on_venue_event", "request_exit", "resume_entries", "update"]
+__all__ = [
+    "EntryDenied",
+    "ExecutionState",
+    "Output",
+    "Run",
+    "advance",
+    "new_state",
+    "on_basis_stop",
+    "on_clock",
+    "on_funding",
+    "on_market",
+    "on_opportunity",
+    "on_scan",
+    "on_venue_event",
+    "request_exit",
+    "resume_entries",
+    "update",
+]
 
 
 def _money(handler: Callable[P, R]) -> Callable[P, R]:
@@ -150,12 +169,12 @@ def on_venue_event(state: ExecutionState, event: VenueEvent, settings: DeskConfi
 @_money
 def on_basis_stop(state: ExecutionState, venue: str, asset: str, stop: bool, ts: int,
                   settings: DeskConfig) -> list[Output]:
-    """The basis-at-risk stop of `venue` for `asset` turned on (hard exit of every trade with
-    a leg there) or off."""
+    """The basis-at-risk stop of `venue` for `asset` turned on (hard exit of every spot–perp
+    trade short that venue's perp: `exits.basis_guarded`) or off."""
     run = _begin(state, ts, settings)
     if stop:
         state.basis_stops.add((venue, asset))
-        _check_exits(run, lambda t: t.asset == asset and venue in (t.long.venue, t.short.venue))
+        _check_exits(run, lambda t: t.asset == asset and t.short.venue == venue and exits.basis_guarded(t))
     else:
         state.basis_stops.discard((venue, asset))
     return _finish(run)
@@ -211,6 +230,22 @@ def update(state: ExecutionState | None, record: Any, settings: DeskConfig) -> t
 def _pair_key(opp: Opportunity) -> tuple[tuple[str, str], tuple[str, str]]:
     a, b = (opp.long_venue, opp.long_symbol), (opp.short_venue, opp.short_symbol)
     return (a, b) if a <= b else (b, a)
+
+
+@_money
+def on_scan(state: ExecutionState, opportunities: list[Opportunity], settings: DeskConfig) -> list[Output]:
+    """A scan's candidates, before any of them is decided (`on_opportunity`): the controller
+    observes them all, and reconciles at once when one of them is an urgent change (the
+    carry rule entered or left a pair, a carry moved a lot) — so an entry the rule now wants
+    is sized by an allocation that knows it, not refused by the last one, which saw the pair
+    out of the rule."""
+    run = _begin(state, max((o.ts for o in opportunities), default=state.now), settings)
+    if settings.allocation.desk_controller:
+        for opp in opportunities:
+            controller.observe(state.controller, opp, settings)
+        if state.controller.urgent:
+            _reconcile(run)
+    return _finish(run)
 
 
 @_money
@@ -328,8 +363,11 @@ def _entry_prices(run: Run, trade: Trade, plan: pricing.EntryPlan) -> tuple[Deci
 def _begin(state: ExecutionState, ts: int, settings: DeskConfig) -> Run:
     """Move stream time to `ts` and fire what fell due (see the module docstring)."""
     run = Run(state, settings)
-    if ts > state.now and settings.allocation.desk_controller:  # the timestamp `state.now` is complete
-        _reconcile(run)
+    if ts > state.now:  # the timestamp `state.now` is complete
+        if settings.allocation.desk_controller:
+            _reconcile(run)
+            _drain(run)
+        _resize_drifted(run)
         _drain(run)
     state.now = max(state.now, ts)
     ledger_ops.observe_time(state.ledger, ts)
@@ -367,6 +405,24 @@ def _reconcile(run: Run) -> None:
             elif adjustment.kind == "exit" and trade.phase == "active":
                 exits.start_exit(run, trade, reasons.REBALANCE, False)
                 _progress(run, trade)
+            elif adjustment.kind in ("increase", "reduce") and trade.phase == "active":
+                target = trade.notional + adjustment.change  # the allocator's target for the pair
+                qty = resize.quantity_for(run, trade, target) if target > _ZERO else None
+                if qty is not None:
+                    trade.target_notional = target
+                    resize.start(run, trade, qty)
+                    _progress(run, trade)
+
+
+def _resize_drifted(run: Run) -> None:
+    """Constant notional (operators.execution.resize): every active trade whose `qty × mark`
+    left the `rebalance_drift` band around its target notional is resized back to it, on the
+    market as it stood at the completed timestamp."""
+    for trade in list(run.state.trades.values()):
+        target = resize.drifted(run, trade)
+        if target is not None:
+            resize.start(run, trade, target)
+            _progress(run, trade)
 
 
 def _check_risk(run: Run) -> None:
@@ -518,4 +574,5 @@ def _settle_funding(run: Run) -> None:
 _STEPS: Final = {"first": legs.step_first, "second": legs.step_second, "hedging": legs.step_hedging,
                  "active": legs.step_active,
                  "unwinding": legs.step_unwinding, "exit_passive": exits.step_exit_passive,
-                 "exit_market": exits.step_exit_market}
+                 "exit_market": exits.step_exit_market, "resize_first": resize.step_resize_first,
+                 "resize_second": resize.step_resize_second}

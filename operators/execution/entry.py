@@ -47,7 +47,7 @@ def step_first(run: Run, trade: Trade) -> bool:
     trade.reason = reasons.FIRST_LEG_REJECTED if leg.order.status == "rejected" else \
         reasons.IOC_REMAINDER if taker else reasons.FIRST_LEG_TIMEOUT
     if tradeable(run, leg, leg.position) > _ZERO:
-        return _start_unwind(run, trade)
+        return start_unwind(run, trade)
     return end(run, trade, "rejected")
 
 
@@ -59,7 +59,7 @@ def _start_second(run: Run, trade: Trade) -> bool:
             run, trade, second, purpose="second", client_order_id=ids.entry_id(trade.trade_id, second.name),
             side=second.open_side, qty=qty, reference_px=None, kind="entry", reason="SECOND_LEG"):
         trade.reason = reasons.SECOND_LEG_REJECTED
-        return _start_unwind(run, trade)
+        return start_unwind(run, trade)
     set_phase(run, trade, "second")
     return False
 
@@ -76,7 +76,7 @@ def step_second(run: Run, trade: Trade) -> bool:
         return _matched(run, trade)
     if second.order.status == "rejected":
         trade.reason = reasons.SECOND_LEG_REJECTED
-        return _start_unwind(run, trade)
+        return start_unwind(run, trade)
     declare_leg_out(run, trade, first, second, gap)
     set_phase(run, trade, "hedging")
     return _send_hedge(run, trade, second, gap)
@@ -94,7 +94,7 @@ def _send_hedge(run: Run, trade: Trade, leg: LegBook, qty: Decimal) -> bool:
     critical(run, trade, reasons.HEDGE_FAILED, f"{trade.trade_id}: {qty} of the {leg.name} leg not hedged after "
              f"{run.settings.execution.max_retries} retries; unwinding the other leg")
     trade.reason = reasons.HEDGE_FAILED
-    return _start_unwind(run, trade)
+    return start_unwind(run, trade)
 
 
 def step_hedging(run: Run, trade: Trade) -> bool:
@@ -112,7 +112,7 @@ def _matched(run: Run, trade: Trade) -> bool:
     """The second leg caught up: active, unless a venue filled it beyond the first (unwind that)."""
     if _unwind_target(run, trade) is not None:
         trade.reason = reasons.OVERFILL
-        return _start_unwind(run, trade)
+        return start_unwind(run, trade)
     return _activate(run, trade)
 
 
@@ -123,7 +123,7 @@ def step_active(run: Run, trade: Trade) -> bool:
     if _unwind_target(run, trade) is None:
         return False
     trade.reason = reasons.OVERFILL
-    return _start_unwind(run, trade)
+    return start_unwind(run, trade)
 
 
 def _unwind_target(run: Run, trade: Trade) -> tuple[LegBook, Decimal, Side] | None:
@@ -138,7 +138,7 @@ def _unwind_target(run: Run, trade: Trade) -> tuple[LegBook, Decimal, Side] | No
     return None
 
 
-def _start_unwind(run: Run, trade: Trade) -> bool:
+def start_unwind(run: Run, trade: Trade) -> bool:
     set_phase(run, trade, "unwinding")
     trade.long.attempt = trade.short.attempt = -1
     return _send_unwind(run, trade)
@@ -197,6 +197,8 @@ def _activate(run: Run, trade: Trade) -> bool:
     notional = (long.entry_value() if long.position == long.bought else trade.qty * vwap).quantize(_CENT)
     ledger_ops.resize(run.state.ledger, trade.trade_id, notional)
     trade.notional, trade.leg_out = notional, None
+    if getattr(trade, "target_notional", None) is None:  # the first activation: N for the constant-notional resizes
+        trade.target_notional = notional
     set_phase(run, trade, "active", "active")
     run.out.append(snapshot(run))
     return False

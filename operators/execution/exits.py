@@ -28,6 +28,13 @@ from arbflow.operators.signals import funding as funding_ops
 _ZERO: Final = Decimal(0)
 
 
+def basis_guarded(trade: Trade) -> bool:
+    """Whether a venue's basis-at-risk stop closes `trade`: a spot-long, perp-short pair, by
+    the stop of its perp's venue (the basis it is short). A perp–perp spread holds no
+    spot–perp basis: no venue's stop speaks for it (the study's rule too)."""
+    return trade.long.market == "spot"
+
+
 def exit_signal(run: Run, trade: Trade) -> pricing.ExitSignal | None:
     """The exit rule that fires for `trade` now, from the quotes, carry and basis stops the
     state tracks (operators.execution.pricing.exit_signal); None while both legs are not on."""
@@ -43,7 +50,7 @@ def exit_signal(run: Run, trade: Trade) -> pricing.ExitSignal | None:
         projected_profit=trade.projected_profit, realised=trade.funding_pnl - long.fees - short.fees,
         exit_fees_bps=trade.exit_fees_bps, notional=trade.notional,
         spread_trade=getattr(trade, "spread_trade", True))  # a trade restored from before the field: spread
-    stop = any((leg.venue, trade.asset) in state.basis_stops for leg in (long, short))
+    stop = (short.venue, trade.asset) in state.basis_stops and basis_guarded(trade)
     return pricing.exit_signal(view, state.market.quotes.get((long.venue, long.symbol)),
                                state.market.quotes.get((short.venue, short.symbol)),
                                None if isinstance(carry, funding_ops.Blocked) else funding_ops.expected_carry(

@@ -8,7 +8,8 @@ source, so replaying the same input yields the same ids:
 - entry legs `entry_{trade_id}_{leg}` (= `entry_{symbol}_{ts}_{attempt}_{leg}`);
 - unwinds `unwind_{orig}_{k}`, hedges `hedge_{orig}_{k}` — `orig` the order whose exposure they
   remove, `k` the attempt of its retry ladder;
-- exits `exit_{trade_id}_{leg}_{k}` — `k` counts the exit orders of that leg.
+- exits `exit_{trade_id}_{leg}_{k}` — `k` counts the exit orders of that leg;
+- resizes `resize_{trade_id}_{leg}_{k}` — `k` counts the trade's resizes (constant notional).
 
 Venue client ids come from `venue_client_id` (the venues' rules live in
 `arbflow.model.client_ids`, shared with the live gateway). The mapping logical → venue id is
@@ -19,7 +20,8 @@ from typing import Literal
 
 from arbflow.model.client_ids import is_valid, venue_client_id
 
-__all__ = ["Leg", "entry_id", "exit_id", "hedge_id", "is_valid", "trade_id", "unwind_id", "venue_client_id"]
+__all__ = ["Leg", "entry_id", "exit_id", "hedge_id", "is_valid", "resize_id", "trade_id", "unwind_id",
+           "venue_client_id"]
 
 Leg = Literal["long", "short"]
 
@@ -47,3 +49,8 @@ def hedge_id(orig: str, attempt: int) -> str:
 def exit_id(trade: str, leg: Leg, seq: int) -> str:
     """The `seq`-th exit order on one leg of a trade."""
     return f"exit_{trade}_{leg}_{seq}"
+
+
+def resize_id(trade: str, leg: Leg, seq: int) -> str:
+    """The order of one leg in the `seq`-th resize of a trade back to its target notional."""
+    return f"resize_{trade}_{leg}_{seq}"

@@ -15,6 +15,9 @@ The moves, and what makes them (the engine's docstring tells the whole story):
   (unwinds exhausted);
 - active → exit_passive (soft exit), exit_market (hard exit), unwinding (a late fill left
   the legs unmatched);
+- active → resize_first (drifted beyond the band: the harder leg's IOC); resize_first →
+  active (nothing executed, or no quote), resize_second (the other leg follows), unwinding
+  (it could not be sent); resize_second → active (matched), unwinding (it fell short);
 - exit_passive → active (nothing filled this round), exit_market (what is left);
 - exit_market → closed (both legs flat), stuck (closes exhausted);
 - stuck → exit_market (an exit requested from outside restarts the ladders).
@@ -28,14 +31,16 @@ from arbflow.model.errors import UndeclaredPhaseMove
 from arbflow.model.execution import TradeStatus
 
 Phase = Literal["first", "second", "hedging", "unwinding", "active", "exit_passive", "exit_market", "stuck",
-                "closed", "rejected"]
+                "closed", "rejected", "resize_first", "resize_second"]
 
 ALLOWED: Final[Mapping[Phase, frozenset[Phase]]] = MappingProxyType({
     "first": frozenset({"second", "unwinding", "rejected"}),
     "second": frozenset({"hedging", "active", "unwinding"}),
     "hedging": frozenset({"active", "unwinding"}),
     "unwinding": frozenset({"active", "rejected", "stuck"}),
-    "active": frozenset({"exit_passive", "exit_market", "unwinding"}),
+    "active": frozenset({"exit_passive", "exit_market", "unwinding", "resize_first"}),
+    "resize_first": frozenset({"active", "resize_second", "unwinding"}),
+    "resize_second": frozenset({"active", "unwinding"}),
     "exit_passive": frozenset({"active", "exit_market"}),
     "exit_market": frozenset({"closed", "stuck"}),
     "stuck": frozenset({"exit_market"}),

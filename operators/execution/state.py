@@ -219,7 +219,13 @@ def set_phase(run: Run, trade: Trade, phase: phases.Phase, status: TradeStatus |
 
 
 def _unrealised(run: Run) -> Decimal:
+    """Σ over active trades of their mark to close on the tracked quotes. A trade is marked
+    only when its two legs' quotes are at most `scanner.quote_max_age_ms` apart in stream
+    time; otherwise it keeps its last mark (`Trade.mark`): a bar history publishes a close's
+    quotes one after the other, and a spot leg at T − 8 h against a perp at T is a price
+    move, not a P&L."""
     total = _ZERO
+    skew = run.settings.scanner.quote_max_age_ms
     for trade in run.state.trades.values():
         long_px, short_px = trade.long.entry_vwap(), trade.short.entry_vwap()
         quotes = run.state.market.quotes
@@ -227,12 +233,16 @@ def _unrealised(run: Run) -> Decimal:
         short_q = quotes.get((trade.short.venue, trade.short.symbol))
         if trade.phase != "active" or long_px is None or short_px is None or long_q is None or short_q is None:
             continue
+        if abs(long_q.ts - short_q.ts) > skew:
+            total += getattr(trade, "mark", _ZERO)
+            continue
         view = pricing.PositionView(long_qty=trade.long.position, short_qty=trade.short.position,
                                     entry_long_px=long_px, entry_short_px=short_px, entry_spread_bps=_ZERO,
                                     projected_profit=_ZERO, realised=_ZERO, exit_fees_bps=_ZERO, notional=_ZERO)
         priced = pricing.close_prices(long_q, short_q, view)
         if priced is not None:
-            total += pricing.mark_to_close(view, *priced)
+            trade.mark = pricing.mark_to_close(view, *priced)
+            total += trade.mark
     return total.quantize(_UNREALISED_STEP)
 
 

@@ -22,7 +22,6 @@ WEIGHT_TOTAL: Final = 40
 NEUTRAL: Final = 0.5
 STRESS_PENALTY: Final = 30
 MIN_DEPTH_MULTIPLE: Final = Decimal(2)
-MIN_CARRY_8H: Final = Decimal("0.0001")  # 0.01 % per 8 h
 MAX_LATENCY_MS: Final = 200.0
 
 
@@ -81,19 +80,19 @@ class HardInputs:
     depth_short: Decimal
     latency_long_ms: float | None
     latency_short_ms: float | None
-    carry_8h: Decimal
 
 
 def hard_failure(inputs: HardInputs) -> tuple[str, str] | None:
-    """(reason, detail) of the first failed hard constraint, or None (docs/architecture.md §3.5)."""
+    """(reason, detail) of the first failed hard constraint, or None (docs/architecture.md §3.5):
+    depth and latency. The carry has no floor here: the carry rule alone judges it
+    (`carry_rule.decide_entry`; a fixed 1 bp/8h floor refused the Binance carries that sit
+    exactly at the 1 bp clamp, which the rule trades)."""
     need = inputs.position * MIN_DEPTH_MULTIPLE
     if inputs.depth_long < need or inputs.depth_short < need:
         return reasons.DEPTH_TOO_THIN, f"depth {inputs.depth_long}/{inputs.depth_short} < 2 × {inputs.position}"
     for leg, latency in (("long", inputs.latency_long_ms), ("short", inputs.latency_short_ms)):
         if latency is None or latency >= MAX_LATENCY_MS:
             return reasons.VENUE_STALE, f"{leg} leg latency {latency} ms is not below {MAX_LATENCY_MS:g} ms"
-    if inputs.carry_8h <= MIN_CARRY_8H:
-        return reasons.FUNDING_DELTA_TOO_LOW, f"carry {inputs.carry_8h} per 8 h is not above {MIN_CARRY_8H}"
     return None
 
 

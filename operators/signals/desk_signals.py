@@ -7,7 +7,8 @@ stream with its risk verdict per venue, funding alerts, and the soft-metric wind
 quotes and funding legs it reads are the market state's. A price update (ticker or
 book) triggers a scan, at most every `scan_interval_ms` of stream time (once a
 second by default) — at once, or, with `scan_on = "timestamp_complete"`, once stream
-time moves past the update's timestamp (`scan_completed`); a scan emits every
+time moves past the update's timestamp (`timestamp_completed`, which judges the
+timestamp's basis points then too); a scan emits every
 candidate — accepted first, ranked — so consumers see rejections with reasons too.
 Alerts are emitted on transitions only: a venue going stale or recovering, a funding leg
 going stale, a basis-at-risk stop.
@@ -48,6 +49,7 @@ class AssetSignals:
     stats: dict[tuple[str, str], market_stats.InstrumentStats] = field(default_factory=dict)
     last_scan: int = 0
     scan_due: int | None = None  # scan_on "timestamp_complete": the timestamp whose scan is pending
+    basis_due: dict[str, BasisPoint] = field(default_factory=dict)  # timestamp_complete: venue → its pending point
     last_latency: dict[str, int] = field(default_factory=dict)
     alerted: set[tuple[str, ...]] = field(default_factory=set)
     negative_since: dict[str, int] = field(default_factory=dict)  # venue → since when its median basis < 0
@@ -84,7 +86,9 @@ def update(state: AssetSignals, market: MarketState, record: Any,
         out += _observe_latency(state, market.asset, record.venue, record.ts_exchange, now, settings)
     if kind is Ticker:
         state.basis, point = update_basis(state.basis, record)
-        if point is not None:
+        if point is not None and settings.signals.scan_on == "timestamp_complete":
+            state.basis_due[point.venue] = point  # judged by `timestamp_completed`, with both legs of T in
+        elif point is not None:
             out.append(point)
             alerts, stop = _judge_basis(state, market.funding, point, settings)
             out += alerts
@@ -100,22 +104,44 @@ def update(state: AssetSignals, market: MarketState, record: Any,
     if kind in (Ticker, OrderBook) and now - state.last_scan >= settings.signals.scan_interval_ms:
         state.last_scan = now
         if settings.signals.scan_on == "timestamp_complete":
-            state.scan_due = now  # run by `scan_completed` once stream time moves past `now`
+            state.scan_due = now  # run by `timestamp_completed` once stream time moves past `now`
         else:
             out += _scan(state, market, base_asset(record.symbol), now, settings)
     return state, out, stop
 
 
-def scan_completed(state: AssetSignals, market: MarketState, ts: int, settings: DeskConfig) -> list[Any]:
-    """`signals.scan_on = "timestamp_complete"`: the scan a price update at T found due runs
-    here, at stream time T, once a record (or clock tick) of a later time `ts` arrives —
-    before that record touches the market, so the scan sees every record of T and nothing
-    after. [] when no scan is pending or `ts` is not past it."""
+def pending(state: AssetSignals) -> bool:
+    """`signals.scan_on = "timestamp_complete"`: a scan or a basis point waits for its timestamp to complete."""
+    return state.scan_due is not None or bool(state.basis_due)
+
+
+def timestamp_completed(state: AssetSignals, market: MarketState, ts: int,
+                        settings: DeskConfig) -> tuple[list[Any], list[BasisStopChanged]]:
+    """`signals.scan_on = "timestamp_complete"`: what a timestamp T left pending runs here, at
+    stream time T, once a record (or clock tick) of a later time `ts` arrives — before that
+    record touches the market, so it sees every record of T and nothing after:
+    1. each venue's basis point of T, judged once with both legs of T in (a bar history
+       publishes a venue's spot and perp closes one after the other at T: judged per
+       record, the first would pair T's close with the other leg's close of T − 8 h, a
+       price move, not a basis); the stops it turned on or off are returned;
+    2. the scan a price update at T found due.
+    ([], []) when nothing is pending or `ts` is not past it."""
+    out: list[Any] = []
+    stops: list[BasisStopChanged] = []
+    for venue, point in sorted(state.basis_due.items()):
+        if point.ts >= ts:
+            continue
+        del state.basis_due[venue]
+        out.append(point)
+        alerts, stop = _judge_basis(state, market.funding, point, settings)
+        out += alerts
+        if stop is not None:
+            stops.append(stop)
     due = state.scan_due
-    if due is None or ts <= due:
-        return []
-    state.scan_due = None
-    return _scan(state, market, market.asset, due, settings)
+    if due is not None and ts > due:
+        state.scan_due = None
+        out += _scan(state, market, market.asset, due, settings)
+    return out, stops
 
 
 def _observe_latency(state: AssetSignals, asset: str, venue: str, ts_exchange: int, now: int,

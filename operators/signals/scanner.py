@@ -1,6 +1,7 @@
-"""The opportunity scanner (docs/architecture.md §3.6, §3.9): every candidate pair of one asset —
-cross-venue perp–perp and spot–perp on one venue or across venues, the spot leg always
-long — priced for `ScannerConfig.notional`, scored, judged by the one carry rule
+"""The opportunity scanner (docs/architecture.md §3.6, §3.9): every candidate pair of one asset
+of the kinds `[strategy] pair_kinds` trades — cross-venue perp–perp, spot–perp on one
+venue, and (off by default) spot–perp across venues, the spot leg always long — priced
+for `ScannerConfig.notional`, scored, judged by the one carry rule
 (operators/strategy/carry_rule.py) and ranked.
 
 Formulas (one place each), for "long A, short B" and notional N (USD):
@@ -18,6 +19,7 @@ Formulas (one place each), for "long A, short B" and notional N (USD):
   carry, H and its source, spread, cost, edge and margin (accepted or not).
 Filters in order, the first failure is the reason: VENUE_STALE (a leg's last price older
 than `quote_max_age_ms`), NO_BOOK, funding blocks, hard constraints (confluence),
+FUNDING_DELTA_TOO_LOW (the carry rule: the expected carry at or below its exit bar),
 SHALLOW_BOOK (< min depth within the band on a leg), SPREAD_BELOW_COSTS (a spread trade's
 spread below `min_spread_bps`), NOT_PROFITABLE (the carry rule), TOXIC_BASIS, SCORE_TOO_LOW.
 The confluence score ranks every accepted candidate, but gates (`min_score`, and
@@ -32,7 +34,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from arbflow.model import reasons
-from arbflow.model.config import FeeSchedule, ScannerConfig, StrategyConfig, VenueConfig
+from arbflow.model.config import PAIR_KINDS, FeeSchedule, ScannerConfig, StrategyConfig, VenueConfig
 from arbflow.model.market import Level, Market
 from arbflow.model.money import BPS_PER_UNIT, MONEY, mid
 from arbflow.model.signals import ConfluenceComponents, Opportunity
@@ -95,13 +97,17 @@ def _quote_ccy(symbol: str) -> str:
     return symbol.split("/", 1)[1].split(":", 1)[0]
 
 
-def pairs(quotes: tuple[Quote, ...], quote_equivalents: tuple[str, ...] = ()) -> list[tuple[Quote, Quote]]:
-    """Candidate (long, short) pairs: perp–perp across venues (both directions) and
-    spot (long) – perp (short); quotes must match unless both are `quote_equivalents`."""
+def pairs(quotes: tuple[Quote, ...], quote_equivalents: tuple[str, ...] = (),
+          kinds: tuple[str, ...] = PAIR_KINDS) -> list[tuple[Quote, Quote]]:
+    """Candidate (long, short) pairs of the `kinds` traded (`carry_rule.pair_kind`): perp–perp
+    across venues (both directions) and spot (long) – perp (short); quotes must match unless
+    both are `quote_equivalents`."""
     out = []
     for long in quotes:
         for short in quotes:
             if short.market != "perp" or long is short or (long.market == "perp" and long.venue == short.venue):
+                continue
+            if carry_rule.pair_kind(long.market, long.venue, short.market, short.venue) not in kinds:
                 continue
             a, b = _quote_ccy(long.symbol), _quote_ccy(short.symbol)
             if a != b and not (a in quote_equivalents and b in quote_equivalents):
@@ -190,11 +196,12 @@ def _judge(view: MarketView, long: Quote, short: Quote, cfg: ScannerConfig, pric
     priced |= {"components": components, "flags": flags + flags_missing}
     failure = confluence.hard_failure(confluence.HardInputs(
         position=cfg.notional, depth_long=priced["depth_long"], depth_short=priced["depth_short"],
-        latency_long_ms=view.latency_ms.get(long.venue), latency_short_ms=view.latency_ms.get(short.venue),
-        carry_8h=carry_8h))
+        latency_long_ms=view.latency_ms.get(long.venue), latency_short_ms=view.latency_ms.get(short.venue)))
     if failure is not None:
         return _rejected(priced | {"score": 0}, *failure)
     priced["score"] = points
+    if decision.reason == reasons.FUNDING_DELTA_TOO_LOW:  # the carry is against the pair: nothing else matters
+        return _rejected(priced, decision.reason, decision.detail())
     band = [slippage.depth_within(side, mid(q.bids[0][0], q.asks[0][0]), cfg.depth_band_bps)
             for q, side in ((long, long.asks), (short, short.bids))]
     if min(band) < cfg.min_depth_usd:
@@ -204,7 +211,8 @@ def _judge(view: MarketView, long: Quote, short: Quote, cfg: ScannerConfig, pric
         return _rejected(priced, reasons.SPREAD_BELOW_COSTS, f"spread trade: spread {decision.entry_spread_bps:.2f}"
                          f" bps < min {cfg.min_spread_bps} bps; {decision.detail()}")
     if not decision.accepted:
-        return _rejected(priced, reasons.NOT_PROFITABLE, decision.detail())
+        assert decision.reason is not None
+        return _rejected(priced, decision.reason, decision.detail())
     toxic = view.toxic.get(short.venue) if long.market == "spot" else None
     if toxic is not None:
         return _rejected(priced, reasons.TOXIC_BASIS, toxic)
@@ -248,7 +256,7 @@ def scan(view: MarketView, cfg: ScannerConfig, venues: Mapping[str, VenueConfig]
     """Every candidate of the asset: accepted ones first by score then projected profit
     (at most `top_n`), then the rejected ones, each with its reason."""
     judged = [evaluate(view, long, short, cfg, venues, strategy)
-              for long, short in pairs(view.quotes, cfg.quote_equivalents)
+              for long, short in pairs(view.quotes, cfg.quote_equivalents, strategy.pair_kinds)
               if long.venue in venues and short.venue in venues]
     accepted = sorted((o for o in judged if o.accepted), key=lambda o: (-o.score, -o.projected_profit,
                                                                       o.opportunity_id))[: cfg.top_n]

@@ -14,7 +14,10 @@ Formulas (one place each):
   `N × edge_bps / 10⁴`;
 - `carry_8h` is the pair's *expected* carry μ̂ (operators/strategy/holding.py: the mean of
   its last `carry_window_intervals` settled carries, the live rate counted as the newest);
-- enter iff `carry_8h > exit_carry_8h` and `edge_bps > entry_margin_bps`, else NOT_PROFITABLE;
+- enter iff `carry_8h > exit_carry_8h` and `edge_bps > entry_margin_bps`; else
+  FUNDING_DELTA_TOO_LOW (the expected carry at or below the exit bar: the hold rule would
+  exit at once) or NOT_PROFITABLE (the edge does not beat the margin) — the carry's only
+  test: no fixed carry floor elsewhere decides an entry;
 - a *spread trade* earns more from `entry_spread_bps` than from `carry_8h × H × 10⁴`; only
   spread trades are gated by the confluence score and `min_spread_bps` (scanner and desks);
 - hold while `carry_8h > exit_carry_8h`, exit at or below it (hysteresis: entering needs the whole
@@ -91,14 +94,16 @@ class EntryDecision:
 
 def decide_entry(*, carry_8h: Decimal, holding: Holding, entry_spread_bps: Decimal, fees_bps: Decimal,
                  exit_slippage_bps: Decimal, cfg: StrategyConfig) -> EntryDecision:
-    """Enter iff the carry is above the exit threshold and the edge over H beats the margin."""
+    """Enter iff the carry is above the exit threshold (else FUNDING_DELTA_TOO_LOW) and the
+    edge over H beats the margin (else NOT_PROFITABLE)."""
     edge = edge_bps(carry_8h, holding.intervals, entry_spread_bps, fees_bps + exit_slippage_bps)
     note = ""
     if carry_8h <= cfg.exit_carry_8h:
         note = (f"carry at or below the exit threshold {cfg.exit_carry_8h * BPS_PER_UNIT} bp/8h: the hold rule would"
                 " exit at once (reverse carry, short spot, needs spot borrow: not supported)")
     accepted = not note and edge > cfg.entry_margin_bps
-    return EntryDecision(accepted=accepted, reason=None if accepted else reasons.NOT_PROFITABLE, carry_8h=carry_8h,
+    reason = None if accepted else reasons.FUNDING_DELTA_TOO_LOW if note else reasons.NOT_PROFITABLE
+    return EntryDecision(accepted=accepted, reason=reason, carry_8h=carry_8h,
                          holding=holding, entry_spread_bps=entry_spread_bps, fees_bps=fees_bps,
                          exit_slippage_bps=exit_slippage_bps, edge_bps=edge, margin_bps=cfg.entry_margin_bps,
                          note=note)
@@ -117,3 +122,12 @@ def should_exit(carry_8h: Decimal, cfg: StrategyConfig) -> bool:
     """The hold/exit decision on the expected carry: hold while it stays above `exit_carry_8h`
     (fraction per 8 h), exit at or below it (a pair earning exactly nothing frees its capital)."""
     return carry_8h <= cfg.exit_carry_8h
+
+
+def pair_kind(long_market: str, long_venue: str, short_market: str, short_venue: str) -> str:
+    """The kind of a "long A, short B" pair (`StrategyConfig.pair_kinds`): "carry" (spot long,
+    perp short, one venue), "cross_carry" (spot long, perp short, two venues), "spread" (perp
+    long, perp short, two venues)."""
+    if long_market == "spot":
+        return "carry" if long_venue == short_venue else "cross_carry"
+    return "spread"

@@ -97,7 +97,8 @@ def test_lean_minute_bars_replay_into_the_mornings_funding_spread_and_the_scanne
         "funding", "bybit_btcusdt_funding.csv", "funding_bybit_linear.toml", tmp_path / "bybit_funding.jsonl")
     assert source in _convert("funding", funding, mapping, tmp_path / "binance_funding.jsonl")
 
-    denied_before = _denied("MARGIN_UNMODELLED")
+    denied_before = {reason: _denied(reason) for reason in ("MARGIN_UNMODELLED", "ALLOCATION_CAP", "HISTORY_TOO_SHORT",
+                                                             "POSITION_OPEN")}
     opportunities = _replay([tmp_path / name for name in
                              ("binance.jsonl", "bybit.jsonl", "bybit_funding.jsonl", "binance_funding.jsonl")])
     pairs = {(p.long, p.short): p for p in pair_outcomes(opportunities)}
@@ -114,6 +115,8 @@ def test_lean_minute_bars_replay_into_the_mornings_funding_spread_and_the_scanne
     assert "FUNDING_DELTA_TOO_LOW" in long_binance.reasons
     # The paper desks refuse every accepted entry: the margin simulator models spot and USDT-linear perps
     # only, not Binance's inverse COIN-M leg (operators/portfolio/margin.py) — no trade, and that is why.
-    assert _denied("MARGIN_UNMODELLED") - denied_before == long_bybit.accepted
+    denied = {reason: _denied(reason) - before for reason, before in denied_before.items()}
+    assert denied == {"MARGIN_UNMODELLED": long_bybit.accepted, "ALLOCATION_CAP": 0, "HISTORY_TOO_SHORT": 0,
+                      "POSITION_OPEN": 0}
     # After Bybit's data ends (12:00 UTC) no pair is judged fresh: both legs must be within 20 minutes.
     assert long_bybit.reasons["VENUE_STALE"] == long_binance.reasons["VENUE_STALE"] > 0

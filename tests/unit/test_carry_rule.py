@@ -114,8 +114,17 @@ def test_reverse_carry_is_refused_with_the_reason_when_carry_is_negative() -> No
                                        exit_slippage_bps=Decimal(0), cfg=CFG)
     # −2 × 21 = −42 + 100 − 30 = 28 would beat the margin, but the exit rule would close it at once
     assert decision.edge_bps == Decimal(28)
-    assert not decision.accepted and decision.reason == reasons.NOT_PROFITABLE
+    assert not decision.accepted and decision.reason == reasons.FUNDING_DELTA_TOO_LOW
     assert "spot borrow" in decision.detail()
+
+
+def test_a_carry_exactly_at_the_binance_clamp_is_judged_by_the_rule_alone() -> None:
+    """1 bp/8h (Binance's clamp, where its BTC funding sits for months) has no fixed floor
+    against it: 1 × 90 = 90 − 34 = 56 bps > the 5 bps margin → accepted."""
+    decision = carry_rule.decide_entry(carry_8h=Decimal("0.0001"), holding=holding.Holding(intervals=90,
+                                       source="history"), entry_spread_bps=Decimal(0), fees_bps=Decimal(30),
+                                       exit_slippage_bps=Decimal(4), cfg=CFG)
+    assert decision.edge_bps == Decimal(56) and decision.accepted and decision.reason is None
 
 
 def test_the_strategy_section_is_validated_when_parsed() -> None:

@@ -60,7 +60,7 @@ def test_another_stale_venue_costs_thirty_points_but_never_below_zero() -> None:
 
 def _hard(**changes: object) -> c.HardInputs:
     base = {"position": D(10_000), "depth_long": D(20_000), "depth_short": D(50_000), "latency_long_ms": 20.0,
-            "latency_short_ms": 199.0, "carry_8h": D("0.00011")}
+            "latency_short_ms": 199.0}
     return c.HardInputs(**{**base, **changes})  # type: ignore[arg-type]
 
 
@@ -69,7 +69,6 @@ def _hard(**changes: object) -> c.HardInputs:
     ({"depth_long": D("19999.99")}, reasons.DEPTH_TOO_THIN),
     ({"latency_short_ms": 200.0}, reasons.VENUE_STALE),
     ({"latency_long_ms": None}, reasons.VENUE_STALE),
-    ({"carry_8h": D("0.0001")}, reasons.FUNDING_DELTA_TOO_LOW),
 ])
 def test_hard_constraints(changes: dict[str, object], reason: str | None) -> None:
     failure = c.hard_failure(_hard(**changes))

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from arbflow.model import reasons
 from arbflow.model.config import AllocationConfig
-from arbflow.operators.execution.controller import entry_cap, pair_id
+from arbflow.operators.execution.controller import entry_cap, pair_id, reconcile
 from tests.unit.execution_support import T0, Driver, book, funding, mark, opportunity, settings, trade
 
 D = Decimal
@@ -52,14 +52,21 @@ def test_an_entry_is_capped_by_the_desks_share_of_its_sector_before_there_is_any
 
 
 def test_with_three_minutes_of_carry_history_the_allocator_targets_the_whole_desk_of_one_sector() -> None:
+    """Rejected by the scanner (the rule is out of the pair): observed, its carry counted as 0
+    (CARRY_NOT_POSITIVE, nothing allocated); the same history once the rule would enter: the
+    whole desk."""
     driver = _driver()
-    for minute in range(6):  # rejected by the scanner (not accepted): observed, never traded
+    for minute in range(6):
         _market(driver, T0 + minute * MINUTE)
         driver.feed(opportunity(T0 + minute * MINUTE + 10, accepted=False))
     driver.tick(T0 + 5 * MINUTE + 11)  # stream time moves past the last opportunity's timestamp
     assert driver.intents() == []
     allocation = driver.state.controller.last
     assert allocation is not None and allocation.ts == T0 + 5 * MINUTE + 10  # the second run, 5 min after the first
+    assert driver.state.controller.excluded == {PAIR: reasons.CARRY_NOT_POSITIVE} and allocation.targets == ()
+    driver.state.controller.pairs[PAIR].accepted = True  # the rule would enter now
+    reconcile(driver.state.controller, T0 + 10 * MINUTE, (), D(20_000), driver.settings)
+    allocation = driver.state.controller.last
     [target] = allocation.targets
     assert (target.pair_id, target.history_points, target.ideal_notional, target.target_notional, target.action) == (
         PAIR, 6, D("20000.00"), D("20000.00"), "enter")  # one sector in the desk's universe: it may hold all

@@ -7,13 +7,27 @@ entry spread (60150 − 60000) / 60075 × 10⁴ = 24.97 bps. Funding: okx 0.0000
 0.0001 per 8 h (carry +0.00008), both settling at T0 + 60 s; marks 60000 and 60100.
 """
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from arbflow.model import reasons
+from arbflow.model.config import FeeSchedule
+from arbflow.model.market import OrderBook
 from arbflow.operators.execution import engine as execution
 from arbflow.operators.execution import ledger as lg
-from tests.unit.execution_support import T0, Driver, book, funding, mark, opportunity, settings, trade
+from tests.unit.execution_support import (
+    T0,
+    WORKED_RULE,
+    Driver,
+    book,
+    funding,
+    mark,
+    opportunity,
+    settings,
+    trade,
+    venue,
+)
 
 D = Decimal
 DECIDED = T0 + 10
@@ -91,21 +105,39 @@ def test_stop_loss_beyond_100_bps_exits_marketable_at_once_with_exact_pnl() -> N
     assert (state.available, state.cumulative_pnl, state.loss_count) == (D("19914.64745"), D("-85.35255"), 1)
 
 
-def test_a_carry_trade_is_not_stopped_by_its_close_spread_but_exits_by_the_basis_stop() -> None:
+def test_a_carry_trade_is_not_stopped_by_its_close_spread_nor_by_a_venues_basis_stop() -> None:
     """The same open trade as a carry trade (its carry over H, 8 bp × 21 = 168 bps, beats its 28 bps
-    entry spread): the close spread at 149 bps, past the stop, exits nothing; the basis-at-risk stop
-    on a leg's venue still closes it at once."""
+    entry spread): the close spread at 149 bps, past the stop, exits nothing; a perp–perp spread
+    holds no spot–perp basis, so no venue's basis-at-risk stop closes it either."""
     driver = _open(carry="0.0008", holding=21)
     produced = driver.feed(book("binance", [("60900", "5")], [("60901", "5")], T0 + 1_000))
     assert driver.intents(produced) == [] and driver.trades()[-1].status == "active"
-    produced = execution.on_basis_stop(driver.state, "binance", "BTC", True, T0 + 2_000, driver.settings)
-    assert {(i.order_type, i.reason) for i in driver.intents(produced)} == {("ioc", reasons.EXIT_BASIS_STOP)}
+    for name in ("binance", "okx"):
+        produced = execution.on_basis_stop(driver.state, name, "BTC", True, T0 + 2_000, driver.settings)
+        assert driver.intents(produced) == [] and driver.trades()[-1].status == "active"
 
 
-def test_basis_stop_on_a_leg_venue_exits_marketable_at_once() -> None:
-    driver = _open()
-    assert execution.on_basis_stop(driver.state, "bybit", "BTC", True, T0 + 1_000, driver.settings) == []
-    produced = execution.on_basis_stop(driver.state, "binance", "BTC", True, T0 + 1_000, driver.settings)
+def _spot_perp_carry() -> Driver:
+    """Long 0.1 BTC spot, short 0.1 BTC perp, both on okx, entered under order style taker
+    (two IOCs against the books), the rule of WORKED_RULE."""
+    spot_fees = FeeSchedule(maker_bps=D(8), taker_bps=D(10))
+    venues = {"okx": replace(venue(9), spot=spot_fees), "binance": venue(11)}
+    driver = Driver(settings(venues=venues, strategy=replace(WORKED_RULE, order_style="taker")))
+    spot = OrderBook(venue="okx", symbol="BTC/USDT", market="spot", bids=((D(59_990), D(5)),),
+                     asks=((D(60_000), D(5)),), depth=20, ts_local=T0)
+    carry = replace(opportunity(DECIDED, long="okx", short="okx", spread="10", carry="0.0008", holding=21),
+                    opportunity_id=f"BTC:okx:BTC/USDT>okx:BTC/USDT:USDT@{DECIDED}", long_symbol="BTC/USDT",
+                    long_market="spot")
+    driver.feed(spot, book("okx", [("60060", "5")], [("60061", "5")], T0),
+                mark("okx", "60060", "60061", "60060", T0), funding("okx", "0.0008", T0 + 60_000, T0), carry)
+    assert driver.trades()[-1].status == "active"
+    return driver
+
+
+def test_the_basis_stop_of_its_perps_venue_closes_a_spot_perp_carry_marketable_at_once() -> None:
+    driver = _spot_perp_carry()
+    assert execution.on_basis_stop(driver.state, "binance", "BTC", True, T0 + 1_000, driver.settings) == []
+    produced = execution.on_basis_stop(driver.state, "okx", "BTC", True, T0 + 1_000, driver.settings)
     assert {(i.order_type, i.reason) for i in driver.intents(produced)} == {("ioc", reasons.EXIT_BASIS_STOP)}
     assert driver.trades(produced)[-1].status == "closed"
 

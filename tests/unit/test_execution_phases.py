@@ -22,6 +22,8 @@ DECLARED: frozenset[tuple[str, str]] = frozenset({
     ("exit_passive", "active"), ("exit_passive", "exit_market"),
     ("exit_market", "closed"), ("exit_market", "stuck"),
     ("stuck", "exit_market"),
+    ("active", "resize_first"), ("resize_first", "active"), ("resize_first", "resize_second"),
+    ("resize_first", "unwinding"), ("resize_second", "active"), ("resize_second", "unwinding"),
 })
 PHASES: tuple[Phase, ...] = get_args(Phase)
 

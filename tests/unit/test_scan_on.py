@@ -49,3 +49,31 @@ def test_timestamp_complete_scans_once_when_stream_time_moves_past_the_close() -
     [carry] = [o for o in later if o.long_market == "spot"]  # both legs and the settlement of T are in
     assert carry.carry_8h == D("0.0003") and carry.long_px > 0 and carry.short_px > 0
     assert again == []  # one scan per timestamp
+
+
+def test_timestamp_complete_judges_a_closes_basis_once_with_both_legs_of_that_close() -> None:
+    """Two closes 8 h apart; the price rises 2 % between them. The perp's close of T + 8 h comes
+    first: judged per record it would pair 61,225 with the spot's 60,000 of T (+204 bps, a
+    price move, not a basis). Judged once T + 8 h is complete, with its spot close in: +4.08 bps."""
+    from arbflow.model.signals import BasisPoint
+
+    quote = {"bid_qty": D(4), "ask_qty": D(4)}
+    later = T + H8
+
+    def tick(symbol: str, market: str, bid: int, ask: int, ts: int) -> Ticker:
+        return Ticker(venue="binance", symbol=symbol, market=market, bid=D(bid), ask=D(ask),  # type: ignore[arg-type]
+                      ts_exchange=ts, ts_local=ts, **quote)
+
+    records = [tick("BTC/USDT:USDT", "perp", 60_020, 60_030, T), tick("BTC/USDT", "spot", 59_995, 60_005, T),
+               tick("BTC/USDT:USDT", "perp", 61_220, 61_230, later), tick("BTC/USDT", "spot", 61_195, 61_205, later),
+               ClockTick(ts=later + 1)]
+    config = Config(universe=UniverseConfig(assets=("BTC",)))
+    config = replace(config, signals=replace(config.signals, scan_on="timestamp_complete", funding_silent_after_s=0))
+    settings, desk = desk_config(config, None), AssetDesk()
+    points: list[BasisPoint] = []
+    for record in records:
+        desk, produced = run_desk(desk, record, settings)
+        points += [p for p in produced if type(p) is BasisPoint]
+    assert [(p.ts, p.spot_mid, p.perp_mid) for p in points] == [(T, D(60_000), D(60_025)),
+                                                                (later, D(61_200), D(61_225))]
+    assert [round(p.basis_bps, 2) for p in points] == [D("4.17"), D("4.08")]

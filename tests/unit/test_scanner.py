@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arbflow.model import reasons
-from arbflow.model.config import DEFAULT_VENUES, ScannerConfig
+from arbflow.model.config import DEFAULT_VENUES, ScannerConfig, StrategyConfig
 from arbflow.model.market import FundingRate
 from arbflow.model.money import MONEY
 from arbflow.operators.signals import funding, scanner
@@ -50,8 +50,8 @@ def _view(**changes: object) -> MarketView:
 
 
 def _only(view: MarketView, long: str = "binance", short: str = "bybit",  # type: ignore[no-untyped-def]
-          cfg: ScannerConfig = CFG):
-    [opportunity] = [o for o in scanner.scan(view, cfg, DEFAULT_VENUES, STRATEGY)
+          cfg: ScannerConfig = CFG, strategy: StrategyConfig = STRATEGY):
+    [opportunity] = [o for o in scanner.scan(view, cfg, DEFAULT_VENUES, strategy)
                      if (o.long_venue, o.short_venue) == (long, short)]
     return opportunity
 
@@ -75,7 +75,8 @@ def test_a_cross_venue_perp_pair_worked_by_hand_is_accepted() -> None:
 
 def test_the_reverse_direction_pays_the_spread_and_is_refused() -> None:
     o = _only(_view(), long="bybit", short="binance")
-    assert not o.accepted and o.reason == reasons.FUNDING_DELTA_TOO_LOW and o.score == 0
+    # the expected carry is negative: the carry rule refuses it (reverse carry is not traded)
+    assert not o.accepted and o.reason == reasons.FUNDING_DELTA_TOO_LOW and "exit threshold" in (o.detail or "")
 
 
 @pytest.mark.parametrize(("changes", "reason"), [
@@ -130,8 +131,10 @@ def test_a_toxic_basis_blocks_spot_perp_entries_on_that_venue() -> None:
     spot_perp = _view(quotes=(BINANCE_SPOT, BYBIT_PERP), toxic={"bybit": "basis below its 1st percentile"},
                       stats={("binance", "BTC/USDT"): LegStats(obi=0.4), **GOOD_STATS})
     # spot taker 10 + bybit perp maker 2 → 24 bps of fees, paid by 4 bp/8h × 21 = 84 bps of carry
-    assert _only(spot_perp).reason == reasons.TOXIC_BASIS
-    assert _only(replace(spot_perp, toxic={})).accepted
+    cross = replace(STRATEGY, pair_kinds=("carry", "spread", "cross_carry"))
+    assert _only(spot_perp, strategy=cross).reason == reasons.TOXIC_BASIS
+    assert _only(replace(spot_perp, toxic={}), strategy=cross).accepted
+    assert scanner.scan(spot_perp, CFG, DEFAULT_VENUES, STRATEGY) == []  # cross_carry is not traded by default
 
 
 def _binance_spot_perp(rate: str, **changes: object) -> MarketView:
@@ -150,7 +153,7 @@ def test_a_2bp_binance_spot_perp_carry_is_accepted_with_its_horizon_despite_a_lo
 
 def test_a_thin_binance_spot_perp_carry_is_refused_not_profitable_with_the_numbers() -> None:
     o = _only(_binance_spot_perp("0.00012"), short="binance")
-    # 1.2 × 21 = 25.2 − 0.17 − 30 − 0.17 ≈ −5.13 bps ≤ 5 (0.5 bp is refused earlier, FUNDING_DELTA_TOO_LOW ≤ 1 bp)
+    # 1.2 × 21 = 25.2 − 0.17 − 30 − 0.17 ≈ −5.13 bps ≤ 5 (no fixed carry floor: the rule alone refuses it)
     assert o.reason == reasons.NOT_PROFITABLE and o.detail is not None
     for part in ("carry 1.20 bp/8h", "H 21 (default)", "cost 30.17", "edge -5.13 bps", "margin 5"):
         assert part in o.detail, (part, o.detail)
@@ -181,6 +184,9 @@ def test_candidates_are_cross_venue_perps_and_long_spot_short_perp_in_one_quote_
     names = {(a.venue + ":" + a.market, b.venue + ":" + b.market) for a, b in scanner.pairs(quotes)}
     assert names == {("binance:spot", "binance:perp"), ("binance:spot", "bybit:perp"),
                      ("binance:perp", "bybit:perp"), ("bybit:perp", "binance:perp")}
+    traded = {(a.venue + ":" + a.market, b.venue + ":" + b.market)
+              for a, b in scanner.pairs(quotes, (), StrategyConfig().pair_kinds)}
+    assert traded == names - {("binance:spot", "bybit:perp")}  # the default kinds: carry and spread
     mixed = {(a.venue, b.venue) for a, b in scanner.pairs(quotes, ("USDT", "USDC"))}
     assert ("binance", "hyperliquid") in mixed and ("hyperliquid", "bybit") in mixed
 
@@ -193,7 +199,7 @@ def test_a_failed_hard_constraint_always_means_score_zero_and_rejected(latency, 
                          BYBIT_PERP),
                  funding=_funding(("binance", "0.0001"), ("bybit", str(rate))))
     o = _only(view)
-    if o.reason in (reasons.DEPTH_TOO_THIN, reasons.VENUE_STALE, reasons.FUNDING_DELTA_TOO_LOW):
+    if o.reason in (reasons.DEPTH_TOO_THIN, reasons.VENUE_STALE):
         assert o.score == 0 and not o.accepted
     assert 0 <= o.score <= 100
 
