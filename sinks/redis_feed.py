@@ -276,12 +276,14 @@ def read_scores(client: redis.Redis, prefix: str, *, asset: str | None = None, l
 REBUILT_TYPES = (BasisPoint, LatencyReading, Opportunity, PairTrade, PortfolioState)
 
 
-def rebuild(client: redis.Redis, prefix: str, records: Any, *, batch: int = 1_000) -> tuple[int, int]:
+def rebuild(client: redis.Redis, prefix: str, records: Any, *, batch: int = 1_000,
+            desks: Mapping[str, Decimal] | None = None) -> tuple[int, int]:
     """Rewrite the latest values (basis, latency, pair verdicts and the accepted set, trades,
-    desks and the portfolio total) from `records` read back from Kafka in order — after a
-    Redis restart without persistence. Idempotent: a value already newer in Redis stays.
-    Returns (records applied, records skipped because they could not be decoded)."""
-    writer = SignalWriter(client, prefix, live=False)
+    desks and the portfolio total over `desks`, as the flow writes it) from `records` read back
+    from Kafka in order — after a Redis restart without persistence. Idempotent: a value
+    already newer in Redis stays. Returns (records applied, records skipped because they could
+    not be decoded)."""
+    writer = SignalWriter(client, prefix, live=False, desks=desks)
     pending: list[Any] = []
     written = skipped = 0
     for record in records:
