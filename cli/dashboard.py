@@ -77,8 +77,12 @@ def _portfolio(state: dict[str, Any] | None) -> Panel:
     used = Decimal(str(state.get("open_notional", 0)))
     utilisation = f"{used / capital:.1%}" if capital else "-"
     health = state.get("margin_health")
+    desks, reported = state.get("desks"), state.get("desks_reported")
     table = Table.grid(padding=(0, 2))
     for label, value in (
+            ("desks", "-" if desks is None else f"{desks}" + ("" if reported in (None, desks) else
+                                                             f" ({reported} reported, the rest hold their capital)")),
+            ("starting capital $", _money(state.get("starting_capital"))),
             ("available $", _money(state.get("available"))), ("open notional $", _money(state.get("open_notional"))),
             ("utilisation", utilisation), ("realised PnL $", _money(state.get("realised_pnl"))),
             ("unrealised PnL $", _money(state.get("unrealised_pnl"))),

@@ -24,6 +24,7 @@ def rebuild_redis(ctx: click.Context) -> None:
     from arbflow.connectors import kafka
     from arbflow.connectors.infra import services
     from arbflow.model import codec, topics
+    from arbflow.model.desk_config import desk_capital
     from arbflow.sinks.redis_client import connect
     from arbflow.sinks.redis_feed import rebuild
 
@@ -41,7 +42,7 @@ def rebuild_redis(ctx: click.Context) -> None:
                 yield codec.decode(cls, message.value, source=name)
 
     try:
-        written, skipped = rebuild(client, config.redis.key_prefix, records())
+        written, skipped = rebuild(client, config.redis.key_prefix, records(), desks=desk_capital(config))
     finally:
         client.close()
     err_console.print(f"rewrote Redis from Kafka: {written:,} records applied (newer values kept)"

@@ -4,9 +4,10 @@ over exactly what was published, and summarise what came out.
 Steps: (1) make sure Kafka and Redis are up and the topics exist; (2) publish every line
 (malformed ones to `dlq.replay`), as fast as possible or paced at ×`speed`; (3) run the
 signal flow bounded to the published offsets of the md.* topics; (4) read back the dead
-letters and opportunities the run produced, and the latest basis from Redis. A flow stopped
-by one of our errors (Redis or Kafka lost mid-run) still gets its summary of what it
-published before (`ReplaySummary.failure` holds the error; no latest basis is read).
+letters, opportunities and basis points the run produced — its own records only, read from
+exactly the offsets its producers wrote, never what an earlier run left in Redis. A flow
+stopped by one of our errors (Redis or Kafka lost mid-run) still gets its summary of what it
+published before (`ReplaySummary.failure` holds the error).
 """
 
 import time
@@ -26,17 +27,16 @@ from arbflow.connectors.replay import FileStats, Progress, Published, locate, pu
 from arbflow.flows.signal_flow import INPUT_TOPICS, build_signal_flow
 from arbflow.model import codec, topics
 from arbflow.model.config import Config
+from arbflow.model.desk_config import desk_capital
 from arbflow.model.errors import ArbflowError, arbflow_cause
 from arbflow.model.execution import Order, PairTrade
-from arbflow.model.portfolio import PortfolioState
+from arbflow.model.portfolio import PortfolioState, every_desk
 from arbflow.model.rejected import Rejected
 from arbflow.model.secrets import mask_url
 from arbflow.model.signals import BasisPoint, Opportunity
 from arbflow.model.validation import Universe
 from arbflow.operators.portfolio.performance import performance
 from arbflow.sinks.metrics import ENTRIES_DENIED
-from arbflow.sinks.redis_client import connect
-from arbflow.sinks.redis_state import read_latest
 
 
 @dataclass(slots=True, kw_only=True)
@@ -51,6 +51,7 @@ class ReplaySummary:
     outputs: dict[str, list[Any]] = field(default_factory=dict)  # logical topic → records read back
     traded: bool = False  # the paper execution desks ran
     starting_capital: Decimal = Decimal(20_000)  # the whole portfolio's (config execution.starting_capital)
+    desks: dict[str, Decimal] = field(default_factory=dict)  # every configured desk's capital by asset (USD)
     latest_basis: list[BasisPoint] = field(default_factory=list)
     first_ts: int | None = None
     last_ts: int | None = None
@@ -92,8 +93,11 @@ class ReplaySummary:
         return [latest[k] for k in sorted(latest)]
 
     def trading_json(self) -> dict[str, object]:
-        """Trades, orders and the summed ledger of the desks (exact Decimals as strings)."""
-        trades, desks = self.final_trades(), self.final_portfolios()
+        """Trades, orders and the summed ledger of every configured desk — one that never
+        published a state counts with its capital available (`model.portfolio.every_desk`) —
+        exact Decimals as strings."""
+        trades, reported = self.final_trades(), self.final_portfolios()
+        desks = every_desk(reported, self.desks) if self.desks else reported
         closed = [t for t in trades if t.status == "closed"]
         return {
             "orders": sum(1 for o in self.outputs.get(topics.EXEC_ORDER, []) if isinstance(o, Order)),
@@ -103,7 +107,7 @@ class ReplaySummary:
             "cumulative_pnl": str(sum((d.cumulative_pnl for d in desks), Decimal(0))),
             "available": str(sum((d.available for d in desks), Decimal(0))),
             "open_notional": str(sum((d.open_notional for d in desks), Decimal(0))),
-            "desks": len(desks), "enabled": self.traded,
+            "desks": len(desks), "desks_reported": len(reported), "enabled": self.traded,
             "performance": performance(
                 [s for s in self.outputs.get(topics.PORTFOLIO_STATE, []) if isinstance(s, PortfolioState)],
                 trades, self.first_ts, self.last_ts, self.starting_capital).as_json(),
@@ -160,7 +164,8 @@ def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = N
     partitions = kafka.ensure_topics(endpoints.kafka_bootstrap, names, config.kafka.partitions,
                                      config.kafka.connect_timeout_s, config.kafka.client)
     summary = ReplaySummary(files={}, kafka=endpoints.kafka_bootstrap, redis=mask_url(endpoints.redis_url),
-                            traded=trade, starting_capital=config.execution.starting_capital)
+                            traded=trade, starting_capital=config.execution.starting_capital,
+                            desks=desk_capital(config))
     delivered = publish(config, endpoints.kafka_bootstrap, files,
                         speed=config.replay.speed if speed is None else speed,
                         partitions=partitions, summary=summary, progress=progress, ordered=publish_only,
@@ -192,14 +197,22 @@ def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = N
             raise
         raise summary.failure from None  # Kafka is gone too: nothing to report from
     _locate_dead_letters(config, files, summary)
-    if summary.failure is not None:
-        return summary  # Redis may be what failed: the latest basis is not read
-    client = connect(endpoints.redis_url, config.redis.connect_timeout_s)
-    try:
-        summary.latest_basis = read_latest(client, config.redis.key_prefix)
-    finally:
-        client.close()
+    summary.latest_basis = latest_basis(summary.outputs.get(topics.SIGNAL_BASIS, []))
     return summary
+
+
+def latest_basis(points: Sequence[object]) -> list[BasisPoint]:
+    """The newest point per (asset, venue) among this run's own signal.basis records (read back
+    from exactly the offsets its producers wrote) — never Redis, whose `strategy:basis:*` keys
+    keep the newest point in stream time of any run under the key prefix. A tie in `ts` goes to
+    the later record, as the Redis write does. Sorted by asset and venue."""
+    newest: dict[tuple[str, str], BasisPoint] = {}
+    for point in points:
+        if isinstance(point, BasisPoint):
+            held = newest.get((point.asset, point.venue))
+            if held is None or held.ts <= point.ts:
+                newest[(point.asset, point.venue)] = point
+    return [newest[key] for key in sorted(newest)]
 
 
 

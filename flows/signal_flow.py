@@ -26,7 +26,7 @@ from arbflow.connectors.kafka_merge import MergedKafkaInput, StartAt
 from arbflow.flows.stateful import fold
 from arbflow.model import codec, reasons, topics
 from arbflow.model.config import Config
-from arbflow.model.desk_config import DeskConfig, TradeMode, desk_config
+from arbflow.model.desk_config import DeskConfig, TradeMode, desk_capital, desk_config
 from arbflow.model.execution import EntryDenied, Fill, Order, OrderIntent, PairTrade, VenueEvent
 from arbflow.model.market import ClockTick, FundingRate
 from arbflow.model.portfolio import Alert, PortfolioState
@@ -257,7 +257,8 @@ def build_signal_flow(config: Config, kafka_bootstrap: str, redis_url: str, *, s
                                       quiet_alerts=ranges is not None, on_alert=on_alert)
     op.output("write_redis", for_redis, SignalRedisSink(redis_url, key_prefix=config.redis.key_prefix,
                                                         timeout_s=config.redis.connect_timeout_s,
-                                                        top_n=config.scanner.top_n))
+                                                        top_n=config.scanner.top_n,
+                                                        desks=desk_capital(config) if trade else None))
     op.output("write_kafka", outputs,
               KafkaOutput(kafka_bootstrap, topic_prefix=config.kafka.topic_prefix,
                           partitioner=Partitioner(config.universe.assets, config.kafka.partitions),

@@ -70,6 +70,13 @@ def desk_config(config: Config, mode: TradeMode | None = None) -> DeskConfig:
                       sector_assets=dict(sectors), plausibility=config.plausibility)
 
 
+def desk_capital(config: Config) -> dict[str, Decimal]:
+    """Each asset desk's share of `execution.starting_capital` (USD), by asset — the same
+    share `desk_config` gives every desk."""
+    share = desk_config(config).capital
+    return dict.fromkeys(config.universe.assets, share)
+
+
 def sector_of(allocation: AllocationConfig, asset: str) -> str:
     """The asset's narrative sector in the allocator's map (`unmapped_sector` if absent)."""
     return {k.upper(): v for k, v in allocation.sectors.items()}.get(asset.upper(), allocation.unmapped_sector)

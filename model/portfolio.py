@@ -1,5 +1,6 @@
 """Portfolio snapshots and risk alerts (portfolio.state, risk.alert; docs/architecture.md §3.8)."""
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
@@ -51,3 +52,21 @@ class Alert:
     threshold: Decimal | None = None
     ts: int
     schema_version: int = 1
+
+
+def opening_state(asset: str, capital: Decimal) -> PortfolioState:
+    """A desk's ledger before its first record: its whole `capital` (USD) available, nothing
+    open, no PnL; `ts` 0 (it never makes a total newer than the desks that reported)."""
+    zero = Decimal(0)
+    return PortfolioState(starting_capital=capital, available=capital, open_notional=zero, realised_pnl=zero,
+                          unrealised_pnl=zero, cumulative_pnl=zero, open_positions=0, closed_trades=0, win_count=0,
+                          loss_count=0, leg_out_count=0, leg_out_loss=zero, asset=asset, ts=0)
+
+
+def every_desk(reported: Iterable[PortfolioState], desks: Mapping[str, Decimal]) -> list[PortfolioState]:
+    """The latest ledger of every configured desk (`desks`: asset → its share of the starting
+    capital, USD): a desk that has not reported yet counts with its `opening_state` — its
+    capital is available, not missing from the portfolio. A reported ledger of an asset outside
+    `desks` (an earlier run's universe under the same key prefix) is left out. Sorted by asset."""
+    latest = {s.asset: s for s in reported if s.asset in desks}
+    return [latest.get(asset) or opening_state(asset, capital) for asset, capital in sorted(desks.items())]

@@ -50,16 +50,12 @@ def render_summary(summary: ReplaySummary, console: Console) -> None:
     basis = Table(title="Latest spot–perp basis", title_justify="left")
     for column in ("asset", "venue", "spot mid", "perp mid", "basis (bps)", "at"):
         basis.add_column(column, justify="right" if column not in ("asset", "venue") else "left")
-    stale = False
-    for point in summary.latest_basis:
-        newer = summary.last_ts is not None and point.ts > summary.last_ts
-        stale = stale or newer
+    for point in summary.latest_basis:  # this run's own signal.basis records (flows/replay.latest_basis)
         basis.add_row(point.asset, point.venue, str(point.spot_mid), str(point.perp_mid),
-                      str(point.basis_bps.quantize(Decimal("0.0001"))), _utc(point.ts) + (" *" if newer else ""))
+                      str(point.basis_bps.quantize(Decimal("0.0001"))), _utc(point.ts))
+    if not summary.latest_basis:
+        basis.add_row("none in this run", "", "", "", "", "")
     console.print(basis)
-    if stale:
-        console.print("* newer than this replay's data: Redis keeps the latest value in stream time, so an "
-                      "earlier run's later data is not overwritten (set redis.key_prefix to separate runs)")
     trading = summary.trading_json()
     if trading["enabled"] and not trading["trades"]:
         console.print("paper trading: no trade — no opportunity passed the scanner and the desks")

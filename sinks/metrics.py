@@ -1,8 +1,8 @@
 """Prometheus metrics of the signal and trading flow (README.md, Metrics).
 
 Labels are low-cardinality by construction: `venue`, `market` (spot / perp), `reason`
-(a fixed code list), `stage` (the four flow stages below) and, on the funding gauges only,
-`symbol` / `asset` — bounded by the configured universe (venues × assets; 11 × 2 by
+(a fixed code list), `stage` (the four flow stages below) and, on the funding and desk gauges
+only, `symbol` / `asset` — bounded by the configured universe (venues × assets; 11 × 2 by
 default), never by the data. Per-pair and per-trade detail lives in Kafka and Redis.
 
 | metric | type | labels | meaning |
@@ -24,6 +24,9 @@ default), never by the data. Per-pair and per-trade detail lives in Kafka and Re
 | `arbflow_portfolio_{available,open_notional,cumulative_pnl}_usd` | gauge | – | the portfolio ledger |
 | `arbflow_portfolio_open_positions` / `_leg_outs` | gauge | – | open trades; leg-out events so far |
 | `arbflow_portfolio_updates_total` | counter | – | portfolio totals observed (0: no desk has reported yet) |
+| `arbflow_desk_margin_health` | gauge | asset | the desk's weakest venue account's margin health (1: no margin used) |
+| `arbflow_desk_liquidation_distance` | gauge | asset | its smallest price move (fraction) to health 0 (NaN: none) |
+| `arbflow_risk_alerts_total` | counter | reason | alerts published on risk.alert, by code |
 | `arbflow_venue_order_events_total` | counter | venue, kind | live gateway answers (accepted/fill/canceled/rejected) |
 | `arbflow_venue_errors_total` | counter | venue, reason | refused orders by reason code (unknown codes: `OTHER`) |
 | `arbflow_venue_retries_total` | counter | venue, error | requests retried, by ccxt error class (429: DDoSProtection) |
@@ -44,6 +47,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from arbflow.model import reasons
 from arbflow.model.execution import VenueEvent
+from arbflow.model.portfolio import PortfolioState
 from arbflow.model.signals import LatencyReading, Opportunity
 
 ENTRIES_DENIED = Counter("arbflow_entries_denied", "Accepted opportunities the execution desk refused, by reason.",
@@ -73,6 +77,11 @@ PORTFOLIO = {name: Gauge(f"arbflow_portfolio_{name}", text) for name, text in (
     ("margin_health", "Lowest margin health of the desks' venue accounts (1 = no margin used; absent: no positions)."),
     ("liquidation_distance", "Smallest price move (fraction) that takes a desk's venue account to health 0."),
 )}
+DESK_MARGIN_HEALTH = Gauge("arbflow_desk_margin_health",
+                           "Lowest margin health of the desk's venue accounts (1 = no margin used).", ["asset"])
+DESK_LIQUIDATION_DISTANCE = Gauge("arbflow_desk_liquidation_distance",
+                                  "Smallest price move (fraction) that takes one of the desk's venue accounts to "
+                                  "health 0 (NaN: no position).", ["asset"])
 PORTFOLIO_UPDATES = Counter("arbflow_portfolio_updates", "Portfolio totals observed (0: no desk reported yet).")
 ALERTS = Counter("arbflow_risk_alerts", "Alerts published on risk.alert, by code.", ["reason"])
 VENUE_EVENTS = Counter("arbflow_venue_order_events", "Live gateway answers published on exec.venue, by kind.",
@@ -159,6 +168,16 @@ def observe_portfolio(total: dict[str, object]) -> None:
             PORTFOLIO[name].set(1.0)  # no positions: no margin used
         elif name == "liquidation_distance":
             PORTFOLIO[name].set(float("nan"))  # no position can be liquidated
+
+
+def observe_desks(states: Iterable[PortfolioState]) -> None:
+    """Each desk's margin health and liquidation distance, labelled by its asset (a desk with
+    no position: health 1, distance NaN — nothing can be liquidated)."""
+    for state in states:
+        asset = state.asset or "all"
+        health, distance = state.margin_health, state.liquidation_distance
+        DESK_MARGIN_HEALTH.labels(asset=asset).set(1.0 if health is None else float(health))
+        DESK_LIQUIDATION_DISTANCE.labels(asset=asset).set(float("nan") if distance is None else float(distance))
 
 
 def reason_code(reason: str | None) -> str:

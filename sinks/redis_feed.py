@@ -14,7 +14,8 @@
   record} of `PairTrade`s (a trade moves from active to closed when it ends);
 - `strategy:leg_out_events` — hash `{trade_id}:{n}` → the leg-out's JSON;
 - `strategy:portfolio:state:{asset}` — hash {ts, record}: each desk's latest
-  `PortfolioState`; `strategy:portfolio:state` — JSON of their sum (the portfolio);
+  `PortfolioState`; `strategy:portfolio:state` — JSON of their sum (the portfolio: every
+  configured desk, those that have not reported with their capital available);
 - `strategy:metrics:daily` — hash `YYYY-MM-DD` (UTC, stream time) → JSON of that day's
   latest portfolio figures (PnL, trades, win rate, utilisation, leg-outs).
 
@@ -23,6 +24,7 @@ script), so re-emitted output after a recovery never moves state back. All keys 
 `redis.key_prefix`; a failed write raises `DeliveryFailed`.
 """
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -35,7 +37,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_e
 from arbflow.model import codec
 from arbflow.model.errors import DeliveryFailed
 from arbflow.model.execution import PairTrade
-from arbflow.model.portfolio import PortfolioState
+from arbflow.model.portfolio import PortfolioState, every_desk
 from arbflow.model.signals import BasisPoint, LatencyReading, Opportunity
 from arbflow.sinks import metrics
 from arbflow.sinks.redis_client import connect
@@ -78,8 +80,9 @@ class SignalWriter:
     `arbflow rebuild-redis` rewrites the latest values from the Kafka topics at once."""
 
     def __init__(self, client: redis.Redis, prefix: str, *, top_n: int = 20, stream_max_len: int = 10_000,
-                 retry_s: float = 30.0, live: bool = True) -> None:
+                 retry_s: float = 30.0, live: bool = True, desks: Mapping[str, Decimal] | None = None) -> None:
         self._client, self._prefix, self._top_n, self._max_len = client, prefix, top_n, stream_max_len
+        self._desks = desks  # asset → configured capital (USD); None: the total is the desks that reported
         self._script = client.register_script(_WRITE_IF_NEWER)
         self._retry_s, self._live = retry_s, live  # not live (a rebuild): no stream entries, no 60 s snapshots
 
@@ -165,7 +168,10 @@ class SignalWriter:
             pipe.hset(f"{p}strategy:leg_out_events", f"{trade.trade_id}:{index}", codec.dumps(leg_out))
 
     def _write_portfolio_total(self) -> None:
-        """`strategy:portfolio:state`: the sum of every desk's latest state (JSON)."""
+        """`strategy:portfolio:state`: the sum of every desk's latest state (JSON). With the
+        configured `desks`, a desk that has not reported yet counts with its whole capital
+        available (`model.portfolio.every_desk`), so the total is the whole portfolio from the
+        first report on; `desks_reported` says how many have."""
         p = self._prefix
         states = []
         try:
@@ -176,16 +182,22 @@ class SignalWriter:
         except (redis.ConnectionError, redis.TimeoutError) as error:
             raise _Unavailable() from error
         states = [s for s in states if isinstance(s, PortfolioState)]
+        if self._desks is not None:
+            reported = sum(1 for s in states if s.asset in self._desks)
+            states = every_desk(states, self._desks) if reported else []
+        else:
+            reported = len(states)
         if not states:
             return
         total = {name: sum((getattr(s, name) for s in states), Decimal(0)) for name in _MONEY_FIELDS}
         total |= {name: sum(getattr(s, name) for s in states) for name in _COUNT_FIELDS}
-        total |= {"desks": len(states), "ts": max(s.ts for s in states)}
+        total |= {"desks": len(states), "desks_reported": reported, "ts": max(s.ts for s in states)}
         healths = [s.margin_health for s in states if s.margin_health is not None]
         total["margin_health"] = min(healths) if healths else None  # the weakest desk's account
         distances = [s.liquidation_distance for s in states if s.liquidation_distance is not None]
         total["liquidation_distance"] = min(distances) if distances else None
         metrics.observe_portfolio(total)
+        metrics.observe_desks(states)
         day = datetime.fromtimestamp(total["ts"] / 1000, tz=UTC).date().isoformat()
         try:
             pipe = self._client.pipeline(transaction=False)
@@ -224,12 +236,14 @@ class _Partition(StatelessSinkPartition[Any]):
 class SignalRedisSink(DynamicSink[Any]):
     """Bytewax sink for `BasisPoint`, `LatencyReading` and `Opportunity` items."""
 
-    def __init__(self, url: str, *, key_prefix: str, timeout_s: float, top_n: int = 20) -> None:
+    def __init__(self, url: str, *, key_prefix: str, timeout_s: float, top_n: int = 20,
+                 desks: Mapping[str, Decimal] | None = None) -> None:
         self._url, self._prefix, self._timeout_s, self._top_n = url, key_prefix, timeout_s, top_n
+        self._desks = desks  # the trading desks' capital by asset (USD): the portfolio total counts all of them
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _Partition:
         client = connect(self._url, self._timeout_s)
-        return _Partition(SignalWriter(client, self._prefix, top_n=self._top_n), client)
+        return _Partition(SignalWriter(client, self._prefix, top_n=self._top_n, desks=self._desks), client)
 
 
 def read_scores(client: redis.Redis, prefix: str, *, asset: str | None = None, limit: int = 20) -> dict[str, Any]:
@@ -262,12 +276,14 @@ def read_scores(client: redis.Redis, prefix: str, *, asset: str | None = None, l
 REBUILT_TYPES = (BasisPoint, LatencyReading, Opportunity, PairTrade, PortfolioState)
 
 
-def rebuild(client: redis.Redis, prefix: str, records: Any, *, batch: int = 1_000) -> tuple[int, int]:
+def rebuild(client: redis.Redis, prefix: str, records: Any, *, batch: int = 1_000,
+            desks: Mapping[str, Decimal] | None = None) -> tuple[int, int]:
     """Rewrite the latest values (basis, latency, pair verdicts and the accepted set, trades,
-    desks and the portfolio total) from `records` read back from Kafka in order — after a
-    Redis restart without persistence. Idempotent: a value already newer in Redis stays.
-    Returns (records applied, records skipped because they could not be decoded)."""
-    writer = SignalWriter(client, prefix, live=False)
+    desks and the portfolio total over `desks`, as the flow writes it) from `records` read back
+    from Kafka in order — after a Redis restart without persistence. Idempotent: a value
+    already newer in Redis stays. Returns (records applied, records skipped because they could
+    not be decoded)."""
+    writer = SignalWriter(client, prefix, live=False, desks=desks)
     pending: list[Any] = []
     written = skipped = 0
     for record in records:

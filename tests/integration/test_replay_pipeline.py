@@ -127,6 +127,21 @@ def test_a_second_replay_reads_only_its_own_records_when_topics_already_hold_dat
     assert len(_read(config, topics.SIGNAL_BASIS)) == 2 * first.produced[topics.SIGNAL_BASIS]
 
 
+def test_a_replay_summary_shows_only_its_own_basis_when_an_earlier_run_left_other_assets_in_redis(
+        config: Config, tmp_path: Path) -> None:
+    both = slice_of_bundled(tmp_path / "head.jsonl", 600)
+    first = run_replay(config, [both])  # BTC and ETH: strategy:basis:BTC:binance is now in Redis
+    eth_only = tmp_path / "eth.jsonl"
+    eth_only.write_bytes(b"".join(line + b"\n" for line in both.read_bytes().splitlines() if b'"ETH/USDT' in line))
+    second = run_replay(config, [eth_only])
+    assert {p.asset for p in first.latest_basis} == {"BTC", "ETH"}
+    assert [(p.asset, p.venue) for p in second.latest_basis] == [("ETH", "binance")]
+    # the same ETH lines give the same newest ETH point, this time from the second run's own records
+    assert second.latest_basis == [p for p in first.latest_basis if p.asset == "ETH"]
+    assert second.first_ts is not None and second.last_ts is not None
+    assert all(second.first_ts <= p.ts <= second.last_ts for p in second.latest_basis)
+
+
 def test_speed_paces_publishing_at_the_recorded_rate(config: Config, tmp_path: Path) -> None:
     # Two records 1.5 s apart in data time, replayed at ×1: publishing cannot finish sooner.
     line = ('{"topic":"md.ticker","venue":"binance","symbol":"BTC/USDT","market":"spot","bid":"1","ask":"2",'

@@ -179,6 +179,8 @@ def test_prometheus_scrapes_arbflow_on_the_host(services: dict[str, dict[str, An
                for job in config["scrape_configs"]}
     assert any("host.docker.internal:9400" in found for found in targets.values())
     assert any("localhost:9090" in found for found in targets.values())
+    for rule_file in config["rule_files"]:  # relative to the config file, so mounted beside it
+        assert host_mount(prometheus, f"/etc/prometheus/{rule_file}") == config_path.parent / rule_file
 
 
 def test_grafana_is_published_and_provisioned(services: dict[str, dict[str, Any]]) -> None:
@@ -199,7 +201,7 @@ def test_grafana_is_published_and_provisioned(services: dict[str, dict[str, Any]
     assert "/var/lib/grafana/dashboards" in dashboards_dirs
     dashboards = host_mount(grafana, "/var/lib/grafana/dashboards")
     assert dashboards.is_dir()
-    for dashboard in dashboards.glob("*.json"):  # none yet; "export for sharing" placeholders
+    for dashboard in dashboards.glob("*.json"):  # no "export for sharing" placeholders
         assert "${DS_" not in dashboard.read_text(), f"{dashboard.name}: use datasource uid 'prometheus'"
 
 
