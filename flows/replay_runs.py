@@ -49,7 +49,7 @@ class FlowPlan:
 def publish_inputs(store: RunStore, key: str, names: Sequence[str], partitions: dict[str, int],
                    publish: Publisher) -> tuple[Spans, str]:
     """Publish the inputs once (the module docstring): returns their spans and a note."""
-    manifest = store.get(key)
+    manifest = _still_held(store, store.get(key), names, partitions)
     if manifest is not None and manifest.get("state") == "complete":
         published = publish(None, True)
         return spans(decode_offsets(manifest["starts"]), decode_offsets(manifest["ends"])), \
@@ -74,7 +74,7 @@ def publish_inputs(store: RunStore, key: str, names: Sequence[str], partitions: 
 def plan_flow(store: RunStore, key: str, names: Sequence[str], partitions: dict[str, int],
               client: redis.Redis, redis_prefix: str) -> FlowPlan:
     """Look up the flow's manifest and say what to do (the module docstring)."""
-    manifest = store.get(key)
+    manifest = _still_held(store, store.get(key), names, partitions)
     if manifest is not None and manifest.get("state") == "complete":
         return FlowPlan(key=key, run=False, starts=decode_offsets(manifest["starts"]),
                         spans=spans(decode_offsets(manifest["starts"]), decode_offsets(manifest["ends"])),
@@ -107,6 +107,18 @@ def finish_flow(store: RunStore, plan: FlowPlan, names: Sequence[str], partition
                                     "ends": encode_offsets(ends), "stream": plan.stream, "denied": dict(denied),
                                     "seconds": round(seconds, 3)}
         store.put(plan.key, manifest)
+
+
+def _still_held(store: RunStore, manifest: dict[str, Any] | None, names: Sequence[str],
+                partitions: dict[str, int]) -> dict[str, Any] | None:
+    """`manifest`, or None when the topics no longer reach where it says the run's records
+    end (a topic deleted and created again, a broker emptied but not its manifests): then the
+    run is published afresh rather than believed."""
+    if manifest is None:
+        return None
+    recorded = decode_offsets(manifest.get("ends") or manifest["starts"])
+    now = store.positions(names, partitions)
+    return manifest if all(now.get(key, 0) >= offset for key, offset in recorded.items()) else None
 
 
 def _total(published: Published) -> int:

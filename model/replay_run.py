@@ -52,22 +52,25 @@ class Seen:
     flow's worker threads, hence the lock."""
 
     def __init__(self) -> None:
-        self._left: Counter[tuple[str, bytes]] = Counter()
+        self._left: dict[str, Counter[bytes]] = {}
         self._lock = threading.Lock()
         self.found = 0  # records added
         self.matched = 0  # records taken out: not published again
 
     def add(self, topic: str, value: bytes) -> None:
-        self._left[(topic, digest(value))] += 1
+        self._left.setdefault(topic, Counter())[digest(value)] += 1
         self.found += 1
 
     def take(self, topic: str, value: bytes) -> bool:
         """True when an equal record of `topic` is still in the multiset (it is taken out):
         the caller does not publish it again."""
-        key = (topic, digest(value))
+        left = self._left.get(topic)
+        if not left:
+            return False
+        key = digest(value)
         with self._lock:
-            if self._left[key] <= 0:
+            if left[key] <= 0:
                 return False
-            self._left[key] -= 1
+            left[key] -= 1
             self.matched += 1
             return True
