@@ -147,3 +147,17 @@ def test_a_killed_replay_run_again_leaves_exactly_what_one_clean_run_leaves(
 
     assert _stream(redis_url, prefix) == _stream(redis_url, clean_prefix) != Counter()
     assert _recorded(env, tmp_path / "rerun.jsonl") == _recorded(clean_env, tmp_path / "clean.jsonl")
+
+
+def test_publish_only_publishes_the_same_files_once_unless_again(
+        config: Config, kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> None:
+    env = _env(kafka_bootstrap, redis_url, config.kafka.topic_prefix)
+    replay = str(slice_of_bundled(tmp_path / "head.jsonl", 500))
+    ticker = config.kafka.topic_prefix + topics.MD_TICKER
+    first = _arbflow(env, "replay", replay, "--publish-only")
+    assert "inputs published (500 lines)" in first.stderr and _records(kafka_bootstrap, ticker) == 500
+    second = _arbflow(env, "replay", replay, "--publish-only")
+    assert "inputs already published by an earlier run: none of 500 lines published again" in second.stderr
+    assert "published md.ticker 500" in second.stderr and _records(kafka_bootstrap, ticker) == 500
+    again = _arbflow(env, "replay", replay, "--publish-only", "--again")
+    assert "inputs published (500 lines)" in again.stderr and _records(kafka_bootstrap, ticker) == 1_000
