@@ -87,8 +87,10 @@ class SignalWriter:
         self._retry_s, self._live = retry_s, live  # not live (a rebuild): no stream entries, no 60 s snapshots
 
     def write(self, items: list[Any]) -> None:
+        # decided once per batch, not per attempt: a retried batch leaves out the same entries
+        known = self._already_streamed(items)
         try:
-            self._write(items)  # the common case: no retry machinery on the hot path
+            self._write(items, known)  # the common case: no retry machinery on the hot path
             return
         except _Unavailable:
             pass
@@ -97,18 +99,26 @@ class SignalWriter:
         try:
             for attempt in retrying:
                 with attempt:
-                    self._write(items)
+                    self._write(items, known)
         except _Unavailable as error:
             raise DeliveryFailed(f"Redis write of {len(items)} signal outputs failed for {self._retry_s:g} s: "
                                  f"{error.__cause__}") from error
 
-    def _write(self, items: list[Any]) -> None:
+    def _already_streamed(self, items: list[Any]) -> set[int]:
+        """Positions in `items` of accepted opportunities an interrupted attempt of the same
+        replay already added to the stream (`stream_seen`): not added again."""
+        if self._stream_seen is None or not self._live:
+            return set()
+        return {index for index, item in enumerate(items) if type(item) is Opportunity and item.accepted
+                and self._stream_seen.take(STREAM, codec.encode(item))}
+
+    def _write(self, items: list[Any], known: set[int]) -> None:
         p = self._prefix
         pipe = self._client.pipeline(transaction=False)
         accepted: dict[str, Opportunity] = {}
         scanned: list[Opportunity] = []
         desks: set[str] = set()
-        for item in items:
+        for index, item in enumerate(items):
             kind = type(item)
             if kind is BasisPoint:
                 self._script(keys=[f"{p}strategy:basis:{item.asset}:{item.venue}", ""],
@@ -132,7 +142,7 @@ class SignalWriter:
                              args=[item.ts, body, item.score, pair, "1" if item.accepted else "0"], client=pipe)
                 if item.accepted and self._live:
                     accepted[pair] = item
-                    if self._stream_seen is not None and self._stream_seen.take(STREAM, body):
+                    if index in known:
                         continue
                     pipe.xadd(p + STREAM, {"record": body}, maxlen=self._max_len,
                               approximate=True)
