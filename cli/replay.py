@@ -31,13 +31,16 @@ if TYPE_CHECKING:
 @click.option("--publish-only", is_flag=True,
               help="Only publish FILES to their topics (paced by --speed) and stop: a live source for a running "
                    "`arbflow scan` or `arbflow trade`.")
+@click.option("--again", is_flag=True,
+              help="Publish FILES as a new run even if an earlier run published them: a second copy on the "
+                   "topics, on purpose (e.g. for a trader started since, reading from the end).")
 @click.option("--strict", is_flag=True,
               help="Exit 2 at the first bad line (unreadable, or refused by validation) before publishing it, and "
                    "after the run if the flow refused any record; default: dead-letter it and go on.")
 @click.pass_context
 @guard
 def replay(ctx: click.Context, files: tuple[Path, ...], speed: float | None, workers: int | None,
-           out_dir: Path | None, as_json: bool, no_trade: bool, publish_only: bool, strict: bool) -> None:
+           out_dir: Path | None, as_json: bool, no_trade: bool, publish_only: bool, again: bool, strict: bool) -> None:
     """Replay recorded FILES through Kafka and the dataflow, then summarise.
 
     FILES are replay files (JSON Lines, .gz allowed; format in the README). They are
@@ -48,19 +51,31 @@ def replay(ctx: click.Context, files: tuple[Path, ...], speed: float | None, wor
     progress bar (records/s, ETA) on a terminal, plain lines otherwise. A .gz/.xz file that
     breaks before its end is replayed up to the break; then one line names where it broke,
     exit 1.
+
+    \b
+    Re-running is safe: a replay is a run identified by its files' content (and, for the
+    flow, every setting that changes a result), written down on the replay.runs topic.
+    - The same files again: their records are not published again; the flow runs over
+      the copy already on the topics only if the settings changed.
+    - The same files and settings again: nothing is published; the summary is read back.
+    - After a kill or a lost service mid-run: the run resumes; what it had published
+      already (inputs, outputs, Redis stream entries) is not published a second time.
+    One line before the summary ("replay run <id>: …") says which of these happened.
+    --again makes a new run of the inputs (a second copy, on purpose).
     """
     replay_and_report(load(ctx), files, speed=speed, workers=workers, out_dir=out_dir, as_json=as_json,
-                      trade=not no_trade, publish_only=publish_only, strict=strict)
+                      trade=not no_trade, publish_only=publish_only, strict=strict, again=again)
 
 
 def replay_and_report(config: Config, files: tuple[Path, ...], *, speed: float | None, workers: int | None,
                       out_dir: Path | None, as_json: bool, trade: bool, publish_only: bool = False,
                       title: str = "arbflow replay", assumptions: list[tuple[str, str]] | None = None,
-                      strict: bool = False) -> "ReplaySummary":
+                      strict: bool = False, again: bool = False) -> "ReplaySummary":
     """Run the replay with a progress bar, print its summary (or JSON) and write `out_dir`'s
     files; `arbflow backtest` adds its `title` and `assumptions` (printed and in the report).
     Exits 2 on a bad line under `strict`; raises `DamagedFile` (exit 1) after the summary when
-    a file broke before its end."""
+    a file broke before its end. Prints the run's line (published, resumed or already done;
+    `again`: a new run of the inputs) before the summary."""
     from arbflow.cli.progress import ProgressReport
     from arbflow.connectors.infra import services
     from arbflow.connectors.replay import count_lines
@@ -91,10 +106,12 @@ def replay_and_report(config: Config, files: tuple[Path, ...], *, speed: float |
             with native_stderr("replay"):
                 summary = run_replay(config, list(files), speed=speed, workers=workers, progress=progress,
                                      trade=trade, publish_only=publish_only,
-                                     announce=None if as_json else announce, strict=strict)
+                                     announce=None if as_json else announce, strict=strict, again=again)
         except BadRow as error:
             publishing.close()
             die(f"{error} (--strict: stopped at the first bad line)", 2)
+    if not as_json:
+        err_console.print(summary.run, soft_wrap=True)
     if publish_only:
         published = ", ".join(f"{topic} {count:,}" for topic, count in sorted(summary.published.items()))
         rejected = sum(summary.rejects.values())

@@ -18,6 +18,7 @@ from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 
 from arbflow.connectors.kafka import Consumed, KeyedProducer, Partitioner, Properties, admin, consumer, end_offsets
 from arbflow.model.errors import ServiceUnavailable
+from arbflow.model.replay_run import Seen
 
 _log = logging.getLogger("arbflow.kafka")
 
@@ -116,13 +117,15 @@ class _SinkPartition(StatelessSinkPartition[OutputItem]):
     destructor, which aborts the process (exit 134, no error line, no report). What `close`
     cannot deliver is logged; after a failed batch it does not wait for the broker again."""
 
-    def __init__(self, producer: KeyedProducer, prefix: str) -> None:
-        self._producer, self._prefix = producer, prefix
+    def __init__(self, producer: KeyedProducer, prefix: str, seen: Seen | None = None) -> None:
+        self._producer, self._prefix, self._seen = producer, prefix, seen
         self._failed = False
 
     def write_batch(self, items: list[OutputItem]) -> None:
         try:
             for topic, key, value in items:
+                if self._seen is not None and self._seen.take(self._prefix + topic, value):
+                    continue  # an interrupted attempt of this replay published it
                 self._producer.produce(self._prefix + topic, key, value)
             self._producer.flush()
         except BaseException:
@@ -140,11 +143,15 @@ class _SinkPartition(StatelessSinkPartition[OutputItem]):
 
 class KafkaOutput(DynamicSink[OutputItem]):
     """Write `(topic, key, value)` items; every batch is flushed and its delivery checked
-    (`DeliveryFailed` stops the flow rather than losing output)."""
+    (`DeliveryFailed` stops the flow rather than losing output). `seen`: the records an
+    interrupted attempt of the same replay published (model/replay_run.py) — an item equal
+    to one of them takes it out and is not written again."""
 
     def __init__(self, bootstrap: str, *, topic_prefix: str, partitioner: Partitioner,
                  delivery_timeout_ms: int, partitions: dict[str, int] | None = None,
-                 on_build: Callable[[KeyedProducer], None] | None = None, client: Properties = None) -> None:
+                 on_build: Callable[[KeyedProducer], None] | None = None, client: Properties = None,
+                 seen: Seen | None = None) -> None:
+        self._seen = seen
         self._bootstrap, self._prefix, self._partitioner = bootstrap, topic_prefix, partitioner
         self._client = dict(client or {})  # `kafka.client`: librdkafka properties of every producer
         self._timeout_ms, self._partitions, self._on_build = delivery_timeout_ms, partitions, on_build
@@ -154,4 +161,4 @@ class KafkaOutput(DynamicSink[OutputItem]):
                                  partitions=self._partitions, client=self._client)
         if self._on_build is not None:
             self._on_build(producer)
-        return _SinkPartition(producer, self._prefix)
+        return _SinkPartition(producer, self._prefix, self._seen)

@@ -45,6 +45,7 @@ from arbflow.connectors.compressed import Damage, lines, open_binary
 from arbflow.model import codec, reasons, topics
 from arbflow.model.config import Config
 from arbflow.model.rejected import Rejected
+from arbflow.model.replay_run import Seen
 from arbflow.model.symbols import base_asset
 from arbflow.model.validation import Universe, parse_record
 
@@ -218,24 +219,29 @@ class Published:
     first_ts: int | None = None
     last_ts: int | None = None
     seconds: float = 0.0
+    skipped: int = 0  # lines an earlier attempt of the same run had published: not sent again
 
 
 def publish_files(config: Config, bootstrap: str, files: Sequence[Path], *, speed: float,
                   partitions: dict[str, int], published: Published,
-                  progress: Progress | None = None, ordered: bool = False, strict: bool = False) -> kafka.Delivered:
+                  progress: Progress | None = None, ordered: bool = False, strict: bool = False,
+                  seen: Seen | None = None, dry: bool = False) -> kafka.Delivered:
     """Publish the merged lines of `files` (see the module docstring); returns what Kafka
     acknowledged, offset ranges included. `progress` runs every 2,000 lines and at the end.
     `ordered`: each change of topic waits for what was written before (module docstring).
     `strict`: each line is also decoded and validated here (`parse_record`, the flow's own
     check), and the first one refused raises `BadRow` naming its `file:line` — nothing after it
-    is published."""
+    is published. `seen`: what an interrupted attempt of this run published — a line found in
+    it is counted but not sent again (`published.skipped`), and pacing starts at the first line
+    sent. `dry`: read and count only, send nothing (the inputs were published by an earlier run)."""
     universe = Universe.from_config(config) if strict else None
     partitioner = kafka.Partitioner(config.universe.assets, config.kafka.partitions)
     producer = kafka.KeyedProducer(bootstrap, partitioner, delivery_timeout_ms=config.kafka.delivery_timeout_ms,
                                    partitions=partitions, client=config.kafka.client)
     prefix = config.kafka.topic_prefix
-    started = time.monotonic()
+    began = started = time.monotonic()
     first_ts: int | None = None
+    paced_from: int | None = None  # event time of the first line sent
     count = 0
     last_topic = ""
     for item in merge_files(files, published.files):
@@ -246,20 +252,29 @@ def publish_files(config: Config, bootstrap: str, files: Sequence[Path], *, spee
                 producer.flush()  # the lines before it are published; none after
                 raise
         if isinstance(item, Rejected):
-            producer.produce(prefix + topics.DLQ_REPLAY, None, codec.encode(item))
+            value = codec.encode(item)
             published.rejects[(topics.DLQ_REPLAY, item.reason)] += 1
+            if dry or (seen is not None and seen.take(prefix + topics.DLQ_REPLAY, value)):
+                published.skipped += 1
+            else:
+                producer.produce(prefix + topics.DLQ_REPLAY, None, value)
             continue
         line: ReplayLine = item
         if first_ts is None:
             first_ts = line.ts
-        if speed > 0:
-            delay = (line.ts - first_ts) / 1000 / speed - (time.monotonic() - started)
-            if delay > 0.001:
-                time.sleep(delay)
-        if ordered and line.topic != last_topic:
-            producer.flush()
-            last_topic = line.topic
-        producer.produce(prefix + line.topic, line.key, line.value, timestamp=line.ts)
+        if dry or (seen is not None and seen.take(prefix + line.topic, line.value)):
+            published.skipped += 1
+        else:
+            if paced_from is None:
+                paced_from, started = line.ts, time.monotonic()
+            if speed > 0:
+                delay = (line.ts - paced_from) / 1000 / speed - (time.monotonic() - started)
+                if delay > 0.001:
+                    time.sleep(delay)
+            if ordered and line.topic != last_topic:
+                producer.flush()
+                last_topic = line.topic
+            producer.produce(prefix + line.topic, line.key, line.value, timestamp=line.ts)
         published.counts[line.topic] += 1
         published.last_ts = line.ts
         count += 1
@@ -269,7 +284,7 @@ def publish_files(config: Config, bootstrap: str, files: Sequence[Path], *, spee
     if progress is not None and published.last_ts is not None:
         progress(count, published.last_ts)
     delivered = producer.flush()
-    published.seconds = time.monotonic() - started
+    published.seconds = time.monotonic() - began
     return delivered
 
 

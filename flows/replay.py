@@ -5,9 +5,10 @@ Steps: (1) make sure Kafka and Redis are up and the topics exist; (2) publish ev
 (malformed ones to `dlq.replay`), as fast as possible or paced at ×`speed`; (3) run the
 signal flow bounded to the published offsets of the md.* topics; (4) read back the dead
 letters, opportunities and basis points the run produced — its own records only, read from
-exactly the offsets its producers wrote, never what an earlier run left in Redis. A flow
-stopped by one of our errors (Redis or Kafka lost mid-run) still gets its summary of what it
-published before (`ReplaySummary.failure` holds the error).
+exactly the offsets its producers wrote, never what an earlier run left in Redis. Steps (2)
+and (3) each happen once per run: a re-run resumes or skips them (flows/replay_runs.py). A
+flow stopped by one of our errors (Redis or Kafka lost mid-run) still gets its summary of
+what it published before (`ReplaySummary.failure` holds the error).
 """
 
 import time
@@ -24,6 +25,8 @@ from arbflow.connectors import kafka
 from arbflow.connectors.compressed import Damage
 from arbflow.connectors.infra import services
 from arbflow.connectors.replay import FileStats, Progress, Published, locate, publish_files
+from arbflow.connectors.replay_runs import RunStore, inputs_identity
+from arbflow.flows.replay_runs import FlowPlan, finish_flow, plan_flow, publish_inputs
 from arbflow.flows.signal_flow import INPUT_TOPICS, build_signal_flow
 from arbflow.model import codec, topics
 from arbflow.model.config import Config
@@ -32,11 +35,13 @@ from arbflow.model.errors import ArbflowError, arbflow_cause
 from arbflow.model.execution import Order, PairTrade
 from arbflow.model.portfolio import PortfolioState, every_desk
 from arbflow.model.rejected import Rejected
+from arbflow.model.replay_run import Seen, flow_identity
 from arbflow.model.secrets import mask_url
 from arbflow.model.signals import BasisPoint, Opportunity
 from arbflow.model.validation import Universe
 from arbflow.operators.portfolio.performance import performance
 from arbflow.sinks.metrics import ENTRIES_DENIED
+from arbflow.sinks.redis_client import connect
 
 
 @dataclass(slots=True, kw_only=True)
@@ -61,6 +66,8 @@ class ReplaySummary:
     redis: str = ""  # the Redis URL, its password masked (model/secrets.py)
     located: dict[tuple[str, int], str] = field(default_factory=dict)  # (dlq topic, index) → file:line
     denied: Counter[str] = field(default_factory=Counter)  # accepted entries the desks refused, by reason
+    run_id: str = ""  # the flow run's id (the inputs' with --publish-only): model/replay_run.py
+    run: str = ""  # one line: what this run published, resumed or found already done
     # What stopped the flow before its end (Redis or Kafka lost mid-run): the summary then holds
     # what the run published before it, and the command raises it after the report.
     failure: ArbflowError | None = None
@@ -129,33 +136,40 @@ class ReplaySummary:
             "failure": None if self.failure is None else str(self.failure),
             "trading": self.trading_json(),
             "publish_seconds": round(self.publish_s, 3), "flow_seconds": round(self.flow_s, 3),
-            "kafka": self.kafka, "redis": self.redis,
+            "kafka": self.kafka, "redis": self.redis, "run_id": self.run_id, "run": self.run,
         }
 
 
 def publish(config: Config, bootstrap: str, files: Sequence[Path], *, speed: float,
             partitions: dict[str, int], summary: ReplaySummary, progress: Progress | None = None,
-            ordered: bool = False, strict: bool = False) -> kafka.Delivered:
+            ordered: bool = False, strict: bool = False, seen: Seen | None = None, dry: bool = False) -> Published:
     """Publish the merged lines into `summary`'s counts (`connectors.replay.publish_files`;
-    `ordered` for a running flow reading them, `strict` to stop at the first refused line);
-    returns what Kafka acknowledged (offset ranges included)."""
+    `ordered` for a running flow reading them, `strict` to stop at the first refused line,
+    `seen` / `dry` for a re-run: flows/replay_runs.py); returns what publishing counted."""
     published = Published(files=summary.files, counts=summary.published, rejects=summary.rejects)
-    delivered = publish_files(config, bootstrap, files, speed=speed, partitions=partitions, published=published,
-                              progress=progress, ordered=ordered, strict=strict)
+    publish_files(config, bootstrap, files, speed=speed, partitions=partitions, published=published,
+                  progress=progress, ordered=ordered, strict=strict, seen=seen, dry=dry)
     summary.first_ts, summary.last_ts, summary.publish_s = published.first_ts, published.last_ts, published.seconds
-    return delivered
+    return published
 
 
 def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = None, workers: int | None = None,
                progress: Progress | None = None, trade: bool = True, publish_only: bool = False,
-               announce: Callable[[str], None] | None = None, strict: bool = False) -> ReplaySummary:
+               announce: Callable[[str], None] | None = None, strict: bool = False,
+               again: bool = False) -> ReplaySummary:
     """Publish `files`, run the signal flow over them (with the paper execution desks
     unless `trade` is False), and return the summary. With `publish_only` the files are a
     live source: published (paced by `speed`) for a running `arbflow scan` / `trade`, no flow.
     `progress(count, data_ts)` runs every 2,000 published lines; `announce` gets phase lines.
     `strict`: the first line the reader or the validation refuses raises `BadRow` before it is
     published (refusals only the flow can make — LATE_RECORD, PRICE_IMPLAUSIBLE — are in the
-    summary's dead letters, as always)."""
+    summary's dead letters, as always).
+
+    Re-runs leave one copy of every record (flows/replay_runs.py): inputs the same files
+    already published are not published again, a flow already run over them with the same
+    settings is not run again (its summary is read back), and an interrupted attempt of either
+    is resumed without publishing twice what it had published; `summary.run` says which.
+    `again`: a new run of the inputs whatever was published before (a second copy, on purpose)."""
     for path in files:
         if not path.is_file():
             raise FileNotFoundError(f"replay file {path} does not exist")
@@ -166,32 +180,41 @@ def run_replay(config: Config, files: Sequence[Path], *, speed: float | None = N
     summary = ReplaySummary(files={}, kafka=endpoints.kafka_bootstrap, redis=mask_url(endpoints.redis_url),
                             traded=trade, starting_capital=config.execution.starting_capital,
                             desks=desk_capital(config))
-    delivered = publish(config, endpoints.kafka_bootstrap, files,
-                        speed=config.replay.speed if speed is None else speed,
-                        partitions=partitions, summary=summary, progress=progress, ordered=publish_only,
-                        strict=strict)
+    store = RunStore(config, endpoints.kafka_bootstrap)
+    inputs_id = inputs_identity(config, files, again=again)
+    summary.run_id = inputs_id if publish_only else flow_identity(inputs_id, config, trade=trade)
+
+    def publishing(seen: Seen | None, dry: bool) -> Published:
+        return publish(config, endpoints.kafka_bootstrap, files, speed=config.replay.speed if speed is None else speed,
+                       partitions=partitions, summary=summary, progress=progress, ordered=publish_only,
+                       strict=strict, seen=seen, dry=dry)
+
+    input_spans, inputs_note = publish_inputs(store, f"inputs:{inputs_id}", names, partitions, publishing)
+    summary.run = f"replay run {summary.run_id[:12]}: {inputs_note}"
     if publish_only:
         return summary
-    inputs = {kafka.topic_name(config, t) for t in INPUT_TOPICS}
-    ranges = {key: span for key, span in delivered.ranges.items() if key[0] in inputs}
-    producers: list[kafka.KeyedProducer] = []
-    started = time.monotonic()
-    if ranges:
-        if announce is not None:
-            announce(f"running the dataflow over {sum(summary.published.values()):,} records …")
-        flow = build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url, ranges=ranges,
-                                 on_producer=producers.append, partitions=partitions, trade=trade)
-        denied_before = _entries_denied()
+    readers = {kafka.topic_name(config, t) for t in INPUT_TOPICS}
+    ranges = {key: span for key, span in input_spans.items() if key[0] in readers}
+    outputs = [name for name in names if name not in readers and name != kafka.topic_name(config, topics.DLQ_REPLAY)]
+    client = connect(endpoints.redis_url, config.redis.connect_timeout_s)
+    try:
+        plan = plan_flow(store, f"flow:{summary.run_id}", outputs, partitions, client, config.redis.key_prefix)
+    finally:
+        client.close()
+    if plan.run:
+        _run_flow(config, endpoints, ranges, partitions, plan, summary, workers, trade, announce)
         try:
-            cli_main(flow, workers_per_process=workers or config.replay.workers)
-        except Exception as error:  # Bytewax wraps what stopped the flow
-            summary.failure = arbflow_cause(error)
+            finish_flow(store, plan, outputs, partitions, complete=summary.failure is None, denied=summary.denied,
+                        seconds=summary.flow_s)
+        except Exception:
             if summary.failure is None:
                 raise
-        summary.denied = _entries_denied() - denied_before
-    summary.flow_s = time.monotonic() - started
+            raise summary.failure from None  # Kafka is gone too: nothing to report from
+    else:
+        summary.denied, summary.flow_s = plan.denied, plan.seconds
+    summary.run += f"; {plan.note}"
     try:
-        _collect_outputs(config, endpoints.kafka_bootstrap, producers, delivered, summary)
+        _collect_outputs(config, endpoints.kafka_bootstrap, plan.spans, ranges, summary)
     except Exception:
         if summary.failure is None:
             raise
@@ -215,6 +238,27 @@ def latest_basis(points: Sequence[object]) -> list[BasisPoint]:
     return [newest[key] for key in sorted(newest)]
 
 
+def _run_flow(config: Config, endpoints: services.Endpoints, ranges: dict[tuple[str, int], tuple[int, int]],
+              partitions: dict[str, int], plan: FlowPlan, summary: ReplaySummary, workers: int | None,
+              trade: bool, announce: Callable[[str], None] | None) -> None:
+    """Run the signal flow over exactly `ranges`; what stopped it (one of our errors) goes to
+    `summary.failure`."""
+    started = time.monotonic()
+    if ranges:
+        if announce is not None:
+            announce(f"running the dataflow over {sum(summary.published.values()):,} records …")
+        flow = build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url, ranges=ranges,
+                                 partitions=partitions, trade=trade, seen=plan.seen, stream_seen=plan.stream_seen)
+        denied_before = _entries_denied()
+        try:
+            cli_main(flow, workers_per_process=workers or config.replay.workers)
+        except Exception as error:  # Bytewax wraps what stopped the flow
+            summary.failure = arbflow_cause(error)
+            if summary.failure is None:
+                raise
+        summary.denied = _entries_denied() - denied_before
+    summary.flow_s = time.monotonic() - started
+
 
 def _locate_dead_letters(config: Config, files: Sequence[Path], summary: ReplaySummary) -> None:
     """Name the `file:line` of each dead letter the flow published (the files are read again,
@@ -233,22 +277,22 @@ READ_BACK = (topics.SIGNAL_BASIS, topics.SIGNAL_LATENCY, topics.ARB_OPPORTUNITY,
              topics.EXEC_ORDER, topics.EXEC_TRADE, topics.PORTFOLIO_STATE)
 
 
-def _collect_outputs(config: Config, bootstrap: str, producers: list[kafka.KeyedProducer],
-                     delivered: kafka.Delivered, summary: ReplaySummary) -> None:
-    """Count flow output per topic and read this run's outputs back from Kafka (exactly
-    the offsets its producers wrote): dead letters by reason, opportunities by outcome,
-    and every record for the report."""
+def _collect_outputs(config: Config, bootstrap: str, outputs: dict[tuple[str, int], tuple[int, int]],
+                     inputs: dict[tuple[str, int], tuple[int, int]], summary: ReplaySummary) -> None:
+    """Count the run's flow output per topic and read it back from Kafka (exactly the
+    `outputs` offsets the run's manifest spans): dead letters by reason, opportunities by
+    outcome, and every record for the report; and the run's funding input (`inputs`)."""
     prefix = config.kafka.topic_prefix
+    replay_dead = sum(n for (topic, _), n in summary.rejects.items() if topic == topics.DLQ_REPLAY)
+    if replay_dead:
+        summary.produced[topics.DLQ_REPLAY] += replay_dead
     read_back: dict[str, dict[int, tuple[int, int]]] = {}
-    for producer in producers:
-        for topic, count in producer.delivered.counts.items():
-            summary.produced[topic.removeprefix(prefix)] += count
-        for (topic, partition), span in producer.delivered.ranges.items():
-            logical = topic.removeprefix(prefix)
-            if logical.startswith(topics.DLQ_PREFIX) or logical in READ_BACK:
-                held = read_back.setdefault(topic, {}).get(partition, span)
-                read_back[topic][partition] = (min(held[0], span[0]), max(held[1], span[1]))
-    for (topic, partition), span in delivered.ranges.items():  # the run's funding input, for the report
+    for (topic, partition), (first, last) in outputs.items():
+        logical = topic.removeprefix(prefix)
+        summary.produced[logical] += last - first + 1
+        if logical.startswith(topics.DLQ_PREFIX) or logical in READ_BACK:
+            read_back.setdefault(topic, {})[partition] = (first, last)
+    for (topic, partition), span in inputs.items():  # the run's funding input, for the report
         if topic == prefix + topics.MD_FUNDING:
             read_back.setdefault(topic, {})[partition] = span
     for topic, ranges in read_back.items():
@@ -267,9 +311,6 @@ def _collect_outputs(config: Config, bootstrap: str, producers: list[kafka.Keyed
             for rejected in records:
                 reason = rejected.reason if isinstance(rejected, Rejected) else "UNREADABLE_DEAD_LETTER"
                 summary.rejects[(logical, reason)] += 1
-    replay_dlq = prefix + topics.DLQ_REPLAY
-    if delivered.counts.get(replay_dlq):
-        summary.produced[topics.DLQ_REPLAY] += delivered.counts[replay_dlq]
 
 
 def _entries_denied() -> Counter[str]:

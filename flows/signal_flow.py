@@ -31,6 +31,7 @@ from arbflow.model.execution import EntryDenied, Fill, Order, OrderIntent, PairT
 from arbflow.model.market import ClockTick, FundingRate
 from arbflow.model.portfolio import Alert, PortfolioState
 from arbflow.model.rejected import Rejected
+from arbflow.model.replay_run import Seen
 from arbflow.model.signals import BasisPoint, LatencyReading, Opportunity
 from arbflow.model.symbols import base_asset
 from arbflow.model.validation import Universe, parse_record
@@ -240,13 +241,16 @@ def build_signal_flow(config: Config, kafka_bootstrap: str, redis_url: str, *, s
                       on_producer: Callable[[KeyedProducer], None] | None = None,
                       partitions: dict[str, int] | None = None, trade: bool = False,
                       mode: TradeMode = "paper", stop: threading.Event | None = None,
-                      on_alert: Callable[[Alert], None] | None = None) -> Dataflow:
+                      on_alert: Callable[[Alert], None] | None = None,
+                      seen: Seen | None = None, stream_seen: Seen | None = None) -> Dataflow:
     """The signal dataflow over Kafka and Redis. `ranges` bounds the input to exact offsets
     (replay); without it the flow tails the md.* topics from `start` ("beginning", "end" or
     offsets per (topic, partition): `MergedKafkaInput`). With `trade` the desks
     execute (`mode`), and clock.tick and exec.venue are read as well. Setting `stop` ends a
     tailing flow cleanly (queued input processed, sinks flushed). `on_alert` receives every
-    risk.alert record as it is published (the alert notifier; never blocking)."""
+    risk.alert record as it is published (the alert notifier; never blocking). `seen` and
+    `stream_seen`: what an interrupted attempt of the same replay published on Kafka and added
+    to the opportunity stream (model/replay_run.py): not published again."""
     flow = Dataflow("arbflow_signals")
     names = input_topics(config, trade=trade)
     if ranges is not None:
@@ -258,10 +262,11 @@ def build_signal_flow(config: Config, kafka_bootstrap: str, redis_url: str, *, s
     op.output("write_redis", for_redis, SignalRedisSink(redis_url, key_prefix=config.redis.key_prefix,
                                                         timeout_s=config.redis.connect_timeout_s,
                                                         top_n=config.scanner.top_n,
-                                                        desks=desk_capital(config) if trade else None))
+                                                        desks=desk_capital(config) if trade else None,
+                                                        stream_seen=stream_seen))
     op.output("write_kafka", outputs,
               KafkaOutput(kafka_bootstrap, topic_prefix=config.kafka.topic_prefix,
                           partitioner=Partitioner(config.universe.assets, config.kafka.partitions),
                           delivery_timeout_ms=config.kafka.delivery_timeout_ms, partitions=partitions,
-                          on_build=on_producer, client=config.kafka.client))
+                          on_build=on_producer, client=config.kafka.client, seen=seen))
     return flow

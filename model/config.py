@@ -801,6 +801,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def plain(config: Config) -> dict[str, Any]:
+    """The configuration as nested dicts, the shape a TOML file has (Decimals as strings)."""
+    document: dict[str, Any] = _plain(config)
+    return document
+
+
 def _merge(base: Any, override: Any) -> Any:
     if isinstance(base, dict) and isinstance(override, dict):
         merged = dict(base)

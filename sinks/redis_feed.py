@@ -38,6 +38,7 @@ from arbflow.model import codec
 from arbflow.model.errors import DeliveryFailed
 from arbflow.model.execution import PairTrade
 from arbflow.model.portfolio import PortfolioState, every_desk
+from arbflow.model.replay_run import Seen
 from arbflow.model.signals import BasisPoint, LatencyReading, Opportunity
 from arbflow.sinks import metrics
 from arbflow.sinks.redis_client import connect
@@ -56,6 +57,7 @@ end
 return 1
 """
 TTL_S = 60
+STREAM = "strategy:opportunities:stream"  # accepted opportunities (key without the prefix)
 _MONEY_FIELDS = ("starting_capital", "available", "open_notional", "realised_pnl", "unrealised_pnl", "cumulative_pnl",
                  "leg_out_loss")
 _COUNT_FIELDS = ("open_positions", "closed_trades", "win_count", "loss_count", "leg_out_count")
@@ -80,15 +82,19 @@ class SignalWriter:
     `arbflow rebuild-redis` rewrites the latest values from the Kafka topics at once."""
 
     def __init__(self, client: redis.Redis, prefix: str, *, top_n: int = 20, stream_max_len: int = 10_000,
-                 retry_s: float = 30.0, live: bool = True, desks: Mapping[str, Decimal] | None = None) -> None:
+                 retry_s: float = 30.0, live: bool = True, desks: Mapping[str, Decimal] | None = None,
+                 stream_seen: Seen | None = None) -> None:
         self._client, self._prefix, self._top_n, self._max_len = client, prefix, top_n, stream_max_len
         self._desks = desks  # asset → configured capital (USD); None: the total is the desks that reported
+        self._stream_seen = stream_seen  # entries an interrupted attempt of the same replay added
         self._script = client.register_script(_WRITE_IF_NEWER)
         self._retry_s, self._live = retry_s, live  # not live (a rebuild): no stream entries, no 60 s snapshots
 
     def write(self, items: list[Any]) -> None:
+        # decided once per batch, not per attempt: a retried batch leaves out the same entries
+        known = self._already_streamed(items)
         try:
-            self._write(items)  # the common case: no retry machinery on the hot path
+            self._write(items, known)  # the common case: no retry machinery on the hot path
             return
         except _Unavailable:
             pass
@@ -97,18 +103,26 @@ class SignalWriter:
         try:
             for attempt in retrying:
                 with attempt:
-                    self._write(items)
+                    self._write(items, known)
         except _Unavailable as error:
             raise DeliveryFailed(f"Redis write of {len(items)} signal outputs failed for {self._retry_s:g} s: "
                                  f"{error.__cause__}") from error
 
-    def _write(self, items: list[Any]) -> None:
+    def _already_streamed(self, items: list[Any]) -> set[int]:
+        """Positions in `items` of accepted opportunities an interrupted attempt of the same
+        replay already added to the stream (`stream_seen`): not added again."""
+        if self._stream_seen is None or not self._live:
+            return set()
+        return {index for index, item in enumerate(items) if type(item) is Opportunity and item.accepted
+                and self._stream_seen.take(STREAM, codec.encode(item))}
+
+    def _write(self, items: list[Any], known: set[int]) -> None:
         p = self._prefix
         pipe = self._client.pipeline(transaction=False)
         accepted: dict[str, Opportunity] = {}
         scanned: list[Opportunity] = []
         desks: set[str] = set()
-        for item in items:
+        for index, item in enumerate(items):
             kind = type(item)
             if kind is BasisPoint:
                 self._script(keys=[f"{p}strategy:basis:{item.asset}:{item.venue}", ""],
@@ -132,7 +146,9 @@ class SignalWriter:
                              args=[item.ts, body, item.score, pair, "1" if item.accepted else "0"], client=pipe)
                 if item.accepted and self._live:
                     accepted[pair] = item
-                    pipe.xadd(f"{p}strategy:opportunities:stream", {"record": body}, maxlen=self._max_len,
+                    if index in known:
+                        continue
+                    pipe.xadd(p + STREAM, {"record": body}, maxlen=self._max_len,
                               approximate=True)
                 else:
                     accepted.pop(pair, None)
@@ -234,16 +250,38 @@ class _Partition(StatelessSinkPartition[Any]):
 
 
 class SignalRedisSink(DynamicSink[Any]):
-    """Bytewax sink for `BasisPoint`, `LatencyReading` and `Opportunity` items."""
+    """Bytewax sink for `BasisPoint`, `LatencyReading` and `Opportunity` items. `stream_seen`:
+    the stream entries an interrupted attempt of the same replay added (`stream_since`); an
+    accepted opportunity equal to one of them is not added again."""
 
     def __init__(self, url: str, *, key_prefix: str, timeout_s: float, top_n: int = 20,
-                 desks: Mapping[str, Decimal] | None = None) -> None:
+                 desks: Mapping[str, Decimal] | None = None, stream_seen: Seen | None = None) -> None:
         self._url, self._prefix, self._timeout_s, self._top_n = url, key_prefix, timeout_s, top_n
         self._desks = desks  # the trading desks' capital by asset (USD): the portfolio total counts all of them
+        self._stream_seen = stream_seen
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _Partition:
         client = connect(self._url, self._timeout_s)
-        return _Partition(SignalWriter(client, self._prefix, top_n=self._top_n, desks=self._desks), client)
+        return _Partition(SignalWriter(client, self._prefix, top_n=self._top_n, desks=self._desks,
+                                       stream_seen=self._stream_seen), client)
+
+
+def stream_position(client: redis.Redis, prefix: str) -> str:
+    """The id of the opportunity stream's newest entry ("0-0" when empty): where a run starts."""
+    newest = client.xrevrange(prefix + STREAM, count=1)
+    return newest[0][0].decode() if newest else "0-0"
+
+
+def stream_since(client: redis.Redis, prefix: str, after: str) -> Seen:
+    """The opportunity stream's entries after id `after` (what an interrupted run added), as a
+    `Seen` multiset of their records."""
+    seen = Seen()
+    start = "(" + after
+    while batch := client.xrange(prefix + STREAM, min=start, count=1_000):
+        for _entry_id, fields in batch:
+            seen.add(STREAM, fields[b"record"])
+        start = "(" + batch[-1][0].decode()
+    return seen
 
 
 def read_scores(client: redis.Redis, prefix: str, *, asset: str | None = None, limit: int = 20) -> dict[str, Any]:

@@ -119,12 +119,43 @@ def test_malformed_lines_land_on_the_dead_letter_topics_and_the_rest_is_processe
 
 def test_a_second_replay_reads_only_its_own_records_when_topics_already_hold_data(
         config: Config, tmp_path: Path) -> None:
+    other = slice_of_bundled(tmp_path / "other.jsonl", 300)
+    before = run_replay(config, [other])
+    replay = slice_of_bundled(tmp_path / "head.jsonl", 600)
+    first = run_replay(config, [replay])
+    assert first.published[topics.MD_TICKER] == 600
+    assert len(_read(config, topics.MD_TICKER)) == 900  # another run's records were there before
+    assert len(_read(config, topics.SIGNAL_BASIS)) == (before.produced[topics.SIGNAL_BASIS]
+                                                        + first.produced[topics.SIGNAL_BASIS])
+
+
+def test_the_same_replay_again_publishes_nothing_and_reports_the_same(config: Config, tmp_path: Path) -> None:
     replay = slice_of_bundled(tmp_path / "head.jsonl", 600)
     first = run_replay(config, [replay])
     second = run_replay(config, [replay])
-    assert first.produced == second.produced
-    assert first.latest_basis == second.latest_basis
+    assert first.produced == second.produced and first.outputs == second.outputs
+    assert first.latest_basis == second.latest_basis and first.files == second.files
+    assert first.run_id == second.run_id
+    assert second.run.endswith("inputs already published by an earlier run: none of 600 lines published again; "
+                               "the flow already ran over them with these settings: nothing published again, "
+                               "the summary is read back")
+    assert len(_read(config, topics.MD_TICKER)) == 600
+    assert len(_read(config, topics.SIGNAL_BASIS)) == first.produced[topics.SIGNAL_BASIS]
+
+
+def test_changed_settings_run_the_flow_again_over_the_inputs_already_published(
+        config: Config, tmp_path: Path) -> None:
+    from dataclasses import replace as with_
+
+    replay = slice_of_bundled(tmp_path / "head.jsonl", 600)
+    first = run_replay(config, [replay])
+    other = with_(config, scanner=with_(config.scanner, min_score=0), replay=with_(config.replay, workers=2))
+    second = run_replay(other, [replay])
+    assert "inputs already published by an earlier run" in second.run and second.run.endswith("the flow ran")
+    assert second.run_id != first.run_id
+    assert len(_read(config, topics.MD_TICKER)) == 600
     assert len(_read(config, topics.SIGNAL_BASIS)) == 2 * first.produced[topics.SIGNAL_BASIS]
+    assert run_replay(with_(config, replay=with_(config.replay, workers=2)), [replay]).run_id == first.run_id
 
 
 def test_a_replay_summary_shows_only_its_own_basis_when_an_earlier_run_left_other_assets_in_redis(
