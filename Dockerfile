@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # arbflow's container image: the `arbflow` command, non-root, with the bundled data that
 # `make run` and the paper-trading recipe replay (README, "Container and cluster").
 #
