@@ -406,7 +406,8 @@ def test_the_statefulset_runs_one_arbflow_scan_process_per_pod_with_its_ordinal_
     container_env({name: e["value"] for name, e in env.items() if "value" in e})
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     replicas = spec["replicas"]
-    assert replicas >= 2 and spec["podManagementPolicy"] == "Parallel"
+    # Together or not at all: a Bytewax process cannot run, nor drain, without its peers.
+    assert replicas >= 2 and spec["podManagementPolicy"] == "Parallel" and spec["updateStrategy"]["type"] == "OnDelete"
     for ordinal in range(replicas):
         args = _expanded(container["args"], {"POD_INDEX": str(ordinal), "POD_NAMESPACE": "trading"})
         name, params = invocation(args)
