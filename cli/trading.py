@@ -245,7 +245,7 @@ def peers_lost(cluster: dict[str, Any]) -> Iterator[None]:
         detail = " ".join(str(error).split())
         raise ClusterLost(f"process {cluster['process_id']} of the Bytewax cluster lost its peers ({detail}): "
                           "one stopped or cannot be reached, and every process stops with it; start them all "
-                          "again (each resumes from its snapshots)") from error
+                          "again (with recovery on, each resumes from its snapshots)") from error
 
 
 def _live_gateway(config: Config, live_venues: str | None, confirm: bool,
