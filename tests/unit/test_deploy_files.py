@@ -54,6 +54,7 @@ def invocation(args: list[str]) -> tuple[str, dict[str, Any]]:
     checked as a real run would — without running the command: (command name, parameters).
     A bad invocation raises click's UsageError."""
     root = arbflow_cli.make_context("arbflow", list(args))
+    # A group's context keeps the subcommand and its arguments unparsed (click ≥ 8.2 names them so).
     name, command, rest = arbflow_cli.resolve_command(root, [*root._protected_args, *root.args])
     assert name is not None and command is not None, f"no arbflow command in {args}"
     return name, command.make_context(name, rest, parent=root).params
