@@ -60,9 +60,10 @@ class _Root(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit,
+                GeneratorExit):
             raise
-        except (Exception, KeyboardInterrupt) as error:
+        except BaseException as error:  # also pyo3's PanicException (a Rust panic), not an Exception
             fail(error)
 
 

@@ -147,7 +147,9 @@ def guard(function: F) -> F:
             return function(*args, **kwargs)
         except click.exceptions.ClickException:
             raise  # click prints its own usage errors (exit 2)
-        except (Exception, KeyboardInterrupt) as error:  # a dataflow wraps what stopped it
+        except (SystemExit, GeneratorExit):
+            raise
+        except BaseException as error:  # a dataflow wraps what stopped it; a Rust panic is a BaseException
             fail(error)
 
     wrapper.__name__ = function.__name__

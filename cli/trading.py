@@ -14,6 +14,7 @@ from arbflow.cli.logs import redactor
 from arbflow.cli.serving import metrics_options, serve_metrics
 from arbflow.cli.support import err_console, graceful_stop, guard, load, native_stderr, recovery
 from arbflow.model.config import Config
+from arbflow.model.errors import ClusterLost, arbflow_cause
 
 
 def _tailing_options(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -87,16 +88,17 @@ def scan(ctx: click.Context, from_beginning: bool, workers: int, metrics_port: i
     from arbflow.flows.signal_flow import build_signal_flow
 
     config = load(ctx)
+    cluster = _cluster(process_id, addresses)
     endpoints, partitions, start = _tailing_setup(config, metrics_host, metrics_port, from_beginning, trade=False)
     err_console.print(f"scanning md.* on {endpoints.kafka_bootstrap} → Redis {redactor(endpoints.redis_url)}, "
                       f"{'from the beginning' if from_beginning else 'reading what is published from now on'}"
                       " (Ctrl-C to stop)")
     with (graceful_stop(err_console.print) as stop, _status("scan", status_every, trading=False),
-          _alerts_out(config) as on_alert, native_stderr("scan")):
+          _alerts_out(config) as on_alert, native_stderr("scan"), peers_lost(cluster)):
         cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
                                    start=start, partitions=partitions, stop=stop, on_alert=on_alert),
                  workers_per_process=workers, **recovery(config, "scan", not no_recovery, endpoints.kafka),
-                 **_cluster(process_id, addresses))
+                 **cluster)
     err_console.print("stopped")
 
 
@@ -136,6 +138,7 @@ def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: 
     from arbflow.flows.signal_flow import TradeMode, build_signal_flow
 
     config = load(ctx)
+    cluster = _cluster(process_id, addresses)
     gateway = _live_gateway(config, live_venues, confirm_live, endpoints_override) if mode == "live" else None
     if gateway is not None and process_id:  # one gateway per cluster: process 0 places every order
         gateway = None
@@ -159,13 +162,13 @@ def trade(ctx: click.Context, mode: str, live_venues: str | None, confirm_live: 
                               f"{'from the beginning' if from_beginning else 'reading what is published from now on'}"
                               " (Ctrl-C to stop)")
         try:
-            with native_stderr(f"trade-{mode}"):
+            with native_stderr(f"trade-{mode}"), peers_lost(cluster):
                 cli_main(build_signal_flow(config, endpoints.kafka_bootstrap, endpoints.redis_url,
                                            start=start, partitions=partitions, trade=True,
                                            mode=cast(TradeMode, mode), stop=stop, on_alert=on_alert),
                          workers_per_process=workers,
                          **recovery(config, f"trade-{mode}", not no_recovery, endpoints.kafka),
-                         **_cluster(process_id, addresses))
+                         **cluster)
         finally:
             stop.set()
             if worker is not None:
@@ -226,6 +229,23 @@ def _cluster(process_id: int | None, addresses: str | None) -> dict[str, Any]:
     if process_id is not None and process_id >= len(listed):
         raise click.UsageError(f"--process-id {process_id} is not an index of the {len(listed)} --addresses")
     return {"process_id": process_id, "addresses": listed}
+
+
+@contextlib.contextmanager
+def peers_lost(cluster: dict[str, Any]) -> Iterator[None]:
+    """In a cluster, what Bytewax raises when a peer process stops or cannot be reached — a
+    Rust panic ("Send thread panic"), pyo3's `PanicException`, a BaseException that is not
+    an Exception — as `ClusterLost`: one line naming this process, exit 1, instead of a
+    traceback. Anything else (and any panic outside a cluster) passes unchanged."""
+    try:
+        yield
+    except BaseException as error:
+        if not cluster or type(error).__name__ != "PanicException" or arbflow_cause(error) is not None:
+            raise
+        detail = " ".join(str(error).split())
+        raise ClusterLost(f"process {cluster['process_id']} of the Bytewax cluster lost its peers ({detail}): "
+                          "one stopped or cannot be reached, and every process stops with it; start them all "
+                          "again (with recovery on, each resumes from its snapshots)") from error
 
 
 def _live_gateway(config: Config, live_venues: str | None, confirm: bool,

@@ -32,6 +32,11 @@ class ServiceUnavailable(ArbflowError):
     """Kafka or Redis could not be reached or started within its deadline."""
 
 
+class ClusterLost(ArbflowError):
+    """A process of a Bytewax cluster (`--process-id/--addresses`) lost its peers: one of them
+    stopped or cannot be reached, and every process of the cluster stops with it."""
+
+
 class FeedUnavailable(ArbflowError):
     """An exchange feed cannot deliver data (down, refused, or out of retries)."""
 
