@@ -7,6 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 FIXTURE := fixtures/binance-btc-eth-spot-perp-bookticker-2024-08-08.jsonl.gz
 FUNDING := fixtures/funding/binance_website_funding_BTCUSDT_perp_2019-09-10_2024-08-09.utc.csv.gz
+BARS    := fixtures/funding/spot_perp_8h_binance_bybit_okx_utc.csv.gz
 PEERS  := .peers-venv
 PEERS_STAMP := $(PEERS)/.installed
 
@@ -28,11 +29,17 @@ install: $(STAMP)  ## create .venv and install (done by run/test when needed)
 
 # The funding file is a settlement history (one record per 8 h), so the "silent funding
 # stream" rule, meant for live streams, is off for this replay.
-run: $(STAMP)  ## start Kafka (Tansu) + Redis, replay real Binance tickers + funding, print the summary
+# Then the 18-month backtest of the carry strategy (8 h bars + funding of Binance, Bybit and
+# OKX, BTC and ETH) through the same desks, in a few lines: the engine's result before and
+# after 2024-01-01 (the parameters were chosen on 2023).
+run: $(STAMP)  ## start Kafka (Tansu) + Redis, replay real Binance tickers + funding, print the summary; then the 18-month engine backtest in a few lines
 	@$(BIN)/arbflow infra up
 	@$(BIN)/arbflow convert funding $(FUNDING) --out out/run/binance-btc-funding.jsonl.gz > /dev/null
 	@ARBFLOW_SIGNALS__FUNDING_SILENT_AFTER_S=0 $(BIN)/arbflow replay $(FIXTURE) \
 		out/run/binance-btc-funding.jsonl.gz --out out/run
+	@$(BIN)/arbflow backtest $(BARS) --out out/backtest --split 2024-01-01 --brief 2> out/backtest.log \
+		|| { tail -n 5 out/backtest.log; exit 1; }
+	@echo "backtest report: out/backtest/report.html (its progress and refusals: out/backtest.log)"
 
 test: $(STAMP)  ## import contracts + the whole test suite (unit, flow, integration)
 	@$(BIN)/lint-imports --no-cache

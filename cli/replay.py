@@ -70,12 +70,13 @@ def replay(ctx: click.Context, files: tuple[Path, ...], speed: float | None, wor
 def replay_and_report(config: Config, files: tuple[Path, ...], *, speed: float | None, workers: int | None,
                       out_dir: Path | None, as_json: bool, trade: bool, publish_only: bool = False,
                       title: str = "arbflow replay", assumptions: list[tuple[str, str]] | None = None,
-                      strict: bool = False, again: bool = False) -> "ReplaySummary":
+                      strict: bool = False, again: bool = False, brief: bool = False) -> "ReplaySummary":
     """Run the replay with a progress bar, print its summary (or JSON) and write `out_dir`'s
     files; `arbflow backtest` adds its `title` and `assumptions` (printed and in the report).
     Exits 2 on a bad line under `strict`; raises `DamagedFile` (exit 1) after the summary when
     a file broke before its end. Prints the run's line (published, resumed or already done;
-    `again`: a new run of the inputs) before the summary."""
+    `again`: a new run of the inputs) before the summary; `brief`: not the summary's tables
+    (the caller prints its few lines)."""
     from arbflow.cli.progress import ProgressReport
     from arbflow.connectors.infra import services
     from arbflow.connectors.replay import count_lines
@@ -128,7 +129,7 @@ def replay_and_report(config: Config, files: tuple[Path, ...], *, speed: float |
         page = write_outputs(out_dir, config, files, summary, document, title=title, assumptions=assumptions)
     if as_json:
         sys.stdout.buffer.write(codec.dumps(document) + b"\n")
-    else:
+    elif not brief:
         from arbflow.reports.replay_tables import render_summary
 
         render_summary(summary, out_console)

@@ -220,6 +220,7 @@ class Published:
     last_ts: int | None = None
     seconds: float = 0.0
     skipped: int = 0  # lines an earlier attempt of the same run had published: not sent again
+    ranges: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)  # what Kafka acknowledged (offsets)
 
 
 def publish_files(config: Config, bootstrap: str, files: Sequence[Path], *, speed: float,

@@ -145,10 +145,12 @@ def publish(config: Config, bootstrap: str, files: Sequence[Path], *, speed: flo
             ordered: bool = False, strict: bool = False, seen: Seen | None = None, dry: bool = False) -> Published:
     """Publish the merged lines into `summary`'s counts (`connectors.replay.publish_files`;
     `ordered` for a running flow reading them, `strict` to stop at the first refused line,
-    `seen` / `dry` for a re-run: flows/replay_runs.py); returns what publishing counted."""
+    `seen` / `dry` for a re-run: flows/replay_runs.py); returns what publishing counted, with
+    the offset ranges Kafka acknowledged."""
     published = Published(files=summary.files, counts=summary.published, rejects=summary.rejects)
-    publish_files(config, bootstrap, files, speed=speed, partitions=partitions, published=published,
-                  progress=progress, ordered=ordered, strict=strict, seen=seen, dry=dry)
+    delivered = publish_files(config, bootstrap, files, speed=speed, partitions=partitions, published=published,
+                              progress=progress, ordered=ordered, strict=strict, seen=seen, dry=dry)
+    published.ranges = delivered.ranges
     summary.first_ts, summary.last_ts, summary.publish_s = published.first_ts, published.last_ts, published.seconds
     return published
 

@@ -20,7 +20,7 @@ resized back to N — the study's rule, so the engine and the study earn on the 
   quantity from the next settlement on.
 """
 
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Final
 
 from arbflow.model import reasons
@@ -133,7 +133,7 @@ def _done(run: Run, trade: Trade) -> bool:
     """Active at the quantity both legs hold; the ledger holds `qty × mark` for it."""
     trade.qty = min(trade.long.position, trade.short.position)
     px = mark(run, trade) or trade.long.entry_vwap() or _ZERO
-    notional = (trade.qty * px).quantize(_CENT)
+    notional = (trade.qty * px).quantize(_CENT, rounding=ROUND_DOWN)
     ledger_ops.resize(run.state.ledger, trade.trade_id, notional)
     trade.notional, trade.reason = notional, None
     set_phase(run, trade, "active")

@@ -12,15 +12,19 @@ window's bounds:
   = traded / capital / years; `fee_share` = fees / funding (None without funding).
 
 Windows: the whole period, in sample (the calendar year the parameters were chosen on) and
-out of sample (the rest), named by the caller.
+out of sample (the rest), named by the caller. `engine_figures` cuts an engine run (the
+backtest's ledger records) the same way, so the study's and the engine's rows compare.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from arbflow.model.execution import Order, PairTrade
 from arbflow.model.money import MONEY, ZERO
+from arbflow.model.portfolio import PortfolioState
 from arbflow.operators.portfolio.metrics import daily_sharpe, max_drawdown, years_between
+from arbflow.operators.portfolio.performance import equity_curve
 from arbflow.operators.study.portfolio_eval import PortfolioResult
 
 
@@ -81,3 +85,39 @@ def naive_apr(series: Sequence[Sequence[tuple[int, Decimal]]], window: Window) -
     if not means:
         return None
     return MONEY.multiply(MONEY.divide(sum(means, ZERO), Decimal(len(means))), Decimal(3 * 365))
+
+
+def engine_figures(states: Sequence[PortfolioState], trades: Sequence[PairTrade], orders: Sequence[Order],
+                   window: Window, capital: Decimal) -> Figures | None:
+    """An engine run's figures inside `window` (`arbflow backtest`), cut as `figures` cuts a
+    study's: the equity curve is capital + Σ desks' realised and unrealised P&L after every
+    ledger update (`portfolio.performance.equity_curve`); funding and fees are each trade's
+    cumulative `funding_pnl` / `fees` at its last record inside the window less at its last
+    record before it; traded notional = Σ `filled_qty × avg_px` of the orders whose final
+    state falls inside it (every fill, both legs: entries, resizes, exits). None when no
+    ledger update falls in the window."""
+    curve = [(ts, capital + pnl) for ts, pnl, _ in equity_curve(list(states))]
+    inside = [i for i, (ts, _) in enumerate(curve) if window.holds(ts)]
+    if not inside:
+        return None
+    first, last = inside[0], inside[-1]
+    start_ts, start_equity = curve[first - 1] if first > 0 else (curve[first][0], capital)
+    end_ts, end_equity = curve[last]
+    years = years_between(start_ts, end_ts)
+    before: dict[str, PairTrade] = {}
+    within: dict[str, PairTrade] = {}
+    for record in sorted(trades, key=lambda t: t.ts):
+        if window.start_ms is not None and record.ts < window.start_ms:
+            before[record.trade_id] = record
+        elif window.holds(record.ts):
+            within[record.trade_id] = record
+    funding = sum((t.funding_pnl - (before[k].funding_pnl if k in before else ZERO) for k, t in within.items()), ZERO)
+    fees = sum((t.fees - (before[k].fees if k in before else ZERO) for k, t in within.items()), ZERO)
+    traded = sum((o.filled_qty * o.avg_px for o in orders if o.avg_px is not None and window.holds(o.ts)), ZERO)
+    per_year = (lambda amount: MONEY.divide(MONEY.divide(amount, capital), years)) if years > 0 else None
+    return Figures(
+        annual_return=per_year(end_equity - start_equity) if per_year else None,
+        sharpe=daily_sharpe(curve[first:last + 1], start_equity),
+        max_drawdown=max_drawdown(curve[first:last + 1], start_equity),
+        funding=funding, fees=fees, turnover=per_year(traded) if per_year else None,
+        fee_share=MONEY.divide(fees, funding) if funding > 0 else None)

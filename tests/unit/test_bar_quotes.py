@@ -188,3 +188,25 @@ def test_a_perp_bar_without_its_settlement_is_quoted_and_its_pairs_refused_once_
     for (long, short), opportunity in verdicts.items():
         stale = opportunity.reason == reasons.STALE_FUNDING
         assert stale == ("bybit" in (long, short)), opportunity
+
+
+def test_a_backtest_trades_the_configured_assets_its_file_quotes_and_names_them() -> None:
+    from arbflow.cli.backtest import traded_universe
+    from arbflow.connectors.captures.bar_quotes import assumptions
+
+    config = parse_config({}, {})  # BTC, ETH, SOL configured
+    traded = traded_universe(config, {"ETH", "BTC", "DOGE"})
+    assert traded.universe.assets == ("BTC", "ETH")  # configured order; DOGE is not configured
+    assert traded_universe(config, {"DOGE"}) is config  # none of them: unchanged, the replay says why
+    rows = dict(assumptions(traded, {"binance"}))
+    assert rows["desks"] == "BTC, ETH: the configured assets the file quotes, each with an equal share of 20000 USD"
+    assert rows["pairs"] == "carry, spread (strategy.pair_kinds)"
+
+
+def test_the_pair_kinds_are_validated_when_parsed() -> None:
+    assert parse_config({"strategy": {"pair_kinds": ["carry"]}}, {}).strategy.pair_kinds == ("carry",)
+    assert parse_config({}, {"ARBFLOW_STRATEGY__PAIR_KINDS": "carry,cross_carry"}).strategy.pair_kinds == (
+        "carry", "cross_carry")
+    for bad in ([], ["carry", "carry"], ["basis"]):
+        with pytest.raises(ConfigError, match=r"strategy\.pair_kinds"):
+            parse_config({"strategy": {"pair_kinds": bad}}, {})
