@@ -2,8 +2,10 @@
 18 months (8 h bars + funding, BTC/ETH on Binance, Bybit, OKX), with the parameters fixed on
 2023 and reported in sample (2023), out of sample (2024-01 → 2024-07) and over the whole
 period, next to the naive figure, the always-in equal-weight baseline and the best single
-pair (chosen in hindsight); then a sweep of the parameters that matter, each with its
-in-sample and out-of-sample result, so the fragility of a choice shows.
+pair (chosen in hindsight): the study's portfolio (its allocator over simulated sleeves) and
+the engine's (the desks `arbflow backtest` runs, their ledger cut by the same windows); then
+a sweep of the study's parameters that matter, each with its in-sample and out-of-sample
+result, so the fragility of a choice shows.
 
 `--check` compares the table with the figures stored in bench/walk_forward_expected.json and
 exits 1 on a difference (the evaluation is exact and deterministic); `--write` stores them.
@@ -21,7 +23,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from arbflow.cli.backtest import backtest_settings, traded_universe
+from arbflow.connectors.captures.bar_quotes import BarConversion, QuoteModel, bar_items
 from arbflow.connectors.captures.funding_study_data import read_series
+from arbflow.flows.engine_run import run_engine
 from arbflow.model.config import StrategyConfig, parse_config
 from arbflow.operators.signals.funding import rate_8h
 from arbflow.operators.study import portfolio_eval, walk_forward
@@ -66,6 +71,24 @@ def table_rows(evaluation: portfolio_eval.Evaluation, naive_series: list[list[tu
     return rows
 
 
+ENGINE_ROW = "engine: the desks, controller, margin gates and ledger (arbflow backtest, 20,000 USD)"
+
+
+def engine_rows(data: Path) -> dict[str, list[str]]:
+    """The engine's figures per window: the bars through the quote model and the paper desks
+    in one process (flows/engine_run.py, equal to `arbflow backtest`'s Kafka and Bytewax run:
+    tests/integration/test_engine_equivalence.py), cut by `walk_forward.engine_figures`."""
+    config = backtest_settings(parse_config({}, {}))
+    conversion = BarConversion()
+    items = list(bar_items(data, venues=config.venues, model=QuoteModel.from_config(config.backtest),
+                           conversion=conversion))
+    config = traded_universe(config, conversion.assets)
+    run = run_engine(config, items)
+    capital = config.execution.starting_capital
+    return {w.name: _cells(walk_forward.engine_figures(run.states, run.trades, run.final_orders(), w, capital))
+            for w in WINDOWS}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
@@ -87,6 +110,9 @@ def main() -> None:
     naive_series = [[(r.ts_local, rate_8h(r.rate, r.interval_ms)) for r in data.funding[job.keys[0]]]
                     for job in jobs if job.strategy == CARRY]
     rows = table_rows(evaluation, naive_series, capital)
+    engine_started = time.perf_counter()
+    rows[ENGINE_ROW] = engine_rows(args.data)
+    print(f"  the engine ran the history in {time.perf_counter() - engine_started:.1f} s", flush=True)
     out = Table(title=f"walk-forward — {args.data.name}, capital {capital:,} USD; parameters: the \\[strategy] and "
                       "\\[allocation] defaults, chosen on 2023", title_justify="left")
     out.add_column("strategy")

@@ -59,15 +59,21 @@ class Performance:
 
 
 def equity_curve(states: list[PortfolioState]) -> list[tuple[int, Decimal, Decimal]]:
-    """(ts, equity, open notional) after each ledger update, summed over the desks."""
+    """(ts, equity, open notional) summed over the desks once every update of a stream time
+    is in — one point per time, so the curve does not depend on how the desks' updates of
+    one time interleave (Kafka partitions, workers)."""
     equity: dict[str, Decimal] = {}
     notional: dict[str, Decimal] = {}
-    curve = []
+    curve: list[tuple[int, Decimal, Decimal]] = []
     for state in sorted(states, key=lambda s: s.ts):
         desk = state.asset or ""
         equity[desk] = state.realised_pnl + state.unrealised_pnl
         notional[desk] = state.open_notional
-        curve.append((state.ts, sum(equity.values(), _ZERO), sum(notional.values(), _ZERO)))
+        point = (state.ts, sum(equity.values(), _ZERO), sum(notional.values(), _ZERO))
+        if curve and curve[-1][0] == state.ts:
+            curve[-1] = point
+        else:
+            curve.append(point)
     return curve
 
 

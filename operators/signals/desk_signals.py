@@ -234,6 +234,12 @@ def _funding_alerts(state: AssetSignals, funding: funding_ops.FundingMonitor, no
     return out
 
 
+def scan_market(state: AssetSignals, market: MarketState, now: int, settings: DeskConfig) -> list[Any]:
+    """The scan of the asset's market as the desk holds it, at stream time `now`, under
+    `settings` — what a due scan emits (the opportunities, ranked)."""
+    return _scan(state, market, market.asset, now, settings)
+
+
 def _scan(state: AssetSignals, market: MarketState, asset: str, now: int, settings: DeskConfig) -> list[Any]:
     quotes = tuple(market.quotes.values())
     for quote in quotes:  # imbalance is needed only when scanning: computed here, not per tick

@@ -67,6 +67,19 @@ def rolling_means(carry_8h: Sequence[Decimal], k: int) -> list[Decimal]:
     return out
 
 
+def rolling_sums(carry_8h: Sequence[Decimal], k: int) -> list[Decimal]:
+    """The k-sum ending at each value (fewer at the start): the μ̂ series times its count, so
+    of the same sign — all the runs of μ̂ need (no division per value)."""
+    out: list[Decimal] = []
+    total = _ZERO
+    for i, value in enumerate(carry_8h):
+        total += value
+        if i >= k:
+            total -= carry_8h[i - k]
+        out.append(total)
+    return out
+
+
 def completed_runs(carry_8h: Sequence[Decimal]) -> list[int]:
     """Lengths of the maximal positive stretches bounded by non-positive values on both sides."""
     runs: list[int] = []
@@ -93,8 +106,8 @@ def open_run(carry_8h: Sequence[Decimal]) -> int:
 
 def expected_holding(carry_8h: Sequence[Decimal], cfg: StrategyConfig) -> Holding:
     """H from the last `cfg.holding_lookback_intervals` settled carries (see the module docstring)."""
-    window = rolling_means(_tail(carry_8h, cfg.holding_lookback_intervals + cfg.carry_window_intervals - 1),
-                           cfg.carry_window_intervals)[-cfg.holding_lookback_intervals:]
+    window = rolling_sums(_tail(carry_8h, cfg.holding_lookback_intervals + cfg.carry_window_intervals - 1),
+                          cfg.carry_window_intervals)[-cfg.holding_lookback_intervals:]  # runs: signs only
     runs = completed_runs(window)
     if runs:
         return Holding(intervals=_clamp(sum(runs) // len(runs), cfg), source="history", runs=len(runs))

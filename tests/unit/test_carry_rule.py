@@ -180,3 +180,15 @@ def test_with_the_defaults_a_2bp_binance_carry_with_history_is_accepted_and_half
                                    exit_slippage_bps=Decimal(0), cfg=rule)
     assert not half.accepted and half.reason == reasons.NOT_PROFITABLE  # 0.5 × 60 − 30 = 0 ≤ 20
     assert "carry 0.50 bp/8h × H 60 (history)" in half.detail() and "margin 20 bps" in half.detail()
+
+
+def test_the_runs_of_the_rolling_sums_are_the_runs_of_the_rolling_means() -> None:
+    """H reads only the signs of μ̂: the k-sums have them, without a division per value."""
+    import random
+
+    rng = random.Random(7)
+    values = [Decimal(rng.randint(-30, 40)) / Decimal(100_000) for _ in range(400)]
+    for k in (1, 3, 21, 42):
+        means, sums = holding.rolling_means(values, k), holding.rolling_sums(values, k)
+        assert [m > 0 for m in means] == [s > 0 for s in sums]
+        assert holding.completed_runs(means) == holding.completed_runs(sums)
