@@ -22,13 +22,13 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from arbflow.cli.backtest import backtest_settings
 from arbflow.connectors import kafka
 from arbflow.connectors.captures.bar_quotes import convert_bars
 from arbflow.connectors.captures.funding_study_data import read_series
 from arbflow.flows.replay import ReplaySummary, publish
 from arbflow.flows.signal_flow import INPUT_TOPICS, TRADING_INPUT_TOPICS
 from arbflow.model import topics
+from arbflow.model.backtest import backtest_settings
 from arbflow.model.config import Config, parse_config
 from arbflow.operators.study import portfolio_eval
 from arbflow.operators.study.carry import StudyParams

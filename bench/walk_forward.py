@@ -23,10 +23,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from arbflow.cli.backtest import backtest_settings, traded_universe
 from arbflow.connectors.captures.bar_quotes import BarConversion, QuoteModel, bar_items
 from arbflow.connectors.captures.funding_study_data import read_series
 from arbflow.flows.engine_run import run_engine
+from arbflow.model.backtest import backtest_settings, traded_universe
 from arbflow.model.config import StrategyConfig, parse_config
 from arbflow.operators.signals.funding import rate_8h
 from arbflow.operators.study import portfolio_eval, walk_forward

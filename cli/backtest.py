@@ -18,7 +18,6 @@ Wall time covers conversion, publishing and the flow; records/s is the flow's ra
 the records published.
 """
 
-import dataclasses
 import datetime
 import tempfile
 import time
@@ -35,6 +34,7 @@ from arbflow.cli.replay import replay_and_report
 from arbflow.cli.support import err_console, guard, load, out_console
 from arbflow.connectors.captures.bar_quotes import assumptions
 from arbflow.connectors.captures.row_policy import dead_letter_path
+from arbflow.model.backtest import backtest_settings, traded_universe
 from arbflow.model.config import Config
 from arbflow.model.portfolio import PortfolioState
 from arbflow.reports.output_files import BACKTEST_BARS, REPLAY_OUTPUTS
@@ -50,23 +50,6 @@ def denied_entries() -> dict[str, int]:
 
     return {sample.labels["reason"]: int(sample.value) for metric in ENTRIES_DENIED.collect()
             for sample in metric.samples if sample.name.endswith("_total") and sample.value}
-
-
-def traded_universe(config: Config, assets: set[str]) -> Config:
-    """`config` with `universe.assets` cut to the configured ones in `assets` (in their
-    configured order); unchanged when the file quotes none of them (the replay then says so)."""
-    kept = tuple(asset for asset in config.universe.assets if asset in assets)
-    if not kept or kept == config.universe.assets:
-        return config
-    return dataclasses.replace(config, universe=dataclasses.replace(config.universe, assets=kept))
-
-
-def backtest_settings(config: Config) -> Config:
-    """`config` with the funding-silence rule off, `strategy.order_style` =
-    `backtest.order_style` and scans on complete timestamps (see the module docstring)."""
-    return dataclasses.replace(config, signals=dataclasses.replace(config.signals, funding_silent_after_s=0,
-                                                                   scan_on="timestamp_complete"),
-                               strategy=dataclasses.replace(config.strategy, order_style=config.backtest.order_style))
 
 
 @click.command()

@@ -245,7 +245,7 @@ def _day_ms(text: str | None, option: str) -> int | None:
 @_guard
 def portfolio(ctx: click.Context, data_file: Path, out_dir: Path, capital: Decimal, start_day: str | None,
               end_day: str | None, as_json: bool, strict: bool) -> None:
-    """Multi-pair portfolio vs the best single pair over 8h history.
+    """Multi-pair portfolio vs the best single pair over 8h history, and the engine.
 
     Every cash-and-carry and cross-venue funding spread of the data is simulated with the
     funding study's rules (fees, hysteresis, basis stop); at each 8h step the allocator
@@ -253,9 +253,12 @@ def portfolio(ctx: click.Context, data_file: Path, out_dir: Path, capital: Decim
     hysteresis) sets the sleeves, seeing only data published by then, and the unified-margin
     gates check every venue. The best single pair is chosen in hindsight. Prints annualised
     return, Sharpe (daily), max drawdown, utilisation, turnover, fees, refusals,
-    de-leverings and liquidations, next to the naive "mean funding × 3 × 365"; writes
-    portfolio.json and portfolio_equity.csv into --out. Progress goes to stderr. Bad rows as in
-    `study funding` (left out, --out/rejected.jsonl, --strict; a damaged file: exit 1 after).
+    de-leverings and liquidations, next to the naive "mean funding × 3 × 365"; and, for 8h
+    bars, the engine's result over the same data: the paper desks `arbflow backtest` runs
+    (controller, margin gates, ledger), on `execution.starting_capital`. Writes
+    portfolio.json (the engine under "engine") and portfolio_equity.csv into --out. Progress
+    goes to stderr. Bad rows as in `study funding` (left out, --out/rejected.jsonl, --strict;
+    a damaged file: exit 1 after).
     """
     config = _config(ctx)
     venues = dict(config.venues)
@@ -297,7 +300,10 @@ def portfolio(ctx: click.Context, data_file: Path, out_dir: Path, capital: Decim
                 naive_apr=portfolio_eval.naive_reference(paths), candidates=tuple(paths))
     dataset = {"file": data_file.name, "format": kind, "start": start_day, "end": end_day,
                "caveats": data.caveats()}
+    engine = _engine(config, data_file, start_ms, end_ms, err) if kind == funding_study_data.AHA_HH else None
     summary = portfolio_report.document(evaluation, cfg, dataset)
+    if engine is not None:
+        summary["engine"] = engine.document()
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / PORTFOLIO_JSON).write_bytes(codec.dumps(summary) + b"\n")
     (out_dir / PORTFOLIO_CSV).write_text(portfolio_report.curve_csv([evaluation.portfolio, evaluation.single]),
@@ -308,10 +314,37 @@ def portfolio(ctx: click.Context, data_file: Path, out_dir: Path, capital: Decim
         return
     out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     out.print(portfolio_report.table(evaluation, f"Multi-pair portfolio vs best single pair — {data_file.name}, "
-                                                 f"capital {capital:,} USD, 8h steps, taker fees"))
+                                                 f"capital {capital:,} USD, 8h steps, taker fees", engine))
     for line in portfolio_report.notes(evaluation):
         out.print(line)
     out.print(portfolio_report.candidates_table(evaluation))
     for name in (PORTFOLIO_JSON, PORTFOLIO_CSV):
         out.print(f"wrote {out_dir / name}")
     policy.raise_damage()
+
+
+def _engine(config: Config, data_file: Path, start_ms: int | None, end_ms: int | None,
+            err: Console) -> "portfolio_report.EngineFigures":
+    """The engine over the same bars (flows/engine_run.py: the desks of `arbflow backtest`, in
+    one process — equal to the Kafka run, tests/integration/test_engine_equivalence.py)."""
+    from arbflow.connectors.captures.bar_quotes import BarConversion, QuoteModel, bar_items
+    from arbflow.flows.engine_run import run_engine
+    from arbflow.model.backtest import backtest_settings, traded_universe
+    from arbflow.operators.portfolio.performance import performance
+    from arbflow.operators.study.walk_forward import Window, engine_figures
+
+    settings = backtest_settings(config)
+    conversion = BarConversion()
+    items = [item for item in bar_items(data_file, venues=settings.venues,
+                                        model=QuoteModel.from_config(settings.backtest), conversion=conversion)
+             if (start_ms is None or item[0] >= start_ms) and (end_ms is None or item[0] < end_ms)]
+    settings = traded_universe(settings, conversion.assets)
+    err.print(f"the engine: {len(items):,} records through the paper desks of {', '.join(settings.universe.assets)} …")
+    run = run_engine(settings, items)
+    capital = settings.execution.starting_capital
+    figures = engine_figures(run.states, run.trades, run.final_orders(), Window(name="whole"), capital)
+    first, last = (items[0][0], items[-1][0]) if items else (None, None)
+    overall = performance(run.states, run.trades, first, last, capital)
+    return portfolio_report.EngineFigures(capital=capital, start_ms=first, end_ms=last, figures=figures,
+                                          net_pnl=overall.net_pnl, utilisation=overall.utilisation,
+                                          trades=len({t.trade_id for t in run.trades}))

@@ -1,9 +1,10 @@
 """Rendering the portfolio evaluation (`arbflow study portfolio`, `make bench`): the rich
-table (multi-pair portfolio, best single pair, naive reference), the candidates' table, the
+table (multi-pair portfolio, best single pair, the engine's result, naive reference), the candidates' table, the
 JSON document and the equity curves as CSV. Fractions to 1e-8 and USD to cents in the
 documents (half-even); the exact figures stay in the operators' results."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Final
@@ -11,6 +12,7 @@ from typing import Any, Final
 from rich.table import Table
 
 from arbflow.operators.study.portfolio_eval import Evaluation, PortfolioResult, RunConfig
+from arbflow.operators.study.walk_forward import Figures
 
 CENT: Final = Decimal("0.01")
 FRACTION: Final = Decimal("0.00000001")
@@ -61,8 +63,34 @@ def document(evaluation: Evaluation, cfg: RunConfig, dataset: dict[str, Any]) ->
     }
 
 
-def table(evaluation: Evaluation, title: str) -> Table:
-    """The comparison: one row per strategy, the naive figure last."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineFigures:
+    """The engine's result over the study's data (`arbflow study portfolio`): USD and
+    fractions; `figures` None when the desks booked nothing."""
+
+    capital: Decimal
+    start_ms: int | None
+    end_ms: int | None
+    figures: Figures | None
+    net_pnl: Decimal
+    utilisation: Decimal | None
+    trades: int
+
+    def document(self) -> dict[str, Any]:
+        f = self.figures
+        return {"capital": str(self.capital), "net_pnl": str(_q(self.net_pnl, CENT)), "trades": self.trades,
+                "annual_return": None if f is None else str(_q(f.annual_return, Decimal("1e-6"))),
+                "sharpe": None if f is None or f.sharpe is None else str(_q(f.sharpe, CENT)),
+                "max_drawdown": None if f is None else str(_q(f.max_drawdown, Decimal("1e-6"))),
+                "funding": None if f is None else str(_q(f.funding, CENT)),
+                "fees": None if f is None else str(_q(f.fees, CENT)),
+                "turnover": None if f is None or f.turnover is None else str(_q(f.turnover, Decimal("0.01"))),
+                "utilisation": None if self.utilisation is None else str(_q(self.utilisation, Decimal("1e-4")))}
+
+
+def table(evaluation: Evaluation, title: str, engine: EngineFigures | None = None) -> Table:
+    """The comparison: one row per strategy, the engine's (when run) after the allocator's,
+    the naive figure last."""
     out = Table(title=title, title_justify="left")
     for name in ("strategy", "period", "ann. return", "Sharpe (daily)", "max DD", "utilisation", "turnover/yr",
                  "fees USD", "refusals", "de-leverings", "liquidations", "min health"):
@@ -75,6 +103,16 @@ def table(evaluation: Evaluation, title: str) -> Table:
                     percent(r.utilisation, "0.1"), f"{r.turnover.quantize(Decimal('0.1'))}×",
                     f"{r.fees.quantize(CENT):,}", str(refusals), str(r.deleverings), str(r.liquidations),
                     f"{r.min_health.quantize(Decimal('0.001'))}")
+    if engine is not None:
+        f = engine.figures
+        period = "" if engine.start_ms is None or engine.end_ms is None else \
+            f"{day(engine.start_ms)} → {day(engine.end_ms)}"
+        out.add_row(f"the engine: arbflow backtest's desks ({engine.capital:,} USD)", period,
+                    percent(None if f is None else f.annual_return),
+                    "–" if f is None or f.sharpe is None else f"{f.sharpe.quantize(CENT)}",
+                    percent(None if f is None else f.max_drawdown), percent(engine.utilisation, "0.1"),
+                    "–" if f is None or f.turnover is None else f"{f.turnover.quantize(Decimal('0.1'))}×",
+                    "–" if f is None else f"{f.fees.quantize(CENT):,}", "–", "–", "–", "–")
     out.add_row("naive: mean funding × 3 × 365", "", percent(evaluation.naive_apr), "–", "–", "–", "–", "–", "–",
                 "–", "–", "–")
     return out

@@ -11,11 +11,11 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, TestingSource, run_main
 
-from arbflow.cli.backtest import backtest_settings
 from arbflow.connectors.captures.bar_quotes import convert_bars
 from arbflow.connectors.kafka import Consumed
 from arbflow.flows.signal_flow import signal_steps
 from arbflow.model import codec, topics
+from arbflow.model.backtest import backtest_settings
 from arbflow.model.config import Config, UniverseConfig
 from arbflow.model.execution import Fill, PairTrade
 

@@ -8,9 +8,9 @@ its carry rule's numbers."""
 import gzip
 from pathlib import Path
 
-from arbflow.cli.backtest import backtest_settings, traded_universe
 from arbflow.connectors.captures.bar_quotes import BarConversion, QuoteModel, bar_items
 from arbflow.flows.engine_run import order_items
+from arbflow.model.backtest import backtest_settings, traded_universe
 from arbflow.model.config import parse_config
 from arbflow.model.desk_config import desk_config
 from arbflow.model.execution import PairTrade

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from arbflow.cli.backtest import backtest_settings, traded_universe
 from arbflow.connectors.captures.bar_quotes import BarConversion, QuoteModel, bar_items
 from arbflow.flows.engine_run import run_engine
 from arbflow.model import codec
+from arbflow.model.backtest import backtest_settings, traded_universe
 from arbflow.model.config import Config, parse_config
 from arbflow.model.execution import PairTrade
 from arbflow.operators.portfolio.performance import performance

@@ -130,7 +130,7 @@ def test_at_one_time_bars_precede_the_settlement_and_nothing_else_is_written(tmp
 def _scans(tmp_path: Path, rows: list[str]) -> tuple[BarConversion, list[Opportunity]]:
     """Rows → the converter → every record through one desk (`run_desk`, paper trading, the
     backtest settings): the conversion and every opportunity scanned."""
-    from arbflow.cli.backtest import backtest_settings
+    from arbflow.model.backtest import backtest_settings
     from arbflow.model.desk_config import desk_config
     from arbflow.model.validation import Universe, parse_record
     from arbflow.operators.asset_desk import run_desk
@@ -191,8 +191,8 @@ def test_a_perp_bar_without_its_settlement_is_quoted_and_its_pairs_refused_once_
 
 
 def test_a_backtest_trades_the_configured_assets_its_file_quotes_and_names_them() -> None:
-    from arbflow.cli.backtest import traded_universe
     from arbflow.connectors.captures.bar_quotes import assumptions
+    from arbflow.model.backtest import traded_universe
 
     config = parse_config({}, {})  # BTC, ETH, SOL configured
     traded = traded_universe(config, {"ETH", "BTC", "DOGE"})

@@ -14,8 +14,8 @@ from dataclasses import replace
 from decimal import Decimal as D
 from typing import Any
 
-from arbflow.cli.backtest import backtest_settings
 from arbflow.model import reasons
+from arbflow.model.backtest import backtest_settings
 from arbflow.model.config import Config, OrderStyle, UniverseConfig
 from arbflow.model.desk_config import DeskConfig, desk_config
 from arbflow.model.execution import Fill, Order, PairTrade

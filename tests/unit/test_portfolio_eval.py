@@ -239,6 +239,10 @@ def test_study_portfolio_prints_the_table_and_writes_json(tmp_path: Path) -> Non
     document = json.loads((tmp_path / "portfolio.json").read_text())
     assert document["portfolio"]["liquidations"] == 0 and document["best_single_pair"]["caveat"]
     assert (tmp_path / "portfolio_equity.csv").read_text().count("\n") == 1 + 60
+    # the engine over the same 20 days: the desks of `arbflow backtest` (their ledger), beside the allocator's
+    assert "the engine: arbflow backtest's desks" in result.stdout
+    engine = document["engine"]
+    assert engine["capital"] == "20000" and engine["trades"] >= 1 and Decimal(engine["funding"]) > 0
 
 
 @pytest.mark.parametrize(("args", "message"), [(["--end", "2023-13-01"], "not a date"),
