@@ -240,7 +240,7 @@ def test_the_runtime_stage_holds_the_data_make_run_and_the_paper_recipe_replay(
     app = tmp_path / workdir.value[0].lstrip("/")
     makefile = (REPO / "Makefile").read_text()
     replayed = re.findall(r"^\w+\s*:=\s*(fixtures/\S+)$", makefile, re.MULTILINE)
-    assert len(replayed) == 2  # the tickers and the funding history `make run` converts
+    assert len(replayed) == 3  # the tickers and the funding history `make run` replays, the bars it backtests
     recipe = re.findall(r"arbflow replay (fixtures/\S+) --publish-only", (REPO / "README.md").read_text())
     assert recipe
     for relative in {*replayed, *recipe, "fixtures/PROVENANCE.md"}:
