@@ -34,7 +34,7 @@ def notional_usd(contracts: Decimal, size_usd: Decimal) -> Decimal:
 def pnl_coin(contracts: Decimal, size_usd: Decimal, entry: Decimal, mark: Decimal) -> Decimal:
     """`contracts × size × (1/entry − 1/mark)` in the base coin; contracts signed (+ long)."""
     face = MONEY.multiply(contracts, size_usd)
-    return MONEY.multiply(face, MONEY.divide(ONE, entry) - MONEY.divide(ONE, mark))
+    return MONEY.multiply(face, MONEY.subtract(MONEY.divide(ONE, entry), MONEY.divide(ONE, mark)))
 
 
 def margin_coin(notional: Decimal, rate: Decimal, mark: Decimal) -> Decimal:

@@ -405,7 +405,7 @@ class MarginBook:
                 self.prices[asset] = old_price
 
             self._journal.append(undo)
-        self._set_balance(asset, self.balances.get(asset, ZERO) + coin)
+        self._set_balance(asset, MONEY.add(self.balances.get(asset, ZERO), coin))
 
     def _outcome(self, order: ProposedOrder, applied: bool, effect: Effect,
                  reason: str | None = None, detail: str | None = None) -> OrderOutcome:
