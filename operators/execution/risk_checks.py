@@ -5,7 +5,7 @@ The desk's unified-margin accounts, one per venue it holds positions on, are reb
 trades for every decision (never kept as state):
 - a spot leg's holding is collateral on its venue (base units at the spot mark);
 - the rest of a trade's reserved notional (`Trade.notional` − the spot leg's cost, never < 0)
-  is collateral split evenly over the venues of its perp legs: USDT, or on the venue of an
+  is collateral split evenly over its perp legs, each share on the leg's venue: USDT, or for an
   inverse (coin-margined) leg its coin, bought at the leg's entry VWAP (the expected price for
   an entry being judged) and valued at the leg's mark (`margin.collateral_for`);
 - each perp leg is a position (net mode, `margin.net_parts`: one per symbol and venue, the
@@ -135,9 +135,9 @@ def accounts(trades: Iterable[Trade], marks: Mapping[tuple[str, str], Decimal],
     when a leg cannot be modelled (a short spot leg: borrowing is not simulated)."""
     venues: dict[str, _Venue] = {}
     for trade in trades:
-        perp_legs = {leg.venue: leg for leg in (trade.long, trade.short) if leg.market == "perp"}
+        perp_legs = [leg for leg in (trade.long, trade.short) if leg.market == "perp"]
         spent = _ZERO
-        coin_px: dict[str, tuple[Decimal, Decimal]] = {}  # venue → (entry, mark) of an inverse leg
+        coin_px: dict[str, tuple[Decimal, Decimal]] = {}  # leg name → (entry, mark)
         for leg in (trade.long, trade.short):
             qty = leg.position
             if qty <= 0:
@@ -153,17 +153,22 @@ def accounts(trades: Iterable[Trade], marks: Mapping[tuple[str, str], Decimal],
                 v.balances[trade.asset] = (held + qty, mark)
                 spent += leg.entry_value()
             else:
-                coin_px[leg.venue] = (entry, mark)
+                coin_px[leg.name] = (entry, mark)
                 signed = qty if leg.name == "long" else -qty
                 v.legs.setdefault(leg.symbol, []).append(
                     Part(qty=signed, entry=entry, mark=mark, quality=quality(trade), pair_id=trade.trade_id))
         cash = max(trade.notional - spent, _ZERO)
-        for venue, leg in sorted(perp_legs.items()):
-            v = venues.setdefault(venue, _Venue())
-            bought, mark = coin_px.get(venue, (_ONE, _ONE))
-            asset, amount, _ = collateral_for(leg.symbol, MONEY.divide(cash, Decimal(len(perp_legs))), bought)
+        for leg in perp_legs:
+            v = venues.setdefault(leg.venue, _Venue())
+            share = MONEY.divide(cash, Decimal(len(perp_legs)))
+            now = _mark(marks, quotes, leg, None)
+            bought, mark = coin_px.get(leg.name, (now, now))  # a leg not filled yet: its coin at the mark
+            if bought is None or mark is None:  # no price for the coin at all: the share stays USDT
+                asset, amount, mark = QUOTE, share, _ONE
+            else:
+                asset, amount, _ = collateral_for(leg.symbol, share, bought)
             held = v.balances.get(asset, (_ZERO, mark))[0]
-            v.balances[asset] = (held + amount, _ONE if asset == QUOTE else mark)
+            v.balances[asset] = (MONEY.add(held, amount), _ONE if asset == QUOTE else mark)
     return {name: _account(name, v) for name, v in sorted(venues.items())}
 
 

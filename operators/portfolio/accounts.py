@@ -185,9 +185,9 @@ def _gate_increase(held: Iterable[Exposure], grow: Exposure, add: Decimal, notio
     for venue, (asset, amount, price) in deposits.items():
         account = current.get(venue, MarginAccount(venue=venue, collateral=()))
         balances = {c.asset: c for c in account.collateral}
-        held = balances.get(asset)
-        balances[asset] = CollateralBalance(asset=asset, balance=(held.balance if held else ZERO) + amount,
-                                            price=held.price if held and held.price is not None else price)
+        have = balances.get(asset)
+        balances[asset] = CollateralBalance(asset=asset, balance=(have.balance if have else ZERO) + amount,
+                                            price=have.price if have and have.price is not None else price)
         account = MarginAccount(venue=venue, collateral=tuple(balances[a] for a in sorted(balances)),
                                 positions=account.positions)
         book = MarginBook(account, margin, venues)

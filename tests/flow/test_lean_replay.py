@@ -93,7 +93,8 @@ def _convert_all(tmp_path: Path, funding: str, mapping: str) -> list[Path]:
     _convert("quotes", "bybit_btcusdt_20221213_quote.zip", "quotes_bybit_linear.toml", tmp_path / "bybit.jsonl")
     _convert("funding", "bybit_btcusdt_funding.csv", "funding_bybit_linear.toml", tmp_path / "bybit_funding.jsonl")
     _convert("funding", funding, mapping, tmp_path / "binance_funding.jsonl")
-    return [tmp_path / name for name in ("binance.jsonl", "bybit.jsonl", "bybit_funding.jsonl", "binance_funding.jsonl")]
+    return [tmp_path / name
+            for name in ("binance.jsonl", "bybit.jsonl", "bybit_funding.jsonl", "binance_funding.jsonl")]
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,8 @@ import pytest
 from arbflow.model.config import DEFAULT_VENUES, MarginConfig
 from arbflow.model.money import MONEY
 from arbflow.model.risk import CollateralBalance, MarginAccount, PerpPosition, ProposedOrder
+from arbflow.operators.execution import risk_checks
+from arbflow.operators.execution.book import LegBook, Trade
 from arbflow.operators.portfolio import inverse
 from arbflow.operators.portfolio.margin import MarginBook, collateral_for, simulate
 
@@ -126,3 +128,35 @@ def test_growing_an_inverse_position_averages_its_entry_as_binance_does(
     held = book.positions[INVERSE]
     assert abs(held.entry - entry) < D("1e-29")  # 34 digits
     assert abs(held.notional - D(2000)) < D("1e-26")  # 20 contracts × 100 USD: the faces add up
+
+
+# -- the desk's accounts (operators.execution.risk_checks) -----------------------------------------
+
+
+def _trade(short_filled: bool) -> Trade:
+    """Long 0.174 BTC/USDT:USDT on bybit at 17,199.5, short 0.174 BTC/USD:BTC on binance at 17,207.5
+    (the Lean replay's first trade) or not yet filled; 3,000 USD reserved."""
+    long = LegBook(name="long", venue="bybit", symbol=LINEAR, market="perp", open_side="buy", bought=D("0.174"),
+                   buy_cost=D("0.174") * D("17199.5"))
+    short = LegBook(name="short", venue="binance", symbol=INVERSE, market="perp", open_side="sell",
+                    sold=D("0.174") if short_filled else D(0), sell_value=D("0.174") * D("17207.5") if short_filled
+                    else D(0))
+    return Trade(trade_id="t", opportunity_id="o", asset="BTC", pair=(("bybit", LINEAR), ("binance", INVERSE)),
+                 long=long, short=short, first="long", phase="active", status="active", notional=D(3000),
+                 qty=D("0.174"), projected_profit=D(10), planned_spread_bps=D(0), exit_fees_bps=D(10), ts_entry=0)
+
+
+def test_the_desks_binance_account_holds_the_inverse_legs_half_as_btc() -> None:
+    marks = {("binance", INVERSE): D("17300"), ("bybit", LINEAR): D("17290")}
+    built = risk_checks.accounts([_trade(True)], marks, {})
+    # 1,500 USD bought 1,500 / 17,207.5 BTC at the short's entry, valued at its mark 17,300
+    assert built["binance"].collateral == (
+        CollateralBalance(asset="BTC", balance=MONEY.divide(D(1500), D("17207.5")), price=D(17_300)),)
+    assert built["bybit"].collateral == (CollateralBalance(asset="USDT", balance=D(1500), price=D(1)),)
+    # before the short fills its share is BTC at the mark, never 1,500 BTC at a price of 1
+    pending = risk_checks.accounts([_trade(False)], marks, {})
+    assert pending["binance"].collateral == (
+        CollateralBalance(asset="BTC", balance=MONEY.divide(D(1500), D(17_300)), price=D(17_300)),)
+    # no price for the unfilled inverse leg at all: its share stays USDT
+    unpriced = risk_checks.accounts([_trade(False)], {("bybit", LINEAR): D("17290")}, {})
+    assert unpriced["binance"].collateral == (CollateralBalance(asset="USDT", balance=D(1500), price=D(1)),)
