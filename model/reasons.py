@@ -138,6 +138,7 @@ CANCEL_PENDING: Final = "CANCEL_PENDING"  # adjustment: cancel open entry orders
 NOTIONAL_CAP: Final = "NOTIONAL_CAP"  # refused before sending: qty × limit above the per-order notional cap
 VENUE_NOTIONAL_CAP: Final = "VENUE_NOTIONAL_CAP"  # refused before sending: the entry would take the venue above its cap
 UNBOUNDED_NOTIONAL: Final = "UNBOUNDED_NOTIONAL"  # refused before sending: a market order without a limit price
+INVERSE_NOT_ROUTED: Final = "INVERSE_NOT_ROUTED"  # refused before sending: an inverse market (USD contracts)
 INSUFFICIENT_FUNDS: Final = "INSUFFICIENT_FUNDS"  # the venue refused: balance or margin too low
 INVALID_ORDER: Final = "INVALID_ORDER"  # the venue refused the order's parameters
 VENUE_ERROR: Final = "VENUE_ERROR"  # the venue refused for another reason (its message follows the code)

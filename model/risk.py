@@ -30,7 +30,9 @@ class CollateralBalance:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PerpPosition:
-    """An open USDT-linear perp position (one per symbol: net mode). `qty` > 0 base units;
+    """An open perp position (one per symbol: net mode): linear (`BTC/USDT:USDT`) or inverse
+    (`BTC/USD:BTC`, coin-margined). `qty` > 0 base units — for an inverse perp at `entry_px`
+    (contracts × contract size in USD / entry_px), so its fixed USD face is qty × entry_px;
     `quality` ranks de-leveraging (lowest first; None = unknown, reduced first); `pair_id`
     links it to the allocator's pair."""
 
@@ -55,8 +57,10 @@ class MarginAccount:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProposedOrder:
-    """An order to simulate: spot (`BTC/USDT`, moves collateral) or linear perp
-    (`BTC/USDT:USDT`), filled in full at `px` (fees are not modelled: put them in `px`).
+    """An order to simulate: spot (`BTC/USDT`, moves collateral), linear perp
+    (`BTC/USDT:USDT`) or inverse perp (`BTC/USD:BTC`; `qty` base units at `px`, i.e.
+    contracts × contract size in USD / px), filled in full at `px` (fees are not modelled:
+    put them in `px`).
     `quality` and `pair_id` describe a position it opens."""
 
     order_id: str

@@ -180,10 +180,18 @@ class Trade:
         return any(leg.bought or leg.sold for leg in (self.long, self.short))
 
 
+def fee_usd(event: VenueEvent) -> Decimal:
+    """A fill's fee in USD: as given when charged in a USD stablecoin or quote; a fee charged
+    in the traded coin (an inverse perp's settlement, `BTC/USD:BTC`) valued at the fill's px."""
+    if event.px is not None and event.fee_currency == event.symbol.split("/", 1)[0]:
+        return MONEY.multiply(event.fee, event.px)
+    return event.fee
+
+
 def apply_fill(trade: Trade, order: WorkingOrder, event: VenueEvent) -> Decimal:
     """Fold one fill into the order and its leg; returns the leg-out cost it adds (USD)."""
     assert event.px is not None
-    px, qty, fee = event.px, event.qty, event.fee
+    px, qty, fee = event.px, event.qty, fee_usd(event)
     value = px * qty
     order.filled += qty
     order.value += value

@@ -58,7 +58,15 @@ from arbflow.operators.execution import entry as legs
 from arbflow.operators.execution import ledger as ledger_ops
 from arbflow.operators.execution import paper_venue as paper_fills
 from arbflow.operators.execution import risk_checks as desk_risk
-from arbflow.operators.execution.book import LegBook, Trade, apply_fill, fill_record, order_record, trade_record
+from arbflow.operators.execution.book import (
+    LegBook,
+    Trade,
+    apply_fill,
+    fee_usd,
+    fill_record,
+    order_record,
+    trade_record,
+)
 from arbflow.operators.execution.state import (
     ExecutionState,
     Output,
@@ -484,7 +492,7 @@ def _apply_event(run: Run, event: VenueEvent) -> None:
             alert(run, reasons.OVERFILL, "warning", f"{order.client_order_id}: {order.filled + event.qty} > "
                   f"{order.qty}", trade)
         leg_out_cost = apply_fill(trade, order, event)
-        ledger_ops.book(state.ledger, trade.trade_id, -event.fee)
+        ledger_ops.book(state.ledger, trade.trade_id, -fee_usd(event))
         if leg_out_cost:
             ledger_ops.leg_out(state.ledger, leg_out_cost, new_event=False)
         run.out += [fill_record(order, event), order_record(order, event.ts), snapshot(run)]

@@ -15,7 +15,8 @@ deterministic, driven only by market records and the stream time they carry.
   and then cumulatively at most `traded − threshold` (rounded down to the venue lot), at its
   limit price. Invariant: resting fills `≤ max(0, traded − threshold)` at all times.
 - Fees: bps of notional from `VenueConfig` (spot or perp schedule), maker for resting fills,
-  taker for marketable ones; positive = paid, negative = rebate, in the settle currency.
+  taker for marketable ones; positive = paid, negative = rebate, in the settle currency (the
+  coin for an inverse perp: `qty × bps / 10⁴`; the desk values it at the fill, `book.fee_usd`).
 `latency_ms` and `queue_fill_fraction` are the `[execution.paper]` section (`DeskConfig.execution.paper`).
 State is one mutable `PaperVenue`, owned by the execution step (operators.execution.engine).
 """
@@ -73,16 +74,20 @@ class PaperVenue:
 
 
 def fee(config: DeskConfig, request: OrderRequest, px: Decimal, qty: Decimal, liquidity: Liquidity) -> Decimal:
-    """`px × qty × bps / 10⁴` with the maker or taker bps of the order's venue and market."""
+    """In the settle currency (`settle_currency`), with the maker or taker bps of the order's
+    venue and market: `px × qty × bps / 10⁴` (USD-settled); for an inverse perp, settled in its
+    coin, the face `px × qty` USD × bps / 10⁴ / px = `qty × bps / 10⁴` coins."""
     venue = config.venues[request.venue]
     schedule = venue.spot if request.market == "spot" else venue.perp
     assert schedule is not None  # refused at activation otherwise
     bps = schedule.maker_bps if liquidity == "maker" else schedule.taker_bps
+    if settle_currency(request.symbol) == request.symbol.split("/", 1)[0]:  # inverse: BTC/USD:BTC
+        return MONEY.divide(MONEY.multiply(qty, bps), BPS_PER_UNIT)
     return MONEY.divide(MONEY.multiply(MONEY.multiply(px, qty), bps), BPS_PER_UNIT)
 
 
 def settle_currency(symbol: str) -> str:
-    """`BTC/USDT:USDT` → USDT (settle), `BTC/USDT` → USDT (quote)."""
+    """`BTC/USDT:USDT` → USDT (settle), `BTC/USDT` → USDT (quote), `BTC/USD:BTC` → BTC."""
     return symbol.rsplit(":", 1)[1] if ":" in symbol else symbol.split("/", 1)[-1]
 
 

@@ -5,7 +5,9 @@ The desk's unified-margin accounts, one per venue it holds positions on, are reb
 trades for every decision (never kept as state):
 - a spot leg's holding is collateral on its venue (base units at the spot mark);
 - the rest of a trade's reserved notional (`Trade.notional` − the spot leg's cost, never < 0)
-  is USDT collateral, split evenly over the venues of its perp legs;
+  is collateral split evenly over its perp legs, each share on the leg's venue: USDT, or for an
+  inverse (coin-margined) leg its coin, bought at the leg's entry VWAP (the expected price for
+  an entry being judged) and valued at the leg's mark (`margin.collateral_for`);
 - each perp leg is a position (net mode, `margin.net_parts`: one per symbol and venue, the
   larger side keeps its entry, the PnL a long and a short lock in is USDT), `quality` = the
   trade's projected profit per unit of notional (lower is de-levered first), `pair_id` = the
@@ -49,7 +51,15 @@ from arbflow.model.errors import RiskInputError
 from arbflow.model.money import MONEY, mid
 from arbflow.model.risk import CollateralBalance, MarginAccount, ProposedOrder
 from arbflow.operators.execution.book import LegBook, Trade
-from arbflow.operators.portfolio.margin import MarginBook, Part, net_parts, shown_health, shown_ratio
+from arbflow.operators.portfolio.margin import (
+    MarginBook,
+    Part,
+    coin_margined,
+    collateral_for,
+    net_parts,
+    shown_health,
+    shown_ratio,
+)
 from arbflow.operators.portfolio.risk_gates import deleverage, gate_on
 from arbflow.operators.signals.scanner import Quote
 
@@ -125,8 +135,9 @@ def accounts(trades: Iterable[Trade], marks: Mapping[tuple[str, str], Decimal],
     when a leg cannot be modelled (a short spot leg: borrowing is not simulated)."""
     venues: dict[str, _Venue] = {}
     for trade in trades:
-        perp_venues = sorted({leg.venue for leg in (trade.long, trade.short) if leg.market == "perp"})
+        perp_legs = [leg for leg in (trade.long, trade.short) if leg.market == "perp"]
         spent = _ZERO
+        coin_px: dict[str, tuple[Decimal, Decimal]] = {}  # leg name → (entry, mark)
         for leg in (trade.long, trade.short):
             qty = leg.position
             if qty <= 0:
@@ -142,14 +153,22 @@ def accounts(trades: Iterable[Trade], marks: Mapping[tuple[str, str], Decimal],
                 v.balances[trade.asset] = (held + qty, mark)
                 spent += leg.entry_value()
             else:
+                coin_px[leg.name] = (entry, mark)
                 signed = qty if leg.name == "long" else -qty
                 v.legs.setdefault(leg.symbol, []).append(
                     Part(qty=signed, entry=entry, mark=mark, quality=quality(trade), pair_id=trade.trade_id))
         cash = max(trade.notional - spent, _ZERO)
-        for venue in perp_venues:
-            v = venues.setdefault(venue, _Venue())
-            held = v.balances.get(QUOTE, (_ZERO, _ONE))[0]
-            v.balances[QUOTE] = (held + MONEY.divide(cash, Decimal(len(perp_venues))), _ONE)
+        for leg in perp_legs:
+            v = venues.setdefault(leg.venue, _Venue())
+            share = MONEY.divide(cash, Decimal(len(perp_legs)))
+            now = _mark(marks, quotes, leg, None)
+            bought, mark = coin_px.get(leg.name, (now, now))  # a leg not filled yet: its coin at the mark
+            if bought is None or mark is None:  # no price for the coin at all: the share stays USDT
+                asset, amount, mark = QUOTE, share, _ONE
+            else:
+                asset, amount, _ = collateral_for(leg.symbol, share, bought)
+            held = v.balances.get(asset, (_ZERO, mark))[0]
+            v.balances[asset] = (MONEY.add(held, amount), _ONE if asset == QUOTE else mark)
     return {name: _account(name, v) for name, v in sorted(venues.items())}
 
 
@@ -157,9 +176,11 @@ def _account(name: str, v: _Venue) -> MarginAccount:
     positions = []
     for symbol, parts in sorted(v.legs.items()):
         position, locked = net_parts(name, symbol, parts)
-        if position is None or locked:  # net mode: the PnL a long and a short lock in is cash
-            held = v.balances.get(QUOTE, (_ZERO, _ONE))[0]
-            v.balances[QUOTE] = (max(held + locked, _ZERO), _ONE)
+        if position is None or locked:  # net mode: the PnL a long and a short lock in is cash (coin if inverse)
+            coin, mark = coin_margined(symbol), parts[-1].mark
+            asset, price = (QUOTE, _ONE) if coin is None else (coin, v.balances.get(coin, (_ZERO, mark))[1])
+            held = v.balances.get(asset, (_ZERO, price))[0]
+            v.balances[asset] = (max(held + (locked if coin is None else MONEY.divide(locked, mark)), _ZERO), price)
         if position is not None:
             positions.append(position)
     collateral = tuple(CollateralBalance(asset=a, balance=b, price=p) for a, (b, p) in sorted(v.balances.items()))
@@ -176,27 +197,34 @@ def entry_refusal(trades: Iterable[Trade], marks: Mapping[tuple[str, str], Decim
     try:
         built = accounts(trades, marks, quotes)
         orders: dict[str, list[ProposedOrder]] = {}
-        deposits: dict[str, Decimal] = {}
-        perp_venues = sorted({leg.venue for leg in (new.long, new.short) if leg.market == "perp"})
+        deposits: dict[str, dict[str, tuple[Decimal, Decimal]]] = {}  # venue → asset → (amount, price)
+        perp_legs = [(leg, px) for leg, px in ((new.long, prices[0]), (new.short, prices[1])) if leg.market == "perp"]
         spot_cost = _ZERO
+
+        def bring(venue: str, asset: str, amount: Decimal, price: Decimal) -> None:
+            held = deposits.setdefault(venue, {}).get(asset, (_ZERO, price))
+            deposits[venue][asset] = (held[0] + amount, held[1])
+
         for leg, px in ((new.long, prices[0]), (new.short, prices[1])):
             if leg.market == "spot" and leg.name != "long":
                 raise RiskInputError("trade.short", "a short spot leg is not simulated")
             if leg.market == "spot":
                 spot_cost = MONEY.multiply(new.qty, px)
-                deposits[leg.venue] = deposits.get(leg.venue, _ZERO) + spot_cost
+                bring(leg.venue, QUOTE, spot_cost, _ONE)
             orders.setdefault(leg.venue, []).append(ProposedOrder(
                 order_id=f"{new.trade_id}_{leg.name}", venue=leg.venue, symbol=leg.symbol, side=leg.open_side,
                 qty=new.qty, px=px, quality=quality(new), pair_id=new.trade_id))
         cash = max(new.notional - spot_cost, _ZERO)
-        for venue in perp_venues:
-            deposits[venue] = deposits.get(venue, _ZERO) + MONEY.divide(cash, Decimal(len(perp_venues)))
+        for leg, px in perp_legs:
+            bring(leg.venue, *collateral_for(leg.symbol, MONEY.divide(cash, Decimal(len(perp_legs))), px))
         for venue, proposed in sorted(orders.items()):
             account = built.get(venue, MarginAccount(venue=venue, collateral=()))
             balances = {c.asset: c for c in account.collateral}
-            usdt = balances.get(QUOTE)
-            balances[QUOTE] = CollateralBalance(
-                asset=QUOTE, balance=(usdt.balance if usdt else _ZERO) + deposits.get(venue, _ZERO), price=_ONE)
+            for asset, (amount, price) in deposits.get(venue, {}).items():
+                held = balances.get(asset)
+                balances[asset] = CollateralBalance(
+                    asset=asset, balance=(held.balance if held else _ZERO) + amount,
+                    price=held.price if held is not None and held.price is not None else price)
             book = MarginBook(replace(account, collateral=tuple(balances[a] for a in sorted(balances))),
                               config.margin, config.venues)
             for decision in gate_on(book, proposed, config.margin):

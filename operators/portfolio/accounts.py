@@ -5,11 +5,13 @@ A pair's sleeve holds `scale` × the position of its carry-study simulation (`Pa
 `qty` per leg on the study notional, entered at `entry`, marked at `marks`):
 - cash-and-carry on venue v: the spot bought is collateral (`scale × qty` BASE at the spot
   mark), the perp short `scale × qty` entered at the perp entry mark;
-- funding spread on venues a/b: the sleeve's notional is split as USDT collateral, half on
-  each venue; leg 0 on a and leg 1 on b, opposite sides (`direction` +1 = long a, short b).
+- funding spread on venues a/b: the sleeve's notional is split as collateral, half on each
+  venue — USDT, or for an inverse (coin-margined) leg its coin bought at the leg's mark; leg 0
+  on a and leg 1 on b, opposite sides (`direction` +1 = long a, short b).
 Positions of one symbol on one venue are netted (net mode, `margin.net_parts`): quantity Σ
 signed, the larger side keeps its entry; the P&L a long and a short lock in between them (all
-of it for an exactly flat net) folds into USDT (floored at 0, counted in
+of it for an exactly flat net) folds into USDT — into the coin at the mark for an inverse perp
+— (floored at 0, counted in
 `Check.netting_losses`). Funding and fees are not credited to venue balances (they stay
 with the portfolio's cash: conservative for health).
 
@@ -27,7 +29,7 @@ from typing import Final
 from arbflow.model.config import MarginConfig, VenueConfig
 from arbflow.model.money import MONEY, ZERO
 from arbflow.model.risk import CollateralBalance, MarginAccount, ProposedOrder
-from arbflow.operators.portfolio.margin import MarginBook, Part, net_parts
+from arbflow.operators.portfolio.margin import MarginBook, Part, coin_margined, collateral_for, net_parts
 from arbflow.operators.portfolio.risk_gates import deleverage, gate_on
 from arbflow.operators.study.carry import CARRY, PathPoint, Strategy
 
@@ -84,13 +86,19 @@ def _legs(e: Exposure) -> list[tuple[str, str, Decimal, Decimal, Decimal]]:
 
 
 def _collateral(e: Exposure, notional: Decimal) -> list[tuple[str, str, Decimal, Decimal]]:
-    """(venue, asset, balance, price) the sleeve brings: the spot bought, or its USDT halves."""
+    """(venue, asset, balance, price) the sleeve brings: the spot bought, or its halves (USDT,
+    the coin at the leg's mark for an inverse leg)."""
     p, spec = e.point, e.spec
     assert p.marks is not None
     if spec.strategy == CARRY:
         return [(spec.venues[0], spec.asset, MONEY.multiply(e.scale, p.qty), p.marks[0])]
     half = MONEY.divide(MONEY.multiply(e.scale, notional), TWO)
-    return [(spec.venues[0], QUOTE, half, ONE), (spec.venues[1], QUOTE, half, ONE)]
+    return [deposit(spec.venues[leg], spec.symbols[leg], half, p.marks[leg]) for leg in (0, 1)]
+
+
+def deposit(venue: str, symbol: str, usd: Decimal, mark: Decimal) -> tuple[str, str, Decimal, Decimal]:
+    """(venue, asset, balance, price) of `usd` brought to margin a leg (`margin.collateral_for`)."""
+    return venue, *collateral_for(symbol, usd, mark)
 
 
 def accounts(exposures: Iterable[Exposure], notional: Decimal) -> tuple[dict[str, MarginAccount], int]:
@@ -119,9 +127,12 @@ def _accounts(exposures: Iterable[Exposure], notional: Decimal) -> tuple[dict[st
         for symbol, parts in sorted(v.legs.items()):
             position, locked = net_parts(name, symbol, parts)
             if position is None or locked:
-                cash = v.balances.get(QUOTE, (ZERO, ONE))[0] + locked
+                coin, mark = coin_margined(symbol), parts[-1].mark
+                asset, price = (QUOTE, ONE) if coin is None else (coin, v.balances.get(coin, (ZERO, mark))[1])
+                locked_in = locked if coin is None else MONEY.divide(locked, mark)
+                cash = v.balances.get(asset, (ZERO, price))[0] + locked_in
                 floored += cash < 0
-                v.balances[QUOTE] = (max(cash, ZERO), ONE)
+                v.balances[asset] = (max(cash, ZERO), price)
             if position is not None:
                 positions.append(position)
         collateral = tuple(CollateralBalance(asset=a, balance=b, price=p) for a, (b, p) in sorted(v.balances.items()))
@@ -152,7 +163,7 @@ def gate_increase(held: Iterable[Exposure], grow: Exposure, add: Decimal, notion
     """Judge growing `grow` (one of `held`, at its current scale) by `add` scale units:
     (None, the lowest projected health of the venues it touches) when every order on every
     such venue is accepted, else (the first refusal's reason, that venue's health). The cash
-    for the increase arrives on the venues before the orders (USDT)."""
+    for the increase arrives on the venues before the orders (USDT; the coin for an inverse leg)."""
     with localcontext(MONEY):
         return _gate_increase(held, grow, add, notional, margin, venues)
 
@@ -162,18 +173,21 @@ def _gate_increase(held: Iterable[Exposure], grow: Exposure, add: Decimal, notio
     kept = [e for e in held if e.spec.pair_id != grow.spec.pair_id and e.open]
     current, _ = _accounts([*kept, grow], notional)
     cash = MONEY.multiply(add, notional)
+    point = grow.point
+    assert point.marks is not None
     if grow.spec.strategy == CARRY:
-        point = grow.point
-        assert point.marks is not None
-        deposits = {grow.spec.venues[0]: MONEY.multiply(MONEY.multiply(add, point.qty), point.marks[0])}
+        deposits = {grow.spec.venues[0]: (QUOTE, MONEY.multiply(MONEY.multiply(add, point.qty), point.marks[0]), ONE)}
     else:
-        deposits = {v: MONEY.divide(cash, TWO) for v in grow.spec.venues}
+        deposits = {venue: (asset, amount, price) for venue, asset, amount, price in
+                    (deposit(grow.spec.venues[leg], grow.spec.symbols[leg], MONEY.divide(cash, TWO), point.marks[leg])
+                     for leg in (0, 1))}
     lowest = ONE
-    for venue, deposit in deposits.items():
+    for venue, (asset, amount, price) in deposits.items():
         account = current.get(venue, MarginAccount(venue=venue, collateral=()))
         balances = {c.asset: c for c in account.collateral}
-        usdt = balances.get(QUOTE)
-        balances[QUOTE] = CollateralBalance(asset=QUOTE, balance=(usdt.balance if usdt else ZERO) + deposit, price=ONE)
+        have = balances.get(asset)
+        balances[asset] = CollateralBalance(asset=asset, balance=(have.balance if have else ZERO) + amount,
+                                            price=have.price if have and have.price is not None else price)
         account = MarginAccount(venue=venue, collateral=tuple(balances[a] for a in sorted(balances)),
                                 positions=account.positions)
         book = MarginBook(account, margin, venues)

@@ -5,12 +5,21 @@ For one account on one venue (USD; the tables and formulas are in operators.port
   price; an asset without a price or a haircut table counts 0 (conservative, flagged);
 - unrealised PnL `U = Σ signed qty × (mark − entry)`; PnL realised by simulated orders `R`
   stays cash at face value; adjusted equity `AE = EC + U + R`;
-- maintenance `TMM = Σ tiered_mmr(qty × mark)` (no table for an asset: the whole
+- notional: a linear perp's `|qty| × mark`, an inverse perp's fixed face `|qty| × entry`;
+- maintenance `TMM = Σ tiered_mmr(notional)` (no table for an asset: the whole
   notional, flagged); `health = 1 − TMM × (1 + buffer) / AE`; margin use `TMM / AE`;
   leverage `Σ notional / AE`;
 - liquidation move of a position: the relative change of its mark, all else fixed, that
   takes health to 0; `asset_liquidation_move` moves every position and collateral of the
   same base asset together (a spot-hedged short barely moves equity).
+Inverse (coin-margined) perps, `BTC/USD:BTC` (operators.portfolio.inverse): `qty` is base units
+at the entry or fill price (contracts × contract size / price, as arbflow's records carry them),
+so the face `F = |qty| × entry` USD is fixed; U = qty × (mark − entry) is the coin PnL
+`F × (1/entry − 1/mark)` (signed) valued at the mark; the maintenance `tiered_mmr(F)` USD is the
+coin margin `F × rate / mark` valued at the mark — it does not move with the price, so a
+liquidation move sees only the PnL; PnL realised on an inverse perp is credited to (or taken
+from) the coin's balance, valued at the coin's price with its haircut (at the fill if the
+account has no price for it; a negative coin balance counts at full value, no haircut).
 Dust: positions and orders below the venue's `min_qty` count as zero (docs/architecture.md §3.1).
 Invalid input raises `RiskInputError` naming the field. Fees are not modelled (put them in
 an order's px); the settlement currency of PnL is taken at 1 USD.
@@ -44,6 +53,8 @@ from arbflow.operators.portfolio.margin_tiers import Mover, health_of, nearest_r
 ZERO: Final = Decimal(0)
 ONE: Final = Decimal(1)
 _SHOWN: Final = Decimal("0.00000001")
+STABLE: Final = "USDT"  # the collateral a linear leg's cash arrives as
+_NO_TIERS: Final = (Tier(floor=ZERO, rate=ZERO),)  # an inverse mover: its maintenance does not move
 
 
 def shown_health(health: Decimal) -> Decimal:
@@ -129,16 +140,35 @@ class BookPosition:
     pair_id: str | None
     maintenance: Decimal = ZERO
     upnl: Decimal = ZERO
+    inverse: bool = False  # coin-margined: the notional is the fixed face |qty| × entry
+
+    @property
+    def notional(self) -> Decimal:
+        """USD: `|qty| × mark` (linear), `|qty| × entry` (inverse: the contracts' face)."""
+        return MONEY.multiply(abs(self.qty), self.entry if self.inverse else self.mark)
 
 
 def _instrument(symbol: str, path: str) -> Instrument:
     try:
-        instrument = parse_symbol(symbol)
+        return parse_symbol(symbol)
     except SymbolError as error:
         raise RiskInputError(path, str(error)) from None
-    if instrument.inverse:
-        raise RiskInputError(path, f"{symbol} is an inverse perp; only spot and USDT-linear perps are simulated")
-    return instrument
+
+
+def coin_margined(symbol: str) -> str | None:
+    """The coin an inverse perp is margined and settled in (`BTC/USD:BTC` → BTC); None for a
+    linear perp or spot (margined in USD stablecoins). Raises `RiskInputError` on a bad symbol."""
+    instrument = _instrument(symbol, "symbol")
+    return instrument.base if instrument.inverse else None
+
+
+def collateral_for(symbol: str, usd: Decimal, mark: Decimal) -> tuple[str, Decimal, Decimal]:
+    """(asset, balance, price) of `usd` brought to margin a perp leg in `symbol`: USDT at 1, or
+    for an inverse perp `usd / mark` of its coin at `mark` (a COIN-M wallet holds the coin)."""
+    coin = coin_margined(symbol)
+    if coin is None:
+        return STABLE, usd, ONE
+    return coin, MONEY.divide(usd, mark), mark
 
 
 def _positive(value: Decimal, path: str) -> Decimal:
@@ -193,6 +223,8 @@ class MarginBook:
             self._warn(reasons.MISSING_PRICE, asset, f"{asset} has no price: counted as 0")
             return ZERO
         value = MONEY.multiply(balance, price)
+        if balance < 0:  # a coin owed after an inverse loss: the whole debt, no haircut
+            return value
         tiers = self.tables.haircuts.get(asset) or self.tables.haircuts.get("*")
         if tiers is None:
             self._warn(reasons.UNKNOWN_HAIRCUT, asset, f"no haircut for {asset} on {self.venue}: counted as 0")
@@ -227,14 +259,12 @@ class MarginBook:
             self._warn(reasons.DUST_POSITION, symbol, f"{symbol} {abs(new.qty)} is below min_qty {self.min_qty}: zero")
             new = None
         if new is not None:
-            notional = MONEY.multiply(abs(new.qty), new.mark)
-            new.maintenance = tiered(*self.maintenance_table(new.asset), notional)
+            new.maintenance = tiered(*self.maintenance_table(new.asset), new.notional)
             new.upnl = MONEY.multiply(new.qty, new.mark - new.entry)
         old = self.positions.get(symbol)
         delta = [(new.maintenance if new else ZERO) - (old.maintenance if old else ZERO),
                  (new.upnl if new else ZERO) - (old.upnl if old else ZERO),
-                 (MONEY.multiply(abs(new.qty), new.mark) if new else ZERO)
-                 - (MONEY.multiply(abs(old.qty), old.mark) if old else ZERO)]
+                 (new.notional if new else ZERO) - (old.notional if old else ZERO)]
         if new is None:
             self.positions.pop(symbol, None)
         else:
@@ -262,7 +292,7 @@ class MarginBook:
         entry, mark = _positive(p.entry_px, f"{path}.entry_px"), _positive(p.mark_px, f"{path}.mark_px")
         qty = p.qty if p.side == "long" else -p.qty
         self._set_position(p.symbol, BookPosition(qty=qty, entry=entry, mark=mark, asset=instrument.base,
-                                               quality=p.quality, pair_id=p.pair_id))
+                                               quality=p.quality, pair_id=p.pair_id, inverse=instrument.inverse))
 
     # -- metrics --------------------------------------------------------------------------
 
@@ -308,7 +338,8 @@ class MarginBook:
         held = self.positions.get(order.symbol)
         if held is None:
             self._set_position(order.symbol, BookPosition(qty=signed, entry=px, mark=px, asset=instrument.base,
-                                                       quality=order.quality, pair_id=order.pair_id))
+                                                       quality=order.quality, pair_id=order.pair_id,
+                                                       inverse=instrument.inverse))
             return self._outcome(order, True, "entry")
         return self._outcome(order, True, self._trade_perp(order.symbol, held, signed, px))
 
@@ -345,12 +376,15 @@ class MarginBook:
             return "entry"
         closed = min(abs(signed), abs(held.qty))
         pnl = MONEY.multiply(closed, px - held.entry) * (1 if held.qty > 0 else -1)
-        self.realised += pnl
+        if held.inverse:
+            self._settle_coin(held.asset, MONEY.divide(pnl, px), px)
+        else:
+            self.realised += pnl
 
-        def undo() -> None:
-            self.realised -= pnl
+            def undo() -> None:
+                self.realised -= pnl
 
-        self._journal.append(undo)
+            self._journal.append(undo)
         if new_qty == 0:
             self._set_position(symbol, None)
             return "reduce"
@@ -359,6 +393,19 @@ class MarginBook:
             return "reduce"
         self._set_position(symbol, replace(held, qty=new_qty, entry=px))  # flipped: the rest opens at px
         return "entry"
+
+    def _settle_coin(self, asset: str, coin: Decimal, px: Decimal) -> None:
+        """Credit an inverse perp's realised PnL, `coin` = closed × (px − entry) / px =
+        closed face × (1/entry − 1/px), to the coin's balance (valued at `px` if unpriced)."""
+        if self.prices.get(asset) is None:
+            old_price = self.prices.get(asset)
+            self.prices[asset] = px
+
+            def undo() -> None:
+                self.prices[asset] = old_price
+
+            self._journal.append(undo)
+        self._set_balance(asset, MONEY.add(self.balances.get(asset, ZERO), coin))
 
     def _outcome(self, order: ProposedOrder, applied: bool, effect: Effect,
                  reason: str | None = None, detail: str | None = None) -> OrderOutcome:
@@ -415,7 +462,7 @@ class MarginBook:
         move, asset_move = _toward_zero(exact), asset_moves.get(p.asset, exact)
         return PositionRisk(
             symbol=symbol, asset=p.asset, side="long" if p.qty > 0 else "short", qty=abs(p.qty), entry_px=p.entry,
-            mark_px=p.mark, notional=MONEY.multiply(abs(p.qty), p.mark), maintenance=p.maintenance,
+            mark_px=p.mark, notional=p.notional, maintenance=p.maintenance,
             unrealised_pnl=p.upnl, liquidation_move=move,
             liquidation_px=None if move is None else MONEY.multiply(p.mark, ONE + move).quantize(_SHOWN),
             asset_liquidation_move=_toward_zero(asset_move),
@@ -428,6 +475,10 @@ class MarginBook:
         fixed = self.adjusted_equity - self.k * self.tmm
         for symbol in symbols:
             p = self.positions[symbol]
+            if p.inverse:  # fixed USD maintenance (stays in `fixed`); only the PnL moves: q·m·x
+                movers.append(Mover(base=p.notional, tiers=_NO_TIERS, method="progressive",
+                                    pnl_slope=MONEY.multiply(p.qty, p.mark), is_position=True))
+                continue
             tiers, method = self.maintenance_table(p.asset)
             movers.append(Mover(base=MONEY.multiply(abs(p.qty), p.mark), tiers=tiers, method=method,
                                 pnl_slope=MONEY.multiply(p.qty, p.mark), is_position=True))

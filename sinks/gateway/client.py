@@ -319,6 +319,11 @@ class LiveVenue:
         """The order rounded for the wire, or the reason it may not leave."""
         if order.limit_px is None:
             return None, reasons.UNBOUNDED_NOTIONAL
+        market = self.exchange.market(order.symbol)
+        if market.get("inverse"):  # ccxt: amount in contracts of contractSize USD; base = amount × size / px
+            return None, (f"{reasons.INVERSE_NOT_ROUTED}: {order.symbol} trades contracts of "
+                          f"{market.get('contractSize')} {market.get('quote')}; the gateway converts base units "
+                          f"with a fixed contract size (linear only)")
         rounded = lo.round_order(self.exchange, order)
         if rounded is None or rounded.px is None:
             return None, reasons.BELOW_MIN_SIZE

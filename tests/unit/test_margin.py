@@ -188,7 +188,7 @@ def test_whole_notional_is_maintenance_when_no_tiers_exist_for_the_asset() -> No
      "account.positions[0].venue"),
     (MarginAccount(venue="binance", collateral=(), positions=(_perp("BTC/USDT", "long", "1", "1", "1"),)),
      "account.positions[0].symbol"),
-    (MarginAccount(venue="binance", collateral=(), positions=(_perp("BTC/USD:BTC", "long", "1", "1", "1"),)),
+    (MarginAccount(venue="binance", collateral=(), positions=(_perp("BTC/USDT:ETH", "long", "1", "1", "1"),)),
      "account.positions[0].symbol"),
     (MarginAccount(venue="binance", collateral=(), positions=(_perp("BTC/USDT:USDT", "long", "1", "0", "1"),)),
      "account.positions[0].entry_px"),

@@ -13,6 +13,7 @@ from arbflow.model.config import Config, ExecutionConfig, FeeSchedule, PaperConf
 from arbflow.model.desk_config import DeskConfig, desk_config
 from arbflow.model.market import MarketTrade, OrderBook, Ticker
 from arbflow.operators.execution import paper_venue as pf
+from arbflow.operators.execution.book import fee_usd
 from arbflow.operators.execution.venue_events import OrderRequest, VenueEvent
 
 D = Decimal
@@ -225,3 +226,21 @@ def test_limit_orders_never_fill_before_20_percent_of_their_queue_traded(queue: 
             assert traded >= threshold and filled <= traded - threshold
             assert filled == filled.quantize(lot) and filled <= size * lot
     assert filled == min(size * lot, max(D(0), traded - threshold)).quantize(lot, rounding="ROUND_DOWN")
+
+
+def test_an_inverse_perps_fee_is_charged_in_its_coin_and_valued_at_the_fill() -> None:
+    # 0.174 BTC at 17,207.5 sold as taker on BTC/USD:BTC (face 2,994.105 USD): 0.174 × 5 bps = 0.0000870 BTC,
+    # worth 0.0000870 × 17,207.5 = 1.4970525 USD; the same fill on BTC/USDT:USDT costs 1.4970525 USDT.
+    inverse = OrderRequest(client_order_id="i", venue="binance", symbol="BTC/USD:BTC", market="perp", side="sell",
+                           order_type="ioc", qty=D("0.174"), limit_px=D("17000"), ts=0)
+    linear = OrderRequest(client_order_id="l", venue="binance", symbol=PERP, market="perp", side="sell",
+                          order_type="ioc", qty=D("0.174"), limit_px=D("17000"), ts=0)
+    assert pf.fee(SETTINGS, inverse, D("17207.5"), D("0.174"), "taker") == D("0.0000870")
+    assert pf.fee(SETTINGS, linear, D("17207.5"), D("0.174"), "taker") == D("1.4970525")
+    assert pf.settle_currency("BTC/USD:BTC") == "BTC"
+    fill = VenueEvent(kind="fill", client_order_id="i", venue="binance", symbol="BTC/USD:BTC", ts=0, fill_id="i#1",
+                      px=D("17207.5"), qty=D("0.174"), fee=D("0.0000870"), fee_currency="BTC", liquidity="taker")
+    assert fee_usd(fill) == D("1.4970525")
+    assert fee_usd(VenueEvent(kind="fill", client_order_id="l", venue="binance", symbol=PERP, ts=0, fill_id="l#1",
+                              px=D("17207.5"), qty=D("0.174"), fee=D("1.4970525"), fee_currency="USDT",
+                              liquidity="taker")) == D("1.4970525")
