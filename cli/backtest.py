@@ -128,7 +128,7 @@ def _print_windows(summary: "ReplaySummary", config: Config, split: datetime.dat
     table = Table(title=f"the engine's result on {capital} USD (trades held at constant notional)")
     for column in ("window", "return / year", "Sharpe (daily)", "max drawdown", "funding USD", "fees USD",
                    "fees / funding", "turnover / year"):
-        table.add_column(column, justify="left" if column == "window" else "right")
+        table.add_column(column, justify="left" if column == "window" else "right", no_wrap=column == "window")
     for window in windows:
         figures = engine_figures(states, trades, list(final.values()), window, capital)
         if figures is None:
