@@ -12,7 +12,7 @@ import difflib
 import json
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -229,6 +229,7 @@ async def _run_feeds(config: Any, venues: list[str], wanted: list[str], streams:
                                      "run `arbflow infra up` or set KAFKA_BOOTSTRAP")
         producer = runner.kafka_producer(config, kafka.address)
         emitter = runner.KafkaEmitter(producer, config.kafka.topic_prefix)
+        check = _checks(emitter.check, _broker_guard(config, kafka))
         settings = FeedSettings(streams=tuple(streams), depth=depth, stale_after_s=stale_after,
                                 funding_poll_s=funding_poll, oi_poll_s=oi_poll)
         feeds = runner.build_feeds(prepared, config, settings, emit=emitter, clock=runner.wall_clock_ms,
@@ -240,7 +241,7 @@ async def _run_feeds(config: Any, venues: list[str], wanted: list[str], streams:
         err_console.print(f"{p.venue}: {', '.join(m.symbol for m in p.markets)} ({', '.join(streams)})")
     try:
         with _stop_on_signals(duration) as stop:
-            await runner.run(feeds, emitter, stop=stop, check=emitter.check, status_every_s=status_every,
+            await runner.run(feeds, emitter, stop=stop, check=check, status_every_s=status_every,
                              status=lambda: err_console.print(_status_table(feeds, emitter)))
     finally:
         producer.flush()
@@ -250,6 +251,30 @@ async def _run_feeds(config: Any, venues: list[str], wanted: list[str], streams:
     failed = [f"{f.venue} {s}: {st.failed}" for f in feeds for s, st in f.status.streams.items() if st.failed]
     if failed:
         _die(f"streams stopped: {'; '.join(failed)}", 1)
+
+
+def _broker_guard(config: Any, kafka: Any) -> Callable[[], None] | None:
+    """The memory cap on the embedded broker (connectors/infra/broker_guard.py), announced
+    once; None for an external Kafka, or when `infra.broker_max_mib` is 0."""
+    from arbflow.connectors.infra.broker_guard import BrokerGuard
+
+    cap = config.infra.broker_max_mib
+    if kafka.origin != "embedded" or kafka.pid is None or cap == 0:
+        return None
+    err_console.print(f"the embedded broker keeps every record in memory: this ingest stops once it holds more "
+                      f"than {cap:,} MiB (infra.broker_max_mib)")
+    return BrokerGuard(kafka.pid, cap).check
+
+
+def _checks(*checks: Callable[[], None] | None) -> Callable[[], None]:
+    """One check calling each given one in turn."""
+    present = [c for c in checks if c is not None]
+
+    def check() -> None:
+        for call in present:
+            call()
+
+    return check
 
 
 def _from_redis(config: Any, url: str, venues: str | None, symbols: str | None, *, poll_s: float,
