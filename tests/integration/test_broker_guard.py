@@ -4,7 +4,9 @@ with one line. Each test starts its own broker, so other tests' topics do not co
 
 import json
 import os
+import re
 from pathlib import Path
+from subprocess import CompletedProcess
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -55,7 +57,9 @@ def test_the_guard_stops_a_broker_that_keeps_every_record_past_its_cap(tmp_path:
         process.stop(tmp_path, tansu.NAME, grace_s=2.0)
 
 
-def test_ingest_on_the_embedded_broker_stops_with_one_line_at_the_cap(tmp_path: Path) -> None:
+def _ingest_on_own_embedded_broker(tmp_path: Path, cap_mib: int, duration_s: int) -> CompletedProcess[str]:
+    """`arbflow ingest` of a Hyperliquid stub into a Tansu started in the test's own state
+    directory, so arbflow sees it as its embedded broker (no KAFKA_BOOTSTRAP)."""
     state = tmp_path / "state"
     state.mkdir()
     tansu.start(state, process.free_port(), timeout_s=30)
@@ -64,14 +68,27 @@ def test_ingest_on_the_embedded_broker_stops_with_one_line_at_the_cap(tmp_path: 
             endpoints = tmp_path / "endpoints.json"
             endpoints.write_text(json.dumps({"hyperliquid": stub.endpoints}))
             env = {k: v for k, v in os.environ.items() if not k.startswith("ARBFLOW_") and k != "KAFKA_BOOTSTRAP"}
-            result = arbflow_cli(["ingest", "--venues", "hyperliquid", "--symbols", "BTC", "--duration", "30",
-                                  "--metrics-port", "0", "--endpoints", str(endpoints)],
-                                 env={**env, "ARBFLOW_INFRA__STATE_DIR": str(state),
-                                      "ARBFLOW_INFRA__BROKER_MAX_MIB": "1"})
+            return arbflow_cli(["ingest", "--venues", "hyperliquid", "--symbols", "BTC", "--duration",
+                                str(duration_s), "--status-every", "1", "--metrics-port", "0", "--endpoints",
+                                str(endpoints)],
+                               env={**env, "ARBFLOW_INFRA__STATE_DIR": str(state),
+                                    "ARBFLOW_INFRA__BROKER_MAX_MIB": str(cap_mib)})
     finally:
         process.stop(state, tansu.NAME, grace_s=2.0)
+
+
+def test_ingest_under_the_cap_shows_the_broker_memory_and_exits_cleanly(tmp_path: Path) -> None:
+    result = _ingest_on_own_embedded_broker(tmp_path, cap_mib=100_000, duration_s=3)
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stderr.split())  # the terminal wraps long lines
+    assert "stops once it holds more than 100,000 MiB (infra.broker_max_mib)" in text
+    assert re.search(r"embedded broker \d+ of 100,000 MiB \(infra\.broker_max_mib\)", text), text
+
+
+def test_ingest_on_the_embedded_broker_stops_with_one_line_at_the_cap(tmp_path: Path) -> None:
+    result = _ingest_on_own_embedded_broker(tmp_path, cap_mib=1, duration_s=30)
     assert result.returncode == 1, result.stderr
-    assert "stops once it holds more than 1 MiB (infra.broker_max_mib)" in result.stderr
+    assert "stops once it holds more than 1 MiB (infra.broker_max_mib)" in " ".join(result.stderr.split())
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("arbflow: the embedded broker holds ") and "above infra.broker_max_mib = 1 MiB" in last
     assert "Traceback" not in result.stderr
