@@ -6,7 +6,8 @@ ones; measured with `python -m bench.broker_bounds` (README, "Bounding the embed
 - storage engines: only `memory://` and `s3://` are built in (`file://` is refused as an
   unsupported storage URL, `sqlite://` and `postgres://` as features not compiled in);
 - topic configs `retention.ms`, `retention.bytes`, `segment.bytes`, `segment.ms` are accepted
-  and described back, but never enforced: the low watermark stays 0;
+  and described back, but never enforced: the low watermark stays 0; neither is
+  `cleanup.policy=compact`;
 - DeleteRecords (`AdminClient.delete_records`) panics the broker's request thread
   (`not yet implemented`, tansu-storage/src/dynostore.rs) and the client sees a transport
   failure;
