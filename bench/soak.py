@@ -135,6 +135,16 @@ def verdict(loops: list[Loop]) -> tuple[bool, str]:
     return False, f"memory grows ({growth:+.1%} ≥ {FLAT_GROWTH:.0%}): {figures}"
 
 
+def broker_summary(loops: list[Loop]) -> str:
+    """The broker's RSS over the loops: first sample, min, median, max (MiB). Tansu keeps
+    every record in memory (README, "Bounding the embedded broker"); this shows its course."""
+    samples = [x.broker_mib for x in loops]
+    if not samples:
+        return "broker RSS: no loop"
+    return (f"broker RSS over {len(samples)} loops: start {samples[0]:.1f}, min {min(samples):.1f}, median "
+            f"{statistics.median(samples):.1f}, max {max(samples):.1f} MiB")
+
+
 def slice_lines(source: Path, lines: int, out: Path) -> Path:
     """The first `lines` lines of a (gzip) replay file, as a plain replay file."""
     opener = gzip.open if source.suffix == ".gz" else open
@@ -168,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             process.stop(state, redis_server.NAME)
     flat, sentence = verdict(loops)
     print(sentence)
+    print(broker_summary(loops))
     return 0 if flat else 1
 
 

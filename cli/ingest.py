@@ -12,7 +12,7 @@ import difflib
 import json
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +76,11 @@ def _stop_on_signals(duration: float | None) -> Iterator[asyncio.Event]:
             loop.remove_signal_handler(number)
 
 
-def _status_table(feeds: list[Any], emitter: Any) -> Table:
-    table = Table(title=f"ingest at {time.strftime('%H:%M:%S')} — published {sum(emitter.counts.values()):,}",
+def _status_table(feeds: list[Any], emitter: Any, guard: Any = None) -> Table:
+    broker = ""
+    if guard is not None and guard.last_mib is not None:
+        broker = f" — embedded broker {guard.last_mib:,.0f} of {guard.cap_mib:,} MiB (infra.broker_max_mib)"
+    table = Table(title=f"ingest at {time.strftime('%H:%M:%S')} — published {sum(emitter.counts.values()):,}{broker}",
                   title_justify="left")
     for column in ("venue", "stream", "updates", "last update", "state"):
         table.add_column(column, justify="right" if column in ("updates", "last update") else "left")
@@ -229,6 +232,8 @@ async def _run_feeds(config: Any, venues: list[str], wanted: list[str], streams:
                                      "run `arbflow infra up` or set KAFKA_BOOTSTRAP")
         producer = runner.kafka_producer(config, kafka.address)
         emitter = runner.KafkaEmitter(producer, config.kafka.topic_prefix)
+        guard = _broker_guard(config, kafka)
+        check = _checks(emitter.check, guard.check if guard is not None else None)
         settings = FeedSettings(streams=tuple(streams), depth=depth, stale_after_s=stale_after,
                                 funding_poll_s=funding_poll, oi_poll_s=oi_poll)
         feeds = runner.build_feeds(prepared, config, settings, emit=emitter, clock=runner.wall_clock_ms,
@@ -240,16 +245,40 @@ async def _run_feeds(config: Any, venues: list[str], wanted: list[str], streams:
         err_console.print(f"{p.venue}: {', '.join(m.symbol for m in p.markets)} ({', '.join(streams)})")
     try:
         with _stop_on_signals(duration) as stop:
-            await runner.run(feeds, emitter, stop=stop, check=emitter.check, status_every_s=status_every,
-                             status=lambda: err_console.print(_status_table(feeds, emitter)))
+            await runner.run(feeds, emitter, stop=stop, check=check, status_every_s=status_every,
+                             status=lambda: err_console.print(_status_table(feeds, emitter, guard)))
     finally:
         producer.flush()
-    err_console.print(_status_table(feeds, emitter))
+    err_console.print(_status_table(feeds, emitter, guard))
     for topic, count in sorted(emitter.counts.items()):
         out_console.print(f"{topic:20} {count:>10,}")
     failed = [f"{f.venue} {s}: {st.failed}" for f in feeds for s, st in f.status.streams.items() if st.failed]
     if failed:
         _die(f"streams stopped: {'; '.join(failed)}", 1)
+
+
+def _broker_guard(config: Any, kafka: Any) -> Any:
+    """The memory cap on the embedded broker (connectors/infra/broker_guard.py), announced
+    once; None for an external Kafka, or when `infra.broker_max_mib` is 0."""
+    from arbflow.connectors.infra.broker_guard import BrokerGuard
+
+    cap = config.infra.broker_max_mib
+    if kafka.origin != "embedded" or kafka.pid is None or cap == 0:
+        return None
+    err_console.print(f"the embedded broker keeps every record in memory: this ingest stops once it holds more "
+                      f"than {cap:,} MiB (infra.broker_max_mib)")
+    return BrokerGuard(kafka.pid, cap)
+
+
+def _checks(*checks: Callable[[], None] | None) -> Callable[[], None]:
+    """One check calling each given one in turn."""
+    present = [c for c in checks if c is not None]
+
+    def check() -> None:
+        for call in present:
+            call()
+
+    return check
 
 
 def _from_redis(config: Any, url: str, venues: str | None, symbols: str | None, *, poll_s: float,

@@ -186,6 +186,10 @@ class InfraConfig:
     kafka_port: int = field(default=19092, metadata=rule(_port, "a port from 0 to 65535"))
     redis_port: int = field(default=16379, metadata=rule(_port, "a port from 0 to 65535"))
     startup_timeout_s: float = field(default=15.0, metadata=rule(lambda v: 0 < v <= 300, "seconds, > 0 and ≤ 300"))
+    # The embedded broker keeps every record in memory and cannot drop old ones
+    # (connectors/infra/broker_guard.py): a live `ingest` on it stops past this RSS. 0 = no cap.
+    broker_max_mib: int = field(default=2048, metadata=rule(lambda v: 0 <= v <= 1_048_576,
+                                                            "MiB, 0 (no cap) to 1048576"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
