@@ -15,6 +15,7 @@ import argparse
 import dataclasses
 import itertools
 import json
+import multiprocessing
 import sys
 import time
 from decimal import Decimal
@@ -74,19 +75,47 @@ def table_rows(evaluation: portfolio_eval.Evaluation, naive_series: list[list[tu
 ENGINE_ROW = "engine: the desks, controller, margin gates and ledger (arbflow backtest, 20,000 USD)"
 
 
-def engine_rows(data: Path) -> dict[str, list[str]]:
-    """The engine's figures per window: the bars through the quote model and the paper desks
-    in one process (flows/engine_run.py, equal to `arbflow backtest`'s Kafka and Bytewax run:
-    tests/integration/test_engine_equivalence.py), cut by `walk_forward.engine_figures`."""
+def engine_figures(data: Path, overrides: dict[str, object] | None = None) -> list[walk_forward.Figures | None]:
+    """The engine's figures per window (WINDOWS' order): the bars through the quote model and
+    the paper desks in one process (flows/engine_run.py, equal to `arbflow backtest`'s Kafka
+    and Bytewax run: tests/integration/test_engine_equivalence.py), the `[strategy]` defaults
+    with `overrides`, cut by `walk_forward.engine_figures`."""
     config = backtest_settings(parse_config({}, {}))
+    if overrides:
+        config = dataclasses.replace(config, strategy=dataclasses.replace(config.strategy, **overrides))
     conversion = BarConversion()
     items = list(bar_items(data, venues=config.venues, model=QuoteModel.from_config(config.backtest),
                            conversion=conversion))
     config = traded_universe(config, conversion.assets)
     run = run_engine(config, items)
     capital = config.execution.starting_capital
-    return {w.name: _cells(walk_forward.engine_figures(run.states, run.trades, run.final_orders(), w, capital))
-            for w in WINDOWS}
+    return [walk_forward.engine_figures(run.states, run.trades, run.final_orders(), w, capital) for w in WINDOWS]
+
+
+def engine_rows(data: Path) -> dict[str, list[str]]:
+    """The engine's table cells per window (the defaults)."""
+    return {w.name: _cells(f) for w, f in zip(WINDOWS, engine_figures(data), strict=True)}
+
+
+def _engine_job(job: tuple[Path, dict[str, object]]) -> list[walk_forward.Figures | None]:
+    return engine_figures(*job)
+
+
+def engine_sweep(data: Path, base: StrategyConfig, console: Console, processes: int) -> None:
+    """The engine's in-sample and out-of-sample figures for each combination of SWEEP, the
+    runs spread over `processes` (each is the whole history through the desks)."""
+    combos = [dict(zip(SWEEP, values, strict=True)) for values in itertools.product(*SWEEP.values())]
+    out = Table(title="sweep: the engine with each combination (* = the defaults)", title_justify="left")
+    for name in (*SWEEP, "2023 return", "2023 Sharpe", "2024 return", "2024 Sharpe", "2024 max DD", "whole turnover"):
+        out.add_column(name, justify="right")
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        results = pool.map(_engine_job, [(data, combo) for combo in combos])
+    for combo, (whole, ins, oos) in zip(combos, results, strict=True):
+        mark = "*" if dataclasses.replace(base, **combo) == base else ""  # type: ignore[arg-type]
+        labels = [f"{v}{mark}" if isinstance(v, int) else f"{(v * 10_000).normalize()} bp{mark}"  # type: ignore[operator]
+                  if k == "exit_carry_8h" else f"{v} bps{mark}" for k, v in combo.items()]
+        out.add_row(*labels, *(_cells(ins)[:2]), *(_cells(oos)[:3]), _cells(whole)[4])
+    console.print(out)
 
 
 def main() -> None:
@@ -94,6 +123,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--capital", default="100000", help="USD")
     parser.add_argument("--no-sweep", action="store_true", help="the table only")
+    parser.add_argument("--engine-sweep", action="store_true",
+                        help="also sweep the engine (12 runs of the whole history through the desks)")
+    parser.add_argument("--processes", type=int, default=2, help="processes for the engine sweep")
     parser.add_argument("--check", action="store_true", help=f"compare with {EXPECTED.name}; exit 1 if different")
     parser.add_argument("--write", action="store_true", help=f"store the table in {EXPECTED.name}")
     args = parser.parse_args()
@@ -134,6 +166,10 @@ def main() -> None:
     print(f"  evaluated in {time.perf_counter() - started:.1f} s", flush=True)
     if not args.no_sweep:
         sweep(data, cfg, config.strategy, capital, console)
+    if args.engine_sweep:
+        engine_started = time.perf_counter()
+        engine_sweep(args.data, config.strategy, console, args.processes)
+        print(f"  the engine sweep took {time.perf_counter() - engine_started:.1f} s", flush=True)
     if args.write:
         EXPECTED.write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n")
         print(f"  stored in {EXPECTED.relative_to(ROOT)}")

@@ -74,7 +74,9 @@ def backtest(ctx: click.Context, file: Path, out_dir: Path | None, workers: int 
     with depth_usd / c a side ([backtest] in the configuration), each settlement a funding
     record; then the replay runs with trading on, the funding-silence rule off, and the
     order style of [backtest] order_style (default taker: both legs cross the bar quotes).
-    Prints the summary, the assumptions, wall time and records/s. Bad rows of FILE follow the
+    Prints the summary, the assumptions, the engine's result (return a year at constant
+    notional, Sharpe, drawdown, funding, fees, turnover; with --split also before and after
+    that date), wall time and records/s. Bad rows of FILE follow the
     policy of `arbflow convert bars` (dead letters, --strict: exit 2 at the first; a damaged
     .gz: exit 1 after the backtest of everything readable)."""
     config = backtest_settings(load(ctx))

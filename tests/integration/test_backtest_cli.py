@@ -61,3 +61,22 @@ def test_backtest_replays_bars_through_the_desks_and_prints_its_assumptions(
     page = (out / "report.html").read_text()
     assert "<h1>arbflow backtest</h1>" in page and "<h2>Assumptions</h2>" in page
     assert (out / "bars.jsonl.gz").is_file()
+
+
+def test_backtest_brief_prints_the_engines_result_before_and_after_the_split(
+        config: Config, kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> None:
+    history = _first_rows(tmp_path / "head_utc.csv.gz", 180)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARBFLOW_")}
+    env |= {"KAFKA_BOOTSTRAP": kafka_bootstrap, "REDIS_URL": redis_url, "COLUMNS": "160",
+            "ARBFLOW_KAFKA__TOPIC_PREFIX": config.kafka.topic_prefix + "brief.",
+            "ARBFLOW_REDIS__KEY_PREFIX": config.redis.key_prefix + "brief.",
+            "ARBFLOW_RECOVERY__DIR": tempfile.mkdtemp(prefix="arbflow-recovery-")}
+    result = subprocess.run([ARBFLOW, "backtest", str(history), "--split", "2023-01-02", "--brief"], env=env,
+                            capture_output=True, text=True, timeout=180, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Records per topic" not in result.stdout  # brief: not the summary's tables
+    assert "the engine's result on 20000 USD (trades held at constant notional)" in result.stdout
+    rows = [line for line in result.stdout.splitlines() if line.startswith(("│ whole run", "│ before", "│ from"))]
+    assert [row.split("│")[1].strip() for row in rows] == ["whole run", "before 2023-01-02", "from 2023-01-02"]
+    assert "net P&L " in result.stdout and " USD on 20000 USD; " in result.stdout
