@@ -54,14 +54,14 @@ lint: $(STAMP)  ## ruff, import-linter and mypy (strict on model/ and operators/
 	@$(BIN)/lint-imports --no-cache
 	@$(BIN)/mypy
 
-bench: $(STAMP)  ## replay throughput vs a raw consumer; tick-to-Redis latency at 5,000 msg/s and peak RSS; portfolio vs best single pair; the walk-forward table (checked against bench/walk_forward_expected.json) and its sweep; the bar backtest path vs the tick path; the peer table when .peers-venv exists
+bench: $(STAMP)  ## replay throughput vs a raw consumer; tick-to-Redis latency at 5,000 msg/s and peak RSS; portfolio vs best single pair; the walk-forward table (checked against bench/walk_forward_expected.json) and its sweeps (the study's, the engine's); the bar backtest path vs the tick path; the peer table when .peers-venv exists
 	@$(BIN)/python -m bench.replay_throughput
 	@$(BIN)/python -m bench.tick_latency
 	@$(BIN)/python -m bench.normalise
 	@$(BIN)/python -m bench.execution
 	@$(BIN)/python -m bench.allocation
 	@$(BIN)/python -m bench.portfolio_eval
-	@$(BIN)/python -m bench.walk_forward --check
+	@$(BIN)/python -m bench.walk_forward --check --engine-sweep
 	@$(BIN)/python -m bench.bar_replay
 	@$(BIN)/python -m bench.plausibility
 	@if [ -x $(PEERS)/bin/python ]; then nice $(PEERS)/bin/python -m bench.peer_harness; \

@@ -63,7 +63,7 @@ def table_rows(evaluation: portfolio_eval.Evaluation, naive_series: list[list[tu
     results: list[tuple[str, PortfolioResult | None]] = [
         ("always in, equal weight (cash-and-carry, after fees)", evaluation.equal),
         (f"best single pair, hindsight ({evaluation.single.pairs[0]})", evaluation.single),
-        ("portfolio (carry rule + allocator)", evaluation.portfolio)]
+        ("portfolio as the study simulates it (allocator over sleeves at the closes' marks)", evaluation.portfolio)]
     rows: dict[str, dict[str, list[str]]] = {"naive: mean funding × 3 × 365, no fees": {
         w.name: [_pct(walk_forward.naive_apr(naive_series, w)), "–", "–", "–", "–"] for w in WINDOWS}}
     for label, result in results:
@@ -72,7 +72,7 @@ def table_rows(evaluation: portfolio_eval.Evaluation, naive_series: list[list[tu
     return rows
 
 
-ENGINE_ROW = "engine: the desks, controller, margin gates and ledger (arbflow backtest, 20,000 USD)"
+ENGINE_ROW = "portfolio, the engine: desks, controller, margin gates, ledger (arbflow backtest, 20,000 USD)"
 
 
 def engine_figures(data: Path, overrides: dict[str, object] | None = None) -> list[walk_forward.Figures | None]:
