@@ -68,8 +68,9 @@ def _reference(tmp_path: Path, config: Path, settlements: list[int], venue: str,
                  "--venue", "hyperliquid", "--asset", "BTC")]
 
 
-def _replay(config: Path, files: list[Path]) -> tuple[list[str], list[Opportunity]]:
-    """The dead letters' topics and the opportunities of a replay of `files` through the signal flow."""
+def _replay(config: Path, files: list[Path]) -> tuple[list[tuple[str, str]], list[Opportunity]]:
+    """The dead letters (topic, reason) and the opportunities of a replay of `files` through the
+    signal flow."""
     lines = [line for line in merge_files(files) if isinstance(line, ReplayLine)]
     messages = [Consumed(line.topic, 0, offset, (line.key or "").encode(), line.value)
                 for offset, line in enumerate(lines)]
@@ -79,7 +80,7 @@ def _replay(config: Path, files: list[Path]) -> tuple[list[str], list[Opportunit
     items: list[tuple[str, bytes | None, bytes]] = []
     op.output("items", outputs, TestingSink(items))
     run_main(flow)
-    return ([topic for topic, _, _ in items if topic.startswith("dlq.")],
+    return ([(topic, json.loads(value)["reason"]) for topic, _, value in items if topic.startswith("dlq.")],
             [codec.decode(Opportunity, value, source="t") for topic, _, value in items if topic == "arb.opportunity"])
 
 
@@ -234,5 +235,5 @@ def test_a_replayed_rate_of_1e50_is_a_dead_letter_and_the_good_settlements_still
         f'"schema_version":1}}\n'
         for t, rate in ((T0, "0.0001"), (T0 + 8 * H, "1e50"), (T0 + 8 * H, "0.0003"))))
     dead, opportunities = _replay(config, [funding, *_reference(tmp_path, config, settlements, "okx")])
-    assert dead == ["dlq.md.funding"]
+    assert dead == [("dlq.md.funding", reasons.IMPOSSIBLE_RATE)]
     assert _carry(opportunities, "okx", "BTC/USDT:USDT") == {(D("0.0003"), D("0.3285"))}  # 0.0003 × 1095
