@@ -88,19 +88,22 @@ class _ZstdReader(io.RawIOBase):
         self._raw = raw
         self._frame = zstandard.ZstdDecompressor().decompressobj()
         self._started = False  # bytes of the current frame were fed
-        self._pending = b""
+        self._pending = memoryview(b"")  # decompressed text not yet handed out
+        self._error: zstandard.ZstdError | None = None  # raised once the text before it was read
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: "memoryview | bytearray") -> int:  # type: ignore[override]
         while not self._pending:
+            if self._error is not None:
+                raise self._error
             data = self._raw.read(_CHUNK)
             if not data:
                 if self._started:
                     raise EOFError("compressed file ended before the end of its zstd frame was reached")
                 return 0
-            self._pending = self._decompress(data)
+            self._pending = memoryview(self._decompress(data))
         size = min(len(buffer), len(self._pending))
         buffer[:size] = self._pending[:size]
         self._pending = self._pending[size:]
@@ -110,7 +113,11 @@ class _ZstdReader(io.RawIOBase):
         out = []
         while data:
             self._started = True
-            out.append(self._frame.decompress(data))
+            try:
+                out.append(self._frame.decompress(data))
+            except zstandard.ZstdError as error:  # the frames before this one are whole: give them first
+                self._error = error
+                break
             if not self._frame.eof:
                 break
             data, self._started = self._frame.unused_data, False  # the next frame starts here
