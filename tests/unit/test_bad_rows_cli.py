@@ -287,3 +287,21 @@ def test_a_truncated_gz_is_studied_up_to_its_break_then_named_with_exit_1(tmp_pa
     assert {D(r["naive_apr"]) for r in document["rows"] if r["strategy"] == "naive"} <= {D("0.1095")}
     assert result.stderr.strip().splitlines()[-1].startswith(
         f"arbflow: {tmp_path / 'cut_utc.csv.gz'}: damaged gzip file: it breaks after line {complete:,}")
+
+
+def test_the_study_refuses_a_premium_column_as_a_price_and_studies_the_rest(tmp_path: Path) -> None:
+    rows = [_bar("binance", "perp_linear", "0.00066"),         # line 2: below BTC's floor: a ratio
+            _bar("binance", "spot", "67600"),                  # line 3
+            _bar("bybit", "perp_linear", "67590"),             # line 4
+            _bar("okx", "perp_linear", "0.00071"),             # line 5: next to 67,600: refused
+            _bar("binance", "perp_linear", "67610", i=1)]      # line 6
+    (tmp_path / "bars_utc.csv").write_text(AHA_HEADER + "\n".join(rows) + "\n")
+    result = _run("study", "funding", "--data", str(tmp_path / "bars_utc.csv"), "--out", str(tmp_path / "study"),
+                  "--json")
+    assert result.exit_code == 0, result.output
+    _no_traceback(result)
+    dead = _lines(tmp_path / "study" / "rejected.jsonl")
+    assert [(d["source"], d["reason"]) for d in dead] == [("bars_utc.csv:2", reasons.PRICE_IMPLAUSIBLE),
+                                                          ("bars_utc.csv:5", reasons.PRICE_IMPLAUSIBLE)]
+    # the good rows: binance's settlement at 8 h and bybit's at 0 (a refused row brings no settlement either)
+    assert json.loads(result.stdout)["datasets"][0]["counts"]["md.funding"] == 2
