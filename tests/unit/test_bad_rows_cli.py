@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 
 from arbflow.cli.main import main as cli
 from arbflow.model import codec, reasons
+from tests.conftest import BUNDLED
 
 SUPERVIK_HEADER = "asset,venue,funding_time_ms_utc,date_as_published,funding_rate\n"
 AHA_HEADER = "ts_ms_utc,time_as_published,exchange,asset,pair,market,open,high,low,close,volume,funding_rate\n"
@@ -305,3 +306,21 @@ def test_the_study_refuses_a_premium_column_as_a_price_and_studies_the_rest(tmp_
                                                           ("bars_utc.csv:5", reasons.PRICE_IMPLAUSIBLE)]
     # the good rows: binance's settlement at 8 h and bybit's at 0 (a refused row brings no settlement either)
     assert json.loads(result.stdout)["datasets"][0]["counts"]["md.funding"] == 2
+
+
+def test_a_zst_replay_file_reads_and_counts_like_the_plain_one(tmp_path: Path) -> None:
+    import zstandard
+
+    from arbflow.connectors.replay import count_lines, read_file
+
+    with gzip.open(BUNDLED, "rb") as handle:
+        text = b"".join(handle.readline() for _ in range(500))
+    (tmp_path / "plain.jsonl").write_bytes(text)
+    half = len(text) // 2
+    # two frames, as `zstd` appends them to one file
+    compressor = zstandard.ZstdCompressor(write_checksum=True)
+    (tmp_path / "z.jsonl.zst").write_bytes(compressor.compress(text[:half]) + compressor.compress(text[half:]))
+    plain, packed = list(read_file(tmp_path / "plain.jsonl")), list(read_file(tmp_path / "z.jsonl.zst"))
+    assert len(plain) == 500
+    assert [(line.topic, line.value) for line in packed] == [(line.topic, line.value) for line in plain]
+    assert count_lines(tmp_path / "z.jsonl.zst") == 500
