@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.table import Table
 
-from arbflow.cli.bad_rows import reading, strict_option
+from arbflow.cli.bad_rows import dead_letters_option, reading, strict_option
 from arbflow.cli.convert import bars_to_replay
 from arbflow.cli.replay import replay_and_report
 from arbflow.cli.support import err_console, guard, load, out_console
@@ -65,10 +65,11 @@ def denied_entries() -> dict[str, int]:
 @click.option("--brief", is_flag=True, help="Print the engine's result in a few lines instead of the summary's "
                                             "tables (the report and files under --out are the same).")
 @strict_option
+@dead_letters_option("with --out: OUT/bars.rejected.jsonl; without: next to FILE, NAME.rejected.jsonl")
 @click.pass_context
 @guard
 def backtest(ctx: click.Context, file: Path, out_dir: Path | None, workers: int | None, as_json: bool,
-             split: datetime.datetime | None, brief: bool, strict: bool) -> None:
+             split: datetime.datetime | None, brief: bool, strict: bool, dead_letters: Path | None) -> None:
     """Backtest an 8h bar + funding history (fixtures/funding/spot_perp_8h_*_utc.csv.gz)
     through the paper desks: each bar close c becomes a quote c × (1 ∓ half_spread_bps / 10⁴)
     with depth_usd / c a side ([backtest] in the configuration), each settlement a funding
@@ -78,12 +79,14 @@ def backtest(ctx: click.Context, file: Path, out_dir: Path | None, workers: int 
     notional, Sharpe, drawdown, funding, fees, turnover; with --split also before and after
     that date), wall time and records/s. Bad rows of FILE follow the
     policy of `arbflow convert bars` (dead letters, --strict: exit 2 at the first; a damaged
-    .gz: exit 1 after the backtest of everything readable)."""
+    .gz: exit 1 after the backtest of everything readable). The dead letters go under --out,
+    or without it next to FILE (the converted bars are scratch then; the dead letters are not)."""
     config = backtest_settings(load(ctx))
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="arbflow-backtest-") as scratch:
         replay_file = (out_dir or Path(scratch)) / BACKTEST_BARS
-        with reading(config, strict, dead_letter_path(replay_file), damage_exits=False) as policy:
+        rejected = dead_letters or dead_letter_path(out_dir / BACKTEST_BARS if out_dir else file)
+        with reading(config, strict, rejected, damage_exits=False) as policy:
             conversion = bars_to_replay(config, file, replay_file, policy=policy)
         config = traded_universe(config, conversion.assets)
         rows = assumptions(config, conversion.venues)

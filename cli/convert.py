@@ -129,7 +129,7 @@ def convert_funding(ctx: click.Context, files: tuple[Path, ...], out: Path, stri
     A bad row (malformed, duplicate or out-of-order settlement, unknown venue or instrument,
     a rate beyond [plausibility] max_funding_rate_8h, an implausible price) is written to the
     dead letters with file:line, reason and raw text, and the rest is converted (--strict:
-    exit 2 at the first). A .gz/.xz file that breaks before its end: every readable row is
+    exit 2 at the first). A .gz/.xz/.zst file that breaks before its end: every readable row is
     converted, then one line names where it broke, exit 1.
     """
     from arbflow.connectors.captures import funding_history

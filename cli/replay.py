@@ -48,7 +48,7 @@ def replay(ctx: click.Context, files: tuple[Path, ...], speed: float | None, wor
     dlq.replay. The basis flow then runs over exactly the published md.ticker records:
     invalid ones go to dlq.md.ticker with a reason, the basis goes to signal.basis and
     Redis. Starts the embedded services if they are not running. Publishing shows a
-    progress bar (records/s, ETA) on a terminal, plain lines otherwise. A .gz/.xz file that
+    progress bar (records/s, ETA) on a terminal, plain lines otherwise. A .gz/.xz/.zst file that
     breaks before its end is replayed up to the break; then one line names where it broke,
     exit 1.
 

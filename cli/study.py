@@ -148,7 +148,7 @@ def funding(ctx: click.Context, data_files: tuple[Path, ...], out_dir: Path, ent
     Bad rows (malformed, duplicate or out-of-order settlements, rates beyond [plausibility]
     max_funding_rate_8h, implausible prices) are left out and written to --out/rejected.jsonl
     with file:line, reason and raw text; the counts are printed (--strict: exit 2 at the first).
-    A .gz/.xz file that breaks before its end is studied up to the break, then one line names
+    A .gz/.xz/.zst file that breaks before its end is studied up to the break, then one line names
     where it broke, exit 1.
     """
     config = _config(ctx)

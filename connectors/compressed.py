@@ -1,5 +1,6 @@
-"""Reading input files line by line — plain, gzip (`.gz`), xz (`.xz`) or a zip archive holding
-one file (`.zip`, QuantConnect Lean's data layout) — keeping every line
+"""Reading input files line by line — plain, gzip (`.gz`), xz (`.xz`), Zstandard (`.zst`, through
+the `zstandard` package) or a zip archive holding one file (`.zip`, QuantConnect Lean's data
+layout) — keeping every line
 that precedes damage. Used by every reader of recorded files (replay files, funding and bar
 histories, raw captures), so a damaged file behaves the same in `replay`, `convert` and `study`.
 
@@ -8,11 +9,14 @@ readable lines before the break. `lines(path, damage)` yields each complete line
 kept) up to the break, then records one `Damage` — the file, the last complete line, the
 uncompressed bytes read and the decompressor's reason — and stops; the caller processes what was
 read and then reports the damage (`DamagedFile`: exit 1 with that one line). A line cut by the
-break is never yielded: half a record is not a record. Zstandard (`.zst`) is not read: no
-decompressor is among the dependencies, and the file's bytes are taken as they are.
+break is never yielded: half a record is not a record. A `.zst` file cut short is found by its
+missing end of frame (zstandard's own readers return the cut text as if it were whole); a flipped
+byte inside is found only when the file carries content checksums (the `zstd` tool writes them by
+default).
 """
 
 import gzip
+import io
 import lzma
 import zipfile
 import zlib
@@ -21,11 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final
 
+import zstandard
+
 from arbflow.model.errors import ArbflowError
 
-COMPRESSED: Final = {".gz": "gzip", ".xz": "xz", ".zip": "zip"}
+COMPRESSED: Final = {".gz": "gzip", ".xz": "xz", ".zst": "zstd", ".zip": "zip"}
 # What the decompressors raise on a truncated or corrupt stream (gzip.BadGzipFile is an OSError).
-_DAMAGE: Final = (EOFError, OSError, zlib.error, lzma.LZMAError, zipfile.BadZipFile)
+_DAMAGE: Final = (EOFError, OSError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, zstandard.ZstdError)
+_CHUNK: Final = 1 << 16  # compressed bytes read at a time from a .zst file
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +74,59 @@ def open_binary(path: Path) -> IO[bytes]:
         return gzip.open(path, "rb")
     if path.suffix == ".xz":
         return lzma.open(path, "rb")
+    if path.suffix == ".zst":
+        return io.BufferedReader(_ZstdReader(open(path, "rb")))
     return open(path, "rb")
+
+
+class _ZstdReader(io.RawIOBase):
+    """The text of a `.zst` file, frame after frame (concatenated frames, as `zstd` appends
+    them); EOFError when the file ends inside a frame, ZstdError on corrupt data."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        super().__init__()
+        self._raw = raw
+        self._frame = zstandard.ZstdDecompressor().decompressobj()
+        self._started = False  # bytes of the current frame were fed
+        self._pending = memoryview(b"")  # decompressed text not yet handed out
+        self._error: zstandard.ZstdError | None = None  # raised once the text before it was read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: "memoryview | bytearray") -> int:  # type: ignore[override]
+        while not self._pending:
+            if self._error is not None:
+                raise self._error
+            data = self._raw.read(_CHUNK)
+            if not data:
+                if self._started:
+                    raise EOFError("compressed file ended before the end of its zstd frame was reached")
+                return 0
+            self._pending = memoryview(self._decompress(data))
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+    def _decompress(self, data: bytes) -> bytes:
+        out = []
+        while data:
+            self._started = True
+            try:
+                out.append(self._frame.decompress(data))
+            except zstandard.ZstdError as error:  # the frames before this one are whole: give them first
+                self._error = error
+                break
+            if not self._frame.eof:
+                break
+            data, self._started = self._frame.unused_data, False  # the next frame starts here
+            self._frame = zstandard.ZstdDecompressor().decompressobj()
+        return b"".join(out)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 def _zip_member(path: Path) -> IO[bytes]:

@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import zstandard
+
 from arbflow.connectors import kafka
 from arbflow.connectors.captures.row_policy import BadRow
 from arbflow.connectors.compressed import Damage, lines, open_binary
@@ -76,7 +78,7 @@ class FileStats:
 
 
 def open_text(path: Path) -> IO[bytes]:
-    """Open a replay file for binary reading, transparently un-gzipping `.gz` (and `.xz`)."""
+    """Open a replay file for binary reading, transparently decompressing `.gz`, `.xz`, `.zst`."""
     return open_binary(path)
 
 
@@ -88,7 +90,7 @@ def count_lines(path: Path) -> int:
             while chunk := handle.read(1 << 20):
                 count += chunk.count(b"\n")
                 last = chunk[-1:]
-    except (EOFError, OSError, zlib.error, lzma.LZMAError):
+    except (EOFError, OSError, zlib.error, lzma.LZMAError, zstandard.ZstdError):
         return count  # damaged: the reader stops at the break and says where
     return count + (last != b"\n")
 

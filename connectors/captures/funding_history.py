@@ -67,7 +67,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from arbflow.connectors.captures.row_policy import RowError, RowPolicy
-from arbflow.connectors.compressed import lines
+from arbflow.connectors.compressed import Damage, DamagedFile, lines
 from arbflow.connectors.replay import ReplayWriter
 from arbflow.model import reasons
 from arbflow.model.config import HOUR_MS, PlausibilityConfig, VenueConfig
@@ -158,13 +158,18 @@ Row = tuple[str, dict[str, str], str]  # (file:line, values by column, the raw l
 
 
 def read_header(path: Path) -> list[str]:
-    """The column names of a CSV file (.gz and .xz read too); a UTF-8 BOM (Binance's exports
-    have one) is dropped. A first line that is no CSV at all (a binary file) has none: []."""
-    for raw in lines(path, []):
+    """The column names of a CSV file (.gz, .xz and .zst read too); a UTF-8 BOM (Binance's
+    exports have one) is dropped. A first line that is no CSV at all (a binary file) has none:
+    []. A compressed file that breaks before its first line is `DamagedFile` (exit 1 naming the
+    break), not a file without columns."""
+    damage: list[Damage] = []
+    for raw in lines(path, damage):
         try:
             return next(csv.reader([raw.decode("utf-8", errors="replace").removeprefix(_BOM)]), [])
         except csv.Error:
             return []
+    if damage:
+        raise DamagedFile(damage)
     return []
 
 

@@ -48,7 +48,7 @@ from arbflow.model.topics import MD_CANDLE, MD_FUNDING, record_type
 
 Key = tuple[str, str]  # (venue, symbol)
 REPLAY: Final = "replay"
-REPLAY_SUFFIXES: Final = (".jsonl", ".jsonl.gz")
+REPLAY_SUFFIXES: Final = (".jsonl", ".jsonl.gz", ".jsonl.xz", ".jsonl.zst")
 REPORT_EVERY_ROWS: Final = 2_000
 
 # (format, venue or None for every venue) → what the data set's PROVENANCE warns about.

@@ -109,9 +109,10 @@ class DeadLetterFile:
 
 
 def dead_letter_path(out: Path) -> Path:
-    """Where a conversion to `out` puts its dead letters: `out` without `.jsonl[.gz]`, plus
-    `.rejected.jsonl` (`btc.jsonl.gz` → `btc.rejected.jsonl`)."""
+    """Where a conversion to `out` puts its dead letters: `out` without its compression and
+    `.jsonl`/`.json`/`.csv` suffix, plus `.rejected.jsonl` (`btc.jsonl.gz` → `btc.rejected.jsonl`;
+    `backtest FILE` without --out: `bars_utc.csv.gz` → `bars_utc.rejected.jsonl` next to FILE)."""
     name = out.name
-    for suffix in (".gz", ".jsonl", ".json"):
+    for suffix in (".gz", ".xz", ".zst", ".csv", ".jsonl", ".json"):
         name = name.removesuffix(suffix)
     return out.with_name(f"{name}.rejected.jsonl")

@@ -82,3 +82,5 @@ def test_mapped_quotes_and_funding_of_a_new_dex_replay_into_judged_opportunities
     assert accepted.detail is not None and "carry 7.20 bp/8h × H 21 (default) = 151.20 bps" in accepted.detail
     assert "fees 9.00" in accepted.detail
     assert carry == {(Decimal("0.0001") - Decimal("0.00001")) * 8}  # both hourly: 0.072 % per 8 h
+    # the pair's APR: 0.00072 per 8 h × 3 × 365 = 78.84 %
+    assert {o.carry_apr for o in opportunities if o.short_venue == "lighter"} == {Decimal("0.7884")}

@@ -80,3 +80,30 @@ def test_backtest_brief_prints_the_engines_result_before_and_after_the_split(
     rows = [line for line in result.stdout.splitlines() if line.startswith(("│ whole run", "│ before", "│ from"))]
     assert [row.split("│")[1].strip() for row in rows] == ["whole run", "before 2023-01-02", "from 2023-01-02"]
     assert "net P&L " in result.stdout and " USD on 20000 USD; " in result.stdout
+
+
+def test_backtest_without_out_keeps_its_dead_letters_next_to_the_file(
+        config: Config, kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> None:
+    # The converted bars live in a scratch directory deleted at the end; the dead letters used to go there too.
+    history = _first_rows(tmp_path / "head_utc.csv.gz", 180)
+    with gzip.open(history, "rt", encoding="utf-8") as source:
+        lines = source.read().splitlines(keepends=True)
+    assert lines[2].split(",")[5] == "perp_linear"  # binance BTCUSDT at 2023-01-01 00:00, rate 0.0001
+    lines[2] = lines[2].rsplit(",", 1)[0] + ",1e50\n"
+    with gzip.open(history, "wt", encoding="utf-8") as out:
+        out.write("".join(lines))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARBFLOW_")}
+    env |= {"KAFKA_BOOTSTRAP": kafka_bootstrap, "REDIS_URL": redis_url, "COLUMNS": "160",
+            "ARBFLOW_KAFKA__TOPIC_PREFIX": config.kafka.topic_prefix + "dead.",
+            "ARBFLOW_REDIS__KEY_PREFIX": config.redis.key_prefix + "dead.",
+            "ARBFLOW_RECOVERY__DIR": tempfile.mkdtemp(prefix="arbflow-recovery-")}
+    result = subprocess.run([ARBFLOW, "backtest", str(history), "--json"], env=env, capture_output=True, text=True,
+                            timeout=180, check=False, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    dead_letters = tmp_path / "head_utc.rejected.jsonl"
+    assert f"dead letters: {dead_letters}" in result.stderr
+    [dead] = [json.loads(line) for line in dead_letters.read_text().splitlines()]
+    assert (dead["source"], dead["reason"]) == ("head_utc.csv.gz:3", "IMPOSSIBLE_RATE")
+    # every good row still backtested: the refused row writes neither its quote nor its settlement
+    assert json.loads(result.stdout)["published"] == {"md.ticker": 179, "md.funding": 119}

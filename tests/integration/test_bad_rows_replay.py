@@ -1,10 +1,12 @@
 """`arbflow replay` under the one bad-row policy, as a user runs it, against the session's real
-broker and redis-server: a truncated .gz is replayed up to its break and then named (exit 1); a
+broker and redis-server: a funding rate of 1e50 is an IMPOSSIBLE_RATE dead letter; a truncated
+.gz or .xz is replayed up to its break and then named (exit 1); a
 ticker whose bid looks like a ratio next to the other prices is a PRICE_IMPLAUSIBLE dead letter
 and every good line is still processed; `--strict` exits 2 on the first bad line."""
 
 import gzip
 import json
+import lzma
 import os
 import subprocess
 import sys
@@ -41,20 +43,50 @@ def _replay(config: Config, kafka_bootstrap: str, redis_url: str, *args: str) ->
     return result
 
 
-def test_a_truncated_gz_is_replayed_up_to_its_break_then_named_with_exit_1(
-        config: Config, kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> None:
-    packed = gzip.compress(b"".join(_head(3_000)), mtime=0)
-    cut = packed[: len(packed) * 2 // 3]
-    complete = zlib.decompressobj(wbits=31).decompress(cut).count(b"\n")  # what the readable part holds
-    (tmp_path / "cut.jsonl.gz").write_bytes(cut)
-    result = _replay(config, kafka_bootstrap, redis_url, str(tmp_path / "cut.jsonl.gz"), "--json")
+@pytest.mark.parametrize("kind", ["gzip", "xz"])
+def test_a_truncated_gz_or_xz_is_replayed_up_to_its_break_then_named_with_exit_1(
+        config: Config, kafka_bootstrap: str, redis_url: str, tmp_path: Path, kind: str) -> None:
+    text = b"".join(_head(3_000))
+    if kind == "gzip":
+        packed = gzip.compress(text, mtime=0)
+        cut = packed[: len(packed) * 2 // 3]
+        readable = zlib.decompressobj(wbits=31).decompress(cut)
+    else:
+        packed = lzma.compress(text)
+        cut = packed[: len(packed) * 2 // 3]
+        readable = lzma.LZMADecompressor().decompress(cut)
+    complete = readable.count(b"\n")  # what the readable part holds
+    source = tmp_path / f"cut.jsonl.{'gz' if kind == 'gzip' else 'xz'}"
+    source.write_bytes(cut)
+    result = _replay(config, kafka_bootstrap, redis_url, str(source), "--json")
     assert result.returncode == 1, result.stderr
     summary = json.loads(result.stdout)  # the summary of every readable line came first
     assert summary["published"] == {"md.ticker": complete} and 1_000 < complete < 3_000
-    assert summary["files"][str(tmp_path / "cut.jsonl.gz")]["lines"] == complete
+    assert summary["files"][str(source)]["lines"] == complete
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"arbflow: {tmp_path / 'cut.jsonl.gz'}: damaged gzip file: it breaks after line "
-                           f"{complete:,} (byte ")
+    assert last.startswith(f"arbflow: {source}: damaged {kind} file: it breaks after line {complete:,} (byte ")
+
+
+def test_a_replayed_rate_of_1e50_is_a_dead_letter_and_every_good_line_is_published(
+        config: Config, kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> None:
+    head = _head(200)
+    last_ts = json.loads(head[-1])["ts_local"]
+    funding = ('{"topic":"md.funding","venue":"binance","symbol":"BTC/USDT:USDT","market":"perp","rate":"%s",'
+               '"interval_ms":28800000,"next_funding_time":%d,"ts_local":%d,"schema_version":1}')
+    extra = [funding % ("0.0001", last_ts + 28_800_000, last_ts + 1),
+             funding % ("1e50", last_ts + 28_800_000, last_ts + 2)]     # line 202: beyond ±3 % per 8 h
+    (tmp_path / "rates.jsonl").write_bytes(b"".join(head) + "\n".join(extra).encode() + b"\n")
+    result = _replay(config, kafka_bootstrap, redis_url, str(tmp_path / "rates.jsonl"), "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    [dead] = summary["dead_letters"]
+    assert (dead["source"], dead["reason"], json.loads(dead["raw"])["rate"]) == (
+        "rates.jsonl:202", reasons.IMPOSSIBLE_RATE, "1e50")
+    assert dead["detail"] == "rate 1E+50 per 8 h is beyond ±0.03 (plausibility.max_funding_rate_8h)"
+    # every line published; the flow refused the one (its dead letter) and kept the rest
+    assert summary["published"] == {"md.ticker": 200, "md.funding": 2}
+    assert summary["produced"] == {"dlq.md.funding": 1}
+    assert summary["files"][str(tmp_path / "rates.jsonl")]["lines"] == 202
 
 
 def test_a_ratio_for_a_bid_next_to_the_other_venues_prices_is_refused_and_the_rest_processed(

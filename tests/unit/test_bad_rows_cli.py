@@ -8,12 +8,14 @@ import gzip
 import json
 import lzma
 import zlib
+from decimal import Decimal as D
 from pathlib import Path
 
 from click.testing import CliRunner, Result
 
 from arbflow.cli.main import main as cli
 from arbflow.model import codec, reasons
+from tests.conftest import BUNDLED
 
 SUPERVIK_HEADER = "asset,venue,funding_time_ms_utc,date_as_published,funding_rate\n"
 AHA_HEADER = "ts_ms_utc,time_as_published,exchange,asset,pair,market,open,high,low,close,volume,funding_rate\n"
@@ -204,3 +206,121 @@ def test_a_truncated_xz_capture_converts_every_line_before_the_break_then_exits_
     assert reference.exit_code == 0, reference.output
     assert (tmp_path / "cut.jsonl").read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
     assert len(_lines(tmp_path / "cut.jsonl")) > 100
+
+
+def test_a_zst_file_converts_like_the_plain_one_and_a_cut_one_up_to_its_break_then_exits_1(tmp_path: Path) -> None:
+    import zstandard
+
+    rows = [_settlement(i, f"0.000{1 + i % 9}") for i in range(20_000)]
+    text = (SUPERVIK_HEADER + "\n".join(rows) + "\n").encode()
+    (tmp_path / "sv_utc.csv").write_bytes(text)
+    packed = zstandard.ZstdCompressor(write_checksum=True).compress(text)
+    (tmp_path / "whole_utc.csv.zst").write_bytes(packed)
+    plain = _run("convert", "funding", str(tmp_path / "sv_utc.csv"), "--out", str(tmp_path / "plain.jsonl"))
+    whole = _run("convert", "funding", str(tmp_path / "whole_utc.csv.zst"), "--out", str(tmp_path / "zst.jsonl"))
+    assert (plain.exit_code, whole.exit_code) == (0, 0), whole.output
+    assert (tmp_path / "zst.jsonl").read_bytes() == (tmp_path / "plain.jsonl").read_bytes()
+    # cut at two thirds: zstandard's own readers return the cut text as if it were whole; ours stop at the
+    # last complete line and name the unfinished frame
+    cut = packed[: len(packed) * 2 // 3]
+    readable = zstandard.ZstdDecompressor().decompressobj().decompress(cut)
+    complete = readable.count(b"\n")
+    (tmp_path / "cut_utc.csv.zst").write_bytes(cut)
+    result = _run("convert", "funding", str(tmp_path / "cut_utc.csv.zst"), "--out", str(tmp_path / "cut.jsonl"))
+    assert result.exit_code == 1
+    _no_traceback(result)
+    converted = _lines(tmp_path / "cut.jsonl")
+    assert len(converted) == complete - 1 > 10_000  # every complete data row before the break (not the header)
+    assert converted == _lines(tmp_path / "plain.jsonl")[: complete - 1]
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"arbflow: {tmp_path / 'cut_utc.csv.zst'}: damaged zstd file: it breaks after line "
+                           f"{complete:,} (byte ")
+    assert "ended before the end of its zstd frame" in line
+
+
+def test_a_flipped_byte_in_a_zst_frame_is_named_by_the_study_after_the_frames_before_it(tmp_path: Path) -> None:
+    import zstandard
+
+    rows = [f"BTC,{venue},{T0 + i * EIGHT_H},x,0.000{1 + i % 3}" for i in range(4_000)
+            for venue in ("binance", "bybit")]
+    first = (SUPERVIK_HEADER + "\n".join(rows[:5_000]) + "\n").encode()
+    second = ("\n".join(rows[5_000:]) + "\n").encode()
+    compressor = zstandard.ZstdCompressor(write_checksum=True)  # as the zstd tool writes
+    damaged = bytearray(compressor.compress(second))
+    damaged[len(damaged) // 2] ^= 0xFF
+    (tmp_path / "bad_utc.csv.zst").write_bytes(compressor.compress(first) + bytes(damaged))  # two frames
+    result = _run("study", "funding", "--data", str(tmp_path / "bad_utc.csv.zst"), "--out", str(tmp_path / "study"),
+                  "--json")
+    assert result.exit_code == 1
+    _no_traceback(result)
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"arbflow: {tmp_path / 'bad_utc.csv.zst'}: damaged zstd file: it breaks after line "
+                           "5,001 (byte ")
+    assert "zstd decompressor error" in last
+    assert json.loads(result.stdout)["datasets"][0]["counts"]["md.funding"] == 5_000  # the whole first frame
+
+
+def test_a_zst_file_broken_before_its_first_line_is_damage_not_a_file_without_columns(tmp_path: Path) -> None:
+    import zstandard
+
+    packed = bytearray(zstandard.ZstdCompressor(write_checksum=True).compress(
+        (SUPERVIK_HEADER + _settlement(0, "0.0001") + "\n").encode()))
+    packed[len(packed) // 2] ^= 0xFF
+    (tmp_path / "bad_utc.csv.zst").write_bytes(bytes(packed))
+    result = _run("convert", "funding", str(tmp_path / "bad_utc.csv.zst"), "--out", str(tmp_path / "o.jsonl"))
+    assert result.exit_code == 1
+    _no_traceback(result)
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"arbflow: {tmp_path / 'bad_utc.csv.zst'}: damaged zstd file: it breaks after line 0 ")
+
+
+def test_a_truncated_gz_is_studied_up_to_its_break_then_named_with_exit_1(tmp_path: Path) -> None:
+    rows = [f"BTC,{venue},{T0 + i * EIGHT_H},x,0.0001" for i in range(4_000) for venue in ("binance", "bybit")]
+    cut, complete = _truncated((SUPERVIK_HEADER + "\n".join(rows) + "\n").encode(), "gz")
+    (tmp_path / "cut_utc.csv.gz").write_bytes(cut)
+    result = _run("study", "funding", "--data", str(tmp_path / "cut_utc.csv.gz"), "--out", str(tmp_path / "study"),
+                  "--json")
+    assert result.exit_code == 1
+    _no_traceback(result)
+    document = json.loads(result.stdout)
+    assert document["datasets"][0]["counts"]["md.funding"] == complete - 1
+    # every rate 0.0001 per 8 h: the naive APR of each venue is 0.0001 × 1095 = 10.95 %
+    assert {D(r["naive_apr"]) for r in document["rows"] if r["strategy"] == "naive"} <= {D("0.1095")}
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f"arbflow: {tmp_path / 'cut_utc.csv.gz'}: damaged gzip file: it breaks after line {complete:,}")
+
+
+def test_the_study_refuses_a_premium_column_as_a_price_and_studies_the_rest(tmp_path: Path) -> None:
+    rows = [_bar("binance", "perp_linear", "0.00066"),         # line 2: below BTC's floor: a ratio
+            _bar("binance", "spot", "67600"),                  # line 3
+            _bar("bybit", "perp_linear", "67590"),             # line 4
+            _bar("okx", "perp_linear", "0.00071"),             # line 5: next to 67,600: refused
+            _bar("binance", "perp_linear", "67610", i=1)]      # line 6
+    (tmp_path / "bars_utc.csv").write_text(AHA_HEADER + "\n".join(rows) + "\n")
+    result = _run("study", "funding", "--data", str(tmp_path / "bars_utc.csv"), "--out", str(tmp_path / "study"),
+                  "--json")
+    assert result.exit_code == 0, result.output
+    _no_traceback(result)
+    dead = _lines(tmp_path / "study" / "rejected.jsonl")
+    assert [(d["source"], d["reason"]) for d in dead] == [("bars_utc.csv:2", reasons.PRICE_IMPLAUSIBLE),
+                                                          ("bars_utc.csv:5", reasons.PRICE_IMPLAUSIBLE)]
+    # the good rows: binance's settlement at 8 h and bybit's at 0 (a refused row brings no settlement either)
+    assert json.loads(result.stdout)["datasets"][0]["counts"]["md.funding"] == 2
+
+
+def test_a_zst_replay_file_reads_and_counts_like_the_plain_one(tmp_path: Path) -> None:
+    import zstandard
+
+    from arbflow.connectors.replay import count_lines, read_file
+
+    with gzip.open(BUNDLED, "rb") as handle:
+        text = b"".join(handle.readline() for _ in range(500))
+    (tmp_path / "plain.jsonl").write_bytes(text)
+    half = len(text) // 2
+    # two frames, as `zstd` appends them to one file
+    compressor = zstandard.ZstdCompressor(write_checksum=True)
+    (tmp_path / "z.jsonl.zst").write_bytes(compressor.compress(text[:half]) + compressor.compress(text[half:]))
+    plain, packed = list(read_file(tmp_path / "plain.jsonl")), list(read_file(tmp_path / "z.jsonl.zst"))
+    assert len(plain) == 500
+    assert [(line.topic, line.value) for line in packed] == [(line.topic, line.value) for line in plain]
+    assert count_lines(tmp_path / "z.jsonl.zst") == 500
