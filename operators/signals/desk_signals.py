@@ -98,7 +98,8 @@ def update(state: AssetSignals, market: MarketState, record: Any,
         market_stats.observe_open_interest(_stats(state, record.venue, record.symbol), record)
     elif kind is Liquidation:
         market_stats.observe_liquidation(_stats(state, record.venue, record.symbol), record)
-    out += _funding_alerts(state, market.funding, now, settings)
+    if market.funding.legs:  # none known yet (a quotes-only stream): nothing to judge
+        out += _funding_alerts(state, market.funding, now, settings)
     if kind is Ticker and record.venue in state.negative_since:
         out += _basis_negative_alert(state, market.asset, record.venue, now, settings.signals.basis_negative_alert_ms)
     if kind in (Ticker, OrderBook) and now - state.last_scan >= settings.signals.scan_interval_ms:
