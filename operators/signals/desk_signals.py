@@ -18,6 +18,7 @@ Outputs (in stream order): `BasisPoint`, `LatencyReading` (at most every
 stage, the basis-at-risk stop a record turned on or off (`BasisStopChanged`).
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
@@ -146,11 +147,13 @@ def timestamp_completed(state: AssetSignals, market: MarketState, ts: int,
 
 
 def _observe_latency(state: AssetSignals, asset: str, venue: str, ts_exchange: int, now: int,
-                     settings: DeskConfig) -> list[Any]:
+                     settings: DeskConfig) -> Sequence[Any]:
     venue_state = state.latency[venue] = latency_ops.observe(state.latency.get(venue), ts_exchange, now)
     stale = latency_ops.corrected_mean(venue_state, now) > latency_ops.STALE_MS
     was_stale = state.stale.get(venue)
     state.stale[venue] = stale
+    if was_stale == stale and now - state.last_latency.get(venue, 0) < settings.signals.latency_interval_ms:
+        return ()  # the common case: no reading due, no change
     out: list[Any] = []
     if now - state.last_latency.get(venue, 0) >= settings.signals.latency_interval_ms:
         state.last_latency[venue] = now
