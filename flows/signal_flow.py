@@ -68,7 +68,8 @@ REDIS_TYPES = (BasisPoint, LatencyReading, Opportunity, PairTrade, PortfolioStat
 
 # A message keyed by a universe asset crosses to its desk undecoded, as this tuple (a tuple of
 # str, int and bytes pickles in C; a decoded record pickles through Python, ≈ 7 µs each way).
-RawMessage = tuple[str, str, bytes, str]  # (topic without prefix, "topic[partition]@offset", value, key asset)
+# The source text ("topic[partition]@offset") is made only for a message refused at the desk.
+RawMessage = tuple[str, str, int, int, bytes, str]  # (topic without prefix, topic, partition, offset, value, key asset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +100,7 @@ def _decoder(universe: Universe, prefix: str, assets: tuple[str, ...]) -> Callab
             topic = message.topic.removeprefix(prefix)
             asset = by_key.get(message.key) if message.key is not None else None
             if asset is not None and topic != topics.CLOCK_TICK:
-                item: Any = (topic, f"{message.topic}[{message.partition}]@{message.offset}", message.value, asset)
+                item: Any = (topic, message.topic, message.partition, message.offset, message.value, asset)
             else:
                 record = parse_record(topic, message.value, universe)
                 kind = type(record)
@@ -157,16 +158,19 @@ def _desk_decoder(universe: Universe) -> Callable[[list[Any]], list[Any]]:
             if type(item) is not tuple:
                 out.append(item)
                 continue
-            topic, source, value, asset = item
-            record = parse_record(topic, value, universe, source=source)
-            if type(record) is not Rejected and base_asset(record.symbol) != asset:
+            topic, physical, partition, offset, value, asset = item
+            record = parse_record(topic, value, universe)
+            if type(record) is not Rejected and base_asset(record.symbol) == asset:
+                decoded.append(record)
+                out.append(record)
+                continue
+            source = f"{physical}[{partition}]@{offset}"
+            if type(record) is Rejected:  # decoded again with its source: the same refusal, saying where
+                record = parse_record(topic, value, universe, source=source)
+            else:
                 record = codec.reject(reasons.KEY_MISMATCH, f"keyed {asset!r}, but the record is of "
                                       f"{base_asset(record.symbol)!r}", source=source, raw=value)
-            if type(record) is Rejected:
-                out.append(DeadLetter(topic, record, ""))
-                continue
-            decoded.append(record)
-            out.append(record)
+            out.append(DeadLetter(topic, record, ""))
         _observe_decoded(decoded)
         return out
 
