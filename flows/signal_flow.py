@@ -102,13 +102,17 @@ def _decoder(universe: Universe, prefix: str, assets: tuple[str, ...]) -> Callab
     def decode(messages: list[Consumed]) -> list[Any]:
         groups: dict[str, list[Any]] = {}
         decoded: list[Any] = []
-        for message in messages:
-            topic = message.topic.removeprefix(prefix)
-            asset = by_key.get(message.key) if message.key is not None else None
-            if asset is not None and topic != topics.CLOCK_TICK:
-                item: Any = (topic, message.topic, message.partition, message.offset, message.value, asset)
+        logical: dict[str, str] = {}  # physical topic → topic without the prefix
+        clock = topics.CLOCK_TICK
+        for physical, partition, offset, key, value, _ in messages:  # a Consumed is a named tuple
+            topic = logical.get(physical)
+            if topic is None:
+                topic = logical[physical] = physical.removeprefix(prefix)
+            asset = by_key.get(key) if key is not None else None
+            if asset is not None and topic != clock:
+                item: Any = (topic, physical, partition, offset, value, asset)
             else:
-                record = parse_record(topic, message.value, universe)
+                record = parse_record(topic, value, universe)
                 kind = type(record)
                 if kind is ClockTick:
                     for each in assets:
@@ -116,8 +120,8 @@ def _decoder(universe: Universe, prefix: str, assets: tuple[str, ...]) -> Callab
                     continue
                 if kind is Rejected:
                     asset = topic
-                    item = DeadLetter(topic, replace(record, source=f"{message.topic}[{message.partition}]"
-                                                                    f"@{message.offset}"), "", at_reader=True)
+                    item = DeadLetter(topic, replace(record, source=f"{physical}[{partition}]@{offset}"), "",
+                                      at_reader=True)
                 else:
                     asset, item = base_asset(record.symbol), record
                     decoded.append(record)
