@@ -86,25 +86,26 @@ class _MergedPartition(StatefulSourcePartition[Consumed, dict[str, int]]):
             self._check_broker(now)
         # A 1 ms poll: longer blocking here adds directly to tick latency (measured: a
         # 50 ms poll gave p50 ≈ 380 ms through Bytewax, 1 ms ≈ 23 ms; idle CPU ≈ 9 %).
-        for message in self._consumer.consume(self._batch_size, 0.001):
+        done, at_end, stops, queues, partition = self._done, self._at_end, self._stops, self._queues, self._partition
+        for message in self._consumer.consume(self._batch_size, 0.001):  # per message: locals only
             error = message.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
-                    self._at_end[message.topic()] = True
+                    at_end[message.topic()] = True
                     continue
-                raise ServiceUnavailable(f"reading {message.topic()}[{self._partition}]: {error.str()}")
+                raise ServiceUnavailable(f"reading {message.topic()}[{partition}]: {error.str()}")
             topic, offset = message.topic(), message.offset()
-            if self._done[topic]:
+            if done[topic]:
                 continue
-            self._at_end[topic] = False
-            stop = self._stops.get(topic) if self._stops is not None else None
+            at_end[topic] = False
+            stop = stops.get(topic) if stops is not None else None
             if stop is not None and offset > stop:
-                self._done[topic] = True
+                done[topic] = True
                 continue
-            self._queues[topic].append(Consumed(topic, self._partition, offset, message.key(), message.value(),
-                                                message.timestamp()[1]))
+            queues[topic].append(Consumed(topic, partition, offset, message.key(), message.value(),
+                                          message.timestamp()[1]))
             if stop is not None and offset >= stop:
-                self._done[topic] = True
+                done[topic] = True
         return self._drain()
 
     def _check_broker(self, now: float) -> None:

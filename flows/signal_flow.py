@@ -4,9 +4,14 @@ Kafka → decode and validate (rejects to `dlq.<topic>`) → one stateful step p
 basis, latency, opportunities, alerts and the execution ledger (exec.*, portfolio.state)
 on Kafka, the opportunity feed, trades and portfolio state in Redis.
 
-    read_market_data ─ decode_records ─┬─ run_desks ─┬─ write_redis (basis, latency, opportunities)
-                                       │             └─ encode_outputs ─┐
-                                       └─ to_dead_letter ───────────────┴─ write_kafka
+    read_market_data ─ route_records ─ run_desks ─┬─ redis_outputs ─ write_redis (basis, latency, opportunities)
+                                                  └─ encode_outputs ─ write_kafka
+
+Every step costs per item it passes (Bytewax calls into Python, converts and routes each
+one), so the stream carries one item per asset and batch from the reader on: the reader's
+step decodes and groups in one pass, a message it refuses travels in its topic's group as
+a `DeadLetter`, and each desk's outputs of a batch leave as one list, which the two sinks'
+steps take apart.
 """
 
 import functools
@@ -59,11 +64,18 @@ OUTPUT_TOPIC = {BasisPoint: topics.SIGNAL_BASIS, LatencyReading: topics.SIGNAL_L
 TRADING_INPUT_TOPICS = (topics.CLOCK_TICK, topics.EXEC_VENUE)  # read too when the desks trade
 _UNMARKETED = (Rejected, ClockTick, VenueEvent)
 REDIS_TYPES = (BasisPoint, LatencyReading, Opportunity, PairTrade, PortfolioState)
+# Messages per input batch of a bounded read (a replay: a backlog from its first offset). Each
+# batch pays one Kafka flush (a round trip to the broker), one Redis pipeline and a Python call
+# per step and key; 10,000 against the tailing default of 1,000 measured ≈ 10 % less CPU and
+# ≈ 1/3 more records per second of wall time on the bundled capture (BENCHMARKS.md). A tailing
+# read keeps 1,000: its batches are what arrived within a 1 ms poll, and tick latency counts there.
+BOUNDED_BATCH = 10_000
 
 
 # A message keyed by a universe asset crosses to its desk undecoded, as this tuple (a tuple of
 # str, int and bytes pickles in C; a decoded record pickles through Python, ≈ 7 µs each way).
-RawMessage = tuple[str, str, bytes, str]  # (topic without prefix, "topic[partition]@offset", value, key asset)
+# The source text ("topic[partition]@offset") is made only for a message refused at the desk.
+RawMessage = tuple[str, str, int, int, bytes, str]  # (topic without prefix, topic, partition, offset, value, key asset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,40 +86,63 @@ class DeadLetter:
     topic: str
     rejected: Rejected
     asset: str
+    at_reader: bool = False  # refused by the reader (counted as it was then: not a desk output)
 
 
 def _decoder(universe: Universe, prefix: str, assets: tuple[str, ...]) -> Callable[[list[Consumed]], list[Any]]:
-    """The reader's batch step. A message keyed by a universe asset (arbflow keys md.* and
-    exec.venue by base asset) goes to that asset's desk as a `RawMessage`, decoded there
-    (`_desk_decoder`), so what crosses Bytewax processes is bytes. Any other message is
-    decoded here: `(asset, record)`, or `(topic, Rejected)` with source topic[p]@offset; a
-    `ClockTick` (one partition, no key) goes to every asset's desk, in place."""
+    """The reader's batch step: decodes what the desks do not and groups the batch per key,
+    `(key, [items…])` in arrival order (`flows.stateful.group_by_key`, done in the same pass).
+    A message keyed by a universe asset (arbflow keys md.* and exec.venue by base asset) goes
+    to that asset's desk as a `RawMessage`, decoded there (`_desk_decoder`), so what crosses
+    Bytewax processes is bytes. Any other message is decoded here: to its asset's desk, or,
+    refused, a `DeadLetter` (source topic[p]@offset) in the group of its topic; a `ClockTick`
+    (one partition, no key) goes to every asset's desk, in place."""
     by_key = {asset.encode(): asset for asset in assets}
 
     def decode(messages: list[Consumed]) -> list[Any]:
-        out: list[Any] = []
+        groups: dict[str, list[Any]] = {}
         decoded: list[Any] = []
-        for message in messages:
-            topic = message.topic.removeprefix(prefix)
-            asset = by_key.get(message.key) if message.key is not None else None
-            if asset is not None and topic != topics.CLOCK_TICK:
-                source = f"{message.topic}[{message.partition}]@{message.offset}"
-                out.append((asset, (topic, source, message.value, asset)))
-                continue
-            record = parse_record(topic, message.value, universe)
-            kind = type(record)
-            if kind is Rejected:
-                out.append((topic, replace(record, source=f"{message.topic}[{message.partition}]@{message.offset}")))
-            elif kind is ClockTick:
-                out += [(asset, record) for asset in assets]
+        logical: dict[str, str] = {}  # physical topic → topic without the prefix
+        clock = topics.CLOCK_TICK
+        for physical, partition, offset, key, value, _ in messages:  # a Consumed is a named tuple
+            topic = logical.get(physical)
+            if topic is None:
+                topic = logical[physical] = physical.removeprefix(prefix)
+            asset = by_key.get(key) if key is not None else None
+            if asset is not None and topic != clock:
+                item: Any = (topic, physical, partition, offset, value, asset)
             else:
-                out.append((base_asset(record.symbol), record))
-                decoded.append(record)
+                record = parse_record(topic, value, universe)
+                kind = type(record)
+                if kind is ClockTick:
+                    for each in assets:
+                        _append(groups, each, record)
+                    continue
+                if kind is Rejected:
+                    asset = topic
+                    item = DeadLetter(topic, replace(record, source=f"{physical}[{partition}]@{offset}"), "",
+                                      at_reader=True)
+                else:
+                    asset, item = base_asset(record.symbol), record
+                    decoded.append(record)
+            group = groups.get(asset)
+            if group is None:
+                groups[asset] = [item]
+            else:
+                group.append(item)
         _observe_decoded(decoded)
         count_stage("decode", len(messages))
-        return out
+        return list(groups.items())
 
     return decode
+
+
+def _append(groups: dict[str, list[Any]], key: str, item: Any) -> None:
+    group = groups.get(key)
+    if group is None:
+        groups[key] = [item]
+    else:
+        group.append(item)
 
 
 def _observe_decoded(records: list[Any]) -> None:
@@ -133,51 +168,66 @@ def _desk_decoder(universe: Universe) -> Callable[[list[Any]], list[Any]]:
             if type(item) is not tuple:
                 out.append(item)
                 continue
-            topic, source, value, asset = item
-            record = parse_record(topic, value, universe, source=source)
-            if type(record) is not Rejected and base_asset(record.symbol) != asset:
+            topic, physical, partition, offset, value, asset = item
+            record = parse_record(topic, value, universe)
+            if type(record) is not Rejected and base_asset(record.symbol) == asset:
+                decoded.append(record)
+                out.append(record)
+                continue
+            source = f"{physical}[{partition}]@{offset}"
+            if type(record) is Rejected:  # decoded again with its source: the same refusal, saying where
+                record = parse_record(topic, value, universe, source=source)
+            else:
                 record = codec.reject(reasons.KEY_MISMATCH, f"keyed {asset!r}, but the record is of "
                                       f"{base_asset(record.symbol)!r}", source=source, raw=value)
-            if type(record) is Rejected:
-                out.append(DeadLetter(topic, record, ""))
-                continue
-            decoded.append(record)
-            out.append(record)
+            out.append(DeadLetter(topic, record, ""))
         _observe_decoded(decoded)
         return out
 
     return decode
 
 
-def _dead_letter_item(item: DeadLetter) -> OutputItem:
-    return dead_letter(item.topic, item.rejected)
-
-
-def _encode(items: list[tuple[str, Any]], quiet_alerts: bool = False,
+def _encode(items: list[tuple[str, list[Any]]], quiet_alerts: bool = False,
             on_alert: Callable[[Alert], None] | None = None) -> list[OutputItem]:
-    """Records → output items. Alerts are logged at their severity, or at DEBUG with
-    `quiet_alerts` (a bounded replay or backtest: they are in risk.alert and the report, and
-    18 months of bars raise thousands), and handed to `on_alert` (the alert notifier of
-    `scan` and `trade`, sinks/alert_notify.py; it never blocks)."""
-    count_stage("desk", len(items))
+    """The desks' output lists → Kafka output items, keyed by each record's asset (`_asset`).
+    Entries the desks refused are counted by reason, not published. Alerts are logged at their
+    severity, or at DEBUG with `quiet_alerts` (a bounded replay or backtest: they are in
+    risk.alert and the report, and 18 months of bars raise thousands), and handed to
+    `on_alert` (the alert notifier of `scan` and `trade`, sinks/alert_notify.py; it never blocks)."""
     out: list[OutputItem] = []
-    for asset, record in items:
-        if type(record) is Rejected:  # LATE_RECORD from the step: `source` is its topic
-            out.append(dead_letter(record.source, record, asset.encode()))
-        elif type(record) is DeadLetter:  # undecodable at the desk: as if the reader refused it
-            out.append(_dead_letter_item(record))
-        else:
-            if type(record) is Alert:
-                count_alerts((record.code,))
-                level = logging.DEBUG if quiet_alerts else _LEVELS.get(record.severity, logging.INFO)
-                _LOG.log(level, "alert %s [%s] %s %s: %s (value %s, threshold %s)",
-                         record.code, record.severity, record.asset or "-", record.venue or "-", record.message,
-                         record.value, record.threshold)
-                if on_alert is not None:
-                    on_alert(record)
-            out.append((OUTPUT_TOPIC[type(record)], asset, codec.encode(record)))
+    desk = dead = 0
+    for _, records in items:
+        for record in records:
+            kind = type(record)
+            if kind is EntryDenied:
+                ENTRIES_DENIED.labels(reason=record.reason).inc()
+                continue
+            if kind is DeadLetter:  # undecodable at the desk or at the reader: as if the reader refused it
+                out.append(dead_letter(record.topic, record.rejected))
+                if record.at_reader:
+                    dead += 1
+                    continue
+            elif kind is Rejected:  # LATE_RECORD from the step: `source` is its topic
+                out.append(dead_letter(record.source, record, _asset(record).encode()))
+            else:
+                if kind is Alert:
+                    count_alerts((record.code,))
+                    level = logging.DEBUG if quiet_alerts else _LEVELS.get(record.severity, logging.INFO)
+                    _LOG.log(level, "alert %s [%s] %s %s: %s (value %s, threshold %s)",
+                             record.code, record.severity, record.asset or "-", record.venue or "-", record.message,
+                             record.value, record.threshold)
+                    if on_alert is not None:
+                        on_alert(record)
+                out.append((OUTPUT_TOPIC[kind], _asset(record), codec.encode(record)))
+            desk += 1
+    count_stage("desk", desk)
     count_stage("kafka", len(out))
     return out
+
+
+def _for_redis(items: list[tuple[str, list[Any]]]) -> list[Any]:
+    """The records the Redis sink writes, from the desks' output lists, in order."""
+    return [record for _, records in items for record in records if type(record) in REDIS_TYPES]
 
 
 def signal_steps(messages: Stream[Consumed], config: Config, *, trade: bool = False, mode: TradeMode = "paper",
@@ -187,24 +237,13 @@ def signal_steps(messages: Stream[Consumed], config: Config, *, trade: bool = Fa
     With `trade`, each asset's desk also runs the execution stage (`mode` paper or live);
     every alert also goes to `on_alert` when given."""
     universe = Universe.from_config(config)
-    decoded = op.flat_map_batch("decode_records", messages,
-                                _decoder(universe, config.kafka.topic_prefix, config.universe.assets))
-    split = op.branch("split_rejects", decoded, lambda item: type(item[1]) is not Rejected)
-    dead = op.map("to_dead_letter", split.falses, _to_dead_letter)
+    routed = op.flat_map_batch("route_records", messages,
+                               _decoder(universe, config.kafka.topic_prefix, config.universe.assets))
     step = partial(_update_many, config=desk_config(config, mode if trade else None))
-    folded = fold("run_desks", split.trues, step, prepare=_desk_decoder(universe))
-    outputs = op.flat_map("flatten_outputs", folded, lambda kv: kv[1])
-    outputs = op.filter("count_denied_entries", outputs, _not_denied)
-    keyed = op.map("key_outputs", outputs, lambda record: (_asset(record), record))
-    encoded = op.flat_map_batch("encode_outputs", keyed, functools.partial(_encode, quiet_alerts=quiet_alerts,
+    outputs = fold("run_desks", routed, step, prepare=_desk_decoder(universe))
+    encoded = op.flat_map_batch("encode_outputs", outputs, functools.partial(_encode, quiet_alerts=quiet_alerts,
                                                                              on_alert=on_alert))
-    for_redis = op.filter("redis_outputs", outputs, lambda r: type(r) in REDIS_TYPES)
-    return for_redis, op.merge("merge_outputs", encoded, dead)
-
-
-def _to_dead_letter(item: tuple[str, Rejected]) -> OutputItem:
-    count_stage("kafka", 1)
-    return dead_letter(item[0], item[1])
+    return op.flat_map_batch("redis_outputs", outputs, _for_redis), encoded
 
 
 def _update_many(state: Any, record: Any, *, config: DeskConfig) -> tuple[Any, list[Any] | None]:
@@ -212,14 +251,6 @@ def _update_many(state: Any, record: Any, *, config: DeskConfig) -> tuple[Any, l
         return state, [record]
     state, out = run_desk(state, record, config)
     return state, out or None
-
-
-def _not_denied(record: Any) -> bool:
-    """Entries the desk refused are counted by reason, not published."""
-    if type(record) is EntryDenied:
-        ENTRIES_DENIED.labels(reason=record.reason).inc()
-        return False
-    return True
 
 
 def _asset(record: Any) -> str:
@@ -256,7 +287,8 @@ def build_signal_flow(config: Config, kafka_bootstrap: str, redis_url: str, *, s
     if ranges is not None:
         ranges = {key: span for key, span in ranges.items() if key[0] in names}
     source = MergedKafkaInput(kafka_bootstrap, names, start=start, ranges=ranges,
-                              timeout_s=config.kafka.connect_timeout_s, stop=stop, client=config.kafka.client)
+                              timeout_s=config.kafka.connect_timeout_s, stop=stop, client=config.kafka.client,
+                              **({"batch_size": BOUNDED_BATCH} if ranges is not None else {}))
     for_redis, outputs = signal_steps(op.input("read_market_data", flow, source), config, trade=trade, mode=mode,
                                       quiet_alerts=ranges is not None, on_alert=on_alert)
     op.output("write_redis", for_redis, SignalRedisSink(redis_url, key_prefix=config.redis.key_prefix,

@@ -96,6 +96,15 @@ class PriceReferences:
     def reference(self, instrument: Instrument, ts: int, max_age_ms: int) -> tuple[Reference, int, Instrument] | None:
         """The reference for a price of `instrument` at `ts` — (reference, how many other
         instruments it is the median of (0: the instrument's own), whose it is) — or None."""
+        mids = self.mids
+        if len(mids) == 2 and instrument in mids:  # one other instrument (a spot, its perp): no list to build
+            for key, held in mids.items():
+                if key != instrument:
+                    if -max_age_ms <= ts - held.ts <= max_age_ms:
+                        return held, 1, key
+                    break
+            own = mids[instrument]
+            return (own, 0, instrument) if -max_age_ms <= ts - own.ts <= max_age_ms else None
         others = [(held, key) for key, held in self.mids.items()
                   if key != instrument and -max_age_ms <= ts - held.ts <= max_age_ms]
         if len(others) == 1:

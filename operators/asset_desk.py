@@ -64,7 +64,7 @@ def run_desk(desk: AssetDesk | None, record: Any, config: DeskConfig) -> tuple[A
     completed = _completed(desk, record, config) if desk_signals.pending(desk.signals) else []
     if type(record) in (ClockTick, VenueEvent):
         return desk, completed + _execution_only(desk, record, config)
-    run = _advance(desk, record, config)
+    run = _advance(desk, record, config) if config.mode is not None else None
     refused = market_state.observe(desk.market, record, config.signals.late_tolerance_ms, config.plausibility)
     stop = None
     if refused is None:
@@ -72,7 +72,7 @@ def run_desk(desk: AssetDesk | None, record: Any, config: DeskConfig) -> tuple[A
     else:
         out = [refused]
     if run is None:
-        return desk, completed + out
+        return desk, completed + out if completed else out
     if refused is not None and refused.reason == reasons.PRICE_IMPLAUSIBLE:  # never a price to fill or exit at
         return desk, completed + _with_asset(out + execution.on_refused(run), base_asset(record.symbol))
     return desk, completed + _execute(run, record, out, stop)

@@ -49,7 +49,10 @@ def _with(entries: tuple[tuple[str, Mid], ...], venue: str, value: Mid) -> tuple
 
 
 def _find(entries: tuple[tuple[str, Mid], ...], venue: str) -> Mid | None:
-    return next((m for v, m in entries if v == venue), None)
+    for v, m in entries:  # a venue or two: a loop, no generator
+        if v == venue:
+            return m
+    return None
 
 
 def basis_fraction(spot_mid: Decimal, perp_mid: Decimal) -> Decimal:

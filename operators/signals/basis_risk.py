@@ -17,9 +17,11 @@ these are thresholds for decisions, not money); time in ms of stream time.
   (`predicted_8h` ≤ a quarter of a positive current rate) while the median is negative.
 """
 
+from bisect import bisect_left, bisect_right
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import accumulate
 from typing import Final
 
 from ddsketch import DDSketch
@@ -79,7 +81,7 @@ def observe(state: BasisRisk | None, basis_bps: Decimal, ts: int, interval_ms: i
     _advance_interval(state, ts // interval_ms, rule.basis_stop_intervals)
     state.interval_all_below = state.interval_all_below and median < stop_bps
     state.interval_all_above = state.interval_all_above and median >= reentry_bps
-    p01 = state.sketch.get_quantile_value(PERCENTILE) if state.sketch.count >= MIN_HISTORY else None
+    p01 = quantile(state.sketch, PERCENTILE) if state.sketch.count >= MIN_HISTORY else None
     block = None
     if state.stopped:
         block = f"basis-at-risk stop: waiting for a full interval with the median ≥ {reentry_bps:g} bps"
@@ -90,6 +92,28 @@ def observe(state: BasisRisk | None, basis_bps: Decimal, ts: int, interval_ms: i
         block = f"funding fading ({rate_8h} → {predicted_8h} per 8 h) while the basis is {median:.2f} bps"
     return state, BasisRiskReading(median_bps=median, p01_bps=p01, negative_intervals=state.negative_intervals,
                                    stop=state.stopped, block=block, ts=ts)
+
+
+def quantile(sketch: DDSketch, q: float) -> float | None:
+    """`sketch.get_quantile_value(q)`, the same value, found with the running bin counts summed
+    and searched in C (`accumulate`, `bisect`) instead of DDSketch's Python loop over every
+    bin (≈ 30 µs per basis point at a few hundred bins, most of the point's cost). The bins
+    hold whole counts, so the running sums are exact and the bin found is the same."""
+    count = sketch._count
+    if q < 0 or q > 1 or count == 0:
+        return None
+    rank = q * (count - 1)
+    negative, zero = sketch._negative_store, sketch._zero_count
+    if rank < negative.count:  # DenseStore.key_at_rank(count − rank − 1, lower=False)
+        i = bisect_left(list(accumulate(negative.bins)), negative.count - rank - 1 + 1)
+        key = i + negative.offset if i < len(negative.bins) else negative.max_key
+        return float(-sketch._mapping.value(key))
+    if rank < zero + negative.count:
+        return 0
+    store = sketch._store  # DenseStore.key_at_rank(rank − zero − negative, lower=True)
+    i = bisect_right(list(accumulate(store.bins)), rank - zero - negative.count)
+    key = i + store.offset if i < len(store.bins) else store.max_key
+    return float(sketch._mapping.value(key))
 
 
 def _advance_interval(state: BasisRisk, index: int, stop_intervals: int) -> None:

@@ -18,6 +18,7 @@ Outputs (in stream order): `BasisPoint`, `LatencyReading` (at most every
 stage, the basis-at-risk stop a record turned on or off (`BasisStopChanged`).
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
@@ -98,7 +99,8 @@ def update(state: AssetSignals, market: MarketState, record: Any,
         market_stats.observe_open_interest(_stats(state, record.venue, record.symbol), record)
     elif kind is Liquidation:
         market_stats.observe_liquidation(_stats(state, record.venue, record.symbol), record)
-    out += _funding_alerts(state, market.funding, now, settings)
+    if market.funding.legs:  # none known yet (a quotes-only stream): nothing to judge
+        out += _funding_alerts(state, market.funding, now, settings)
     if kind is Ticker and record.venue in state.negative_since:
         out += _basis_negative_alert(state, market.asset, record.venue, now, settings.signals.basis_negative_alert_ms)
     if kind in (Ticker, OrderBook) and now - state.last_scan >= settings.signals.scan_interval_ms:
@@ -145,11 +147,13 @@ def timestamp_completed(state: AssetSignals, market: MarketState, ts: int,
 
 
 def _observe_latency(state: AssetSignals, asset: str, venue: str, ts_exchange: int, now: int,
-                     settings: DeskConfig) -> list[Any]:
+                     settings: DeskConfig) -> Sequence[Any]:
     venue_state = state.latency[venue] = latency_ops.observe(state.latency.get(venue), ts_exchange, now)
     stale = latency_ops.corrected_mean(venue_state, now) > latency_ops.STALE_MS
     was_stale = state.stale.get(venue)
     state.stale[venue] = stale
+    if was_stale == stale and now - state.last_latency.get(venue, 0) < settings.signals.latency_interval_ms:
+        return ()  # the common case: no reading due, no change
     out: list[Any] = []
     if now - state.last_latency.get(venue, 0) >= settings.signals.latency_interval_ms:
         state.last_latency[venue] = now

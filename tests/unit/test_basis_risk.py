@@ -1,9 +1,11 @@
 """Basis risk: rolling median, 1st percentile, Basis-at-Risk stop and hysteresis, toxic
 funding block (docs/architecture.md §3.3)."""
 
+import random
 from decimal import Decimal as D
 
 import pytest
+from ddsketch import DDSketch
 
 from arbflow.model.config import StrategyConfig
 from arbflow.operators.signals import basis_risk as br
@@ -169,3 +171,17 @@ def test_records_other_than_the_venues_tickers_do_not_age_a_negative_median() ->
                           interval_ms=8 * H, next_funding_time=T + 16 * H, ts_local=T + 8 * H)
     state, out = run_desk(state, funding, settings)
     assert [a for a in out if getattr(a, "code", "") == "BASIS_NEGATIVE"] == []
+
+
+def test_the_percentile_is_the_sketchs_own_at_every_point() -> None:
+    """`br.quantile` walks the bins in C; it must give DDSketch's own value (negative,
+    zero and positive stores; the 1st percentile and the ends) after every point."""
+    rnd = random.Random(7)
+    for values in ([rnd.uniform(-50, 50) for _ in range(600)], [rnd.uniform(-80, -0.01) for _ in range(600)],
+                   [rnd.uniform(0.01, 80) for _ in range(600)],
+                   [rnd.choice([0.0, -3.2, 4.5, rnd.gauss(0, 10)]) for _ in range(600)]):
+        sketch = DDSketch(relative_accuracy=0.01)
+        for value in values:
+            sketch.add(value)
+            for q in (0.0, 0.01, 0.5, 1.0):
+                assert br.quantile(sketch, q) == sketch.get_quantile_value(q)

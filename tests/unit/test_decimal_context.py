@@ -8,8 +8,8 @@ from decimal import Decimal
 from arbflow.flows.stateful import _Fold
 
 
-def _divide(state: Decimal | None, value: Decimal) -> tuple[Decimal, Decimal]:
-    return value, Decimal(2) / value  # 0.666… rounds differently half-up vs half-even only in the last digit
+def _divide(state: Decimal | None, value: Decimal) -> tuple[Decimal, list[Decimal]]:
+    return value, [Decimal(2) / value]  # 0.666… rounds differently half-up vs half-even only in the last digit
 
 
 def _run_in_thread(context: decimal.Context) -> list[Decimal]:
@@ -17,8 +17,8 @@ def _run_in_thread(context: decimal.Context) -> list[Decimal]:
 
     def work() -> None:
         decimal.setcontext(context)
-        out, _ = _Fold(_divide, None).on_batch([Decimal(3), Decimal(7), Decimal("0.0003")])
-        result.extend(out)
+        out, _ = _Fold(_divide, None).on_batch([[Decimal(3), Decimal(7)], [Decimal("0.0003")]])
+        result.extend(*out)
 
     thread = threading.Thread(target=work)
     thread.start()
