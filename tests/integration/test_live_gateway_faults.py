@@ -29,7 +29,7 @@ from prometheus_client import REGISTRY
 
 from arbflow.connectors import kafka
 from arbflow.flows.live_gateway import Gateway
-from arbflow.flows.signal_flow import _not_denied  # the trading flow's count of refused entries
+from arbflow.flows.signal_flow import _encode  # the trading flow's encoding: it counts refused entries
 from arbflow.model import codec, reasons, topics
 from arbflow.model.config import Config
 from arbflow.model.execution import Fill, Order, OrderIntent, VenueEvent
@@ -89,8 +89,7 @@ class DeskLoop:
         produced: list[Any] = []
         for record in records:
             _, out = execution.update(self.state, record, SETTINGS)
-            for record in out:
-                _not_denied(record)  # counts refused entries by reason (kept here for the asserts)
+            _encode([("BTC", out)])  # counts refused entries by reason, as the flow does (for the asserts)
             produced += out
         for record in produced:
             if type(record) is Order:
