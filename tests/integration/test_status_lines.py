@@ -40,9 +40,10 @@ def _wait_for(log: Path, trader: subprocess.Popen[str], found: Callable[[dict[st
     raise AssertionError(f"no such status line; the log:\n{log.read_text()}")
 
 
-def _publish(env: dict[str, str], market: Path) -> None:
-    published = subprocess.run([ARBFLOW, "replay", str(market), "--publish-only"], env=env, capture_output=True,
-                               text=True, timeout=120, check=False)
+def _publish(env: dict[str, str], market: Path, *, again: bool = False) -> None:
+    """`replay --publish-only`; `again`: a second copy on purpose (a re-run publishes nothing twice)."""
+    published = subprocess.run([ARBFLOW, "replay", str(market), "--publish-only", *(["--again"] if again else [])],
+                               env=env, capture_output=True, text=True, timeout=120, check=False)
     assert published.returncode == 0, published.stderr
 
 
@@ -60,7 +61,7 @@ def test_trade_reports_rate_lag_rejects_and_open_trades_in_json_status_lines(
         assert traded["msg"].startswith("trade: ") and " records/s (" in traded["msg"] and ", lag " in traded["msg"]
         assert "margin health " in traded["msg"] and "stale venues " in traded["msg"]
         assert traded["ts"].endswith("Z") and isinstance(traded["ts_ms"], int)
-        _publish(env, market)  # the same records again: behind the desks' stream time
+        _publish(env, market, again=True)  # the same records again: behind the desks' stream time
         late = _wait_for(log, trader, lambda line: "LATE_RECORD" in line["msg"])
         assert late["level"] == "WARNING" and "rejects LATE_RECORD " in late["msg"]
     finally:

@@ -166,6 +166,6 @@ def test_a_replay_logs_its_alerts_at_debug_and_a_tailing_flow_at_their_severity(
 
     alert = Alert(code=reasons.TOXIC_BASIS, severity="critical", asset="BTC", venue="binance", message="stop", ts=1)
     with caplog.at_level(logging.DEBUG, logger="arbflow.alerts"):
-        signal_flow._encode([("BTC", alert)], quiet_alerts=True)
-        signal_flow._encode([("BTC", alert)])
+        signal_flow._encode([("BTC", [alert])], quiet_alerts=True)
+        signal_flow._encode([("BTC", [alert])])
     assert [r.levelno for r in caplog.records if r.name == "arbflow.alerts"] == [logging.DEBUG, logging.CRITICAL]
