@@ -87,3 +87,30 @@ def slice_of_bundled(path: Path, lines: int, extra: list[bytes] | None = None) -
     kept += [line.rstrip(b"\n") + b"\n" for line in extra or []]
     path.write_bytes(b"".join(kept))
     return path
+
+
+BAR_HISTORY = REPO / "fixtures" / "funding" / "spot_perp_8h_binance_bybit_okx_utc.csv.gz"
+
+
+def bars_before(path: Path, end_ms: int) -> Path:
+    """The bundled 8 h bar history's rows opening before `end_ms`, with its header, as a new
+    .csv.gz at `path`."""
+    with gzip.open(BAR_HISTORY, "rt", encoding="utf-8") as source, gzip.open(path, "wt", encoding="utf-8") as out:
+        out.write(source.readline())
+        for line in source:
+            if int(line.split(",", 1)[0]) < end_ms:
+                out.write(line)
+    return path
+
+
+COMPOSE_FILE = REPO / "docker-compose.kafka.yml"
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, object]:
+    """docker-compose.kafka.yml, parsed."""
+    import yaml
+
+    document = yaml.safe_load(COMPOSE_FILE.read_text())
+    assert isinstance(document, dict)
+    return document

@@ -5,7 +5,6 @@ is then scanned under the live configuration (the defaults: `maker_first` order 
 on price updates, the funding-silence rule on) — the entered pair is accepted there too, with
 its carry rule's numbers."""
 
-import gzip
 from pathlib import Path
 
 from arbflow.connectors.captures.bar_quotes import BarConversion, QuoteModel, bar_items
@@ -18,25 +17,15 @@ from arbflow.model.signals import Opportunity
 from arbflow.model.symbols import base_asset
 from arbflow.operators.asset_desk import AssetDesk, run_desk
 from arbflow.operators.signals.desk_signals import scan_market
-from tests.conftest import REPO
+from tests.conftest import bars_before
 
-HISTORY = REPO / "fixtures" / "funding" / "spot_perp_8h_binance_bybit_okx_utc.csv.gz"
 END_MS = 1_682_899_200_000  # 2023-05-01 00:00 UTC
-
-
-def _slice(path: Path) -> Path:
-    with gzip.open(HISTORY, "rt", encoding="utf-8") as source, gzip.open(path, "wt", encoding="utf-8") as out:
-        out.write(source.readline())
-        for line in source:
-            if int(line.split(",", 1)[0]) < END_MS:
-                out.write(line)
-    return path
 
 
 def test_every_entry_of_the_backtest_is_accepted_by_the_live_scanner_on_that_close(tmp_path: Path) -> None:
     backtest = backtest_settings(parse_config({}, {}))
     conversion = BarConversion()
-    items = list(bar_items(_slice(tmp_path / "four_months_utc.csv.gz"), venues=backtest.venues,
+    items = list(bar_items(bars_before(tmp_path / "four_months_utc.csv.gz", END_MS), venues=backtest.venues,
                            model=QuoteModel.from_config(backtest.backtest), conversion=conversion))
     backtest = traded_universe(backtest, conversion.assets)
     live = desk_config(traded_universe(parse_config({}, {}), conversion.assets), "paper")

@@ -4,7 +4,6 @@ months of the bundled 8 h bars, sliced here (2023-01-01 → 2023-05-01: 4,860 ba
 settlements, past the 30-day history the allocator needs and 3 months beyond it): the same
 trades, the same ledger, the same figures — to the last digit."""
 
-import gzip
 import json
 import os
 import subprocess
@@ -22,26 +21,16 @@ from arbflow.model.backtest import backtest_settings, traded_universe
 from arbflow.model.config import Config, parse_config
 from arbflow.model.execution import PairTrade
 from arbflow.operators.portfolio.performance import performance
-from tests.conftest import REPO
+from tests.conftest import bars_before
 
 pytestmark = pytest.mark.integration
 ARBFLOW = str(Path(sys.executable).parent / "arbflow")
-HISTORY = REPO / "fixtures" / "funding" / "spot_perp_8h_binance_bybit_okx_utc.csv.gz"
 END_MS = 1_682_899_200_000  # 2023-05-01 00:00 UTC
-
-
-def _slice(path: Path) -> Path:
-    with gzip.open(HISTORY, "rt", encoding="utf-8") as source, gzip.open(path, "wt", encoding="utf-8") as out:
-        out.write(source.readline())
-        for line in source:
-            if int(line.split(",", 1)[0]) < END_MS:
-                out.write(line)
-    return path
 
 
 def test_the_engine_in_one_process_trades_and_books_what_the_backtest_flow_does(
         config: Config, kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> None:
-    history = _slice(tmp_path / "four_months_utc.csv.gz")
+    history = bars_before(tmp_path / "four_months_utc.csv.gz", END_MS)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARBFLOW_")}
     env |= {"KAFKA_BOOTSTRAP": kafka_bootstrap, "REDIS_URL": redis_url,
             "ARBFLOW_KAFKA__TOPIC_PREFIX": config.kafka.topic_prefix,

@@ -33,11 +33,10 @@ from arbflow.cli.trading import _cluster
 from arbflow.connectors.feeds.spec import LIVE_VENUES
 from arbflow.model.config import Config, parse_config
 from arbflow.model.errors import ConfigError
+from tests.conftest import COMPOSE_FILE, REPO
 from tests.unit.dockerfile_support import DockerIgnore, Stage, context_files, copy_from, lay_out, stages
 
-REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
-COMPOSE_FILE = REPO / "docker-compose.kafka.yml"
 K8S = REPO / "deploy" / "k8s"
 PACKAGE_TOPS = ("model", "connectors", "operators", "sinks", "flows", "cli", "reports")
 # The oldest Kubernetes the StatefulSet supports (the pod-index label, beta and on by
@@ -250,13 +249,6 @@ def test_the_runtime_stage_holds_the_data_make_run_and_the_paper_recipe_replay(
 
 
 # -- docker-compose: the `arbflow` profile ---------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def compose() -> dict[str, Any]:
-    document = yaml.safe_load(COMPOSE_FILE.read_text())
-    assert isinstance(document, dict)
-    return document
 
 
 @pytest.fixture(scope="module")

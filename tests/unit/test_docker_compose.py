@@ -10,22 +10,14 @@ import pytest
 import yaml
 
 from arbflow.model.config import parse_config
+from tests.conftest import COMPOSE_FILE, REPO
 
-REPO = Path(__file__).resolve().parents[2]
-COMPOSE_FILE = REPO / "docker-compose.kafka.yml"
 SERVICES = {
     "kafka": "apache/kafka",
     "redis": "redis",
     "prometheus": "prom/prometheus",
     "grafana": "grafana/grafana",
 }
-
-
-@pytest.fixture(scope="module")
-def compose() -> dict[str, Any]:
-    document = yaml.safe_load(COMPOSE_FILE.read_text())
-    assert isinstance(document, dict)
-    return document
 
 
 @pytest.fixture(scope="module")
