@@ -61,14 +61,14 @@ def drifted(run: Run, trade: Trade) -> Decimal | None:
     held = min(trade.long.position, trade.short.position)
     if abs(held * px - n) <= run.settings.strategy.rebalance_drift * n:
         return None
-    return quantity_for(run, trade, n)
+    return quantity_for(run, trade, n, px)
 
 
-def quantity_for(run: Run, trade: Trade, notional: Decimal) -> Decimal | None:
-    """The quantity that holds `notional` at the mark, rounded down to both legs' lots; None
-    when it is what the trade holds, rounds to 0, has no mark, or would grow the trade by
-    more than the ledger has available."""
-    px = mark(run, trade)
+def quantity_for(run: Run, trade: Trade, notional: Decimal, px: Decimal | None = None) -> Decimal | None:
+    """The quantity that holds `notional` at the mark (`px` when the caller has it), rounded
+    down to both legs' lots; None when it is what the trade holds, rounds to 0, has no mark,
+    or would grow the trade by more than the ledger has available."""
+    px = mark(run, trade) if px is None else px
     if trade.phase != "active" or px is None or px <= _ZERO:
         return None
     held = min(trade.long.position, trade.short.position)

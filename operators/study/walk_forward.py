@@ -53,25 +53,41 @@ class Figures:
     fee_share: Decimal | None
 
 
-def figures(result: PortfolioResult, window: Window, capital: Decimal) -> Figures | None:
-    """The run's figures inside `window` (module docstring); None when no step falls in it."""
-    inside = [i for i, (ts, _) in enumerate(result.curve) if window.holds(ts)]
+def _span(curve: Sequence[tuple[int, Decimal]], window: Window,
+          capital: Decimal) -> tuple[int, int, int, Decimal] | None:
+    """(first, last) indexes of the curve inside `window`, and the time and equity it starts
+    from: the last point before the window, else the first inside at `capital`."""
+    inside = [i for i, (ts, _) in enumerate(curve) if window.holds(ts)]
     if not inside:
         return None
     first, last = inside[0], inside[-1]
-    start_ts, start_equity = result.curve[first - 1] if first > 0 else (result.curve[first][0], capital)
-    curve = result.curve[first:last + 1]
-    end_ts, end_equity = curve[-1]
-    years = years_between(start_ts, end_ts)
-    before = result.ledger[first - 1] if first > 0 else (start_ts, ZERO, ZERO, ZERO)
-    after = result.ledger[last]
-    funding, fees, traded = after[1] - before[1], after[2] - before[2], after[3] - before[3]
+    start_ts, start_equity = curve[first - 1] if first > 0 else (curve[first][0], capital)
+    return first, last, start_ts, start_equity
+
+
+def _cut(curve: Sequence[tuple[int, Decimal]], span: tuple[int, int, int, Decimal], capital: Decimal,
+         funding: Decimal, fees: Decimal, traded: Decimal) -> Figures:
+    """The figures of the curve's window `span` (`_span`) with its funding, fees and traded notional."""
+    first, last, start_ts, start_equity = span
+    inside = curve[first:last + 1]
+    years = years_between(start_ts, inside[-1][0])
     per_year = (lambda amount: MONEY.divide(MONEY.divide(amount, capital), years)) if years > 0 else None
     return Figures(
-        annual_return=per_year(end_equity - start_equity) if per_year else None,
-        sharpe=daily_sharpe(curve, start_equity), max_drawdown=max_drawdown(curve, start_equity),
+        annual_return=per_year(inside[-1][1] - start_equity) if per_year else None,
+        sharpe=daily_sharpe(inside, start_equity), max_drawdown=max_drawdown(inside, start_equity),
         funding=funding, fees=fees, turnover=per_year(traded) if per_year else None,
         fee_share=MONEY.divide(fees, funding) if funding > 0 else None)
+
+
+def figures(result: PortfolioResult, window: Window, capital: Decimal) -> Figures | None:
+    """The run's figures inside `window` (module docstring); None when no step falls in it."""
+    span = _span(result.curve, window, capital)
+    if span is None:
+        return None
+    first, last, start_ts, _ = span
+    before = result.ledger[first - 1] if first > 0 else (start_ts, ZERO, ZERO, ZERO)
+    after = result.ledger[last]
+    return _cut(result.curve, span, capital, after[1] - before[1], after[2] - before[2], after[3] - before[3])
 
 
 def naive_apr(series: Sequence[Sequence[tuple[int, Decimal]]], window: Window) -> Decimal | None:
@@ -97,13 +113,9 @@ def engine_figures(states: Sequence[PortfolioState], trades: Sequence[PairTrade]
     state falls inside it (every fill, both legs: entries, resizes, exits). None when no
     ledger update falls in the window."""
     curve = [(ts, capital + pnl) for ts, pnl, _ in equity_curve(list(states))]
-    inside = [i for i, (ts, _) in enumerate(curve) if window.holds(ts)]
-    if not inside:
+    span = _span(curve, window, capital)
+    if span is None:
         return None
-    first, last = inside[0], inside[-1]
-    start_ts, start_equity = curve[first - 1] if first > 0 else (curve[first][0], capital)
-    end_ts, end_equity = curve[last]
-    years = years_between(start_ts, end_ts)
     before: dict[str, PairTrade] = {}
     within: dict[str, PairTrade] = {}
     for record in sorted(trades, key=lambda t: t.ts):
@@ -114,10 +126,4 @@ def engine_figures(states: Sequence[PortfolioState], trades: Sequence[PairTrade]
     funding = sum((t.funding_pnl - (before[k].funding_pnl if k in before else ZERO) for k, t in within.items()), ZERO)
     fees = sum((t.fees - (before[k].fees if k in before else ZERO) for k, t in within.items()), ZERO)
     traded = sum((o.filled_qty * o.avg_px for o in orders if o.avg_px is not None and window.holds(o.ts)), ZERO)
-    per_year = (lambda amount: MONEY.divide(MONEY.divide(amount, capital), years)) if years > 0 else None
-    return Figures(
-        annual_return=per_year(end_equity - start_equity) if per_year else None,
-        sharpe=daily_sharpe(curve[first:last + 1], start_equity),
-        max_drawdown=max_drawdown(curve[first:last + 1], start_equity),
-        funding=funding, fees=fees, turnover=per_year(traded) if per_year else None,
-        fee_share=MONEY.divide(fees, funding) if funding > 0 else None)
+    return _cut(curve, span, capital, funding, fees, traded)
